@@ -1,0 +1,287 @@
+"""The harness: workload base class, correctness check, interleaved timing, targets."""
+import gc
+import math
+import statistics
+import time
+import traceback
+
+import numpy as np
+
+from . import peers
+from .peers import Unavailable
+
+__all__ = ["Unavailable", "Workload", "Context", "to_numpy", "compare", "fmt_time", "fmt_bytes"]
+
+
+class Context:
+    """What the command line asked for, handed to every workload."""
+
+    def __init__(self, impls, rounds, min_time, smoke=False, options=None, log=print):
+        self.impls = list(impls)
+        self.rounds = int(rounds)
+        self.min_time = float(min_time)
+        self.smoke = bool(smoke)
+        self.options = dict(options or {})
+        self.log = log
+
+
+# ---------------------------------------------------------------- conversion / comparison
+def to_numpy(obj):
+    """Any framework's result (tensor, array, scalar, or nested list/tuple/dict of them) -> list of ndarrays."""
+    if isinstance(obj, dict):
+        return [a for k in sorted(obj) for a in to_numpy(obj[k])]
+    if isinstance(obj, (list, tuple)):
+        return [a for item in obj for a in to_numpy(item)]
+    if obj is None:
+        raise AssertionError("got None where a gradient was expected")
+    if hasattr(obj, "detach") and hasattr(obj, "requires_grad"):  # torch
+        obj = obj.detach().cpu()
+    if hasattr(obj, "numpy") and not isinstance(obj, np.ndarray) and not isinstance(obj, np.generic):
+        obj = obj.numpy()
+    return [np.asarray(obj)]
+
+
+def compare(got, ref, rtol, atol):
+    """allclose with ``atol`` relative to the reference's largest magnitude.
+
+    Returns (ok, max_abs_err, max_rel_err, message).
+    """
+    g, r = to_numpy(got), to_numpy(ref)
+    if len(g) != len(r):
+        return False, math.inf, math.inf, f"got {len(g)} arrays, expected {len(r)}"
+    worst_abs = worst_rel = 0.0
+    for i, (a, b) in enumerate(zip(g, r)):
+        if a.shape != b.shape:
+            return False, math.inf, math.inf, f"output {i}: shape {a.shape} != expected {b.shape}"
+        a64 = a.astype(np.float64)
+        b64 = b.astype(np.float64)
+        scale = float(np.max(np.abs(b64))) if b64.size else 0.0
+        err = np.abs(a64 - b64)
+        max_abs = float(np.max(err)) if err.size else 0.0
+        max_rel = max_abs / scale if scale > 0 else max_abs
+        worst_abs = max(worst_abs, max_abs)
+        worst_rel = max(worst_rel, max_rel)
+        if not np.all(np.isfinite(a64)) or not np.allclose(a64, b64, rtol=rtol, atol=atol * max(scale, 1e-300)):
+            return False, worst_abs, worst_rel, (
+                f"output {i} (shape {a.shape}) differs from the floor: max abs err {max_abs:.3g}, "
+                f"max err / max|floor| {max_rel:.3g} (rtol={rtol}, atol={atol}*max|floor|)"
+            )
+    return True, worst_abs, worst_rel, ""
+
+
+# ---------------------------------------------------------------- formatting
+def fmt_time(seconds):
+    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
+        return "-"
+    s = abs(seconds)
+    if s >= 1:
+        return f"{seconds:.3g} s"
+    if s >= 1e-3:
+        return f"{seconds * 1e3:.3g} ms"
+    if s >= 1e-6:
+        return f"{seconds * 1e6:.3g} µs"
+    return f"{seconds * 1e9:.3g} ns"
+
+
+def fmt_bytes(n):
+    if n is None:
+        return "-"
+    for unit, div in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(n) >= div:
+            return f"{n / div:.3g} {unit}"
+    return f"{n:.0f} B"
+
+
+def judge_le(value, limit, what, fmt=lambda v: f"{v:.3g}"):
+    """A '<= limit' target: returns dict(text, passed, detail)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return {"target": f"{what} ≤ {fmt(limit)}", "passed": None, "detail": "not measured"}
+    passed = value <= limit
+    if passed:
+        detail = f"PASS ({fmt(value)} ≤ {fmt(limit)})"
+    else:
+        detail = f"MISS by {value / limit:.2f}× ({fmt(value)} > {fmt(limit)})"
+    return {"target": f"{what} ≤ {fmt(limit)}", "passed": passed, "detail": detail}
+
+
+# ---------------------------------------------------------------- workloads
+class Workload:
+    """One benchmark.  Subclasses set the attributes and write ``make_<impl>(cfg)`` factories.
+
+    A factory returns a dict of callables.  Keys listed in ``variants`` are timed; every key is
+    called once and its result compared with the floor's result for the same key before any
+    timing (a mismatch aborts that implementation's row).  A factory raises ``Unavailable`` when
+    the implementation cannot run this workload.
+    """
+
+    id = "W?"
+    title = ""
+    variants = ("run",)
+    impls = peers.ALL_IMPLS
+    rtol = 1e-9
+    atol = 1e-12
+    ratio_target = None  # tapegrad's target as a ratio to the floor's time, or None
+    show_ratio = True  # print/store value / floor value
+    unit_ops = None  # number of ops the time is divided by for "per op", or None
+
+    def __init__(self, smoke=False):
+        self.smoke = smoke
+        self.cfg = self.config(smoke)
+
+    # --- to override
+    def config(self, smoke):
+        return {}
+
+    def description(self):
+        return self.title
+
+    def verify_floor(self):
+        """Check the floor against an independent derivation (closed form / finite differences)."""
+
+    def ops(self):
+        return self.unit_ops
+
+    def metrics(self, medians):
+        """medians: variant -> seconds.  Returns the row's metrics; 'value' is the primary one."""
+        t = medians["run"]
+        m = {"value": t, "unit": "s"}
+        n = self.ops()
+        if n:
+            m["per_op_s"] = t / n
+        return m
+
+    def targets(self, row, floor_row):
+        """tapegrad's targets for this row (list of judge_le dicts)."""
+        if self.ratio_target is None:
+            return []
+        return [judge_le(row.get("ratio"), self.ratio_target, "time / floor", lambda v: f"{v:.2f}×")]
+
+    def target_line(self, rows):
+        """Where tapegrad's target sits on the chart's axis (same unit as metrics['value'])."""
+        floor = next((r for r in rows if r["impl"] == "floor" and "metrics" in r), None)
+        if floor is None or self.ratio_target is None:
+            return None
+        return floor["metrics"]["value"] * self.ratio_target
+
+    def columns(self, rows=None):
+        """(header, function(row) -> str) pairs for the printed table."""
+        cols = [("median", lambda r: fmt_time(r["metrics"].get("value")))]
+        if self.ops():
+            cols.append((f"per op ({self.ops():,} ops)", lambda r: fmt_time(r["metrics"].get("per_op_s"))))
+        if self.show_ratio:
+            cols.append(("× floor", lambda r: "-" if r.get("ratio") is None else f"{r['ratio']:.2f}×"))
+        return cols
+
+    def factory(self, impl):
+        fn = getattr(self, "make_" + impl, None)
+        if fn is None:
+            raise Unavailable(f"{impl} has no implementation of {self.id}")
+        ok, why = peers.available(impl)
+        if not ok:
+            raise Unavailable(why)
+        return fn(self.cfg)
+
+    # --- the harness
+    def run(self, ctx):
+        """Build, check, then time the implementations round-robin; return result rows."""
+        rows, built = [], {}
+        floor_out = None
+        impls = ["floor"] + [i for i in ctx.impls if i != "floor" and i in self.impls]
+        for impl in impls:
+            row = {"impl": impl, "label": peers.LABELS.get(impl, impl), "status": "ok", "message": ""}
+            rows.append(row)
+            try:
+                fns = self.factory(impl)
+                outs = {k: fn() for k, fn in fns.items()}  # first call: also warms up / compiles
+            except Unavailable as exc:
+                row.update(status="skipped", message=str(exc))
+                continue
+            except Exception as exc:  # noqa: BLE001 - one implementation's failure is its row's
+                row.update(status="error", message=f"{type(exc).__name__}: {exc}",
+                           traceback=traceback.format_exc())
+                ctx.log(f"  {self.id} {impl}: ERROR {type(exc).__name__}: {exc}")
+                continue
+            if impl == "floor":
+                floor_out = outs
+                row["check"] = {"passed": True, "against": "closed form (verify_floor)"}
+            else:
+                if floor_out is None:
+                    row.update(status="skipped", message="floor failed; nothing to check against")
+                    continue
+                check = {"passed": True, "max_abs_err": 0.0, "max_rel_err": 0.0}
+                for key, out in outs.items():
+                    try:
+                        ok, ea, er, msg = compare(out, floor_out[key], self.rtol, self.atol)
+                    except Exception as exc:  # noqa: BLE001
+                        ok, ea, er, msg = False, math.inf, math.inf, f"{type(exc).__name__}: {exc}"
+                    check["max_abs_err"] = max(check["max_abs_err"], ea)
+                    check["max_rel_err"] = max(check["max_rel_err"], er)
+                    if not ok:
+                        check.update(passed=False, message=f"[{key}] {msg}")
+                        break
+                row["check"] = check
+                if not check["passed"]:
+                    row.update(status="mismatch", message="gradient check FAILED, row aborted: " + check["message"])
+                    ctx.log(f"  {self.id} {impl}: {row['message']}")
+                    continue
+            built[impl] = {v: fns[v] for v in self.variants}
+        self._time(ctx, built, rows)
+        self._finish(rows)
+        return rows
+
+    def _time(self, ctx, built, rows):
+        entries = [(impl, v) for impl in built for v in self.variants]
+        if not entries:
+            return
+        number = {}
+        for impl, v in entries:  # calibrate: enough calls per sample to last min_time
+            fn = built[impl][v]
+            t0 = time.perf_counter()
+            fn()
+            dt = max(time.perf_counter() - t0, 1e-9)
+            number[(impl, v)] = max(1, min(100000, int(math.ceil(ctx.min_time / dt))))
+        samples = {e: [] for e in entries}
+        failed = {}
+        for r in range(ctx.rounds):
+            k = r % len(entries)
+            for impl, v in entries[k:] + entries[:k]:  # rotate who goes first each round
+                if impl in failed:
+                    continue
+                fn, n = built[impl][v], number[(impl, v)]
+                gc.collect()
+                try:
+                    t0 = time.perf_counter()
+                    for _ in range(n):
+                        fn()
+                    samples[(impl, v)].append((time.perf_counter() - t0) / n)
+                except Exception as exc:  # noqa: BLE001
+                    failed[impl] = f"{type(exc).__name__} while timing: {exc}"
+        for row in rows:
+            impl = row["impl"]
+            if impl not in built:
+                continue
+            if impl in failed:
+                row.update(status="error", message=failed[impl])
+                continue
+            row["times"] = {
+                v: {
+                    "median_s": statistics.median(samples[(impl, v)]),
+                    "min_s": min(samples[(impl, v)]),
+                    "samples_s": samples[(impl, v)],
+                    "calls_per_sample": number[(impl, v)],
+                }
+                for v in self.variants
+            }
+
+    def _finish(self, rows):
+        floor_row = next((r for r in rows if r["impl"] == "floor" and r["status"] == "ok"), None)
+        for row in rows:
+            if row["status"] != "ok" or "times" not in row and "metrics" not in row:
+                continue
+            if "metrics" not in row:
+                row["metrics"] = self.metrics({v: t["median_s"] for v, t in row["times"].items()})
+            fv = floor_row and floor_row.get("metrics", {}).get("value")
+            if fv and row["metrics"].get("value") is not None and self.show_ratio:
+                row["ratio"] = row["metrics"]["value"] / fv
+            if row["impl"] == "tapegrad":
+                row["targets"] = self.targets(row, floor_row)

@@ -1,0 +1,134 @@
+"""Lazy, cached imports of tapegrad and the peers, each configured for one thread.
+
+Nothing here is imported by tapegrad itself; a peer that is not installed makes its rows
+"skipped", never an error.
+"""
+import importlib
+import os
+
+from . import pin_threads_env
+
+pin_threads_env()
+
+
+class Unavailable(Exception):
+    """An implementation cannot run here (not installed, or not applicable to a workload)."""
+
+
+def _tapegrad():
+    return importlib.import_module("tapegrad")
+
+
+def _torch():
+    import torch
+
+    torch.set_num_threads(1)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # only allowed once, before any inter-op work
+        pass
+    return torch
+
+
+def _tensorflow():
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # already initialised
+        pass
+    return tf
+
+
+def _jax():
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    try:
+        jax.config.update("jax_platforms", "cpu")
+    except Exception:  # noqa: BLE001 - older/newer jax spell this differently; env covers it
+        pass
+    import jax.numpy  # noqa: F401
+
+    return jax
+
+
+def _autograd():
+    import autograd
+    import autograd.numpy  # noqa: F401
+    import autograd.scipy.special  # noqa: F401
+
+    return autograd
+
+
+_IMPORTERS = {
+    "tapegrad": _tapegrad,
+    "torch": _torch,
+    "tensorflow": _tensorflow,
+    "jax": _jax,
+    "autograd": _autograd,
+}
+
+# implementation name -> module it needs
+IMPL_MODULE = {
+    "floor": None,
+    "tapegrad": "tapegrad",
+    "torch": "torch",
+    "tensorflow": "tensorflow",
+    "jax": "jax",
+    "jax_jit": "jax",
+    "autograd": "autograd",
+}
+ALL_IMPLS = tuple(IMPL_MODULE)
+LABELS = {
+    "floor": "numpy floor",
+    "tapegrad": "tapegrad",
+    "torch": "torch",
+    "tensorflow": "tensorflow",
+    "jax": "jax (eager)",
+    "jax_jit": "jax.jit [compiled]",
+    "autograd": "autograd",
+}
+
+_cache = {}
+
+
+def get(name):
+    """Import (once) and return module ``name``; raise Unavailable if it cannot be imported."""
+    if name not in _cache:
+        try:
+            _cache[name] = _IMPORTERS[name]()
+        except Exception as exc:  # noqa: BLE001 - any import failure means "skip this peer"
+            _cache[name] = exc
+    mod = _cache[name]
+    if isinstance(mod, Exception):
+        raise Unavailable(f"{name} is not importable ({type(mod).__name__}: {mod})")
+    return mod
+
+
+def available(impl):
+    mod = IMPL_MODULE[impl]
+    if mod is None:
+        return True, ""
+    try:
+        get(mod)
+    except Unavailable as exc:
+        return False, str(exc)
+    return True, ""
+
+
+def version(impl):
+    mod = IMPL_MODULE.get(impl)
+    if mod is None:
+        import numpy
+
+        return "numpy " + numpy.__version__
+    try:
+        m = get(mod)
+    except Unavailable:
+        return None
+    v = getattr(m, "__version__", "?")
+    if mod == "tapegrad":
+        return f"tapegrad {v} ({os.path.dirname(getattr(m, '__file__', '') or '?')})"
+    return f"{mod} {v}"

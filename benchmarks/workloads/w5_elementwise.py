@@ -1,0 +1,108 @@
+"""W5 large elementwise: x of 1e6 float64, ``reduce_sum(exp(sin(x)) * x)``, gradient w.r.t. x.
+
+Target: tapegrad <= 1.1x the floor.
+"""
+import numpy as np
+
+from .. import peers
+from ..common import Workload, compare
+
+
+class W5(Workload):
+    id = "W5"
+    ratio_target = 1.1
+    rtol = 1e-12
+    atol = 1e-14
+
+    def config(self, smoke):
+        return {"n": 1000 if smoke else 1_000_000}
+
+    def description(self):
+        return f"large elementwise: {self.cfg['n']:,} × float64, reduce_sum(exp(sin(x)) * x), gradient"
+
+    def x(self):
+        return np.random.default_rng(0).uniform(-3.0, 3.0, self.cfg["n"])
+
+    def make_floor(self, cfg):
+        x = self.x()
+        sin, cos, exp = np.sin, np.cos, np.exp
+
+        def step():
+            s = sin(x)
+            e = exp(s)
+            p = e * x
+            f = np.sum(p)  # noqa: F841
+            dp = np.ones_like(p)  # reduce_sum: broadcast 1
+            de = dp * x  # mul, left operand
+            dx = dp * e  # mul, right operand
+            ds = de * e  # exp: g * exp(s), exp(s) saved as e
+            dx = dx + ds * cos(x)  # sin: g * cos(x); accumulate into x's gradient
+            return dx
+
+        return {"run": step}
+
+    def verify_floor(self):
+        x = self.x()
+        got = self.make_floor(self.cfg)["run"]()
+        ref = np.exp(np.sin(x)) * (1 + x * np.cos(x))
+        ok, _, _, msg = compare(got, ref, 1e-13, 1e-15)
+        assert ok, f"W5 floor disagrees with the closed form: {msg}"
+
+    def make_tapegrad(self, cfg):
+        tg = peers.get("tapegrad")
+        x = tg.constant(self.x())
+        sin, exp, rsum, Tape = tg.sin, tg.exp, tg.reduce_sum, tg.GradientTape
+
+        def step():
+            with Tape() as tape:
+                tape.watch(x)
+                f = rsum(exp(sin(x)) * x)
+            return tape.gradient(f, x)
+
+        return {"run": step}
+
+    def make_torch(self, cfg):
+        th = peers.get("torch")
+        x = th.from_numpy(self.x()).requires_grad_(True)
+
+        def step():
+            f = th.sum(th.exp(th.sin(x)) * x)
+            return th.autograd.grad(f, x)[0]
+
+        return {"run": step}
+
+    def make_tensorflow(self, cfg):
+        tf = peers.get("tensorflow")
+        x = tf.constant(self.x())
+
+        def step():
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                f = tf.reduce_sum(tf.exp(tf.sin(x)) * x)
+            return tape.gradient(f, x)
+
+        return {"run": step}
+
+    def _jax(self):
+        jax = peers.get("jax")
+        jnp = jax.numpy
+        return jax, jax.grad(lambda x: jnp.sum(jnp.exp(jnp.sin(x)) * x)), jnp.asarray(self.x())
+
+    def make_jax(self, cfg):
+        jax, g, x = self._jax()
+        return {"run": lambda: jax.block_until_ready(g(x))}
+
+    def make_jax_jit(self, cfg):
+        jax, g, x = self._jax()
+        gj = jax.jit(g)
+        return {"run": lambda: jax.block_until_ready(gj(x))}
+
+    def make_autograd(self, cfg):
+        ag = peers.get("autograd")
+        anp = ag.numpy
+        g = ag.grad(lambda x: anp.sum(anp.exp(anp.sin(x)) * x))
+        x = self.x()
+        return {"run": lambda: g(x)}
+
+
+WORKLOADS = [W5]

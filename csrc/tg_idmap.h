@@ -1,0 +1,78 @@
+/* Open-addressing hash map from tensor ids (int64, > 0) to dense slot
+ * indices (int32).  The tape looks up every input of every recorded op here,
+ * so lookups must be a few nanoseconds: linear probing over two parallel
+ * arrays, power-of-two capacity, load factor kept at or below 1/2.
+ * Key 0 marks an empty bucket (tensor ids start at 1). */
+#ifndef TG_IDMAP_H
+#define TG_IDMAP_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    int64_t *keys;
+    int32_t *vals;
+    size_t cap;   /* power of two, or 0 before the first insert */
+    size_t len;
+} tg_idmap;
+
+static inline size_t tg_idmap_bucket(int64_t key, size_t mask) {
+    /* Fibonacci hashing: ids are sequential, multiply to spread them. */
+    uint64_t h = (uint64_t)key * 0x9E3779B97F4A7C15ULL;
+    return (size_t)(h >> 17) & mask;
+}
+
+static inline void tg_idmap_init(tg_idmap *m) {
+    m->keys = NULL; m->vals = NULL; m->cap = 0; m->len = 0;
+}
+
+static inline void tg_idmap_free(tg_idmap *m) {
+    free(m->keys); free(m->vals);
+    tg_idmap_init(m);
+}
+
+/* Slot of key, or -1 when absent. */
+static inline int32_t tg_idmap_get(const tg_idmap *m, int64_t key) {
+    if (m->cap == 0) return -1;
+    size_t mask = m->cap - 1;
+    size_t i = tg_idmap_bucket(key, mask);
+    for (;;) {
+        int64_t k = m->keys[i];
+        if (k == key) return m->vals[i];
+        if (k == 0) return -1;
+        i = (i + 1) & mask;
+    }
+}
+
+static int tg_idmap_grow(tg_idmap *m) {
+    size_t new_cap = m->cap ? m->cap * 2 : 64;
+    if (new_cap < m->cap || new_cap > ((size_t)1 << 40)) return -1;  /* overflow guard */
+    int64_t *keys = (int64_t *)calloc(new_cap, sizeof(int64_t));
+    int32_t *vals = (int32_t *)malloc(new_cap * sizeof(int32_t));
+    if (!keys || !vals) { free(keys); free(vals); return -1; }
+    size_t mask = new_cap - 1;
+    for (size_t j = 0; j < m->cap; j++) {
+        int64_t k = m->keys[j];
+        if (k == 0) continue;
+        size_t i = tg_idmap_bucket(k, mask);
+        while (keys[i] != 0) i = (i + 1) & mask;
+        keys[i] = k; vals[i] = m->vals[j];
+    }
+    free(m->keys); free(m->vals);
+    m->keys = keys; m->vals = vals; m->cap = new_cap;
+    return 0;
+}
+
+/* Insert or overwrite.  Returns 0, or -1 when memory ran out (map unchanged). */
+static inline int tg_idmap_put(tg_idmap *m, int64_t key, int32_t val) {
+    if ((m->len + 1) * 2 > m->cap && tg_idmap_grow(m) < 0) return -1;
+    size_t mask = m->cap - 1;
+    size_t i = tg_idmap_bucket(key, mask);
+    while (m->keys[i] != 0 && m->keys[i] != key) i = (i + 1) & mask;
+    if (m->keys[i] == 0) { m->keys[i] = key; m->len++; }
+    m->vals[i] = val;
+    return 0;
+}
+
+#endif

@@ -1,0 +1,92 @@
+# The compiled core: tensors, variables, ops and the tape.  Declared here so
+# other Cython modules could cimport the types; the Python layer only sees
+# the def/cpdef surface.
+from libc.stdint cimport int32_t, int64_t
+from cpython.ref cimport PyObject
+
+cdef extern from "tg_idmap.h":
+    ctypedef struct tg_idmap:
+        size_t len
+    void tg_idmap_init(tg_idmap *m)
+    void tg_idmap_free(tg_idmap *m)
+    int32_t tg_idmap_get(const tg_idmap *m, int64_t key)
+    int tg_idmap_put(tg_idmap *m, int64_t key, int32_t val)
+
+cdef extern from "tg_buffers.h":
+    ctypedef struct tg_i32vec:
+        int32_t *data
+        size_t len
+    ctypedef struct tg_objvec:
+        PyObject **data
+        size_t len
+    void tg_i32vec_init(tg_i32vec *v)
+    void tg_i32vec_free(tg_i32vec *v)
+    int tg_i32vec_push(tg_i32vec *v, int32_t x)
+    void tg_objvec_init(tg_objvec *v)
+    int tg_objvec_push(tg_objvec *v, PyObject *x)
+    void tg_objvec_release(tg_objvec *v, size_t i)
+    void tg_objvec_free(tg_objvec *v)
+
+
+cdef class Tensor:
+    cdef readonly object _value     # read-only ndarray, or a NumPy scalar for 0-d
+    cdef readonly int64_t _id
+
+
+cdef class _VarState:
+    cdef object value
+    cdef int64_t id
+    cdef Tensor read_tensor          # cached read of the current value
+    cdef object name
+    cdef bint trainable
+    cdef object owner_ref            # weakref to the Variable the user created
+
+
+cdef class Variable:
+    cdef object __weakref__
+    cdef readonly _VarState _state
+    cdef bint _unread
+    @staticmethod
+    cdef Variable _unread_view(_VarState s)
+
+
+cdef class Op:
+    cdef readonly str name
+    cdef readonly object forward
+    cdef readonly tuple vjps
+    cdef readonly object jvp
+    cdef readonly int save
+    cdef readonly int kind
+    cdef readonly int n_in
+    cdef readonly int n_out
+    cdef readonly bint differentiable
+    cdef tuple _nones
+
+
+cdef class Recorder:
+    cdef int record(self, Op op, tuple inputs, object out, object params) except -1
+    cdef int on_variable_read(self, Variable v) except -1
+
+
+cdef class Tape(Recorder):
+    cdef tg_idmap slots
+    cdef int32_t n_slots
+    cdef tg_objvec node_op
+    cdef tg_objvec node_saved
+    cdef tg_objvec node_params
+    cdef tg_i32vec in_start
+    cdef tg_i32vec in_slot
+    cdef tg_i32vec out_start
+    cdef tg_i32vec out_slot
+    cdef readonly bint persistent
+    cdef readonly bint watch_accessed_variables
+    cdef readonly bint released
+    cdef dict _watched_vars
+    cdef int64_t generation
+    cdef int32_t _new_slot(self, int64_t tid) except -2
+    cdef void _free_nodes(self)
+    cdef int _watch_var(self, Variable v) except -1
+    cdef void _propagate_reach(self, char *reach, Py_ssize_t n_nodes)
+    cdef int _sweep(self, PyObject **grads, char *reach, char *keep, Py_ssize_t n_nodes,
+                    bint tensor_mode, int64_t gen) except -1
+    cdef int _run_rules(self, Py_ssize_t k, PyObject **grads, char *reach, bint tensor_mode) except -1

@@ -1,0 +1,1194 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""The compiled core of tapegrad.
+
+It knows tensors, variables, ops-as-data and the tape; it does not know what
+`sin` is.  Op families (src/tapegrad/ops/) declare Op objects: a NumPy
+forward, one VJP rule per input, what the rules need saved.  This module runs
+the forward, records the op on every active tape that watches one of its
+inputs, and sweeps a tape backwards calling the rules.
+
+Layering: this module validates what it is given and guards memory; the
+Python modules around it are the user-facing API.
+"""
+from libc.stdint cimport int32_t, int64_t, INT32_MAX
+from libc.stdlib cimport calloc, free
+from libc.string cimport memcmp
+from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF
+from cpython.pystate cimport PyThreadState_GetDict
+cimport numpy as cnp
+cimport cython
+
+import numpy as np
+import weakref
+from tapegrad import dtypes as _dtypes
+from tapegrad.shapes import TensorShape
+from tapegrad.errors import InvalidArgumentError
+
+cnp.import_array()
+
+# Op kinds: how the core calls the forward and the rules.
+UNARY = 1      # f(x), elementwise: gradient has x's shape
+BINARY = 2     # f(x, y), broadcasting: the core un-broadcasts gradients
+GENERAL = 3    # f(*inputs, *params): rules un-broadcast themselves if needed
+# What a node keeps for its rules (bits).
+SAVE_INPUTS = 1
+SAVE_ANS = 2
+
+cdef int _UNARY = UNARY, _BINARY = BINARY, _GENERAL = GENERAL
+cdef int _SAVE_INPUTS = SAVE_INPUTS, _SAVE_ANS = SAVE_ANS
+
+cdef type ndarray = np.ndarray
+cdef type generic = np.generic
+cdef dict _DTYPE_OBJECTS = _dtypes._BY_NUMPY
+
+# --------------------------------------------------------------------------
+# ids
+
+cdef int64_t _next_id = 0
+
+cdef inline int64_t _new_id():
+    # int64 ids: 2**63 ops at a billion per second is ~300 years.
+    global _next_id
+    _next_id += 1
+    return _next_id
+
+
+# --------------------------------------------------------------------------
+# The per-thread stack of active recorders (tapes, later forward accumulators).
+# `_n_active` counts active recorders in all threads: when it is 0 no thread
+# records and an op costs only its NumPy call plus the Tensor wrapper.
+
+cdef Py_ssize_t _n_active = 0
+cdef str _STACK_KEY = "tapegrad.recorders"
+
+
+cdef list _thread_stack():
+    cdef PyObject *d = PyThreadState_GetDict()
+    if d == NULL:
+        raise RuntimeError("tapegrad: no thread state")
+    cdef dict tdict = <dict>d
+    stack = tdict.get(_STACK_KEY)
+    if stack is None:
+        stack = []
+        tdict[_STACK_KEY] = stack
+    return <list>stack
+
+
+def push_recorder(Recorder r):
+    global _n_active
+    _thread_stack().append(r)
+    _n_active += 1
+
+
+def pop_recorder(Recorder r):
+    """Remove r from this thread's stack (it need not be on top: tapes may
+    be exited in any order)."""
+    global _n_active
+    cdef list stack = _thread_stack()
+    cdef Py_ssize_t i
+    for i in range(len(stack) - 1, -1, -1):
+        if stack[i] is r:
+            del stack[i]
+            _n_active -= 1
+            return
+    raise ValueError("tapegrad: recorder is not active in this thread")
+
+
+def active_recorders():
+    """This thread's active recorders, innermost last."""
+    if _n_active == 0:
+        return []
+    return list(_thread_stack())
+
+
+cpdef bint any_recording():
+    return _n_active > 0 and len(_thread_stack()) > 0
+
+
+# --------------------------------------------------------------------------
+# Values
+
+cdef inline object _own(object value):
+    """Normalise an op's raw result into the form a Tensor holds: 0-d results
+    become NumPy scalars (immutable and much cheaper to compute with than 0-d
+    arrays), arrays are made read-only so no one can mutate a saved value."""
+    if type(value) is ndarray or isinstance(value, ndarray):
+        if cnp.PyArray_NDIM(<cnp.ndarray>value) == 0:
+            return (<cnp.ndarray>value)[()]
+        if type(value) is not ndarray:
+            value = np.asarray(value)
+        cnp.PyArray_CLEARFLAGS(<cnp.ndarray>value, cnp.NPY_ARRAY_WRITEABLE)
+        return value
+    if isinstance(value, generic):
+        if isinstance(value, np.object_):
+            raise TypeError("tapegrad tensors cannot hold Python objects")
+        return value
+    arr = np.asarray(value)
+    if arr.dtype.kind in "OUSV":
+        raise TypeError(f"tapegrad tensors hold numbers; got a value of NumPy dtype {arr.dtype}")
+    return _own(arr)
+
+
+cdef inline Tensor _wrap(object value):
+    """A new Tensor around an owned raw value (see _own)."""
+    cdef Tensor t = Tensor.__new__(Tensor)
+    t._value = value
+    t._id = _new_id()
+    return t
+
+
+cdef type inexact = np.inexact
+
+
+cdef inline bint _differentiable_value(object value):
+    """Only float and complex results carry gradients (TensorFlow's rule):
+    ops producing integers or booleans are never recorded."""
+    if type(value) is ndarray:
+        return cnp.PyArray_ISFLOAT(<cnp.ndarray>value) or cnp.PyArray_ISCOMPLEX(<cnp.ndarray>value)
+    return isinstance(value, inexact)
+
+
+cdef inline object _np_dtype(object value):
+    if type(value) is ndarray:
+        return <object>cnp.PyArray_DESCR(<cnp.ndarray>value)
+    return value.dtype
+
+
+cdef inline bint _same_dtype(object a, object b):
+    return a is b or a == b
+
+
+cdef inline bint _same_shape(object a, object b):
+    cdef int nd
+    cdef bint a_arr = type(a) is ndarray
+    cdef bint b_arr = type(b) is ndarray
+    if not a_arr and not b_arr:
+        return True                    # two scalars
+    if a_arr and b_arr:
+        nd = cnp.PyArray_NDIM(<cnp.ndarray>a)
+        if nd != cnp.PyArray_NDIM(<cnp.ndarray>b):
+            return False
+        return memcmp(cnp.PyArray_DIMS(<cnp.ndarray>a), cnp.PyArray_DIMS(<cnp.ndarray>b),
+                      nd * sizeof(cnp.npy_intp)) == 0
+    return False                       # scalar against a >=1-d array
+
+
+def _python_value_dtype(value):
+    """TensorFlow's default dtype for a Python value: floats are float32 and
+    ints int32 (int64 when they do not fit); NumPy values keep theirs."""
+    if isinstance(value, bool) or isinstance(value, np.bool_):
+        return np.dtype(np.bool_)
+    if isinstance(value, int):
+        return np.dtype(np.int32) if -2**31 <= value < 2**31 else np.dtype(np.int64)
+    if isinstance(value, float):
+        return np.dtype(np.float32)
+    if isinstance(value, complex):
+        return np.dtype(np.complex128)
+    return None
+
+
+def _raw_from_python(value, dtype=None):
+    """The raw value of tapegrad.constant(value, dtype)."""
+    if isinstance(value, Tensor):
+        raw = (<Tensor>value)._value
+        if dtype is None or _same_dtype(_np_dtype(raw), dtype):
+            return raw
+        return _own(np.asarray(raw, dtype=dtype))
+    if isinstance(value, Variable):
+        raw = (<Variable>value)._state.value
+        if dtype is None or _same_dtype(_np_dtype(raw), dtype):
+            return raw
+        return _own(np.asarray(raw, dtype=dtype))
+    if dtype is not None:
+        if isinstance(value, float) and np.dtype(dtype).kind in "iub" and value != int(value):
+            raise TypeError(f"Cannot convert {value!r} to a tapegrad Tensor of dtype {np.dtype(dtype).name}")
+        return _own(np.array(value, dtype=dtype))
+    if isinstance(value, (ndarray, generic)):
+        return _own(np.array(value))   # a copy: the caller keeps their array
+    default = _python_value_dtype(value)
+    if default is not None:
+        return _own(np.array(value, dtype=default))
+    arr = np.array(value)
+    if arr.dtype.kind in "OUSV":
+        raise TypeError(f"tapegrad tensors hold numbers; cannot convert a value of type {type(value).__name__!r}")
+    if isinstance(value, (list, tuple)) and not any(isinstance(e, (Tensor, Variable, ndarray, generic)) for e in value):
+        # Python literals follow TensorFlow's defaults, not NumPy's.
+        if arr.dtype == np.float64:
+            arr = arr.astype(np.float32)
+        elif arr.dtype == np.int64 and (arr.size == 0 or (arr.min() >= -2**31 and arr.max() < 2**31)):
+            arr = arr.astype(np.int32)
+    return _own(arr)
+
+
+cdef inline object _raw_like(object value, object dtype):
+    """Coerce a non-Tensor operand of a binary op to `dtype` (TensorFlow's
+    rule: Python scalars and NumPy scalars adopt the tensor's dtype)."""
+    if isinstance(value, (float, int, generic)):   # includes bool, np.float64
+        if isinstance(value, float) and dtype.kind in "iub" and not float(value).is_integer():
+            raise TypeError(f"Cannot convert {value!r} to a tapegrad Tensor of dtype {dtype.name}")
+        return dtype.type(value)
+    if isinstance(value, ndarray):
+        if cnp.PyArray_NDIM(<cnp.ndarray>value) == 0:
+            return _raw_like(value[()], dtype)
+        if not _same_dtype(value.dtype, dtype):
+            raise InvalidArgumentError(
+                f"cannot combine a {dtype.name} tensor with a NumPy array of dtype {value.dtype.name}: "
+                f"tapegrad does not promote dtypes implicitly; cast one side with tapegrad.cast")
+        return _own(np.array(value))
+    if isinstance(value, (list, tuple)):
+        return _own(np.asarray(_raw_from_python(value), dtype=dtype)) if dtype.kind != "f" else _own(np.array(value, dtype=dtype))
+    raise TypeError(f"tapegrad cannot use an object of type {type(value).__name__!r} as a tensor operand")
+
+
+cdef inline Tensor _as_tensor(object x):
+    """Op inputs: Tensors as they are, variables read (and auto-watched), and
+    anything else converted like tapegrad.constant."""
+    if isinstance(x, Tensor):
+        return <Tensor>x
+    if isinstance(x, Variable):
+        return _read(<Variable>x)
+    return _wrap(_raw_from_python(x))
+
+
+def as_tensor(x):
+    return _as_tensor(x)
+
+
+# --------------------------------------------------------------------------
+# Tensor
+
+def _format_value(value, bint for_repr):
+    if for_repr:
+        if not isinstance(value, ndarray):
+            return repr(value.item())
+        text = repr(value)
+    else:
+        text = str(np.asarray(value))
+    return "\n" + text if "\n" in text else text
+
+
+@cython.freelist(256)
+@cython.no_gc      # holds only a numeric ndarray or NumPy scalar: cannot be in a cycle
+cdef class Tensor:
+    """An immutable value on which tapegrad records operations.
+
+    Wraps a read-only NumPy array (a NumPy scalar for 0-d tensors) and a
+    unique integer id that tapes use to find it."""
+
+    __array_priority__ = 100
+
+    def __init__(self, value, dtype=None):
+        self._value = _raw_from_python(value, None if dtype is None else _dtypes.numpy_dtype(dtype))
+        self._id = _new_id()
+
+    # ---- value access
+    def numpy(self):
+        """The value as a NumPy array (a writable copy), or a NumPy scalar for 0-d tensors."""
+        v = self._value
+        if isinstance(v, ndarray):
+            return np.array(v)
+        return v
+
+    def __array__(self, dtype=None, copy=None):
+        if copy is False and not isinstance(self._value, ndarray):
+            raise ValueError("a 0-d tapegrad Tensor holds a NumPy scalar; it cannot be viewed without a copy")
+        if copy:
+            return np.array(self._value, dtype=dtype)
+        return np.asarray(self._value, dtype=dtype)
+
+    @property
+    def shape(self):
+        return TensorShape(self._value.shape)
+
+    @property
+    def dtype(self):
+        return _DTYPE_OBJECTS[_np_dtype(self._value)]
+
+    @property
+    def ndim(self):
+        return self._value.ndim
+
+    @property
+    def id(self):
+        return self._id
+
+    def get_shape(self):
+        return self.shape
+
+    def ref(self):
+        return Reference(self)
+
+    def __hash__(self):
+        raise TypeError("Tensor is unhashable. Instead, use tensor.ref() as the key.")
+
+    def __len__(self):
+        if self._value.ndim == 0:
+            raise TypeError("Scalar tensor has no `len()`")
+        return self._value.shape[0]
+
+    def __iter__(self):
+        if self._value.ndim == 0:
+            raise TypeError("Cannot iterate over a scalar tensor.")
+        return (self[i] for i in range(self._value.shape[0]))
+
+    def __bool__(self):
+        return bool(self._value)
+
+    def __float__(self):
+        return float(self._value)
+
+    def __int__(self):
+        return int(self._value)
+
+    def __index__(self):
+        if _np_dtype(self._value).kind not in "iu":
+            raise TypeError(f"only integer tensors can be used as an index, not {_np_dtype(self._value).name}")
+        return int(self._value)
+
+    def __complex__(self):
+        return complex(self._value)
+
+    def __repr__(self):
+        return (f"<tapegrad.Tensor: shape={tuple(self._value.shape)}, dtype={_np_dtype(self._value).name}, "
+                f"numpy={_format_value(self._value, True)}>")
+
+    def __str__(self):
+        return (f"tapegrad.Tensor({_format_value(self._value, False)}, shape={tuple(self._value.shape)}, "
+                f"dtype={_np_dtype(self._value).name})")
+
+    def __setitem__(self, key, value):
+        raise TypeError("'tapegrad.Tensor' object does not support item assignment (tensors are immutable; "
+                        "use a tapegrad.Variable or tapegrad.tensor_scatter_nd_update)")
+
+    # ---- operators (the op objects are installed by tapegrad.ops at import)
+    def __add__(self, other): return _binary(_ops.add, self, other)
+    def __radd__(self, other): return _binary(_ops.add, other, self)
+    def __sub__(self, other): return _binary(_ops.subtract, self, other)
+    def __rsub__(self, other): return _binary(_ops.subtract, other, self)
+    def __mul__(self, other): return _binary(_ops.multiply, self, other)
+    def __rmul__(self, other): return _binary(_ops.multiply, other, self)
+    def __truediv__(self, other): return _binary(_ops.truediv, self, other)
+    def __rtruediv__(self, other): return _binary(_ops.truediv, other, self)
+    def __floordiv__(self, other): return _binary(_ops.floordiv, self, other)
+    def __rfloordiv__(self, other): return _binary(_ops.floordiv, other, self)
+    def __mod__(self, other): return _binary(_ops.mod, self, other)
+    def __rmod__(self, other): return _binary(_ops.mod, other, self)
+    def __pow__(self, other, mod=None): return _binary(_ops.pow, self, other)
+    def __rpow__(self, other, mod=None): return _binary(_ops.pow, other, self)
+    def __matmul__(self, other): return _ops.matmul(self, other)
+    def __rmatmul__(self, other): return _ops.matmul(other, self)
+    def __neg__(self): return _unary(_ops.negative, self)
+    def __pos__(self): return self
+    def __abs__(self): return _unary(_ops.abs, self)
+    def __invert__(self): return _unary(_ops.logical_not, self)
+    def __and__(self, other): return _binary(_ops.logical_and, self, other)
+    def __rand__(self, other): return _binary(_ops.logical_and, other, self)
+    def __or__(self, other): return _binary(_ops.logical_or, self, other)
+    def __ror__(self, other): return _binary(_ops.logical_or, other, self)
+    def __xor__(self, other): return _binary(_ops.logical_xor, self, other)
+    def __rxor__(self, other): return _binary(_ops.logical_xor, other, self)
+    def __lt__(self, other): return _binary(_ops.less, self, other)
+    def __le__(self, other): return _binary(_ops.less_equal, self, other)
+    def __gt__(self, other): return _binary(_ops.greater, self, other)
+    def __ge__(self, other): return _binary(_ops.greater_equal, self, other)
+    def __eq__(self, other): return _equality(_ops.equal, self, other, False)
+    def __ne__(self, other): return _equality(_ops.not_equal, self, other, True)
+
+    def __getitem__(self, key):
+        return _ops.getitem(self, key)
+
+    # ---- NumPy protocols: NumPy functions on Tensors are recorded too
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return _ops.array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return _ops.array_function(func, types, args, kwargs)
+
+
+cdef object _equality(Op op, object a, object b, bint if_none):
+    # TensorFlow: `t == None` is a Python bool, and tensors of incompatible
+    # shapes compare unequal (a scalar False tensor) instead of raising.
+    if b is None:
+        return if_none
+    try:
+        return _binary(op, a, b)
+    except (ValueError, InvalidArgumentError):
+        return _wrap(np.bool_(if_none))
+
+
+class Reference:
+    """A hashable handle on a Tensor or Variable (``x.ref()``)."""
+    __slots__ = ("_obj",)
+
+    def __init__(self, obj):
+        self._obj = obj
+
+    def deref(self):
+        return self._obj
+
+    def __hash__(self):
+        return id(self._obj)
+
+    def __eq__(self, other):
+        return isinstance(other, Reference) and other._obj is self._obj
+
+    def __repr__(self):
+        return f"<Reference wrapping {self._obj!r}>"
+
+
+# --------------------------------------------------------------------------
+# Variable
+
+cdef class _VarState:
+    pass
+
+
+cdef inline Tensor _read(Variable v):
+    """A read of a variable: a Tensor carrying the variable's id, so every read
+    (before or after an assign) accumulates into the variable's gradient."""
+    cdef _VarState s = v._state
+    cdef Tensor t
+    cdef Recorder r
+    if _n_active:
+        for r in _thread_stack():
+            r.on_variable_read(v)
+    t = s.read_tensor
+    if t is None:
+        t = Tensor.__new__(Tensor)
+        t._value = s.value
+        t._id = s.id
+        s.read_tensor = t
+    return t
+
+
+cdef inline Variable _owner(Variable v):
+    """The Variable the user created (assign returns other views of it)."""
+    owner = v._state.owner_ref()
+    return v if owner is None else <Variable>owner
+
+
+cdef class Variable:
+    """A mutable holder of a tensor value, watched automatically by tapes when
+    read (if trainable).  ``assign`` replaces the value; it is not
+    differentiable with respect to the assigned value, as in TensorFlow."""
+
+    __array_priority__ = 100
+
+    def __init__(self, initial_value=None, trainable=True, name=None, dtype=None):
+        if initial_value is None:
+            raise ValueError("The `initial_value` argument to `Variable` must be specified.")
+        if callable(initial_value):
+            initial_value = initial_value()
+        cdef _VarState s = _VarState.__new__(_VarState)
+        s.value = _raw_from_python(initial_value, None if dtype is None else _dtypes.numpy_dtype(dtype))
+        if isinstance(initial_value, Variable):
+            s.value = _own(np.array(s.value))
+        s.id = _new_id()
+        s.name = "Variable" if name is None else str(name)
+        s.trainable = bool(trainable)
+        s.read_tensor = None
+        self._state = s
+        self._unread = False
+        s.owner_ref = weakref.ref(self)
+
+    @staticmethod
+    cdef Variable _unread_view(_VarState s):
+        cdef Variable v = Variable.__new__(Variable)
+        v._state = s
+        v._unread = True
+        return v
+
+    # ---- reading
+    def value(self):
+        return _read(self)
+
+    def read_value(self):
+        return _ops.identity(_read(self))
+
+    def numpy(self):
+        v = self._state.value
+        return np.array(v) if isinstance(v, ndarray) else v
+
+    def __array__(self, dtype=None, copy=None):
+        return _read(self).__array__(dtype, copy)
+
+    @property
+    def _value(self):
+        return self._state.value
+
+    @property
+    def _id(self):
+        return self._state.id
+
+    @property
+    def id(self):
+        return self._state.id
+
+    @property
+    def shape(self):
+        return TensorShape(self._state.value.shape)
+
+    @property
+    def dtype(self):
+        return _DTYPE_OBJECTS[_np_dtype(self._state.value)]
+
+    @property
+    def ndim(self):
+        return self._state.value.ndim
+
+    @property
+    def name(self):
+        return self._state.name + ":0"
+
+    @property
+    def trainable(self):
+        return self._state.trainable
+
+    def get_shape(self):
+        return self.shape
+
+    def ref(self):
+        return Reference(_owner(self))
+
+    def __hash__(self):
+        raise TypeError(f"Variable is unhashable. Instead, use variable.ref() as the key. (Variable: {self!r})")
+
+    # ---- state changes
+    def assign(self, value, use_locking=False, name=None, read_value=True):
+        self._state_set(_assign_value(self._state, value, "assign"))
+        return Variable._unread_view(self._state) if read_value else None
+
+    def assign_add(self, delta, use_locking=False, name=None, read_value=True):
+        cdef _VarState s = self._state
+        d = _assign_value(s, delta, "assign_add")
+        self._state_set(_own(np.add(s.value, d)))
+        return Variable._unread_view(s) if read_value else None
+
+    def assign_sub(self, delta, use_locking=False, name=None, read_value=True):
+        cdef _VarState s = self._state
+        d = _assign_value(s, delta, "assign_sub")
+        self._state_set(_own(np.subtract(s.value, d)))
+        return Variable._unread_view(s) if read_value else None
+
+    def _state_set(self, raw):
+        self._state.value = raw
+        self._state.read_tensor = None
+
+    def __setitem__(self, key, value):
+        raise TypeError("'tapegrad.Variable' object does not support item assignment; "
+                        "use variable[key].assign(value)")
+
+    def __getitem__(self, key):
+        return _ops.variable_slice(self, key)
+
+    # ---- Python protocols, as for tensors (each one reads the variable)
+    def __repr__(self):
+        s = self._state
+        name = "UnreadVariable" if self._unread else s.name + ":0"
+        return (f"<tapegrad.Variable '{name}' shape={tuple(s.value.shape)} dtype={_np_dtype(s.value).name}, "
+                f"numpy={_format_value(s.value, True)}>")
+
+    def __str__(self):
+        return self.__repr__()
+
+    def __len__(self): return len(_read(self))
+    def __iter__(self): return iter(_read(self))
+    def __bool__(self): return bool(self._state.value)
+    def __float__(self): return float(self._state.value)
+    def __int__(self): return int(self._state.value)
+    def __index__(self): return _read(self).__index__()
+
+    def __add__(self, other): return _binary(_ops.add, _read(self), other)
+    def __radd__(self, other): return _binary(_ops.add, other, _read(self))
+    def __sub__(self, other): return _binary(_ops.subtract, _read(self), other)
+    def __rsub__(self, other): return _binary(_ops.subtract, other, _read(self))
+    def __mul__(self, other): return _binary(_ops.multiply, _read(self), other)
+    def __rmul__(self, other): return _binary(_ops.multiply, other, _read(self))
+    def __truediv__(self, other): return _binary(_ops.truediv, _read(self), other)
+    def __rtruediv__(self, other): return _binary(_ops.truediv, other, _read(self))
+    def __floordiv__(self, other): return _binary(_ops.floordiv, _read(self), other)
+    def __rfloordiv__(self, other): return _binary(_ops.floordiv, other, _read(self))
+    def __mod__(self, other): return _binary(_ops.mod, _read(self), other)
+    def __rmod__(self, other): return _binary(_ops.mod, other, _read(self))
+    def __pow__(self, other, mod=None): return _binary(_ops.pow, _read(self), other)
+    def __rpow__(self, other, mod=None): return _binary(_ops.pow, other, _read(self))
+    def __matmul__(self, other): return _ops.matmul(_read(self), other)
+    def __rmatmul__(self, other): return _ops.matmul(other, _read(self))
+    def __neg__(self): return _unary(_ops.negative, _read(self))
+    def __pos__(self): return _read(self)
+    def __abs__(self): return _unary(_ops.abs, _read(self))
+    def __lt__(self, other): return _binary(_ops.less, _read(self), other)
+    def __le__(self, other): return _binary(_ops.less_equal, _read(self), other)
+    def __gt__(self, other): return _binary(_ops.greater, _read(self), other)
+    def __ge__(self, other): return _binary(_ops.greater_equal, _read(self), other)
+    def __eq__(self, other): return _equality(_ops.equal, _read(self), other, False)
+    def __ne__(self, other): return _equality(_ops.not_equal, _read(self), other, True)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return _ops.array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return _ops.array_function(func, types, args, kwargs)
+
+
+cdef object _assign_value(_VarState s, object value, str method):
+    """The raw value that `value` becomes in variable s, with TensorFlow's checks."""
+    cur = s.value
+    dt = _np_dtype(cur)
+    if isinstance(value, (Tensor, Variable)):
+        raw = (<Tensor>value)._value if isinstance(value, Tensor) else (<Variable>value)._state.value
+        if not _same_dtype(_np_dtype(raw), dt):
+            raise ValueError(f"Tensor conversion requested dtype {dt.name} for Tensor with dtype "
+                             f"{_np_dtype(raw).name}: {value!r}")
+    else:
+        raw = _raw_like(value, dt) if not isinstance(value, (list, tuple)) else _own(np.asarray(_raw_from_python(value, dt)))
+    if tuple(np.shape(raw)) != tuple(cur.shape):
+        raise ValueError(f"Cannot {method} value to variable '{s.name}:0': shape mismatch: the variable shape "
+                         f"{tuple(cur.shape)} and the assigned value shape {tuple(np.shape(raw))} are incompatible.")
+    if isinstance(raw, ndarray):
+        raw = _own(np.array(raw))
+    return raw
+
+
+# --------------------------------------------------------------------------
+# Ops
+
+cdef class Op:
+    """One differentiable (or explicitly non-differentiable) operation.
+
+    forward: a function of raw NumPy values (and params for GENERAL ops).
+    vjps:    one rule per input, ``rule(g, ans, *inputs[, *params]) -> gradient``
+             or None where the input is not differentiable; a rule may return
+             None for "no gradient".  Unsaved arguments arrive as None.
+    save:    SAVE_INPUTS / SAVE_ANS bits: what the rules read.
+    """
+
+    def __init__(self, name, forward, vjps=None, *, kind=GENERAL, save=0, jvp=None, n_out=1,
+                 differentiable=True, variadic=False):
+        self.name = name
+        self.forward = forward
+        self.vjps = tuple(vjps) if vjps is not None else ()
+        self.jvp = jvp
+        self.save = save
+        self.kind = kind
+        # variadic ops (concat, stack, add_n) take any number of tensors and
+        # have one rule, called as rule(g, ans, i, inputs, *params).
+        self.n_in = -1 if variadic else {UNARY: 1, BINARY: 2}.get(kind, len(self.vjps))
+        self.n_out = n_out
+        self.differentiable = differentiable and bool(self.vjps)
+        if self.differentiable and not variadic and len(self.vjps) != self.n_in:
+            raise ValueError(f"op {name!r}: {len(self.vjps)} VJP rules for {self.n_in} inputs")
+        self._nones = (None,) * max(self.n_in, 0)
+
+    def __call__(self, *args, name=None):
+        if self.kind == _UNARY:
+            if len(args) != 1:
+                raise TypeError(f"{self.name}() takes 1 tensor argument ({len(args)} given)")
+            return _unary(self, args[0])
+        if self.kind == _BINARY:
+            if len(args) != 2:
+                raise TypeError(f"{self.name}() takes 2 tensor arguments ({len(args)} given)")
+            return _binary(self, args[0], args[1])
+        return apply(self, args)
+
+    def __repr__(self):
+        return f"<tapegrad op {self.name}>"
+
+
+cdef inline int _record_all(Op op, tuple inputs, object out, object params) except -1:
+    cdef Recorder r
+    for r in _thread_stack():
+        r.record(op, inputs, out, params)
+    return 0
+
+
+cdef object _unary(Op op, object x):
+    cdef Tensor tx = _as_tensor(x)
+    cdef Tensor out = _wrap(_own(op.forward(tx._value)))
+    if _n_active and op.differentiable and _differentiable_value(out._value):
+        _record_all(op, (tx,), out, None)
+    return out
+
+
+cdef object _binary(Op op, object a, object b):
+    cdef Tensor ta, tb
+    cdef object ra, rb, params = None
+    # Coerce the non-tensor side to the tensor side's dtype (TensorFlow's rule).
+    if isinstance(a, Variable):
+        a = _read(<Variable>a)
+    if isinstance(b, Variable):
+        b = _read(<Variable>b)
+    if isinstance(a, Tensor):
+        ra = (<Tensor>a)._value
+        if isinstance(b, Tensor):
+            rb = (<Tensor>b)._value
+            if not _same_dtype(_np_dtype(ra), _np_dtype(rb)):
+                _dtype_mismatch(op, ra, rb)
+        else:
+            rb = b = _raw_like(b, _np_dtype(ra))
+    elif isinstance(b, Tensor):
+        rb = (<Tensor>b)._value
+        ra = a = _raw_like(a, _np_dtype(rb))
+    else:
+        a = _as_tensor(a)
+        return _binary(op, a, b)
+    try:
+        value = op.forward(ra, rb)
+    except ValueError as e:
+        if "broadcast" in str(e):
+            raise InvalidArgumentError(
+                f"Incompatible shapes: {list(np.shape(ra))} vs. {list(np.shape(rb))} [Op:{op.name}]") from None
+        raise
+    cdef Tensor out = _wrap(_own(value))
+    if _n_active and op.differentiable and _differentiable_value(out._value):
+        if not _same_shape(ra, rb) or not _same_shape(ra, out._value):
+            params = (np.shape(ra), np.shape(rb))
+        _record_all(op, (a, b), out, params)
+    return out
+
+
+cdef void _dtype_mismatch(Op op, object ra, object rb) except *:
+    raise InvalidArgumentError(
+        f"cannot compute {op.name} as input #1(zero-based) was expected to be a {_np_dtype(ra).name} tensor "
+        f"but is a {_np_dtype(rb).name} tensor: tapegrad does not promote dtypes implicitly; "
+        f"use tapegrad.cast [Op:{op.name}]")
+
+
+def unary(Op op, x):
+    return _unary(op, x)
+
+
+def binary(Op op, a, b):
+    return _binary(op, a, b)
+
+
+def apply(Op op, inputs, params=None):
+    """Run a GENERAL op on `inputs` (tensors or convertible values) with static
+    `params` (a tuple passed after the inputs to the forward and the rules)."""
+    cdef Py_ssize_t i, n = len(inputs)
+    cdef list raws = [None] * n
+    cdef list tensors = [None] * n
+    cdef Tensor t
+    for i in range(n):
+        t = _as_tensor(inputs[i])
+        tensors[i] = t
+        raws[i] = t._value
+    if params is None:
+        value = op.forward(*raws)
+    else:
+        value = op.forward(*raws, *params)
+    if op.n_out == 1:
+        out = _wrap(_own(value))
+    else:
+        out = tuple([_wrap(_own(v)) for v in value])
+    if _n_active and op.differentiable and _differentiable_value(
+            (<Tensor>out)._value if op.n_out == 1 else (<Tensor>out[0])._value):
+        _record_all(op, tuple(tensors), out, params)
+    return out
+
+
+def alias_tensor(Tensor dst, Tensor src):
+    """Make dst the same value and id as src (a view type over a recorded read)."""
+    dst._value = src._value
+    dst._id = src._id
+
+
+def wrap(value):
+    """A new Tensor around a raw value (an op result, owned by the caller)."""
+    return _wrap(_own(value))
+
+
+def raw_from_python(value, dtype=None):
+    return _raw_from_python(value, dtype)
+
+
+# The op objects behind Python operators and NumPy protocols, installed by
+# tapegrad.ops once every family is declared (the core knows no op itself).
+class _OperatorTable:
+    pass
+
+cdef object _ops = _OperatorTable()
+
+
+def install_operators(**table):
+    for k, v in table.items():
+        setattr(_ops, k, v)
+
+
+# --------------------------------------------------------------------------
+# Recorders and the tape
+
+cdef class Recorder:
+    cdef int record(self, Op op, tuple inputs, object out, object params) except -1:
+        return 0
+
+    cdef int on_variable_read(self, Variable v) except -1:
+        return 0
+
+
+cdef class Tape(Recorder):
+    """The Wengert list: nodes in execution order, stored as flat arrays.
+
+    node k: op, saved values, params; its inputs are in_slot[in_start[k]:
+    in_start[k+1]] (slot or -1 for inputs not on this tape), its outputs
+    out_slot[out_start[k]:out_start[k+1]].  Slots are dense indices of the
+    tensor ids on this tape (watched tensors, read variables, op outputs)."""
+
+    def __cinit__(self, bint persistent=False, bint watch_accessed_variables=True):
+        tg_idmap_init(&self.slots)
+        tg_objvec_init(&self.node_op)
+        tg_objvec_init(&self.node_saved)
+        tg_objvec_init(&self.node_params)
+        tg_i32vec_init(&self.in_start)
+        tg_i32vec_init(&self.in_slot)
+        tg_i32vec_init(&self.out_start)
+        tg_i32vec_init(&self.out_slot)
+        if tg_i32vec_push(&self.in_start, 0) < 0 or tg_i32vec_push(&self.out_start, 0) < 0:
+            raise MemoryError()
+        self.n_slots = 0
+        self.persistent = persistent
+        self.watch_accessed_variables = watch_accessed_variables
+        self._watched_vars = {}
+
+    def __dealloc__(self):
+        self._free_nodes()
+        tg_idmap_free(&self.slots)
+
+    cdef void _free_nodes(self):
+        tg_objvec_free(&self.node_op)
+        tg_objvec_free(&self.node_saved)
+        tg_objvec_free(&self.node_params)
+        tg_i32vec_free(&self.in_start)
+        tg_i32vec_free(&self.in_slot)
+        tg_i32vec_free(&self.out_start)
+        tg_i32vec_free(&self.out_slot)
+
+    def release(self):
+        """Drop every node and saved value (a used non-persistent tape)."""
+        self.released = True
+        self.generation += 1
+        self._free_nodes()
+        tg_idmap_free(&self.slots)
+        self.n_slots = 0
+
+    @property
+    def num_nodes(self):
+        return 0 if self.released else self.node_op.len
+
+    @property
+    def num_slots(self):
+        return self.n_slots
+
+    cdef int32_t _new_slot(self, int64_t tid) except -2:
+        if self.n_slots == INT32_MAX:
+            raise OverflowError("tapegrad: a tape can hold at most 2**31-1 tensors")
+        if tg_idmap_put(&self.slots, tid, self.n_slots) < 0:
+            raise MemoryError()
+        self.n_slots += 1
+        return self.n_slots - 1
+
+    def watch_tensor(self, Tensor t):
+        if self.released:
+            return
+        if tg_idmap_get(&self.slots, t._id) < 0:
+            self._new_slot(t._id)
+
+    def watch_variable(self, Variable v):
+        if self.released:
+            return
+        self._watch_var(v)
+
+    cdef int _watch_var(self, Variable v) except -1:
+        cdef int64_t vid = v._state.id
+        if tg_idmap_get(&self.slots, vid) < 0:
+            self._new_slot(vid)
+        if vid not in self._watched_vars:
+            self._watched_vars[vid] = _owner(v)
+        return 0
+
+    def watched_variables(self):
+        return tuple(self._watched_vars[k] for k in sorted(self._watched_vars))
+
+    def slot_of(self, Tensor t):
+        return -1 if self.released else tg_idmap_get(&self.slots, t._id)
+
+    cdef int on_variable_read(self, Variable v) except -1:
+        if self.watch_accessed_variables and v._state.trainable and not self.released:
+            self._watch_var(v)
+        return 0
+
+    cdef int record(self, Op op, tuple inputs, object out, object params) except -1:
+        cdef Py_ssize_t i, n = len(inputs)
+        cdef size_t base = self.in_slot.len
+        cdef int32_t s
+        cdef bint any_on = False
+        cdef object x, saved
+        if self.released:
+            return 0
+        for i in range(n):
+            x = inputs[i]
+            s = tg_idmap_get(&self.slots, (<Tensor>x)._id) if isinstance(x, Tensor) else -1
+            any_on |= s >= 0
+            if tg_i32vec_push(&self.in_slot, s) < 0:
+                self.in_slot.len = base
+                raise MemoryError()
+        if not any_on:
+            self.in_slot.len = base           # nothing this tape watches: forget it
+            return 0
+        if self.node_op.len >= <size_t>INT32_MAX or self.in_slot.len >= <size_t>INT32_MAX:
+            self.in_slot.len = base
+            raise OverflowError("tapegrad: a tape can hold at most 2**31-1 nodes")
+        # Slots for the outputs; then the node itself.  On failure every
+        # buffer is cut back so the node arrays stay aligned.
+        cdef size_t out_base = self.out_slot.len, n_nodes = self.node_op.len
+        try:
+            if op.n_out == 1:
+                s = self._new_slot((<Tensor>out)._id)
+                if tg_i32vec_push(&self.out_slot, s) < 0:
+                    raise MemoryError()
+            else:
+                for t in out:
+                    s = self._new_slot((<Tensor>t)._id)
+                    if tg_i32vec_push(&self.out_slot, s) < 0:
+                        raise MemoryError()
+            if op.save == _SAVE_INPUTS:
+                saved = inputs
+            elif op.save == _SAVE_ANS:
+                saved = out
+            elif op.save == _SAVE_INPUTS | _SAVE_ANS:
+                saved = (out, inputs)
+            else:
+                saved = None
+            if (tg_objvec_push(&self.node_op, <PyObject *>op) < 0
+                    or tg_objvec_push(&self.node_saved, NULL if saved is None else <PyObject *>saved) < 0
+                    or tg_objvec_push(&self.node_params, NULL if params is None else <PyObject *>params) < 0
+                    or tg_i32vec_push(&self.in_start, <int32_t>self.in_slot.len) < 0
+                    or tg_i32vec_push(&self.out_start, <int32_t>self.out_slot.len) < 0):
+                raise MemoryError()
+        except BaseException:
+            self.in_slot.len = base
+            self.out_slot.len = out_base
+            while self.node_op.len > n_nodes:
+                tg_objvec_release(&self.node_op, self.node_op.len - 1)
+                self.node_op.len -= 1
+            while self.node_saved.len > n_nodes:
+                tg_objvec_release(&self.node_saved, self.node_saved.len - 1)
+                self.node_saved.len -= 1
+            while self.node_params.len > n_nodes:
+                tg_objvec_release(&self.node_params, self.node_params.len - 1)
+                self.node_params.len -= 1
+            self.in_start.len = n_nodes + 1
+            self.out_start.len = n_nodes + 1
+            raise
+        return 0
+
+    def backward(self, list targets, list seeds, list sources, bint tensor_mode):
+        """Gradients of sum(seed_i * target_i) with respect to each source.
+
+        targets/sources are Tensors (variables already read); seeds are raw
+        values (fast path) or Tensors (tensor_mode, when another recorder is
+        active and the rules must themselves be recorded).  Returns a list with
+        one entry per source: the gradient (raw or Tensor) or None."""
+        if self.released:
+            raise RuntimeError("tapegrad: this tape's resources were already released")
+        cdef int32_t n_slots = self.n_slots
+        cdef Py_ssize_t n_nodes = self.node_op.len
+        cdef int64_t gen = self.generation
+        cdef PyObject **grads = <PyObject **>calloc(n_slots + 1, sizeof(PyObject *))
+        cdef char *reach = <char *>calloc(n_slots + 1, 1)
+        cdef char *keep = <char *>calloc(n_slots + 1, 1)
+        if grads == NULL or reach == NULL or keep == NULL:
+            free(grads); free(reach); free(keep)
+            raise MemoryError()
+        cdef dict off_tape = {}
+        cdef list results = []
+        cdef Py_ssize_t i, k
+        cdef int32_t s
+        try:
+            # Sources: mark them reachable and keep their gradients to the end.
+            for src in sources:
+                s = tg_idmap_get(&self.slots, (<Tensor>src)._id)
+                if s >= 0:
+                    reach[s] = 1
+                    keep[s] = 1
+            # Seeds: accumulate each target's seed into its slot.
+            for i in range(len(targets)):
+                t = targets[i]
+                s = tg_idmap_get(&self.slots, (<Tensor>t)._id)
+                if s >= 0:
+                    _accumulate(grads, s, seeds[i])
+                else:
+                    tid = (<Tensor>t)._id
+                    off_tape[tid] = seeds[i] if tid not in off_tape else off_tape[tid] + seeds[i]
+            self._propagate_reach(reach, n_nodes)
+            self._sweep(grads, reach, keep, n_nodes, tensor_mode, gen)
+            for src in sources:
+                s = tg_idmap_get(&self.slots, (<Tensor>src)._id) if not self.released else -1
+                # (a rule may have watched new tensors: slots past n_slots have no gradient)
+                g = <object>grads[s] if 0 <= s < n_slots and grads[s] != NULL else None
+                extra = off_tape.get((<Tensor>src)._id)
+                if extra is not None:
+                    g = extra if g is None else g + extra
+                results.append(g)
+            return results
+        finally:
+            for i in range(n_slots):
+                Py_XDECREF(grads[i])
+            free(grads); free(reach); free(keep)
+
+    cdef void _propagate_reach(self, char *reach, Py_ssize_t n_nodes):
+        """Forward pass over the node arrays: an output is reachable from the
+        sources if any input is.  Pure C; rules run only where this holds."""
+        cdef Py_ssize_t k, j
+        cdef int32_t *in_start = self.in_start.data
+        cdef int32_t *in_slot = self.in_slot.data
+        cdef int32_t *out_start = self.out_start.data
+        cdef int32_t *out_slot = self.out_slot.data
+        cdef int32_t s
+        cdef bint r
+        for k in range(n_nodes):
+            r = False
+            for j in range(in_start[k], in_start[k + 1]):
+                s = in_slot[j]
+                if s >= 0 and reach[s]:
+                    r = True
+                    break
+            if r:
+                for j in range(out_start[k], out_start[k + 1]):
+                    reach[out_slot[j]] = 1
+
+    cdef int _sweep(self, PyObject **grads, char *reach, char *keep, Py_ssize_t n_nodes,
+                    bint tensor_mode, int64_t gen) except -1:
+        """The reverse sweep: walking the nodes backwards is already a reverse
+        topological order.  Rules may record new nodes on this very tape
+        (persistent tape, gradient inside its context), so no pointer into
+        the buffers is held across a Python call."""
+        cdef Py_ssize_t k, j, i, o0, o1, i0, i1
+        cdef int32_t s
+        cdef bint has_g, free_saved = not self.persistent
+        cdef Op op
+        cdef PyObject *p
+        for k in range(n_nodes - 1, -1, -1):
+            if self.generation != gen:
+                raise RuntimeError("tapegrad: the tape was reset while its gradient was being computed")
+            o0 = self.out_start.data[k]
+            o1 = self.out_start.data[k + 1]
+            has_g = False
+            for j in range(o0, o1):
+                s = self.out_slot.data[j]
+                if grads[s] != NULL and reach[s]:
+                    has_g = True
+            if has_g:
+                i0 = self.in_start.data[k]
+                i1 = self.in_start.data[k + 1]
+                for j in range(i0, i1):
+                    s = self.in_slot.data[j]
+                    if s >= 0 and reach[s]:
+                        self._run_rules(k, grads, reach, tensor_mode)
+                        break
+            # The sweep has passed node k: its outputs' gradients are final and
+            # used; drop them (unless they are requested sources).
+            for j in range(self.out_start.data[k], self.out_start.data[k + 1]):
+                s = self.out_slot.data[j]
+                if not keep[s]:
+                    p = grads[s]
+                    grads[s] = NULL
+                    Py_XDECREF(p)
+            if free_saved:
+                tg_objvec_release(&self.node_saved, k)
+                tg_objvec_release(&self.node_params, k)
+        return 0
+
+    cdef int _run_rules(self, Py_ssize_t k, PyObject **grads, char *reach, bint tensor_mode) except -1:
+        cdef Op op = <Op>self.node_op.data[k]
+        cdef PyObject *p = self.node_saved.data[k]
+        cdef object saved = <object>p if p != NULL else None
+        p = self.node_params.data[k]
+        cdef object params = <object>p if p != NULL else None
+        cdef Py_ssize_t o0 = self.out_start.data[k], o1 = self.out_start.data[k + 1]
+        cdef Py_ssize_t i0 = self.in_start.data[k], n_in = self.in_start.data[k + 1] - i0
+        cdef Py_ssize_t i, j
+        cdef int32_t s
+        cdef object g, ans = None, ins, gi, rule
+        # The upstream gradient: one value, or a tuple for multi-output ops
+        # (None where an output received no gradient).
+        if o1 - o0 == 1:
+            g = <object>grads[self.out_slot.data[o0]]
+        else:
+            g = tuple([<object>grads[self.out_slot.data[j]] if grads[self.out_slot.data[j]] != NULL
+                       and reach[self.out_slot.data[j]] else None for j in range(o0, o1)])
+        if op.save == _SAVE_INPUTS:
+            ins = saved
+        elif op.save == _SAVE_ANS:
+            ans = saved
+            ins = op._nones
+        elif op.save == _SAVE_INPUTS | _SAVE_ANS:
+            ans, ins = saved
+        else:
+            ins = op._nones
+        if op.n_in < 0 and not (op.save & _SAVE_INPUTS):
+            ins = (None,) * n_in
+        if not tensor_mode:
+            ins = _unwrap_tuple(ins)
+            ans = _unwrap(ans)
+            g = _unwrap(g)
+        # Slots needing a gradient are read before any rule runs: a rule may
+        # append nodes to this tape (reallocating the buffers).
+        cdef list targets = []
+        for i in range(n_in):
+            s = self.in_slot.data[i0 + i]
+            targets.append(s if s >= 0 and reach[s] else -1)
+        for i in range(n_in):
+            s = targets[i]
+            if s < 0:
+                continue
+            rule = op.vjps[0] if op.n_in < 0 else op.vjps[i]
+            if rule is None:
+                continue
+            if op.n_in < 0:
+                gi = rule(g, ans, i, ins, *(params or ()))
+            elif op.kind == _UNARY:
+                gi = rule(g, ans, ins[0])
+            elif op.kind == _BINARY:
+                gi = rule(g, ans, ins[0], ins[1])
+                if gi is not None and params is not None:
+                    gi = _ops.sum_to_shape(gi, params[i])
+            elif params is None:
+                gi = rule(g, ans, *ins)
+            else:
+                gi = rule(g, ans, *ins, *params)
+            if gi is None:
+                continue
+            if tensor_mode and not isinstance(gi, Tensor):
+                gi = _wrap(_own(gi))
+            _accumulate(grads, s, gi)
+        return 0
+
+
+cdef inline object _unwrap(object x):
+    if isinstance(x, Tensor):
+        return (<Tensor>x)._value
+    if type(x) is tuple:
+        return _unwrap_tuple(x)
+    return x
+
+
+cdef inline tuple _unwrap_tuple(tuple xs):
+    cdef Py_ssize_t i, n = len(xs)
+    if n == 1:
+        x = xs[0]
+        return ((<Tensor>x)._value,) if isinstance(x, Tensor) else xs
+    return tuple([(<Tensor>x)._value if isinstance(x, Tensor) else x for x in xs])
+
+
+cdef inline int _accumulate(PyObject **grads, int32_t s, object g) except -1:
+    cdef PyObject *old = grads[s]
+    cdef object total
+    if old == NULL:
+        total = g
+    else:
+        total = <object>old + g
+    Py_INCREF(total)
+    grads[s] = <PyObject *>total
+    Py_XDECREF(old)
+    return 0

@@ -1,0 +1,2 @@
+"""tapegrad.autodiff: tf.autodiff names."""
+from tapegrad.tape import GradientTape

@@ -1,0 +1,4 @@
+"""tapegrad.nn: TensorFlow's tf.nn names."""
+from tapegrad.ops.math_ops import relu, sigmoid, softplus, tanh
+from tapegrad.ops.nn_ops import (log_softmax, softmax, sparse_softmax_cross_entropy_with_logits,
+                                 softmax_cross_entropy_with_logits, sigmoid_cross_entropy_with_logits, l2_loss)

@@ -1,0 +1,157 @@
+"""Creating tensors: constants, ranges, fills and random values.  Created
+tensors are constants: the tape records nothing until they are watched."""
+import numpy as np
+
+from tapegrad import _core, dtypes
+from tapegrad._core import Tensor, Variable
+from tapegrad.ops._registry import numpy_function
+
+
+def constant(value, dtype=None, shape=None, name=None):
+    """A constant tensor.  Python floats become float32 and ints int32 (as in
+    TensorFlow); NumPy values keep their dtype.  The value is copied."""
+    raw = _core.raw_from_python(value, dtypes.numpy_dtype(dtype))
+    if shape is not None:
+        shape = tuple(int(d) for d in shape)
+        raw = _core.raw_from_python(np.broadcast_to(raw, shape) if np.size(raw) == 1 else np.reshape(raw, shape))
+    return _core.wrap(raw)
+
+
+def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
+    if isinstance(value, Tensor):
+        if dtype is not None and dtypes.as_dtype(dtype) != value.dtype:
+            raise ValueError(f"Tensor conversion requested dtype {dtypes.as_dtype(dtype).name} for Tensor "
+                             f"with dtype {value.dtype.name}: {value!r}")
+        return value
+    if isinstance(value, Variable):
+        return value.value()
+    if dtype is None and dtype_hint is not None and not isinstance(value, (np.ndarray, np.generic)):
+        try:
+            return constant(value, dtype_hint)
+        except (TypeError, ValueError):
+            pass
+    return constant(value, dtype)
+
+
+def is_tensor(x):
+    return isinstance(x, (Tensor, Variable))
+
+
+def stop_gradient(input, name=None):
+    """The same value as a new constant: tapes see no path through it."""
+    if isinstance(input, Tensor):
+        return _core.wrap(input._value)
+    if isinstance(input, Variable):
+        return _core.wrap(input._value)
+    return constant(input)
+
+
+def _float_dtype(dtype, *values):
+    if dtype is not None:
+        return dtypes.numpy_dtype(dtype)
+    return np.dtype(np.float32)
+
+
+def zeros(shape, dtype=dtypes.float32, name=None):
+    return _core.wrap(np.zeros(_shape(shape), dtype=dtypes.numpy_dtype(dtype)))
+
+
+def ones(shape, dtype=dtypes.float32, name=None):
+    return _core.wrap(np.ones(_shape(shape), dtype=dtypes.numpy_dtype(dtype)))
+
+
+def fill(dims, value, name=None):
+    raw = _core.raw_from_python(value)
+    return _core.wrap(np.full(_shape(dims), raw, dtype=np.result_type(raw)))
+
+
+def eye(num_rows, num_columns=None, batch_shape=None, dtype=dtypes.float32, name=None):
+    m = np.eye(int(num_rows), None if num_columns is None else int(num_columns), dtype=dtypes.numpy_dtype(dtype))
+    if batch_shape is not None:
+        m = np.broadcast_to(m, _shape(batch_shape) + m.shape).copy()
+    return _core.wrap(m)
+
+
+def _like_dtype(input, dtype):
+    if dtype is not None:
+        return dtypes.numpy_dtype(dtype)
+    return np.result_type(_core.as_tensor(input)._value)
+
+
+@numpy_function(np.zeros_like)
+def zeros_like(input, dtype=None, name=None, **np_kwargs):
+    """Zeros shaped like input: a constant (TensorFlow: no gradient through it)."""
+    return _core.wrap(np.zeros(np.shape(_core.as_tensor(input)._value), dtype=_like_dtype(input, dtype)))
+
+
+@numpy_function(np.ones_like)
+def ones_like(input, dtype=None, name=None, **np_kwargs):
+    return _core.wrap(np.ones(np.shape(_core.as_tensor(input)._value), dtype=_like_dtype(input, dtype)))
+
+
+def _shape(shape):
+    if isinstance(shape, (Tensor, Variable)):
+        shape = np.asarray(shape).tolist()
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    return tuple(int(d) for d in shape)
+
+
+def range(start, limit=None, delta=1, dtype=None, name="range"):  # noqa: A001 - TensorFlow's name
+    """tf.range: int32 for integer arguments, float32 if any is a float."""
+    if limit is None:
+        start, limit = 0, start
+    vals = [np.asarray(v).item() if isinstance(v, (Tensor, Variable)) else v for v in (start, limit, delta)]
+    if dtype is None:
+        dt = np.float32 if any(isinstance(v, float) for v in vals) else np.int32
+        for v in (start, limit, delta):
+            if isinstance(v, (Tensor, Variable, np.ndarray, np.generic)):
+                dt = np.result_type(dt, np.asarray(v).dtype)
+    else:
+        dt = dtypes.numpy_dtype(dtype)
+    return _core.wrap(np.arange(*vals).astype(dt))
+
+
+def linspace(start, stop, num, name=None, axis=0):
+    s = np.asarray(_core.raw_from_python(start))
+    dt = s.dtype if s.dtype.kind == "f" else np.float32
+    return _core.wrap(np.linspace(np.asarray(start, dt), np.asarray(stop, dt), int(num), axis=axis).astype(dt))
+
+
+def size(input, out_type=dtypes.int32, name=None):
+    return _core.wrap(np.asarray(np.size(_core.as_tensor(input)._value), dtype=dtypes.numpy_dtype(out_type)))
+
+
+def shape(input, out_type=dtypes.int32, name=None):
+    return _core.wrap(np.asarray(np.shape(_core.as_tensor(input)._value), dtype=dtypes.numpy_dtype(out_type)))
+
+
+def rank(input, name=None):
+    return _core.wrap(np.int32(np.ndim(_core.as_tensor(input)._value)))
+
+
+# ---- random (a module-global generator; set_seed makes runs repeatable) -----------------
+
+_generator = np.random.default_rng()
+
+
+def set_seed(seed):
+    global _generator
+    _generator = np.random.default_rng(seed)
+
+
+def normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None):
+    gen = np.random.default_rng(seed) if seed is not None else _generator
+    dt = dtypes.numpy_dtype(dtype)
+    return _core.wrap((gen.standard_normal(_shape(shape)) * stddev + mean).astype(dt))
+
+
+def uniform(shape, minval=0, maxval=None, dtype=dtypes.float32, seed=None, name=None):
+    gen = np.random.default_rng(seed) if seed is not None else _generator
+    dt = dtypes.numpy_dtype(dtype)
+    if dt.kind in "iu":
+        if maxval is None:
+            raise ValueError("Must specify maxval for integer dtype")
+        return _core.wrap(gen.integers(minval, maxval, _shape(shape)).astype(dt))
+    maxval = 1.0 if maxval is None else maxval
+    return _core.wrap(gen.uniform(minval, maxval, _shape(shape)).astype(dt))

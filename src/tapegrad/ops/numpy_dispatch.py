@@ -1,0 +1,50 @@
+"""NumPy's protocols on Tensors: ``np.sin(x)``, ``np.sum(x)`` and ``x @ w`` run
+the registered tapegrad op and are recorded (TensorFlow silently returns
+ndarrays there and loses the gradient).  A NumPy function with no rule raises
+a TypeError naming it instead of returning a detached result."""
+import numpy as np
+
+from tapegrad._core import Tensor, Variable
+from tapegrad.ops._registry import UFUNCS, FUNCTIONS
+
+# Functions that only inspect values or return integers/booleans (no
+# gradient can flow through their results): they run on the plain arrays.
+_INSPECTION = {
+    np.shape, np.ndim, np.size, np.result_type, np.allclose, np.isclose, np.array_equal,
+    np.array_equiv, np.array2string, np.array_repr, np.array_str, np.iscomplexobj, np.isrealobj,
+    np.may_share_memory, np.shares_memory, np.argmax, np.argmin, np.argsort, np.nonzero,
+    np.count_nonzero, np.any, np.all, np.isscalar, np.searchsorted, np.argwhere,
+}
+
+
+def _to_arrays(x):
+    if isinstance(x, (Tensor, Variable)):
+        return np.asarray(x)
+    if isinstance(x, (list, tuple)):
+        return type(x)(_to_arrays(e) for e in x)
+    return x
+
+
+def array_ufunc(ufunc, method, inputs, kwargs):
+    if method != "__call__":
+        raise TypeError(f"tapegrad: numpy.{ufunc.__name__}.{method} is not supported on Tensors")
+    if kwargs.get("out") is not None:
+        raise TypeError(f"tapegrad: numpy.{ufunc.__name__}(..., out=...) is not supported: Tensors are immutable")
+    if set(kwargs) - {"out"}:
+        raise TypeError(f"tapegrad: numpy.{ufunc.__name__} keyword arguments {sorted(set(kwargs) - {'out'})} "
+                        f"are not supported on Tensors")
+    f = UFUNCS.get(ufunc)
+    if f is None:
+        raise TypeError(f"tapegrad has no gradient rule for numpy.{ufunc.__name__}; use a tapegrad op, or "
+                        f"call it on t.numpy() to leave the tape explicitly")
+    return f(*inputs)
+
+
+def array_function(func, types, args, kwargs):
+    f = FUNCTIONS.get(func)
+    if f is not None:
+        return f(*args, **kwargs)
+    if func in _INSPECTION:
+        return func(*_to_arrays(args), **{k: _to_arrays(v) for k, v in kwargs.items()})
+    raise TypeError(f"tapegrad has no gradient rule for numpy.{func.__name__}; use a tapegrad op, or "
+                    f"call it on t.numpy() to leave the tape explicitly")
