@@ -128,7 +128,14 @@ def version(impl):
         m = get(mod)
     except Unavailable:
         return None
-    v = getattr(m, "__version__", "?")
+    v = getattr(m, "__version__", None)
+    if v is None:
+        try:
+            from importlib import metadata
+
+            v = metadata.version(mod)
+        except Exception:  # noqa: BLE001
+            v = "?"
     if mod == "tapegrad":
         return f"tapegrad {v} ({os.path.dirname(getattr(m, '__file__', '') or '?')})"
     return f"{mod} {v}"

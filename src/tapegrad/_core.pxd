@@ -55,6 +55,7 @@ cdef class Op:
     cdef readonly object forward
     cdef readonly tuple vjps
     cdef readonly object jvp
+    cdef readonly object scalar
     cdef readonly int save
     cdef readonly int kind
     cdef readonly int n_in
@@ -90,3 +91,5 @@ cdef class Tape(Recorder):
     cdef int _sweep(self, PyObject **grads, char *reach, char *keep, Py_ssize_t n_nodes,
                     bint tensor_mode, int64_t gen) except -1
     cdef int _run_rules(self, Py_ssize_t k, PyObject **grads, char *reach, bint tensor_mode) except -1
+    cdef int _call_rules(self, Op op, int32_t *targets, Py_ssize_t n_in, object g, object ans, object ins,
+                         object params, PyObject **grads, bint tensor_mode) except -1

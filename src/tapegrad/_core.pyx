@@ -11,7 +11,7 @@ Layering: this module validates what it is given and guards memory; the
 Python modules around it are the user-facing API.
 """
 from libc.stdint cimport int32_t, int64_t, INT32_MAX
-from libc.stdlib cimport calloc, free
+from libc.stdlib cimport calloc, malloc, free
 from libc.string cimport memcmp
 from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF
 from cpython.pystate cimport PyThreadState_GetDict
@@ -39,6 +39,8 @@ cdef int _SAVE_INPUTS = SAVE_INPUTS, _SAVE_ANS = SAVE_ANS
 
 cdef type ndarray = np.ndarray
 cdef type generic = np.generic
+cdef type number = np.number
+cdef type float64 = np.float64
 cdef dict _DTYPE_OBJECTS = _dtypes._BY_NUMPY
 
 # --------------------------------------------------------------------------
@@ -119,9 +121,7 @@ cdef inline object _own(object value):
             value = np.asarray(value)
         cnp.PyArray_CLEARFLAGS(<cnp.ndarray>value, cnp.NPY_ARRAY_WRITEABLE)
         return value
-    if isinstance(value, generic):
-        if isinstance(value, np.object_):
-            raise TypeError("tapegrad tensors cannot hold Python objects")
+    if isinstance(value, number) or isinstance(value, np.bool_):
         return value
     arr = np.asarray(value)
     if arr.dtype.kind in "OUSV":
@@ -220,16 +220,25 @@ def _raw_from_python(value, dtype=None):
     return _own(arr)
 
 
-cdef inline object _raw_like(object value, object dtype):
+cdef inline object _operand_like(object value, object dtype):
     """Coerce a non-Tensor operand of a binary op to `dtype` (TensorFlow's
     rule: Python scalars and NumPy scalars adopt the tensor's dtype)."""
-    if isinstance(value, (float, int, generic)):   # includes bool, np.float64
+    cdef type tp = type(value)
+    if tp is float or tp is int:
+        # NumPy treats Python scalars as weak: the result already has the
+        # tensor's dtype, so the scalar is used as it is (no conversion cost).
+        if dtype.kind in "fc":
+            return value
+        if tp is float and not (<double>value).is_integer():
+            raise TypeError(f"Cannot convert {value!r} to a tapegrad Tensor of dtype {dtype.name}")
+        return dtype.type(value)
+    if isinstance(value, (float, int, generic)):   # bool, NumPy scalars
         if isinstance(value, float) and dtype.kind in "iub" and not float(value).is_integer():
             raise TypeError(f"Cannot convert {value!r} to a tapegrad Tensor of dtype {dtype.name}")
         return dtype.type(value)
     if isinstance(value, ndarray):
         if cnp.PyArray_NDIM(<cnp.ndarray>value) == 0:
-            return _raw_like(value[()], dtype)
+            return _operand_like(value[()], dtype)
         if not _same_dtype(value.dtype, dtype):
             raise InvalidArgumentError(
                 f"cannot combine a {dtype.name} tensor with a NumPy array of dtype {value.dtype.name}: "
@@ -361,14 +370,14 @@ cdef class Tensor:
                         "use a tapegrad.Variable or tapegrad.tensor_scatter_nd_update)")
 
     # ---- operators (the op objects are installed by tapegrad.ops at import)
-    def __add__(self, other): return _binary(_ops.add, self, other)
-    def __radd__(self, other): return _binary(_ops.add, other, self)
-    def __sub__(self, other): return _binary(_ops.subtract, self, other)
-    def __rsub__(self, other): return _binary(_ops.subtract, other, self)
-    def __mul__(self, other): return _binary(_ops.multiply, self, other)
-    def __rmul__(self, other): return _binary(_ops.multiply, other, self)
-    def __truediv__(self, other): return _binary(_ops.truediv, self, other)
-    def __rtruediv__(self, other): return _binary(_ops.truediv, other, self)
+    def __add__(self, other): return _binary(_op_add, self, other)
+    def __radd__(self, other): return _binary(_op_add, other, self)
+    def __sub__(self, other): return _binary(_op_sub, self, other)
+    def __rsub__(self, other): return _binary(_op_sub, other, self)
+    def __mul__(self, other): return _binary(_op_mul, self, other)
+    def __rmul__(self, other): return _binary(_op_mul, other, self)
+    def __truediv__(self, other): return _binary(_op_div, self, other)
+    def __rtruediv__(self, other): return _binary(_op_div, other, self)
     def __floordiv__(self, other): return _binary(_ops.floordiv, self, other)
     def __rfloordiv__(self, other): return _binary(_ops.floordiv, other, self)
     def __mod__(self, other): return _binary(_ops.mod, self, other)
@@ -641,10 +650,11 @@ cdef object _assign_value(_VarState s, object value, str method):
             raise ValueError(f"Tensor conversion requested dtype {dt.name} for Tensor with dtype "
                              f"{_np_dtype(raw).name}: {value!r}")
     else:
-        raw = _raw_like(value, dt) if not isinstance(value, (list, tuple)) else _own(np.asarray(_raw_from_python(value, dt)))
+        raw = _raw_from_python(value, dt)
     if tuple(np.shape(raw)) != tuple(cur.shape):
-        raise ValueError(f"Cannot {method} value to variable '{s.name}:0': shape mismatch: the variable shape "
-                         f"{tuple(cur.shape)} and the assigned value shape {tuple(np.shape(raw))} are incompatible.")
+        # TensorFlow's text, verbatim (including its missing space after "mismatch.").
+        raise ValueError(f"Cannot assign value to variable ' {s.name}:0': Shape mismatch.The variable shape "
+                         f"{tuple(cur.shape)}, and the assigned value shape {tuple(np.shape(raw))} are incompatible.")
     if isinstance(raw, ndarray):
         raw = _own(np.array(raw))
     return raw
@@ -652,6 +662,9 @@ cdef object _assign_value(_VarState s, object value, str method):
 
 # --------------------------------------------------------------------------
 # Ops
+
+cdef object _NO_ARG = object()
+
 
 cdef class Op:
     """One differentiable (or explicitly non-differentiable) operation.
@@ -664,8 +677,11 @@ cdef class Op:
     """
 
     def __init__(self, name, forward, vjps=None, *, kind=GENERAL, save=0, jvp=None, n_out=1,
-                 differentiable=True, variadic=False):
+                 differentiable=True, variadic=False, scalar=None):
         self.name = name
+        # scalar: the same function on Python floats (math.sin for np.sin), used
+        # for float64 scalars, where a ufunc call costs ~10x the arithmetic.
+        self.scalar = scalar
         self.forward = forward
         self.vjps = tuple(vjps) if vjps is not None else ()
         self.jvp = jvp
@@ -680,16 +696,16 @@ cdef class Op:
             raise ValueError(f"op {name!r}: {len(self.vjps)} VJP rules for {self.n_in} inputs")
         self._nones = (None,) * max(self.n_in, 0)
 
-    def __call__(self, *args, name=None):
+    def __call__(self, x, y=_NO_ARG, name=None):
         if self.kind == _UNARY:
-            if len(args) != 1:
-                raise TypeError(f"{self.name}() takes 1 tensor argument ({len(args)} given)")
-            return _unary(self, args[0])
+            if y is not _NO_ARG:
+                raise TypeError(f"{self.name}() takes 1 tensor argument (2 given)")
+            return _unary(self, x)
+        if y is _NO_ARG:
+            raise TypeError(f"{self.name}() takes 2 tensor arguments (1 given)")
         if self.kind == _BINARY:
-            if len(args) != 2:
-                raise TypeError(f"{self.name}() takes 2 tensor arguments ({len(args)} given)")
-            return _binary(self, args[0], args[1])
-        return apply(self, args)
+            return _binary(self, x, y)
+        return apply(self, (x, y))
 
     def __repr__(self):
         return f"<tapegrad op {self.name}>"
@@ -704,7 +720,17 @@ cdef inline int _record_all(Op op, tuple inputs, object out, object params) exce
 
 cdef object _unary(Op op, object x):
     cdef Tensor tx = _as_tensor(x)
-    cdef Tensor out = _wrap(_own(op.forward(tx._value)))
+    cdef object v = tx._value, r
+    cdef double d
+    if op.scalar is not None and type(v) is float64:
+        try:
+            d = op.scalar(v)
+            r = float64(d)
+        except (ValueError, OverflowError):       # domain edge: let NumPy give nan/inf
+            r = _own(op.forward(v))
+    else:
+        r = _own(op.forward(v))
+    cdef Tensor out = _wrap(r)
     if _n_active and op.differentiable and _differentiable_value(out._value):
         _record_all(op, (tx,), out, None)
     return out
@@ -720,15 +746,20 @@ cdef object _binary(Op op, object a, object b):
         b = _read(<Variable>b)
     if isinstance(a, Tensor):
         ra = (<Tensor>a)._value
-        if isinstance(b, Tensor):
+        if type(b) is float and _differentiable_value(ra):
+            rb = b                         # weak Python float: the hot `y * 1.0001` case
+        elif isinstance(b, Tensor):
             rb = (<Tensor>b)._value
             if not _same_dtype(_np_dtype(ra), _np_dtype(rb)):
                 _dtype_mismatch(op, ra, rb)
         else:
-            rb = b = _raw_like(b, _np_dtype(ra))
+            rb = b = _operand_like(b, _np_dtype(ra))
     elif isinstance(b, Tensor):
         rb = (<Tensor>b)._value
-        ra = a = _raw_like(a, _np_dtype(rb))
+        if type(a) is float and _differentiable_value(rb):
+            ra = a
+        else:
+            ra = a = _operand_like(a, _np_dtype(rb))
     else:
         a = _as_tensor(a)
         return _binary(op, a, b)
@@ -808,11 +839,15 @@ class _OperatorTable:
     pass
 
 cdef object _ops = _OperatorTable()
+# The hottest operators, typed for a direct C call from Tensor.__mul__ & co.
+cdef Op _op_add = None, _op_sub = None, _op_mul = None, _op_div = None
 
 
 def install_operators(**table):
+    global _op_add, _op_sub, _op_mul, _op_div
     for k, v in table.items():
         setattr(_ops, k, v)
+    _op_add, _op_sub, _op_mul, _op_div = _ops.add, _ops.subtract, _ops.multiply, _ops.truediv
 
 
 # --------------------------------------------------------------------------
@@ -1134,10 +1169,27 @@ cdef class Tape(Recorder):
             g = _unwrap(g)
         # Slots needing a gradient are read before any rule runs: a rule may
         # append nodes to this tape (reallocating the buffers).
-        cdef list targets = []
-        for i in range(n_in):
-            s = self.in_slot.data[i0 + i]
-            targets.append(s if s >= 0 and reach[s] else -1)
+        cdef int32_t small[4]
+        cdef int32_t *targets = small
+        if n_in > 4:
+            targets = <int32_t *>malloc(n_in * sizeof(int32_t))
+            if targets == NULL:
+                raise MemoryError()
+        try:
+            for i in range(n_in):
+                s = self.in_slot.data[i0 + i]
+                targets[i] = s if s >= 0 and reach[s] else -1
+            self._call_rules(op, targets, n_in, g, ans, ins, params, grads, tensor_mode)
+        finally:
+            if targets != small:
+                free(targets)
+        return 0
+
+    cdef int _call_rules(self, Op op, int32_t *targets, Py_ssize_t n_in, object g, object ans, object ins,
+                         object params, PyObject **grads, bint tensor_mode) except -1:
+        cdef Py_ssize_t i
+        cdef int32_t s
+        cdef object gi, rule
         for i in range(n_in):
             s = targets[i]
             if s < 0:
@@ -1178,6 +1230,9 @@ cdef inline tuple _unwrap_tuple(tuple xs):
     if n == 1:
         x = xs[0]
         return ((<Tensor>x)._value,) if isinstance(x, Tensor) else xs
+    if n == 2:
+        x, y = xs
+        return (_unwrap(x), _unwrap(y))
     return tuple([(<Tensor>x)._value if isinstance(x, Tensor) else x for x in xs])
 
 

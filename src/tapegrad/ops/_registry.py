@@ -25,9 +25,10 @@ def _register(op, ufunc=None):
     return op
 
 
-def unary(name, forward, vjp, save="", ufunc=None):
-    """An elementwise op of one tensor: ``vjp(g, ans, x)``."""
-    return _register(Op(name, forward, (vjp,), kind=UNARY, save=_SAVE[save]), ufunc)
+def unary(name, forward, vjp, save="", ufunc=None, scalar=None):
+    """An elementwise op of one tensor: ``vjp(g, ans, x)``.  `scalar` is the
+    same function from the math module, a fast path for float64 scalars."""
+    return _register(Op(name, forward, (vjp,), kind=UNARY, save=_SAVE[save], scalar=scalar), ufunc)
 
 
 def binary(name, forward, vjp_x, vjp_y, save="", ufunc=None):

@@ -5,10 +5,18 @@ second derivatives are None exactly where TensorFlow's are: multiply's rule
 uses only the other operand, tanh's and exp's use the output, abs uses
 sign(x) whose own gradient is a connected zero.
 """
+import math
+import operator
+
 import numpy as np
 
 from tapegrad._core import unary as _apply_unary
 from tapegrad.ops._registry import unary, binary, nondiff, call, general, UNARY, BINARY
+
+
+# Binary forwards are Python's operators, not the ufuncs: same NumPy semantics,
+# but NumPy scalars take their fast scalar-math path (~10x cheaper than a
+# ufunc call on a 0-d value), which is what 0-d tensors hold.
 
 
 def _zeros(g, ans, x):
@@ -16,20 +24,20 @@ def _zeros(g, ans, x):
 
 
 # ---- binary arithmetic -------------------------------------------------------
-add = binary("add", np.add, lambda g, ans, x, y: g, lambda g, ans, x, y: g, ufunc=np.add)
-subtract = binary("subtract", np.subtract, lambda g, ans, x, y: g, lambda g, ans, x, y: -g, ufunc=np.subtract)
-multiply = binary("multiply", np.multiply,
+add = binary("add", operator.add, lambda g, ans, x, y: g, lambda g, ans, x, y: g, ufunc=np.add)
+subtract = binary("subtract", operator.sub, lambda g, ans, x, y: g, lambda g, ans, x, y: -g, ufunc=np.subtract)
+multiply = binary("multiply", operator.mul,
                   lambda g, ans, x, y: g * y,
                   lambda g, ans, x, y: g * x, save="x", ufunc=np.multiply)
-truediv = binary("truediv", np.true_divide,
+truediv = binary("truediv", operator.truediv,
                  lambda g, ans, x, y: g / y,
                  lambda g, ans, x, y: g * (-x / y / y), save="x", ufunc=np.true_divide)
 divide = truediv
-floordiv = nondiff("floordiv", np.floor_divide, kind=BINARY, ufunc=np.floor_divide)
-mod = binary("mod", np.mod,
+floordiv = nondiff("floordiv", operator.floordiv, kind=BINARY, ufunc=np.floor_divide)
+mod = binary("mod", operator.mod,
              lambda g, ans, x, y: g,
              lambda g, ans, x, y: -g * np.floor(x / y), save="x", ufunc=np.mod)
-pow = binary("pow", np.power,                                        # noqa: A001 - TensorFlow's name
+pow = binary("pow", operator.pow,                                        # noqa: A001 - TensorFlow's name
              lambda g, ans, x, y: g * y * x ** (y - 1),
              # TensorFlow: bases <= 0 contribute nothing to the exponent's gradient.
              lambda g, ans, x, y: g * ans * np.where(x > 0, np.log(np.where(x > 0, x, 1)), 0),
@@ -45,13 +53,13 @@ minimum = binary("minimum", np.minimum,
 negative = unary("negative", np.negative, lambda g, ans, x: -g, ufunc=np.negative)
 abs = unary("abs", np.abs, lambda g, ans, x: g * np.sign(x), save="x", ufunc=np.absolute)  # noqa: A001
 sign = unary("sign", np.sign, _zeros, save="x", ufunc=np.sign)      # a connected zero, as in TensorFlow
-exp = unary("exp", np.exp, lambda g, ans, x: g * ans, save="ans", ufunc=np.exp)
-log = unary("log", np.log, lambda g, ans, x: g / x, save="x", ufunc=np.log)
-sin = unary("sin", np.sin, lambda g, ans, x: g * np.cos(x), save="x", ufunc=np.sin)
-cos = unary("cos", np.cos, lambda g, ans, x: -g * np.sin(x), save="x", ufunc=np.cos)
-tan = unary("tan", np.tan, lambda g, ans, x: g * np.square(np.reciprocal(np.cos(x))), save="x", ufunc=np.tan)
-tanh = unary("tanh", np.tanh, lambda g, ans, x: g * (1 - ans * ans), save="ans", ufunc=np.tanh)
-sqrt = unary("sqrt", np.sqrt, lambda g, ans, x: g * 0.5 / ans, save="ans", ufunc=np.sqrt)
+exp = unary("exp", np.exp, lambda g, ans, x: g * ans, save="ans", scalar=math.exp, ufunc=np.exp)
+log = unary("log", np.log, lambda g, ans, x: g / x, save="x", scalar=math.log, ufunc=np.log)
+sin = unary("sin", np.sin, lambda g, ans, x: g * np.cos(x), save="x", scalar=math.sin, ufunc=np.sin)
+cos = unary("cos", np.cos, lambda g, ans, x: -g * np.sin(x), save="x", scalar=math.cos, ufunc=np.cos)
+tan = unary("tan", np.tan, lambda g, ans, x: g * np.square(np.reciprocal(np.cos(x))), save="x", scalar=math.tan, ufunc=np.tan)
+tanh = unary("tanh", np.tanh, lambda g, ans, x: g * (1 - ans * ans), save="ans", scalar=math.tanh, ufunc=np.tanh)
+sqrt = unary("sqrt", np.sqrt, lambda g, ans, x: g * 0.5 / ans, save="ans", scalar=math.sqrt, ufunc=np.sqrt)
 square = unary("square", np.square, lambda g, ans, x: g * (2 * x), save="x", ufunc=np.square)
 reciprocal = unary("reciprocal", np.reciprocal, lambda g, ans, x: -g * ans * ans, save="ans", ufunc=np.reciprocal)
 
@@ -99,12 +107,12 @@ identity_op = unary("identity", lambda x: x, lambda g, ans, x: g)
 round = nondiff("round", np.round, kind=UNARY, ufunc=np.round)      # noqa: A001 - banker's rounding, as TF
 floor = nondiff("floor", np.floor, kind=UNARY, ufunc=np.floor)
 ceil = nondiff("ceil", np.ceil, kind=UNARY, ufunc=np.ceil)
-equal = nondiff("equal", np.equal, kind=BINARY, ufunc=np.equal)
-not_equal = nondiff("not_equal", np.not_equal, kind=BINARY, ufunc=np.not_equal)
-less = nondiff("less", np.less, kind=BINARY, ufunc=np.less)
-less_equal = nondiff("less_equal", np.less_equal, kind=BINARY, ufunc=np.less_equal)
-greater = nondiff("greater", np.greater, kind=BINARY, ufunc=np.greater)
-greater_equal = nondiff("greater_equal", np.greater_equal, kind=BINARY, ufunc=np.greater_equal)
+equal = nondiff("equal", operator.eq, kind=BINARY, ufunc=np.equal)
+not_equal = nondiff("not_equal", operator.ne, kind=BINARY, ufunc=np.not_equal)
+less = nondiff("less", operator.lt, kind=BINARY, ufunc=np.less)
+less_equal = nondiff("less_equal", operator.le, kind=BINARY, ufunc=np.less_equal)
+greater = nondiff("greater", operator.gt, kind=BINARY, ufunc=np.greater)
+greater_equal = nondiff("greater_equal", operator.ge, kind=BINARY, ufunc=np.greater_equal)
 logical_and = nondiff("logical_and", np.logical_and, kind=BINARY, ufunc=np.logical_and)
 logical_or = nondiff("logical_or", np.logical_or, kind=BINARY, ufunc=np.logical_or)
 logical_xor = nondiff("logical_xor", np.logical_xor, kind=BINARY, ufunc=np.logical_xor)
