@@ -27,7 +27,7 @@ from tapegrad.ops.array_ops import (reshape, transpose, expand_dims, squeeze, co
 from tapegrad.ops.creation import (constant, convert_to_tensor, is_tensor, stop_gradient, zeros, ones, fill,
                                    eye, zeros_like, ones_like, range, linspace, size, shape, rank)
 from tapegrad.tape import GradientTape, UnconnectedGradients
-from tapegrad import math, linalg, nn, random, autodiff
+from tapegrad import math, linalg, nn, random, autodiff, test
 from tapegrad.functions import function, clip_by_norm
 
 newaxis = None

@@ -54,7 +54,8 @@ cdef class Op:
     cdef readonly str name
     cdef readonly object forward
     cdef readonly tuple vjps
-    cdef readonly object jvp
+    cdef readonly tuple jvps
+    cdef readonly bint batching
     cdef readonly object scalar
     cdef readonly int save
     cdef readonly int kind

@@ -673,18 +673,25 @@ cdef class Op:
     vjps:    one rule per input, ``rule(g, ans, *inputs[, *params]) -> gradient``
              or None where the input is not differentiable; a rule may return
              None for "no gradient".  Unsaved arguments arrive as None.
+             Variadic ops have one rule ``rule(g, ans, i, inputs, *params)``.
+    jvps:    forward-mode rules, same layout (``jvp_i(t_i, ans, *inputs, *params)``).
     save:    SAVE_INPUTS / SAVE_ANS bits: what the rules read.
     """
 
-    def __init__(self, name, forward, vjps=None, *, kind=GENERAL, save=0, jvp=None, n_out=1,
-                 differentiable=True, variadic=False, scalar=None):
+    def __init__(self, name, forward, vjps=None, *, kind=GENERAL, save=0, jvps=None, n_out=1,
+                 differentiable=True, variadic=False, scalar=None, batching=True):
         self.name = name
+        # jvps: one forward-mode rule per input, ``jvp_i(t_i, ans, *inputs[, *params])``
+        # -> the output tangent contributed by input i's tangent t_i (None: none).
+        self.jvps = tuple(jvps) if jvps is not None else ()
+        # batching: every VJP rule accepts a cotangent with extra leading axes
+        # (so a Jacobian is one batched sweep); False forces per-row sweeps.
+        self.batching = batching
         # scalar: the same function on Python floats (math.sin for np.sin), used
         # for float64 scalars, where a ufunc call costs ~10x the arithmetic.
         self.scalar = scalar
         self.forward = forward
         self.vjps = tuple(vjps) if vjps is not None else ()
-        self.jvp = jvp
         self.save = save
         self.kind = kind
         # variadic ops (concat, stack, add_n) take any number of tensors and

@@ -25,22 +25,26 @@ def _register(op, ufunc=None):
     return op
 
 
-def unary(name, forward, vjp, save="", ufunc=None, scalar=None):
-    """An elementwise op of one tensor: ``vjp(g, ans, x)``.  `scalar` is the
-    same function from the math module, a fast path for float64 scalars."""
-    return _register(Op(name, forward, (vjp,), kind=UNARY, save=_SAVE[save], scalar=scalar), ufunc)
+def unary(name, forward, vjp, save="", ufunc=None, scalar=None, jvp=None):
+    """An elementwise op of one tensor: ``vjp(g, ans, x)``, ``jvp(t, ans, x)``.
+    `scalar` is the same function from the math module, a fast path for
+    float64 scalars."""
+    return _register(Op(name, forward, (vjp,), kind=UNARY, save=_SAVE[save], scalar=scalar,
+                        jvps=None if jvp is None else (jvp,)), ufunc)
 
 
-def binary(name, forward, vjp_x, vjp_y, save="", ufunc=None):
+def binary(name, forward, vjp_x, vjp_y, save="", ufunc=None, jvp_x=None, jvp_y=None):
     """A broadcasting elementwise op of two tensors: ``vjp_x(g, ans, x, y)``.
     Rules return the gradient at the broadcast shape; the core sums it back."""
-    return _register(Op(name, forward, (vjp_x, vjp_y), kind=BINARY, save=_SAVE[save]), ufunc)
+    jvps = None if jvp_x is None and jvp_y is None else (jvp_x, jvp_y)
+    return _register(Op(name, forward, (vjp_x, vjp_y), kind=BINARY, save=_SAVE[save], jvps=jvps), ufunc)
 
 
-def general(name, forward, vjps, save="", n_out=1):
+def general(name, forward, vjps, save="", n_out=1, jvps=None, batching=True):
     """An op of tensors plus static params: ``forward(*inputs, *params)``,
-    ``vjp_i(g, ans, *inputs, *params)``."""
-    return _register(Op(name, forward, vjps, kind=GENERAL, save=_SAVE[save], n_out=n_out))
+    ``vjp_i(g, ans, *inputs, *params)``, ``jvp_i(t_i, ans, *inputs, *params)``."""
+    return _register(Op(name, forward, vjps, kind=GENERAL, save=_SAVE[save], n_out=n_out, jvps=jvps,
+                        batching=batching))
 
 
 def nondiff(name, forward, kind=GENERAL, ufunc=None):
