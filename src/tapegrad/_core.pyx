@@ -15,6 +15,9 @@ from libc.stdlib cimport calloc, malloc, free
 from libc.string cimport memcmp
 from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF
 from cpython.pystate cimport PyThreadState_GetDict
+
+cdef extern from "Python.h":
+    void PyObject_GC_UnTrack(void *op)
 cimport numpy as cnp
 cimport cython
 
@@ -64,7 +67,23 @@ cdef Py_ssize_t _n_active = 0
 cdef str _STACK_KEY = "tapegrad.recorders"
 
 
-cdef list _thread_stack():
+cdef extern from *:
+    """
+    /* This thread's recorder list (a borrowed reference: the thread-state
+       dict owns it, and both die with the thread).  Saves a dict lookup per op. */
+    static __thread PyObject *tg_thread_stack = NULL;
+    """
+    PyObject *tg_thread_stack
+
+
+cdef inline list _thread_stack():
+    if tg_thread_stack != NULL:
+        return <list>tg_thread_stack
+    return _thread_stack_slow()
+
+
+cdef list _thread_stack_slow():
+    global tg_thread_stack
     cdef PyObject *d = PyThreadState_GetDict()
     if d == NULL:
         raise RuntimeError("tapegrad: no thread state")
@@ -73,6 +92,7 @@ cdef list _thread_stack():
     if stack is None:
         stack = []
         tdict[_STACK_KEY] = stack
+    tg_thread_stack = <PyObject *>stack
     return <list>stack
 
 
@@ -993,6 +1013,10 @@ cdef class Tape(Recorder):
                     s = self._new_slot((<Tensor>t)._id)
                     if tg_i32vec_push(&self.out_slot, s) < 0:
                         raise MemoryError()
+            if op.save & _SAVE_INPUTS:
+                # Tensors and raw numbers cannot reference the tape: keep the
+                # saved tuples out of the cyclic GC's scans of long tapes.
+                PyObject_GC_UnTrack(<PyObject *>inputs)
             if op.save == _SAVE_INPUTS:
                 saved = inputs
             elif op.save == _SAVE_ANS:
