@@ -1151,6 +1151,8 @@ cdef class Tape(Recorder):
                     s = self.in_slot.data[j]
                     if s >= 0 and reach[s]:
                         self._run_rules(k, grads, reach, tensor_mode)
+                        if self.generation != gen:      # a rule reset or released this tape
+                            raise RuntimeError("tapegrad: the tape was reset while its gradient was being computed")
                         break
             # The sweep has passed node k: its outputs' gradients are final and
             # used; drop them (unless they are requested sources).
