@@ -18,17 +18,20 @@ from tapegrad.ops.math_ops import (add, subtract, multiply, truediv, divide, flo
                                    negative, abs, sign, exp, log, sin, cos, tan, tanh, sqrt, square, reciprocal,
                                    sigmoid, round, floor, ceil, equal, not_equal, less, less_equal, greater,
                                    greater_equal, logical_and, logical_or, logical_not, cast, where,
-                                   clip_by_value)
+                                   clip_by_value, asin, acos, atan, atan2, sinh, cosh, asinh, acosh, atanh)
 from tapegrad.ops.reduction_ops import (reduce_sum, reduce_mean, reduce_max, reduce_min, reduce_prod,
-                                        reduce_logsumexp, reduce_std, reduce_variance, norm, argmax, argmin)
-from tapegrad.ops.linalg_ops import matmul, tensordot
+                                        reduce_logsumexp, reduce_std, reduce_variance, norm, argmax, argmin,
+                                        reduce_any, reduce_all, cumsum, clip_by_norm)
+from tapegrad.ops.linalg_ops import matmul, tensordot, einsum
 from tapegrad.ops.array_ops import (reshape, transpose, expand_dims, squeeze, concat, stack, unstack, tile,
-                                    broadcast_to, add_n, identity)
+                                    broadcast_to, add_n, identity, split, pad, reverse, gather, gather_nd,
+                                    boolean_mask, slice_ as slice, strided_slice, tensor_scatter_nd_update,
+                                    tensor_scatter_nd_add)
 from tapegrad.ops.creation import (constant, convert_to_tensor, is_tensor, stop_gradient, zeros, ones, fill,
-                                   eye, zeros_like, ones_like, range, linspace, size, shape, rank)
+                                   eye, zeros_like, ones_like, range, linspace, size, shape, rank, one_hot)
 from tapegrad.tape import GradientTape, UnconnectedGradients
 from tapegrad import math, linalg, nn, random, autodiff, test
-from tapegrad.functions import function, clip_by_norm
+from tapegrad.functions import function
 
 newaxis = None
 

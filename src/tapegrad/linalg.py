@@ -1,4 +1,8 @@
 """tapegrad.linalg: TensorFlow's tf.linalg names."""
-from tapegrad.ops.linalg_ops import matmul, matvec, tensordot, trace
+from tapegrad.ops.linalg_ops import (matmul, matvec, tensordot, einsum, trace, inv, det, slogdet, solve, cholesky,
+                                     eigh, eigvalsh, svd, diag_part, diag)
+from tapegrad.ops.array_ops import matrix_transpose
 from tapegrad.ops.reduction_ops import norm
 from tapegrad.ops.creation import eye
+
+adjoint = matrix_transpose

@@ -1,10 +1,37 @@
 """The op registry: every op family declares its ops here, one entry each.
 
-An entry is a `tapegrad._core.Op` (NumPy forward, one VJP rule per input,
-what the rules need saved) plus the public function users call and the NumPy
-names that reach it through ``__array_ufunc__`` / ``__array_function__``.
+An entry is a `tapegrad._core.Op` (NumPy forward, one VJP and one JVP rule per
+input, what the rules need saved) plus the public function users call and the
+NumPy names that reach it through ``__array_ufunc__`` / ``__array_function__``.
 Nothing outside this registry is differentiable: a NumPy function that is not
 registered raises a TypeError naming it (see numpy_dispatch).
+
+Rule conventions (the engines rely on them; tests/test_ops_rules.py checks them):
+
+* VJP ``vjp_i(g, ans, *inputs, *params)`` returns the gradient for input i
+  (None: no gradient).  Inputs and ``ans`` the op does not save arrive as None.
+  Multi-output ops get ``g`` as a tuple with None for outputs without gradient.
+* JVP ``jvp_i(t_i, ans, *inputs, *params)`` returns the output tangent that
+  input i's tangent contributes (a tuple for multi-output ops, None: none).
+  JVPs get every input and ``ans``.  For elementwise ops the Jacobian is
+  diagonal, so the JVP *is* the VJP (the default for `unary` and `binary`);
+  binary JVPs return a tangent that broadcasts to ``ans``'s shape.
+* Variadic ops (concat) have one rule of each kind:
+  ``rule(g_or_t, ans, i, inputs, *params)``.
+* Batching: with ``batching=True`` (the default) every VJP rule accepts a
+  cotangent with extra *leading* axes and returns gradients with the same
+  leading axes, so a Jacobian is one batched sweep.  Rules get this by
+  broadcasting (elementwise rules), by negative axes (softmax, cumsum,
+  reverse), or by counting the extra axes as ``ndim(g) - <output rank>``
+  (reshape, transpose, reductions, indexing, un-broadcasting via
+  ``array_ops.sum_to_shape(g, shape, batch_ndim)``).  An op whose rules cannot
+  do this declares ``batching=False`` and is swept one row at a time.
+* Rules are written once, in NumPy idiom (``np.cos``, ``np.sum``, ``@``), so
+  they run on raw arrays (first order, fast) and on Tensors (higher order:
+  NumPy's protocols dispatch to registered ops).  Every NumPy function a rule
+  uses is therefore itself a registered differentiable op; `call` runs ops
+  NumPy lacks.  Rules follow TensorFlow's formulas (which tensors they read),
+  so a second derivative is None exactly where TensorFlow's is.
 """
 from tapegrad import _core
 from tapegrad._core import Op, UNARY, BINARY, GENERAL, SAVE_INPUTS, SAVE_ANS, Tensor, Variable
@@ -19,6 +46,10 @@ _SAVE = {"": 0, "x": SAVE_INPUTS, "ans": SAVE_ANS, "x,ans": SAVE_INPUTS | SAVE_A
 def _register(op, ufunc=None):
     if op.name in OPS:
         raise ValueError(f"op {op.name!r} is declared twice")
+    if op.differentiable and len(op.jvps) != len(op.vjps):
+        raise ValueError(f"op {op.name!r}: {len(op.jvps)} JVP rules for {len(op.vjps)} VJP rules")
+    if op.differentiable and any((v is None) != (j is None) for v, j in zip(op.vjps, op.jvps)):
+        raise ValueError(f"op {op.name!r}: an input has a VJP rule without a JVP rule or vice versa")
     OPS[op.name] = op
     if ufunc is not None:
         UFUNCS[ufunc] = op
@@ -26,17 +57,18 @@ def _register(op, ufunc=None):
 
 
 def unary(name, forward, vjp, save="", ufunc=None, scalar=None, jvp=None):
-    """An elementwise op of one tensor: ``vjp(g, ans, x)``, ``jvp(t, ans, x)``.
-    `scalar` is the same function from the math module, a fast path for
-    float64 scalars."""
+    """An elementwise op of one tensor: ``vjp(g, ans, x)``, ``jvp(t, ans, x)``
+    (default: the VJP, the Jacobian being diagonal).  `scalar` is the same
+    function from the math module, a fast path for float64 scalars."""
     return _register(Op(name, forward, (vjp,), kind=UNARY, save=_SAVE[save], scalar=scalar,
-                        jvps=None if jvp is None else (jvp,)), ufunc)
+                        jvps=(vjp if jvp is None else jvp,)), ufunc)
 
 
 def binary(name, forward, vjp_x, vjp_y, save="", ufunc=None, jvp_x=None, jvp_y=None):
     """A broadcasting elementwise op of two tensors: ``vjp_x(g, ans, x, y)``.
-    Rules return the gradient at the broadcast shape; the core sums it back."""
-    jvps = None if jvp_x is None and jvp_y is None else (jvp_x, jvp_y)
+    Rules return the gradient at the broadcast shape; the core sums it back.
+    JVPs default to the VJPs (diagonal Jacobians)."""
+    jvps = (vjp_x if jvp_x is None else jvp_x, vjp_y if jvp_y is None else jvp_y)
     return _register(Op(name, forward, (vjp_x, vjp_y), kind=BINARY, save=_SAVE[save], jvps=jvps), ufunc)
 
 
@@ -45,6 +77,12 @@ def general(name, forward, vjps, save="", n_out=1, jvps=None, batching=True):
     ``vjp_i(g, ans, *inputs, *params)``, ``jvp_i(t_i, ans, *inputs, *params)``."""
     return _register(Op(name, forward, vjps, kind=GENERAL, save=_SAVE[save], n_out=n_out, jvps=jvps,
                         batching=batching))
+
+
+def variadic(name, forward, vjp, jvp, save=""):
+    """An op of any number of tensors (concat): ``forward(*inputs, *params)``,
+    ``vjp(g, ans, i, inputs, *params)``, ``jvp(t_i, ans, i, inputs, *params)``."""
+    return _register(Op(name, forward, (vjp,), kind=GENERAL, save=_SAVE[save], jvps=(jvp,), variadic=True))
 
 
 def nondiff(name, forward, kind=GENERAL, ufunc=None):
@@ -70,8 +108,15 @@ def call(op, *inputs, params=None):
     """Run `op` inside a rule: recorded (a Tensor) if any input is a Tensor,
     plain NumPy on raw values otherwise.  Lets a rule use ops NumPy lacks
     (relu_grad, scatter) and still run on both paths."""
-    if any(isinstance(x, (Tensor, Variable)) for x in inputs):
-        return _core.apply(op, inputs, params)
+    for x in inputs:
+        if isinstance(x, (Tensor, Variable)):
+            return _core.apply(op, inputs, params)
     if params is None:
         return op.forward(*inputs)
     return op.forward(*inputs, *params)
+
+
+def raw(x):
+    """The NumPy value behind a Tensor (or the value itself): for the static
+    decisions a rule makes (shapes, zero tests), never for values it returns."""
+    return x._value if isinstance(x, Tensor) else x

@@ -1,5 +1,10 @@
 """Shape and indexing ops.  Their gradients only move values around, so
-(as in TensorFlow) their second derivatives are None."""
+(as in TensorFlow) their second derivatives are None.
+
+Batching: rules see a cotangent with extra leading axes; they count them as
+``ndim(g) - <rank of the op's output>`` (the rank is in the params) and keep
+them, or address axes from the end (negative axes).
+"""
 import builtins
 
 import numpy as np
@@ -7,21 +12,19 @@ import numpy as np
 from tapegrad import _core
 from tapegrad._core import Tensor, Variable, apply
 from tapegrad.errors import InvalidArgumentError
-from tapegrad.ops._registry import general, call, numpy_function
+from tapegrad.ops._registry import general, variadic, call, numpy_function, raw
 
 
 def _shape_of(x):
     return tuple(np.shape(x._value if isinstance(x, Tensor) else x))
 
 
+def _nd(x):
+    return np.ndim(x._value if isinstance(x, Tensor) else x)
+
+
 def _ensure_tensor(x):
     return _core.as_tensor(x)
-
-
-# ---- reshape / broadcast -----------------------------------------------------------
-
-reshape_op = general("reshape", lambda x, shape, in_shape: np.reshape(x, shape),
-                     (lambda g, ans, x, shape, in_shape: reshape(g, in_shape),))
 
 
 def _static_shape(shape, what="shape"):
@@ -35,42 +38,73 @@ def _static_shape(shape, what="shape"):
         raise TypeError(f"{what} must be a list of integers, got {shape!r}") from None
 
 
+def _neg_axis(axis, nd, op):
+    """An axis as a negative index (so leading batch axes do not move it)."""
+    if isinstance(axis, (Tensor, Variable)):
+        axis = np.asarray(axis).item()
+    if not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{op}: axis must be an integer, got {axis!r}")
+    axis = int(axis)
+    if not -nd <= axis < nd:
+        raise InvalidArgumentError(f"{op}: axis {axis} is out of range for a tensor of rank {nd}")
+    return axis - nd if axis >= 0 else axis
+
+
+# ---- un-broadcasting (the one place it happens; the core calls it for binary ops) ----
+
+def sum_to_shape(g, shape, batch_ndim=0):
+    """Sum a broadcast gradient back to `shape`, keeping `batch_ndim` leading
+    (batch) axes of g untouched."""
+    shape = tuple(shape)
+    gshape = _shape_of(g)
+    target = gshape[:batch_ndim] + shape
+    if gshape == target:
+        return g
+    lead = len(gshape) - len(target)
+    axes = tuple(range(batch_ndim, batch_ndim + lead)) + tuple(
+        batch_ndim + lead + i for i, d in enumerate(shape) if d == 1 and gshape[batch_ndim + lead + i] != 1)
+    if axes:
+        g = np.sum(g, axis=axes, keepdims=True)
+    if _shape_of(g) != target:
+        g = np.reshape(g, target)
+    return g
+
+
+def unbroadcast(g, shape, out_ndim):
+    """sum_to_shape for a rule whose output has rank out_ndim: the axes of g
+    beyond that are batch axes."""
+    return sum_to_shape(g, shape, _nd(g) - out_ndim)
+
+
+# ---- reshape / broadcast -----------------------------------------------------------
+
+def _reshape_vjp(g, ans, x, shape, in_shape):
+    return np.reshape(g, _shape_of(g)[:_nd(g) - len(shape)] + in_shape)
+
+
+reshape_op = general("reshape", lambda x, shape, in_shape: np.reshape(x, shape), (_reshape_vjp,),
+                     jvps=(lambda t, ans, x, shape, in_shape: np.reshape(t, shape),))
+
+
 def reshape(tensor, shape, name=None):
     """tf.reshape: same elements, new shape (one dimension may be -1)."""
     t = _ensure_tensor(tensor)
     in_shape = _shape_of(t)
     shape = _static_shape(shape)
     try:
-        np.empty(in_shape, dtype=np.bool_).reshape(shape) if 0 in in_shape else np.reshape(t._value, shape)
+        shape = np.empty(in_shape, dtype=np.bool_).reshape(shape).shape if 0 in in_shape \
+            else np.shape(np.reshape(t._value, shape))
     except ValueError:
         raise InvalidArgumentError(
             f"Input to reshape is a tensor with {int(np.prod(in_shape))} values, but the requested shape "
-            f"{list(shape)} does not match it") from None
+            f"{list(shape)} does not match it [Op:Reshape]") from None
     return apply(reshape_op, (t,), (shape, in_shape))
 
 
-def sum_to_shape(g, shape):
-    """Sum a broadcast gradient back to `shape` (the one place where
-    un-broadcasting happens; the core calls it for binary ops)."""
-    shape = tuple(shape)
-    gshape = _shape_of(g)
-    if gshape == shape:
-        return g
-    lead = len(gshape) - len(shape)
-    axes = tuple(range(lead)) + tuple(i + lead for i, d in enumerate(shape) if d == 1 and gshape[i + lead] != 1)
-    if axes:
-        g = np.sum(g, axis=axes, keepdims=True)
-    if lead or _shape_of(g) != shape:
-        g = np.reshape(g, shape)
-    return g
-
-
-def _broadcast_to_forward(x, shape, in_shape):
-    return np.broadcast_to(x, shape)
-
-
-broadcast_to_op = general("broadcast_to", _broadcast_to_forward,
-                          (lambda g, ans, x, shape, in_shape: sum_to_shape(g, in_shape),))
+broadcast_to_op = general(
+    "broadcast_to", lambda x, shape, in_shape: np.broadcast_to(x, shape),
+    (lambda g, ans, x, shape, in_shape: unbroadcast(g, in_shape, len(shape)),),
+    jvps=(lambda t, ans, x, shape, in_shape: np.broadcast_to(t, shape),))
 
 
 @numpy_function(np.broadcast_to)
@@ -78,9 +112,11 @@ def broadcast_to(input, shape, name=None, subok=False):
     t = _ensure_tensor(input)
     shape = _static_shape(shape)
     try:
-        np.broadcast_shapes(_shape_of(t), shape)
+        if np.broadcast_shapes(_shape_of(t), shape) != shape:
+            raise ValueError
     except ValueError:
-        raise InvalidArgumentError(f"Unable to broadcast tensor of shape {list(_shape_of(t))} to {list(shape)}") from None
+        raise InvalidArgumentError(f"Unable to broadcast tensor of shape {list(_shape_of(t))} to tensor of shape "
+                                   f"{list(shape)} [Op:BroadcastTo]") from None
     return apply(broadcast_to_op, (t,), (shape, _shape_of(t)))
 
 
@@ -93,18 +129,24 @@ def _np_reshape(a, shape=None, order="C", *, newshape=None, copy=None):
 
 # ---- transpose / expand / squeeze ----------------------------------------------------
 
-transpose_op = general("transpose", lambda x, perm: np.transpose(x, perm),
-                       (lambda g, ans, x, perm: transpose(g, tuple(np.argsort(perm))),))
+def _transpose_vjp(g, ans, x, perm):
+    nb = _nd(g) - len(perm)
+    inverse = np.argsort(perm)
+    return np.transpose(g, tuple(builtins.range(nb)) + tuple(nb + int(p) for p in inverse))
+
+
+transpose_op = general("transpose", lambda x, perm: np.transpose(x, perm), (_transpose_vjp,),
+                       jvps=(lambda t, ans, x, perm: np.transpose(t, perm),))
 
 
 def transpose(a, perm=None, conjugate=False, name=None):
     t = _ensure_tensor(a)
     nd = len(_shape_of(t))
-    perm = tuple(range(nd))[::-1] if perm is None else _static_shape(perm, "perm")
-    if sorted(builtins.map(lambda p: p % nd if nd else p, perm)) != list(range(nd)):
-        raise InvalidArgumentError(f"transpose expects a permutation of 0..{nd - 1}, got {list(perm)}")
-    perm = tuple(p % nd for p in perm)
-    return apply(transpose_op, (t,), (perm,))
+    perm = tuple(builtins.range(nd))[::-1] if perm is None else _static_shape(perm, "perm")
+    if len(perm) != nd or sorted(p % nd if nd else p for p in perm) != list(builtins.range(nd)):
+        raise InvalidArgumentError(f"transpose: perm must be a permutation of 0..{nd - 1}, got {list(perm)} "
+                                   f"[Op:Transpose]")
+    return apply(transpose_op, (t,), (tuple(p % nd for p in perm),))
 
 
 @numpy_function(np.transpose)
@@ -114,18 +156,31 @@ def _np_transpose(a, axes=None):
 
 @numpy_function(np.swapaxes)
 def _np_swapaxes(a, axis1, axis2):
-    nd = len(_shape_of(_ensure_tensor(a)))
-    perm = list(range(nd))
+    nd = _nd(_ensure_tensor(a))
+    perm = list(builtins.range(nd))
     perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
     return transpose(a, perm)
 
 
 @numpy_function(np.moveaxis)
 def _np_moveaxis(a, source, destination):
-    nd = len(_shape_of(_ensure_tensor(a)))
-    perm = [i for i in range(nd) if i != source % nd]
-    perm.insert(destination % nd, source % nd)
+    nd = _nd(_ensure_tensor(a))
+    src = [s % nd for s in ((source,) if isinstance(source, int) else source)]
+    dst = [d % nd for d in ((destination,) if isinstance(destination, int) else destination)]
+    rest = [i for i in builtins.range(nd) if i not in src]
+    perm = [None] * nd
+    for s, d in zip(src, dst):
+        perm[d] = s
+    perm = [p if p is not None else rest.pop(0) for p in perm]
     return transpose(a, perm)
+
+
+def matrix_transpose(a, name=None, conjugate=False):
+    """tf.linalg.matrix_transpose: swap the last two axes."""
+    nd = _nd(_ensure_tensor(a))
+    if nd < 2:
+        raise ValueError(f"matrix_transpose: argument must have rank >= 2, got rank {nd}")
+    return _np_swapaxes(a, -1, -2)
 
 
 def expand_dims(input, axis, name=None):
@@ -154,10 +209,11 @@ def squeeze(input, axis=None, name=None):
     if axis is None:
         new = [d for d in shape if d != 1]
     else:
-        axes = {a % len(shape) for a in ((axis,) if isinstance(axis, int) else axis)}
+        axes = {_neg_axis(a, len(shape), "squeeze") % len(shape) for a in ((axis,) if isinstance(axis, int) else axis)}
         for a in axes:
             if shape[a] != 1:
-                raise InvalidArgumentError(f"Can not squeeze dim[{a}], expected a dimension of 1, got {shape[a]}")
+                raise InvalidArgumentError(f"Can not squeeze dim[{a}], expected a dimension of 1, got {shape[a]} "
+                                           f"[Op:Squeeze]")
         new = [d for i, d in enumerate(shape) if i not in axes]
     return reshape(t, new)
 
@@ -173,6 +229,10 @@ def _np_ravel(a, order="C"):
 
 
 # ---- indexing ---------------------------------------------------------------------------
+# Keys index the *trailing* axes: an input (or cotangent) with extra leading
+# axes is indexed as x[(:, ..., :) + key].  params = (key, in_shape, out_ndim,
+# sep): sep > 0 when NumPy moves the advanced-index axes (sep of them) to the
+# front because the advanced indices are not adjacent.
 
 def _normalize_key(key):
     """Indices as NumPy understands them; Tensor indices become their values."""
@@ -193,31 +253,74 @@ def _is_basic(key):
     return all(isinstance(k, (int, np.integer, slice)) or k is None or k is Ellipsis for k in parts)
 
 
-def _scatter_forward(g, key, shape):
-    z = np.zeros(shape, dtype=np.result_type(g))
+def index_params(key, in_shape):
+    """The params of getitem/scatter for x[key] with x of shape in_shape;
+    raises NumPy's IndexError for an invalid key."""
+    in_shape = tuple(in_shape)
+    out_ndim = np.broadcast_to(np.empty((), np.bool_), in_shape)[key].ndim   # a view for basic keys
+    parts = key if isinstance(key, tuple) else (key,)
+    arrays = [k for k in parts if isinstance(k, np.ndarray)]
+    sep = 0
+    if arrays:
+        adv = [i for i, k in enumerate(parts) if isinstance(k, (np.ndarray, int, np.integer))
+               and not isinstance(k, bool)]
+        if adv[-1] - adv[0] + 1 != len(adv):
+            sep = len(np.broadcast_shapes(*[(int(np.count_nonzero(k)),) if k.dtype == np.bool_ else k.shape
+                                            for k in arrays]))
+    return (key, in_shape, out_ndim, sep)
+
+
+def _lead_key(key, nb):
+    if nb == 0:
+        return key
+    return (slice(None),) * nb + (key if isinstance(key, tuple) else (key,))
+
+
+def _getitem_forward(x, key, in_shape, out_ndim, sep):
+    nb = np.ndim(x) - len(in_shape)
+    if nb == 0:
+        return x[key]
+    r = x[_lead_key(key, nb)]
+    return np.moveaxis(r, tuple(builtins.range(sep, sep + nb)), tuple(builtins.range(nb))) if sep else r
+
+
+def _scatter_forward(g, key, in_shape, out_ndim, sep):
+    g = np.asarray(g)
+    nb = g.ndim - out_ndim
+    z = np.zeros(g.shape[:nb] + in_shape, dtype=g.dtype)
+    if nb and sep:
+        g = np.moveaxis(g, tuple(builtins.range(nb)), tuple(builtins.range(sep, sep + nb)))
     if _is_basic(key):
-        z[key] = g                      # basic indexing never selects an element twice
+        z[_lead_key(key, nb)] = g           # basic indexing never selects an element twice
     else:
-        np.add.at(z, key, g)
+        np.add.at(z, _lead_key(key, nb), g)
     return z
 
 
-# d x[key] / d x scatters the gradient back; the scatter's own gradient
-# gathers again, so higher orders work on both paths.
+# d x[key] / d x scatters the gradient back into zeros; the scatter's own
+# gradient gathers again, so higher orders work on both paths.
 scatter_op = general("scatter_into_zeros", _scatter_forward,
-                     (lambda gg, ans, g, key, shape: call(getitem_op, gg, params=(key,)),))
-getitem_op = general("getitem", lambda x, key: x[key],
-                     (lambda g, ans, x, key: call(scatter_op, g, params=(key, _shape_of(x))),), save="x")
+                     (lambda gg, ans, g, *p: call(getitem_op, gg, params=p),),
+                     jvps=(lambda t, ans, g, *p: call(scatter_op, t, params=p),))
+getitem_op = general("getitem", _getitem_forward,
+                     (lambda g, ans, x, *p: call(scatter_op, g, params=p),),
+                     jvps=(lambda t, ans, x, *p: call(getitem_op, t, params=p),))
 
 
 def getitem(x, key):
     t = _ensure_tensor(x)
     key = _normalize_key(key)
+    shape = _shape_of(t)
     try:
-        np.empty(_shape_of(t), dtype=np.bool_)[key]
+        params = index_params(key, shape)
     except IndexError as e:
-        raise IndexError(f"index {key!r} is out of bounds for a tensor of shape {_shape_of(t)}: {e}") from None
-    return apply(getitem_op, (t,), (key,))
+        raise IndexError(f"index {key!r} is out of bounds for a tensor of shape {shape}: {e}") from None
+    return apply(getitem_op, (t,), params)
+
+
+def take_slice(v, key, in_shape):
+    """v[key] inside a rule, on either path (v may carry leading batch axes)."""
+    return call(getitem_op, v, params=index_params(key, in_shape))
 
 
 class _VariableSlice(Tensor):
@@ -248,23 +351,129 @@ def variable_slice(var, key):
     return out
 
 
-# ---- joining and tiling -----------------------------------------------------------------
+def _check_indices(indices, dim, op, allow_negative=False):
+    idx = np.asarray(indices)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{op}: indices must be integers, got dtype {idx.dtype}")
+    lo = -dim if allow_negative else 0
+    bad = (idx < lo) | (idx >= dim)
+    if np.any(bad):
+        pos = np.argwhere(bad)[0]
+        where = ",".join(str(int(p)) for p in pos)
+        raise InvalidArgumentError(f"{op}: indices[{where}] = {int(idx[tuple(pos)])} is not in [0, {dim})")
+    return idx
 
-def _split_grad(g, ans, i, inputs, axis, sizes):
-    start = sum(sizes[:i])
-    idx = (slice(None),) * axis + (slice(start, start + sizes[i]),)
-    return call(getitem_op, g, params=(idx,))
 
+def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name=None):
+    """tf.gather: params[..., indices, ...] along `axis`; the gradient
+    scatters (adds) back, duplicates included."""
+    t = _ensure_tensor(params)
+    shape = _shape_of(t)
+    if batch_dims:
+        raise NotImplementedError("tapegrad.gather: batch_dims != 0 is not supported; use gather_nd or indexing")
+    axis = 0 if axis is None else int(axis)
+    if not -len(shape) <= axis < len(shape):
+        raise InvalidArgumentError(f"gather: axis {axis} is out of range for params of rank {len(shape)}")
+    axis %= len(shape)
+    idx = _check_indices(indices, shape[axis], "gather")
+    return getitem(t, (slice(None),) * axis + (idx,))
+
+
+@numpy_function(np.take)
+def _np_take(a, indices, axis=None, out=None, mode="raise"):
+    if out is not None or mode != "raise":
+        raise TypeError("tapegrad: numpy.take on Tensors supports neither out= nor mode=")
+    t = _ensure_tensor(a)
+    if axis is None:
+        t, axis = reshape(t, (-1,)), 0
+    idx = _check_indices(indices, _shape_of(t)[axis], "numpy.take", allow_negative=True)
+    return getitem(t, (slice(None),) * (axis % _nd(t)) + (idx,))
+
+
+@numpy_function(np.take_along_axis)
+def _np_take_along_axis(arr, indices, axis):
+    t = _ensure_tensor(arr)
+    shape = _shape_of(t)
+    idx = np.asarray(indices)
+    axis %= len(shape)
+    key = tuple(idx if i == axis else np.arange(shape[i]).reshape([-1 if j == i else 1 for j in builtins.range(len(shape))])
+                for i in builtins.range(len(shape)))
+    return getitem(t, key)
+
+
+def gather_nd(params, indices, batch_dims=0, name=None):
+    """tf.gather_nd: indices[..., k] index the first k axes of params."""
+    t = _ensure_tensor(params)
+    shape = _shape_of(t)
+    if batch_dims:
+        raise NotImplementedError("tapegrad.gather_nd: batch_dims != 0 is not supported")
+    idx = np.asarray(indices)
+    if idx.ndim == 0 or idx.shape[-1] > len(shape):
+        raise InvalidArgumentError(f"gather_nd: index innermost dimension length must be <= params rank; saw "
+                                   f"indices of shape {list(idx.shape)} for params of shape {list(shape)}")
+    for k in builtins.range(idx.shape[-1]):
+        _check_indices(idx[..., k], shape[k], "gather_nd")
+    return getitem(t, tuple(idx[..., k] for k in builtins.range(idx.shape[-1])))
+
+
+def boolean_mask(tensor, mask, axis=None, name=None):
+    """tf.boolean_mask: the entries where mask (of shape tensor.shape[axis:axis+k]) is True."""
+    t = _ensure_tensor(tensor)
+    shape = _shape_of(t)
+    m = np.asarray(mask)
+    if m.dtype != np.bool_:
+        raise TypeError(f"boolean_mask: mask must be a bool tensor, got dtype {m.dtype}")
+    axis = 0 if axis is None else int(axis) % max(len(shape), 1)
+    if m.ndim == 0 or shape[axis:axis + m.ndim] != m.shape:
+        raise InvalidArgumentError(f"boolean_mask: mask of shape {list(m.shape)} does not match tensor of shape "
+                                   f"{list(shape)} at axis {axis}")
+    return getitem(t, (slice(None),) * axis + (m,))
+
+
+def slice_(input_, begin, size, name=None):
+    """tf.slice: input_[begin[i] : begin[i] + size[i]] (size -1: to the end)."""
+    t = _ensure_tensor(input_)
+    shape = _shape_of(t)
+    begin, size = _static_shape(begin, "begin"), _static_shape(size, "size")
+    if len(begin) != len(shape) or len(size) != len(shape):
+        raise InvalidArgumentError(f"slice: expected begin and size of length {len(shape)}, got {list(begin)} "
+                                   f"and {list(size)}")
+    key = []
+    for b, s, d in zip(begin, size, shape):
+        e = d if s == -1 else b + s
+        if not (0 <= b <= d and b <= e <= d):
+            raise InvalidArgumentError(f"slice: expected begin {b} and size {s} to fit in a dimension of {d}")
+        key.append(builtins.slice(b, e))
+    return getitem(t, tuple(key))
+
+
+def strided_slice(input_, begin, end, strides=None, name=None):
+    """tf.strided_slice without masks: input_[begin:end:strides]."""
+    t = _ensure_tensor(input_)
+    begin, end = _static_shape(begin, "begin"), _static_shape(end, "end")
+    strides = (1,) * len(begin) if strides is None else _static_shape(strides, "strides")
+    if 0 in strides:
+        raise ValueError("strided_slice: strides entries must be non-zero")
+    return getitem(t, tuple(builtins.slice(b, e, s) for b, e, s in zip(begin, end, strides)))
+
+
+# ---- joining, splitting, tiling, padding, reversing -------------------------------------
 
 def _concat_forward(*args):
-    *xs, axis, sizes = args
+    *xs, axis, sizes, out_shape = args
     return np.concatenate(xs, axis=axis)
 
 
-from tapegrad._core import Op as _Op, GENERAL as _GENERAL  # noqa: E402
-from tapegrad.ops._registry import _register  # noqa: E402
+def _concat_part(i, axis, sizes):
+    start = builtins.sum(sizes[:i])
+    return (Ellipsis, builtins.slice(start, start + sizes[i])) + (builtins.slice(None),) * (-axis - 1)
 
-concat_op = _register(_Op("concat", _concat_forward, (_split_grad,), kind=_GENERAL, variadic=True))
+
+concat_op = variadic(
+    "concat", _concat_forward,
+    lambda g, ans, i, inputs, axis, sizes, out_shape: take_slice(g, _concat_part(i, axis, sizes), out_shape),
+    lambda t, ans, i, inputs, axis, sizes, out_shape: call(
+        scatter_op, t, params=index_params(_concat_part(i, axis, sizes), out_shape)))
 
 
 def _same_dtype_tensors(values, what):
@@ -276,7 +485,8 @@ def _same_dtype_tensors(values, what):
             v = _core.raw_from_python(v, dt)
         t = _ensure_tensor(v)
         if dt is not None and np.result_type(t._value) != dt:
-            raise InvalidArgumentError(f"{what}: all values must have the same dtype, got {np.result_type(t._value)} and {dt}")
+            raise InvalidArgumentError(f"{what}: all values must have the same dtype, got "
+                                       f"{np.result_type(t._value)} and {dt}")
         out.append(t)
     return out
 
@@ -285,14 +495,16 @@ def concat(values, axis, name=None):
     ts = _same_dtype_tensors(list(values), "concat")
     if not ts:
         raise ValueError("concat needs at least one tensor")
-    nd = len(_shape_of(ts[0]))
-    axis = int(axis) % max(nd, 1)
-    for t in ts:
+    s0 = _shape_of(ts[0])
+    axis = _neg_axis(axis, len(s0), "concat")
+    for i, t in enumerate(ts):
         s = _shape_of(t)
-        if len(s) != nd or any(a != b for i, (a, b) in enumerate(zip(s, _shape_of(ts[0]))) if i != axis):
-            raise InvalidArgumentError(f"ConcatOp : Dimension mismatch: shapes {_shape_of(ts[0])} and {s} on axis {axis}")
+        if len(s) != len(s0) or any(a != b for i, (a, b) in enumerate(zip(s, s0)) if i != axis % len(s0)):
+            raise InvalidArgumentError(f"ConcatOp : Dimensions of inputs should match: shape[0] = {list(s0)} vs. "
+                                       f"shape[{i}] = {list(s)} [Op:ConcatV2]")
     sizes = tuple(_shape_of(t)[axis] for t in ts)
-    return apply(concat_op, tuple(ts), (axis, sizes))
+    out_shape = s0[:axis % len(s0)] + (builtins.sum(sizes),) + s0[axis % len(s0) + 1:]
+    return apply(concat_op, tuple(ts), (axis, sizes, out_shape))
 
 
 @numpy_function(np.concatenate)
@@ -307,10 +519,10 @@ def stack(values, axis=0, name=None):
     if not ts:
         raise ValueError("stack needs at least one tensor")
     s0 = _shape_of(ts[0])
-    for t in ts:
+    for i, t in enumerate(ts):
         if _shape_of(t) != s0:
             raise InvalidArgumentError(f"Shapes of all inputs must match: values[0].shape = {list(s0)} "
-                                       f"!= values[i].shape = {list(_shape_of(t))}")
+                                       f"!= values[{i}].shape = {list(_shape_of(t))} [Op:Pack]")
     axis = int(axis) % (len(s0) + 1)
     return concat([expand_dims(t, axis) for t in ts], axis)
 
@@ -325,21 +537,47 @@ def _np_stack(arrays, axis=0, out=None, **kwargs):
 def unstack(value, num=None, axis=0, name=None):
     t = _ensure_tensor(value)
     shape = _shape_of(t)
-    axis = int(axis) % len(shape)
-    return [getitem(t, (slice(None),) * axis + (i,)) for i in builtins.range(shape[axis])]
+    axis = _neg_axis(axis, len(shape), "unstack") % len(shape)
+    if num is not None and num != shape[axis]:
+        raise ValueError(f"unstack: num={num} does not match dimension {axis} of size {shape[axis]}")
+    return [getitem(t, (builtins.slice(None),) * axis + (i,)) for i in builtins.range(shape[axis])]
+
+
+def split(value, num_or_size_splits, axis=0, num=None, name=None):
+    """tf.split: a list of slices along `axis` (equal parts or given sizes)."""
+    t = _ensure_tensor(value)
+    shape = _shape_of(t)
+    axis = _neg_axis(axis, len(shape), "split") % len(shape)
+    n = shape[axis]
+    if isinstance(num_or_size_splits, (int, np.integer)):
+        k = int(num_or_size_splits)
+        if k <= 0 or n % k:
+            raise InvalidArgumentError(f"split: dimension {axis} of size {n} is not divisible by {k} [Op:Split]")
+        sizes = [n // k] * k
+    else:
+        sizes = list(_static_shape(num_or_size_splits, "num_or_size_splits"))
+        if sizes.count(-1) == 1:
+            sizes[sizes.index(-1)] = n - (builtins.sum(sizes) + 1)
+        if builtins.sum(sizes) != n or builtins.min(sizes) < 0:
+            raise InvalidArgumentError(f"split: sizes {sizes} do not sum to dimension {axis} of size {n} "
+                                       f"[Op:SplitV]")
+    starts = np.cumsum([0] + sizes)
+    return [getitem(t, (builtins.slice(None),) * axis + (builtins.slice(int(a), int(b)),))
+            for a, b in zip(starts[:-1], starts[1:])]
 
 
 def tile(input, multiples, name=None):
-    """tf.tile: the gradient sums the copies (reshape + reduce)."""
+    """tf.tile: the gradient sums the copies (reshape + broadcast + reshape)."""
     t = _ensure_tensor(input)
     shape = _shape_of(t)
     mult = _static_shape(multiples, "multiples")
     if len(mult) != len(shape):
         raise InvalidArgumentError(f"Expected multiples argument to be a vector of length {len(shape)} "
-                                   f"but got length {len(mult)}")
-    # Broadcast an interleaved (m0, d0, m1, d1, ...) view, then merge pairs.
+                                   f"but got length {len(mult)} [Op:Tile]")
+    if builtins.any(m < 0 for m in mult):
+        raise InvalidArgumentError(f"tile: multiples must be non-negative, got {list(mult)} [Op:Tile]")
     inter = []
-    for m, d in zip(mult, shape):
+    for d in shape:
         inter += [1, d]
     expanded = broadcast_to(reshape(t, inter), [x for m, d in zip(mult, shape) for x in (m, d)])
     return reshape(expanded, [m * d for m, d in zip(mult, shape)])
@@ -349,10 +587,158 @@ def tile(input, multiples, name=None):
 def _np_tile(A, reps):
     t = _ensure_tensor(A)
     reps = (reps,) if isinstance(reps, int) else tuple(reps)
-    nd = max(len(_shape_of(t)), len(reps))
+    nd = builtins.max(len(_shape_of(t)), len(reps))
     t = reshape(t, (1,) * (nd - len(_shape_of(t))) + _shape_of(t))
     return tile(t, (1,) * (nd - len(reps)) + reps)
 
+
+def _pad_forward(x, pads, value, in_shape):
+    nb = np.ndim(x) - len(pads)
+    return np.pad(x, ((0, 0),) * nb + pads, constant_values=value)
+
+
+def _pad_window(pads, in_shape):
+    return (Ellipsis,) + tuple(builtins.slice(b, b + d) for (b, _), d in zip(pads, in_shape))
+
+
+def _padded(pads, in_shape):
+    return tuple(b + d + a for (b, a), d in zip(pads, in_shape))
+
+
+# Constant padding: the gradient is the window of g over the input.
+pad_op = general("pad", _pad_forward,
+                 (lambda g, ans, x, pads, value, in_shape: take_slice(g, _pad_window(pads, in_shape),
+                                                                        _padded(pads, in_shape)),),
+                 jvps=(lambda t, ans, x, pads, value, in_shape: call(pad_op, t, params=(pads, 0, in_shape)),))
+
+
+def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None):
+    """tf.pad: CONSTANT (an op), REFLECT and SYMMETRIC (gathers, so their
+    gradients add the mirrored copies back)."""
+    t = _ensure_tensor(tensor)
+    shape = _shape_of(t)
+    p = np.asarray(paddings)
+    if p.shape != (len(shape), 2) or p.dtype.kind not in "iu":
+        raise InvalidArgumentError(f"pad: paddings must be an integer tensor of shape [{len(shape)}, 2], "
+                                   f"got {p.tolist()} [Op:PadV2]")
+    if np.any(p < 0):
+        raise InvalidArgumentError(f"pad: paddings must be non-negative, got {p.tolist()} [Op:PadV2]")
+    pads = tuple((int(b), int(a)) for b, a in p)
+    mode = str(mode).upper()
+    if mode == "CONSTANT":
+        value = _core.raw_from_python(constant_values, np.result_type(t._value))
+        return apply(pad_op, (t,), (pads, value, shape))
+    if mode not in ("REFLECT", "SYMMETRIC"):
+        raise ValueError(f"pad: unknown padding mode {mode!r}; expected CONSTANT, REFLECT or SYMMETRIC")
+    np_mode = "reflect" if mode == "REFLECT" else "symmetric"
+    for axis, ((b, a), d) in enumerate(zip(pads, shape)):
+        limit = d - 1 if mode == "REFLECT" else d
+        if b > limit or a > limit:
+            raise InvalidArgumentError(f"pad: paddings {[b, a]} must be no greater than {limit} for dimension "
+                                       f"{axis} of size {d} in {mode} mode [Op:MirrorPad]")
+        if b or a:
+            idx = np.pad(np.arange(d), (b, a), mode=np_mode)
+            t = getitem(t, (builtins.slice(None),) * axis + (idx,))
+    return t
+
+
+@numpy_function(np.pad)
+def _np_pad(array, pad_width, mode="constant", **kwargs):
+    t = _ensure_tensor(array)
+    nd = _nd(t)
+    pw = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (nd, 2))
+    if mode == "constant":
+        cv = kwargs.get("constant_values", 0)
+        if np.ndim(cv):
+            raise TypeError("tapegrad: numpy.pad on Tensors supports a single scalar constant_values")
+        return pad(t, pw, "CONSTANT", cv)
+    if mode in ("reflect", "symmetric") and not kwargs:
+        return pad(t, pw, mode.upper())
+    raise TypeError(f"tapegrad: numpy.pad mode={mode!r} with {sorted(kwargs)} is not supported on Tensors")
+
+
+reverse_op = general("reverse", lambda x, axes: np.flip(x, axes),
+                     (lambda g, ans, x, axes: call(reverse_op, g, params=(axes,)),),
+                     jvps=(lambda t, ans, x, axes: call(reverse_op, t, params=(axes,)),))
+
+
+def reverse(tensor, axis, name=None):
+    """tf.reverse: flip the given axes (negative axes, so batching leaves them)."""
+    t = _ensure_tensor(tensor)
+    nd = _nd(t)
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(_static_shape(axis, "axis"))
+    axes = tuple(sorted({_neg_axis(a, nd, "reverse") for a in axes}))
+    return apply(reverse_op, (t,), (axes,))
+
+
+@numpy_function(np.flip)
+def _np_flip(m, axis=None):
+    nd = _nd(_ensure_tensor(m))
+    return reverse(m, tuple(builtins.range(nd)) if axis is None else axis)
+
+
+# ---- functional updates ---------------------------------------------------------------
+
+def _scatter_nd_forward(tensor, updates, key, in_shape, out_ndim, sep, add):
+    z = np.array(tensor)
+    if add:
+        np.add.at(z, key, updates)
+    else:
+        z[key] = updates
+    return z
+
+
+def _kept_mask(key, in_shape, dtype):
+    m = np.ones(in_shape, dtype=dtype)
+    m[key] = 0
+    return m
+
+
+def _scatter_nd_tensor_rule(g, ans, tensor, updates, key, in_shape, out_ndim, sep, add):
+    # update: the overwritten entries get no gradient; add: all of it passes.
+    return g if add else g * _kept_mask(key, in_shape, np.result_type(raw(g)))
+
+
+tensor_scatter_op = general(
+    "tensor_scatter_nd", _scatter_nd_forward,
+    (_scatter_nd_tensor_rule,
+     lambda g, ans, tensor, updates, *p: call(getitem_op, g, params=p[:4])),
+    jvps=(_scatter_nd_tensor_rule,
+          lambda t, ans, tensor, updates, *p: call(scatter_op, t, params=p[:4])))
+
+
+def _tensor_scatter(tensor, indices, updates, add, op):
+    t = _ensure_tensor(tensor)
+    shape = _shape_of(t)
+    u = _core.as_tensor(updates) if isinstance(updates, (Tensor, Variable)) else \
+        _core.wrap(_core.raw_from_python(updates, np.result_type(t._value)))
+    if np.result_type(u._value) != np.result_type(t._value):
+        raise InvalidArgumentError(f"{op}: updates must have the dtype of tensor ({np.result_type(t._value)}), "
+                                   f"got {np.result_type(u._value)}")
+    idx = np.asarray(indices)
+    if idx.ndim == 0 or idx.shape[-1] > len(shape):
+        raise InvalidArgumentError(f"{op}: indices of shape {list(idx.shape)} do not index a tensor of shape "
+                                   f"{list(shape)}")
+    for k in builtins.range(idx.shape[-1]):
+        _check_indices(idx[..., k], shape[k], op)
+    key = tuple(idx[..., k] for k in builtins.range(idx.shape[-1]))
+    params = index_params(key, shape)
+    want = idx.shape[:-1] + shape[idx.shape[-1]:]
+    if _shape_of(u) != want:
+        raise InvalidArgumentError(f"{op}: updates must have shape {list(want)} for indices of shape "
+                                   f"{list(idx.shape)} and tensor of shape {list(shape)}, got {list(_shape_of(u))}")
+    return apply(tensor_scatter_op, (t, u), params + (add,))
+
+
+def tensor_scatter_nd_update(tensor, indices, updates, name=None):
+    return _tensor_scatter(tensor, indices, updates, False, "tensor_scatter_nd_update")
+
+
+def tensor_scatter_nd_add(tensor, indices, updates, name=None):
+    return _tensor_scatter(tensor, indices, updates, True, "tensor_scatter_nd_add")
+
+
+# ---- sums of tensors, identity ------------------------------------------------------------
 
 def add_n(inputs, name=None):
     inputs = list(inputs)
@@ -360,6 +746,9 @@ def add_n(inputs, name=None):
         raise ValueError("add_n needs at least one tensor")
     total = _ensure_tensor(inputs[0])
     for x in inputs[1:]:
+        if _shape_of(_ensure_tensor(x)) != _shape_of(total):
+            raise InvalidArgumentError(f"add_n: all inputs must have the same shape, got {list(_shape_of(total))} "
+                                       f"and {list(_shape_of(_ensure_tensor(x)))} [Op:AddN]")
         total = total + x
     return total
 

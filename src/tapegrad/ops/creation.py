@@ -4,6 +4,7 @@ import numpy as np
 
 from tapegrad import _core, dtypes
 from tapegrad._core import Tensor, Variable
+from tapegrad.errors import InvalidArgumentError
 from tapegrad.ops._registry import numpy_function
 
 
@@ -130,28 +131,98 @@ def rank(input, name=None):
     return _core.wrap(np.int32(np.ndim(_core.as_tensor(input)._value)))
 
 
-# ---- random (a module-global generator; set_seed makes runs repeatable) -----------------
+def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
+    """tf.one_hot: a constant (indices are integers: nothing to differentiate);
+    indices outside [0, depth) give all-off rows, as in TensorFlow."""
+    idx = np.asarray(indices)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: indices must be integers, got dtype {idx.dtype}")
+    depth = int(depth)
+    if depth < 0:
+        raise InvalidArgumentError(f"one_hot: depth must be non-negative, got {depth}")
+    dt = dtypes.numpy_dtype(dtype) if dtype is not None else (
+        np.result_type(np.asarray(on_value)) if on_value is not None and not isinstance(on_value, float)
+        else np.dtype(np.float32))
+    on = np.asarray(1 if on_value is None else on_value, dtype=dt)
+    off = np.asarray(0 if off_value is None else off_value, dtype=dt)
+    hot = idx[..., None] == np.arange(depth)
+    out = np.where(hot, on, off).astype(dt)
+    if axis is not None and axis != -1:
+        out = np.moveaxis(out, -1, int(axis))
+    return _core.wrap(out)
 
+
+# ---- random: TensorFlow's global-seed semantics over NumPy generators ---------------------
+# set_seed(s) makes every later sequence of random ops repeat; an op-level
+# seed gives that op its own stream (repeated calls still differ, as in TF).
+
+_global_seed = None
 _generator = np.random.default_rng()
+_op_generators = {}
 
 
 def set_seed(seed):
-    global _generator
-    _generator = np.random.default_rng(seed)
+    """tf.random.set_seed: reset the global seed (and every op-seed stream)."""
+    global _generator, _global_seed
+    _global_seed = None if seed is None else int(seed)
+    _generator = np.random.default_rng(_global_seed)
+    _op_generators.clear()
+
+
+def _rng(seed):
+    if seed is None:
+        return _generator
+    key = (_global_seed, int(seed))
+    gen = _op_generators.get(key)
+    if gen is None:
+        gen = _op_generators[key] = np.random.default_rng([int(seed)] + ([] if _global_seed is None
+                                                                           else [_global_seed]))
+    return gen
+
+
+def _float_dtype_of(dtype, op):
+    dt = dtypes.numpy_dtype(dtype)
+    if dt.kind != "f":
+        raise ValueError(f"{op}: dtype must be a floating point type, got {dt.name}")
+    return dt
 
 
 def normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None):
-    gen = np.random.default_rng(seed) if seed is not None else _generator
-    dt = dtypes.numpy_dtype(dtype)
-    return _core.wrap((gen.standard_normal(_shape(shape)) * stddev + mean).astype(dt))
+    dt = _float_dtype_of(dtype, "random.normal")
+    return _core.wrap((_rng(seed).standard_normal(_shape(shape)) * stddev + mean).astype(dt))
+
+
+def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None):
+    """Normal values redrawn until within two standard deviations of the mean."""
+    dt = _float_dtype_of(dtype, "random.truncated_normal")
+    gen = _rng(seed)
+    z = gen.standard_normal(_shape(shape))
+    bad = np.abs(z) > 2
+    while bad.any():
+        z[bad] = gen.standard_normal(int(bad.sum()))
+        bad = np.abs(z) > 2
+    return _core.wrap((z * stddev + mean).astype(dt))
 
 
 def uniform(shape, minval=0, maxval=None, dtype=dtypes.float32, seed=None, name=None):
-    gen = np.random.default_rng(seed) if seed is not None else _generator
+    gen = _rng(seed)
     dt = dtypes.numpy_dtype(dtype)
     if dt.kind in "iu":
         if maxval is None:
             raise ValueError("Must specify maxval for integer dtype")
+        if not minval < maxval:
+            raise InvalidArgumentError(f"random.uniform: need minval < maxval, got {minval} >= {maxval}")
         return _core.wrap(gen.integers(minval, maxval, _shape(shape)).astype(dt))
+    if dt.kind != "f":
+        raise ValueError(f"random.uniform: dtype must be a float or integer type, got {dt.name}")
     maxval = 1.0 if maxval is None else maxval
     return _core.wrap(gen.uniform(minval, maxval, _shape(shape)).astype(dt))
+
+
+def shuffle(value, seed=None, name=None):
+    """A random permutation along the first axis: a new constant (TensorFlow
+    registers no gradient for RandomShuffle)."""
+    v = np.array(_core.as_tensor(value)._value)
+    if v.ndim == 0:
+        raise InvalidArgumentError("random.shuffle: value must have rank >= 1")
+    return _core.wrap(v[_rng(seed).permutation(v.shape[0])])

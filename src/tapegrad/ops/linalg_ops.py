@@ -1,11 +1,15 @@
-"""Linear algebra: matmul (batched, transposes), tensordot (composite)."""
+"""Linear algebra: matmul, einsum, the matrix functions (inv, det, slogdet,
+solve, cholesky, eigh, svd) and compositions of them (tensordot, matvec,
+trace).  Rules follow TensorFlow's (which tensors they read); all work on
+stacks of matrices (leading batch axes broadcast through matmul)."""
+import string
 import numpy as np
 
 from tapegrad import _core
 from tapegrad._core import apply
 from tapegrad.errors import InvalidArgumentError
-from tapegrad.ops._registry import general, numpy_function, UFUNCS
-from tapegrad.ops.array_ops import reshape, transpose, sum_to_shape, _shape_of, _ensure_tensor
+from tapegrad.ops._registry import general, variadic, numpy_function, call, raw, UFUNCS
+from tapegrad.ops.array_ops import reshape, transpose, unbroadcast, _shape_of, _nd, _ensure_tensor
 
 
 def _any_tensor(*xs):
@@ -21,15 +25,19 @@ def _mm(x, y, tx=False, ty=False):
 
 def _matmul_grad_a(g, ans, a, b, ta, tb):
     ga = _mm(b, g, tb, True) if ta else _mm(g, b, False, not tb)
-    return sum_to_shape(ga, _shape_of(a))       # batch dims may have broadcast
+    return unbroadcast(ga, _shape_of(a), max(_nd(a), _nd(b)))      # batch dims may have broadcast
 
 
 def _matmul_grad_b(g, ans, a, b, ta, tb):
     gb = _mm(g, a, True, not ta) if tb else _mm(a, g, not ta, False)
-    return sum_to_shape(gb, _shape_of(b))
+    return unbroadcast(gb, _shape_of(b), max(_nd(a), _nd(b)))
 
 
-matmul_op = general("matmul", lambda a, b, ta, tb: _mm(a, b, ta, tb), (_matmul_grad_a, _matmul_grad_b), save="x")
+# TensorFlow's MatMul gradient reads only the other operand: matmul by a
+# constant has a None second derivative.
+matmul_op = general("matmul", lambda a, b, ta, tb: _mm(a, b, ta, tb), (_matmul_grad_a, _matmul_grad_b), save="x",
+                    jvps=(lambda t, ans, a, b, ta, tb: _mm(t, b, ta, tb),
+                          lambda t, ans, a, b, ta, tb: _mm(a, t, ta, tb)))
 
 
 def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False,
@@ -123,10 +131,471 @@ def _np_dot(a, b, out=None):
     return matmul(a, b)
 
 
+# ---- einsum -------------------------------------------------------------------------------
+# The equation is normalised once (ellipses spelled out, output explicit), so
+# a rule can add fresh letters for leading batch axes of its cotangent.
+
+def _parse_einsum(equation, shapes):
+    eq = equation.replace(" ", "")
+    lhs, out = eq.split("->") if "->" in eq else (eq, None)
+    ins = lhs.split(",")
+    if len(ins) != len(shapes):
+        raise ValueError(f"einsum: the equation {equation!r} names {len(ins)} operands, got {len(shapes)}")
+    free = [c for c in string.ascii_letters if c not in eq]
+    ell_nd = max([len(sh) - (len(s) - 3) for s, sh in zip(ins, shapes) if "..." in s] or [0])
+    ell, free = "".join(free[:ell_nd]), free[ell_nd:]
+    spelled = []
+    for s, sh in zip(ins, shapes):
+        if "..." in s:
+            k = len(sh) - (len(s) - 3)
+            s = s.replace("...", ell[ell_nd - k:] if k else "")
+        if len(s) != len(sh) or not all(c.isalpha() for c in s):
+            raise ValueError(f"einsum: operand subscripts {s!r} do not match an operand of shape {tuple(sh)}")
+        spelled.append(s)
+    if out is None:
+        letters = "".join(spelled)
+        out = ell + "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in ell))
+    else:
+        out = out.replace("...", ell)
+    sizes = {}
+    for s, sh in zip(spelled, shapes):
+        for c, d in zip(s, sh):
+            if sizes.setdefault(c, d) != d:
+                raise InvalidArgumentError(f"einsum: index {c!r} has sizes {sizes[c]} and {d} in {equation!r} "
+                                           f"(broadcasting between operands is not supported)")
+    if any(c not in sizes for c in out) or len(set(out)) != len(out):
+        raise ValueError(f"einsum: invalid output subscripts in {equation!r}")
+    return tuple(spelled), out, "".join(free), tuple(sorted(sizes.items()))
+
+
+def _einsum_forward(*args):
+    *xs, ins, out, free, sizes = args
+    return np.einsum(",".join(ins) + "->" + out, *xs)
+
+
+def _einsum_vjp(g, ans, i, inputs, ins, out, free, sizes):
+    size = dict(sizes)
+    nb = _nd(g) - len(out)
+    b, free = free[:nb], free[nb:]
+    target = ins[i]
+    others = [(s, x) for j, (s, x) in enumerate(zip(ins, inputs)) if j != i]
+    uniq = "".join(dict.fromkeys(target))
+    avail = set(out).union(*[set(s) for s, _ in others])
+    have = "".join(c for c in uniq if c in avail)
+    r = einsum(",".join([b + out] + [s for s, _ in others]) + "->" + b + have, g, *[x for _, x in others])
+    if have != uniq:       # letters summed in this operand alone: their gradient is broadcast
+        lead = _shape_of(r)[:nb]
+        r = np.reshape(r, lead + tuple(size[c] if c in have else 1 for c in uniq))
+        r = np.broadcast_to(r, lead + tuple(size[c] for c in uniq))
+    if uniq != target:     # repeated letters (diagonals): place the gradient on the diagonal
+        subs, eyes, seen = "", [], set()
+        dt = np.result_type(raw(g))
+        for c in target:
+            if c in seen:
+                f, free = free[0], free[1:]
+                subs += f
+                eyes.append((c + f, np.eye(size[c], dtype=dt)))
+            else:
+                seen.add(c)
+                subs += c
+        r = einsum(",".join([b + uniq] + [s for s, _ in eyes]) + "->" + b + subs, r, *[e for _, e in eyes])
+    return r
+
+
+def _einsum_jvp(t, ans, i, inputs, ins, out, free, sizes):
+    xs = list(inputs)
+    xs[i] = t
+    return einsum(",".join(ins) + "->" + out, *xs)
+
+
+einsum_op = variadic("einsum", _einsum_forward, _einsum_vjp, _einsum_jvp, save="x")
+
+
+@numpy_function(np.einsum)
+def einsum(equation, *inputs, **kwargs):
+    """tf.einsum / numpy.einsum (subscripts form): ellipses, implicit outputs,
+    traces and diagonals ('ii->i'); differentiable in every operand."""
+    if not isinstance(equation, str):
+        raise TypeError("tapegrad.einsum: only the subscripts-string form is supported")
+    kwargs.pop("optimize", None)
+    kwargs.pop("name", None)
+    if kwargs:
+        raise TypeError(f"tapegrad.einsum: unsupported keyword arguments {sorted(kwargs)}")
+    if not _any_tensor(*inputs):
+        return np.einsum(equation, *inputs)
+    dts = {np.result_type(_ensure_tensor(x)._value) for x in inputs if _any_tensor(x)}
+    dt = dts.pop() if len(dts) == 1 else None
+    if dt is None:
+        raise InvalidArgumentError("einsum: all operands must have the same dtype")
+    ts = [_ensure_tensor(x) if _any_tensor(x) else _core.wrap(_core.raw_from_python(x, dt)) for x in inputs]
+    for t in ts:
+        if np.result_type(t._value) != dt:
+            raise InvalidArgumentError(f"einsum: all operands must have the same dtype, got {dt} and "
+                                       f"{np.result_type(t._value)}")
+    return apply(einsum_op, tuple(ts), _parse_einsum(equation, [_shape_of(t) for t in ts]))
+
+
+# ---- matrix functions ---------------------------------------------------------------------
+
+def _swap(x):
+    return np.swapaxes(x, -1, -2)
+
+
+def _expand2(x):
+    return np.expand_dims(np.expand_dims(x, -1), -1)
+
+
+def _square_matrices(x, op, real=True):
+    t = _ensure_tensor(x)
+    s = _shape_of(t)
+    if len(s) < 2 or s[-1] != s[-2]:
+        raise InvalidArgumentError(f"{op}: input must be a square matrix or a stack of them, got shape {list(s)}")
+    kind = np.result_type(t._value).kind
+    if kind not in "fc":
+        raise InvalidArgumentError(f"{op}: input must be a float tensor, got {np.result_type(t._value)}")
+    if real and kind == "c":
+        raise NotImplementedError(f"tapegrad.{op}: complex inputs are not supported")
+    return t
+
+
+def _lapack(f, op, message):
+    def forward(*args):
+        try:
+            return f(*args)
+        except np.linalg.LinAlgError:
+            raise InvalidArgumentError(f"{message} [Op:{op}]") from None
+    return forward
+
+
+def _inv(x):
+    return call(inv_op, x)
+
+
+inv_op = general("inv", _lapack(np.linalg.inv, "MatrixInverse", "Input is not invertible."),
+                 (lambda g, ans, a: -_mm(ans, _mm(g, ans, False, True), True, False),), save="ans",
+                 jvps=(lambda t, ans, a: -_mm(ans, _mm(t, ans)),))
+
+
+def _trace_of_product(a_inv, t):
+    return np.sum(_swap(a_inv) * t, axis=(-2, -1))           # trace(a_inv @ t)
+
+
+# TensorFlow: d det / dA = det * A^{-T}; d log|det| / dA = A^{-T}.
+det_op = general("det", _lapack(np.linalg.det, "MatrixDeterminant", "Input is not a square matrix."),
+                 (lambda g, ans, a: _expand2(g * ans) * _swap(_inv(a)),), save="x,ans",
+                 jvps=(lambda t, ans, a: ans * _trace_of_product(_inv(a), t),))
+slogdet_op = general(
+    "slogdet", _lapack(lambda a: tuple(np.linalg.slogdet(a)), "LogMatrixDeterminant", "Input is not invertible."),
+    (lambda g, ans, a: None if g[1] is None else _expand2(g[1]) * _swap(_inv(a)),), save="x", n_out=2,
+    jvps=(lambda t, ans, a: (None, _trace_of_product(_inv(a), t)),))
+
+
+def _solve_raw(a, b, adjoint):
+    return np.linalg.solve(np.swapaxes(a, -1, -2) if adjoint else a, b)
+
+
+def _solve(a, b, adjoint):
+    return call(solve_op, a, b, params=(adjoint,))
+
+
+def _solve_grad_b(g, ans, a, b, adjoint):
+    return unbroadcast(_solve(a, g, not adjoint), _shape_of(b), _nd(ans))
+
+
+def _solve_grad_a(g, ans, a, b, adjoint):
+    gb = _solve(a, g, not adjoint)
+    ga = -_mm(ans, gb, False, True) if adjoint else -_mm(gb, ans, False, True)
+    return unbroadcast(ga, _shape_of(a), _nd(ans))
+
+
+solve_op = general("solve", _lapack(_solve_raw, "MatrixSolve", "Input matrix is not invertible."),
+                   (_solve_grad_a, _solve_grad_b), save="x,ans",
+                   jvps=(lambda t, ans, a, b, adjoint: _solve(a, -_mm(t, ans, adjoint, False), adjoint),
+                         lambda t, ans, a, b, adjoint: _solve(a, t, adjoint)))
+
+
+def _phi_mask(n, dtype):
+    # The lower triangle with half the diagonal: Cholesky's Phi, as a mask.
+    return np.tril(np.ones((n, n), dtype=dtype)) - 0.5 * np.eye(n, dtype=dtype)
+
+
+def _cholesky_vjp(g, ans, a):
+    # TensorFlow's rule: symmetric, for symmetric perturbations of a.
+    n = _shape_of(ans)[-1]
+    linv = _inv(ans)
+    middle = _mm(ans, g, True, False) * _phi_mask(n, np.result_type(raw(ans)))
+    grad_a = _mm(_mm(linv, middle, True, False), linv)
+    return 0.5 * (grad_a + _swap(grad_a))
+
+
+def _cholesky_jvp(t, ans, a):
+    n = _shape_of(ans)[-1]
+    linv = _inv(ans)
+    sym = 0.5 * (t + _swap(t))
+    return _mm(ans, _mm(linv, _mm(sym, linv, False, True)) * _phi_mask(n, np.result_type(raw(ans))))
+
+
+cholesky_op = general("cholesky", _lapack(np.linalg.cholesky, "Cholesky", "Cholesky decomposition was not "
+                                                                           "successful. The input might not be valid."),
+                      (_cholesky_vjp,), save="ans", jvps=(_cholesky_jvp,))
+
+
+def _separation(e, what, op, repeated):
+    """1 / (e_j - e_i) off the diagonal, 0 on it; a clear error where the
+    derivative does not exist (repeated values)."""
+    ev = np.asarray(raw(e))
+    n = ev.shape[-1]
+    gaps = np.abs(ev[..., None, :] - ev[..., :, None]) + np.eye(n) * np.inf
+    if n > 1 and np.min(gaps) <= 8 * np.finfo(ev.dtype).eps * max(1.0, float(np.max(np.abs(ev)))):
+        raise InvalidArgumentError(f"{op}: the gradient through {what} is not defined for {repeated}; "
+                                   f"differentiate only the {'eigenvalues' if op == 'eigh' else 'singular values'}")
+    eye = np.eye(n, dtype=ev.dtype)
+    return (1 - eye) / (np.expand_dims(e, -2) - np.expand_dims(e, -1) + eye)
+
+
+def _lower_sym(grad_a):
+    # eigh reads the lower triangle only: fold the upper gradient onto it.
+    n = _shape_of(grad_a)[-1]
+    return (grad_a + _swap(grad_a)) * _phi_mask(n, np.result_type(raw(grad_a)))
+
+
+def _eigh_vjp(g, ans, a):
+    ge, gv = g
+    e, v = ans
+    n = _shape_of(v)[-1]
+    inner = 0
+    if ge is not None:
+        inner = np.expand_dims(ge, -1) * np.eye(n, dtype=np.result_type(raw(v)))
+    if gv is not None:
+        inner = inner + _separation(e, "eigenvectors", "eigh", "repeated eigenvalues") * _mm(v, gv, True, False)
+    return _lower_sym(_mm(v, _mm(inner, v, False, True)))
+
+
+def _eigh_jvp(t, ans, a):
+    e, v = ans
+    n = _shape_of(v)[-1]
+    dt = np.result_type(raw(v))
+    lower = t * np.tril(np.ones((n, n), dtype=dt))
+    da = lower + _swap(lower * (1 - np.eye(n, dtype=dt)))
+    m = _mm(v, _mm(da, v), True, False)
+    de = np.sum(m * np.eye(n, dtype=dt), axis=-1)
+    return de, _mm(v, _separation(e, "eigenvectors", "eigh", "repeated eigenvalues") * m)
+
+
+eigh_op = general("eigh", _lapack(lambda a: tuple(np.linalg.eigh(a)), "SelfAdjointEigV2",
+                                  "Self-adjoint eigen decomposition was not successful."),
+                  (_eigh_vjp,), save="ans", n_out=2, jvps=(_eigh_jvp,))
+
+
+def _svd_forward(a, full_matrices):
+    u, s, vh = np.linalg.svd(a, full_matrices=full_matrices)
+    return s, u, np.swapaxes(vh, -1, -2)
+
+
+def _svd_check(s, a, full_matrices, need_uv):
+    m, n = _shape_of(a)[-2:]
+    if need_uv and full_matrices and m != n:
+        raise NotImplementedError("tapegrad.linalg.svd: the gradient through u or v with full_matrices=True is "
+                                  "only defined for square matrices")
+    sv = np.asarray(raw(s))
+    if need_uv and m != n and sv.size and np.min(sv) <= np.finfo(sv.dtype).eps * max(1.0, float(np.max(sv))):
+        raise InvalidArgumentError("svd: the gradient through u or v is not defined for a non-square matrix with a "
+                                   "zero singular value")
+
+
+def _svd_vjp(g, ans, a, full_matrices):
+    gs, gu, gv = g
+    s, u, v = ans
+    m, n = _shape_of(a)[-2:]
+    k = min(m, n)
+    _svd_check(s, a, full_matrices, gu is not None or gv is not None)
+    if full_matrices:
+        u, v = u[..., :, :k], v[..., :, :k]
+        gu = None if gu is None else gu[..., :, :k]
+        gv = None if gv is None else gv[..., :, :k]
+    dt = np.result_type(raw(s))
+    inner = 0 if gs is None else np.expand_dims(gs, -1) * np.eye(k, dtype=dt)
+    sr, sc = np.expand_dims(s, -1), np.expand_dims(s, -2)     # s as a column, s as a row
+    extra = 0
+    if gu is not None or gv is not None:
+        f = _separation(s * s, "u or v", "svd", "repeated singular values")
+        if gu is not None:
+            uhgu = _mm(u, gu, True, False)
+            inner = inner + f * (uhgu - _swap(uhgu)) * sc
+            if m > k:
+                extra = extra + _mm((gu - _mm(u, uhgu)) / sc, v, False, True)
+        if gv is not None:
+            vhgv = _mm(v, gv, True, False)
+            inner = inner + sr * (f * (vhgv - _swap(vhgv)))
+            if n > k:
+                extra = extra + _mm(u, (gv - _mm(v, vhgv)) / sc, False, True)
+    return _mm(u, _mm(inner, v, False, True)) + extra
+
+
+def _svd_jvp(t, ans, a, full_matrices):
+    s, u, v = ans
+    m, n = _shape_of(a)[-2:]
+    k = min(m, n)
+    _svd_check(s, a, full_matrices, True)
+    dt = np.result_type(raw(s))
+    ds_mat = _mm(u[..., :, :k], _mm(t, v[..., :, :k]), True, False)
+    ds = np.sum(ds_mat * np.eye(k, dtype=dt), axis=-1)
+    f = _separation(s * s, "u or v", "svd", "repeated singular values")
+    sr, sc = np.expand_dims(s, -1), np.expand_dims(s, -2)
+    du = _mm(u[..., :, :k], f * (ds_mat * sc + _swap(ds_mat * sc)))
+    dv = _mm(v[..., :, :k], f * (sr * ds_mat + _swap(sr * ds_mat)))
+    if m > n:
+        dav = _mm(t, v)
+        du = du + (dav - _mm(u, _mm(u, dav, True, False))) / sc
+    if n > m:
+        dahu = _mm(t, u, True, False)
+        dv = dv + (dahu - _mm(v, _mm(v, dahu, True, False))) / sc
+    return ds, du, dv
+
+
+svd_op = general("svd", _lapack(_svd_forward, "Svd", "SVD did not converge."), (_svd_vjp,), save="x,ans", n_out=3,
+                 jvps=(_svd_jvp,))
+
+
+def inv(input, adjoint=False, name=None):
+    t = _square_matrices(input, "inv")
+    return apply(inv_op, (matrix_transpose_if(t, adjoint),))
+
+
+def matrix_transpose_if(t, flag):
+    return np.swapaxes(t, -1, -2) if flag else t
+
+
+def det(input, name=None):
+    return apply(det_op, (_square_matrices(input, "det"),))
+
+
+def slogdet(input, name=None):
+    """(sign, log|det|): only the second carries a gradient."""
+    return apply(slogdet_op, (_square_matrices(input, "slogdet"),))
+
+
+def solve(matrix, rhs, adjoint=False, name=None):
+    """tf.linalg.solve: X with matrix @ X = rhs; rhs is (..., M, K)."""
+    a = _square_matrices(matrix, "solve")
+    b = _ensure_tensor(rhs) if _any_tensor(rhs) else _core.wrap(_core.raw_from_python(rhs, np.result_type(a._value)))
+    sa, sb = _shape_of(a), _shape_of(b)
+    if np.result_type(b._value) != np.result_type(a._value):
+        raise InvalidArgumentError(f"solve: rhs must have the matrix's dtype {np.result_type(a._value)}, got "
+                                   f"{np.result_type(b._value)} [Op:MatrixSolve]")
+    if len(sb) < 2 or sb[-2] != sa[-1]:
+        raise InvalidArgumentError(f"solve: input matrix and rhs are incompatible: {list(sa)} vs {list(sb)} "
+                                   f"(rhs must be (..., {sa[-1]}, K)) [Op:MatrixSolve]")
+    return apply(solve_op, (a, b), (bool(adjoint),))
+
+
+def cholesky(input, name=None):
+    """The lower Cholesky factor; reads the lower triangle.  Its gradient is
+    TensorFlow's, symmetric (for symmetric perturbations)."""
+    return apply(cholesky_op, (_square_matrices(input, "cholesky"),))
+
+
+def eigh(tensor, name=None):
+    """(eigenvalues ascending, eigenvectors as columns); reads the lower
+    triangle.  Gradients through the eigenvectors need distinct eigenvalues."""
+    return apply(eigh_op, (_square_matrices(tensor, "eigh"),))
+
+
+def eigvalsh(tensor, name=None):
+    return eigh(tensor)[0]
+
+
+def svd(tensor, full_matrices=False, compute_uv=True, name=None):
+    """tf.linalg.svd: s (descending), or (s, u, v) with a = u @ diag(s) @ v^T.
+    Gradients through u or v need distinct (and, for non-square matrices,
+    non-zero) singular values; a clear error says so otherwise."""
+    t = _ensure_tensor(tensor)
+    s_ = _shape_of(t)
+    if len(s_) < 2:
+        raise InvalidArgumentError(f"svd: input must have rank >= 2, got shape {list(s_)}")
+    if np.result_type(t._value).kind == "c":
+        raise NotImplementedError("tapegrad.linalg.svd: complex inputs are not supported")
+    if np.result_type(t._value).kind != "f":
+        raise InvalidArgumentError(f"svd: input must be a float tensor, got {np.result_type(t._value)}")
+    s, u, v = apply(svd_op, (t,), (bool(full_matrices),))
+    return (s, u, v) if compute_uv else s
+
+
+@numpy_function(np.linalg.svd)
+def _np_svd(a, full_matrices=True, compute_uv=True, hermitian=False):
+    r = svd(a, full_matrices=full_matrices, compute_uv=compute_uv)
+    if not compute_uv:
+        return r
+    s, u, v = r
+    return u, s, np.swapaxes(v, -1, -2)
+
+
+numpy_function(np.linalg.inv)(lambda a: inv(a))
+numpy_function(np.linalg.det)(lambda a: det(a))
+numpy_function(np.linalg.slogdet)(lambda a: slogdet(a))
+numpy_function(np.linalg.cholesky)(lambda a, upper=False: cholesky(a) if not upper else np.swapaxes(cholesky(a), -1, -2))
+numpy_function(np.linalg.eigh)(lambda a, UPLO="L": eigh(a) if UPLO == "L" else eigh(np.swapaxes(a, -1, -2)))
+
+
+@numpy_function(np.linalg.solve)
+def _np_solve(a, b):
+    tb = _ensure_tensor(b)
+    if _nd(tb) == 1:
+        return reshape(solve(a, reshape(tb, (-1, 1))), (-1,))
+    return solve(a, tb)
+
+
+# ---- diagonals and traces -------------------------------------------------------------------
+
+def _diag_embed(g, n, m):
+    """g (..., min(n, m)) placed on the diagonal of (..., n, m) zeros."""
+    eye = np.eye(n, m, dtype=np.result_type(raw(g)))
+    return np.expand_dims(g, -1) * eye if n <= m else np.expand_dims(g, -2) * eye
+
+
+diag_part_op = general("diag_part", lambda x, n, m: np.diagonal(x, axis1=-2, axis2=-1),
+                       (lambda g, ans, x, n, m: _diag_embed(g, n, m),),
+                       jvps=(lambda t, ans, x, n, m: call(diag_part_op, t, params=(n, m)),))
+
+
+def diag_part(input, name=None, k=0):
+    t = _ensure_tensor(input)
+    s = _shape_of(t)
+    if len(s) < 2:
+        raise InvalidArgumentError(f"diag_part: input must have rank >= 2, got shape {list(s)}")
+    if k != 0:
+        raise NotImplementedError("tapegrad.linalg.diag_part: only the main diagonal (k=0) is supported")
+    return apply(diag_part_op, (t,), s[-2:])
+
+
+def diag(diagonal, name=None, k=0):
+    """tf.linalg.diag: a (batch of) diagonal matrices from the last axis."""
+    if k != 0:
+        raise NotImplementedError("tapegrad.linalg.diag: only the main diagonal (k=0) is supported")
+    t = _ensure_tensor(diagonal)
+    n = _shape_of(t)[-1]
+    return _diag_embed(t, n, n)
+
+
 def trace(x, name=None):
     from tapegrad.ops.reduction_ops import reduce_sum
-    from tapegrad.ops.array_ops import getitem
-    t = _ensure_tensor(x)
-    n = min(_shape_of(t)[-2:])
-    idx = np.arange(n)
-    return reduce_sum(getitem(t, (Ellipsis, idx, idx)), axis=-1)
+    return reduce_sum(diag_part(x), axis=-1)
+
+
+@numpy_function(np.trace)
+def _np_trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    if offset or dtype is not None or out is not None:
+        raise TypeError("tapegrad: numpy.trace on Tensors supports only axis1 and axis2")
+    return trace(np.moveaxis(a, (axis1, axis2), (-2, -1)))
+
+
+@numpy_function(np.diagonal)
+def _np_diagonal(a, offset=0, axis1=0, axis2=1):
+    if offset:
+        raise TypeError("tapegrad: numpy.diagonal on Tensors supports only offset=0")
+    return diag_part(np.moveaxis(a, (axis1, axis2), (-2, -1)))
+
+
+@numpy_function(np.outer)
+def _np_outer(a, b, out=None):
+    return reshape(a, (-1, 1)) * reshape(b, (1, -1))

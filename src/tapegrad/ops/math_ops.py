@@ -11,7 +11,9 @@ import operator
 import numpy as np
 
 from tapegrad._core import unary as _apply_unary
-from tapegrad.ops._registry import unary, binary, nondiff, call, general, UNARY, BINARY
+import builtins
+
+from tapegrad.ops._registry import unary, binary, nondiff, call, general, raw, numpy_function, UNARY, BINARY
 
 
 # Binary forwards are Python's operators, not the ufuncs: same NumPy semantics,
@@ -20,7 +22,8 @@ from tapegrad.ops._registry import unary, binary, nondiff, call, general, UNARY,
 
 
 def _zeros(g, ans, x):
-    return np.zeros_like(x)
+    # A zero gradient that no later sweep can trace back to x (TF: zeros_like).
+    return np.zeros_like(g)
 
 
 # ---- binary arithmetic -------------------------------------------------------
@@ -48,20 +51,51 @@ maximum = binary("maximum", np.maximum,                              # ties go t
 minimum = binary("minimum", np.minimum,
                  lambda g, ans, x, y: np.where(x <= y, g, 0),
                  lambda g, ans, x, y: np.where(x <= y, 0, g), save="x", ufunc=np.minimum)
+atan2 = binary("atan2", np.arctan2,                                  # atan2(y, x), TF's argument names
+               lambda g, ans, y, x: g * x / (x * x + y * y),
+               lambda g, ans, y, x: -g * y / (x * x + y * y), save="x", ufunc=np.arctan2)
 
-# ---- unary ----------------------------------------------------------------------
+# ---- unary: one line each; rules read what TensorFlow's read ----------------------------
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
+_erf_object = np.frompyfunc(math.erf, 1, 1)     # math.erf, vectorised: exact, and no scipy at import
+
+
+def _erf(x):
+    x = np.asarray(x)
+    return np.asarray(_erf_object(x), dtype=x.dtype if x.dtype.kind == "f" else np.float64)
+
+
 negative = unary("negative", np.negative, lambda g, ans, x: -g, ufunc=np.negative)
 abs = unary("abs", np.abs, lambda g, ans, x: g * np.sign(x), save="x", ufunc=np.absolute)  # noqa: A001
-sign = unary("sign", np.sign, _zeros, save="x", ufunc=np.sign)      # a connected zero, as in TensorFlow
+sign = unary("sign", np.sign, _zeros, ufunc=np.sign)               # a zero gradient, as in TensorFlow
 exp = unary("exp", np.exp, lambda g, ans, x: g * ans, save="ans", scalar=math.exp, ufunc=np.exp)
+expm1 = unary("expm1", np.expm1, lambda g, ans, x: g * np.exp(x), save="x", scalar=math.expm1, ufunc=np.expm1)
 log = unary("log", np.log, lambda g, ans, x: g / x, save="x", scalar=math.log, ufunc=np.log)
-sin = unary("sin", np.sin, lambda g, ans, x: g * np.cos(x), save="x", scalar=math.sin, ufunc=np.sin)
-cos = unary("cos", np.cos, lambda g, ans, x: -g * np.sin(x), save="x", scalar=math.cos, ufunc=np.cos)
-tan = unary("tan", np.tan, lambda g, ans, x: g * np.square(np.reciprocal(np.cos(x))), save="x", scalar=math.tan, ufunc=np.tan)
-tanh = unary("tanh", np.tanh, lambda g, ans, x: g * (1 - ans * ans), save="ans", scalar=math.tanh, ufunc=np.tanh)
+log1p = unary("log1p", np.log1p, lambda g, ans, x: g / (1 + x), save="x", scalar=math.log1p, ufunc=np.log1p)
+log2 = unary("log2", np.log2, lambda g, ans, x: g / (x * math.log(2)), save="x", scalar=math.log2, ufunc=np.log2)
 sqrt = unary("sqrt", np.sqrt, lambda g, ans, x: g * 0.5 / ans, save="ans", scalar=math.sqrt, ufunc=np.sqrt)
+rsqrt = unary("rsqrt", lambda x: 1 / np.sqrt(x), lambda g, ans, x: g * -0.5 * ans * ans * ans, save="ans")
 square = unary("square", np.square, lambda g, ans, x: g * (2 * x), save="x", ufunc=np.square)
 reciprocal = unary("reciprocal", np.reciprocal, lambda g, ans, x: -g * ans * ans, save="ans", ufunc=np.reciprocal)
+sin = unary("sin", np.sin, lambda g, ans, x: g * np.cos(x), save="x", scalar=math.sin, ufunc=np.sin)
+cos = unary("cos", np.cos, lambda g, ans, x: -g * np.sin(x), save="x", scalar=math.cos, ufunc=np.cos)
+tan = unary("tan", np.tan, lambda g, ans, x: g * np.square(np.reciprocal(np.cos(x))), save="x", scalar=math.tan,
+            ufunc=np.tan)
+asin = unary("asin", np.arcsin, lambda g, ans, x: g / np.sqrt(1 - x * x), save="x", scalar=math.asin,
+             ufunc=np.arcsin)
+acos = unary("acos", np.arccos, lambda g, ans, x: -g / np.sqrt(1 - x * x), save="x", scalar=math.acos,
+             ufunc=np.arccos)
+atan = unary("atan", np.arctan, lambda g, ans, x: g / (1 + x * x), save="x", scalar=math.atan, ufunc=np.arctan)
+sinh = unary("sinh", np.sinh, lambda g, ans, x: g * np.cosh(x), save="x", scalar=math.sinh, ufunc=np.sinh)
+cosh = unary("cosh", np.cosh, lambda g, ans, x: g * np.sinh(x), save="x", scalar=math.cosh, ufunc=np.cosh)
+tanh = unary("tanh", np.tanh, lambda g, ans, x: g * (1 - ans * ans), save="ans", scalar=math.tanh, ufunc=np.tanh)
+asinh = unary("asinh", np.arcsinh, lambda g, ans, x: g / np.cosh(ans), save="ans", scalar=math.asinh,
+              ufunc=np.arcsinh)
+acosh = unary("acosh", np.arccosh, lambda g, ans, x: g / np.sinh(ans), save="ans", scalar=math.acosh,
+              ufunc=np.arccosh)
+atanh = unary("atanh", np.arctanh, lambda g, ans, x: g / (1 - x * x), save="x", scalar=math.atanh,
+              ufunc=np.arctanh)
+erf = unary("erf", _erf, lambda g, ans, x: g * _TWO_OVER_SQRT_PI * np.exp(-(x * x)), save="x", scalar=math.erf)
 
 
 def _sigmoid(x):
@@ -73,27 +107,11 @@ def _sigmoid(x):
 sigmoid = unary("sigmoid", _sigmoid, lambda g, ans, x: g * ans * (1 - ans), save="ans")
 
 
-def _relu(x):
-    return np.maximum(x, 0).astype(np.result_type(x), copy=False)
-
-
-def _relu_grad_forward(g, y):
-    return np.where(y > 0, g, 0).astype(np.result_type(g), copy=False)
-
-
-# TensorFlow's ReluGrad(g, y): its own gradient is ReluGrad w.r.t. g and a
-# connected zero w.r.t. y, so relu's second derivative is 0 (not None).
-relu_grad = general("relu_grad", _relu_grad_forward,
-                    (lambda gg, ans, g, y: call(relu_grad, gg, y),
-                     lambda gg, ans, g, y: np.zeros_like(y)), save="x")
-relu = unary("relu", _relu, lambda g, ans, x: call(relu_grad, g, ans), save="ans")
-
-
 def _softplus(x):
     return (np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))).astype(np.result_type(x), copy=False)
 
 
-softplus = unary("softplus", _softplus, lambda g, ans, x: g * sigmoid_of(x), save="x")
+softplus = unary("softplus", _softplus, lambda g, ans, x: g * call(sigmoid, x), save="x")
 
 
 def sigmoid_of(x):
@@ -101,10 +119,45 @@ def sigmoid_of(x):
     return call(sigmoid, x)
 
 
+# ---- piecewise-linear activations ----------------------------------------------------
+# TensorFlow computes their gradients with ReluGrad-style ops of (g, x or y):
+# the gradient of such an op is itself w.r.t. g and a *connected* zero
+# w.r.t. x, so relu's second derivative is 0, not None.
+
+def _gradient_op(name, mask_forward):
+    def zero_for_x(gg, ans, g, x, *p):
+        nb = _nd(gg) - builtins.max(_nd(g), _nd(x))
+        return np.zeros(np.shape(raw(gg))[:nb] + np.shape(raw(x)), dtype=np.result_type(raw(gg)))
+
+    def again(gg, ans, g, x, *p):
+        return call(op, gg, x, params=p or None)
+
+    op = general(name, mask_forward, (again, zero_for_x), save="x", jvps=(again, zero_for_x))
+    return op
+
+
+def _nd(v):
+    return np.ndim(raw(v))
+
+
+relu_grad = _gradient_op("relu_grad", lambda g, y: np.where(y > 0, g, 0).astype(np.result_type(g), copy=False))
+relu6_grad = _gradient_op("relu6_grad", lambda g, x: np.where((x > 0) & (x < 6), g, 0).astype(
+    np.result_type(g), copy=False))
+leaky_relu_grad = _gradient_op("leaky_relu_grad", lambda g, x, alpha: np.where(x > 0, g, alpha * g).astype(
+    np.result_type(g), copy=False))
+
+
+def _relu(x):
+    return np.maximum(x, 0).astype(np.result_type(x), copy=False)
+
+
+relu = unary("relu", _relu, lambda g, ans, x: call(relu_grad, g, ans), save="ans")
+relu6 = unary("relu6", lambda x: np.clip(x, 0, 6).astype(np.result_type(x), copy=False),
+              lambda g, ans, x: call(relu6_grad, g, x), save="x")
 identity_op = unary("identity", lambda x: x, lambda g, ans, x: g)
 
 # ---- not differentiable (TensorFlow returns None through these) -------------------
-round = nondiff("round", np.round, kind=UNARY, ufunc=np.round)      # noqa: A001 - banker's rounding, as TF
+round = nondiff("round", np.rint, kind=UNARY, ufunc=np.rint)        # noqa: A001 - banker's rounding, as TF
 floor = nondiff("floor", np.floor, kind=UNARY, ufunc=np.floor)
 ceil = nondiff("ceil", np.ceil, kind=UNARY, ufunc=np.ceil)
 equal = nondiff("equal", operator.eq, kind=BINARY, ufunc=np.equal)
@@ -122,16 +175,26 @@ is_inf = nondiff("is_inf", np.isinf, kind=UNARY, ufunc=np.isinf)
 is_finite = nondiff("is_finite", np.isfinite, kind=UNARY, ufunc=np.isfinite)
 
 
+@numpy_function(np.round, np.around)
+def _np_round(a, decimals=0, out=None):
+    if decimals or out is not None:
+        raise TypeError("tapegrad: numpy.round on Tensors supports neither decimals= nor out=")
+    return round(a)
+
+
 # ---- cast, where, clip -------------------------------------------------------------------
 
-def _cast_grad(g, ans, x, dtype, in_dtype):
-    # Only float -> float casts carry gradients (TensorFlow cuts int paths).
+def _cast_rule(t, ans, x, dtype, in_dtype):
+    # Only float -> float casts carry gradients (TensorFlow cuts int paths);
+    # the same rule maps a tangent forward (dtype) and a gradient back.
     if in_dtype.kind not in "fc" or dtype.kind not in "fc":
         return None
-    return call(cast_op, g, params=(in_dtype, dtype))
+    return t if dtype == in_dtype else call(cast_op, t, params=(dtype, in_dtype))
 
 
-cast_op = general("cast", lambda x, dtype, in_dtype: np.asarray(x).astype(dtype), (_cast_grad,))
+cast_op = general("cast", lambda x, dtype, in_dtype: np.asarray(x).astype(dtype),
+                  (lambda g, ans, x, dtype, in_dtype: _cast_rule(g, ans, x, in_dtype, dtype),),
+                  jvps=(_cast_rule,))
 
 
 def cast(x, dtype, name=None):
@@ -141,6 +204,9 @@ def cast(x, dtype, name=None):
     in_dt = np.result_type(t._value)
     if dt == in_dt:
         return _core.unary(identity_op, t)
+    if in_dt.kind == "c" and dt.kind != "c":
+        raise TypeError(f"cast: casting complex to real ({in_dt} to {dt}) discards the imaginary part; "
+                        f"use tapegrad.math.real")
     return _core.apply(cast_op, (t,), (dt, in_dt))
 
 
@@ -155,23 +221,39 @@ def _where_forward(x, y, cond, x_shape, y_shape):
     return np.where(cond, x, y)
 
 
+def _where_rank(cond, x_shape, y_shape):
+    return builtins.max(np.ndim(cond), len(x_shape), len(y_shape))
+
+
+def _sum_to(g, shape, out_ndim):
+    from tapegrad.ops.array_ops import unbroadcast
+    return unbroadcast(g, shape, out_ndim)
+
+
+# TensorFlow's SelectV2 gradient: each branch gets g where it was selected.
 where_op = general("where", _where_forward, (
-    lambda g, ans, x, y, cond, x_shape, y_shape: _sum_to(np.where(cond, g, 0), x_shape),
-    lambda g, ans, x, y, cond, x_shape, y_shape: _sum_to(np.where(cond, 0, g), y_shape)))
-
-
-def _sum_to(g, shape):
-    from tapegrad.ops.array_ops import sum_to_shape
-    return sum_to_shape(g, shape)
+    lambda g, ans, x, y, cond, xs, ys: _sum_to(np.where(cond, g, 0), xs, _where_rank(cond, xs, ys)),
+    lambda g, ans, x, y, cond, xs, ys: _sum_to(np.where(cond, 0, g), ys, _where_rank(cond, xs, ys))),
+    jvps=(lambda t, ans, x, y, cond, xs, ys: np.where(cond, t, 0),
+          lambda t, ans, x, y, cond, xs, ys: np.where(cond, 0, t)))
 
 
 def where(condition, x=None, y=None, name=None):
     """tf.where: select from x where condition holds, else from y (with
-    broadcasting).  The gradient goes only to the selected branch, but a NaN
-    in the *other* branch's gradient still leaks through 0 * NaN: guard the
-    input of log/sqrt/division too (``log(where(z > 0, z, 1))``)."""
+    broadcasting); with only a condition, the int64 coordinates of its True
+    entries.
+
+    The gradient goes only to the selected branch -- but it is *multiplied*
+    there: where the other branch's own gradient is inf or NaN, 0 * inf = NaN
+    leaks through.  ``where(z > 0, log(z), 0.)`` at z = 0 has gradient NaN
+    (as in TensorFlow).  Guard the input of the unsafe op instead::
+
+        safe = where(z > 0, z, 1.)
+        y = where(z > 0, log(safe), 0.)      # gradient 0 at z = 0, 1/z elsewhere
+    """
     from tapegrad import _core
     from tapegrad._core import Tensor, Variable
+    from tapegrad.errors import InvalidArgumentError
     cond = np.asarray(condition)
     if cond.dtype != np.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
@@ -186,25 +268,54 @@ def where(condition, x=None, y=None, name=None):
         x = _core.raw_from_python(x, np.result_type(_core.as_tensor(y)._value))
     tx, ty = _core.as_tensor(x), _core.as_tensor(y)
     if np.result_type(tx._value) != np.result_type(ty._value):
-        from tapegrad.errors import InvalidArgumentError
         raise InvalidArgumentError(f"where: x and y must have the same dtype, got "
-                                   f"{np.result_type(tx._value)} and {np.result_type(ty._value)}")
-    return _core.apply(where_op, (tx, ty), (cond, np.shape(tx._value), np.shape(ty._value)))
+                                   f"{np.result_type(tx._value)} and {np.result_type(ty._value)} [Op:SelectV2]")
+    xs, ys = np.shape(tx._value), np.shape(ty._value)
+    try:
+        np.broadcast_shapes(cond.shape, xs, ys)
+    except ValueError:
+        raise InvalidArgumentError(f"where: condition {list(cond.shape)}, x {list(xs)} and y {list(ys)} do not "
+                                   f"broadcast [Op:SelectV2]") from None
+    return _core.apply(where_op, (tx, ty), (cond, xs, ys))
 
 
 def _clip_forward(x, lo, hi):
     return np.clip(x, lo, hi)
 
 
-clip_op = general("clip_by_value", _clip_forward,
-                  (lambda g, ans, x, lo, hi: np.where((x >= lo) & (x <= hi), g, 0),), save="x")
+def _clip_rule(g, ans, x, lo, hi):
+    return np.where((x >= lo) & (x <= hi), g, 0)
+
+
+clip_op = general("clip_by_value", _clip_forward, (_clip_rule,), save="x", jvps=(_clip_rule,))
+
+
+@numpy_function(np.clip)
+def _np_clip(a, a_min=None, a_max=None, out=None, **kwargs):
+    if out is not None or kwargs:
+        raise TypeError("tapegrad: numpy.clip on Tensors supports only a, a_min, a_max")
+    dt = np.result_type(raw(a) if not hasattr(a, "_value") else a._value)
+    lo = -np.inf if a_min is None else a_min
+    hi = np.inf if a_max is None else a_max
+    if dt.kind != "f" and (a_min is None or a_max is None):
+        raise TypeError("tapegrad: numpy.clip on an integer Tensor needs both bounds")
+    return clip_by_value(a, lo, hi)
 
 
 def clip_by_value(t, clip_value_min, clip_value_max, name=None):
-    """Gradient 1 inside [min, max] including the bounds, 0 outside (as TF)."""
+    """Gradient 1 inside [min, max] including the bounds, 0 outside (as TF);
+    the bounds are constants (no gradient flows to them)."""
     from tapegrad import _core
+    from tapegrad.errors import InvalidArgumentError
     t = _core.as_tensor(t)
     dt = np.result_type(t._value)
     lo = _core.raw_from_python(clip_value_min, dt)
     hi = _core.raw_from_python(clip_value_max, dt)
+    shape = np.shape(t._value)
+    try:
+        if np.broadcast_shapes(shape, np.shape(lo), np.shape(hi)) != shape:
+            raise ValueError
+    except ValueError:
+        raise InvalidArgumentError(f"clip_by_value: clip_value_min {list(np.shape(lo))} and clip_value_max "
+                                   f"{list(np.shape(hi))} must broadcast to t's shape {list(shape)}") from None
     return _core.apply(clip_op, (t,), (lo, hi))

@@ -4,10 +4,10 @@ import numpy as np
 from tapegrad import _core
 from tapegrad._core import apply, Tensor
 from tapegrad.errors import InvalidArgumentError
-from tapegrad.ops._registry import general
-from tapegrad.ops.array_ops import _shape_of, _ensure_tensor
+from tapegrad.ops._registry import general, unary, call
+from tapegrad.ops.array_ops import _shape_of, _nd, _ensure_tensor, _neg_axis, squeeze
 from tapegrad.ops import math_ops
-from tapegrad.ops.math_ops import relu, sigmoid, softplus  # noqa: F401 - tf.nn names
+from tapegrad.ops.math_ops import relu, relu6, sigmoid, softplus, leaky_relu_grad  # noqa: F401 - tf.nn names
 
 
 def _log_softmax_forward(x, axis):
@@ -20,21 +20,36 @@ def _softmax_forward(x, axis):
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
-# TensorFlow's rules: log_softmax: g - sum(g) * softmax; softmax: (g - sum(g*y)) * y.
+# TensorFlow's rules: log_softmax: g - sum(g) * softmax; softmax: (g - sum(g*y)) * y
+# (softmax's Jacobian is symmetric, so its JVP is the same expression).
+def _softmax_rule(g, ans, x, axis):
+    return (g - np.sum(g * ans, axis=axis, keepdims=True)) * ans
+
+
 log_softmax_op = general("log_softmax", _log_softmax_forward,
                          (lambda g, ans, x, axis: g - np.sum(g, axis=axis, keepdims=True) * np.exp(ans),),
-                         save="ans")
-softmax_op = general("softmax", _softmax_forward,
-                     (lambda g, ans, x, axis: (g - np.sum(g * ans, axis=axis, keepdims=True)) * ans,),
-                     save="ans")
+                         save="ans",
+                         jvps=(lambda t, ans, x, axis: t - np.sum(t * np.exp(ans), axis=axis, keepdims=True),))
+softmax_op = general("softmax", _softmax_forward, (_softmax_rule,), save="ans", jvps=(_softmax_rule,))
+
+
+def _float_logits(logits, op):
+    t = _ensure_tensor(logits)
+    if np.result_type(t._value).kind != "f":
+        raise InvalidArgumentError(f"{op}: logits must be a float tensor, got {np.result_type(t._value)}")
+    if _nd(t) == 0:
+        raise InvalidArgumentError(f"{op}: logits must have rank >= 1")
+    return t
 
 
 def log_softmax(logits, axis=None, name=None):
-    return apply(log_softmax_op, (logits,), (-1 if axis is None else int(axis),))
+    t = _float_logits(logits, "log_softmax")
+    return apply(log_softmax_op, (t,), (-1 if axis is None else _neg_axis(axis, _nd(t), "log_softmax"),))
 
 
 def softmax(logits, axis=None, name=None):
-    return apply(softmax_op, (logits,), (-1 if axis is None else int(axis),))
+    t = _float_logits(logits, "softmax")
+    return apply(softmax_op, (t,), (-1 if axis is None else _neg_axis(axis, _nd(t), "softmax"),))
 
 
 def _sparse_xent_forward(logits, labels):
@@ -50,15 +65,19 @@ def _sparse_xent_grad(g, ans, logits, labels):
     return np.expand_dims(g, -1) * (sm - onehot)
 
 
+def _sparse_xent_jvp(t, ans, logits, labels):
+    return np.sum(t * _sparse_xent_grad(1, ans, logits, labels), axis=-1)
+
+
 sparse_xent_op = general("sparse_softmax_cross_entropy_with_logits", _sparse_xent_forward,
-                         (_sparse_xent_grad,), save="x")
+                         (_sparse_xent_grad,), save="x", jvps=(_sparse_xent_jvp,))
 
 
 def sparse_softmax_cross_entropy_with_logits(labels=None, logits=None, name=None):
     """Per-example -log softmax(logits)[label]; labels are int class ids."""
     if labels is None or logits is None:
         raise ValueError("sparse_softmax_cross_entropy_with_logits needs both labels= and logits=")
-    logits = _ensure_tensor(logits)
+    logits = _float_logits(logits, "sparse_softmax_cross_entropy_with_logits")
     lab = np.asarray(labels)
     if lab.dtype.kind not in "iu":
         raise InvalidArgumentError(f"labels must be integers, got dtype {lab.dtype}")
@@ -71,20 +90,119 @@ def sparse_softmax_cross_entropy_with_logits(labels=None, logits=None, name=None
     return apply(sparse_xent_op, (logits,), (lab,))
 
 
+def _same_shape(labels, logits, op):
+    z, x = _ensure_tensor(labels), _ensure_tensor(logits)
+    if _shape_of(z) != _shape_of(x):
+        raise ValueError(f"{op}: logits and labels must have the same shape ({_shape_of(x)} vs {_shape_of(z)})")
+    if np.result_type(z._value) != np.result_type(x._value):
+        z = math_ops.cast(z, np.result_type(x._value))
+    return z, x
+
+
 def softmax_cross_entropy_with_logits(labels, logits, axis=-1, name=None):
     """-sum(labels * log_softmax(logits)); composite, differentiable in both."""
     from tapegrad.ops.reduction_ops import reduce_sum
-    return -reduce_sum(labels * log_softmax(logits, axis=axis), axis=axis)
+    z, x = _same_shape(labels, logits, "softmax_cross_entropy_with_logits")
+    return -reduce_sum(z * log_softmax(x, axis=axis), axis=axis)
 
 
 def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
     """max(x, 0) - x * z + log(1 + exp(-|x|)), TensorFlow's stable form."""
-    x = _ensure_tensor(logits)
-    z = labels
+    z, x = _same_shape(labels, logits, "sigmoid_cross_entropy_with_logits")
     return math_ops.maximum(x, 0.0) - x * z + softplus(-math_ops.abs(x))
 
 
 def l2_loss(t, name=None):
+    """sum(t ** 2) / 2."""
     from tapegrad.ops.reduction_ops import reduce_sum
     t = _ensure_tensor(t)
     return reduce_sum(t * t) / 2
+
+
+# ---- activations -------------------------------------------------------------------------
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _elu(x):
+    return np.where(x > 0, x, np.expm1(np.minimum(x, 0))).astype(np.result_type(x), copy=False)
+
+
+def _selu(x):
+    return (_SELU_SCALE * np.where(x > 0, x, _SELU_ALPHA * np.expm1(np.minimum(x, 0)))).astype(
+        np.result_type(x), copy=False)
+
+
+# TensorFlow's EluGrad/SeluGrad read the output.
+elu = unary("elu", _elu, lambda g, ans, x: np.where(ans > 0, g, g * (ans + 1)), save="ans")
+selu = unary("selu", _selu, lambda g, ans, x: np.where(ans > 0, g * _SELU_SCALE, g * (ans + _SELU_SCALE * _SELU_ALPHA)),
+             save="ans")
+
+
+def _leaky_relu_rule(g, ans, x, alpha):
+    return call(leaky_relu_grad, g, x, params=(alpha,))
+
+
+leaky_relu_op = general("leaky_relu", lambda x, alpha: np.where(x > 0, x, alpha * x).astype(np.result_type(x),
+                                                                                            copy=False),
+                        (_leaky_relu_rule,), save="x", jvps=(_leaky_relu_rule,))
+
+
+def leaky_relu(features, alpha=0.2, name=None):
+    t = _ensure_tensor(features)
+    return apply(leaky_relu_op, (t,), (float(alpha),))
+
+
+def gelu(features, approximate=False, name=None):
+    """0.5 x (1 + erf(x / sqrt 2)), or TensorFlow's tanh approximation;
+    composite, like TensorFlow's."""
+    x = _ensure_tensor(features)
+    if approximate:
+        c = np.sqrt(2 / np.pi)
+        return 0.5 * x * (1.0 + math_ops.tanh(c * (x + 0.044715 * x * x * x)))
+    return 0.5 * x * (1.0 + math_ops.erf(x * (1 / np.sqrt(2))))
+
+
+def silu(features, beta=1.0, name=None):
+    x = _ensure_tensor(features)
+    return x * sigmoid(beta * x)
+
+
+swish = silu
+
+
+def log_sigmoid(x, name=None):
+    return -softplus(-_ensure_tensor(x))
+
+
+# ---- statistics and regularisation ------------------------------------------------------------
+
+def moments(x, axes, shift=None, keepdims=False, name=None):
+    """(mean, variance) over `axes`; as in TensorFlow the variance uses a
+    stop_gradient'ed mean."""
+    from tapegrad.ops.reduction_ops import reduce_mean
+    from tapegrad.ops.creation import stop_gradient
+    x = _ensure_tensor(x)
+    mean = reduce_mean(x, axis=axes, keepdims=True)
+    variance = reduce_mean(math_ops.square(x - stop_gradient(mean)), axis=axes, keepdims=True)
+    if not keepdims:
+        axes = [axes] if isinstance(axes, int) else list(axes)
+        mean, variance = squeeze(mean, axes), squeeze(variance, axes)
+    return mean, variance
+
+
+def dropout(x, rate, noise_shape=None, seed=None, name=None):
+    """Zero each entry with probability `rate` and scale the rest by
+    1 / (1 - rate); the mask is a constant (seeded like tapegrad.random)."""
+    from tapegrad.ops.creation import uniform
+    x = _ensure_tensor(x)
+    if np.result_type(x._value).kind != "f":
+        raise ValueError(f"dropout: x must be a floating point tensor, got {np.result_type(x._value)}")
+    rate = float(rate)
+    if not 0 <= rate < 1:
+        raise ValueError(f"dropout: rate must be a scalar in [0, 1), got {rate}")
+    if rate == 0:
+        return x
+    shape = _shape_of(x) if noise_shape is None else tuple(int(d) for d in noise_shape)
+    keep = np.asarray(uniform(shape, seed=seed, dtype=np.result_type(x._value))) >= rate
+    return x * (keep.astype(np.result_type(x._value)) * (1 / (1 - rate)))

@@ -5,8 +5,9 @@ import numpy as np
 from tapegrad import _core
 from tapegrad._core import Tensor, Variable, apply
 from tapegrad.errors import InvalidArgumentError
-from tapegrad.ops._registry import general, nondiff, numpy_function
-from tapegrad.ops.array_ops import reshape, broadcast_to, _shape_of, _ensure_tensor
+from tapegrad.ops._registry import general, nondiff, numpy_function, call, raw
+from tapegrad.ops.array_ops import (reshape, transpose, _shape_of, _nd, _ensure_tensor, _neg_axis, take_slice, pad_op,
+                                    reverse_op, unbroadcast)
 from tapegrad.ops import math_ops
 
 
@@ -32,11 +33,19 @@ def _kept_shape(in_shape, axes):
     return tuple(1 if i in axes else d for i, d in enumerate(in_shape))
 
 
+def _out_ndim(in_shape, axes, keepdims):
+    if keepdims:
+        return len(in_shape)
+    return 0 if axes is None else len(in_shape) - len(axes)
+
+
 def _grad_to_input(g, in_shape, axes, keepdims):
-    """Broadcast a reduction's gradient back to the input's shape."""
+    """Broadcast a reduction's gradient back to the input's shape (keeping
+    any leading batch axes of g)."""
+    lead = _shape_of(g)[:_nd(g) - _out_ndim(in_shape, axes, keepdims)]
     if not keepdims:
-        g = reshape(g, _kept_shape(in_shape, axes)) if isinstance(g, Tensor) else np.reshape(g, _kept_shape(in_shape, axes))
-    return np.broadcast_to(g, in_shape)
+        g = np.reshape(g, lead + _kept_shape(in_shape, axes))
+    return np.broadcast_to(g, lead + tuple(in_shape))
 
 
 def _count(in_shape, axes):
@@ -47,53 +56,187 @@ def _count(in_shape, axes):
 
 reduce_sum_op = general(
     "reduce_sum", lambda x, axes, keepdims, in_shape: np.sum(x, axis=axes, keepdims=keepdims),
-    (lambda g, ans, x, axes, keepdims, in_shape: _grad_to_input(g, in_shape, axes, keepdims),))
+    (lambda g, ans, x, axes, keepdims, in_shape: _grad_to_input(g, in_shape, axes, keepdims),),
+    jvps=(lambda t, ans, x, axes, keepdims, in_shape: np.sum(t, axis=axes, keepdims=keepdims),))
 reduce_mean_op = general(
     "reduce_mean", lambda x, axes, keepdims, in_shape: np.mean(x, axis=axes, keepdims=keepdims),
-    (lambda g, ans, x, axes, keepdims, in_shape: _grad_to_input(g / _count(in_shape, axes), in_shape, axes, keepdims),))
+    (lambda g, ans, x, axes, keepdims, in_shape: _grad_to_input(g / _count(in_shape, axes), in_shape, axes,
+                                                                keepdims),),
+    jvps=(lambda t, ans, x, axes, keepdims, in_shape: np.mean(t, axis=axes, keepdims=keepdims),))
 
 
-def _extremum_grad(g, ans, x, axes, keepdims, in_shape):
+def _extremum_weights(ans, x, axes, keepdims, in_shape):
     # TensorFlow splits the gradient equally between tied extrema.
-    kept = _kept_shape(in_shape, axes)
-    y = ans if keepdims else np.reshape(ans, kept)
+    y = ans if keepdims else np.reshape(ans, _kept_shape(in_shape, axes))
     indicators = math_ops.cast_like(np.equal(x, y), x)
-    num = np.sum(indicators, axis=axes, keepdims=True)
-    return indicators / num * _grad_to_input(g, in_shape, axes, keepdims)
+    return indicators / np.sum(indicators, axis=axes, keepdims=True)
+
+
+def _extremum_vjp(g, ans, x, axes, keepdims, in_shape):
+    return _extremum_weights(ans, x, axes, keepdims, in_shape) * _grad_to_input(g, in_shape, axes, keepdims)
+
+
+def _extremum_jvp(t, ans, x, axes, keepdims, in_shape):
+    return np.sum(_extremum_weights(ans, x, axes, keepdims, in_shape) * t, axis=axes, keepdims=keepdims)
 
 
 reduce_max_op = general("reduce_max", lambda x, axes, keepdims, in_shape: np.max(x, axis=axes, keepdims=keepdims),
-                        (_extremum_grad,), save="x,ans")
+                        (_extremum_vjp,), save="x,ans", jvps=(_extremum_jvp,))
 reduce_min_op = general("reduce_min", lambda x, axes, keepdims, in_shape: np.min(x, axis=axes, keepdims=keepdims),
-                        (_extremum_grad,), save="x,ans")
+                        (_extremum_vjp,), save="x,ans", jvps=(_extremum_jvp,))
 
 
-def _prod_grad(g, ans, x, axes, keepdims, in_shape):
-    gb = _grad_to_input(g, in_shape, axes, keepdims)
-    y = ans if keepdims else np.reshape(ans, _kept_shape(in_shape, axes))
-    xv = x._value if isinstance(x, Tensor) else x
-    if np.all(xv != 0):
-        return gb * (y / x)
-    if isinstance(x, Tensor) or isinstance(g, Tensor):
-        raise NotImplementedError(
-            "tapegrad: the second derivative of reduce_prod at an input containing zeros is not implemented")
-    # Product of all the other elements, without dividing by zero: move the
-    # reduced axes last, flatten them, and multiply exclusive cumulative
-    # products from the left and from the right.
+# ---- scans: cumsum, cumprod and the linear recurrence behind cumprod's gradient ----------
+# Axes are negative, so leading batch axes never move them.
+
+def _shift(v, axis, fill, right=True):
+    """v moved one step along `axis` (right: v[k-1] lands at k), `fill` in the
+    vacated slot; on either path (pad and slice are ops)."""
+    shape = _shape_of(v)[axis:]
+    n, tail = shape[0], (slice(None),) * (len(shape) - 1)
+    part = take_slice(v, (Ellipsis, slice(0, n - 1) if right else slice(1, n)) + tail, shape)
+    pads = ((1, 0) if right else (0, 1),) + ((0, 0),) * (len(shape) - 1)
+    return call(pad_op, part, params=(pads, fill, (n - 1,) + shape[1:]))
+
+
+def _shift_raw(r, axis, fill):
+    pads = [(0, 0)] * r.ndim
+    pads[axis] = (1, 0)
+    return np.pad(np.delete(r, -1, axis=axis), pads, constant_values=fill)
+
+
+def _cumsum_forward(x, axis, exclusive, reverse):
+    x = np.flip(x, axis) if reverse else x
+    r = np.cumsum(x, axis=axis)
+    r = _shift_raw(r, axis, 0) if exclusive else r
+    return np.flip(r, axis) if reverse else r
+
+
+# TensorFlow's rule: the gradient of a cumsum is the cumsum the other way.
+cumsum_op = general("cumsum", _cumsum_forward,
+                    (lambda g, ans, x, axis, exclusive, reverse: call(cumsum_op, g, params=(axis, exclusive,
+                                                                                            not reverse)),),
+                    jvps=(lambda t, ans, x, axis, exclusive, reverse: call(cumsum_op, t, params=(axis, exclusive,
+                                                                                                 reverse)),))
+
+
+def _linrec_forward(a, b, axis, reverse):
+    """h[k] = a[k] * h[k-1] + b[k] (h[-1] = 0) along axis; reverse runs from
+    the end.  Hillis-Steele doubling: log2(n) NumPy steps."""
+    a, b = np.broadcast_arrays(a, b)
+    dt = np.result_type(a, b)
+    A, B = np.moveaxis(a, axis, -1), np.moveaxis(b, axis, -1)
+    if reverse:
+        A, B = A[..., ::-1], B[..., ::-1]
+    A, B = np.array(A, dtype=dt), np.array(B, dtype=dt)
+    n, s = A.shape[-1], 1
+    while s < n:
+        B[..., s:] = A[..., s:] * B[..., :-s] + B[..., s:]
+        A[..., s:] = A[..., s:] * A[..., :-s]
+        s *= 2
+    return np.moveaxis(B[..., ::-1] if reverse else B, -1, axis)
+
+
+def _linrec_adjoint(g, h, a, axis, reverse):
+    # u[i] = g[i] + a[i+1] u[i+1]: the same recurrence run the other way.
+    a_next = _shift(np.broadcast_to(a, _shape_of(h)), axis, 0, right=reverse)
+    return call(linrec_op, a_next, g, params=(axis, not reverse))
+
+
+def _linrec_vjp_a(g, h, a, b, axis, reverse):
+    u = _linrec_adjoint(g, h, a, axis, reverse)
+    return unbroadcast(u * _shift(h, axis, 0, right=not reverse), _shape_of(a), _nd(h))
+
+
+def _linrec_vjp_b(g, h, a, b, axis, reverse):
+    return unbroadcast(_linrec_adjoint(g, h, a, axis, reverse), _shape_of(b), _nd(h))
+
+
+# Closed under differentiation: its VJPs and JVPs are linear recurrences too,
+# so cumprod (and reduce_prod through it) is exact at every order, zeros included.
+linrec_op = general("linear_recurrence", _linrec_forward, (_linrec_vjp_a, _linrec_vjp_b), save="x,ans",
+                    jvps=(lambda t, h, a, b, axis, reverse: call(
+                              linrec_op, a, t * _shift(h, axis, 0, right=not reverse), params=(axis, reverse)),
+                          lambda t, h, a, b, axis, reverse: call(linrec_op, a, t, params=(axis, reverse))))
+
+
+def _cumprod_vjp(g, ans, x, axis):
+    # d<g, cumprod x>/dx[k] = (prod_{j<k} x[j]) * sum_{i>=k} g[i] prod_{k<j<=i} x[j]
+    return _shift(ans, axis, 1) * call(linrec_op, _shift(x, axis, 0, right=False), g, params=(axis, True))
+
+
+cumprod_op = general("cumprod", lambda x, axis: np.cumprod(x, axis=axis), (_cumprod_vjp,), save="x,ans",
+                     jvps=(lambda t, ans, x, axis: call(linrec_op, x, t * _shift(ans, axis, 1), params=(axis, False)),))
+
+
+def _cumprod(x, axis, exclusive=False, reverse=False):
+    """cumprod with TensorFlow's flags, on either path (flags compose ops)."""
+    if reverse:
+        x = call(reverse_op, x, params=((axis,),))
+    if exclusive:
+        x = _shift(x, axis, 1)
+    y = call(cumprod_op, x, params=(axis,))
+    return call(reverse_op, y, params=((axis,),)) if reverse else y
+
+
+def _scan(op_name):
+    def scan(x, axis=0, exclusive=False, reverse=False, name=None):
+        t = _ensure_tensor(x)
+        if _nd(t) == 0:
+            raise InvalidArgumentError(f"{op_name}: input must have rank >= 1")
+        ax = _neg_axis(axis, _nd(t), op_name)
+        if op_name == "cumsum":
+            return apply(cumsum_op, (t,), (ax, bool(exclusive), bool(reverse)))
+        return _cumprod(t, ax, bool(exclusive), bool(reverse))
+    scan.__name__ = op_name
+    scan.__doc__ = f"tf.math.{op_name}(x, axis=0, exclusive=False, reverse=False): differentiable at every order."
+    return scan
+
+
+cumsum = _scan("cumsum")
+cumprod = _scan("cumprod")
+
+
+def _np_scan(f):
+    def np_scan(a, axis=None, dtype=None, out=None):
+        if out is not None:
+            raise TypeError("tapegrad: out= is not supported on Tensors")
+        t = _ensure_tensor(a)
+        if axis is None:
+            t, axis = reshape(t, (-1,)), 0
+        r = f(t, axis)
+        return r if dtype is None else math_ops.cast(r, dtype)
+    return np_scan
+
+
+numpy_function(np.cumsum)(_np_scan(cumsum))
+numpy_function(np.cumprod)(_np_scan(cumprod))
+
+
+# ---- reduce_prod -------------------------------------------------------------------------
+
+def _prod_others(x, axes, in_shape):
+    """The product of the other reduced elements, for every element.  Like
+    TensorFlow, as the product of exclusive cumprods from both sides, so
+    zeros need no division (and higher orders stay exact)."""
+    xv = raw(x)
+    if not isinstance(x, Tensor) and np.all(xv != 0):
+        return np.prod(xv, axis=axes, keepdims=True) / xv
     nd = len(in_shape)
     red = tuple(range(nd)) if axes is None else axes
     keep = tuple(i for i in range(nd) if i not in red)
     perm = keep + red
-    xt = np.transpose(xv, perm).reshape(tuple(in_shape[i] for i in keep) + (-1,))
-    ones = np.ones(xt.shape[:-1] + (1,), dtype=xt.dtype)
-    left = np.cumprod(np.concatenate([ones, xt[..., :-1]], axis=-1), axis=-1)
-    right = np.cumprod(np.concatenate([ones, xt[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
-    others = (left * right).reshape(tuple(in_shape[i] for i in perm))
-    return gb * np.transpose(others, np.argsort(perm))
+    flat = np.reshape(np.transpose(x, perm), tuple(in_shape[i] for i in keep) + (-1,))
+    others = _cumprod(flat, -1, exclusive=True) * _cumprod(flat, -1, exclusive=True, reverse=True)
+    return np.transpose(np.reshape(others, tuple(in_shape[i] for i in perm)), tuple(np.argsort(perm)))
 
 
-reduce_prod_op = general("reduce_prod", lambda x, axes, keepdims, in_shape: np.prod(x, axis=axes, keepdims=keepdims),
-                         (_prod_grad,), save="x,ans")
+reduce_prod_op = general(
+    "reduce_prod", lambda x, axes, keepdims, in_shape: np.prod(x, axis=axes, keepdims=keepdims),
+    (lambda g, ans, x, axes, keepdims, in_shape: _grad_to_input(g, in_shape, axes, keepdims)
+     * _prod_others(x, axes, in_shape),), save="x",
+    jvps=(lambda t, ans, x, axes, keepdims, in_shape: np.sum(t * _prod_others(x, axes, in_shape), axis=axes,
+                                                             keepdims=keepdims),))
 
 
 def _reducer(op):
@@ -146,6 +289,8 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
 
 def reduce_variance(input_tensor, axis=None, keepdims=False, name=None):
     x = _ensure_tensor(input_tensor)
+    if np.result_type(x._value).kind not in "fc":
+        raise TypeError(f"reduce_variance: input must be a float or complex tensor, got {np.result_type(x._value)}")
     mean = reduce_mean(x, axis=axis, keepdims=True)
     return reduce_mean(math_ops.square(x - mean), axis=axis, keepdims=keepdims)
 
@@ -154,28 +299,127 @@ def reduce_std(input_tensor, axis=None, keepdims=False, name=None):
     return math_ops.sqrt(reduce_variance(input_tensor, axis=axis, keepdims=keepdims))
 
 
+def _np_moment(f):
+    def np_moment(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
+        if out is not None or kwargs:
+            raise TypeError(f"tapegrad: numpy.{f.__name__} on Tensors supports axis, dtype, ddof and keepdims")
+        t = _ensure_tensor(a)
+        v = reduce_variance(t, axis=axis, keepdims=keepdims)
+        if ddof:
+            n = _count(_shape_of(t), _axes(axis, _nd(t)))
+            v = v * (n / (n - ddof))
+        r = v if f is reduce_variance else math_ops.sqrt(v)
+        return r if dtype is None else math_ops.cast(r, dtype)
+    np_moment.__name__ = "var" if f is reduce_variance else "std"
+    return np_moment
+
+
+numpy_function(np.var)(_np_moment(reduce_variance))
+numpy_function(np.std)(_np_moment(reduce_std))
+
+reduce_any_op = nondiff("reduce_any", lambda x, axes, keepdims: np.any(x, axis=axes, keepdims=keepdims))
+reduce_all_op = nondiff("reduce_all", lambda x, axes, keepdims: np.all(x, axis=axes, keepdims=keepdims))
+
+
+def _logical_reducer(op):
+    def reduce(input_tensor, axis=None, keepdims=False, name=None):
+        t = _ensure_tensor(input_tensor)
+        if np.result_type(t._value) != np.bool_:
+            raise TypeError(f"{op.name}: input must be a bool tensor, got {np.result_type(t._value)}")
+        return apply(op, (t,), (_axes(axis, _nd(t)), bool(keepdims)))
+    reduce.__name__ = op.name
+    reduce.__doc__ = f"tf.{op.name}(input_tensor, axis=None, keepdims=False): bool, not differentiable."
+    return reduce
+
+
+reduce_any = _logical_reducer(reduce_any_op)
+reduce_all = _logical_reducer(reduce_all_op)
+
+
+# ---- norms --------------------------------------------------------------------------------
+
 def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):
-    """tf.norm: composite like TensorFlow's, so the gradient at 0 is nan too."""
+    """tf.norm / tf.linalg.norm, composed like TensorFlow's (so the gradient
+    at the zero vector is nan too).  Vector norms (axis None or an int):
+    'euclidean' (= 'fro'), 1, 2, np.inf or any p > 0.  Matrix norms (axis a
+    pair): 'euclidean'/'fro', 1, 2 (largest singular value), np.inf."""
     x = _ensure_tensor(tensor)
     keepdims = bool(keepdims)
+    nd = _nd(x)
+    if isinstance(axis, (list, tuple)) and len(axis) == 2:
+        a0, a1 = (_neg_axis(a, nd, "norm") % nd for a in axis)
+        if a0 == a1:
+            raise ValueError(f"norm: the two axes of a matrix norm must differ, got {axis}")
+        if ord in ("euclidean", "fro"):
+            return math_ops.sqrt(reduce_sum(x * x, axis=(a0, a1), keepdims=keepdims))
+        if ord in (1, np.inf):
+            rows, cols = (a0, a1) if ord == 1 else (a1, a0)
+            r = reduce_max(reduce_sum(math_ops.abs(x), axis=rows, keepdims=True), axis=cols, keepdims=True)
+        elif ord == 2:
+            from tapegrad.ops.linalg_ops import svd
+            perm = [i for i in range(nd) if i not in (a0, a1)] + [a0, a1]
+            s = svd(transpose(x, perm), compute_uv=False)
+            r = reduce_max(s, axis=-1, keepdims=True)
+            r = reshape(r, [1 if i in (a0, a1) else d for i, d in enumerate(_shape_of(x))])
+        else:
+            raise ValueError(f"norm: ord={ord!r} is not a supported matrix norm; use 'euclidean', 'fro', 1, 2 or "
+                             f"np.inf")
+        return r if keepdims else reshape(r, [d for i, d in enumerate(_shape_of(r)) if i not in (a0, a1)])
+    if axis is not None and not isinstance(axis, (int, np.integer)):
+        raise ValueError(f"norm: axis must be None, an int or a pair of ints, got {axis!r}")
     if ord in ("euclidean", "fro", 2, 2.0):
         return math_ops.sqrt(reduce_sum(x * x, axis=axis, keepdims=keepdims))
     if ord in (1, 1.0):
         return reduce_sum(math_ops.abs(x), axis=axis, keepdims=keepdims)
     if ord == np.inf:
         return reduce_max(math_ops.abs(x), axis=axis, keepdims=keepdims)
-    raise ValueError(f"tapegrad.norm: ord={ord!r} is not supported (use 'euclidean', 'fro', 1, 2 or np.inf)")
+    if isinstance(ord, (int, float, np.number)) and not isinstance(ord, bool) and ord > 0:
+        return reduce_sum(math_ops.abs(x) ** ord, axis=axis, keepdims=keepdims) ** (1.0 / ord)
+    raise ValueError(f"norm: ord={ord!r} is not a supported vector norm; use 'euclidean', 1, 2, np.inf or a "
+                     f"positive number")
+
+
+@numpy_function(np.linalg.norm)
+def _np_norm(x, ord=None, axis=None, keepdims=False):
+    nd = _nd(_ensure_tensor(x))
+    matrix = (axis is None and nd == 2) or (isinstance(axis, tuple) and len(axis) == 2)
+    if ord is None:
+        return norm(x, "euclidean", axis=axis, keepdims=keepdims) if not matrix else \
+            norm(x, "fro", axis=(-2, -1) if axis is None else axis, keepdims=keepdims)
+    return norm(x, ord, axis=(-2, -1) if matrix and axis is None else axis, keepdims=keepdims)
+
+
+def clip_by_norm(t, clip_norm, axes=None, name=None):
+    """t * clip_norm / max(norm(t), clip_norm), as TensorFlow computes it: a
+    zero t has gradient clip_norm / clip_norm, not nan."""
+    t = _ensure_tensor(t)
+    l2sum = reduce_sum(t * t, axis=axes, keepdims=True)
+    pred = l2sum > 0
+    safe = math_ops.where(pred, l2sum, np.ones_like(l2sum._value))
+    l2norm = math_ops.where(pred, math_ops.sqrt(safe), l2sum)
+    cn = _core.raw_from_python(clip_norm, np.result_type(t._value)) if not isinstance(clip_norm, (Tensor, Variable)) \
+        else clip_norm
+    return t * cn / math_ops.maximum(l2norm, cn)
 
 
 argmax_op = nondiff("argmax", lambda x, axis, out_type: np.argmax(x, axis=axis).astype(out_type))
 argmin_op = nondiff("argmin", lambda x, axis, out_type: np.argmin(x, axis=axis).astype(out_type))
 
 
-def argmax(input, axis=None, output_type=np.int64, name=None):
-    from tapegrad import dtypes
-    return apply(argmax_op, (input,), (0 if axis is None else int(axis), dtypes.numpy_dtype(output_type)))
+def _arg_reducer(op):
+    def arg(input, axis=None, output_type=np.int64, name=None):
+        from tapegrad import dtypes
+        t = _ensure_tensor(input)
+        if _nd(t) == 0:
+            raise InvalidArgumentError(f"{op.name}: input must have rank >= 1 [Op:{op.name.capitalize()}]")
+        ax = 0 if axis is None else _neg_axis(axis, _nd(t), op.name) % _nd(t)
+        if _shape_of(t)[ax] == 0:
+            raise InvalidArgumentError(f"{op.name}: reduction axis {ax} is empty [Op:{op.name.capitalize()}]")
+        return apply(op, (t,), (ax, dtypes.numpy_dtype(output_type)))
+    arg.__name__ = op.name
+    arg.__doc__ = f"tf.math.{op.name}: integer indices, not differentiable (gradient None)."
+    return arg
 
 
-def argmin(input, axis=None, output_type=np.int64, name=None):
-    from tapegrad import dtypes
-    return apply(argmin_op, (input,), (0 if axis is None else int(axis), dtypes.numpy_dtype(output_type)))
+argmax = _arg_reducer(argmax_op)
+argmin = _arg_reducer(argmin_op)
