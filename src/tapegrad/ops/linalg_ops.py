@@ -29,7 +29,7 @@ def _matmul_grad_a(g, ans, a, b, ta, tb):
 
 
 def _matmul_grad_b(g, ans, a, b, ta, tb):
-    gb = _mm(g, a, True, not ta) if tb else _mm(a, g, not ta, False)
+    gb = _mm(g, a, True, ta) if tb else _mm(a, g, not ta, False)
     return unbroadcast(gb, _shape_of(b), max(_nd(a), _nd(b)))
 
 

@@ -1,0 +1,192 @@
+"""One record per registered differentiable op: how to call it (inputs drawn
+from a domain, static params), the order its derivatives are checked to, and
+the tolerance.  tests/test_ops_rules.py runs every record through the
+finite-difference checker, the JVP-against-VJP identity and the batching
+contract; test_every_differentiable_op_has_a_record fails for an op added
+to the registry without a record here.
+
+Records call the op itself (``_core.apply(op, inputs, params)``), not the
+public function, so each op is checked on exactly the params it receives.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tapegrad import _core
+from tapegrad.ops import _registry
+from tapegrad.ops.array_ops import index_params
+from tapegrad.ops.linalg_ops import _parse_einsum
+
+
+def _rng(name):
+    return np.random.default_rng(abs(hash(name)) % (2 ** 32))
+
+
+# Input domains: where the op is smooth (kinks and poles stay far from the
+# finite-difference step).
+DOMAINS = {
+    "real": lambda r, s: r.standard_normal(s),
+    "pos": lambda r, s: r.uniform(0.5, 2.0, s),
+    "unit": lambda r, s: r.uniform(-0.8, 0.8, s),
+    "gt1": lambda r, s: r.uniform(1.2, 3.0, s),
+    "nonzero": lambda r, s: r.choice([-1.0, 1.0], s) * r.uniform(0.3, 2.0, s),
+    "relu6": lambda r, s: r.choice([-1.0, 3.0, 7.0], s) + r.uniform(-0.5, 0.5, s),
+    "clip": lambda r, s: r.choice([-1.5, 0.0, 1.5], s) + r.uniform(-0.3, 0.3, s),
+    "spread": lambda r, s: r.permutation(np.prod(s, dtype=int)).reshape(s) * 0.5 + r.uniform(0, 0.1, s),
+    "wellcond": lambda r, s: r.standard_normal(s) + 3 * np.eye(s[-1]),
+    "spd": lambda r, s: _spd(r, s),
+    "with_zeros": lambda r, s: np.where(r.uniform(size=s) < 0.3, 0.0, r.uniform(0.5, 1.5, s)),
+}
+
+
+def _spd(r, s):
+    a = r.standard_normal(s)
+    return a @ np.swapaxes(a, -1, -2) + s[-1] * np.eye(s[-1])
+
+
+@dataclass
+class Record:
+    op: str
+    args: tuple                          # ((shape, domain), ...) or arrays
+    params: tuple = None                 # static params (GENERAL ops)
+    order: int = 2
+    rtol: float = 1e-5
+    atol: float = 1e-6
+    prepare: object = None               # inputs -> inputs, inside the differentiated function
+    finish: object = None                # op output -> one tensor to check (multi-output ops)
+    dtypes: tuple = ("float64", "float32")
+    note: str = ""
+    arrays: list = field(default=None, repr=False)
+
+    def inputs(self, dtype=np.float64):
+        r = _rng(self.op)
+        out = []
+        for a in self.args:
+            if isinstance(a, np.ndarray):
+                out.append(a.astype(dtype))
+            else:
+                shape, domain = a
+                out.append(np.asarray(DOMAINS[domain](r, shape), dtype=dtype))
+        return out
+
+    @property
+    def Op(self):
+        return _registry.OPS[self.op]
+
+    def apply(self, *ts):
+        """The op on tensors (recorded), as the checked function."""
+        if self.prepare is not None:
+            ts = self.prepare(*ts)
+        op = self.Op
+        if op.kind == _core.UNARY:
+            out = _core.unary(op, ts[0])
+        elif op.kind == _core.BINARY:
+            out = _core.binary(op, ts[0], ts[1])
+        else:
+            out = _core.apply(op, tuple(ts), self.params)
+        return self.finish(out) if self.finish is not None else out
+
+    def raw_params(self, inputs):
+        """The params the core passes a rule for these raw inputs."""
+        if self.Op.kind == _core.BINARY:
+            return (np.shape(inputs[0]), np.shape(inputs[1]))
+        return self.params or ()
+
+
+def _sym(a):
+    return ((a + np.swapaxes(a, -1, -2)) * 0.5,)
+
+
+def _cat_outputs(outs):
+    import tapegrad as tg
+    return tg.concat([tg.reshape(o, [-1]) for o in outs], 0)
+
+
+def _eigh_finish(outs):
+    e, v = outs
+    return _cat_outputs([e, v * v])             # v * v: free of the eigenvectors' sign
+
+
+def _svd_finish(outs):
+    s, u, v = outs
+    return _cat_outputs([s, u * u, v * v])
+
+
+def _key(key, shape):
+    return index_params(key, shape)
+
+
+S = (3, 4)
+R = []
+add = R.append
+
+# ---- elementwise binary (broadcasting is checked separately, with hypothesis) ----
+for name in ["add", "subtract", "multiply", "maximum", "minimum"]:
+    add(Record(name, ((S, "spread"), ((4,), "real"))))
+add(Record("truediv", ((S, "real"), ((4,), "nonzero"))))
+add(Record("mod", ((S, "pos"), ((4,), "gt1")), note="away from the jumps of floor(x / y)"))
+add(Record("pow", ((S, "pos"), ((4,), "real"))))
+add(Record("atan2", ((S, "real"), ((4,), "nonzero"))))
+
+# ---- elementwise unary ----
+for name, domain in [("negative", "real"), ("abs", "nonzero"), ("sign", "nonzero"), ("exp", "real"),
+                     ("expm1", "real"), ("log", "pos"), ("log1p", "pos"), ("log2", "pos"), ("sqrt", "pos"),
+                     ("rsqrt", "pos"), ("square", "real"), ("reciprocal", "nonzero"), ("sin", "real"),
+                     ("cos", "real"), ("tan", "unit"), ("asin", "unit"), ("acos", "unit"), ("atan", "real"),
+                     ("sinh", "real"), ("cosh", "real"), ("tanh", "real"), ("asinh", "real"), ("acosh", "gt1"),
+                     ("atanh", "unit"), ("erf", "real"), ("sigmoid", "real"), ("softplus", "real"),
+                     ("relu", "nonzero"), ("relu6", "relu6"), ("elu", "nonzero"), ("selu", "nonzero"),
+                     ("identity", "real")]:
+    add(Record(name, ((S, domain),)))
+add(Record("relu_grad", ((S, "real"), (S, "nonzero"))))
+add(Record("relu6_grad", ((S, "real"), (S, "relu6"))))
+add(Record("leaky_relu_grad", ((S, "real"), (S, "nonzero")), params=(0.2,)))
+add(Record("leaky_relu", ((S, "nonzero"),), params=(0.3,)))
+add(Record("cast", ((S, "real"),), params=(np.dtype(np.float64), np.dtype(np.float64)), dtypes=("float64",),
+           note="float64 -> float32 -> float64 is checked in test_ops_conventions"))
+add(Record("where", ((S, "real"), ((4,), "real")), params=(np.array([True, False, True, False]), S, (4,))))
+add(Record("clip_by_value", ((S, "clip"),), params=(-1.0, 1.0)))
+
+# ---- reductions and scans ----
+for name, domain in [("reduce_sum", "real"), ("reduce_mean", "real"), ("reduce_max", "spread"),
+                     ("reduce_min", "spread"), ("reduce_prod", "with_zeros")]:
+    add(Record(name, (((2, 3, 4), domain),), params=((0, 2), False, (2, 3, 4))))
+add(Record("cumsum", ((S, "real"),), params=(-1, True, True)))
+add(Record("cumprod", (((3, 5), "with_zeros"),), params=(-1,), order=3,
+           note="zeros included: the rule is a linear recurrence, exact at every order"))
+add(Record("linear_recurrence", (((5,), "real"), ((3, 5), "real")), params=(-1, False), order=3))
+
+# ---- shape and indexing ----
+add(Record("reshape", ((S, "real"),), params=((2, 6), S)))
+add(Record("broadcast_to", (((3, 1), "real"),), params=((2, 3, 4), (3, 1))))
+add(Record("transpose", (((2, 3, 4), "real"),), params=((2, 0, 1),)))
+add(Record("getitem", (((4, 5, 3), "real"),),
+           params=_key((np.array([0, 2, 2]), slice(None, None, -2), np.array([1, 0, 1])), (4, 5, 3)),
+           note="separated advanced indices with a repeated index (the gradient adds)"))
+add(Record("scatter_into_zeros", (((3, 3), "real"),), params=_key((np.array([0, 2, 2]), slice(None)), (4, 3))))
+add(Record("concat", ((S, "real"), ((3, 2), "real")), params=(-1, (4, 2), (3, 6))))
+add(Record("pad", ((S, "real"),), params=(((1, 0), (2, 1)), 0.5, S)))
+add(Record("reverse", ((S, "real"),), params=((-2, -1),)))
+add(Record("tensor_scatter_nd", ((S, "real"), ((2, 4), "real")),
+           params=_key((np.array([2, 0]),), S) + (False,)))
+
+# ---- linear algebra ----
+add(Record("matmul", (((2, 3, 4), "real"), ((4, 5), "real")), params=(False, False)))
+add(Record("einsum", (((3, 3, 2), "real"), ((2, 4), "real")), params=_parse_einsum("iij,jk->ik", [(3, 3, 2), (2, 4)]),
+           note="a diagonal and a contraction"))
+add(Record("inv", (((2, 3, 3), "wellcond"),)))
+add(Record("det", (((3, 3), "wellcond"),)))
+add(Record("slogdet", (((3, 3), "wellcond"),), finish=lambda o: o[1]))
+add(Record("solve", (((3, 3), "wellcond"), ((3, 2), "real")), params=(False,)))
+add(Record("cholesky", (((3, 3), "spd"),), prepare=_sym, note="symmetric perturbations"))
+add(Record("eigh", (((3, 3), "spd"),), prepare=_sym, finish=_eigh_finish, rtol=1e-4))
+add(Record("svd", (((4, 3), "real"),), params=(False,), finish=_svd_finish, rtol=1e-4))
+add(Record("diag_part", (((2, 3, 4), "real"),), params=(3, 4)))
+
+# ---- nn ----
+add(Record("softmax", ((S, "real"),), params=(-1,)))
+add(Record("log_softmax", ((S, "real"),), params=(-2,)))
+add(Record("sparse_softmax_cross_entropy_with_logits", ((S, "real"),), params=(np.array([0, 3, 1]),)))
+
+RECORDS = {r.op: r for r in R}
+assert len(RECORDS) == len(R), "two records for one op"

@@ -1,0 +1,160 @@
+"""The registry's records (tests/op_records.py) checked three ways per op:
+against finite differences (first and second order, float64, through nested
+tapes), JVP rule against VJP rule on random directions (<u, J v> both ways,
+rules called directly on raw arrays as the engines call them), and the
+batching contract (a cotangent with extra leading axes)."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
+
+import tapegrad as tg
+from tapegrad import _core
+from tapegrad.ops import _registry
+from tapegrad.ops.array_ops import sum_to_shape
+from tapegrad.test import check_gradients
+
+from op_records import RECORDS
+
+NAMES = sorted(RECORDS)
+
+
+def test_every_differentiable_op_has_a_record():
+    differentiable = {name for name, op in _registry.OPS.items() if op.differentiable}
+    assert sorted(differentiable - set(RECORDS)) == [], "ops without a record in tests/op_records.py"
+    assert sorted(set(RECORDS) - differentiable) == [], "records for ops that are not registered"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_finite_differences(name):
+    rec = RECORDS[name]
+    with np.errstate(all="ignore"):
+        check_gradients(rec.apply, rec.inputs(), order=rec.order, rtol=rec.rtol, atol=rec.atol)
+
+
+# ---- the rules called as the engines call them ------------------------------------------
+
+def _forward(rec, xs):
+    op = rec.Op
+    if op.kind in (_core.UNARY, _core.BINARY):
+        return op.forward(*xs)
+    return op.forward(*xs, *rec.raw_params(xs))
+
+
+def _vjp(rec, g, ans, xs, i, batch_ndim=0):
+    """Input i's gradient, with what the core passes (unsaved values are None)."""
+    op = rec.Op
+    ins = tuple(xs) if op.save & _core.SAVE_INPUTS else (None,) * len(xs)
+    a = ans if op.save & _core.SAVE_ANS else None
+    params = rec.raw_params(xs)
+    if op.n_in < 0:
+        return op.vjps[0](g, a, i, ins, *params)
+    if op.kind == _core.UNARY:
+        return op.vjps[0](g, a, ins[0])
+    if op.kind == _core.BINARY:
+        gi = op.vjps[i](g, a, ins[0], ins[1])
+        return sum_to_shape(gi, np.shape(xs[i]), batch_ndim)
+    return op.vjps[i](g, a, *ins, *params)
+
+
+def _jvp(rec, t, ans, xs, i):
+    op = rec.Op
+    if op.n_in < 0:
+        return op.jvps[0](t, ans, i, tuple(xs), *rec.raw_params(xs))
+    if op.kind in (_core.UNARY, _core.BINARY):
+        return op.jvps[i](t, ans, *xs)
+    return op.jvps[i](t, ans, *xs, *rec.raw_params(xs))
+
+
+def _outputs(ans):
+    return ans if isinstance(ans, tuple) else (ans,)
+
+
+def _raw_case(rec):
+    xs = rec.inputs()
+    if rec.prepare is not None:
+        xs = [np.asarray(x) for x in rec.prepare(*xs)]
+    ans = _forward(rec, xs)
+    return xs, ans
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_jvp_agrees_with_vjp(name):
+    rec = RECORDS[name]
+    xs, ans = _raw_case(rec)
+    rng = np.random.default_rng(1)
+    outs = _outputs(ans)
+    us = tuple(rng.standard_normal(np.shape(o)) for o in outs)
+    u = us if isinstance(ans, tuple) else us[0]
+    for i, x in enumerate(xs):
+        v = rng.standard_normal(np.shape(x))
+        with np.errstate(all="ignore"):
+            jv = _jvp(rec, v, ans, xs, i)
+            vu = _vjp(rec, u, ans, xs, i)
+        jv = _outputs(jv) if isinstance(ans, tuple) else (jv,)
+        lhs = sum(float(np.sum(uo * np.broadcast_to(j, np.shape(o)))) for uo, j, o in zip(us, jv, outs)
+                  if j is not None)
+        rhs = 0.0 if vu is None else float(np.sum(np.asarray(vu) * v))
+        assert lhs == pytest.approx(rhs, rel=1e-7, abs=1e-9), f"input {i}: <u, J v> = {lhs}, <J^T u, v> = {rhs}"
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if RECORDS[n].Op.batching])
+def test_vjp_accepts_leading_batch_axes(name):
+    rec = RECORDS[name]
+    xs, ans = _raw_case(rec)
+    rng = np.random.default_rng(2)
+    outs = _outputs(ans)
+    lead = (2, 3)
+    batched = tuple(rng.standard_normal(lead + np.shape(o)) for o in outs)
+    for i in range(len(xs)):
+        g = batched if isinstance(ans, tuple) else batched[0]
+        with np.errstate(all="ignore"):
+            got = _vjp(rec, g, ans, xs, i, batch_ndim=len(lead))
+        if got is None:
+            continue
+        got = np.asarray(got)
+        assert got.shape == lead + np.shape(xs[i])
+        for j in np.ndindex(*lead):
+            row = tuple(b[j] for b in batched) if isinstance(ans, tuple) else batched[0][j]
+            with np.errstate(all="ignore"):
+                want = _vjp(rec, row, ans, xs, i)
+            np.testing.assert_allclose(got[j], np.asarray(want), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if "float32" in RECORDS[n].dtypes])
+def test_float32_in_float32_gradient_out(name):
+    rec = RECORDS[name]
+    xs = [tg.constant(x) for x in rec.inputs(np.float32)]
+    with tg.GradientTape() as tape:
+        tape.watch(xs)
+        with np.errstate(all="ignore"):
+            y = rec.apply(*xs)
+    assert y.dtype == tg.float32
+    grads = tape.gradient(y, xs)
+    assert any(g is not None for g in grads)
+    for x, g in zip(xs, grads):
+        if g is not None:
+            assert g.dtype == tg.float32 and g.shape == x.shape
+
+
+# ---- broadcasting (hypothesis): every binary op, first order, against finite differences ----
+
+BINARY = [n for n in NAMES if RECORDS[n].Op.kind == _core.BINARY]
+
+
+@pytest.mark.parametrize("name", BINARY)
+@settings(max_examples=15, deadline=None)
+@given(shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=3), seed=st.integers(0, 2**16))
+def test_binary_ops_unbroadcast_gradients(name, shapes, seed):
+    rec = RECORDS[name]
+    r = np.random.default_rng(seed)
+    from op_records import DOMAINS
+    xs = [np.asarray(DOMAINS[d](r, s), dtype=np.float64) for (_, d), s in zip(rec.args, shapes.input_shapes)]
+    with np.errstate(all="ignore"):
+        check_gradients(rec.apply, xs, order=1)
+    ts = [tg.constant(x) for x in xs]
+    with tg.GradientTape() as tape:
+        tape.watch(ts)
+        y = rec.apply(*ts)
+    assert y.shape == shapes.result_shape
+    assert [tuple(g.shape) for g in tape.gradient(y, ts)] == [tuple(s) for s in shapes.input_shapes]
