@@ -178,13 +178,13 @@ def log_sigmoid(x, name=None):
 # ---- statistics and regularisation ------------------------------------------------------------
 
 def moments(x, axes, shift=None, keepdims=False, name=None):
-    """(mean, variance) over `axes`; as in TensorFlow the variance uses a
-    stop_gradient'ed mean."""
+    """(mean, variance) over `axes`.  TensorFlow stops the gradient through
+    the mean inside the variance: the same first derivative (the deviations
+    sum to zero) but a wrong second one; tapegrad keeps the mean connected."""
     from tapegrad.ops.reduction_ops import reduce_mean
-    from tapegrad.ops.creation import stop_gradient
     x = _ensure_tensor(x)
     mean = reduce_mean(x, axis=axes, keepdims=True)
-    variance = reduce_mean(math_ops.square(x - stop_gradient(mean)), axis=axes, keepdims=True)
+    variance = reduce_mean(math_ops.square(x - mean), axis=axes, keepdims=True)
     if not keepdims:
         axes = [axes] if isinstance(axes, int) else list(axes)
         mean, variance = squeeze(mean, axes), squeeze(variance, axes)
