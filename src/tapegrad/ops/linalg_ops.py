@@ -345,7 +345,7 @@ def _separation(e, what, op, repeated):
     derivative does not exist (repeated values)."""
     ev = np.asarray(raw(e))
     n = ev.shape[-1]
-    gaps = np.abs(ev[..., None, :] - ev[..., :, None]) + np.eye(n) * np.inf
+    gaps = np.where(np.eye(n, dtype=bool), np.inf, np.abs(ev[..., None, :] - ev[..., :, None]))
     if n > 1 and np.min(gaps) <= 8 * np.finfo(ev.dtype).eps * max(1.0, float(np.max(np.abs(ev)))):
         raise InvalidArgumentError(f"{op}: the gradient through {what} is not defined for {repeated}; "
                                    f"differentiate only the {'eigenvalues' if op == 'eigh' else 'singular values'}")

@@ -11,7 +11,7 @@ from tapegrad.ops.array_ops import (reshape, transpose, _shape_of, _nd, _ensure_
 from tapegrad.ops import math_ops
 
 
-def _axes(axis, ndim):
+def _axes(axis, ndim, op="reduce"):
     """Normalised reduction axes (a sorted tuple), or None for all."""
     if axis is None:
         return None
@@ -22,7 +22,7 @@ def _axes(axis, ndim):
     for a in axes:
         a = int(a)
         if not -ndim <= a < max(ndim, 1):
-            raise InvalidArgumentError(f"Invalid reduction dimension {a} for input with {ndim} dimensions.")
+            raise InvalidArgumentError(f"{op}: Invalid reduction dimension {a} for input with {ndim} dimensions.")
         out.append(a % ndim if ndim else 0)
     return tuple(sorted(set(out)))
 
@@ -243,7 +243,7 @@ def _reducer(op):
     def reduce(input_tensor, axis=None, keepdims=False, name=None):
         t = _ensure_tensor(input_tensor)
         shape = _shape_of(t)
-        return apply(op, (t,), (_axes(axis, len(shape)), bool(keepdims), shape))
+        return apply(op, (t,), (_axes(axis, len(shape), op.name), bool(keepdims), shape))
     reduce.__name__ = op.name
     reduce.__doc__ = f"tf.{op.name}(input_tensor, axis=None, keepdims=False): differentiable."
     return reduce
@@ -326,7 +326,7 @@ def _logical_reducer(op):
         t = _ensure_tensor(input_tensor)
         if np.result_type(t._value) != np.bool_:
             raise TypeError(f"{op.name}: input must be a bool tensor, got {np.result_type(t._value)}")
-        return apply(op, (t,), (_axes(axis, _nd(t)), bool(keepdims)))
+        return apply(op, (t,), (_axes(axis, _nd(t), op.name), bool(keepdims)))
     reduce.__name__ = op.name
     reduce.__doc__ = f"tf.{op.name}(input_tensor, axis=None, keepdims=False): bool, not differentiable."
     return reduce
