@@ -1,0 +1,116 @@
+"""The op-coverage table, generated from the registry (docs/ops.md):
+
+    python -m tapegrad.ops._coverage > docs/ops.md
+
+tests/test_ops_docs.py fails when docs/ops.md is not what this prints."""
+import inspect
+
+import numpy as np
+
+import tapegrad
+from tapegrad import _core
+from tapegrad.ops import _registry, math_ops, reduction_ops, array_ops, linalg_ops, nn_ops, creation
+
+FAMILIES = [("Elementwise math", math_ops), ("Reductions and scans", reduction_ops),
+            ("Shape and indexing", array_ops), ("Linear algebra", linalg_ops), ("Neural networks", nn_ops)]
+NAMESPACES = [("tapegrad", tapegrad), ("tapegrad.math", tapegrad.math), ("tapegrad.linalg", tapegrad.linalg),
+              ("tapegrad.nn", tapegrad.nn), ("tapegrad.random", tapegrad.random)]
+_SAVED = {0: "nothing", _core.SAVE_INPUTS: "inputs", _core.SAVE_ANS: "output",
+          _core.SAVE_INPUTS | _core.SAVE_ANS: "inputs, output"}
+
+
+def _kind(op):
+    if op.n_in < 0:
+        return "variadic"
+    return {_core.UNARY: "elementwise", _core.BINARY: "broadcasting"}.get(op.kind, "general")
+
+
+def _numpy_names(op):
+    names = [f"`numpy.{u.__name__}`" for u, f in _registry.UFUNCS.items() if f is op]
+    return ", ".join(sorted(names))
+
+
+def _yes(flag):
+    return "yes" if flag else "no"
+
+
+def op_rows(module):
+    rows = []
+    for name, op in vars(module).items():
+        if isinstance(op, _core.Op) and _registry.OPS.get(op.name) is op and name == _binding(module, op):
+            if op.differentiable:
+                modes = ["yes", _yes(all(j is not None for j in op.jvps)), "yes", _yes(op.batching)]
+            else:
+                modes = ["—", "—", "—", "—"]
+            rows.append(f"| `{op.name}` | {_kind(op)} | {' | '.join(modes)} | {_SAVED[op.save]} | "
+                        f"{_numpy_names(op)} |")
+    return rows
+
+
+def _binding(module, op):
+    """The first module-level name of an op (aliases such as divide = truediv
+    list the op once)."""
+    for name, value in vars(module).items():
+        if value is op:
+            return name
+    return None
+
+
+def _summary(obj):
+    doc = inspect.getdoc(obj) or ""
+    return " ".join(doc.split("\n\n")[0].split()).replace("|", "\\|")
+
+
+def api_rows():
+    rows = []
+    for prefix, ns in NAMESPACES:
+        for name in sorted(vars(ns)):
+            obj = getattr(ns, name)
+            if name.startswith("_") or inspect.ismodule(obj) or isinstance(obj, type):
+                continue
+            if isinstance(obj, _core.Op):
+                rows.append(f"| `{prefix}.{name}` | op `{obj.name}` |")
+            elif callable(obj) and getattr(obj, "__module__", "").startswith("tapegrad.ops"):
+                rows.append(f"| `{prefix}.{name}` | {_summary(obj) or 'function'} |")
+    return rows
+
+
+def numpy_rows():
+    rows = []
+    for func, target in list(_registry.UFUNCS.items()) + list(_registry.FUNCTIONS.items()):
+        module = "numpy" if isinstance(func, np.ufunc) else func.__module__
+        what = f"op `{target.name}`" if isinstance(target, _core.Op) else "a tapegrad function"
+        rows.append(f"| `{module}.{func.__name__}` | {what} |")
+    return sorted(set(rows))
+
+
+def render():
+    out = ["# Op coverage", "",
+           "Generated from the op registry by `python -m tapegrad.ops._coverage > docs/ops.md`; "
+           "tests/test_ops_docs.py checks it is current. Every differentiable op below has a record in "
+           "tests/op_records.py, checked against finite differences at first and second order, JVP against "
+           "VJP, and (where batching is yes) with batched cotangents.", "",
+           "Columns: **reverse** has VJP rules; **forward** has JVP rules; **higher order**: the rules are "
+           "written with registered ops, so they are differentiable again; **batching**: VJP rules accept a "
+           "cotangent with extra leading axes (a Jacobian is one batched sweep); **saves**: what a node "
+           "keeps for its rules. Ops marked — are not differentiable (their outputs are integers, booleans "
+           "or piecewise constant): gradients through them are None, as in TensorFlow.", ""]
+    head = ["| op | kind | reverse | forward | higher order | batching | saves | NumPy names |",
+            "|---|---|---|---|---|---|---|---|"]
+    for title, module in FAMILIES:
+        out += [f"## {title}", ""] + head + op_rows(module) + [""]
+    covered = {op.name for _, m in FAMILIES for op in vars(m).values() if isinstance(op, _core.Op)}
+    missing = sorted(set(_registry.OPS) - covered)
+    if missing:
+        raise RuntimeError(f"ops outside the families: {missing}")
+    out += ["## Public functions", "",
+            "TensorFlow names; a function that is not an op is a composition of the ops above, differentiable "
+            "through them.", "", "| name | what it is |", "|---|---|"] + api_rows() + [""]
+    out += ["## NumPy functions on Tensors", "",
+            "These NumPy functions, called on a Tensor, run tapegrad and are recorded; any other NumPy function "
+            "raises a TypeError naming it.", "", "| NumPy name | runs |", "|---|---|"] + numpy_rows() + [""]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(render(), end="")
