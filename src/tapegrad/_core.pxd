@@ -62,6 +62,7 @@ cdef class Op:
     cdef readonly int n_in
     cdef readonly int n_out
     cdef readonly bint differentiable
+    cdef readonly bint joint
     cdef tuple _nones
 
 
@@ -89,8 +90,24 @@ cdef class Tape(Recorder):
     cdef void _free_nodes(self)
     cdef int _watch_var(self, Variable v) except -1
     cdef void _propagate_reach(self, char *reach, Py_ssize_t n_nodes)
+    cdef int _path_batches(self, char *reach, char *need, Py_ssize_t n_nodes) except -1
     cdef int _sweep(self, PyObject **grads, char *reach, char *keep, Py_ssize_t n_nodes,
-                    bint tensor_mode, int64_t gen) except -1
-    cdef int _run_rules(self, Py_ssize_t k, PyObject **grads, char *reach, bint tensor_mode) except -1
+                    bint tensor_mode, int64_t gen, object batch, bint free_saved) except -1
+    cdef int _run_rules(self, Py_ssize_t k, PyObject **grads, char *reach, bint tensor_mode,
+                        object batch) except -1
     cdef int _call_rules(self, Op op, int32_t *targets, Py_ssize_t n_in, object g, object ans, object ins,
-                         object params, PyObject **grads, bint tensor_mode) except -1
+                         object params, PyObject **grads, bint tensor_mode, object batch) except -1
+    cdef int _call_joint_rule(self, Op op, int32_t *targets, Py_ssize_t n_in, object g, object ans,
+                              object ins, object params, PyObject **grads, bint tensor_mode) except -1
+
+
+cdef class Accumulator(Recorder):
+    cdef tg_idmap index              # tensor id -> position in `tangents`
+    cdef list tangents
+    cdef int _set(self, int64_t tid, object tangent) except -1
+    cdef object _jvp(self, Op op, tuple inputs, object out, object params, list tans, bint tensor_mode)
+
+
+cdef class ReadLog(Recorder):
+    cdef readonly list variables
+    cdef set _ids

@@ -127,6 +127,24 @@ cpdef bint any_recording():
     return _n_active > 0 and len(_thread_stack()) > 0
 
 
+cdef list _replace_stack(list new):
+    """Make `new` this thread's recorder stack and return the old one (restore
+    it with the same call).  Used to run code that only some recorders may see:
+    an accumulator's JVP ops (seen by the recorders entered before it), a
+    recompute_grad forward (seen by none).  A list object is swapped, never
+    mutated in place: a caller may be iterating over the old one."""
+    global _n_active, tg_thread_stack
+    cdef list old = _thread_stack()
+    (<dict>PyThreadState_GetDict())[_STACK_KEY] = new     # `old` stays alive: we return it
+    tg_thread_stack = <PyObject *>new
+    _n_active += len(new) - len(old)
+    return old
+
+
+def replace_stack(list new):
+    return _replace_stack(new)
+
+
 # --------------------------------------------------------------------------
 # Values
 
@@ -696,11 +714,18 @@ cdef class Op:
              Variadic ops have one rule ``rule(g, ans, i, inputs, *params)``.
     jvps:    forward-mode rules, same layout (``jvp_i(t_i, ans, *inputs, *params)``).
     save:    SAVE_INPUTS / SAVE_ANS bits: what the rules read.
+    joint:   one rule for all inputs at once (custom gradients): vjps is
+             ``(rule,)``, ``rule(g, ans, needs, inputs, *params)`` returning one
+             gradient per input (`needs[i]`: input i wants one); jvps is
+             ``(rule,)``, ``rule(tangents, ans, inputs, *params)`` returning
+             the output tangent (a tuple for several outputs).  Any number of inputs.
     """
 
     def __init__(self, name, forward, vjps=None, *, kind=GENERAL, save=0, jvps=None, n_out=1,
-                 differentiable=True, variadic=False, scalar=None, batching=True):
+                 differentiable=True, variadic=False, scalar=None, batching=True, joint=False):
         self.name = name
+        self.joint = joint
+        variadic = variadic or joint
         # jvps: one forward-mode rule per input, ``jvp_i(t_i, ans, *inputs[, *params])``
         # -> the output tangent contributed by input i's tangent t_i (None: none).
         self.jvps = tuple(jvps) if jvps is not None else ()
@@ -799,8 +824,11 @@ cdef object _binary(Op op, object a, object b):
         raise
     cdef Tensor out = _wrap(_own(value))
     if _n_active and op.differentiable and _differentiable_value(out._value):
-        if not _same_shape(ra, rb) or not _same_shape(ra, out._value):
-            params = (np.shape(ra), np.shape(rb))
+        # Remember input shapes only where broadcasting happened and the input
+        # is a tensor (raw constants never receive gradients).
+        if not (_same_shape(ra, out._value) and _same_shape(rb, out._value)):
+            params = (ra.shape if isinstance(a, Tensor) and not _same_shape(ra, out._value) else None,
+                      rb.shape if isinstance(b, Tensor) and not _same_shape(rb, out._value) else None)
         _record_all(op, (a, b), out, params)
     return out
 
@@ -843,6 +871,14 @@ def apply(Op op, inputs, params=None):
             (<Tensor>out)._value if op.n_out == 1 else (<Tensor>out[0])._value):
         _record_all(op, tuple(tensors), out, params)
     return out
+
+
+def record(Op op, tuple inputs, out):
+    """Offer an op computed outside `apply` (a custom gradient's outputs) to
+    every active recorder.  inputs: Tensors; out: a Tensor, or a tuple of
+    Tensors when op.n_out > 1."""
+    if _n_active:
+        _record_all(op, inputs, out, None)
 
 
 def alias_tensor(Tensor dst, Tensor src):
@@ -1048,13 +1084,21 @@ cdef class Tape(Recorder):
             raise
         return 0
 
-    def backward(self, list targets, list seeds, list sources, bint tensor_mode):
+    def backward(self, list targets, list seeds, list sources, bint tensor_mode, tuple batch=None,
+                 bint retain=False):
         """Gradients of sum(seed_i * target_i) with respect to each source.
 
         targets/sources are Tensors (variables already read); seeds are raw
         values (fast path) or Tensors (tensor_mode, when another recorder is
         active and the rules must themselves be recorded).  Returns a list with
-        one entry per source: the gradient (raw or Tensor) or None."""
+        one entry per source: the gradient (raw or Tensor) or None.
+
+        batch: the shape of extra leading axes on every seed (a Jacobian's
+        stacked cotangents): gradients then have shape batch + source shape (or
+        lack the batch axes when they do not depend on the seed).  If an op on
+        the path from the sources to the targets cannot batch (``op.batching``
+        False), nothing is computed and None is returned.
+        retain: keep saved values of a non-persistent tape (several sweeps)."""
         if self.released:
             raise RuntimeError("tapegrad: this tape's resources were already released")
         cdef int32_t n_slots = self.n_slots
@@ -1063,8 +1107,11 @@ cdef class Tape(Recorder):
         cdef PyObject **grads = <PyObject **>calloc(n_slots + 1, sizeof(PyObject *))
         cdef char *reach = <char *>calloc(n_slots + 1, 1)
         cdef char *keep = <char *>calloc(n_slots + 1, 1)
-        if grads == NULL or reach == NULL or keep == NULL:
-            free(grads); free(reach); free(keep)
+        cdef char *need = NULL
+        if batch is not None:
+            need = <char *>calloc(n_slots + 1, 1)
+        if grads == NULL or reach == NULL or keep == NULL or (batch is not None and need == NULL):
+            free(grads); free(reach); free(keep); free(need)
             raise MemoryError()
         cdef dict off_tape = {}
         cdef list results = []
@@ -1087,7 +1134,13 @@ cdef class Tape(Recorder):
                     tid = (<Tensor>t)._id
                     off_tape[tid] = seeds[i] if tid not in off_tape else off_tape[tid] + seeds[i]
             self._propagate_reach(reach, n_nodes)
-            self._sweep(grads, reach, keep, n_nodes, tensor_mode, gen)
+            if batch is not None:
+                for i in range(n_slots):
+                    need[i] = grads[i] != NULL
+                if not self._path_batches(reach, need, n_nodes):
+                    return None
+            self._sweep(grads, reach, keep, n_nodes, tensor_mode, gen, batch,
+                        not self.persistent and not retain)
             for src in sources:
                 s = tg_idmap_get(&self.slots, (<Tensor>src)._id) if not self.released else -1
                 # (a rule may have watched new tensors: slots past n_slots have no gradient)
@@ -1100,7 +1153,33 @@ cdef class Tape(Recorder):
         finally:
             for i in range(n_slots):
                 Py_XDECREF(grads[i])
-            free(grads); free(reach); free(keep)
+            free(grads); free(reach); free(keep); free(need)
+
+    cdef int _path_batches(self, char *reach, char *need, Py_ssize_t n_nodes) except -1:
+        """1 if every op between the sources (`reach`) and the seeded slots
+        (`need`) accepts batched cotangents.  A reverse pass over the node
+        arrays marking which slots would receive a gradient; pure C but for
+        reading each op's flag."""
+        cdef Py_ssize_t k, j
+        cdef int32_t s
+        cdef bint hit
+        for k in range(n_nodes - 1, -1, -1):
+            hit = False
+            for j in range(self.out_start.data[k], self.out_start.data[k + 1]):
+                if need[self.out_slot.data[j]]:
+                    hit = True
+                    break
+            if not hit:
+                continue
+            hit = False
+            for j in range(self.in_start.data[k], self.in_start.data[k + 1]):
+                s = self.in_slot.data[j]
+                if s >= 0 and reach[s]:
+                    need[s] = 1
+                    hit = True
+            if hit and not (<Op>self.node_op.data[k]).batching:
+                return 0
+        return 1
 
     cdef void _propagate_reach(self, char *reach, Py_ssize_t n_nodes):
         """Forward pass over the node arrays: an output is reachable from the
@@ -1124,14 +1203,14 @@ cdef class Tape(Recorder):
                     reach[out_slot[j]] = 1
 
     cdef int _sweep(self, PyObject **grads, char *reach, char *keep, Py_ssize_t n_nodes,
-                    bint tensor_mode, int64_t gen) except -1:
+                    bint tensor_mode, int64_t gen, object batch, bint free_saved) except -1:
         """The reverse sweep: walking the nodes backwards is already a reverse
         topological order.  Rules may record new nodes on this very tape
         (persistent tape, gradient inside its context), so no pointer into
         the buffers is held across a Python call."""
         cdef Py_ssize_t k, j, i, o0, o1, i0, i1
         cdef int32_t s
-        cdef bint has_g, free_saved = not self.persistent
+        cdef bint has_g
         cdef Op op
         cdef PyObject *p
         for k in range(n_nodes - 1, -1, -1):
@@ -1150,7 +1229,7 @@ cdef class Tape(Recorder):
                 for j in range(i0, i1):
                     s = self.in_slot.data[j]
                     if s >= 0 and reach[s]:
-                        self._run_rules(k, grads, reach, tensor_mode)
+                        self._run_rules(k, grads, reach, tensor_mode, batch)
                         if self.generation != gen:      # a rule reset or released this tape
                             raise RuntimeError("tapegrad: the tape was reset while its gradient was being computed")
                         break
@@ -1167,7 +1246,8 @@ cdef class Tape(Recorder):
                 tg_objvec_release(&self.node_params, k)
         return 0
 
-    cdef int _run_rules(self, Py_ssize_t k, PyObject **grads, char *reach, bint tensor_mode) except -1:
+    cdef int _run_rules(self, Py_ssize_t k, PyObject **grads, char *reach, bint tensor_mode,
+                        object batch) except -1:
         cdef Op op = <Op>self.node_op.data[k]
         cdef PyObject *p = self.node_saved.data[k]
         cdef object saved = <object>p if p != NULL else None
@@ -1212,17 +1292,19 @@ cdef class Tape(Recorder):
             for i in range(n_in):
                 s = self.in_slot.data[i0 + i]
                 targets[i] = s if s >= 0 and reach[s] else -1
-            self._call_rules(op, targets, n_in, g, ans, ins, params, grads, tensor_mode)
+            self._call_rules(op, targets, n_in, g, ans, ins, params, grads, tensor_mode, batch)
         finally:
             if targets != small:
                 free(targets)
         return 0
 
     cdef int _call_rules(self, Op op, int32_t *targets, Py_ssize_t n_in, object g, object ans, object ins,
-                         object params, PyObject **grads, bint tensor_mode) except -1:
+                         object params, PyObject **grads, bint tensor_mode, object batch) except -1:
         cdef Py_ssize_t i
         cdef int32_t s
-        cdef object gi, rule
+        cdef object gi, rule, shape
+        if op.joint:
+            return self._call_joint_rule(op, targets, n_in, g, ans, ins, params, grads, tensor_mode)
         for i in range(n_in):
             s = targets[i]
             if s < 0:
@@ -1236,8 +1318,13 @@ cdef class Tape(Recorder):
                 gi = rule(g, ans, ins[0])
             elif op.kind == _BINARY:
                 gi = rule(g, ans, ins[0], ins[1])
-                if gi is not None and params is not None:
-                    gi = _ops.sum_to_shape(gi, params[i])
+                if gi is not None and params is not None and params[i] is not None:
+                    # Batched cotangents keep their leading axes (a gradient
+                    # that does not depend on the cotangent has none).
+                    if batch is not None and _ndim(gi) > len(<tuple>params[i]):
+                        gi = _ops.sum_to_shape(gi, params[i], len(<tuple>batch))
+                    else:
+                        gi = _ops.sum_to_shape(gi, params[i])
             elif params is None:
                 gi = rule(g, ans, *ins)
             else:
@@ -1248,6 +1335,30 @@ cdef class Tape(Recorder):
                 gi = _wrap(_own(gi))
             _accumulate(grads, s, gi)
         return 0
+
+    cdef int _call_joint_rule(self, Op op, int32_t *targets, Py_ssize_t n_in, object g, object ans,
+                              object ins, object params, PyObject **grads, bint tensor_mode) except -1:
+        cdef Py_ssize_t i
+        needs = tuple([targets[i] >= 0 for i in range(n_in)])
+        gs = op.vjps[0](g, ans, needs, ins, *(params or ()))
+        if len(gs) != n_in:
+            raise ValueError(f"op {op.name!r}: its gradient rule returned {len(gs)} gradients for {n_in} inputs")
+        for i in range(n_in):
+            gi = gs[i]
+            if targets[i] < 0 or gi is None:
+                continue
+            if tensor_mode and not isinstance(gi, Tensor):
+                gi = _wrap(_own(gi))
+            _accumulate(grads, targets[i], gi)
+        return 0
+
+
+cdef inline Py_ssize_t _ndim(object x):
+    if isinstance(x, Tensor):
+        x = (<Tensor>x)._value
+    if isinstance(x, ndarray):
+        return cnp.PyArray_NDIM(<cnp.ndarray>x)
+    return np.ndim(x)
 
 
 cdef inline object _unwrap(object x):
@@ -1280,3 +1391,180 @@ cdef inline int _accumulate(PyObject **grads, int32_t s, object g) except -1:
     grads[s] = <PyObject *>total
     Py_XDECREF(old)
     return 0
+
+
+# --------------------------------------------------------------------------
+# Forward mode
+
+cdef class Accumulator(Recorder):
+    """Forward-mode recorder: holds a tangent per tensor id and, when an op is
+    offered to it, computes the tangent of the op's output from its inputs'
+    tangents with the op's JVP rules.
+
+    Nesting (TensorFlow's rules): recorders are offered an op in entry order.
+    The JVP computation of an accumulator is itself visible to the recorders
+    entered *before* it (outer tapes and accumulators: reverse-over-forward,
+    higher-order forward), so when there are any the rules run on Tensors
+    under a stack cut down to them; recorders entered after it (inner tapes:
+    forward-over-reverse) never see it.  Tangents live as long as the
+    accumulator (TensorFlow drops them with their tensors)."""
+
+    def __cinit__(self):
+        tg_idmap_init(&self.index)
+        self.tangents = []
+
+    def __dealloc__(self):
+        tg_idmap_free(&self.index)
+
+    def watch(self, int64_t tid, tangent):
+        """Give the tensor (or variable) with id `tid` a tangent."""
+        self._set(tid, tangent)
+
+    def tangent(self, int64_t tid):
+        """The tangent of the tensor with id `tid` (a Tensor), or None."""
+        cdef int32_t p = tg_idmap_get(&self.index, tid)
+        if p < 0:
+            return None
+        t = self.tangents[p]
+        if t is not None and not isinstance(t, Tensor):
+            t = _wrap(_own(t))
+            self.tangents[p] = t         # the same Tensor on every call
+        return t
+
+    def has_tangent(self, int64_t tid):
+        return tg_idmap_get(&self.index, tid) >= 0
+
+    cdef int _set(self, int64_t tid, object tangent) except -1:
+        cdef int32_t p = tg_idmap_get(&self.index, tid)
+        if p >= 0:
+            self.tangents[p] = tangent
+            return 0
+        if len(self.tangents) >= INT32_MAX:
+            raise OverflowError("tapegrad: an accumulator can hold at most 2**31-1 tangents")
+        if tg_idmap_put(&self.index, tid, <int32_t>len(self.tangents)) < 0:
+            raise MemoryError()
+        self.tangents.append(tangent)
+        return 0
+
+    cdef int record(self, Op op, tuple inputs, object out, object params) except -1:
+        cdef Py_ssize_t i, depth, n = len(inputs)
+        cdef int32_t p
+        cdef list tans = None
+        cdef list stack, old
+        for i in range(n):
+            x = inputs[i]
+            if isinstance(x, Tensor):
+                p = tg_idmap_get(&self.index, (<Tensor>x)._id)
+                if p >= 0:
+                    if tans is None:
+                        tans = [None] * n
+                    tans[i] = self.tangents[p]
+        if tans is None:
+            return 0                                  # no input depends on the primals
+        stack = _thread_stack()
+        depth = 0
+        while depth < len(stack) and stack[depth] is not self:
+            depth += 1
+        if depth == 0 and not op.joint:
+            result = self._jvp(op, inputs, out, params, tans, False)
+        else:
+            # Only recorders entered before this one see the JVP computation.
+            old = _replace_stack(stack[:depth])
+            try:
+                result = self._jvp(op, inputs, out, params, tans, depth > 0)
+            finally:
+                _replace_stack(old)
+        if op.n_out == 1:
+            if result is not None:
+                self._set((<Tensor>out)._id, result)
+        else:
+            for i in range(op.n_out):
+                if result[i] is not None:
+                    self._set((<Tensor>out[i])._id, result[i])
+        return 0
+
+    cdef object _jvp(self, Op op, tuple inputs, object out, object params, list tans, bint tensor_mode):
+        """The output tangent(s): the sum over inputs of each JVP rule's term,
+        broadcast to the output's shape."""
+        cdef Py_ssize_t i, n = len(inputs)
+        cdef tuple pars = params or ()
+        if not op.jvps:
+            raise LookupError(f"tapegrad: op {op.name!r} has no JVP rule, so forward mode "
+                              f"(ForwardAccumulator) cannot differentiate it")
+        if tensor_mode:
+            for i in range(n):
+                if tans[i] is not None and not isinstance(tans[i], Tensor):
+                    tans[i] = _wrap(_own(tans[i]))
+            ins, ans = inputs, out
+        else:
+            for i in range(n):
+                if isinstance(tans[i], Tensor):
+                    tans[i] = (<Tensor>tans[i])._value
+            ins, ans = _unwrap_tuple(inputs), _unwrap(out)
+        if op.joint:
+            total = op.jvps[0](tuple(tans), ans, ins, *pars)
+        else:
+            total = None
+            for i in range(n):
+                t = tans[i]
+                if t is None:
+                    continue
+                rule = op.jvps[0] if op.n_in < 0 else op.jvps[i]
+                if rule is None:
+                    continue
+                if op.n_in < 0:
+                    ti = rule(t, ans, i, ins, *pars)
+                elif op.kind == _UNARY:
+                    ti = rule(t, ans, ins[0])
+                elif op.kind == _BINARY:
+                    ti = rule(t, ans, ins[0], ins[1])
+                else:
+                    ti = rule(t, ans, *ins, *pars)
+                total = _add_tangents(total, ti, op.n_out)
+        if total is None:
+            return None
+        if op.n_out == 1:
+            return _fit_tangent(total, ans, tensor_mode)
+        return tuple([None if total[i] is None else _fit_tangent(total[i], ans[i], tensor_mode)
+                      for i in range(op.n_out)])
+
+
+cdef object _add_tangents(object total, object t, Py_ssize_t n_out):
+    if t is None:
+        return total
+    if total is None:
+        return t
+    if n_out == 1:
+        return total + t
+    return tuple([a if b is None else b if a is None else a + b for a, b in zip(total, t)])
+
+
+cdef object _fit_tangent(object t, object ans, bint tensor_mode):
+    """A tangent with the output's shape (an input's term can be smaller when
+    the op broadcast it) and, in tensor mode, as a Tensor."""
+    cdef object a = (<Tensor>ans)._value if isinstance(ans, Tensor) else ans
+    cdef object v = (<Tensor>t)._value if isinstance(t, Tensor) else t
+    if not _same_shape(v, a):
+        if tensor_mode:
+            t = _binary(_op_add, t, np.zeros(np.shape(a), dtype=_np_dtype(a)))
+        else:
+            t = np.broadcast_to(v, np.shape(a))
+    if tensor_mode and not isinstance(t, Tensor):
+        t = _wrap(_own(t))
+    return t
+
+
+cdef class ReadLog(Recorder):
+    """Records nothing; remembers which variables were read while it was on
+    the stack (custom_gradient's captured variables), first read first."""
+
+    def __cinit__(self):
+        self.variables = []
+        self._ids = set()
+
+    cdef int on_variable_read(self, Variable v) except -1:
+        cdef int64_t vid = v._state.id
+        if vid not in self._ids:
+            self._ids.add(vid)
+            self.variables.append(_owner(v))
+        return 0
