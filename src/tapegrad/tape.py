@@ -20,6 +20,16 @@ logger = logging.getLogger("tapegrad")
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 _ONE_SHOT = "A non-persistent GradientTape can only be used to compute one set of gradients (or jacobians)"
+# TensorFlow's texts, verbatim: "tocompute" and the double spaces are theirs.
+_ONE_SHOT_BATCH = "A non-persistent GradientTape can only be used tocompute one set of gradients (or jacobians)"
+_NO_PFOR = ("GradientTape must be created with persistent=True to compute the jacobian with eager execution "
+            "enabled and with  experimental_use_pfor set to False.")
+_NO_PFOR_BATCH = ("GradientTape must be created with persistent=True to compute the batch_jacobian with eager "
+                  "execution enabled and  with experimental_use_pfor set to False.")
+_COUPLED_BATCH = (
+    "batch_jacobian: rows of the target depend on other rows of the source (the examples are not "
+    "independent). As in TensorFlow, the result holds each target row's gradient summed over the batch, "
+    "which is not the per-example Jacobian; use jacobian() for the full Jacobian.")
 _PERSISTENT_IN_CONTEXT = (
     "Calling GradientTape.gradient on a persistent tape inside its context is significantly less efficient "
     "than calling it outside the context (it causes the gradient ops to be recorded on the tape, leading to "
@@ -154,14 +164,7 @@ class GradientTape:
             raise TypeError("Argument `target` should be a list or nested structure of Tensors, Variables or "
                             "CompositeTensors to be differentiated, but received None.")
         unconnected = _unconnected_value(unconnected_gradients)
-        flat_sources = _nest.flatten(sources)
-        for s in flat_sources:
-            if s is None:
-                raise TypeError("Cannot convert the argument `type_value`: None to a TensorFlow DType. "
-                                "(a source passed to gradient() is None)")
-            if not isinstance(s, (Tensor, Variable)):
-                raise AttributeError(f"'{type(s).__name__}' object has no attribute '_id': gradient() sources "
-                                     f"must be tapegrad Tensors or Variables")
+        flat_sources = self._check_sources(_nest.flatten(sources))
         flat_targets = _nest.flatten(target)
         for t in flat_targets:
             if not isinstance(t, (Tensor, Variable)):
@@ -184,7 +187,13 @@ class GradientTape:
                                  "(<class 'NoneType'>) to a Tensor.")
             if i < len(given):
                 g = given[i]
-                raw = g._value if isinstance(g, (Tensor, Variable)) else _core.raw_from_python(g, np.result_type(tv))
+                if isinstance(g, Variable):
+                    g = g.value()
+                if (isinstance(g, Tensor) and np.shape(g._value) == np.shape(tv)
+                        and np.result_type(g._value) == np.result_type(tv)):
+                    seeds.append(g)        # kept: in tensor mode the gradient depends on it
+                    continue
+                raw = g._value if isinstance(g, Tensor) else _core.raw_from_python(g, np.result_type(tv))
                 if np.shape(raw) != np.shape(tv):
                     try:
                         raw = np.broadcast_to(raw, np.shape(tv))
@@ -217,12 +226,133 @@ class GradientTape:
         read = [t.value() if isinstance(t, Variable) else t for t in flat_targets]
         srcs = [s.value() if isinstance(s, Variable) else s for s in flat_sources]
         if tensor_mode:
-            seeds = [_core.wrap(s) for s in seeds]
+            seeds = [s if isinstance(s, Tensor) else _core.wrap(s) for s in seeds]
+        else:
+            seeds = [s._value if isinstance(s, Tensor) else s for s in seeds]
         try:
             return tape.backward(read, seeds, srcs, tensor_mode)
         finally:
             if not self._persistent:
                 tape.release()
+
+    # ---- jacobians --------------------------------------------------------------------------
+    def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
+                 parallel_iterations=None, experimental_use_pfor=True):
+        """d target / d source for each source: shape target.shape + source.shape.
+
+        One reverse sweep with every cotangent row stacked on a leading batch
+        axis (the identity), when every op on the path accepts batched
+        cotangents; one sweep per target element otherwise.  The target is a
+        single tensor; unconnected sources give None (zeros with 'zero').
+        parallel_iterations is accepted for TensorFlow compatibility.
+        """
+        if self._tape is None:
+            raise RuntimeError(_ONE_SHOT)
+        if not isinstance(target, (Tensor, Variable)):
+            raise AttributeError(f"'{type(target).__name__}' object has no attribute 'shape': jacobian() "
+                                 f"differentiates a single target tensor (stack several targets into one)")
+        unconnected = _unconnected_value(unconnected_gradients)
+        if not experimental_use_pfor and not self._persistent:
+            raise RuntimeError(_NO_PFOR)
+        flat_sources = self._check_sources(_nest.flatten(sources))
+        target_shape = np.shape(target._value)
+        size = int(np.prod(target_shape, dtype=np.int64))
+        tape = self._begin_use("jacobian")
+        rows = self._rows(tape, target, _identity_rows(size, target_shape, _value_dtype(target)), flat_sources)
+        out = []
+        for g, s in zip(rows, flat_sources):
+            shape = target_shape + np.shape(s._value)
+            if size == 0:
+                g = _core.wrap(np.zeros(shape, dtype=np.result_type(s._value)))
+            elif g is None:
+                g = _core.wrap(np.zeros(shape, dtype=np.result_type(s._value))) if unconnected == "zero" else None
+            else:
+                g = _reshape(_broadcast(g, (size,) + np.shape(s._value)), shape)
+            out.append(g)
+        return _nest.pack_sequence_as(sources, out)
+
+    def batch_jacobian(self, target, source, unconnected_gradients=UnconnectedGradients.NONE,
+                       parallel_iterations=None, experimental_use_pfor=True,
+                       experimental_check_independence=True):
+        """Per-example Jacobians: target [b, y...], source [b, x...] -> [b, y..., x...].
+
+        As TensorFlow computes it: entry [i, j, k] is the gradient of target
+        column j *summed over the batch* with respect to source[i, k], which is
+        the per-example Jacobian only when each target row depends on its own
+        source row alone.  TensorFlow does not check that; tapegrad does (one
+        extra cotangent row in the same sweep) and logs a warning when the rows
+        are coupled, unless experimental_check_independence=False.
+        Unconnected sources give zeros (TensorFlow's behaviour, whatever
+        unconnected_gradients says).
+        """
+        if self._tape is None:
+            raise RuntimeError(_ONE_SHOT_BATCH)
+        for t in (target, source):
+            if not isinstance(t, (Tensor, Variable)):
+                raise AttributeError(f"'{type(t).__name__}' object has no attribute 'shape': batch_jacobian() "
+                                     f"takes one target tensor and one source tensor")
+        target_shape, source_shape = np.shape(target._value), np.shape(source._value)
+        for shape in (target_shape, source_shape):
+            if len(shape) < 2:
+                raise ValueError(f"Shape {shape} must have rank at least 2")
+        if target_shape[0] != source_shape[0]:
+            raise ValueError(f"Need first dimension of target shape ({target_shape}) and source shape "
+                             f"({source_shape}) to match.")
+        if not experimental_use_pfor and not self._persistent:
+            raise RuntimeError(_NO_PFOR_BATCH)
+        _unconnected_value(unconnected_gradients)
+        self._check_sources([source])
+        batch, row_shape = target_shape[0], target_shape[1:]
+        size = int(np.prod(row_shape, dtype=np.int64))
+        dt = _value_dtype(target)
+        # Row j of the cotangent is e_j in every example: gradient of column j summed over the batch.
+        seeds = np.broadcast_to(_identity_rows(size, row_shape, dt)[:, None], (size, batch) + row_shape)
+        probe = None
+        if experimental_check_independence and batch > 1 and size and dt.kind in "fc":
+            probe = np.random.default_rng(0).standard_normal(target_shape).astype(dt)
+            seeds = np.concatenate([seeds, probe[None]])
+        tape = self._begin_use("batch_jacobian")
+        (g,) = self._rows(tape, target, seeds, [source])
+        out_shape = target_shape + source_shape[1:]
+        if g is None or size == 0:
+            return _core.wrap(np.zeros(out_shape, dtype=np.result_type(source._value)))
+        g = _broadcast(g, (len(seeds),) + source_shape)
+        if probe is not None:
+            self._warn_if_coupled(g, probe, size, batch)
+            g = g[:size]
+        # (y, b, x...) -> (b, y, x...) -> (b, y..., x...)
+        perm = (1, 0) + tuple(range(2, len(source_shape) + 1))
+        return _reshape(_transpose(g, perm), out_shape)
+
+    @staticmethod
+    def _warn_if_coupled(g, probe, size, batch):
+        """The probe row's gradient (J^T r for a random r) must equal what the
+        block-diagonal per-example Jacobians predict; otherwise rows are coupled."""
+        g = g._value if isinstance(g, Tensor) else g
+        full = np.asarray(g[size], dtype=np.float64).reshape(batch, -1)
+        blocks = np.asarray(g[:size], dtype=np.float64).reshape(size, batch, -1)
+        predicted = np.einsum("jbx,bj->bx", blocks, np.asarray(probe, dtype=np.float64).reshape(batch, size))
+        scale = max(float(np.max(np.abs(full), initial=0.0)), float(np.max(np.abs(predicted), initial=0.0)), 1e-30)
+        tol = 1e-3 if np.result_type(g).itemsize <= 4 else 1e-8
+        if np.max(np.abs(full - predicted), initial=0.0) > tol * scale * max(1.0, size ** 0.5):
+            warn_first_n(_COUPLED_BATCH, 1)
+
+    def _rows(self, tape, target, seeds, flat_sources):
+        try:
+            return jacobian_rows(tape, target, seeds, flat_sources, self._persistent)
+        finally:
+            if not self._persistent:
+                tape.release()
+
+    def _check_sources(self, flat_sources):
+        for s in flat_sources:
+            if s is None:
+                raise TypeError("Cannot convert the argument `type_value`: None to a TensorFlow DType. "
+                                "(a source passed to gradient() is None)")
+            if not isinstance(s, (Tensor, Variable)):
+                raise AttributeError(f"'{type(s).__name__}' object has no attribute '_id': gradient() sources "
+                                     f"must be tapegrad Tensors or Variables")
+        return flat_sources
 
     def _finish(self, results, flat_sources, unconnected):
         out = []
@@ -254,7 +384,93 @@ class GradientTape:
 
 
 def _value_dtype(g):
-    return np.result_type(g._value if isinstance(g, Tensor) else g)
+    return np.result_type(g._value if isinstance(g, (Tensor, Variable)) else g)
+
+
+def jacobian_rows(tape, target, seeds, flat_sources, retain):
+    """For each source, the gradients of <seeds[i], target> for every row i
+    of `seeds` (shape (rows,) + target.shape), stacked: a value of shape
+    (rows,) + source.shape (or broadcastable to it), or None.  One batched
+    sweep if the path allows it, else one sweep per row.  `tape` is a core
+    Tape; retain: keep its saved values (else a non-persistent tape frees them
+    as its last sweep passes)."""
+    tensor_mode = _core.any_recording()
+    t = target.value() if isinstance(target, Variable) else target
+    srcs = [s.value() if isinstance(s, Variable) else s for s in flat_sources]
+    if _value_dtype(t).kind not in "fc":
+        return [None] * len(srcs)
+    n = len(seeds)
+    res = tape.backward([t], [_core.wrap(seeds) if tensor_mode else seeds], srcs, tensor_mode, (n,), retain)
+    if res is not None:
+        return [_clean(g, s) for g, s in zip(res, srcs)]
+    per_row = []
+    for i in range(n):
+        seed = _core.wrap(seeds[i]) if tensor_mode else np.asarray(seeds[i])
+        res = tape.backward([t], [seed], srcs, tensor_mode, None, retain or i < n - 1)
+        per_row.append([_clean(g, s) for g, s in zip(res, srcs)])
+    return [_stack_rows([row[j] for row in per_row], (n,) + np.shape(srcs[j]._value)) for j in range(len(srcs))]
+
+
+def _clean(g, source):
+    """A gradient as jacobian rows need it: None for integer sources, else in
+    the source's dtype."""
+    if g is None:
+        return None
+    sdt = np.result_type(source._value)
+    if sdt.kind not in "fc":
+        return None
+    if _value_dtype(g) != sdt:
+        if isinstance(g, Tensor):
+            from tapegrad.ops.math_ops import cast
+            return cast(g, sdt)
+        return np.asarray(g).astype(sdt)
+    return g
+
+
+def _identity_rows(size, shape, dtype):
+    """The cotangents of a Jacobian: row i is the i-th unit tensor of `shape`."""
+    return np.eye(size, dtype=dtype if dtype.kind in "fc" else np.float32).reshape((size,) + tuple(shape))
+
+
+def _stack_rows(rows, shape):
+    """Per-row gradients (raw or Tensors, None where unconnected) stacked on a
+    new leading axis; None if no row is connected."""
+    if all(r is None for r in rows):
+        return None
+    if any(isinstance(r, Tensor) for r in rows):
+        from tapegrad.ops.array_ops import stack
+        zero = next(r for r in rows if r is not None) * 0
+        return stack([_broadcast(zero if r is None else r, shape[1:]) for r in rows])
+    out = np.zeros(shape, dtype=_value_dtype(next(r for r in rows if r is not None)))
+    for i, r in enumerate(rows):
+        if r is not None:
+            out[i] = r
+    return out
+
+
+def _broadcast(g, shape):
+    if np.shape(g._value if isinstance(g, Tensor) else g) == tuple(shape):
+        return g
+    if isinstance(g, Tensor):
+        from tapegrad.ops.array_ops import broadcast_to
+        return broadcast_to(g, shape)
+    return np.broadcast_to(g, shape)
+
+
+def _reshape(g, shape):
+    """A Jacobian block in its final shape: recorded (a Tensor) in tensor mode,
+    else a new Tensor owning its array."""
+    if isinstance(g, Tensor):
+        from tapegrad.ops.array_ops import reshape
+        return reshape(g, shape)
+    return _core.wrap(np.array(np.reshape(g, shape)))
+
+
+def _transpose(g, perm):
+    if isinstance(g, Tensor):
+        from tapegrad.ops.array_ops import transpose
+        return transpose(g, perm)
+    return np.transpose(g, perm)
 
 
 def _unconnected_value(value):
