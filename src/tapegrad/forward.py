@@ -1,0 +1,112 @@
+"""Forward mode: tf.autodiff.ForwardAccumulator over the compiled core.
+
+    with ForwardAccumulator(x, u) as acc:
+        y = f(x)
+    acc.jvp(y)                    # J_f(x) @ u, computed alongside y
+
+The accumulator is a recorder on the thread's stack (tapegrad._core.Accumulator):
+each op computed inside the context gets its output tangent from its inputs'
+tangents through the op's JVP rules.  Nesting with tapes and other
+accumulators follows TensorFlow (TF_SEMANTICS.md §13): see the core class.
+"""
+import numpy as np
+
+from tapegrad import _core, _nest
+from tapegrad._core import Tensor, Variable
+from tapegrad.tape import UnconnectedGradients, warn_first_n, _dtype_name
+
+__all__ = ["ForwardAccumulator"]
+
+_DUPLICATE_PRIMAL = ("Tensor {} was specified as a primal multiple times. This may indicate an error. If it "
+                     "was intended, please sum the corresponding tangents.")
+
+
+def _assert_same_structure(a, b):
+    """tf.nest.assert_same_structure's check and message, for primals/tangents."""
+    def shape(s):
+        if isinstance(s, dict):
+            return ("dict", tuple((k, shape(s[k])) for k in sorted(s)))
+        if isinstance(s, (list, tuple)):
+            return ("seq", tuple(shape(e) for e in s))
+        return None
+    if shape(a) != shape(b):
+        raise ValueError(f"The two structures don't have the same nested structure.\n\nFirst structure: "
+                         f"{a!r}\n\nSecond structure: {b!r}")
+
+
+class ForwardAccumulator:
+    """Computes Jacobian-vector products alongside the forward computation.
+
+    ``ForwardAccumulator(primals, tangents)``: matching nests of tensors or
+    variables and their tangents.  Inside ``with acc:`` every op that depends
+    on a primal gets a tangent; ``acc.jvp(y)`` looks it up (inside or after the
+    context).  Ops need JVP rules, not finite differences.
+    """
+
+    def __init__(self, primals, tangents):
+        _assert_same_structure(primals, tangents)
+        self._acc = _core.Accumulator()
+        self._recording = False
+        seen = set()
+        for p, t in zip(_nest.flatten(primals), _nest.flatten(tangents)):
+            if not isinstance(p, (Tensor, Variable)):
+                p = _core.as_tensor(p)
+            if p._id in seen:
+                raise ValueError(_DUPLICATE_PRIMAL)
+            seen.add(p._id)
+            dt = np.result_type(p._value)
+            if dt.kind not in "fc":
+                warn_first_n(f"The dtype of the watched primal must be floating (e.g. tf.float32), got "
+                             f"tf.{_dtype_name(p)}", 5)
+                continue
+            self._acc.watch(p._id, _tangent_like(t, p))
+
+    def __enter__(self):
+        if self._recording:
+            raise ValueError("Accumulator is already recording.")
+        _core.push_recorder(self._acc)
+        self._recording = True
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if self._recording:
+            _core.pop_recorder(self._acc)
+            self._recording = False
+        return False
+
+    def jvp(self, primals, unconnected_gradients=UnconnectedGradients.NONE):
+        """The tangent of each tensor in the nest `primals` (J @ tangents),
+        None where it does not depend on the accumulator's primals (zeros with
+        ``unconnected_gradients='zero'``).  A lookup: nothing is computed."""
+        zero = UnconnectedGradients(unconnected_gradients) is UnconnectedGradients.ZERO
+
+        def one(x):
+            if not isinstance(x, (Tensor, Variable)):
+                raise TypeError(f"ForwardAccumulator.jvp expects tensors or variables, got "
+                                f"{type(x).__name__}")
+            t = self._acc.tangent(x._id)
+            if t is None and zero:
+                return _core.wrap(np.zeros(np.shape(x._value), dtype=np.result_type(x._value)))
+            return t
+
+        if isinstance(primals, (Tensor, Variable)):
+            return one(primals)
+        return _nest.pack_sequence_as(primals, [one(x) for x in _nest.flatten(primals)])
+
+
+def _tangent_like(t, primal):
+    """The tangent as a Tensor of the primal's dtype and shape.  A Tensor of the
+    right dtype is kept as it is, so a tape outside can differentiate through it."""
+    dt = np.result_type(primal._value)
+    if isinstance(t, Variable):
+        t = t.value()
+    if isinstance(t, Tensor):
+        if np.result_type(t._value) != dt:
+            from tapegrad.ops.math_ops import cast
+            t = cast(t, dt)
+    else:
+        t = _core.wrap(_core.raw_from_python(t, dt))
+    if np.shape(t._value) != np.shape(primal._value):
+        raise ValueError(f"A tangent's shape must match its primal's: got a tangent of shape "
+                         f"{np.shape(t._value)} for a primal of shape {np.shape(primal._value)}")
+    return t
