@@ -157,7 +157,7 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
 # seed gives that op its own stream (repeated calls still differ, as in TF).
 
 _global_seed = None
-_generator = np.random.default_rng()
+_generator = None            # made on first use: importing numpy.random costs ~20 ms
 _op_generators = {}
 
 
@@ -170,7 +170,10 @@ def set_seed(seed):
 
 
 def _rng(seed):
+    global _generator
     if seed is None:
+        if _generator is None:
+            _generator = np.random.default_rng(_global_seed)
         return _generator
     key = (_global_seed, int(seed))
     gen = _op_generators.get(key)

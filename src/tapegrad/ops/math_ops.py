@@ -294,7 +294,7 @@ clip_op = general("clip_by_value", _clip_forward, (_clip_rule,), save="x", jvps=
 def _np_clip(a, a_min=None, a_max=None, out=None, **kwargs):
     if out is not None or kwargs:
         raise TypeError("tapegrad: numpy.clip on Tensors supports only a, a_min, a_max")
-    dt = np.result_type(raw(a) if not hasattr(a, "_value") else a._value)
+    dt = np.asarray(a).dtype
     lo = -np.inf if a_min is None else a_min
     hi = np.inf if a_max is None else a_max
     if dt.kind != "f" and (a_min is None or a_max is None):
