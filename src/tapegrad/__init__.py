@@ -30,6 +30,8 @@ from tapegrad.ops.array_ops import (reshape, transpose, expand_dims, squeeze, co
 from tapegrad.ops.creation import (constant, convert_to_tensor, is_tensor, stop_gradient, zeros, ones, fill,
                                    eye, zeros_like, ones_like, range, linspace, size, shape, rank, one_hot)
 from tapegrad.tape import GradientTape, UnconnectedGradients
+from tapegrad.custom import custom_gradient, recompute_grad
+from tapegrad.functional import grad, value_and_grad, jacobian, hessian, hvp, jvp, vjp, hessians
 from tapegrad import math, linalg, nn, random, autodiff, test
 from tapegrad.functions import function
 
