@@ -108,7 +108,20 @@ CASES = [
     ("swapaxes_moveaxis", lambda x: np.moveaxis(np.swapaxes(x, 0, 1), 0, -1), [A], 2),
     ("np_outer", lambda a, b: np.outer(a, b), [V, V[:2].copy()], 2),
     ("np_diagonal", lambda a: np.diagonal(a), [A], 2),
+    ("squared_difference", lambda x, y: tg.math.squared_difference(x, y), [A, V], 2),
+    ("divide_no_nan", lambda x, y: tg.math.divide_no_nan(x, y), [A, V], 2),
+    ("reduce_euclidean_norm", lambda x: tg.math.reduce_euclidean_norm(x, axis=0), [A], 2),
 ]
+
+
+def test_divide_no_nan_is_zero_with_zero_gradient_at_a_zero_divisor():
+    x = tg.Variable([1.0, 2.0])
+    y = tg.Variable([0.0, 4.0])
+    with tg.GradientTape() as t:
+        q = tg.math.divide_no_nan(x, y)
+    gx, gy = t.gradient(q, [x, y])
+    assert q.numpy().tolist() == [0.0, 0.5]
+    assert gx.numpy().tolist() == [0.0, 0.25] and gy.numpy().tolist() == [0.0, -0.125]
 
 
 @pytest.mark.parametrize("name,f,args,order", CASES, ids=[c[0] for c in CASES])

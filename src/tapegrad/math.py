@@ -4,10 +4,10 @@ from tapegrad.ops.math_ops import (add, subtract, multiply, truediv, divide, flo
                                    sin, cos, tan, asin, acos, atan, atan2, sinh, cosh, tanh, asinh, acosh, atanh,
                                    erf, sigmoid, softplus, round, floor, ceil, equal, not_equal, less, less_equal,
                                    greater, greater_equal, logical_and, logical_or, logical_not, logical_xor,
-                                   is_nan, is_inf, is_finite)
+                                   is_nan, is_inf, is_finite, squared_difference, divide_no_nan)
 from tapegrad.ops.reduction_ops import (reduce_sum, reduce_mean, reduce_max, reduce_min, reduce_prod,
                                         reduce_logsumexp, reduce_std, reduce_variance, reduce_any, reduce_all,
-                                        argmax, argmin, cumsum, cumprod)
+                                        argmax, argmin, cumsum, cumprod, reduce_euclidean_norm)
 from tapegrad.ops.array_ops import add_n
 from tapegrad.ops.nn_ops import log_softmax, softmax, log_sigmoid
 

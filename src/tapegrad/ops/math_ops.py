@@ -279,6 +279,24 @@ def where(condition, x=None, y=None, name=None):
     return _core.apply(where_op, (tx, ty), (cond, xs, ys))
 
 
+def squared_difference(x, y, name=None):
+    """(x - y) ** 2, elementwise with broadcasting."""
+    d = subtract(x, y)
+    return d * d
+
+
+def divide_no_nan(x, y, name=None):
+    """x / y, and 0 where y == 0; the gradient there is 0 too (the divisor
+    is guarded, so no NaN leaks through where)."""
+    from tapegrad import _core
+    from tapegrad._core import Tensor, Variable
+    tx = _core.as_tensor(x) if isinstance(x, (Tensor, Variable)) or not isinstance(y, (Tensor, Variable)) else \
+        _core.wrap(_core.raw_from_python(x, np.result_type(_core.as_tensor(y)._value)))
+    ty = y if isinstance(y, (Tensor, Variable)) else _core.wrap(_core.raw_from_python(y, np.result_type(tx._value)))
+    zero = equal(ty, 0)
+    return where(zero, 0.0, truediv(tx, where(zero, 1.0, ty)))
+
+
 def _clip_forward(x, lo, hi):
     return np.clip(x, lo, hi)
 

@@ -299,6 +299,12 @@ def reduce_std(input_tensor, axis=None, keepdims=False, name=None):
     return math_ops.sqrt(reduce_variance(input_tensor, axis=axis, keepdims=keepdims))
 
 
+def reduce_euclidean_norm(input_tensor, axis=None, keepdims=False, name=None):
+    """sqrt(sum(x ** 2)) over `axis` (tf.math.reduce_euclidean_norm)."""
+    x = _ensure_tensor(input_tensor)
+    return math_ops.sqrt(reduce_sum(x * x, axis=axis, keepdims=keepdims))
+
+
 def _np_moment(f):
     def np_moment(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
         if out is not None or kwargs:
