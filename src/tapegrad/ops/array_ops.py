@@ -253,11 +253,24 @@ def _is_basic(key):
     return all(isinstance(k, (int, np.integer, slice)) or k is None or k is Ellipsis for k in parts)
 
 
+def _basic_out_ndim(key, ndim):
+    parts = key if isinstance(key, tuple) else (key,)
+    n_int = n_none = 0
+    for k in parts:
+        if k is None:
+            n_none += 1
+        elif not isinstance(k, slice) and k is not Ellipsis:
+            n_int += 1
+    return ndim - n_int + n_none
+
+
 def index_params(key, in_shape):
     """The params of getitem/scatter for x[key] with x of shape in_shape;
     raises NumPy's IndexError for an invalid key."""
     in_shape = tuple(in_shape)
-    out_ndim = np.broadcast_to(np.empty((), np.bool_), in_shape)[key].ndim   # a view for basic keys
+    if _is_basic(key):                  # the hot case (x[i], x[:, 1:]): counted, not probed
+        return (key, in_shape, _basic_out_ndim(key, len(in_shape)), 0)
+    out_ndim = np.broadcast_to(np.empty((), np.bool_), in_shape)[key].ndim
     parts = key if isinstance(key, tuple) else (key,)
     arrays = [k for k in parts if isinstance(k, np.ndarray)]
     sep = 0
@@ -312,10 +325,9 @@ def getitem(x, key):
     key = _normalize_key(key)
     shape = _shape_of(t)
     try:
-        params = index_params(key, shape)
+        return apply(getitem_op, (t,), index_params(key, shape))
     except IndexError as e:
         raise IndexError(f"index {key!r} is out of bounds for a tensor of shape {shape}: {e}") from None
-    return apply(getitem_op, (t,), params)
 
 
 def take_slice(v, key, in_shape):
