@@ -459,11 +459,7 @@ svd_op = general("svd", _lapack(_svd_forward, "Svd", "SVD did not converge."), (
 
 def inv(input, adjoint=False, name=None):
     t = _square_matrices(input, "inv")
-    return apply(inv_op, (matrix_transpose_if(t, adjoint),))
-
-
-def matrix_transpose_if(t, flag):
-    return np.swapaxes(t, -1, -2) if flag else t
+    return apply(inv_op, (np.swapaxes(t, -1, -2) if adjoint else t,))
 
 
 def det(input, name=None):

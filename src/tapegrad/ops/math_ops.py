@@ -5,13 +5,11 @@ second derivatives are None exactly where TensorFlow's are: multiply's rule
 uses only the other operand, tanh's and exp's use the output, abs uses
 sign(x) whose own gradient is a connected zero.
 """
+import builtins
 import math
 import operator
 
 import numpy as np
-
-from tapegrad._core import unary as _apply_unary
-import builtins
 
 from tapegrad.ops._registry import unary, binary, nondiff, call, general, raw, numpy_function, UNARY, BINARY
 
