@@ -44,18 +44,21 @@ class ForwardAccumulator:
     """
 
     def __init__(self, primals, tangents):
-        _assert_same_structure(primals, tangents)
+        if isinstance(primals, (Tensor, Variable)) and not _nest.is_nested(tangents):
+            pairs = ((primals, tangents),)
+        else:
+            _assert_same_structure(primals, tangents)
+            pairs = zip(_nest.flatten(primals), _nest.flatten(tangents))
         self._acc = _core.Accumulator()
         self._recording = False
         seen = set()
-        for p, t in zip(_nest.flatten(primals), _nest.flatten(tangents)):
+        for p, t in pairs:
             if not isinstance(p, (Tensor, Variable)):
                 p = _core.as_tensor(p)
             if p._id in seen:
                 raise ValueError(_DUPLICATE_PRIMAL)
             seen.add(p._id)
-            dt = np.result_type(p._value)
-            if dt.kind not in "fc":
+            if p._value.dtype.kind not in "fc":
                 warn_first_n(f"The dtype of the watched primal must be floating (e.g. tf.float32), got "
                              f"tf.{_dtype_name(p)}", 5)
                 continue
@@ -97,16 +100,16 @@ class ForwardAccumulator:
 def _tangent_like(t, primal):
     """The tangent as a Tensor of the primal's dtype and shape.  A Tensor of the
     right dtype is kept as it is, so a tape outside can differentiate through it."""
-    dt = np.result_type(primal._value)
+    dt = primal._value.dtype
     if isinstance(t, Variable):
         t = t.value()
     if isinstance(t, Tensor):
-        if np.result_type(t._value) != dt:
+        if t._value.dtype != dt:
             from tapegrad.ops.math_ops import cast
             t = cast(t, dt)
     else:
         t = _core.wrap(_core.raw_from_python(t, dt))
-    if np.shape(t._value) != np.shape(primal._value):
+    if t._value.shape != primal._value.shape:
         raise ValueError(f"A tangent's shape must match its primal's: got a tangent of shape "
                          f"{np.shape(t._value)} for a primal of shape {np.shape(primal._value)}")
     return t

@@ -133,11 +133,11 @@ class GradientTape:
             raise AttributeError(
                 "GradientTape.watch() was called on a tape that has no recording: enter the tape first "
                 "(`with tape:`); a non-persistent tape that already computed its gradient cannot be reused")
-        for t in _nest.flatten(tensor):
+        for t in _flat(tensor):
             if not isinstance(t, (Tensor, Variable)):
                 raise ValueError(f"Passed in object {t} of type '{type(t).__name__}', not tf.Tensor or "
                                  f"tf.Variable or ExtensionType.")
-            if np.result_type(t._value).kind not in "fc":
+            if t._value.dtype.kind not in "fc":
                 warn_first_n(f"The dtype of the watched tensor must be floating (e.g. tf.float32), got "
                              f"tf.{_dtype_name(t)}", 5)
             # Watching while nothing records is ignored (TensorFlow's rule).
@@ -164,8 +164,8 @@ class GradientTape:
             raise TypeError("Argument `target` should be a list or nested structure of Tensors, Variables or "
                             "CompositeTensors to be differentiated, but received None.")
         unconnected = _unconnected_value(unconnected_gradients)
-        flat_sources = self._check_sources(_nest.flatten(sources))
-        flat_targets = _nest.flatten(target)
+        flat_sources = self._check_sources(_flat(sources))
+        flat_targets = _flat(target)
         for t in flat_targets:
             if not isinstance(t, (Tensor, Variable)):
                 raise AttributeError(
@@ -174,7 +174,7 @@ class GradientTape:
         seeds = self._seeds(flat_targets, output_gradients)
         tape = self._begin_use("gradient")
         results = self._backward(tape, flat_targets, seeds, flat_sources)
-        return _nest.pack_sequence_as(sources, self._finish(results, flat_sources, unconnected))
+        return _pack(sources, self._finish(results, flat_sources, unconnected))
 
     def _seeds(self, flat_targets, output_gradients):
         """One seed per flattened target: the given output gradient or ones."""
@@ -203,7 +203,7 @@ class GradientTape:
                             f"(output_gradients must match the target's shape)") from None
                 seeds.append(_core.raw_from_python(raw, np.result_type(tv)) if np.result_type(raw) != np.result_type(tv) else raw)
             else:
-                seeds.append(np.ones_like(tv)[()] if np.ndim(tv) == 0 else np.ones(np.shape(tv), dtype=np.result_type(tv)))
+                seeds.append(np.ones(tv.shape, tv.dtype) if type(tv) is np.ndarray else tv.dtype.type(1))
         return seeds
 
     def _begin_use(self, method):
@@ -254,7 +254,7 @@ class GradientTape:
         unconnected = _unconnected_value(unconnected_gradients)
         if not experimental_use_pfor and not self._persistent:
             raise RuntimeError(_NO_PFOR)
-        flat_sources = self._check_sources(_nest.flatten(sources))
+        flat_sources = self._check_sources(_flat(sources))
         target_shape = np.shape(target._value)
         size = int(np.prod(target_shape, dtype=np.int64))
         tape = self._begin_use("jacobian")
@@ -269,7 +269,7 @@ class GradientTape:
             else:
                 g = _reshape(_broadcast(g, (size,) + np.shape(s._value)), shape)
             out.append(g)
-        return _nest.pack_sequence_as(sources, out)
+        return _pack(sources, out)
 
     def batch_jacobian(self, target, source, unconnected_gradients=UnconnectedGradients.NONE,
                        parallel_iterations=None, experimental_use_pfor=True,
@@ -357,7 +357,7 @@ class GradientTape:
     def _finish(self, results, flat_sources, unconnected):
         out = []
         for g, s in zip(results, flat_sources):
-            sdt = np.result_type(s._value)
+            sdt = s._value.dtype
             if g is not None and sdt.kind not in "fc" and _value_dtype(g).kind in "fc":
                 g = None     # integer sources get no gradient (only gradient(i, i): int ones)
             if g is None:
@@ -367,12 +367,12 @@ class GradientTape:
                     out.append(None)
                 continue
             if isinstance(g, Tensor):
-                if np.result_type(g._value) != sdt:
+                if g._value.dtype != sdt:
                     from tapegrad.ops.math_ops import cast
                     g = cast(g, sdt)
-                if np.shape(g._value) != np.shape(s._value):
-                    g = _core.wrap(np.broadcast_to(g._value, np.shape(s._value)))
-                out.append(g)
+                out.append(_broadcast(g, s._value.shape))
+            elif isinstance(g, np.generic) and g.dtype == sdt and type(s._value) is not np.ndarray:
+                out.append(_core.wrap(g))            # a scalar gradient for a scalar source
             else:
                 g = np.asarray(g)
                 if g.dtype != sdt:
@@ -385,6 +385,19 @@ class GradientTape:
 
 def _value_dtype(g):
     return np.result_type(g._value if isinstance(g, (Tensor, Variable)) else g)
+
+
+def _flat(structure):
+    """nest.flatten, with the common single-tensor case first."""
+    if isinstance(structure, (Tensor, Variable)):
+        return [structure]
+    return _nest.flatten(structure)
+
+
+def _pack(structure, flat):
+    if isinstance(structure, (Tensor, Variable)):
+        return flat[0]
+    return _nest.pack_sequence_as(structure, flat)
 
 
 def jacobian_rows(tape, target, seeds, flat_sources, retain):
