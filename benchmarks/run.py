@@ -27,10 +27,10 @@ from benchmarks import peers, report  # noqa: E402
 from benchmarks.common import Context  # noqa: E402
 from benchmarks.workloads import (  # noqa: E402
     w1_scalar_chain, w2_vector_chain, w3_recording, w4_mlp, w5_elementwise, w6_deep_chain,
-    w7_second_derivative, w10_import)
+    w7_second_derivative, w8_jacobian, w9_hvp, w10_import)
 
 MODULES = (w1_scalar_chain, w2_vector_chain, w3_recording, w4_mlp, w5_elementwise, w6_deep_chain,
-           w7_second_derivative, w10_import)
+           w7_second_derivative, w8_jacobian, w9_hvp, w10_import)
 WORKLOAD_CLASSES = [cls for m in MODULES for cls in m.WORKLOADS]
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
