@@ -22,16 +22,23 @@ _DUPLICATE_PRIMAL = ("Tensor {} was specified as a primal multiple times. This m
 
 
 def _assert_same_structure(a, b):
-    """tf.nest.assert_same_structure's check and message, for primals/tangents."""
-    def shape(s):
-        if isinstance(s, dict):
-            return ("dict", tuple((k, shape(s[k])) for k in sorted(s)))
-        if isinstance(s, (list, tuple)):
-            return ("seq", tuple(shape(e) for e in s))
-        return None
-    if shape(a) != shape(b):
-        raise ValueError(f"The two structures don't have the same nested structure.\n\nFirst structure: "
-                         f"{a!r}\n\nSecond structure: {b!r}")
+    """tf.nest.assert_same_structure's check and message, for primals/tangents
+    (iterative: nests may be deep)."""
+    stack = [(a, b)]
+    while stack:
+        x, y = stack.pop()
+        if isinstance(x, dict) or isinstance(y, dict):
+            same = isinstance(x, dict) and isinstance(y, dict) and sorted(x) == sorted(y)
+            pairs = [(x[k], y[k]) for k in sorted(x)] if same else []
+        elif isinstance(x, (list, tuple)) or isinstance(y, (list, tuple)):
+            same = isinstance(x, (list, tuple)) and isinstance(y, (list, tuple)) and len(x) == len(y)
+            pairs = list(zip(x, y)) if same else []
+        else:
+            same, pairs = True, []
+        if not same:
+            raise ValueError(f"The two structures don't have the same nested structure.\n\nFirst structure: "
+                             f"{a!r}\n\nSecond structure: {b!r}")
+        stack.extend(pairs)
 
 
 class ForwardAccumulator:

@@ -199,8 +199,7 @@ def vjp(f, *primals):
     return out, vjp_fn
 
 
-def hessians(ys, xs, name="hessians", colocate_gradients_with_ops=False, gate_gradients=False,
-             aggregation_method=None):
+def hessians(ys, xs, gate_gradients=False, aggregation_method=None, name="hessians"):
     """tf.hessians: for each x in xs, the Hessian of sum(ys) with respect to x
     (shape x.shape + x.shape), as a list.
 
