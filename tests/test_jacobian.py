@@ -347,3 +347,17 @@ def test_batch_jacobian_with_a_non_batching_op_on_the_path():
     xv = np.arange(6.0).reshape(3, 2)
     want = np.stack([np.diag(3 * np.cos(3 * r)) for r in xv])
     np.testing.assert_allclose(bj, want, rtol=1e-12)
+
+
+def test_zero_size_targets_need_no_sweep():
+    x = tf.constant([[1.0, 2.0]])
+    with tf.GradientTape() as g:
+        g.watch(x)
+        e = tf.reshape(x, [-1])[:0] * 2.0
+    assert g.jacobian(e, x).shape == (0, 1, 2)
+    with _exactly(RuntimeError, ONE_SHOT):                # still the tape's one use
+        g.jacobian(e, x)
+    with tf.GradientTape() as g:
+        g.watch(x)
+        e = tf.reshape(x, [1, 2])[:, :0] * 2.0
+    assert g.batch_jacobian(e, x).shape == (1, 0, 2)

@@ -339,6 +339,8 @@ class GradientTape:
 
     def _rows(self, tape, target, seeds, flat_sources):
         try:
+            if len(seeds) == 0 or seeds[0].size == 0:       # nothing to differentiate (zero-size target)
+                return [None] * len(flat_sources)
             return jacobian_rows(tape, target, seeds, flat_sources, self._persistent)
         finally:
             if not self._persistent:
