@@ -1431,9 +1431,6 @@ cdef class Accumulator(Recorder):
             self.tangents[p] = t         # the same Tensor on every call
         return t
 
-    def has_tangent(self, int64_t tid):
-        return tg_idmap_get(&self.index, tid) >= 0
-
     cdef int _set(self, int64_t tid, object tangent) except -1:
         cdef int32_t p = tg_idmap_get(&self.index, tid)
         if p >= 0:
