@@ -56,6 +56,7 @@ cdef class Op:
     cdef readonly tuple vjps
     cdef readonly tuple jvps
     cdef readonly bint batching
+    cdef readonly tuple reads
     cdef readonly object scalar
     cdef readonly int save
     cdef readonly int kind

@@ -722,7 +722,7 @@ cdef class Op:
     """
 
     def __init__(self, name, forward, vjps=None, *, kind=GENERAL, save=0, jvps=None, n_out=1,
-                 differentiable=True, variadic=False, scalar=None, batching=True, joint=False):
+                 differentiable=True, variadic=False, scalar=None, batching=True, joint=False, reads=None):
         self.name = name
         self.joint = joint
         variadic = variadic or joint
@@ -747,6 +747,11 @@ cdef class Op:
         if self.differentiable and not variadic and len(self.vjps) != self.n_in:
             raise ValueError(f"op {name!r}: {len(self.vjps)} VJP rules for {self.n_in} inputs")
         self._nones = (None,) * max(self.n_in, 0)
+        # reads: per input, a bitmask of the inputs its VJP rule reads (bit i =
+        # input i); None: every rule may read every input.
+        self.reads = None if reads is None else tuple(int(r) for r in reads)
+        if self.reads is not None and len(self.reads) != len(self.vjps):
+            raise ValueError(f"op {name!r}: {len(self.reads)} read masks for {len(self.vjps)} rules")
 
     def __call__(self, x, y=_NO_ARG, name=None):
         if self.kind == _UNARY:
@@ -791,6 +796,7 @@ cdef object _unary(Op op, object x):
 cdef object _binary(Op op, object a, object b):
     cdef Tensor ta, tb
     cdef object ra, rb, params = None
+    cdef bint bx, by
     # Coerce the non-tensor side to the tensor side's dtype (TensorFlow's rule).
     if isinstance(a, Variable):
         a = _read(<Variable>a)
@@ -826,9 +832,10 @@ cdef object _binary(Op op, object a, object b):
     if _n_active and op.differentiable and _differentiable_value(out._value):
         # Remember input shapes only where broadcasting happened and the input
         # is a tensor (raw constants never receive gradients).
-        if not (_same_shape(ra, out._value) and _same_shape(rb, out._value)):
-            params = (ra.shape if isinstance(a, Tensor) and not _same_shape(ra, out._value) else None,
-                      rb.shape if isinstance(b, Tensor) and not _same_shape(rb, out._value) else None)
+        bx = isinstance(a, Tensor) and not _same_shape(ra, out._value)
+        by = isinstance(b, Tensor) and not _same_shape(rb, out._value)
+        if bx or by:
+            params = (ra.shape if bx else None, rb.shape if by else None)
         _record_all(op, (a, b), out, params)
     return out
 
@@ -915,6 +922,19 @@ def install_operators(**table):
 
 # --------------------------------------------------------------------------
 # Recorders and the tape
+
+cdef tuple _inputs_read(Op op, tuple inputs, int32_t *slots):
+    """Keep only the inputs that the rules of this tape's watched inputs read
+    (x * 1.0001 needs the constant, not x): fewer arrays held alive."""
+    cdef Py_ssize_t i, n = len(inputs)
+    cdef unsigned long needed = 0
+    for i in range(n):
+        if slots[i] >= 0:
+            needed |= <unsigned long>op.reads[i]
+    if needed == (1UL << n) - 1:
+        return inputs
+    return tuple([inputs[i] if needed & (1UL << i) else None for i in range(n)])
+
 
 cdef class Recorder:
     cdef int record(self, Op op, tuple inputs, object out, object params) except -1:
@@ -1050,6 +1070,8 @@ cdef class Tape(Recorder):
                     if tg_i32vec_push(&self.out_slot, s) < 0:
                         raise MemoryError()
             if op.save & _SAVE_INPUTS:
+                if op.reads is not None:
+                    inputs = _inputs_read(op, inputs, &self.in_slot.data[base])
                 # Tensors and raw numbers cannot reference the tape: keep the
                 # saved tuples out of the cyclic GC's scans of long tapes.
                 PyObject_GC_UnTrack(<PyObject *>inputs)

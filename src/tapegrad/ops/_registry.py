@@ -64,12 +64,18 @@ def unary(name, forward, vjp, save="", ufunc=None, scalar=None, jvp=None):
                         jvps=(vjp if jvp is None else jvp,)), ufunc)
 
 
-def binary(name, forward, vjp_x, vjp_y, save="", ufunc=None, jvp_x=None, jvp_y=None):
+X, Y = 1, 2   # `reads` bits: the rule reads input x / input y
+
+
+def binary(name, forward, vjp_x, vjp_y, save="", ufunc=None, jvp_x=None, jvp_y=None, reads=None):
     """A broadcasting elementwise op of two tensors: ``vjp_x(g, ans, x, y)``.
     Rules return the gradient at the broadcast shape; the core sums it back.
-    JVPs default to the VJPs (diagonal Jacobians)."""
+    JVPs default to the VJPs (diagonal Jacobians).  `reads=(X|Y, X)` says
+    which inputs each rule reads, so a tape keeps only those alive (for
+    ``x * 1.0001`` only the constant)."""
     jvps = (vjp_x if jvp_x is None else jvp_x, vjp_y if jvp_y is None else jvp_y)
-    return _register(Op(name, forward, (vjp_x, vjp_y), kind=BINARY, save=_SAVE[save], jvps=jvps), ufunc)
+    return _register(Op(name, forward, (vjp_x, vjp_y), kind=BINARY, save=_SAVE[save], jvps=jvps,
+                        reads=reads), ufunc)
 
 
 def general(name, forward, vjps, save="", n_out=1, jvps=None, batching=True):

@@ -11,7 +11,7 @@ import operator
 
 import numpy as np
 
-from tapegrad.ops._registry import unary, binary, nondiff, call, general, raw, numpy_function, UNARY, BINARY
+from tapegrad.ops._registry import unary, binary, nondiff, call, general, raw, numpy_function, UNARY, BINARY, X, Y
 
 
 # Binary forwards are Python's operators, not the ufuncs: same NumPy semantics,
@@ -29,15 +29,15 @@ add = binary("add", operator.add, lambda g, ans, x, y: g, lambda g, ans, x, y: g
 subtract = binary("subtract", operator.sub, lambda g, ans, x, y: g, lambda g, ans, x, y: -g, ufunc=np.subtract)
 multiply = binary("multiply", operator.mul,
                   lambda g, ans, x, y: g * y,
-                  lambda g, ans, x, y: g * x, save="x", ufunc=np.multiply)
+                  lambda g, ans, x, y: g * x, save="x", reads=(Y, X), ufunc=np.multiply)
 truediv = binary("truediv", operator.truediv,
                  lambda g, ans, x, y: g / y,
-                 lambda g, ans, x, y: g * (-x / y / y), save="x", ufunc=np.true_divide)
+                 lambda g, ans, x, y: g * (-x / y / y), save="x", reads=(Y, X | Y), ufunc=np.true_divide)
 divide = truediv
 floordiv = nondiff("floordiv", operator.floordiv, kind=BINARY, ufunc=np.floor_divide)
 mod = binary("mod", operator.mod,
              lambda g, ans, x, y: g,
-             lambda g, ans, x, y: -g * np.floor(x / y), save="x", ufunc=np.mod)
+             lambda g, ans, x, y: -g * np.floor(x / y), save="x", reads=(0, X | Y), ufunc=np.mod)
 pow = binary("pow", operator.pow,                                        # noqa: A001 - TensorFlow's name
              lambda g, ans, x, y: g * y * x ** (y - 1),
              # TensorFlow: bases <= 0 contribute nothing to the exponent's gradient.
