@@ -200,3 +200,14 @@ def test_gradient_of_float32_source_stays_float32_and_float64_stays_float64():
         with tg.GradientTape() as t:
             y = tg.reduce_sum(tg.sin(x) * 2.0)
         assert t.gradient(y, x).dtype == dt
+
+
+@pytest.mark.parametrize("op", [tg.sin, tg.exp, tg.math.log, tg.sqrt, tg.tanh, tg.sigmoid])
+def test_float_only_ops_reject_integer_tensors_as_tensorflow_does(op):
+    with pytest.raises(tg.errors.NotFoundError, match="floating-point.*int32"):
+        op(tg.constant([1, 2]))
+
+
+@pytest.mark.parametrize("op", [tg.abs, tg.square, tg.negative, tg.nn.relu, tg.sign])
+def test_integer_friendly_ops_keep_integer_dtypes(op):
+    assert op(tg.constant([1, -2])).dtype == tg.int32

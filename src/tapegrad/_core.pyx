@@ -25,7 +25,7 @@ import numpy as np
 import weakref
 from tapegrad import dtypes as _dtypes
 from tapegrad.shapes import TensorShape
-from tapegrad.errors import InvalidArgumentError
+from tapegrad.errors import InvalidArgumentError, NotFoundError
 
 cnp.import_array()
 
@@ -787,6 +787,11 @@ cdef object _unary(Op op, object x):
             r = _own(op.forward(v))
     else:
         r = _own(op.forward(v))
+    if _differentiable_value(r) and not _differentiable_value(v):
+        # NumPy promoted an integer/bool input to float: sin, exp, log, ... are
+        # float-only in TensorFlow, which has no kernel for them on integers.
+        raise NotFoundError(f"{op.name} is only defined for floating-point and complex tensors, got "
+                            f"{_np_dtype(v).name}; cast first: tapegrad.cast(x, tapegrad.float32) [Op:{op.name}]")
     cdef Tensor out = _wrap(r)
     if _n_active and op.differentiable and _differentiable_value(out._value):
         _record_all(op, (tx,), out, None)
