@@ -99,14 +99,14 @@ erf = unary("erf", _erf, lambda g, ans, x: g * _TWO_OVER_SQRT_PI * np.exp(-(x * 
 def _sigmoid(x):
     # Numerically stable on both tails.
     e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(np.result_type(x), copy=False)
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(np.result_type(x, np.float16), copy=False)
 
 
 sigmoid = unary("sigmoid", _sigmoid, lambda g, ans, x: g * ans * (1 - ans), save="ans")
 
 
 def _softplus(x):
-    return (np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))).astype(np.result_type(x), copy=False)
+    return (np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))).astype(np.result_type(x, np.float16), copy=False)
 
 
 softplus = unary("softplus", _softplus, lambda g, ans, x: g * call(sigmoid, x), save="x")

@@ -125,7 +125,7 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 
 def _elu(x):
-    return np.where(x > 0, x, np.expm1(np.minimum(x, 0))).astype(np.result_type(x), copy=False)
+    return np.where(x > 0, x, np.expm1(np.minimum(x, 0))).astype(np.result_type(x, np.float16), copy=False)
 
 
 def _selu(x):
