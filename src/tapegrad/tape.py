@@ -379,9 +379,11 @@ class GradientTape:
                 g = np.asarray(g)
                 if g.dtype != sdt:
                     g = g.astype(sdt)
-                if g.shape != np.shape(s._value):
-                    g = np.broadcast_to(g, np.shape(s._value))
-                out.append(_core.wrap(g if g.flags.owndata or g.base is None else np.array(g)))
+                if g.shape != s._value.shape:
+                    g = np.broadcast_to(g, s._value.shape)
+                # Rule results are fresh arrays or views of tapegrad's own
+                # (read-only) values, never of a user's array: no copy needed.
+                out.append(_core.wrap(g))
         return out
 
 

@@ -16,11 +16,19 @@ from tapegrad.ops._registry import general, variadic, call, numpy_function, raw
 
 
 def _shape_of(x):
-    return tuple(np.shape(x._value if isinstance(x, Tensor) else x))
+    v = x._value if isinstance(x, (Tensor, Variable)) else x
+    try:
+        return v.shape               # ndarrays and NumPy scalars: already a tuple
+    except AttributeError:
+        return tuple(np.shape(v))    # Python numbers and lists (np.shape is slow: ~0.5 us)
 
 
 def _nd(x):
-    return np.ndim(x._value if isinstance(x, Tensor) else x)
+    v = x._value if isinstance(x, (Tensor, Variable)) else x
+    try:
+        return v.ndim
+    except AttributeError:
+        return np.ndim(v)
 
 
 def _ensure_tensor(x):
@@ -73,6 +81,8 @@ def sum_to_shape(g, shape, batch_ndim=0):
 def unbroadcast(g, shape, out_ndim):
     """sum_to_shape for a rule whose output has rank out_ndim: the axes of g
     beyond that are batch axes."""
+    if _shape_of(g) == shape:
+        return g                     # the common case: nothing broadcast, no batch axes
     return sum_to_shape(g, shape, _nd(g) - out_ndim)
 
 

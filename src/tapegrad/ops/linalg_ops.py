@@ -12,8 +12,14 @@ from tapegrad.ops._registry import general, variadic, numpy_function, call, raw,
 from tapegrad.ops.array_ops import reshape, transpose, unbroadcast, _shape_of, _nd, _ensure_tensor
 
 
+_TENSORS = (_core.Tensor, _core.Variable)
+
+
 def _any_tensor(*xs):
-    return any(isinstance(x, (_core.Tensor, _core.Variable)) for x in xs)
+    for x in xs:
+        if isinstance(x, _TENSORS):
+            return True
+    return False
 
 
 def _mm(x, y, tx=False, ty=False):
@@ -45,6 +51,12 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
     """tf.linalg.matmul (batched, with transposes); also the `@` operator,
     which follows NumPy for 1-d operands."""
     ta, tb = bool(transpose_a or adjoint_a), bool(transpose_b or adjoint_b)
+    if isinstance(a, _TENSORS) and isinstance(b, _TENSORS):
+        # Fast path (an MLP's x @ W): two matrices of one dtype that fit.
+        av, bv = a._value, b._value
+        if (type(av) is np.ndarray and type(bv) is np.ndarray and av.ndim == 2 and bv.ndim == 2
+                and av.dtype == bv.dtype and av.shape[0 if ta else 1] == bv.shape[1 if tb else 0]):
+            return apply(matmul_op, (a, b), (ta, tb))
     # Non-tensor operands adopt the tensor operand's dtype (TensorFlow's rule).
     if _any_tensor(a) and not _any_tensor(b):
         b = _core.raw_from_python(b, np.result_type(_ensure_tensor(a)._value))
