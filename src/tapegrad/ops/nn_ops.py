@@ -10,14 +10,15 @@ from tapegrad.ops import math_ops
 from tapegrad.ops.math_ops import relu, relu6, sigmoid, softplus, leaky_relu_grad  # noqa: F401 - tf.nn names
 
 
+# Forwards run on raw arrays only: array methods skip np.max's dispatch layer.
 def _log_softmax_forward(x, axis):
-    shifted = x - np.max(x, axis=axis, keepdims=True)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
 def _softmax_forward(x, axis):
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
 
 
 # TensorFlow's rules: log_softmax: g - sum(g) * softmax; softmax: (g - sum(g*y)) * y
@@ -54,6 +55,8 @@ def softmax(logits, axis=None, name=None):
 
 def _sparse_xent_forward(logits, labels):
     logp = _log_softmax_forward(logits, -1)
+    if logp.ndim == 2:
+        return -logp[np.arange(logp.shape[0]), labels]
     return -np.take_along_axis(logp, labels[..., None], axis=-1)[..., 0]
 
 
