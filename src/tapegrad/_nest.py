@@ -17,19 +17,20 @@ def flatten(structure):
 
 
 def pack_sequence_as(structure, flat):
-    it = iter(flat)
+    return _build(structure, iter(flat))
 
-    def build(s):
-        if isinstance(s, dict):
-            built = {k: build(s[k]) for k in sorted(s)}
-            return type(s)((k, built[k]) for k in s) if type(s) is not dict else {k: built[k] for k in s}
-        if isinstance(s, tuple) and hasattr(s, "_fields"):
-            return type(s)(*[build(e) for e in s])
-        if isinstance(s, (list, tuple)):
-            return type(s)(build(e) for e in s)
-        return next(it)
 
-    return build(structure)
+def _build(s, it):
+    # A module-level function, not a closure: a closure that calls itself is a
+    # reference cycle, which kept every gradient list alive until the cyclic GC ran.
+    if isinstance(s, dict):
+        built = {k: _build(s[k], it) for k in sorted(s)}
+        return {k: built[k] for k in s} if type(s) is dict else type(s)((k, built[k]) for k in s)
+    if isinstance(s, tuple) and hasattr(s, "_fields"):
+        return type(s)(*[_build(e, it) for e in s])
+    if isinstance(s, (list, tuple)):
+        return type(s)([_build(e, it) for e in s])
+    return next(it)
 
 
 def is_nested(x):
