@@ -141,8 +141,9 @@ class Workload:
     def ops(self):
         return self.unit_ops
 
-    def metrics(self, medians):
-        """medians: variant -> seconds.  Returns the row's metrics; 'value' is the primary one."""
+    def metrics(self, medians, times=None):
+        """medians: variant -> median seconds (times: the full timing records).  Returns the row's
+        metrics; 'value' is the primary one."""
         t = medians["run"]
         m = {"value": t, "unit": "s"}
         n = self.ops()
@@ -165,7 +166,8 @@ class Workload:
 
     def columns(self, rows=None):
         """(header, function(row) -> str) pairs for the printed table."""
-        cols = [("median", lambda r: fmt_time(r["metrics"].get("value")))]
+        cols = [("median", lambda r: fmt_time(r["metrics"].get("value"))),
+                ("min", lambda r: fmt_time(r["times"]["run"]["min_s"]) if "times" in r else "-")]
         if self.ops():
             cols.append((f"per op ({self.ops():,} ops)", lambda r: fmt_time(r["metrics"].get("per_op_s"))))
         if self.show_ratio:
@@ -279,7 +281,7 @@ class Workload:
             if row["status"] != "ok" or "times" not in row and "metrics" not in row:
                 continue
             if "metrics" not in row:
-                row["metrics"] = self.metrics({v: t["median_s"] for v, t in row["times"].items()})
+                row["metrics"] = self.metrics({v: t["median_s"] for v, t in row["times"].items()}, row["times"])
             fv = floor_row and floor_row.get("metrics", {}).get("value")
             if fv and row["metrics"].get("value") is not None and self.show_ratio:
                 row["ratio"] = row["metrics"]["value"] / fv

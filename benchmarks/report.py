@@ -91,6 +91,7 @@ def write_chart(result, path):
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import matplotlib.ticker
     except Exception as exc:  # noqa: BLE001
         return None, f"no chart: matplotlib is not importable ({type(exc).__name__}: {exc})"
     wls = [w for w in result["workloads"] if any("metrics" in r for r in w["rows"])]
@@ -113,14 +114,21 @@ def write_chart(result, path):
             labels = [r["label"] for r in rows][::-1]
             vals = [r["metrics"]["value"] for r in rows][::-1]
             unit = rows[0]["metrics"].get("unit", "s")
-            scale, uname = _scale(vals, unit)
-            vals_s = [max(v * scale, 1e-12) for v in vals]
+            scale, uname = _scale([abs(v) for v in vals], unit)
+            pos = [v * scale for v in vals if v > 0] or [1.0]
+            if w.get("tapegrad_target_line"):
+                pos.append(w["tapegrad_target_line"] * scale)
+            low = min(pos) / 3  # a bar for a value <= 0 (a noisy difference, W3's floor) stays at the axis
+            vals_s = [v * scale if v > 0 else low for v in vals]
             ax.barh(labels, vals_s, color=[colors.get(r["impl"], "#999999") for r in rows][::-1])
             ax.set_xscale("log")
+            ax.set_xlim(left=low)
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             ax.set_xlabel(uname)
             for y, r in enumerate(rows[::-1]):
-                txt = f" {r['ratio']:.2f}×" if r.get("ratio") is not None else ""
-                ax.text(max(r["metrics"]["value"] * scale, 1e-12), y, txt, va="center", fontsize=7)
+                v = r["metrics"]["value"]
+                txt = f" {r['ratio']:.2f}×" if r.get("ratio") is not None else ("" if v > 0 else " ≤ 0")
+                ax.text(max(v * scale, low), y, txt, va="center", fontsize=7)
             tgt = w.get("tapegrad_target_line")
             if tgt:
                 ax.axvline(tgt * scale, color="#d62728", ls="--", lw=1)

@@ -96,7 +96,7 @@ def parse_args(argv=None):
                                     f"known: {','.join(peers.ALL_IMPLS)}")
     ap.add_argument("--exclude", help="comma-separated implementations to leave out")
     ap.add_argument("--no-jit", action="store_true", help="leave out the jax.jit column")
-    ap.add_argument("--rounds", type=int, help="timing rounds (median over rounds); default 7, smoke 1")
+    ap.add_argument("--rounds", type=int, help="timing rounds (median over rounds); default 5, smoke 1")
     ap.add_argument("--min-time", type=float, help="seconds each timing sample lasts at least (calls are "
                                                    "repeated within a sample); default 0.05, smoke 0")
     ap.add_argument("--out", default=DEFAULT_OUT, help="directory for results-*.json, latest.json and the "
@@ -114,7 +114,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    rounds = args.rounds if args.rounds is not None else (1 if args.smoke else 7)
+    rounds = args.rounds if args.rounds is not None else (1 if args.smoke else 5)
     min_time = args.min_time if args.min_time is not None else (0.0 if args.smoke else 0.05)
     impls = _impls(args)
     classes = _select(args.only)
@@ -137,6 +137,10 @@ def main(argv=None):
           f"load avg at start {meta['machine']['loadavg_at_start']}")
     for impl in impls:
         print(f"  {peers.LABELS[impl]:<20} {versions[impl]}")
+    load = meta["machine"]["loadavg_at_start"]
+    if load and load[0] > 1.0:
+        print(f"WARNING: 1-minute load average {load[0]:.2f} at start: something else is using the CPUs, so timings "
+              "will be noisy (compare the median and min columns; the JSON keeps every sample).")
     if benchmarks.NUMPY_IMPORTED_BEFORE_PINNING:
         print("WARNING: numpy was imported before the thread pinning; run via `python -m benchmarks.run`.")
     print()
@@ -167,6 +171,8 @@ def main(argv=None):
             failures.append(msg)
             continue
         entry["rows"] = rows
+        entry["description"] = wl.description()
+        entry["config"] = wl.cfg
         entry["tapegrad_target_line"] = wl.target_line(rows)
         entry["elapsed_s"] = time.perf_counter() - t0
         print(report.format_table(wl, rows))

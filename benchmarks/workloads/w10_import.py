@@ -76,7 +76,7 @@ class W10(Workload):
     impls = tuple(i for i in peers.ALL_IMPLS if i != "jax_jit")
 
     def config(self, smoke):
-        return {"repeats": 3 if smoke else 21, "peer_repeats": 3 if smoke else 7}
+        return {"repeats": 3 if smoke else 21, "peer_repeats": 3 if smoke else 5}
 
     def description(self):
         return (f"import time above `import numpy` (median of {self.cfg['repeats']} fresh processes; "
