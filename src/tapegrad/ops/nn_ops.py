@@ -62,6 +62,12 @@ def _sparse_xent_forward(logits, labels):
 
 def _sparse_xent_grad(g, ans, logits, labels):
     # d loss / d logits = softmax(logits) - onehot(labels), scaled per example.
+    if type(logits) is np.ndarray and type(g) is np.ndarray and logits.ndim == 2 and g.ndim == 1:
+        # First-order fast path (an MLP's loss): one softmax, the label entries
+        # decremented in place, one broadcast multiply.
+        d = _softmax_forward(logits, -1)
+        d[np.arange(d.shape[0]), labels] -= 1
+        return g[:, None] * d
     sm = softmax(logits) if isinstance(logits, Tensor) else _softmax_forward(logits, -1)
     onehot = np.eye(_shape_of(logits)[-1], dtype=np.result_type(logits._value if isinstance(logits, Tensor)
                                                                  else logits))[labels]
