@@ -50,9 +50,14 @@ def _caller_site():
     """(file, line) of the first frame outside tapegrad: warnings are rate
     limited per user call site, as TensorFlow's log_first_n does."""
     f = sys._getframe(1)
-    while f is not None and os.path.dirname(os.path.abspath(f.f_code.co_filename)).startswith(_PACKAGE_DIR):
+    while f is not None and _inside_package(f.f_code.co_filename):
         f = f.f_back
     return (f.f_code.co_filename, f.f_lineno) if f is not None else ("?", 0)
+
+
+def _inside_package(filename):
+    d = os.path.dirname(os.path.abspath(filename))
+    return d == _PACKAGE_DIR or d.startswith(_PACKAGE_DIR + os.sep)
 
 
 def warn_first_n(message, n):
