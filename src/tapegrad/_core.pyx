@@ -301,7 +301,7 @@ cdef inline object _operand_like(object value, object dtype):
                 f"tapegrad does not promote dtypes implicitly; cast one side with tapegrad.cast")
         return _own(np.array(value))
     if isinstance(value, (list, tuple)):
-        return _own(np.asarray(_raw_from_python(value), dtype=dtype)) if dtype.kind != "f" else _own(np.array(value, dtype=dtype))
+        return _raw_from_python(value, dtype)
     raise TypeError(f"tapegrad cannot use an object of type {type(value).__name__!r} as a tensor operand")
 
 
