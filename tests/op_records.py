@@ -78,13 +78,7 @@ class Record:
         """The op on tensors (recorded), as the checked function."""
         if self.prepare is not None:
             ts = self.prepare(*ts)
-        op = self.Op
-        if op.kind == _core.UNARY:
-            out = _core.unary(op, ts[0])
-        elif op.kind == _core.BINARY:
-            out = _core.binary(op, ts[0], ts[1])
-        else:
-            out = _core.apply(op, tuple(ts), self.params)
+        out = _core.apply(self.Op, tuple(ts), self.params)
         return self.finish(out) if self.finish is not None else out
 
     def raw_params(self, inputs):

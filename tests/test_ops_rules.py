@@ -14,7 +14,6 @@ from hypothesis.extra import numpy as hnp
 import tapegrad as tg
 from tapegrad import _core
 from tapegrad.ops import _registry
-from tapegrad.ops.array_ops import sum_to_shape
 from tapegrad.test import check_gradients
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))    # --import-mode=importlib: the record table
@@ -39,10 +38,7 @@ def test_finite_differences(name):
 # ---- the rules called as the engines call them ------------------------------------------
 
 def _forward(rec, xs):
-    op = rec.Op
-    if op.kind in (_core.UNARY, _core.BINARY):
-        return op.forward(*xs)
-    return op.forward(*xs, *rec.raw_params(xs))
+    return rec.Op.forward(*xs, *(rec.params or ()))
 
 
 def _vjp(rec, g, ans, xs, i, batch_ndim=0):
@@ -50,24 +46,11 @@ def _vjp(rec, g, ans, xs, i, batch_ndim=0):
     op = rec.Op
     ins = tuple(xs) if op.save & _core.SAVE_INPUTS else (None,) * len(xs)
     a = ans if op.save & _core.SAVE_ANS else None
-    params = rec.raw_params(xs)
-    if op.n_in < 0:
-        return op.vjps[0](g, a, i, ins, *params)
-    if op.kind == _core.UNARY:
-        return op.vjps[0](g, a, ins[0])
-    if op.kind == _core.BINARY:
-        gi = op.vjps[i](g, a, ins[0], ins[1])
-        return sum_to_shape(gi, np.shape(xs[i]), batch_ndim)
-    return op.vjps[i](g, a, *ins, *params)
+    return op.vjp(i, g, a, ins, rec.raw_params(xs), batch_ndim)
 
 
 def _jvp(rec, t, ans, xs, i):
-    op = rec.Op
-    if op.n_in < 0:
-        return op.jvps[0](t, ans, i, tuple(xs), *rec.raw_params(xs))
-    if op.kind in (_core.UNARY, _core.BINARY):
-        return op.jvps[i](t, ans, *xs)
-    return op.jvps[i](t, ans, *xs, *rec.raw_params(xs))
+    return rec.Op.jvp(i, t, ans, tuple(xs), rec.raw_params(xs))
 
 
 def _outputs(ans):

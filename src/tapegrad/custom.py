@@ -13,6 +13,8 @@ import numpy as np
 
 from tapegrad import _core, _nest
 from tapegrad._core import Tensor, Variable, Op
+from tapegrad.ops.array_ops import identity
+from tapegrad.tape import GradientTape
 
 __all__ = ["custom_gradient", "recompute_grad"]
 
@@ -74,8 +76,6 @@ def recompute_grad(f):
         variables = _captured(log, inputs)
 
         def grad_fn(*upstreams, variables=None):
-            from tapegrad.tape import GradientTape
-            from tapegrad.ops.array_ops import identity
             ids = [identity(x) for x in inputs]
             watched = ids + list(variables or ())
             with GradientTape() as tape:
@@ -188,7 +188,6 @@ def _gradient_value(g, like, tensor_mode):
 def _transpose(call_grad_fn, tangents, metas):
     """J t from a linear u -> J^T u: the gradient of <grad_fn(u), t> with
     respect to u (any u; zeros here)."""
-    from tapegrad.tape import GradientTape
     tensor_mode = any(isinstance(t, Tensor) for t in tangents)
     us = [_core.wrap(np.zeros(m.shape, m.dtype)) for m in metas]
     with GradientTape() as tape:

@@ -13,6 +13,7 @@ import numpy as np
 
 from tapegrad import _core, _nest
 from tapegrad._core import Tensor, Variable
+from tapegrad.ops.math_ops import cast
 from tapegrad.tape import UnconnectedGradients, warn_first_n, _dtype_name
 
 __all__ = ["ForwardAccumulator"]
@@ -112,7 +113,6 @@ def _tangent_like(t, primal):
         t = t.value()
     if isinstance(t, Tensor):
         if t._value.dtype != dt:
-            from tapegrad.ops.math_ops import cast
             t = cast(t, dt)
     else:
         t = _core.wrap(_core.raw_from_python(t, dt))

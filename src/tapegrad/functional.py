@@ -20,6 +20,8 @@ import numpy as np
 from tapegrad import _core, _nest
 from tapegrad._core import Tensor, Variable
 from tapegrad.forward import ForwardAccumulator
+from tapegrad.ops.array_ops import stack
+from tapegrad.ops.reduction_ops import reduce_sum
 from tapegrad.tape import GradientTape, jacobian_rows, _identity_rows, _broadcast, _reshape
 
 __all__ = ["grad", "value_and_grad", "jacobian", "hessian", "hvp", "jvp", "vjp", "hessians"]
@@ -132,7 +134,6 @@ def _forward_jacobian(f, args, kwargs, i, y):
     if not cols:
         return _core.wrap(np.zeros(y_shape + shape, dtype=np.result_type(y._value)))
     if any(_core.any_recording() and isinstance(c, Tensor) for c in cols):
-        from tapegrad.ops.array_ops import stack
         return _reshape(stack(cols, axis=-1), y_shape + shape)
     j = np.stack([np.asarray(c._value) for c in cols], axis=-1)
     return _core.wrap(np.reshape(j, y_shape + shape))
@@ -237,7 +238,6 @@ def hessians(ys, xs, gate_gradients=False, aggregation_method=None, name="hessia
 
 
 def _sum(y):
-    from tapegrad.ops.reduction_ops import reduce_sum
     return reduce_sum(_core.as_tensor(y)) if not isinstance(y, (list, tuple, dict)) else \
         functools.reduce(lambda a, b: a + b, [reduce_sum(_core.as_tensor(t)) for t in _nest.flatten(y)])
 

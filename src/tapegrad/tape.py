@@ -15,6 +15,8 @@ import numpy as np
 from tapegrad import _core, _nest
 from tapegrad._core import Tensor, Variable
 from tapegrad.errors import InvalidArgumentError
+from tapegrad.ops.array_ops import broadcast_to, reshape, stack, transpose
+from tapegrad.ops.math_ops import cast
 
 logger = logging.getLogger("tapegrad")
 
@@ -375,7 +377,6 @@ class GradientTape:
                 continue
             if isinstance(g, Tensor):
                 if g._value.dtype != sdt:
-                    from tapegrad.ops.math_ops import cast
                     g = cast(g, sdt)
                 out.append(_broadcast(g, s._value.shape))
             elif isinstance(g, np.generic) and g.dtype == sdt and type(s._value) is not np.ndarray:
@@ -443,7 +444,6 @@ def _clean(g, source):
         return None
     if _value_dtype(g) != sdt:
         if isinstance(g, Tensor):
-            from tapegrad.ops.math_ops import cast
             return cast(g, sdt)
         return np.asarray(g).astype(sdt)
     return g
@@ -460,7 +460,6 @@ def _stack_rows(rows, shape):
     if all(r is None for r in rows):
         return None
     if any(isinstance(r, Tensor) for r in rows):
-        from tapegrad.ops.array_ops import stack
         zero = next(r for r in rows if r is not None) * 0
         return stack([_broadcast(zero if r is None else r, shape[1:]) for r in rows])
     out = np.zeros(shape, dtype=_value_dtype(next(r for r in rows if r is not None)))
@@ -474,7 +473,6 @@ def _broadcast(g, shape):
     if np.shape(g._value if isinstance(g, Tensor) else g) == tuple(shape):
         return g
     if isinstance(g, Tensor):
-        from tapegrad.ops.array_ops import broadcast_to
         return broadcast_to(g, shape)
     return np.broadcast_to(g, shape)
 
@@ -483,14 +481,12 @@ def _reshape(g, shape):
     """A Jacobian block in its final shape: recorded (a Tensor) in tensor mode,
     else a new Tensor owning its array."""
     if isinstance(g, Tensor):
-        from tapegrad.ops.array_ops import reshape
         return reshape(g, shape)
     return _core.wrap(np.array(np.reshape(g, shape)))
 
 
 def _transpose(g, perm):
     if isinstance(g, Tensor):
-        from tapegrad.ops.array_ops import transpose
         return transpose(g, perm)
     return np.transpose(g, perm)
 

@@ -78,11 +78,30 @@ def binary(name, forward, vjp_x, vjp_y, save="", ufunc=None, jvp_x=None, jvp_y=N
                         reads=reads), ufunc)
 
 
-def general(name, forward, vjps, save="", n_out=1, jvps=None, batching=True):
+def general(name, forward, vjps, save="", n_out=1, jvps=None, batching=True, linear=False):
     """An op of tensors plus static params: ``forward(*inputs, *params)``,
-    ``vjp_i(g, ans, *inputs, *params)``, ``jvp_i(t_i, ans, *inputs, *params)``."""
-    return _register(Op(name, forward, vjps, kind=GENERAL, save=_SAVE[save], n_out=n_out, jvps=jvps,
-                        batching=batching))
+    ``vjp_i(g, ans, *inputs, *params)``, ``jvp_i(t_i, ans, *inputs, *params)``.
+
+    linear=True: the op is linear in its one tensor input (reshape, transpose,
+    indexing, sums), so its JVP is the op itself applied to the tangent and is
+    not written out."""
+    if linear:
+        if jvps is not None or len(vjps) != 1:
+            raise ValueError(f"op {name!r}: a linear op has one input and no hand-written JVP")
+        jvps = (_LinearJvp(),)
+    op = _register(Op(name, forward, vjps, kind=GENERAL, save=_SAVE[save], n_out=n_out, jvps=jvps,
+                      batching=batching))
+    if linear:
+        op.jvps[0].op = op
+    return op
+
+
+class _LinearJvp:
+    """The JVP of a linear op: the op applied to the tangent, on either path."""
+    __slots__ = ("op",)
+
+    def __call__(self, t, ans, x, *params):
+        return call(self.op, t, params=params or None)
 
 
 def variadic(name, forward, vjp, jvp, save=""):
@@ -104,10 +123,6 @@ def numpy_function(*np_funcs):
             FUNCTIONS[nf] = f
         return f
     return deco
-
-
-def is_tensor_like(x):
-    return isinstance(x, (Tensor, Variable))
 
 
 def call(op, *inputs, params=None):
