@@ -101,7 +101,9 @@ class _LinearJvp:
     __slots__ = ("op",)
 
     def __call__(self, t, ans, x, *params):
-        return call(self.op, t, params=params or None)
+        if isinstance(t, Tensor):
+            return _core.apply(self.op, (t,), params or None)
+        return self.op.forward(t, *params)
 
 
 def variadic(name, forward, vjp, jvp, save=""):
