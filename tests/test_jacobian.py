@@ -188,7 +188,7 @@ def test_per_row_fallback_on_a_non_persistent_tape_keeps_values_until_the_last_r
     xv = np.array([0.5, 1.5, 2.5])
     want = np.diag(3 * (1 - np.tanh(3 * xv) ** 2) * np.exp(xv) + np.tanh(3 * xv) * np.exp(xv))
     np.testing.assert_allclose(j, want, rtol=1e-12)
-    assert g._tape is None                    # consumed
+    assert g._wengert is None                    # consumed
 
 
 def test_broadcasting_binary_ops_keep_the_batch_axis():

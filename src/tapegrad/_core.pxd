@@ -77,7 +77,7 @@ cdef class Recorder:
     cdef int on_variable_read(self, Variable v) except -1
 
 
-cdef class Tape(Recorder):
+cdef class WengertList(Recorder):
     cdef tg_idmap slots
     cdef int32_t n_slots
     cdef tg_objvec node_op

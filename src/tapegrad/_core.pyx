@@ -1149,7 +1149,7 @@ cdef class Recorder:
         return 0
 
 
-cdef class Tape(Recorder):
+cdef class WengertList(Recorder):
     """The Wengert list: nodes in execution order, stored as flat arrays.
 
     node k: op, saved values, params; its inputs are in_slot[in_start[k]:

@@ -215,12 +215,12 @@ def hessians(ys, xs, gate_gradients=False, aggregation_method=None, name="hessia
                 for i in range(len(xs_list))]
     flat_ys = [_core.as_tensor(y) for y in _nest.flatten(ys)]
     srcs = [x.value() if isinstance(x, Variable) else x for x in xs_list]
-    tape = _recording_tape(flat_ys, srcs)
+    wengert = _recording_tape(flat_ys, srcs)
     out = []
     for x in srcs:
         # The gradient is recorded on the tape itself (it is active), so it can be differentiated again.
         seeds = [_core.wrap(np.ones(np.shape(y._value), dtype=np.result_type(y._value))) for y in flat_ys]
-        (g,) = tape.backward(flat_ys, seeds, [x], True, None, True)
+        (g,) = wengert.backward(flat_ys, seeds, [x], True, None, True)
         shape = np.shape(x._value) * 2
         size = int(np.size(x._value))
         if g is None:
@@ -228,7 +228,7 @@ def hessians(ys, xs, gate_gradients=False, aggregation_method=None, name="hessia
             continue
         old = _core.replace_stack([])                # the Hessian itself is not recorded
         try:
-            (h,) = jacobian_rows(tape, g, _identity_rows(size, np.shape(x._value), np.result_type(x._value)),
+            (h,) = jacobian_rows(wengert, g, _identity_rows(size, np.shape(x._value), np.result_type(x._value)),
                                  [x], True)
         finally:
             _core.replace_stack(old)
@@ -251,7 +251,7 @@ def _replace(seq, i, x):
 def _recording_tape(ys, xs):
     """The innermost active tape that recorded every y and watches every x."""
     for r in reversed(_core.active_recorders()):
-        if isinstance(r, _core.Tape) and all(r.slot_of(t) >= 0 for t in ys + xs):
+        if isinstance(r, _core.WengertList) and all(r.slot_of(t) >= 0 for t in ys + xs):
             return r
     raise RuntimeError("tapegrad.hessians(ys, xs) needs the computation of ys recorded: call it inside the "
                        "`with tapegrad.GradientTape() as tape:` block that computed ys from watched xs, or "

@@ -2,7 +2,7 @@
 
 The lifecycle (enter, exit, re-enter, stop_recording, reset, the one-shot
 rule) and the argument handling live here; recording and the backward sweep
-live in the compiled core (`tapegrad._core.Tape`).
+live in the compiled core (`tapegrad._core.WengertList`).
 """
 import contextlib
 import enum
@@ -86,7 +86,7 @@ class GradientTape:
     def __init__(self, persistent=False, watch_accessed_variables=True):
         self._persistent = bool(persistent)
         self._watch_accessed_variables = bool(watch_accessed_variables)
-        self._tape = None              # the compiled tape; None before entering / after a one-shot use
+        self._wengert = None              # the compiled tape; None before entering / after a one-shot use
         self._recording = False
         self._last_watched_variables = ()
 
@@ -94,8 +94,8 @@ class GradientTape:
     def __enter__(self):
         if self._recording:
             raise ValueError("Tape is still recording, This can happen if you try to re-enter an already-active tape.")
-        if self._tape is None:
-            self._tape = _core.Tape(self._persistent, self._watch_accessed_variables)
+        if self._wengert is None:
+            self._wengert = _core.WengertList(self._persistent, self._watch_accessed_variables)
         self._push()
         return self
 
@@ -105,17 +105,17 @@ class GradientTape:
         return False
 
     def _push(self):
-        _core.push_recorder(self._tape)
+        _core.push_recorder(self._wengert)
         self._recording = True
 
     def _pop(self):
-        _core.pop_recorder(self._tape)
+        _core.pop_recorder(self._wengert)
         self._recording = False
 
     @contextlib.contextmanager
     def stop_recording(self):
         """Temporarily stop this tape recording (outer tapes keep recording)."""
-        if self._tape is None:
+        if self._wengert is None:
             raise RuntimeError("Trying to stop recording a tape which is not recording.")
         if not self._recording:
             raise ValueError("Tape is not recording.")
@@ -130,13 +130,13 @@ class GradientTape:
         if not self._recording:
             raise ValueError("Tape is not recording.")
         self._pop()
-        self._tape = _core.Tape(self._persistent, self._watch_accessed_variables)
+        self._wengert = _core.WengertList(self._persistent, self._watch_accessed_variables)
         self._push()
 
     # ---- watching -----------------------------------------------------------------------
     def watch(self, tensor):
         """Watch a tensor, a variable, or a nest of them."""
-        if self._tape is None:
+        if self._wengert is None:
             raise AttributeError(
                 "GradientTape.watch() was called on a tape that has no recording: enter the tape first "
                 "(`with tape:`); a non-persistent tape that already computed its gradient cannot be reused")
@@ -151,21 +151,21 @@ class GradientTape:
             if not (self._recording or _core.any_recording()):
                 continue
             if isinstance(t, Variable):
-                self._tape.watch_variable(t)
+                self._wengert.watch_variable(t)
             else:
-                self._tape.watch_tensor(t)
+                self._wengert.watch_tensor(t)
 
     def watched_variables(self):
         """The variables this tape watched, in their construction order."""
-        if self._tape is None:
+        if self._wengert is None:
             return self._last_watched_variables
-        return self._tape.watched_variables()
+        return self._wengert.watched_variables()
 
     # ---- gradients ------------------------------------------------------------------------
     def gradient(self, target, sources, output_gradients=None,
                  unconnected_gradients=UnconnectedGradients.NONE):
         """d(sum of targets)/d(source) for each source, in sources' structure."""
-        if self._tape is None:
+        if self._wengert is None:
             raise RuntimeError(_ONE_SHOT)
         if target is None:
             raise TypeError("Argument `target` should be a list or nested structure of Tensors, Variables or "
@@ -179,8 +179,8 @@ class GradientTape:
                     f"'{type(t).__name__}' object has no attribute '_id': gradient() targets must be tapegrad "
                     f"Tensors or Variables (a value computed outside tapegrad has no recorded history)")
         seeds = self._seeds(flat_targets, output_gradients)
-        tape = self._begin_use("gradient")
-        results = self._backward(tape, flat_targets, seeds, flat_sources)
+        wengert = self._begin_use("gradient")
+        results = self._backward(wengert, flat_targets, seeds, flat_sources)
         return _pack(sources, self._finish(results, flat_sources, unconnected))
 
     def _seeds(self, flat_targets, output_gradients):
@@ -215,18 +215,18 @@ class GradientTape:
 
     def _begin_use(self, method):
         """Apply the in-context rules and take the tape for one computation."""
-        tape = self._tape
+        wengert = self._wengert
         if self._recording:
             if self._persistent:
                 warn_first_n(_PERSISTENT_IN_CONTEXT, 1)
             else:
                 self._pop()            # a non-persistent tape stops recording
         if not self._persistent:
-            self._last_watched_variables = tape.watched_variables()
-            self._tape = None          # one-shot: consumed whatever happens next
-        return tape
+            self._last_watched_variables = wengert.watched_variables()
+            self._wengert = None          # one-shot: consumed whatever happens next
+        return wengert
 
-    def _backward(self, tape, flat_targets, seeds, flat_sources):
+    def _backward(self, wengert, flat_targets, seeds, flat_sources):
         # Rules run on Tensors (and are recorded) when some recorder is still
         # active: that is how nested tapes give higher derivatives.
         tensor_mode = _core.any_recording()
@@ -237,10 +237,10 @@ class GradientTape:
         else:
             seeds = [s._value if isinstance(s, Tensor) else s for s in seeds]
         try:
-            return tape.backward(read, seeds, srcs, tensor_mode)
+            return wengert.backward(read, seeds, srcs, tensor_mode)
         finally:
             if not self._persistent:
-                tape.release()
+                wengert.release()
 
     # ---- jacobians --------------------------------------------------------------------------
     def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
@@ -253,7 +253,7 @@ class GradientTape:
         single tensor; unconnected sources give None (zeros with 'zero').
         parallel_iterations is accepted for TensorFlow compatibility.
         """
-        if self._tape is None:
+        if self._wengert is None:
             raise RuntimeError(_ONE_SHOT)
         if not isinstance(target, (Tensor, Variable)):
             raise AttributeError(f"'{type(target).__name__}' object has no attribute 'shape': jacobian() "
@@ -264,8 +264,8 @@ class GradientTape:
         flat_sources = self._check_sources(_flat(sources))
         target_shape = np.shape(target._value)
         size = int(np.prod(target_shape, dtype=np.int64))
-        tape = self._begin_use("jacobian")
-        rows = self._rows(tape, target, _identity_rows(size, target_shape, _value_dtype(target)), flat_sources)
+        wengert = self._begin_use("jacobian")
+        rows = self._rows(wengert, target, _identity_rows(size, target_shape, _value_dtype(target)), flat_sources)
         out = []
         for g, s in zip(rows, flat_sources):
             shape = target_shape + np.shape(s._value)
@@ -292,7 +292,7 @@ class GradientTape:
         Unconnected sources give zeros (TensorFlow's behaviour, whatever
         unconnected_gradients says).
         """
-        if self._tape is None:
+        if self._wengert is None:
             raise RuntimeError(_ONE_SHOT_BATCH)
         for t in (target, source):
             if not isinstance(t, (Tensor, Variable)):
@@ -318,8 +318,8 @@ class GradientTape:
         if experimental_check_independence and batch > 1 and size and dt.kind in "fc":
             probe = np.random.default_rng(0).standard_normal(target_shape).astype(dt)
             seeds = np.concatenate([seeds, probe[None]])
-        tape = self._begin_use("batch_jacobian")
-        (g,) = self._rows(tape, target, seeds, [source])
+        wengert = self._begin_use("batch_jacobian")
+        (g,) = self._rows(wengert, target, seeds, [source])
         out_shape = target_shape + source_shape[1:]
         if g is None or size == 0:
             return _core.wrap(np.zeros(out_shape, dtype=np.result_type(source._value)))
@@ -344,14 +344,14 @@ class GradientTape:
         if np.max(np.abs(full - predicted), initial=0.0) > tol * scale * max(1.0, size ** 0.5):
             warn_first_n(_COUPLED_BATCH, 1)
 
-    def _rows(self, tape, target, seeds, flat_sources):
+    def _rows(self, wengert, target, seeds, flat_sources):
         try:
             if len(seeds) == 0 or seeds[0].size == 0:       # nothing to differentiate (zero-size target)
                 return [None] * len(flat_sources)
-            return jacobian_rows(tape, target, seeds, flat_sources, self._persistent)
+            return jacobian_rows(wengert, target, seeds, flat_sources, self._persistent)
         finally:
             if not self._persistent:
-                tape.release()
+                wengert.release()
 
     def _check_sources(self, flat_sources):
         for s in flat_sources:
@@ -410,12 +410,12 @@ def _pack(structure, flat):
     return _nest.pack_sequence_as(structure, flat)
 
 
-def jacobian_rows(tape, target, seeds, flat_sources, retain):
+def jacobian_rows(wengert, target, seeds, flat_sources, retain):
     """For each source, the gradients of <seeds[i], target> for every row i
     of `seeds` (shape (rows,) + target.shape), stacked: a value of shape
     (rows,) + source.shape (or broadcastable to it), or None.  One batched
-    sweep if the path allows it, else one sweep per row.  `tape` is a core
-    Tape; retain: keep its saved values (else a non-persistent tape frees them
+    sweep if the path allows it, else one sweep per row.  `wengert` is the
+    core WengertList; retain: keep its saved values (else a non-persistent tape frees them
     as its last sweep passes)."""
     tensor_mode = _core.any_recording()
     t = target.value() if isinstance(target, Variable) else target
@@ -423,13 +423,13 @@ def jacobian_rows(tape, target, seeds, flat_sources, retain):
     if _value_dtype(t).kind not in "fc":
         return [None] * len(srcs)
     n = len(seeds)
-    res = tape.backward([t], [_core.wrap(seeds) if tensor_mode else seeds], srcs, tensor_mode, (n,), retain)
+    res = wengert.backward([t], [_core.wrap(seeds) if tensor_mode else seeds], srcs, tensor_mode, (n,), retain)
     if res is not None:
         return [_clean(g, s) for g, s in zip(res, srcs)]
     per_row = []
     for i in range(n):
         seed = _core.wrap(seeds[i]) if tensor_mode else np.asarray(seeds[i])
-        res = tape.backward([t], [seed], srcs, tensor_mode, None, retain or i < n - 1)
+        res = wengert.backward([t], [seed], srcs, tensor_mode, None, retain or i < n - 1)
         per_row.append([_clean(g, s) for g, s in zip(res, srcs)])
     return [_stack_rows([row[j] for row in per_row], (n,) + np.shape(srcs[j]._value)) for j in range(len(srcs))]
 
