@@ -993,14 +993,6 @@ cdef int _check_broadcast(Op op, object ra, object rb) except -1:
     return 0
 
 
-def unary(Op op, x):
-    return _unary(op, x)
-
-
-def binary(Op op, a, b):
-    return _binary(op, a, b)
-
-
 def apply(Op op, inputs, params=None):
     """Run `op` on `inputs` (tensors or convertible values) with static
     `params` (a tuple passed after the inputs to the forward and the rules),
@@ -1092,6 +1084,45 @@ def install_operators(*, Op add, Op subtract, Op multiply, Op truediv, Op floord
 
 # --------------------------------------------------------------------------
 # Recorders and the tape
+#
+# Terms.  A *recorder* is anything on this thread's recorder stack that ops
+# are offered to: a WengertList (behind a GradientTape), an Accumulator
+# (forward mode), a ReadLog.  A *node* is one recorded op: its Op, what its
+# rules need (the *saved* value, see _pack_saved), its static params, and its
+# input and output *slots*.  A *slot* is the dense index a WengertList gives a
+# tensor id it has seen (a watched tensor, a read variable, an op output); an
+# input that is not on the list has slot -1.
+#
+# Recording (WengertList.record).  An op is kept only if one of its inputs has
+# a slot; its outputs get new slots.  Slots are handed out in execution order,
+# so every node's outputs are newer than its inputs and the node array, read
+# backwards, is already a reverse topological order: no graph search.
+#
+# The backward pipeline (WengertList.backward), all over flat C arrays:
+#   1. seeds: each target's seed is accumulated into its slot (a target that
+#      is not on the list can still be a source: kept aside, off_tape);
+#   2. reachability (_propagate_reach): one forward pass marks every slot
+#      computed from a source; rules run only between sources and targets;
+#   3. batchability (_path_batches), for batched Jacobian seeds only: one
+#      reverse pass over the path; if an op on it cannot take a cotangent with
+#      leading batch axes, nothing is computed and the caller sweeps per row;
+#   4. the sweep (_sweep): nodes from last to first; a node whose outputs hold
+#      a gradient and which has a reachable input calls its rules through
+#      _vjp_of (the one rule call) and accumulates into its inputs' slots;
+#   5. freeing, as the sweep passes node k: its outputs' gradients are dropped
+#      (unless they are requested sources), and a one-shot list drops k's saved
+#      values and params, so peak memory falls while the sweep runs.
+#
+# Invariants.  node_op, node_saved and node_params have one entry per node,
+# in_start and out_start one more (CSR offsets); a failed record cuts every
+# buffer back to the same length.  Rules may record new nodes on this very
+# list (higher order inside a persistent tape's context), which can move the
+# buffers: the sweep walks only the nodes that existed when it started and
+# re-reads every pointer after a Python call.  `generation` changes on
+# reset/release; a sweep that sees it change stops with an error.  In
+# tensor_mode (another recorder is active) rules get Tensors and are
+# themselves recorded, which is how nested tapes give higher derivatives;
+# otherwise they get raw NumPy values (the fast path).
 
 cdef tuple _inputs_read(Op op, tuple inputs, int32_t *slots):
     """Keep only the inputs that the rules of this tape's watched inputs read

@@ -685,4 +685,4 @@ identity_op = unary("identity", lambda x: x, lambda g, ans, x: g)
 
 
 def identity(input, name=None):
-    return _core.unary(identity_op, input)
+    return _core.apply(identity_op, (input,))

@@ -196,7 +196,7 @@ def cast(x, dtype, name=None):
     dt = dtypes.numpy_dtype(dtype)
     in_dt = np.result_type(t._value)
     if dt == in_dt:
-        return _core.unary(array_ops.identity_op, t)
+        return _core.apply(array_ops.identity_op, (t,))
     if in_dt.kind == "c" and dt.kind != "c":
         raise TypeError(f"cast: casting complex to real ({in_dt} to {dt}) discards the imaginary part; "
                         f"use tapegrad.math.real")
