@@ -1,15 +1,11 @@
 """tapegrad.custom_gradient and tapegrad.recompute_grad (TF_SEMANTICS.md §11, §12)."""
-import re
 import tracemalloc
 
 import numpy as np
 import pytest
 
 import tapegrad as tf
-
-
-def _exactly(exc, message):
-    return pytest.raises(exc, match="^" + re.escape(message) + "$")
+from conftest import raises_exactly
 
 
 @tf.custom_gradient
@@ -64,7 +60,7 @@ def test_missing_variables_keyword_raises_at_call_time():
             return dy * w
         return x * w, grad
 
-    with _exactly(TypeError, "@tf.custom_gradient grad_fn must accept keyword argument 'variables', since "
+    with raises_exactly(TypeError, "@tf.custom_gradient grad_fn must accept keyword argument 'variables', since "
                              "function uses variables: [<tapegrad.Variable 'Variable:0' shape=() dtype=float32, "
                              "numpy=2.0>]"):
         needs_vars(tf.constant(1.0))
@@ -113,12 +109,12 @@ def test_wrong_gradient_counts_and_a_python_float_gradient():
     with tf.GradientTape() as t:
         t.watch(c)
         y = f(c)
-    with _exactly(ValueError, "Must return gradient for each variable from @custom_gradient grad_fn."):
+    with raises_exactly(ValueError, "Must return gradient for each variable from @custom_gradient grad_fn."):
         t.gradient(y, [c, w])
     with tf.GradientTape() as t:
         t.watch(c)
         y = g(c)
-    with _exactly(ValueError, "custom_gradient function expected to return 1 gradients, but returned 0 instead."):
+    with raises_exactly(ValueError, "custom_gradient function expected to return 1 gradients, but returned 0 instead."):
         t.gradient(y, [c, w])
     with tf.GradientTape() as t:
         t.watch(c)
@@ -304,7 +300,7 @@ def test_recompute_grad_cannot_be_used_in_forward_mode():
         return tf.reduce_prod(tf.tanh(x) ** 2)
 
     x = tf.constant([1.])
-    with _exactly(NotImplementedError, "recompute_grad tried to transpose grad of f. Consider not using "
+    with raises_exactly(NotImplementedError, "recompute_grad tried to transpose grad of f. Consider not using "
                                        "recompute_grad in forward modeautodiff"):
         with tf.autodiff.ForwardAccumulator(x, tf.constant([1.])):
             f(x)

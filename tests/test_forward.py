@@ -2,25 +2,16 @@
 mode against reverse mode through the engines for every op in the registry:
 <u, J v> from a ForwardAccumulator equals <J^T u, v> from a GradientTape, and
 forward-over-reverse Hessian-vector products equal reverse-over-reverse ones."""
-import os
-import re
-import sys
-
 import numpy as np
 import pytest
 
 import tapegrad as tf
+from conftest import raises_exactly
+from op_records import RECORDS
 from tapegrad import _core
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from op_records import RECORDS  # noqa: E402
 
 DUPLICATE = ("Tensor {} was specified as a primal multiple times. This may indicate an error. If it was "
              "intended, please sum the corresponding tangents.")
-
-
-def _exactly(exc, message):
-    return pytest.raises(exc, match="^" + re.escape(message) + "$")
 
 
 # === §13 snippets ===============================================================================
@@ -99,7 +90,7 @@ def test_jvp_lookup_rules_and_unconnected_values():
         assert acc.jvp(z) is None
         assert str(acc.jvp(z, unconnected_gradients='zero')) == "tapegrad.Tensor(0.0, shape=(), dtype=float32)"
         assert acc.jvp(z, unconnected_gradients=tf.UnconnectedGradients.ZERO).numpy() == 0.0
-        with _exactly(ValueError, "Accumulator is already recording."):
+        with raises_exactly(ValueError, "Accumulator is already recording."):
             with acc:
                 pass
         w = x * 2.0
@@ -122,10 +113,10 @@ def test_jvp_of_a_never_entered_accumulator():
 
 def test_accumulator_errors():
     x = tf.constant(-2.)
-    with _exactly(ValueError, DUPLICATE):
+    with raises_exactly(ValueError, DUPLICATE):
         tf.autodiff.ForwardAccumulator([x, x], [1., 2.])
     with tf.autodiff.ForwardAccumulator(x, 1.5) as acc:
-        with _exactly(ValueError, "'bogus' is not a valid UnconnectedGradients"):
+        with raises_exactly(ValueError, "'bogus' is not a valid UnconnectedGradients"):
             acc.jvp(x, unconnected_gradients='bogus')
     with pytest.raises(ValueError, match="don't have the same nested structure"):
         tf.autodiff.ForwardAccumulator([x], [1., 2.])

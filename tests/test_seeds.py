@@ -13,25 +13,11 @@ import numpy as np
 import pytest
 
 import tapegrad as tf
-
-ONE_SHOT = ('A non-persistent GradientTape can only be used to compute one set of '
-            'gradients (or jacobians)')
+from conftest import ONE_SHOT, d2l_f
 
 requires_jacobian = pytest.mark.skipif(
     not hasattr(tf.GradientTape, 'jacobian'), reason='GradientTape.jacobian comes in a later issue')
 requires_size = pytest.mark.skipif(not hasattr(tf, 'size'), reason='tapegrad has no tf.size yet')
-
-
-def d2l_f(a):
-    """The control-flow function of the d2l autograd chapter (seeds 000, 002, 003)."""
-    b = a * 2
-    while tf.norm(b) < 1000:
-        b = b * 2
-    if tf.reduce_sum(b) > 0:
-        c = b
-    else:
-        c = 100 * b
-    return c
 
 
 # The (5, 3, 2) and (20, 1) tensors seed 000 drew with tf.random.normal and printed.
@@ -416,12 +402,9 @@ def test_seed003_gradient_of_an_ndarray_raises():
         t.gradient(y, x)
 
 
-def test_seed003_plot_x_grad_directly():
+def test_seed003_plot_x_grad_directly(pyplot):
     # "you can plot x_grad directly" — matplotlib converts tensors through np.asarray.
-    matplotlib = pytest.importorskip('matplotlib')
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
+    plt = pyplot
     x = tf.Variable(tf.range(-10, 10, 1, dtype=tf.float32))
     with tf.GradientTape() as t:
         y = tf.math.sin(x)

@@ -19,18 +19,13 @@ import numpy as np
 import pytest
 
 import tapegrad as tf
+from conftest import (INT_WATCH_WARNING, NOT_RECORDING, ONE_SHOT, TRUTH_VALUE, count, d2l_f, raises_exactly,
+                      repr_scalar, str_scalar, warning_texts)
 
-ONE_SHOT = ('A non-persistent GradientTape can only be used to compute one set of '
-            'gradients (or jacobians)')
 REENTER = 'Tape is still recording, This can happen if you try to re-enter an already-active tape.'
-NOT_RECORDING = 'Tape is not recording.'
 STOP_NOT_RECORDING = 'Trying to stop recording a tape which is not recording.'
 TARGET_NONE = ('Argument `target` should be a list or nested structure of Tensors, Variables or '
                'CompositeTensors to be differentiated, but received None.')
-TRUTH_VALUE = ('The truth value of an array with more than one element is ambiguous. '
-               'Use a.any() or a.all()')
-INT_WATCH_WARNING = ('The dtype of the watched tensor must be floating (e.g. tf.float32), '
-                     'got tf.int32')
 PERSISTENT_IN_CONTEXT_WARNING = (
     'Calling GradientTape.gradient on a persistent tape inside its context is significantly '
     'less efficient than calling it outside the context (it causes the gradient ops to be '
@@ -56,80 +51,6 @@ def _requires(*names):
         return True
     missing = [n for n in names if not has(n)]
     return pytest.mark.skipif(bool(missing), reason='tapegrad has no tf.%s yet' % ', tf.'.join(missing))
-
-
-def _raises_exactly(exc_type, message):
-    """pytest.raises whose message must equal `message` exactly."""
-    return pytest.raises(exc_type, match='^' + re.escape(message) + '$')
-
-
-def _repr_scalar(value, dtype='float32'):
-    return '<tapegrad.Tensor: shape=(), dtype=%s, numpy=%s>' % (dtype, value)
-
-
-def _str_scalar(value, dtype='float32'):
-    return 'tapegrad.Tensor(%s, shape=(), dtype=%s)' % (value, dtype)
-
-
-# --- warnings (§17): whichever channel tapegrad uses -----------------------------------------
-
-_TF_WARNING_MARKERS = ('The dtype of the watched', 'must be floating',
-                       'Calling GradientTape.gradient on a persistent tape')
-
-
-class _ToCaplog(logging.Handler):
-    """Forwards records to the handler caplog uses for the current test phase."""
-
-    def __init__(self, caplog):
-        super().__init__()
-        self.caplog = caplog
-
-    def emit(self, record):
-        self.caplog.handler.handle(record)
-
-
-@pytest.fixture
-def warning_channels(caplog, recwarn):
-    """Route records of the 'tapegrad' and 'tensorflow' loggers (and their children) to caplog,
-    even if those loggers do not propagate to the root logger; and record every Python warning
-    (not once per location), so that counts measure tapegrad's own rate limits."""
-    warnings.simplefilter('always')      # inside recwarn's context, which restores the filters
-    caplog.set_level(logging.WARNING)
-    names = ['tapegrad', 'tensorflow'] + [
-        n for n in logging.root.manager.loggerDict
-        if n.startswith(('tapegrad.', 'tensorflow.'))]
-    loggers = [logging.getLogger(n) for n in names]
-    forward = _ToCaplog(caplog)
-    for logger in loggers:
-        logger.addHandler(forward)
-    yield
-    for logger in loggers:
-        logger.removeHandler(forward)
-
-
-def _warning_texts(caplog, recwarn, capsys):
-    """The warning messages emitted so far in this test, from whichever channel carried them.
-
-    tapegrad may log (logger 'tapegrad' or 'tensorflow'), call warnings.warn, or print to
-    stderr. A message can reach several channels at once (a logger that both prints and
-    propagates), so the channel carrying the most TF warning texts is returned rather than the
-    sum, which keeps the rate-limit counts exact. Reads (and so consumes) captured output."""
-    seen, logged = set(), []
-    for record in caplog.records:          # a record reaches caplog.handler once per logger
-        if id(record) not in seen:
-            seen.add(id(record))
-            logged.append(record.getMessage())
-    warned = [str(w.message) for w in recwarn]
-    out, err = capsys.readouterr()
-    printed = (out + '\n' + err).splitlines()
-
-    def relevance(texts):
-        return sum(any(m in t for m in _TF_WARNING_MARKERS) for t in texts)
-    return max((logged, warned, printed), key=relevance)
-
-
-def _count(texts, phrase):
-    return sum(phrase in t for t in texts)
 
 
 # === §1.1 repr / str =========================================================================
@@ -161,15 +82,15 @@ def test_every_unnamed_variable_is_variable_0():
 
 
 def test_repr_of_scalars_of_each_dtype():
-    assert repr(tf.constant(3)) == _repr_scalar(3, 'int32')
-    assert repr(tf.constant(True)) == _repr_scalar(True, 'bool')
-    assert repr(tf.constant(1.5)) == _repr_scalar(1.5)
+    assert repr(tf.constant(3)) == repr_scalar(3, 'int32')
+    assert repr(tf.constant(True)) == repr_scalar(True, 'bool')
+    assert repr(tf.constant(1.5)) == repr_scalar(1.5)
 
 
 def test_float32_scalar_repr_uses_the_python_float_of_the_value():
-    assert repr(tf.constant(0.1)) == _repr_scalar('0.10000000149011612')
-    assert str(tf.constant(0.1)) == _str_scalar('0.1')
-    assert repr(tf.constant(0.1, dtype=tf.float64)) == _repr_scalar('0.1', 'float64')
+    assert repr(tf.constant(0.1)) == repr_scalar('0.10000000149011612')
+    assert str(tf.constant(0.1)) == str_scalar('0.1')
+    assert repr(tf.constant(0.1, dtype=tf.float64)) == repr_scalar('0.1', 'float64')
 
 
 def test_matrix_repr_puts_a_newline_after_numpy():
@@ -332,7 +253,7 @@ def test_bool_of_one_element_tensors():
 
 
 def test_bool_of_a_two_element_tensor_raises():
-    with _raises_exactly(ValueError, TRUTH_VALUE):
+    with raises_exactly(ValueError, TRUTH_VALUE):
         bool(tf.constant([1.0, 2.0]))
 
 
@@ -352,16 +273,16 @@ def test_comparing_with_none_gives_python_bools():
 
 def test_comparing_incompatible_shapes_gives_a_false_scalar():
     a = tf.constant([1., 2., 3.])
-    assert repr(a == tf.constant([1., 2.])) == _repr_scalar(False, 'bool')
+    assert repr(a == tf.constant([1., 2.])) == repr_scalar(False, 'bool')
 
 
 def test_tensors_are_unhashable():
-    with _raises_exactly(TypeError, 'Tensor is unhashable. Instead, use tensor.ref() as the key.'):
+    with raises_exactly(TypeError, 'Tensor is unhashable. Instead, use tensor.ref() as the key.'):
         hash(tf.constant(1.0))
 
 
 def test_variables_are_unhashable():
-    with _raises_exactly(TypeError, "Variable is unhashable. Instead, use variable.ref() as the "
+    with raises_exactly(TypeError, "Variable is unhashable. Instead, use variable.ref() as the "
                          "key. (Variable: <tapegrad.Variable 'Variable:0' shape=() "
                          "dtype=float32, numpy=1.0>)"):
         hash(tf.Variable(1.0))
@@ -435,9 +356,9 @@ def test_range_over_tf_size():
 
 
 def test_len_and_iter_of_a_scalar_raise():
-    with _raises_exactly(TypeError, 'Scalar tensor has no `len()`'):
+    with raises_exactly(TypeError, 'Scalar tensor has no `len()`'):
         len(tf.constant(1.0))
-    with _raises_exactly(TypeError, 'Cannot iterate over a scalar tensor.'):
+    with raises_exactly(TypeError, 'Cannot iterate over a scalar tensor.'):
         iter(tf.constant(1.0))
 
 
@@ -513,11 +434,8 @@ def test_ndarray_times_variable_is_a_recorded_tensor():
     np.testing.assert_array_equal(g.numpy(), np.arange(20, dtype=np.float32))
 
 
-def test_matplotlib_plots_tensors_without_numpy():
-    matplotlib = pytest.importorskip('matplotlib')
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
+def test_matplotlib_plots_tensors_without_numpy(pyplot):
+    plt = pyplot
     x = tf.Variable(tf.range(-3, 3, 1, dtype=tf.float32))
     with tf.GradientTape() as t:
         y = x * x
@@ -562,13 +480,13 @@ def test_reentering_after_exit_continues_the_same_tape():
         y = 2 * x
     with g:
         z = 2 * y
-    assert repr(g.gradient(z, [x])) == '[%s]' % _repr_scalar(4.0)
+    assert repr(g.gradient(z, [x])) == '[%s]' % repr_scalar(4.0)
 
 
 def test_reentering_an_active_tape_raises():
     t = tf.GradientTape()
     with t:
-        with _raises_exactly(ValueError, REENTER):
+        with raises_exactly(ValueError, REENTER):
             with t:
                 pass
 
@@ -588,13 +506,13 @@ def test_watch_after_a_used_non_persistent_tape_raises_attribute_error():
 
 
 def test_reset_before_entering_raises():
-    with _raises_exactly(ValueError, NOT_RECORDING):
+    with raises_exactly(ValueError, NOT_RECORDING):
         tf.GradientTape().reset()
 
 
 def test_stop_recording_before_entering_raises():
     t = tf.GradientTape()
-    with _raises_exactly(RuntimeError, STOP_NOT_RECORDING):
+    with raises_exactly(RuntimeError, STOP_NOT_RECORDING):
         with t.stop_recording():
             pass
 
@@ -603,10 +521,10 @@ def test_stop_recording_and_reset_after_exit_raise():
     t = tf.GradientTape(persistent=True)
     with t:
         pass
-    with _raises_exactly(ValueError, NOT_RECORDING):
+    with raises_exactly(ValueError, NOT_RECORDING):
         with t.stop_recording():
             pass
-    with _raises_exactly(ValueError, NOT_RECORDING):
+    with raises_exactly(ValueError, NOT_RECORDING):
         t.reset()
 
 
@@ -626,10 +544,10 @@ def test_entering_after_a_non_persistent_gradient_starts_a_fresh_tape():
     t = tf.GradientTape()
     with t:
         y = v * v
-    assert str(t.gradient(y, v)) == _str_scalar(4.0)
+    assert str(t.gradient(y, v)) == str_scalar(4.0)
     with t:
         z = v * v * v
-    assert str(t.gradient(z, v)) == _str_scalar(12.0)
+    assert str(t.gradient(z, v)) == str_scalar(12.0)
     with pytest.raises(RuntimeError):
         t.gradient(z, v)
 
@@ -674,9 +592,9 @@ def test_second_gradient_on_a_non_persistent_tape_raises():
         y = x * x
     assert repr(t.gradient(y, x)) == ('<tapegrad.Tensor: shape=(4,), dtype=float32, '
                                       'numpy=array([0., 2., 4., 6.], dtype=float32)>')
-    with _raises_exactly(RuntimeError, ONE_SHOT):
+    with raises_exactly(RuntimeError, ONE_SHOT):
         t.gradient(y, x)
-    with _raises_exactly(RuntimeError, ONE_SHOT):   # and every later call
+    with raises_exactly(RuntimeError, ONE_SHOT):   # and every later call
         t.gradient(y, x)
 
 
@@ -686,7 +604,7 @@ def test_jacobian_after_gradient_raises():
     with tf.GradientTape() as t:
         y = x * x
     t.gradient(y, x)
-    with _raises_exactly(RuntimeError, ONE_SHOT):
+    with raises_exactly(RuntimeError, ONE_SHOT):
         t.jacobian(y, x)
 
 
@@ -696,7 +614,7 @@ def test_gradient_after_jacobian_raises():
     with tf.GradientTape() as t:
         y = x * x
     np.testing.assert_array_equal(t.jacobian(y, x).numpy(), [[2., 0.], [0., 4.]])
-    with _raises_exactly(RuntimeError, ONE_SHOT):
+    with raises_exactly(RuntimeError, ONE_SHOT):
         t.gradient(y, x)
 
 
@@ -707,7 +625,7 @@ def test_batch_jacobian_after_gradient_raises_with_tfs_typo():
         y = x * x
     t.gradient(y, x)
     # TF's typo "tocompute" survives in batch_jacobian only.
-    with _raises_exactly(RuntimeError, 'A non-persistent GradientTape can only be used tocompute '
+    with raises_exactly(RuntimeError, 'A non-persistent GradientTape can only be used tocompute '
                          'one set of gradients (or jacobians)'):
         t.batch_jacobian(tf.reshape(y, [4, 1]), tf.reshape(x, [4, 1]))
 
@@ -716,12 +634,12 @@ def test_target_none_raises_and_does_not_consume_the_tape():
     x = tf.Variable(1.0)
     with tf.GradientTape() as t:
         y = x * 2
-    with _raises_exactly(TypeError, TARGET_NONE):
+    with raises_exactly(TypeError, TARGET_NONE):
         t.gradient(None, x)
-    with _raises_exactly(ValueError, "Unknown value for unconnected_gradients: 'nonsense'"):
+    with raises_exactly(ValueError, "Unknown value for unconnected_gradients: 'nonsense'"):
         t.gradient(y, x, unconnected_gradients='nonsense')
-    assert str(t.gradient(y, x)) == _str_scalar(2.0)     # still usable once
-    with _raises_exactly(RuntimeError, ONE_SHOT):
+    assert str(t.gradient(y, x)) == str_scalar(2.0)     # still usable once
+    with raises_exactly(RuntimeError, ONE_SHOT):
         t.gradient(y, x)
 
 
@@ -751,11 +669,11 @@ def test_non_persistent_gradient_inside_the_context_pops_the_tape():
     x = tf.Variable(3.0)
     with tf.GradientTape() as t:
         y = x * x
-        assert str(t.gradient(y, x)) == _str_scalar(6.0)
+        assert str(t.gradient(y, x)) == str_scalar(6.0)
         w = x * 5.0
-        with _raises_exactly(RuntimeError, ONE_SHOT):
+        with raises_exactly(RuntimeError, ONE_SHOT):
             t.gradient(w, x)
-        with _raises_exactly(ValueError, NOT_RECORDING):
+        with raises_exactly(ValueError, NOT_RECORDING):
             t.reset()
     # leaving the block is fine; and the tape is gone for watch()
     with pytest.raises(AttributeError):
@@ -780,7 +698,7 @@ def test_gradient_inside_stop_recording_records_nothing(warning_channels, caplog
             dy = g.gradient(y, x)
     assert dy.numpy() == 27.0
     assert g.gradient(dy, x) is None
-    assert _count(_warning_texts(caplog, recwarn, capsys), 'Calling GradientTape.gradient') == 0
+    assert count(warning_texts(caplog, recwarn, capsys), 'Calling GradientTape.gradient') == 0
 
 
 # === §5.1 watch() ==============================================================================
@@ -797,13 +715,13 @@ def test_gradient_inside_stop_recording_records_nothing(warning_channels, caplog
 ])
 def test_watch_rejects_non_tensors(bad, text):
     with tf.GradientTape() as t:
-        with _raises_exactly(ValueError, text):
+        with raises_exactly(ValueError, text):
             t.watch(bad)
 
 
 def test_watch_reports_the_offending_element_of_a_list():
     with tf.GradientTape() as t:
-        with _raises_exactly(ValueError, "Passed in object 2.0 of type 'float', not tf.Tensor or "
+        with raises_exactly(ValueError, "Passed in object 2.0 of type 'float', not tf.Tensor or "
                              "tf.Variable or ExtensionType."):
             t.watch([tf.constant(1.0), 2.0])
 
@@ -838,14 +756,14 @@ def test_watching_an_int_tensor_warns_and_gives_none(warning_channels, caplog, r
         g.watch(x)
         y = x * x
     assert g.gradient(y, x) is None
-    assert _count(_warning_texts(caplog, recwarn, capsys), INT_WATCH_WARNING) == 1
+    assert count(warning_texts(caplog, recwarn, capsys), INT_WATCH_WARNING) == 1
 
 
 def test_watching_a_bool_tensor_warns(warning_channels, caplog, recwarn, capsys):
     with tf.GradientTape() as g:
         g.watch(tf.constant(True))
-    texts = _warning_texts(caplog, recwarn, capsys)
-    assert _count(texts, 'The dtype of the watched tensor must be floating (e.g. tf.float32), '
+    texts = warning_texts(caplog, recwarn, capsys)
+    assert count(texts, 'The dtype of the watched tensor must be floating (e.g. tf.float32), '
                          'got tf.bool') == 1
 
 
@@ -859,7 +777,7 @@ def test_gradient_with_int_targets_and_sources_does_not_warn(
         y = x * 2.0
     assert t.gradient(i, x) is None
     assert t.gradient(y, k) is None
-    assert _count(_warning_texts(caplog, recwarn, capsys), 'must be floating') == 0
+    assert count(warning_texts(caplog, recwarn, capsys), 'must be floating') == 0
 
 
 def test_watch_inside_stop_recording_is_ignored():
@@ -890,7 +808,7 @@ def test_only_trainable_variables_that_are_read_are_watched():
     with tf.GradientTape() as tape:
         y = (x0**2) + (x1**2) + (x2**2)
     grads = tape.gradient(y, [x0, x1, x2, x3])
-    assert str(grads[0]) == _str_scalar(6.0)
+    assert str(grads[0]) == str_scalar(6.0)
     assert grads[1:] == [None, None, None]
     assert [var.name for var in tape.watched_variables()] == ['x0:0']
 
@@ -964,7 +882,7 @@ def test_int_variable_is_auto_watched_silently_with_no_gradient(
         y = i * 3
     assert len(t.watched_variables()) == 1 and t.watched_variables()[0] is i
     assert t.gradient(y, i) is None
-    assert _count(_warning_texts(caplog, recwarn, capsys), 'must be floating') == 0
+    assert count(warning_texts(caplog, recwarn, capsys), 'must be floating') == 0
 
 
 def test_every_active_tape_watches_a_read_variable():
@@ -1031,20 +949,20 @@ def _three_watched_constants():
 
 def test_single_source_gives_a_single_gradient():
     g, y, x1, _, _ = _three_watched_constants()
-    assert str(g.gradient(y, x1)) == _str_scalar(1.0)
+    assert str(g.gradient(y, x1)) == str_scalar(1.0)
 
 
 def test_nested_sources_give_the_same_structure():
     g, y, x1, x2, x3 = _three_watched_constants()
     assert repr(g.gradient(y, {'a': x1, 'b': [x2, (x3,)]})) == "{'a': %s, 'b': [%s, (%s,)]}" % (
-        _repr_scalar(1.0), _repr_scalar(2.0), _repr_scalar(3.0))
+        repr_scalar(1.0), repr_scalar(2.0), repr_scalar(3.0))
     pair = g.gradient(y, (x2, x3))
     assert type(pair) is tuple and [p.numpy() for p in pair] == [2.0, 3.0]
 
 
 def test_repeated_and_empty_sources():
     g, y, x1, _, _ = _three_watched_constants()
-    assert repr(g.gradient(y, [x1, x1])) == '[%s, %s]' % (_repr_scalar(1.0), _repr_scalar(1.0))
+    assert repr(g.gradient(y, [x1, x1])) == '[%s, %s]' % (repr_scalar(1.0), repr_scalar(1.0))
     empty_list, empty_tuple = g.gradient(y, []), g.gradient(y, ())
     assert type(empty_list) is list and empty_list == []
     assert type(empty_tuple) is tuple and empty_tuple == ()
@@ -1083,8 +1001,8 @@ def test_a_target_that_is_the_source_gives_ones():
     c = tf.constant(2.0)
     with tf.GradientTape(persistent=True) as tape:
         pass                                           # nothing recorded
-    assert str(tape.gradient(c, c)) == _str_scalar(1.0)
-    assert str(tape.gradient([c, c], c)) == _str_scalar(2.0)
+    assert str(tape.gradient(c, c)) == str_scalar(1.0)
+    assert str(tape.gradient([c, c], c)) == str_scalar(2.0)
 
 
 def test_an_int_target_that_is_the_source_gives_int_ones():
@@ -1140,7 +1058,7 @@ def test_unknown_unconnected_gradients_value_raises(bad):
     y = tf.Variable(3.)
     with tf.GradientTape(persistent=True) as tape:
         z = y**2
-    with _raises_exactly(ValueError, 'Unknown value for unconnected_gradients: %r' % bad):
+    with raises_exactly(ValueError, 'Unknown value for unconnected_gradients: %r' % bad):
         tape.gradient(z, y, unconnected_gradients=bad)
 
 
@@ -1204,7 +1122,7 @@ def test_one_output_gradient_per_flattened_target():
         t2.watch([a, b])
         loss = a * b
     assert repr(t2.gradient([loss, a], [a], output_gradients=[1.0, 2.0])) == (
-        '[%s]' % _repr_scalar(4.0))
+        '[%s]' % repr_scalar(4.0))
 
 
 def test_output_gradients_may_be_python_or_numpy_numbers():
@@ -1261,9 +1179,9 @@ def test_casts_to_int_cut_the_path_and_float_casts_keep_the_source_dtype():
         i = tf.cast(x, tf.int32)
         z = tf.cast(i, tf.float32) * x
         w = tf.cast(x, tf.float64) * 2
-    assert str(g.gradient(z, x)) == _str_scalar(2.0)
+    assert str(g.gradient(z, x)) == str_scalar(2.0)
     assert w.dtype == tf.float64
-    assert str(g.gradient(w, x)) == _str_scalar(2.0)          # float32, the source's dtype
+    assert str(g.gradient(w, x)) == str_scalar(2.0)          # float32, the source's dtype
     assert g.gradient(i, x) is None
 
 
@@ -1297,34 +1215,23 @@ def test_inner_gradient_computed_outside_the_outer_tape_is_not_recorded():
     assert t2.gradient(dy_dx, x) is None
 
 
-def _d2l_f(a):
-    b = a * 2
-    while tf.norm(b) < 1000:
-        b = b * 2
-    if tf.reduce_sum(b) > 0:
-        c = b
-    else:
-        c = 100 * b
-    return c
-
-
 def test_second_derivative_of_the_linear_seed_function_is_none():
     a = tf.Variable(-1.1861123)
     with tf.GradientTape() as t2:
         with tf.GradientTape() as t1:
-            d1 = _d2l_f(a)
+            d1 = d2l_f(a)
         diff_1 = t1.gradient(d1, a)
     diff_2 = t2.gradient(diff_1, a)
-    assert repr((diff_1, diff_2)) == '(%s, None)' % _repr_scalar(102400.0)
+    assert repr((diff_1, diff_2)) == '(%s, None)' % repr_scalar(102400.0)
 
 
 def test_second_derivative_of_the_linear_seed_function_with_zero_is_zero():
     a = tf.Variable(-1.1861123)
     with tf.GradientTape() as t6:
         with tf.GradientTape() as t5:
-            d = _d2l_f(a)
+            d = d2l_f(a)
         dif = t5.gradient(d, a)
-    assert str(t6.gradient(dif, a, unconnected_gradients='zero')) == _str_scalar(0.0)
+    assert str(t6.gradient(dif, a, unconnected_gradients='zero')) == str_scalar(0.0)
 
 
 @requires_jacobian
@@ -1334,9 +1241,9 @@ def test_jacobian_of_the_linear_seed_functions_gradient_is_none():
         t4.watch(a)
         with tf.GradientTape() as t3:
             t3.watch(a)
-            d = _d2l_f(a)
+            d = d2l_f(a)
         dif = t3.gradient(d, a)
-    assert repr((dif, t4.jacobian(dif, a))) == '(%s, None)' % _repr_scalar(102400.0)
+    assert repr((dif, t4.jacobian(dif, a))) == '(%s, None)' % repr_scalar(102400.0)
 
 
 @pytest.mark.parametrize('name, fn, first, second', [
@@ -1461,7 +1368,7 @@ def test_stop_recording_hides_ops_from_the_tape():
             y_sq = y * y
         z = x_sq + y_sq
     grad = t.gradient(z, {'x': x, 'y': y})
-    assert str(grad['x']) == _str_scalar(4.0)
+    assert str(grad['x']) == str_scalar(4.0)
     assert grad['y'] is None
 
 
@@ -1473,7 +1380,7 @@ def test_reset_forgets_earlier_ops():
         t.reset()
         z = x * x + y_sq
     grad = t.gradient(z, {'x': x, 'y': y})
-    assert str(grad['x']) == _str_scalar(4.0)
+    assert str(grad['x']) == str_scalar(4.0)
     assert grad['y'] is None
 
 
@@ -1486,7 +1393,7 @@ def test_stop_recording_pops_only_this_tape():
             with inner.stop_recording():
                 q = c * c
     assert inner.gradient(q, c) is None
-    assert str(outer.gradient(q, c)) == _str_scalar(4.0)
+    assert str(outer.gradient(q, c)) == str_scalar(4.0)
 
 
 def test_recording_resumes_after_stop_recording():
@@ -1503,7 +1410,7 @@ def test_reset_outside_the_context_raises():
     x = tf.Variable(2.0)
     with tf.GradientTape(persistent=True) as t:
         y = x * x
-    with _raises_exactly(ValueError, NOT_RECORDING):
+    with raises_exactly(ValueError, NOT_RECORDING):
         t.reset()
     assert t.gradient(y, x).numpy() == 4.0     # and the record is untouched
 
@@ -1540,7 +1447,7 @@ def test_stop_gradient_converts_python_and_numpy_values():
     c = tf.stop_gradient(np.ones(2))
     assert isinstance(a, tf.Tensor) and not isinstance(tf.stop_gradient(tf.Variable(1.0)),
                                                       tf.Variable)
-    assert repr(a) == _repr_scalar(3.0)
+    assert repr(a) == repr_scalar(3.0)
     assert repr(b) == ('<tapegrad.Tensor: shape=(2,), dtype=int32, '
                        'numpy=array([1, 2], dtype=int32)>')
     assert repr(c) == ('<tapegrad.Tensor: shape=(2,), dtype=float64, '
@@ -1557,7 +1464,7 @@ def test_assign_inside_a_tape_is_not_differentiable():
         y = v * v
     assert v.numpy() == 6.0
     assert tape.gradient(y, x) is None
-    assert str(tape.gradient(y, v)) == _str_scalar(12.0)
+    assert str(tape.gradient(y, v)) == str_scalar(12.0)
 
 
 def test_every_read_counts_with_its_value_at_read_time():
@@ -1567,7 +1474,7 @@ def test_every_read_counts_with_its_value_at_read_time():
         w.assign(3.0)
         y2 = w * w
         s = y1 + y2
-    assert str(t.gradient(s, w)) == _str_scalar(7.0)
+    assert str(t.gradient(s, w)) == str_scalar(7.0)
 
 
 def test_assign_add_then_read_gives_no_gradient_to_the_added_value():
@@ -1616,7 +1523,7 @@ def test_assign_with_read_value_false_returns_none():
 
 def test_assign_shape_mismatch_raises():
     v = tf.Variable([1., 2.])
-    with _raises_exactly(ValueError, "Cannot assign value to variable ' Variable:0': Shape "
+    with raises_exactly(ValueError, "Cannot assign value to variable ' Variable:0': Shape "
                          "mismatch.The variable shape (2,), and the assigned value shape (3,) "
                          "are incompatible."):
         v.assign([1., 2., 3.])
@@ -1625,7 +1532,7 @@ def test_assign_shape_mismatch_raises():
 
 def test_assign_dtype_mismatch_raises():
     v = tf.Variable([1., 2.])
-    with _raises_exactly(ValueError, 'Tensor conversion requested dtype float32 for Tensor with '
+    with raises_exactly(ValueError, 'Tensor conversion requested dtype float32 for Tensor with '
                          'dtype int32: <tapegrad.Tensor: shape=(2,), dtype=int32, '
                          'numpy=array([1, 2], dtype=int32)>'):
         v.assign(tf.constant([1, 2]))
@@ -1699,7 +1606,7 @@ def test_replacing_a_variable_by_a_tensor_loses_the_gradient():
 def test_control_flow_gradient_is_the_constant_factor(val, grad, equal, ratio):
     a = tf.Variable(val)
     with tf.GradientTape() as t:
-        d = _d2l_f(a)
+        d = d2l_f(a)
     g = t.gradient(d, a)
     assert g.numpy() == grad
     assert bool(g == d / a) is equal
@@ -1709,13 +1616,13 @@ def test_control_flow_gradient_is_the_constant_factor(val, grad, equal, ratio):
 def test_control_flow_gradient_has_the_shape_of_the_input():
     a = tf.Variable([[0.02355854, 0.7092207]])
     with tf.GradientTape() as t:
-        d = _d2l_f(a)
+        d = d2l_f(a)
     assert repr(t.gradient(d, a)) == ('<tapegrad.Tensor: shape=(1, 2), dtype=float32, '
                                       'numpy=array([[2048., 2048.]], dtype=float32)>')
 
 
 def test_if_on_a_two_element_tensor_raises():
-    with _raises_exactly(ValueError, TRUTH_VALUE):
+    with raises_exactly(ValueError, TRUTH_VALUE):
         if tf.constant([1., 2.]) > 0:
             pass
 
@@ -2038,8 +1945,8 @@ def test_int_watch_warning_is_logged_at_most_five_times_per_line(
     for i in range(7):
         with tf.GradientTape() as g:
             g.watch(tf.constant(i))
-    texts = _warning_texts(caplog, recwarn, capsys)
-    assert _count(texts, INT_WATCH_WARNING) == 5
+    texts = warning_texts(caplog, recwarn, capsys)
+    assert count(texts, INT_WATCH_WARNING) == 5
 
 
 def test_int_watch_warning_counts_per_calling_line(warning_channels, caplog, recwarn, capsys):
@@ -2048,7 +1955,7 @@ def test_int_watch_warning_counts_per_calling_line(warning_channels, caplog, rec
             g.watch(tf.constant(i))
     with tf.GradientTape() as g:
         g.watch(tf.constant(7))                # another line: its own budget
-    assert _count(_warning_texts(caplog, recwarn, capsys), INT_WATCH_WARNING) == 6
+    assert count(warning_texts(caplog, recwarn, capsys), INT_WATCH_WARNING) == 6
 
 
 def test_persistent_in_context_warning_is_logged_once_per_line(
@@ -2058,8 +1965,8 @@ def test_persistent_in_context_warning_is_logged_once_per_line(
         with tf.GradientTape(persistent=True) as t:
             y = v * v
             t.gradient(y, v)
-    texts = _warning_texts(caplog, recwarn, capsys)
-    assert _count(texts, PERSISTENT_IN_CONTEXT_WARNING) == 1
+    texts = warning_texts(caplog, recwarn, capsys)
+    assert count(texts, PERSISTENT_IN_CONTEXT_WARNING) == 1
 
 
 def test_persistent_in_context_warning_on_two_lines_warns_twice(
@@ -2070,7 +1977,7 @@ def test_persistent_in_context_warning_on_two_lines_warns_twice(
         dy = g.gradient(y, x)
         d2 = g.gradient(dy, x)
     g.gradient(d2, x)                         # outside the context: no warning
-    assert _count(_warning_texts(caplog, recwarn, capsys), PERSISTENT_IN_CONTEXT_WARNING) == 2
+    assert count(warning_texts(caplog, recwarn, capsys), PERSISTENT_IN_CONTEXT_WARNING) == 2
 
 
 def test_hessian_snippet_warns_once(warning_channels, caplog, recwarn, capsys):
@@ -2081,7 +1988,7 @@ def test_hessian_snippet_warns_once(warning_channels, caplog, recwarn, capsys):
         df_dx, df_dy = tape.gradient(f, [x, y])
     tape.gradient(df_dx, [x, y])
     tape.gradient(df_dy, [x, y])
-    assert _count(_warning_texts(caplog, recwarn, capsys), PERSISTENT_IN_CONTEXT_WARNING) == 1
+    assert count(warning_texts(caplog, recwarn, capsys), PERSISTENT_IN_CONTEXT_WARNING) == 1
 
 
 def test_no_warning_for_gradients_outside_the_context_or_non_persistent(
@@ -2095,9 +2002,9 @@ def test_no_warning_for_gradients_outside_the_context_or_non_persistent(
         t.gradient(y, x)                      # non-persistent inside its context: silent
     with tf.GradientTape() as t:
         t.watch(tf.constant(1.0))             # float watch: silent
-    texts = _warning_texts(caplog, recwarn, capsys)
-    assert _count(texts, 'Calling GradientTape.gradient') == 0
-    assert _count(texts, 'must be floating') == 0
+    texts = warning_texts(caplog, recwarn, capsys)
+    assert count(texts, 'Calling GradientTape.gradient') == 0
+    assert count(texts, 'must be floating') == 0
 
 
 @requires_jacobian
@@ -2107,7 +2014,7 @@ def test_jacobian_inside_a_persistent_context_warns(warning_channels, caplog, re
         y = x * x
         j = g.jacobian(y, x)
     np.testing.assert_array_equal(j.numpy(), [[2., 0.], [0., 4.]])
-    assert _count(_warning_texts(caplog, recwarn, capsys), PERSISTENT_IN_CONTEXT_WARNING) == 1
+    assert count(warning_texts(caplog, recwarn, capsys), PERSISTENT_IN_CONTEXT_WARNING) == 1
 
 
 # === §18 things that leave the library ========================================================
@@ -2152,7 +2059,7 @@ def test_tf_function_is_a_pass_through_decorator():
     x = tf.Variable(1.)
     with tf.GradientTape() as t:
         y = square(x)
-    assert repr(t.gradient(y, x)) == _repr_scalar(2.0)
+    assert repr(t.gradient(y, x)) == repr_scalar(2.0)
 
 
 def test_tf_function_called_directly_behaves_like_the_function():
