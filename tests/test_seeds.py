@@ -15,11 +15,6 @@ import pytest
 import tapegrad as tf
 from conftest import ONE_SHOT, d2l_f
 
-requires_jacobian = pytest.mark.skipif(
-    not hasattr(tf.GradientTape, 'jacobian'), reason='GradientTape.jacobian comes in a later issue')
-requires_size = pytest.mark.skipif(not hasattr(tf, 'size'), reason='tapegrad has no tf.size yet')
-
-
 # The (5, 3, 2) and (20, 1) tensors seed 000 drew with tf.random.normal and printed.
 SEED000_A532 = np.array(
     [[[1.075387, 0.3135932], [-0.9573184, 0.06560528], [-0.18362595, -0.53352755]],
@@ -138,7 +133,6 @@ def test_seed000_nested_tapes_second_derivative_of_linear_code_is_none():
         '(<tapegrad.Tensor: shape=(), dtype=float32, numpy=102400.0>, None)')
 
 
-@requires_jacobian
 def test_seed000_watch_then_jacobian_second_derivative_is_none():
     a = tf.Variable(-1.1861123)
     with tf.GradientTape() as t4:
@@ -418,7 +412,6 @@ def test_seed003_plot_x_grad_directly(pyplot):
         plt.close(fig)
 
 
-@requires_size
 def test_seed003_assigning_elements_in_a_loop_gives_no_gradient():
     x = tf.Variable(tf.range(-10, 10, 1, dtype=tf.float32))
     y = tf.Variable(tf.zeros_like(x))
