@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 import tapegrad as tf
+from tapegrad import _core
+from tapegrad.test import check_gradients
+
 from conftest import raises_exactly
 from op_records import RECORDS
-from tapegrad import _core
 
 DUPLICATE = ("Tensor {} was specified as a primal multiple times. This may indicate an error. If it was "
              "intended, please sum the corresponding tangents.")
@@ -259,3 +261,13 @@ def test_forward_over_reverse_agrees_with_reverse_over_reverse(name):
         hu_rev = [h.numpy() for h in outer.gradient(inner_u, xs, unconnected_gradients="zero")]
     for a, b in zip(hu_fwd, hu_rev):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.xfail(strict=True, raises=tf.errors.InvalidArgumentError,
+                   reason="sparse_softmax_cross_entropy_with_logits's JVP rule multiplies a tensor by the int64 "
+                          "array np.expand_dims(1, -1): no implicit promotion.  Strict: once the rule is fixed, "
+                          "drop this mark and the fwd_order / FORWARD_ORDER exceptions of the records")
+def test_sparse_cross_entropy_jvp_rule_is_differentiable_in_forward_mode():
+    logits = np.random.default_rng(0).standard_normal((3, 4))
+    check_gradients(lambda x: tf.nn.sparse_softmax_cross_entropy_with_logits(labels=[1, 0, 3], logits=x),
+                    [logits], order=2, modes=("fwd",))

@@ -5,15 +5,17 @@ rules called directly on raw arrays as the engines call them), and the
 batching contract (a cotangent with extra leading axes)."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tapegrad as tg
 from tapegrad import _core
 from tapegrad.ops import _registry
 from tapegrad.ops.array_ops import sum_to_shape
-from op_records import DOMAINS, RECORDS
 from tapegrad.test import check_gradients
+
+from op_records import DOMAINS, RECORDS
 
 NAMES = sorted(RECORDS)
 
@@ -28,7 +30,9 @@ def test_every_differentiable_op_has_a_record():
 def test_finite_differences(name):
     rec = RECORDS[name]
     with np.errstate(all="ignore"):
-        check_gradients(rec.apply, rec.inputs(), order=rec.order, rtol=rec.rtol, atol=rec.atol)
+        check_gradients(rec.apply, rec.inputs(), order=rec.order, rtol=rec.rtol, atol=rec.atol, modes=("rev",))
+        check_gradients(rec.apply, rec.inputs(), order=rec.fwd_order or rec.order, rtol=rec.rtol, atol=rec.atol,
+                        modes=("fwd",))
 
 
 # ---- the rules called as the engines call them ------------------------------------------
