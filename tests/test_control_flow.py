@@ -1,8 +1,8 @@
 """Python control flow on tensors: the tape records the branch that ran.
 
 TensorFlow 2.21's observable behaviour, pinned on tapegrad: `tf` means tapegrad and each test
-asserts what TensorFlow printed for the same snippet (TF_SEMANTICS.md, section numbers in the
-headings below).  tapegrad's documented differences apply: reprs say `tapegrad.` where
+asserts what TensorFlow printed for the same snippet (docs/tensorflow_semantics.md: the
+headings below give its sections).  tapegrad's documented differences apply: reprs say `tapegrad.` where
 TensorFlow says `tf.`; TensorFlow-internal error texts are replaced by clearer messages of the
 same exception type, so only the type is asserted there; NumPy functions on tensors are
 recorded.
@@ -15,7 +15,7 @@ import tapegrad as tf
 from conftest import TRUTH_VALUE, d2l_f, raises_exactly
 
 
-# === §15 Python control flow ==================================================================
+# === §16 Python control flow ==================================================================
 
 @pytest.mark.parametrize('val, grad, equal, ratio', [
     (-1.1861123, 102400.0, True, 102400.0),

@@ -1,10 +1,11 @@
-"""tapegrad.custom_gradient and tapegrad.recompute_grad (TF_SEMANTICS.md §11, §12)."""
+"""tapegrad.custom_gradient and tapegrad.recompute_grad (docs/tensorflow_semantics.md §13)."""
 import tracemalloc
 
 import numpy as np
 import pytest
 
 import tapegrad as tf
+
 from conftest import raises_exactly
 
 
@@ -17,7 +18,7 @@ def log1pexp(x):
     return tf.math.log(1 + e), grad
 
 
-# === §11 ==========================================================================================
+# === §13.1 ========================================================================================
 
 def test_log1pexp_guide_example():
     x = tf.constant(100.)
@@ -149,7 +150,7 @@ def test_outputs_are_new_tensors_and_python_results_are_converted():
 
     @tf.custom_gradient
     def numpy_forward(x):
-        # §18: a NumPy forward pass with a tapegrad gradient
+        # a NumPy forward pass with a tapegrad gradient (docs/tensorflow_semantics.md §4.2)
         v = x.numpy()
         return np.sin(v), lambda dy: dy * tf.cos(x)
 
@@ -274,7 +275,7 @@ def test_custom_gradient_without_recorders_is_a_plain_call():
     assert y.numpy() == pytest.approx(np.log(2.0))
 
 
-# === §12 recompute_grad =============================================================================
+# === §13.2 recompute_grad ===========================================================================
 
 def test_recompute_grad_calls_f_again_in_the_backward_pass():
     y = tf.Variable(1.0)

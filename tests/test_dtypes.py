@@ -2,8 +2,8 @@
 between tensors; integer sources and casts on the tape.
 
 TensorFlow 2.21's observable behaviour, pinned on tapegrad: `tf` means tapegrad and each test
-asserts what TensorFlow printed for the same snippet (TF_SEMANTICS.md, section numbers in the
-headings below).  tapegrad's documented differences apply: reprs say `tapegrad.` where
+asserts what TensorFlow printed for the same snippet (docs/tensorflow_semantics.md: the
+headings below give its sections).  tapegrad's documented differences apply: reprs say `tapegrad.` where
 TensorFlow says `tf.`; TensorFlow-internal error texts are replaced by clearer messages of the
 same exception type, so only the type is asserted there; NumPy functions on tensors are
 recorded.
@@ -16,7 +16,7 @@ import tapegrad as tf
 from conftest import str_scalar
 
 
-# === §1.3 dtype rules ==========================================================================
+# === §3.1 dtype rules ==========================================================================
 
 def test_range_dtypes():
     assert tf.range(4).dtype == tf.int32
@@ -77,7 +77,7 @@ def test_a_python_float_cannot_enter_an_int_tensor():
         tf.constant(1) * 2.5
 
 
-# === §6.6 integer sources and casts ===========================================================
+# === §3.2 integer sources and casts ===========================================================
 
 def test_casts_to_int_cut_the_path_and_float_casts_keep_the_source_dtype():
     x = tf.constant(2.7)

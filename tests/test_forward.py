@@ -1,4 +1,4 @@
-"""Forward mode: tapegrad.autodiff.ForwardAccumulator (TF_SEMANTICS.md §13), and forward
+"""Forward mode: tapegrad.autodiff.ForwardAccumulator (docs/tensorflow_semantics.md §14), and forward
 mode against reverse mode through the engines for every op in the registry:
 <u, J v> from a ForwardAccumulator equals <J^T u, v> from a GradientTape, and
 forward-over-reverse Hessian-vector products equal reverse-over-reverse ones."""
@@ -16,7 +16,7 @@ DUPLICATE = ("Tensor {} was specified as a primal multiple times. This may indic
              "intended, please sum the corresponding tangents.")
 
 
-# === §13 snippets ===============================================================================
+# === §14 snippets ===============================================================================
 
 def test_nested_accumulators_outer_sees_inner():
     primal = tf.constant(1.1)

@@ -1,4 +1,4 @@
-"""GradientTape.jacobian and batch_jacobian (TF_SEMANTICS.md §9): TensorFlow's shapes, errors and
+"""GradientTape.jacobian and batch_jacobian (docs/tensorflow_semantics.md §12): TensorFlow's shapes, errors and
 unconnected behaviour; against finite differences for every op in the registry (through the
 batched sweep); one sweep when every op batches, one per row otherwise."""
 import logging
@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 import tapegrad as tf
-from conftest import ONE_SHOT, raises_exactly
-from op_records import RECORDS
 from tapegrad import _core
 from tapegrad.test import numerical_jacobian
+
+from conftest import ONE_SHOT, raises_exactly
+from op_records import RECORDS
 
 
 def _counting_op(batching):
@@ -26,7 +27,7 @@ def _counting_op(batching):
     return op, calls
 
 
-# === §9.1 =========================================================================================
+# === §12.1 ========================================================================================
 
 def test_jacobian_shapes_and_unconnected():
     x = tf.Variable(tf.reshape(tf.range(6, dtype=tf.float32), [2, 3]))
@@ -253,7 +254,7 @@ def test_jacobian_inside_a_persistent_context_warns(caplog):
     assert "Calling GradientTape.gradient on a persistent tape inside its context" in caplog.text
 
 
-# === §9.2 batch_jacobian =============================================================================
+# === §12.2 batch_jacobian ============================================================================
 
 def test_batch_jacobian_values_unconnected_zeros_and_errors():
     with tf.GradientTape(persistent=True) as g:
@@ -266,7 +267,8 @@ def test_batch_jacobian_values_unconnected_zeros_and_errors():
     assert str(g.batch_jacobian(y, x)) == ("tapegrad.Tensor(\n[[[2. 0.]\n  [0. 4.]]\n\n [[6. 0.]\n  [0. 8.]]], "
                                            "shape=(2, 2, 2), dtype=float32)")
     assert g.batch_jacobian(y, u).numpy().tolist() == [[[0.0], [0.0]], [[0.0], [0.0]]]
-    with raises_exactly(ValueError, "Need first dimension of target shape ((4, 2)) and source shape ((2, 2)) to match."):
+    with raises_exactly(ValueError,
+                        "Need first dimension of target shape ((4, 2)) and source shape ((2, 2)) to match."):
         g.batch_jacobian(bad, x)
     with raises_exactly(ValueError, "Shape (2,) must have rank at least 2"):
         g.batch_jacobian(tf.reduce_sum(x, axis=1), x)

@@ -2,8 +2,8 @@
 deliberate difference from TensorFlow), what leaves the library becomes a constant.
 
 TensorFlow 2.21's observable behaviour, pinned on tapegrad: `tf` means tapegrad and each test
-asserts what TensorFlow printed for the same snippet (TF_SEMANTICS.md, section numbers in the
-headings below).  tapegrad's documented differences apply: reprs say `tapegrad.` where
+asserts what TensorFlow printed for the same snippet (docs/tensorflow_semantics.md: the
+headings below give its sections).  tapegrad's documented differences apply: reprs say `tapegrad.` where
 TensorFlow says `tf.`; TensorFlow-internal error texts are replaced by clearer messages of the
 same exception type, so only the type is asserted there; NumPy functions on tensors are
 recorded.
@@ -16,7 +16,7 @@ import pytest
 import tapegrad as tf
 
 
-# === §1.6 NumPy interoperability (tapegrad records NumPy functions) ===========================
+# === §4.1 NumPy interoperability (tapegrad records NumPy functions) ===========================
 
 def test_numpy_ufunc_on_a_variable_is_recorded():
     # DELIBERATE DIFFERENCE: TensorFlow returns an ndarray here and loses the gradient.
@@ -84,7 +84,7 @@ def test_matplotlib_plots_tensors_without_numpy(pyplot):
         plt.close(fig)
 
 
-# === §18 things that leave the library ========================================================
+# === §4.2 things that leave the library =======================================================
 
 def test_numpy_functions_on_tensors_stay_on_the_tape():
     # DELIBERATE DIFFERENCE: TensorFlow returns an ndarray from np.mean and the gradient is None.

@@ -2,8 +2,8 @@
 non-differentiable ops, and first derivatives against hand-derived formulas.
 
 TensorFlow 2.21's observable behaviour, pinned on tapegrad: `tf` means tapegrad and each test
-asserts what TensorFlow printed for the same snippet (TF_SEMANTICS.md, section numbers in the
-headings below).  tapegrad's documented differences apply: reprs say `tapegrad.` where
+asserts what TensorFlow printed for the same snippet (docs/tensorflow_semantics.md: the
+headings below give its sections).  tapegrad's documented differences apply: reprs say `tapegrad.` where
 TensorFlow says `tf.`; TensorFlow-internal error texts are replaced by clearer messages of the
 same exception type, so only the type is asserted there; NumPy functions on tensors are
 recorded.
@@ -16,7 +16,7 @@ import pytest
 import tapegrad as tf
 
 
-# === §16 op-level gradient conventions ========================================================
+# === §17 op-level gradient conventions ========================================================
 
 def test_conventions_at_kinks_ties_and_bounds():
     x = tf.Variable([0., -1., 2.])

@@ -2,8 +2,8 @@
 tape is still recording.
 
 TensorFlow 2.21's observable behaviour, pinned on tapegrad: `tf` means tapegrad and each test
-asserts what TensorFlow printed for the same snippet (TF_SEMANTICS.md, section numbers in the
-headings below).  tapegrad's documented differences apply: reprs say `tapegrad.` where
+asserts what TensorFlow printed for the same snippet (docs/tensorflow_semantics.md: the
+headings below give its sections).  tapegrad's documented differences apply: reprs say `tapegrad.` where
 TensorFlow says `tf.`; TensorFlow-internal error texts are replaced by clearer messages of the
 same exception type, so only the type is asserted there; NumPy functions on tensors are
 recorded.
@@ -26,7 +26,7 @@ TARGET_NONE = ('Argument `target` should be a list or nested structure of Tensor
                'CompositeTensors to be differentiated, but received None.')
 
 
-# === §3 the one-shot rule ======================================================================
+# === §6.1 the one-shot rule ====================================================================
 
 def test_second_gradient_on_a_non_persistent_tape_raises():
     x = tf.Variable(tf.range(4, dtype=tf.float32))
@@ -91,7 +91,7 @@ def test_persistent_tape_results_are_identical_and_not_accumulated():
         np.testing.assert_array_equal(r, [2., 4., 6.])
 
 
-# === §4 gradient() while the tape is still recording ==========================================
+# === §6.2 gradient() while the tape is still recording ========================================
 
 def test_persistent_tape_records_its_own_gradient_inside_the_context():
     x = tf.Variable(3.0)

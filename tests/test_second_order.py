@@ -2,8 +2,8 @@
 than zero.
 
 TensorFlow 2.21's observable behaviour, pinned on tapegrad: `tf` means tapegrad and each test
-asserts what TensorFlow printed for the same snippet (TF_SEMANTICS.md, section numbers in the
-headings below).  tapegrad's documented differences apply: reprs say `tapegrad.` where
+asserts what TensorFlow printed for the same snippet (docs/tensorflow_semantics.md: the
+headings below give its sections).  tapegrad's documented differences apply: reprs say `tapegrad.` where
 TensorFlow says `tf.`; TensorFlow-internal error texts are replaced by clearer messages of the
 same exception type, so only the type is asserted there; NumPy functions on tensors are
 recorded.
@@ -16,7 +16,7 @@ import tapegrad as tf
 from conftest import d2l_f, repr_scalar, str_scalar
 
 
-# === §7 nested tapes, higher order, and the "diff_2 is None" rule =============================
+# === §10 nested tapes, higher order, and the "diff_2 is None" rule ============================
 
 def test_second_derivative_with_nested_tapes():
     x = tf.Variable(1.0)

@@ -2,8 +2,8 @@
 intermediate tensors as sources.
 
 TensorFlow 2.21's observable behaviour, pinned on tapegrad: `tf` means tapegrad and each test
-asserts what TensorFlow printed for the same snippet (TF_SEMANTICS.md, section numbers in the
-headings below).  tapegrad's documented differences apply: reprs say `tapegrad.` where
+asserts what TensorFlow printed for the same snippet (docs/tensorflow_semantics.md: the
+headings below give its sections).  tapegrad's documented differences apply: reprs say `tapegrad.` where
 TensorFlow says `tf.`; TensorFlow-internal error texts are replaced by clearer messages of the
 same exception type, so only the type is asserted there; NumPy functions on tensors are
 recorded.
@@ -16,7 +16,7 @@ import tapegrad as tf
 from conftest import repr_scalar, str_scalar
 
 
-# === §6.1 sources: any nest, same structure back =============================================
+# === §8.1 sources: any nest, same structure back =============================================
 
 def _three_watched_constants():
     x1, x2, x3 = tf.constant(3.0), tf.constant(3.1), tf.constant(3.2)
@@ -63,7 +63,7 @@ def test_a_python_list_times_a_variable_with_matmul():
     np.testing.assert_allclose(dl_db.numpy(), [22.5, 27.5], rtol=1e-6)
 
 
-# === §6.2 targets: nests and non-scalars are summed ===========================================
+# === §8.2 targets: nests and non-scalars are summed ===========================================
 
 def test_nested_and_non_scalar_targets_are_summed():
     x = tf.Variable(2.0)
@@ -120,7 +120,7 @@ def test_none_inside_the_sources_raises_type_error():
         t.gradient(y, [x, None])
 
 
-# === §6.4 output_gradients ====================================================================
+# === §8.3 output_gradients ====================================================================
 
 def test_output_gradients_weight_the_targets():
     x = tf.Variable([1., 2., 3.])
@@ -171,7 +171,7 @@ def test_a_none_output_gradient_raises():
         t.gradient(y, x, output_gradients=[None])
 
 
-# === §6.5 intermediate tensors as sources =====================================================
+# === §8.4 intermediate tensors as sources =====================================================
 
 def test_intermediate_tensors_as_sources():
     x = tf.ones(4)

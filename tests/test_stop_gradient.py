@@ -1,8 +1,8 @@
 """tf.stop_gradient: a constant for every tape.
 
 TensorFlow 2.21's observable behaviour, pinned on tapegrad: `tf` means tapegrad and each test
-asserts what TensorFlow printed for the same snippet (TF_SEMANTICS.md, section numbers in the
-headings below).  tapegrad's documented differences apply: reprs say `tapegrad.` where
+asserts what TensorFlow printed for the same snippet (docs/tensorflow_semantics.md: the
+headings below give its sections).  tapegrad's documented differences apply: reprs say `tapegrad.` where
 TensorFlow says `tf.`; TensorFlow-internal error texts are replaced by clearer messages of the
 same exception type, so only the type is asserted there; NumPy functions on tensors are
 recorded.
@@ -14,7 +14,7 @@ import tapegrad as tf
 from conftest import repr_scalar
 
 
-# === §10 tf.stop_gradient =====================================================================
+# === §11 tf.stop_gradient =====================================================================
 
 def test_stop_gradient_is_a_constant_for_the_tape():
     x = tf.Variable(tf.range(4, dtype=tf.float32))

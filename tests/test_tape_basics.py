@@ -2,8 +2,8 @@
 reset().
 
 TensorFlow 2.21's observable behaviour, pinned on tapegrad: `tf` means tapegrad and each test
-asserts what TensorFlow printed for the same snippet (TF_SEMANTICS.md, section numbers in the
-headings below).  tapegrad's documented differences apply: reprs say `tapegrad.` where
+asserts what TensorFlow printed for the same snippet (docs/tensorflow_semantics.md: the
+headings below give its sections).  tapegrad's documented differences apply: reprs say `tapegrad.` where
 TensorFlow says `tf.`; TensorFlow-internal error texts are replaced by clearer messages of the
 same exception type, so only the type is asserted there; NumPy functions on tensors are
 recorded.
@@ -19,7 +19,7 @@ REENTER = 'Tape is still recording, This can happen if you try to re-enter an al
 STOP_NOT_RECORDING = 'Trying to stop recording a tape which is not recording.'
 
 
-# === §2 GradientTape construction, context, lifecycle ========================================
+# === §5.1 GradientTape construction, context, lifecycle ======================================
 
 def test_autodiff_gradient_tape_is_gradient_tape():
     assert tf.autodiff.GradientTape is tf.GradientTape
@@ -154,7 +154,7 @@ def test_gradients_stay_valid_after_the_tape_is_deleted():
     np.testing.assert_array_equal(g.numpy(), [2., 4.])
 
 
-# === §8 stop_recording() and reset() ==========================================================
+# === §5.2 stop_recording() and reset() ========================================================
 
 def test_stop_recording_hides_ops_from_the_tape():
     x = tf.Variable(2.0)

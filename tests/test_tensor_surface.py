@@ -2,8 +2,8 @@
 comparisons and hashing, types, shapes and indexing.
 
 TensorFlow 2.21's observable behaviour, pinned on tapegrad: `tf` means tapegrad and each test
-asserts what TensorFlow printed for the same snippet (TF_SEMANTICS.md, section numbers in the
-headings below).  tapegrad's documented differences apply: reprs say `tapegrad.` where
+asserts what TensorFlow printed for the same snippet (docs/tensorflow_semantics.md: the
+headings below give its sections).  tapegrad's documented differences apply: reprs say `tapegrad.` where
 TensorFlow says `tf.`; TensorFlow-internal error texts are replaced by clearer messages of the
 same exception type, so only the type is asserted there; NumPy functions on tensors are
 recorded.
@@ -18,7 +18,7 @@ import tapegrad as tf
 from conftest import TRUTH_VALUE, raises_exactly, repr_scalar, str_scalar
 
 
-# === §1.1 repr / str =========================================================================
+# === §2.1 repr / str =========================================================================
 
 def test_repr_and_str_of_a_float_vector():
     x = tf.range(4, dtype=tf.float32)
@@ -66,7 +66,7 @@ def test_matrix_repr_puts_a_newline_after_numpy():
 
 
 def test_matrix_str_puts_a_newline_after_the_parenthesis():
-    # As TF prints jacobians (§9.1): the multi-line str(ndarray) starts on its own line.
+    # As TF prints jacobians (§12.1): the multi-line str(ndarray) starts on its own line.
     assert str(tf.constant([[2., 0.], [0., 4.]])) == (
         'tapegrad.Tensor(\n[[2. 0.]\n [0. 4.]], shape=(2, 2), dtype=float32)')
 
@@ -85,7 +85,7 @@ def test_dtype_name_and_numpy_equality():
     assert tf.float32 != tf.float64
 
 
-# === §1.2 numpy() and conversions =============================================================
+# === §2.2 numpy() and conversions =============================================================
 
 def test_numpy_returns_a_writable_copy():
     x = tf.constant([1., 2.])
@@ -148,7 +148,7 @@ def test_math_module_on_a_scalar_tensor_returns_a_python_float():
     assert r == pytest.approx(math.sin(0.5), rel=1e-7)
 
 
-# === §1.4 __bool__, comparisons, hashing =======================================================
+# === §2.3 __bool__, comparisons, hashing =======================================================
 
 def test_bool_of_one_element_tensors():
     assert bool(tf.constant(3.0) > 2.0) is True
@@ -200,7 +200,7 @@ def test_ref_is_a_dict_key():
     assert (table[t.ref()], table[u.ref()], table[v.ref()]) == ('t', 'u', 'v')
 
 
-# === §1.5 types, shapes, indexing ==============================================================
+# === §2.4 types, shapes, indexing ==============================================================
 
 def test_a_variable_is_not_a_tensor_but_is_tensor_like():
     v = tf.Variable([[1., 2., 3.]])

@@ -1,8 +1,8 @@
 """Unconnected sources: None by default, zeros of the source's shape and dtype on request.
 
 TensorFlow 2.21's observable behaviour, pinned on tapegrad: `tf` means tapegrad and each test
-asserts what TensorFlow printed for the same snippet (TF_SEMANTICS.md, section numbers in the
-headings below).  tapegrad's documented differences apply: reprs say `tapegrad.` where
+asserts what TensorFlow printed for the same snippet (docs/tensorflow_semantics.md: the
+headings below give its sections).  tapegrad's documented differences apply: reprs say `tapegrad.` where
 TensorFlow says `tf.`; TensorFlow-internal error texts are replaced by clearer messages of the
 same exception type, so only the type is asserted there; NumPy functions on tensors are
 recorded.
@@ -17,7 +17,7 @@ import tapegrad as tf
 from conftest import raises_exactly
 
 
-# === §6.3 unconnected sources: None vs zeros ==================================================
+# === §9 unconnected sources: None vs zeros ====================================================
 
 def test_unconnected_sources_give_none_or_typed_zeros():
     x = tf.Variable([2., 2.])

@@ -1,8 +1,8 @@
 """Variables as state: assignment is not differentiable, reads are.
 
 TensorFlow 2.21's observable behaviour, pinned on tapegrad: `tf` means tapegrad and each test
-asserts what TensorFlow printed for the same snippet (TF_SEMANTICS.md, section numbers in the
-headings below).  tapegrad's documented differences apply: reprs say `tapegrad.` where
+asserts what TensorFlow printed for the same snippet (docs/tensorflow_semantics.md: the
+headings below give its sections).  tapegrad's documented differences apply: reprs say `tapegrad.` where
 TensorFlow says `tf.`; TensorFlow-internal error texts are replaced by clearer messages of the
 same exception type, so only the type is asserted there; NumPy functions on tensors are
 recorded.
@@ -17,7 +17,7 @@ import tapegrad as tf
 from conftest import raises_exactly, str_scalar
 
 
-# === §14 variables as state ===================================================================
+# === §15 variables as state ===================================================================
 
 def test_assign_inside_a_tape_is_not_differentiable():
     x = tf.Variable(2.0)

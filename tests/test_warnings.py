@@ -1,8 +1,8 @@
 """TensorFlow's warnings and their rate limits, on whichever channel tapegrad uses.
 
 TensorFlow 2.21's observable behaviour, pinned on tapegrad: `tf` means tapegrad and each test
-asserts what TensorFlow printed for the same snippet (TF_SEMANTICS.md, section numbers in the
-headings below).  tapegrad's documented differences apply: reprs say `tapegrad.` where
+asserts what TensorFlow printed for the same snippet (docs/tensorflow_semantics.md: the
+headings below give its sections).  tapegrad's documented differences apply: reprs say `tapegrad.` where
 TensorFlow says `tf.`; TensorFlow-internal error texts are replaced by clearer messages of the
 same exception type, so only the type is asserted there; NumPy functions on tensors are
 recorded.
@@ -21,7 +21,7 @@ PERSISTENT_IN_CONTEXT_WARNING = (
     'order to compute higher order derivatives.')
 
 
-# === §17 warnings and their rate limits (and the §4 / §5.1 / §7 warnings) ======================
+# === §18 warnings and their rate limits (and the §6.2 / §7.1 / §10 warnings) ===================
 
 def test_int_watch_warning_is_logged_at_most_five_times_per_line(
         warning_channels, caplog, recwarn, capsys):

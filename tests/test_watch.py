@@ -2,8 +2,8 @@
 watching being local to each tape.
 
 TensorFlow 2.21's observable behaviour, pinned on tapegrad: `tf` means tapegrad and each test
-asserts what TensorFlow printed for the same snippet (TF_SEMANTICS.md, section numbers in the
-headings below).  tapegrad's documented differences apply: reprs say `tapegrad.` where
+asserts what TensorFlow printed for the same snippet (docs/tensorflow_semantics.md: the
+headings below give its sections).  tapegrad's documented differences apply: reprs say `tapegrad.` where
 TensorFlow says `tf.`; TensorFlow-internal error texts are replaced by clearer messages of the
 same exception type, so only the type is asserted there; NumPy functions on tensors are
 recorded.
@@ -16,7 +16,7 @@ import tapegrad as tf
 from conftest import INT_WATCH_WARNING, count, raises_exactly, str_scalar, warning_texts
 
 
-# === §5.1 watch() ==============================================================================
+# === §7.1 watch() ==============================================================================
 
 @pytest.mark.parametrize('bad, text', [
     (np.array(1.0), "Passed in object 1.0 of type 'ndarray', not tf.Tensor or tf.Variable or "
@@ -113,7 +113,7 @@ def test_reset_forgets_watched_tensors():
     assert t.gradient(y, c) is None
 
 
-# === §5.2 automatic watching of variables ======================================================
+# === §7.2 automatic watching of variables ======================================================
 
 def test_only_trainable_variables_that_are_read_are_watched():
     x0 = tf.Variable(3.0, name='x0')
@@ -231,7 +231,7 @@ def test_watched_variables_lifecycle():
     assert len(t.watched_variables()) == 1 and t.watched_variables()[0] is v   # still reported
 
 
-# === §5.3 watching is tape-local ===============================================================
+# === §7.3 watching is tape-local ===============================================================
 
 def test_watching_is_tape_local():
     x1 = tf.Variable(2.0, trainable=False)
