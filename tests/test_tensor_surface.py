@@ -66,7 +66,8 @@ def test_matrix_repr_puts_a_newline_after_numpy():
 
 
 def test_matrix_str_puts_a_newline_after_the_parenthesis():
-    # As TF prints jacobians (§12.1): the multi-line str(ndarray) starts on its own line.
+    # As TF prints jacobians (docs/tensorflow_semantics.md §12.1): the multi-line str(ndarray)
+    # starts on its own line.
     assert str(tf.constant([[2., 0.], [0., 4.]])) == (
         'tapegrad.Tensor(\n[[2. 0.]\n [0. 4.]], shape=(2, 2), dtype=float32)')
 
