@@ -31,12 +31,12 @@ def raises_exactly(exc_type, message):
 
 def repr_scalar(value, dtype='float32'):
     """repr() of a 0-d tensor, as TensorFlow prints it with `tapegrad.` for `tf.`."""
-    return '<tapegrad.Tensor: shape=(), dtype=%s, numpy=%s>' % (dtype, value)
+    return f'<tapegrad.Tensor: shape=(), dtype={dtype}, numpy={value}>'
 
 
 def str_scalar(value, dtype='float32'):
     """str() of a 0-d tensor, as TensorFlow prints it with `tapegrad.` for `tf.`."""
-    return 'tapegrad.Tensor(%s, shape=(), dtype=%s)' % (value, dtype)
+    return f'tapegrad.Tensor({value}, shape=(), dtype={dtype})'
 
 
 def d2l_f(a):

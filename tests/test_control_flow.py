@@ -14,7 +14,6 @@ import tapegrad as tf
 
 from conftest import TRUTH_VALUE, d2l_f, raises_exactly
 
-
 # === §16 Python control flow ==================================================================
 
 @pytest.mark.parametrize('val, grad, equal, ratio', [

@@ -288,7 +288,7 @@ def test_recompute_grad_calls_f_again_in_the_backward_pass():
     f = tf.recompute_grad(my_function)
     with tf.GradientTape() as tape:
         r = tf.constant(2.0)
-        for i in range(4):
+        for _ in range(4):
             r = f(r)
     assert len(calls) == 4
     assert repr(tape.gradient(r, [y])) == "[<tapegrad.Tensor: shape=(), dtype=float32, numpy=8.0>]"

@@ -15,7 +15,6 @@ import tapegrad as tf
 
 from conftest import str_scalar
 
-
 # === §3.1 dtype rules ==========================================================================
 
 def test_range_dtypes():

@@ -15,7 +15,6 @@ import pytest
 
 import tapegrad as tf
 
-
 # === §4.1 NumPy interoperability (tapegrad records NumPy functions) ===========================
 
 def test_numpy_ufunc_on_a_variable_is_recorded():

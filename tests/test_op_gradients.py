@@ -15,7 +15,6 @@ import pytest
 
 import tapegrad as tf
 
-
 # === §17 op-level gradient conventions ========================================================
 
 def test_conventions_at_kinks_ties_and_bounds():

@@ -195,7 +195,7 @@ def test_forward_accumulator_matches_finite_differences(name):
                 y = rec.apply(*ts)
         jv = acc.jvp(y)
 
-        def at(step):
+        def at(step, i=i, v=v):
             moved = list(xs)
             moved[i] = xs[i] + step * v
             with np.errstate(all="ignore"):

@@ -15,7 +15,6 @@ import tapegrad as tf
 
 from conftest import d2l_f, repr_scalar, str_scalar
 
-
 # === §10 nested tapes, higher order, and the "diff_2 is None" rule ============================
 
 def test_second_derivative_with_nested_tapes():
@@ -45,7 +44,7 @@ def test_second_derivative_of_the_linear_seed_function_is_none():
             d1 = d2l_f(a)
         diff_1 = t1.gradient(d1, a)
     diff_2 = t2.gradient(diff_1, a)
-    assert repr((diff_1, diff_2)) == '(%s, None)' % repr_scalar(102400.0)
+    assert repr((diff_1, diff_2)) == f'({repr_scalar(102400.0)}, None)'
 
 
 def test_second_derivative_of_the_linear_seed_function_with_zero_is_zero():
@@ -65,7 +64,7 @@ def test_jacobian_of_the_linear_seed_functions_gradient_is_none():
             t3.watch(a)
             d = d2l_f(a)
         dif = t3.gradient(d, a)
-    assert repr((dif, t4.jacobian(dif, a))) == '(%s, None)' % repr_scalar(102400.0)
+    assert repr((dif, t4.jacobian(dif, a))) == f'({repr_scalar(102400.0)}, None)'
 
 
 @pytest.mark.parametrize('name, fn, first, second', [

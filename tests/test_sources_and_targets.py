@@ -15,7 +15,6 @@ import tapegrad as tf
 
 from conftest import repr_scalar, str_scalar
 
-
 # === §8.1 sources: any nest, same structure back =============================================
 
 def _three_watched_constants():
@@ -36,15 +35,15 @@ def test_single_source_gives_a_single_gradient():
 
 def test_nested_sources_give_the_same_structure():
     g, y, x1, x2, x3 = _three_watched_constants()
-    assert repr(g.gradient(y, {'a': x1, 'b': [x2, (x3,)]})) == "{'a': %s, 'b': [%s, (%s,)]}" % (
-        repr_scalar(1.0), repr_scalar(2.0), repr_scalar(3.0))
+    assert repr(g.gradient(y, {'a': x1, 'b': [x2, (x3,)]})) == (
+        f"{{'a': {repr_scalar(1.0)}, 'b': [{repr_scalar(2.0)}, ({repr_scalar(3.0)},)]}}")
     pair = g.gradient(y, (x2, x3))
     assert type(pair) is tuple and [p.numpy() for p in pair] == [2.0, 3.0]
 
 
 def test_repeated_and_empty_sources():
     g, y, x1, _, _ = _three_watched_constants()
-    assert repr(g.gradient(y, [x1, x1])) == '[%s, %s]' % (repr_scalar(1.0), repr_scalar(1.0))
+    assert repr(g.gradient(y, [x1, x1])) == f'[{repr_scalar(1.0)}, {repr_scalar(1.0)}]'
     empty_list, empty_tuple = g.gradient(y, []), g.gradient(y, ())
     assert type(empty_list) is list and empty_list == []
     assert type(empty_tuple) is tuple and empty_tuple == ()
@@ -144,7 +143,7 @@ def test_one_output_gradient_per_flattened_target():
         t2.watch([a, b])
         loss = a * b
     assert repr(t2.gradient([loss, a], [a], output_gradients=[1.0, 2.0])) == (
-        '[%s]' % repr_scalar(4.0))
+        f'[{repr_scalar(4.0)}]')
 
 
 def test_output_gradients_may_be_python_or_numpy_numbers():

@@ -13,7 +13,6 @@ import tapegrad as tf
 
 from conftest import repr_scalar
 
-
 # === §11 tf.stop_gradient =====================================================================
 
 def test_stop_gradient_is_a_constant_for_the_tape():

@@ -50,7 +50,7 @@ def test_reentering_after_exit_continues_the_same_tape():
         y = 2 * x
     with g:
         z = 2 * y
-    assert repr(g.gradient(z, [x])) == '[%s]' % repr_scalar(4.0)
+    assert repr(g.gradient(z, [x])) == f'[{repr_scalar(4.0)}]'
 
 
 def test_reentering_an_active_tape_raises():

@@ -17,7 +17,6 @@ import tapegrad as tf
 
 from conftest import TRUTH_VALUE, raises_exactly, repr_scalar, str_scalar
 
-
 # === §2.1 repr / str =========================================================================
 
 def test_repr_and_str_of_a_float_vector():

@@ -13,7 +13,6 @@ import tapegrad as tf
 
 from conftest import repr_scalar
 
-
 # === §19 tf.function ==========================================================================
 
 def test_tf_function_is_a_pass_through_decorator():

@@ -16,7 +16,6 @@ import tapegrad as tf
 
 from conftest import raises_exactly
 
-
 # === §9 unconnected sources: None vs zeros ====================================================
 
 def test_unconnected_sources_give_none_or_typed_zeros():
@@ -37,7 +36,7 @@ def test_unknown_unconnected_gradients_value_raises(bad):
     y = tf.Variable(3.)
     with tf.GradientTape(persistent=True) as tape:
         z = y**2
-    with raises_exactly(ValueError, 'Unknown value for unconnected_gradients: %r' % bad):
+    with raises_exactly(ValueError, f'Unknown value for unconnected_gradients: {bad!r}'):
         tape.gradient(z, y, unconnected_gradients=bad)
 
 

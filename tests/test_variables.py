@@ -16,7 +16,6 @@ import tapegrad as tf
 
 from conftest import raises_exactly, str_scalar
 
-
 # === §15 variables as state ===================================================================
 
 def test_assign_inside_a_tape_is_not_differentiable():

@@ -44,7 +44,7 @@ def test_int_watch_warning_counts_per_calling_line(warning_channels, caplog, rec
 def test_persistent_in_context_warning_is_logged_once_per_line(
         warning_channels, caplog, recwarn, capsys):
     v = tf.Variable(1.0)
-    for i in range(3):
+    for _ in range(3):
         with tf.GradientTape(persistent=True) as t:
             y = v * v
             t.gradient(y, v)

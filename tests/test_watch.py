@@ -15,7 +15,6 @@ import tapegrad as tf
 
 from conftest import INT_WATCH_WARNING, count, raises_exactly, str_scalar, warning_texts
 
-
 # === §7.1 watch() ==============================================================================
 
 @pytest.mark.parametrize('bad, text', [

@@ -36,7 +36,7 @@ class W9(Workload):
     # ------------------------------------------------------------ floor
     def make_floor(self, cfg):
         W, x, v = _data(cfg["n"])
-        sin, cos, cosh, sinh, log, ones = np.sin, np.cos, np.cosh, np.sinh, np.log, np.ones_like
+        sin, cosh, sinh, log, ones = np.sin, np.cosh, np.sinh, np.log, np.ones_like
 
         def step():
             # forward, each value with its tangent along v
@@ -51,7 +51,9 @@ class W9(Workload):
             g_c = g_lg / c  # log: g / c ...
             dg_c = -g_lg * dc / (c * c)  # ... and its tangent
             sh = sinh(z)
-            g_z = g_c * sh  # cosh: g * sinh(z) ...
+            # cosh: g * sinh(z) ... (the HVP below never reads it: kept so that the floor's timed work stays
+            # what every published ratio measured)
+            g_z = g_c * sh  # noqa: F841
             dg_z = dg_c * sh + g_c * cosh(z) * dz  # ... product rule
             dg_x = W.T @ dg_z  # matmul: W.T @ g (tangent: W.T @ dg)
             g_sx = ones(sx)  # reduce_sum
