@@ -70,32 +70,17 @@ class W9(Workload):
         ok, _, _, msg = compare(got, closed, 1e-12, 1e-14)
         assert ok, f"W9 floor disagrees with the closed form: {msg}"
 
-    # ------------------------------------------------------------ tapegrad
-    def make_tapegrad(self, cfg):
-        tg = peers.get("tapegrad")
-        W, x, v = (tg.constant(a) for a in _data(cfg["n"]))
-        Acc, Tape = tg.autodiff.ForwardAccumulator, tg.GradientTape
-        rsum, log, cosh, sin = tg.reduce_sum, tg.math.log, tg.math.cosh, tg.sin
+    # ------------------------------------------------------------ tapegrad and TensorFlow
+    def make_tf_api(self, tf, cfg):
+        W, x, v = (tf.constant(a) for a in _data(cfg["n"]))
+        Acc, Tape = tf.autodiff.ForwardAccumulator, tf.GradientTape
+        rsum, log, cosh, sin, matvec = tf.reduce_sum, tf.math.log, tf.math.cosh, tf.sin, peers.matvec(tf)
 
         def step():
             with Acc(x, v) as acc:
                 with Tape() as tape:
                     tape.watch(x)
-                    f = rsum(log(cosh(W @ x))) + rsum(sin(x))
-                g = tape.gradient(f, x)
-            return acc.jvp(g)
-
-        return {"run": step}
-
-    def make_tensorflow(self, cfg):
-        tf = peers.get("tensorflow")
-        W, x, v = (tf.constant(a) for a in _data(cfg["n"]))
-
-        def step():
-            with tf.autodiff.ForwardAccumulator(x, v) as acc:
-                with tf.GradientTape() as tape:
-                    tape.watch(x)
-                    f = tf.reduce_sum(tf.math.log(tf.math.cosh(tf.linalg.matvec(W, x)))) + tf.reduce_sum(tf.sin(x))
+                    f = rsum(log(cosh(matvec(W, x)))) + rsum(sin(x))
                 g = tape.gradient(f, x)
             return acc.jvp(g)
 
