@@ -9,7 +9,7 @@ Records call the op itself (``_core.apply(op, inputs, params)``), not the
 public function, so each op is checked on exactly the params it receives.
 """
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -58,7 +58,6 @@ class Record:
     finish: object = None                # op output -> one tensor to check (multi-output ops)
     dtypes: tuple = ("float64", "float32")
     note: str = ""
-    arrays: list = field(default=None, repr=False)
 
     def inputs(self, dtype=np.float64):
         r = _rng(self.op)
