@@ -9,7 +9,7 @@ Records call the op itself (``_core.apply(op, inputs, params)``), not the
 public function, so each op is checked on exactly the params it receives.
 """
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -51,13 +51,13 @@ class Record:
     args: tuple                          # ((shape, domain), ...) or arrays
     params: tuple = None                 # static params (GENERAL ops)
     order: int = 2
+    fwd_order: int = None                # forward mode's order, where it must stay below `order` (say why)
     rtol: float = 1e-5
     atol: float = 1e-6
     prepare: object = None               # inputs -> inputs, inside the differentiated function
     finish: object = None                # op output -> one tensor to check (multi-output ops)
     dtypes: tuple = ("float64", "float32")
     note: str = ""
-    arrays: list = field(default=None, repr=False)
 
     def inputs(self, dtype=np.float64):
         r = _rng(self.op)
@@ -181,7 +181,8 @@ add(Record("diag_part", (((2, 3, 4), "real"),), params=(3, 4)))
 # ---- nn ----
 add(Record("softmax", ((S, "real"),), params=(-1,)))
 add(Record("log_softmax", ((S, "real"),), params=(-2,)))
-add(Record("sparse_softmax_cross_entropy_with_logits", ((S, "real"),), params=(np.array([0, 3, 1]),)))
+add(Record("sparse_softmax_cross_entropy_with_logits", ((S, "real"),), params=(np.array([0, 3, 1]),), fwd_order=1,
+           note="its JVP rule fails on tensors (forward over forward): test_forward.py pins it"))
 
 RECORDS = {r.op: r for r in R}
 assert len(RECORDS) == len(R), "two records for one op"
