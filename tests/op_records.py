@@ -51,7 +51,6 @@ class Record:
     args: tuple                          # ((shape, domain), ...) or arrays
     params: tuple = None                 # static params (GENERAL ops)
     order: int = 2
-    fwd_order: int = None                # forward mode's order, where it must stay below `order` (say why)
     rtol: float = 1e-5
     atol: float = 1e-6
     prepare: object = None               # inputs -> inputs, inside the differentiated function
@@ -181,8 +180,7 @@ add(Record("diag_part", (((2, 3, 4), "real"),), params=(3, 4)))
 # ---- nn ----
 add(Record("softmax", ((S, "real"),), params=(-1,)))
 add(Record("log_softmax", ((S, "real"),), params=(-2,)))
-add(Record("sparse_softmax_cross_entropy_with_logits", ((S, "real"),), params=(np.array([0, 3, 1]),), fwd_order=1,
-           note="its JVP rule fails on tensors (forward over forward): test_forward.py pins it"))
+add(Record("sparse_softmax_cross_entropy_with_logits", ((S, "real"),), params=(np.array([0, 3, 1]),)))
 
 RECORDS = {r.op: r for r in R}
 assert len(RECORDS) == len(R), "two records for one op"

@@ -5,8 +5,8 @@ import re
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "tensorflow_semantics.md"
-CITING = [p for d in ("tests", "benchmarks", "docs") for p in sorted((ROOT / d).rglob("*"))
-          if p.suffix in (".py", ".md")] + [ROOT / "README.md"]
+CITING = [p for d in ("src", "tests", "benchmarks", "docs") for p in sorted((ROOT / d).rglob("*"))
+          if p.suffix in (".py", ".pyx", ".pxd", ".md")] + [ROOT / "README.md"]
 
 
 def _sections():

@@ -263,11 +263,9 @@ def test_forward_over_reverse_agrees_with_reverse_over_reverse(name):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-8)
 
 
-@pytest.mark.xfail(strict=True, raises=tf.errors.InvalidArgumentError,
-                   reason="sparse_softmax_cross_entropy_with_logits's JVP rule multiplies a tensor by the int64 "
-                          "array np.expand_dims(1, -1): no implicit promotion.  Strict: once the rule is fixed, "
-                          "drop this mark and the fwd_order / FORWARD_ORDER exceptions of the records")
 def test_sparse_cross_entropy_jvp_rule_is_differentiable_in_forward_mode():
+    # Its JVP rule multiplies a tensor by an int64 array (np.expand_dims(1, -1)): forward over
+    # forward needs that operand converted to the tensor's dtype, as TensorFlow converts it.
     logits = np.random.default_rng(0).standard_normal((3, 4))
     check_gradients(lambda x: tf.nn.sparse_softmax_cross_entropy_with_logits(labels=[1, 0, 3], logits=x),
                     [logits], order=2, modes=("fwd",))

@@ -12,7 +12,7 @@ import inspect
 import numpy as np
 
 from tapegrad import _core, _nest
-from tapegrad._core import Tensor, Variable, Op
+from tapegrad._core import Op, Tensor, Variable
 from tapegrad.ops.array_ops import identity
 from tapegrad.tape import GradientTape
 

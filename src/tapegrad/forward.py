@@ -7,14 +7,15 @@
 The accumulator is a recorder on the thread's stack (tapegrad._core.Accumulator):
 each op computed inside the context gets its output tangent from its inputs'
 tangents through the op's JVP rules.  Nesting with tapes and other
-accumulators follows TensorFlow (TF_SEMANTICS.md §13): see the core class.
+accumulators follows TensorFlow (docs/tensorflow_semantics.md §14, pinned by
+tests/test_forward.py): see the core class.
 """
 import numpy as np
 
 from tapegrad import _core, _nest
 from tapegrad._core import Tensor, Variable
 from tapegrad.ops.math_ops import cast
-from tapegrad.tape import UnconnectedGradients, warn_first_n, _dtype_name
+from tapegrad.tape import UnconnectedGradients, _dtype_name, warn_first_n
 
 __all__ = ["ForwardAccumulator"]
 

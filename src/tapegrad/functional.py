@@ -22,7 +22,7 @@ from tapegrad._core import Tensor, Variable
 from tapegrad.forward import ForwardAccumulator
 from tapegrad.ops.array_ops import stack
 from tapegrad.ops.reduction_ops import reduce_sum
-from tapegrad.tape import GradientTape, jacobian_rows, _identity_rows, _broadcast, _reshape
+from tapegrad.tape import GradientTape, _broadcast, _identity_rows, _reshape, jacobian_rows
 
 __all__ = ["grad", "value_and_grad", "jacobian", "hessian", "hvp", "jvp", "vjp", "hessians"]
 

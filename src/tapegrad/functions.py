@@ -3,7 +3,6 @@
 import functools
 
 
-
 def function(func=None, input_signature=None, autograph=True, jit_compile=None, reduce_retracing=False,
              experimental_relax_shapes=None, **kwargs):
     """tf.function: tapegrad runs eagerly, so this returns the function

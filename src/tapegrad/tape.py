@@ -208,7 +208,9 @@ class GradientTape:
                         raise InvalidArgumentError(
                             f"Incompatible shapes: {list(np.shape(raw))} vs. {list(np.shape(tv))} [Op:Mul] "
                             f"(output_gradients must match the target's shape)") from None
-                seeds.append(_core.raw_from_python(raw, np.result_type(tv)) if np.result_type(raw) != np.result_type(tv) else raw)
+                if np.result_type(raw) != np.result_type(tv):
+                    raw = _core.raw_from_python(raw, np.result_type(tv))
+                seeds.append(raw)
             else:
                 seeds.append(np.ones(tv.shape, tv.dtype) if type(tv) is np.ndarray else tv.dtype.type(1))
         return seeds

@@ -15,7 +15,6 @@ from tapegrad.errors import InvalidArgumentError
 from tapegrad.ops._registry import call, general, numpy_function, raw, unary, variadic
 from tapegrad.ops._shapes import as_tensor, ndim_of, neg_axis, shape_of, static_shape, unbroadcast
 
-
 # ---- reshape / broadcast -----------------------------------------------------------
 
 def _reshape_vjp(g, ans, x, shape, in_shape):
@@ -343,8 +342,9 @@ def _np_take_along_axis(arr, indices, axis):
     shape = shape_of(t)
     idx = np.asarray(indices)
     axis %= len(shape)
-    key = tuple(idx if i == axis else np.arange(shape[i]).reshape([-1 if j == i else 1 for j in builtins.range(len(shape))])
-                for i in builtins.range(len(shape)))
+    nd = len(shape)
+    key = tuple(idx if i == axis else np.arange(shape[i]).reshape([-1 if j == i else 1 for j in builtins.range(nd)])
+                for i in builtins.range(nd))
     return getitem(t, key)
 
 

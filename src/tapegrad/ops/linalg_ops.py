@@ -3,17 +3,17 @@ solve, cholesky, eigh, svd) and compositions of them (tensordot, matvec,
 trace).  Rules follow TensorFlow's (which tensors they read); all work on
 stacks of matrices (leading batch axes broadcast through matmul)."""
 import string
+
 import numpy as np
 
 from tapegrad import _core
 from tapegrad._core import apply
 from tapegrad.errors import InvalidArgumentError
-from tapegrad.ops._registry import general, variadic, numpy_function, call, raw, UFUNCS
 from tapegrad.ops import math_ops
+from tapegrad.ops._registry import UFUNCS, call, general, numpy_function, raw, variadic
 from tapegrad.ops._shapes import as_tensor, ndim_of, neg_axis, shape_of, unbroadcast
 from tapegrad.ops.array_ops import reshape, transpose
 from tapegrad.ops.reduction_ops import reduce_max, reduce_sum
-
 
 _TENSORS = (_core.Tensor, _core.Variable)
 
@@ -520,7 +520,7 @@ def _np_svd(a, full_matrices=True, compute_uv=True, hermitian=False):
 numpy_function(np.linalg.inv)(lambda a: inv(a))
 numpy_function(np.linalg.det)(lambda a: det(a))
 numpy_function(np.linalg.slogdet)(lambda a: slogdet(a))
-numpy_function(np.linalg.cholesky)(lambda a, upper=False: cholesky(a) if not upper else np.swapaxes(cholesky(a), -1, -2))
+numpy_function(np.linalg.cholesky)(lambda a, upper=False: np.swapaxes(cholesky(a), -1, -2) if upper else cholesky(a))
 numpy_function(np.linalg.eigh)(lambda a, UPLO="L": eigh(a) if UPLO == "L" else eigh(np.swapaxes(a, -1, -2)))
 
 

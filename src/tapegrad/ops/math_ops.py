@@ -14,10 +14,9 @@ import numpy as np
 from tapegrad import _core, dtypes
 from tapegrad._core import Tensor
 from tapegrad.errors import InvalidArgumentError
+from tapegrad.ops import array_ops
 from tapegrad.ops._registry import BINARY, UNARY, X, Y, binary, call, general, nondiff, numpy_function, raw, unary
 from tapegrad.ops._shapes import ndim_of, shape_of, unbroadcast
-from tapegrad.ops import array_ops
-
 
 # Binary forwards are Python's operators, not the ufuncs: same NumPy semantics,
 # but NumPy scalars take their fast scalar-math path (~10x cheaper than a

@@ -5,8 +5,8 @@ import numpy as np
 from tapegrad import _core, dtypes
 from tapegrad._core import Tensor, Variable, apply
 from tapegrad.errors import InvalidArgumentError
-from tapegrad.ops._registry import general, nondiff, numpy_function, call, raw
 from tapegrad.ops import math_ops
+from tapegrad.ops._registry import call, general, nondiff, numpy_function, raw
 from tapegrad.ops._shapes import as_tensor, ndim_of, neg_axis, shape_of, unbroadcast
 from tapegrad.ops.array_ops import pad_op, reshape, reverse_op, take_slice
 from tapegrad.ops.creation import stop_gradient
