@@ -617,7 +617,24 @@ cdef inline Variable _owner(Variable v):
 cdef class Variable(_Operand):
     """A mutable holder of a tensor value, watched automatically by tapes when
     read (if trainable).  ``assign`` replaces the value; it is not
-    differentiable with respect to the assigned value, as in TensorFlow."""
+    differentiable with respect to the assigned value, as in TensorFlow.
+
+    Args:
+        initial_value: a Tensor, NumPy value, Python number or nested list, or
+            a callable of no arguments returning one.  Its dtype follows
+            TensorFlow's rules (Python floats become float32).
+        trainable: bool, default True.  Trainable variables are watched by a
+            tape as soon as it reads them; others need ``tape.watch(v)``.
+        name: str or None, default None (shown as ``'Variable:0'``).
+        dtype: a dtype or None, default None: convert the initial value to it.
+
+    Raises:
+        ValueError: initial_value is None.
+
+    Change the value with `assign`, `assign_add` and `assign_sub`: ``v += 1``
+    raises RuntimeError, as in TensorFlow, because rebinding ``v`` to a new
+    Tensor would silently cut it from every later gradient.
+    """
 
     def __init__(self, initial_value=None, trainable=True, name=None, dtype=None):
         if initial_value is None:
@@ -698,6 +715,26 @@ cdef class Variable(_Operand):
         raise TypeError("'tapegrad.Variable' object does not support item assignment; "
                         "use variable[key].assign(value)")
 
+    # ---- in-place operators: TensorFlow 2.21's ResourceVariable refuses exactly
+    # these five (+=, -=, *=, /=, **=) with a RuntimeError.  Without them Python
+    # would rebind the name to a new Tensor, and every later gradient with
+    # respect to it would silently be None.  The other in-place operators
+    # (//=, %=, @=, &=, |=, ^=) rebind to a Tensor, as they do in TensorFlow.
+    def __iadd__(self, other):
+        raise RuntimeError(_inplace_error("variable += value", "variable.assign_add(value)", "variable + value"))
+
+    def __isub__(self, other):
+        raise RuntimeError(_inplace_error("variable -= value", "variable.assign_sub(value)", "variable - value"))
+
+    def __imul__(self, other):
+        raise RuntimeError(_inplace_error("var *= value", "var.assign(var * value)", "var * value"))
+
+    def __itruediv__(self, other):
+        raise RuntimeError(_inplace_error("var /= value", "var.assign(var / value)", "var / value"))
+
+    def __ipow__(self, other):
+        raise RuntimeError(_inplace_error("var **= value", "var.assign(var ** value)", "var ** value"))
+
     def __getitem__(self, key):
         return _hook_variable_slice(self, key)
 
@@ -709,6 +746,13 @@ cdef class Variable(_Operand):
 
     def __str__(self):
         return self.__repr__()
+
+
+cdef str _inplace_error(str statement, str fix, str expression):
+    # The first sentence is TensorFlow's, verbatim, so code matching on it works.
+    return (f"`{statement}` with `tf.Variable`s is not supported. To change the variable in place use "
+            f"`{fix}`; for a new Tensor write `out = {expression}`. (Rebinding the name to a Tensor would "
+            f"leave the Variable behind: tapes would no longer watch it and its gradients would be None.)")
 
 
 cdef object _assign_value(_VarState s, object value, str method):
