@@ -29,6 +29,12 @@ def raises_exactly(exc_type, message):
     return pytest.raises(exc_type, match='^' + re.escape(message) + '$')
 
 
+def raises_starting(exc_type, message):
+    """pytest.raises whose message must begin with `message`: TensorFlow's text comes first, so
+    code matching on it still works, and tapegrad may go on to say what to do."""
+    return pytest.raises(exc_type, match='^' + re.escape(message))
+
+
 def repr_scalar(value, dtype='float32'):
     """repr() of a 0-d tensor, as TensorFlow prints it with `tapegrad.` for `tf.`."""
     return f'<tapegrad.Tensor: shape=(), dtype={dtype}, numpy={value}>'
