@@ -58,14 +58,12 @@ def d2l_f(a):
     return c
 
 
-# --- matplotlib: optional ----------------------------------------------------------------------
+# --- matplotlib: a test dependency (the `test` extra), so the plotting tests never skip -----------
 
 @pytest.fixture
 def pyplot():
     """matplotlib.pyplot on the file-only Agg backend (no display on CI)."""
-    matplotlib = pytest.importorskip(
-        'matplotlib', reason='matplotlib is optional (not a test dependency); the plotting tests '
-                             'check that it accepts tensors when a user has it installed')
+    import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     return plt
