@@ -103,6 +103,7 @@ def test_a_warning_in_the_backward_pass_names_the_op_at_the_users_line():
     assert w.category is RuntimeWarning
     assert w.filename == __file__
     assert 'divide by zero' in str(w.message) and 'derivative of sqrt' in str(w.message)
+    assert 'd/dx sqrt(x) = 0.5 / sqrt(x)' in str(w.message)
 
 
 def test_jacobian_warnings_are_at_the_users_line_too():

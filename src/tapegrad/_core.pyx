@@ -954,6 +954,14 @@ cdef class Op:
             return self.jvps[0](tans, ans, inputs, *(params or ()))
         return _jvp_of(self, i, t, ans, inputs, params)
 
+    def __get__(self, instance, owner):
+        # An op stored on a class stays the op (like a builtin function: not
+        # bound to the instance).  Being a non-data descriptor also makes
+        # inspect.isroutine() true, so help(tg.sin) and API references show
+        # the op as a function with its signature and docstring (set by the
+        # op library in the instance __dict__), not the Op class.
+        return self
+
     def __repr__(self):
         return f"<tapegrad op {self.name}>"
 

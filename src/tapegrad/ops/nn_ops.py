@@ -143,9 +143,17 @@ def _selu(x):
 
 
 # TensorFlow's EluGrad/SeluGrad read the output.
-elu = unary("elu", _elu, lambda g, ans, x: np.where(ans > 0, g, g * (ans + 1)), save="ans")
+elu = unary("elu", _elu, lambda g, ans, x: np.where(ans > 0, g, g * (ans + 1)), save="ans",
+            doc="The exponential linear unit: x where x > 0, else exp(x) - 1.",
+            numpy="numpy.where(x > 0, x, numpy.expm1(x))",
+            grad="1 where x > 0, else exp(x)", at=-0.5, gives="-0.39346933 0.60653067", dtypes="float_complex")
 selu = unary("selu", _selu, lambda g, ans, x: np.where(ans > 0, g * _SELU_SCALE, g * (ans + _SELU_SCALE * _SELU_ALPHA)),
-             save="ans")
+             save="ans",
+             doc="The scaled exponential linear unit: scale * x where x > 0, else scale * alpha * (exp(x) - 1), "
+                 "with alpha = 1.6732632 and scale = 1.0507010 (self-normalising networks).",
+             numpy="scale * numpy.where(x > 0, x, alpha * numpy.expm1(x))",
+             grad="scale where x > 0, else scale * alpha * exp(x)", at=-0.5, gives="-0.6917582 1.0663412",
+             dtypes="numeric")
 
 
 def _leaky_relu_rule(g, ans, x, alpha):
