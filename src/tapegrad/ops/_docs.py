@@ -90,18 +90,29 @@ def render(fields, sig):
     return "\n\n".join(parts) + "\n"
 
 
-def op_doc(*, tf, numpy, derivative, dtypes, example, returns, args=None, raises=None, notes=None):
+def op_doc(*, tf, numpy, derivative, dtypes, example, returns, args=None, raises=None, notes=None, summary=None):
     """Decorator for a public op written as a Python function: its own
-    docstring is the summary; the fields complete it (see `render`)."""
+    docstring is the summary (or `summary`, for functions made by a
+    factory); the fields complete it (see `render`)."""
     def deco(f):
-        fields = dict(summary=inspect.getdoc(f) or "", notes=notes, tf=tf, numpy=numpy, derivative=derivative,
-                      dtypes=dtypes, example=example, returns=returns, args=args or {}, raises=raises)
+        fields = dict(summary=summary or inspect.getdoc(f) or "", notes=notes, tf=tf, numpy=numpy,
+                      derivative=derivative, dtypes=dtypes, example=example, returns=returns, args=args or {},
+                      raises=raises)
         if not fields["summary"]:
             raise ValueError(f"{f.__name__}: an op function needs a docstring (its summary)")
         f.__doc__ = render(fields, inspect.signature(f))
         DOCS[f] = fields
         return f
     return deco
+
+
+# Texts several op functions share.
+NUMERIC = "every numeric dtype; only floating (and complex) inputs get gradients."
+FLOATING = "float16, float32, float64; integer inputs raise an error or, where NumPy allows, compute without " \
+           "gradients."
+ANY = "any dtype (the values are moved, not computed on); only floating inputs get gradients."
+REDUCED = ("A Tensor: the input reduced over `axis` (a scalar when axis is None), keeping the reduced axes "
+           "with length 1 if keepdims.")
 
 
 # ---- Op instances (unary, binary, nondiff) -----------------------------------------------------

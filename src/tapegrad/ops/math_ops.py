@@ -15,6 +15,7 @@ from tapegrad import _core, dtypes
 from tapegrad._core import Tensor
 from tapegrad.errors import InvalidArgumentError
 from tapegrad.ops import array_ops
+from tapegrad.ops._docs import op_doc
 from tapegrad.ops._registry import BINARY, UNARY, X, Y, binary, call, general, nondiff, numpy_function, raw, unary
 from tapegrad.ops._shapes import ndim_of, shape_of, unbroadcast
 
@@ -317,6 +318,27 @@ cast_op = general("cast", lambda x, dtype, in_dtype: np.asarray(x).astype(dtype)
                   jvps=(_cast_rule,))
 
 
+@op_doc(
+    summary="x converted to another dtype (NumPy's astype): floats to integers truncate towards zero, bools become 0 "
+            "and 1.",
+    tf="``tf.cast``",
+    numpy="``x.astype(dtype)``",
+    returns="A Tensor of x's shape with the new dtype.",
+    args={"dtype": ("DType or NumPy dtype", "the target dtype.")},
+    dtypes="every dtype; complex to real raises TypeError.",
+    derivative="1 for a floating-to-floating cast (the gradient is cast back to x's dtype); none when either dtype "
+               "is not floating, as in TensorFlow.",
+    raises="TypeError: a complex tensor cast to a real dtype (use tapegrad.math.real).",
+    example="""
+        >>> tg.cast([1.7, -1.7], tg.int32)
+        <tapegrad.Tensor: shape=(2,), dtype=int32, numpy=array([ 1, -1], dtype=int32)>
+        >>> x = tg.constant(1.5)
+        >>> with tg.GradientTape() as tape:
+        ...     tape.watch(x)
+        ...     y = tg.cast(x, tg.float64) * 2.0
+        >>> tape.gradient(y, x)
+        <tapegrad.Tensor: shape=(), dtype=float32, numpy=2.0>
+    """)
 def cast(x, dtype, name=None):
     t = _core.as_tensor(x)
     dt = dtypes.numpy_dtype(dtype)
@@ -351,6 +373,26 @@ where_op = general("where", _where_forward, (
           lambda t, ans, x, y, cond, xs, ys: np.where(cond, 0, t)))
 
 
+@op_doc(
+    tf="``tf.where``",
+    numpy="``numpy.where``",
+    returns="With x and y: a Tensor of the broadcast shape of condition, x and y. With the condition only: an int64 "
+            "Tensor of shape (number of True entries, condition's rank).",
+    args={"condition": ("bool Tensor or array-like", "where to take x."),
+          "x": ("Tensor, Variable or array-like or None", "values where condition holds."),
+          "y": ("Tensor, Variable or array-like or None", "values elsewhere; x and y take one dtype.")},
+    dtypes="any dtype for x and y (one dtype for both); condition must be bool.",
+    derivative="d/dx = 1 where condition holds, else 0; d/dy = the opposite; none for condition.",
+    raises="TypeError: condition is not bool.\nValueError: only one of x and y is given.\nInvalidArgumentError: "
+           "shapes that do not broadcast.",
+    example="""
+        >>> tg.where([True, False], [1.0, 2.0], [10.0, 20.0])
+        <tapegrad.Tensor: shape=(2,), dtype=float32, numpy=array([ 1., 20.], dtype=float32)>
+        >>> tg.where([[True, False], [False, True]])
+        <tapegrad.Tensor: shape=(2, 2), dtype=int64, numpy=
+        array([[0, 0],
+               [1, 1]])>
+    """)
 def where(condition, x=None, y=None, name=None):
     """tf.where: select from x where condition holds, else from y (with
     broadcasting); with only a condition, the int64 coordinates of its True
@@ -381,12 +423,32 @@ def where(condition, x=None, y=None, name=None):
     return _core.apply(where_op, (tx, ty), (cond, xs, ys))
 
 
+@op_doc(
+    tf="``tf.math.squared_difference``",
+    numpy="``numpy.square(x - y)``",
+    returns="A Tensor of the broadcast shape of x and y.",
+    dtypes="every numeric dtype; only floating (and complex) inputs get gradients.",
+    derivative="d/dx = 2 (x - y), d/dy = -2 (x - y)",
+    example="""
+        >>> tg.math.squared_difference([1.0, 5.0], 3.0)
+        <tapegrad.Tensor: shape=(2,), dtype=float32, numpy=array([4., 4.], dtype=float32)>
+    """)
 def squared_difference(x, y, name=None):
     """(x - y) ** 2, elementwise with broadcasting."""
     d = subtract(x, y)
     return d * d
 
 
+@op_doc(
+    tf="``tf.math.divide_no_nan``",
+    numpy="``numpy.divide(x, y, out=numpy.zeros_like(x), where=y != 0)``",
+    returns="A Tensor of the broadcast shape of x and y.",
+    dtypes="float16, float32, float64, complex64, complex128.",
+    derivative="d/dx = 1 / y, d/dy = -x / y**2 where y != 0; both 0 where y == 0.",
+    example="""
+        >>> tg.math.divide_no_nan([1.0, 1.0], [2.0, 0.0])
+        <tapegrad.Tensor: shape=(2,), dtype=float32, numpy=array([0.5, 0. ], dtype=float32)>
+    """)
 def divide_no_nan(x, y, name=None):
     """x / y, and 0 where y == 0; the gradient there is 0 too (the divisor
     is guarded, so no NaN leaks through where)."""
@@ -418,6 +480,20 @@ def _np_clip(a, a_min=None, a_max=None, out=None, **kwargs):
     return clip_by_value(a, lo, hi)
 
 
+@op_doc(
+    tf="``tf.clip_by_value``",
+    numpy="``numpy.clip``",
+    returns="A Tensor of t's shape and dtype.",
+    args={"clip_value_min": ("number or Tensor", "the lower bound; broadcasts to t's shape."),
+          "clip_value_max": ("number or Tensor", "the upper bound.")},
+    dtypes="floating and integer dtypes.",
+    derivative="d/dt = 1 where clip_value_min <= t <= clip_value_max (the bounds included), else 0; none for the "
+               "bounds.",
+    raises="InvalidArgumentError: bounds that do not broadcast to t's shape.",
+    example="""
+        >>> tg.clip_by_value([-1.0, 0.5, 3.0], 0.0, 1.0)
+        <tapegrad.Tensor: shape=(3,), dtype=float32, numpy=array([0. , 0.5, 1. ], dtype=float32)>
+    """)
 def clip_by_value(t, clip_value_min, clip_value_max, name=None):
     """Gradient 1 inside [min, max] including the bounds, 0 outside (as TF);
     the bounds are constants (no gradient flows to them)."""
