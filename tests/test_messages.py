@@ -2,6 +2,7 @@
 then what happened and what to write instead; reprs that show an object's state; warnings
 reported at the user's line, naming the op.  Every message test asserts the exception or
 warning type and its key words."""
+import inspect
 import logging
 import warnings
 
@@ -142,3 +143,36 @@ def test_the_int_watch_warning_is_logged_at_the_users_line_with_their_import_nam
     assert record.getMessage() == ('The dtype of the watched tensor must be floating (e.g. tg.float32), '
                                    'got tg.int32')
     assert (record.pathname, record.lineno) == ('users_file.py', 2)
+
+
+# --- the public methods document themselves ---------------------------------------------------------
+
+DOCUMENTED = [tf.GradientTape.__enter__, tf.GradientTape.__exit__, tf.GradientTape.watch,
+              tf.GradientTape.watched_variables, tf.GradientTape.stop_recording, tf.GradientTape.reset,
+              tf.GradientTape.gradient, tf.GradientTape.jacobian, tf.GradientTape.batch_jacobian,
+              tf.autodiff.ForwardAccumulator.jvp, tf.Tensor.numpy, tf.Variable.numpy, tf.Variable.value,
+              tf.Variable.read_value, tf.Variable.assign, tf.Variable.assign_add, tf.Variable.assign_sub,
+              tf.TensorShape.as_list, tf.DType.is_floating]
+
+
+@pytest.mark.parametrize('method', DOCUMENTED, ids=lambda m: getattr(m, '__qualname__', repr(m)))
+def test_public_methods_have_their_own_docstrings(method):
+    doc = inspect.getdoc(method)
+    assert doc and len(doc) > 20 and not doc.startswith('----')
+
+
+@pytest.mark.parametrize('method', [tf.GradientTape.gradient, tf.GradientTape.jacobian,
+                                    tf.GradientTape.batch_jacobian, tf.Variable.assign,
+                                    tf.Variable.assign_add, tf.Variable.assign_sub])
+def test_methods_document_args_returns_and_raises(method):
+    doc = inspect.getdoc(method)
+    assert 'Args:' in doc and 'Returns:' in doc and 'Raises:' in doc
+
+
+def test_the_gradient_methods_say_when_they_return_none():
+    def doc(m):
+        return ' '.join(inspect.getdoc(m).split())
+    assert 'is None when' in doc(tf.GradientTape.gradient)
+    assert 'is None when' in doc(tf.GradientTape.jacobian)
+    assert 'never None' in doc(tf.GradientTape.batch_jacobian)
+    assert 'is None when' in doc(tf.autodiff.ForwardAccumulator.jvp)

@@ -2,20 +2,26 @@
 
 
 class TensorShape(tuple):
+    """The shape of a tensor: a tuple of ints (``x.shape == (2, 3)``, ``x.shape[0]``)
+    that also compares equal to a list and has TensorFlow's methods."""
     __slots__ = ()
 
     @property
     def rank(self):
+        """The number of dimensions."""
         return len(self)
 
     @property
     def ndims(self):
+        """The number of dimensions (TensorFlow's older name for `rank`)."""
         return len(self)
 
     def as_list(self):
+        """The dimensions as a list of ints."""
         return list(self)
 
     def num_elements(self):
+        """The number of elements: the product of the dimensions (1 for a scalar)."""
         n = 1
         for d in self:
             n *= d

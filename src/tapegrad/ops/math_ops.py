@@ -328,7 +328,7 @@ cast_op = general("cast", lambda x, dtype, in_dtype: np.asarray(x).astype(dtype)
     dtypes="every dtype; complex to real raises TypeError.",
     derivative="1 for a floating-to-floating cast (the gradient is cast back to x's dtype); none when either dtype "
                "is not floating, as in TensorFlow.",
-    raises="TypeError: a complex tensor cast to a real dtype (use tapegrad.math.real).",
+    raises="TypeError: a complex tensor cast to a real dtype.",
     example="""
         >>> tg.cast([1.7, -1.7], tg.int32)
         <tapegrad.Tensor: shape=(2,), dtype=int32, numpy=array([ 1, -1], dtype=int32)>

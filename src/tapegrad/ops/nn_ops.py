@@ -194,7 +194,7 @@ def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
     tf="``tf.nn.l2_loss``",
     numpy="``numpy.sum(t ** 2) / 2``",
     returns="A scalar Tensor.",
-    dtypes="float16, float32, float64.",
+    dtypes="floating and integer dtypes; only floating inputs get gradients.",
     derivative="d/dt = t",
     example="""
         >>> tg.nn.l2_loss([1.0, 2.0])
@@ -249,7 +249,7 @@ leaky_relu_op = general("leaky_relu", lambda x, alpha: np.where(x > 0, x, alpha 
     numpy="``numpy.where(x > 0, x, alpha * x)``",
     returns="A Tensor of features' shape.",
     args={"alpha": ("float", "the slope for negative inputs.")},
-    dtypes="float16, float32, float64.",
+    dtypes="floating and integer dtypes; only floating inputs get gradients.",
     derivative="1 where features > 0, else alpha.",
     example="""
         >>> tg.nn.leaky_relu([-1.0, 2.0])

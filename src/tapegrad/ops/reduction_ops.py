@@ -224,7 +224,7 @@ cumprod = op_doc(
         ...     y = tg.math.cumprod(x)
         >>> y
         <tapegrad.Tensor: shape=(3,), dtype=float32, numpy=array([1., 2., 6.], dtype=float32)>
-        >>> tape.gradient(y, x)      # d(1 + x0 + x0 x1 + x0 x1 x2 - 1)/dx
+        >>> tape.gradient(y, x)      # d(x0 + x0 x1 + x0 x1 x2)/dx
         <tapegrad.Tensor: shape=(3,), dtype=float32, numpy=array([9., 4., 2.], dtype=float32)>
     """)(_scan("cumprod"))
 
@@ -300,8 +300,8 @@ reduce_sum = op_doc(
 reduce_mean = op_doc(
     summary="The mean of the elements of a tensor over `axis`.", tf="``tf.math.reduce_mean``",
     numpy="``numpy.mean``", returns=_docs.REDUCED,
-    dtypes="every numeric dtype; the mean of integers is an integer (truncated), as in TensorFlow, and has no "
-           "gradient.",
+    dtypes="every numeric dtype; the mean of integers is float64 (NumPy's rule; TensorFlow truncates it to an "
+           "integer) and has no gradient.",
     derivative="d y / d x[i] = 1 / n for each of the n elements averaged into y.",
     raises="InvalidArgumentError: an axis is out of range.",
     example=_MATRIX + """
@@ -317,7 +317,7 @@ reduce_mean = op_doc(
     """)(_reducer(reduce_mean_op))
 reduce_max = op_doc(
     summary="The largest element of a tensor over `axis`.", tf="``tf.math.reduce_max``",
-    numpy="``numpy.max``", returns=_docs.REDUCED, dtypes="float and integer dtypes; only floats get gradients.",
+    numpy="``numpy.max``", returns=_docs.REDUCED, dtypes=_docs.NUMERIC,
     derivative="d y / d x[i] = 1 / k for the k elements equal to the maximum (tied maxima share the gradient, "
                "as in TensorFlow), 0 for the others.",
     raises="InvalidArgumentError: an axis is out of range.",
@@ -333,7 +333,7 @@ reduce_max = op_doc(
     """)(_reducer(reduce_max_op))
 reduce_min = op_doc(
     summary="The smallest element of a tensor over `axis`.", tf="``tf.math.reduce_min``",
-    numpy="``numpy.min``", returns=_docs.REDUCED, dtypes="float and integer dtypes; only floats get gradients.",
+    numpy="``numpy.min``", returns=_docs.REDUCED, dtypes=_docs.NUMERIC,
     derivative="d y / d x[i] = 1 / k for the k elements equal to the minimum, 0 for the others.",
     raises="InvalidArgumentError: an axis is out of range.",
     example=_MATRIX + """
