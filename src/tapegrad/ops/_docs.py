@@ -19,6 +19,7 @@ names in its instance ``__dict__``, so ``help(tg.sin)`` and
 ``inspect.signature(tg.sin)`` describe the op, not the Op class.
 """
 import inspect
+import re
 import textwrap
 
 DOCS = {}        # public object -> its fields (dict), in declaration order
@@ -84,7 +85,10 @@ def render(fields, sig):
     parts.append(_section("Returns", textwrap.fill(fields["returns"], 96)))
     if fields.get("raises"):
         parts.append(_section("Raises", fields["raises"]))
-    parts.append(_section("Derivative", textwrap.fill(fields["derivative"], 96)))
+    derivative = fields["derivative"]
+    if re.search(r"\bg\b", derivative):
+        derivative += " (g: the gradient arriving at the output.)"
+    parts.append(_section("Derivative", textwrap.fill(derivative, 96)))
     parts.append(_section("Dtypes", textwrap.fill(fields["dtypes"], 96)))
     parts.append(_section("Example", fields["example"]))
     return "\n\n".join(parts) + "\n"

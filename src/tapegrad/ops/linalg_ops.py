@@ -65,7 +65,7 @@ matmul_op = general("matmul", lambda a, b, ta, tb: _mm(a, b, ta, tb), (_matmul_g
           "output_type": ("None", "accepted for TensorFlow compatibility.")},
     dtypes="every numeric dtype; only floating (and complex) inputs get gradients.",
     derivative="d/da = g @ b^T, d/db = a^T @ g (transposed back when transpose_* is set).",
-    raises="InvalidArgumentError: inner dimensions that differ, or a rank below 2.",
+    raises="InvalidArgumentError: inner dimensions that differ.",
     example="""
         >>> tg.matmul([[1.0, 2.0]], [[3.0], [4.0]])
         <tapegrad.Tensor: shape=(1, 1), dtype=float32, numpy=array([[11.]], dtype=float32)>

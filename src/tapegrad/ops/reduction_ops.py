@@ -282,8 +282,7 @@ def _reducer(op):
 
 
 _MATRIX = """
-        >>> x = tg.constant([[1.0, 2.0], [3.0, 4.0]])
-"""
+        >>> x = tg.constant([[1.0, 2.0], [3.0, 4.0]])"""
 reduce_sum = op_doc(
     summary="The sum of the elements of a tensor over `axis`.", tf="``tf.math.reduce_sum``",
     numpy="``numpy.sum``", returns=_docs.REDUCED, dtypes=_docs.NUMERIC,
