@@ -212,3 +212,12 @@ def test_a_linear_ops_jvp_is_its_forward_on_the_tangent_on_both_paths():
         out = op.jvp(0, tt, None, (x,), ((1, 0),))
     assert isinstance(out, tg.Tensor)
     np.testing.assert_array_equal(tape.gradient(out, tt, output_gradients=tg.constant(x.T)).numpy(), x)
+
+
+def test_the_shared_base_class_is_not_a_tensor():
+    # Its methods read a Tensor's or a Variable's value: on a bare instance they
+    # must raise, not read memory that is not there.
+    bare = _core._Operand()
+    for f in (float, len, bool, lambda o: o.shape, lambda o: o.numpy(), lambda o: o + 1.0):
+        with pytest.raises(TypeError):
+            f(bare)

@@ -372,6 +372,8 @@ cdef inline Tensor _as_tensor(object x):
         return <Tensor>x
     if isinstance(x, Variable):
         return _read(<Variable>x)
+    if isinstance(x, _Operand):
+        raise TypeError("tapegrad._core._Operand is the base of Tensor and Variable, not a value")
     return _wrap(_raw_from_python(x))
 
 
@@ -396,7 +398,9 @@ cdef inline object _raw_of(object x):
     """The raw value of a Tensor or Variable (a variable is not read)."""
     if isinstance(x, Tensor):
         return (<Tensor>x)._value
-    return (<Variable>x)._state.value
+    if isinstance(x, Variable):
+        return (<Variable>x)._state.value
+    raise TypeError(f"expected a tapegrad Tensor or Variable, got {type(x).__name__}")
 
 
 cdef class _Operand:
