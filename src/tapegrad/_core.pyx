@@ -81,7 +81,8 @@ cdef extern from *:
     """
     /* This thread's recorder list (a borrowed reference: the thread-state
        dict owns it, and both die with the thread).  Saves a dict lookup per op. */
-    static __thread PyObject *tg_thread_stack = NULL;
+    #include "tg_compat.h"
+    static TG_THREAD_LOCAL PyObject *tg_thread_stack = NULL;
     """
     PyObject *tg_thread_stack
 
