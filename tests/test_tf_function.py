@@ -1,11 +1,7 @@
 """tf.function: a pass-through decorator.
 
-TensorFlow 2.21's observable behaviour, pinned on tapegrad: `tf` means tapegrad and each test
-asserts what TensorFlow printed for the same snippet (docs/tensorflow_semantics.md; the
-headings below give its sections).  tapegrad's documented differences apply: reprs say
-`tapegrad.` where TensorFlow says `tf.`; TensorFlow-internal error texts are replaced by clearer
-messages of the same exception type, so only the type is asserted there; NumPy functions on
-tensors are recorded.
+TensorFlow 2.21's behaviour pinned on tapegrad (`tf` is tapegrad); docs/tensorflow_semantics.md
+§1 says how to read these tests, and the headings below give its sections.
 """
 
 

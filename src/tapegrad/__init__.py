@@ -7,142 +7,34 @@ GradientTape semantics and a compiled tape.
         y = 2 * tg.tensordot(x, x, axes=1)
     t.gradient(y, x)      # [0., 4., 8., 12.]
 """
-from tapegrad import _core, autodiff, dtypes, errors, linalg, math, nn, random, test
-from tapegrad import ops as _ops
+from tapegrad import _core
 from tapegrad._core import Tensor, Variable
-from tapegrad.custom import custom_gradient, recompute_grad
-from tapegrad.dtypes import (
-                             DType,
-                             as_dtype,
-                             bool,
-                             complex64,
-                             complex128,
-                             double,
-                             float16,
-                             float32,
-                             float64,
-                             half,
-                             int8,
-                             int16,
-                             int32,
-                             int64,
-                             uint8,
-                             uint16,
-                             uint32,
-                             uint64,
-)
-from tapegrad.functional import grad, hessian, hessians, hvp, jacobian, jvp, value_and_grad, vjp
-from tapegrad.functions import function
-from tapegrad.ops.array_ops import (
-                             add_n,
-                             boolean_mask,
-                             broadcast_to,
-                             concat,
-                             expand_dims,
-                             gather,
-                             gather_nd,
-                             identity,
-                             pad,
-                             reshape,
-                             reverse,
-                             split,
-                             squeeze,
-                             stack,
-                             strided_slice,
-                             tensor_scatter_nd_add,
-                             tensor_scatter_nd_update,
-                             tile,
-                             transpose,
-                             unstack,
-)
-from tapegrad.ops.array_ops import slice_ as slice
-from tapegrad.ops.creation import (
-                             constant,
-                             convert_to_tensor,
-                             eye,
-                             fill,
-                             is_tensor,
-                             linspace,
-                             one_hot,
-                             ones,
-                             ones_like,
-                             range,
-                             rank,
-                             shape,
-                             size,
-                             stop_gradient,
-                             zeros,
-                             zeros_like,
-)
-from tapegrad.ops.linalg_ops import einsum, matmul, norm, tensordot
-from tapegrad.ops.math_ops import (
-                             abs,
-                             acos,
-                             acosh,
-                             add,
-                             asin,
-                             asinh,
-                             atan,
-                             atan2,
-                             atanh,
-                             cast,
-                             ceil,
-                             clip_by_value,
-                             cos,
-                             cosh,
-                             divide,
-                             equal,
-                             exp,
-                             floor,
-                             floordiv,
-                             greater,
-                             greater_equal,
-                             less,
-                             less_equal,
-                             log,
-                             logical_and,
-                             logical_not,
-                             logical_or,
-                             maximum,
-                             minimum,
-                             mod,
-                             multiply,
-                             negative,
-                             not_equal,
-                             pow,
-                             reciprocal,
-                             round,
-                             sigmoid,
-                             sign,
-                             sin,
-                             sinh,
-                             sqrt,
-                             square,
-                             subtract,
-                             tan,
-                             tanh,
-                             truediv,
-                             where,
-)
-from tapegrad.ops.reduction_ops import (
-                             argmax,
-                             argmin,
-                             clip_by_norm,
-                             cumsum,
-                             reduce_all,
-                             reduce_any,
-                             reduce_logsumexp,
-                             reduce_max,
-                             reduce_mean,
-                             reduce_min,
-                             reduce_prod,
-                             reduce_std,
-                             reduce_sum,
-                             reduce_variance,
-)
+from tapegrad import dtypes, errors
+from tapegrad.dtypes import (DType, as_dtype, float16, half, float32, float64, double, int8, int16, int32,
+                             int64, uint8, uint16, uint32, uint64, bool, complex64, complex128)
 from tapegrad.shapes import TensorShape
+from tapegrad import ops as _ops
+from tapegrad.ops.math_ops import (add, subtract, multiply, truediv, divide, floordiv, mod, pow, maximum, minimum,
+                                   negative, abs, sign, exp, log, sin, cos, tan, tanh, sqrt, square, reciprocal,
+                                   sigmoid, round, floor, ceil, equal, not_equal, less, less_equal, greater,
+                                   greater_equal, logical_and, logical_or, logical_not, cast, where,
+                                   clip_by_value, asin, acos, atan, atan2, sinh, cosh, asinh, acosh, atanh)
+from tapegrad.ops.reduction_ops import (reduce_sum, reduce_mean, reduce_max, reduce_min, reduce_prod,
+                                        reduce_logsumexp, reduce_std, reduce_variance, argmax, argmin,
+                                        reduce_any, reduce_all, cumsum, clip_by_norm)
+from tapegrad.ops.linalg_ops import matmul, tensordot, einsum, norm
+from tapegrad.ops.array_ops import (reshape, transpose, expand_dims, squeeze, concat, stack, unstack, tile,
+                                    broadcast_to, add_n, identity, split, pad, reverse, gather, gather_nd,
+                                    boolean_mask, slice_ as slice, strided_slice, tensor_scatter_nd_update,
+                                    tensor_scatter_nd_add)
+from tapegrad.ops.creation import (constant, convert_to_tensor, is_tensor, stop_gradient, zeros, ones, fill,
+                                   eye, zeros_like, ones_like, range, linspace, size, shape, rank, one_hot)
 from tapegrad.tape import GradientTape, UnconnectedGradients
+from tapegrad.custom import custom_gradient, recompute_grad
+from tapegrad.functional import grad, value_and_grad, jacobian, hessian, hvp, jvp, vjp, hessians
+from tapegrad import math, linalg, nn, random, autodiff, test
+from tapegrad.functions import function
 
 newaxis = None
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one version source: pyproject.toml reads this line

@@ -1,23 +1,7 @@
 """tapegrad.linalg: TensorFlow's tf.linalg names."""
+from tapegrad.ops.linalg_ops import (matmul, matvec, tensordot, einsum, trace, inv, det, slogdet, solve, cholesky,
+                                     eigh, eigvalsh, svd, diag_part, diag, norm)
 from tapegrad.ops.array_ops import matrix_transpose
 from tapegrad.ops.creation import eye
-from tapegrad.ops.linalg_ops import (
-                                     cholesky,
-                                     det,
-                                     diag,
-                                     diag_part,
-                                     eigh,
-                                     eigvalsh,
-                                     einsum,
-                                     inv,
-                                     matmul,
-                                     matvec,
-                                     norm,
-                                     slogdet,
-                                     solve,
-                                     svd,
-                                     tensordot,
-                                     trace,
-)
 
 adjoint = matrix_transpose
