@@ -33,6 +33,7 @@ from tapegrad.dtypes import (
 )
 from tapegrad.functional import grad, hessian, hessians, hvp, jacobian, jvp, value_and_grad, vjp
 from tapegrad.functions import function
+from tapegrad.module import Module, name_scope
 from tapegrad.ops.array_ops import (
                              add_n,
                              boolean_mask,

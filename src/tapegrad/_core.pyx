@@ -590,6 +590,17 @@ cdef class _VarState:
     pass
 
 
+# The name scope a new Variable's name is prefixed with ('' or 'outer/inner/'):
+# a callable installed by tapegrad.module, which owns the (thread-local) scope stack.
+cdef object _hook_name_scope = None
+
+
+def install_name_scope(hook):
+    """Give the core the function returning the current name-scope prefix."""
+    global _hook_name_scope
+    _hook_name_scope = hook
+
+
 cdef inline Tensor _read(Variable v):
     """A read of a variable: a Tensor carrying the variable's id, so every read
     (before or after an assign) accumulates into the variable's gradient."""
@@ -630,6 +641,8 @@ cdef class Variable(_Operand):
             s.value = _own(np.array(s.value))
         s.id = _new_id()
         s.name = "Variable" if name is None else str(name)
+        if _hook_name_scope is not None:
+            s.name = _hook_name_scope() + s.name
         s.trainable = bool(trainable)
         s.read_tensor = None
         self._state = s
