@@ -7,7 +7,7 @@ GradientTape semantics and a compiled tape.
         y = 2 * tg.tensordot(x, x, axes=1)
     t.gradient(y, x)      # [0., 4., 8., 12.]
 """
-from tapegrad import _core, autodiff, dtypes, errors, linalg, math, nn, random, test
+from tapegrad import _core, autodiff, dtypes, errors, linalg, math, nn, optimizers, random, test
 from tapegrad import ops as _ops
 from tapegrad._core import Tensor, Variable
 from tapegrad.custom import custom_gradient, recompute_grad
