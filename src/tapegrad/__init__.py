@@ -57,6 +57,7 @@ from tapegrad.ops.array_ops import (
                              unstack,
 )
 from tapegrad.ops.array_ops import slice_ as slice
+from tapegrad.ops.clip_ops import clip_by_global_norm
 from tapegrad.ops.creation import (
                              constant,
                              convert_to_tensor,
@@ -141,6 +142,7 @@ from tapegrad.ops.reduction_ops import (
                              reduce_sum,
                              reduce_variance,
 )
+from tapegrad.ops.sort_ops import argsort, sort
 from tapegrad.shapes import TensorShape
 from tapegrad.tape import GradientTape, UnconnectedGradients
 

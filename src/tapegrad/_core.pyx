@@ -544,6 +544,12 @@ cdef class Tensor(_Operand):
         return (f"tapegrad.Tensor({_format_value(self._value, False)}, shape={tuple(self._value.shape)}, "
                 f"dtype={_np_dtype(self._value).name})")
 
+    def __format__(self, format_spec):
+        # TensorFlow formats the value: a 0-d tensor like its NumPy scalar (f"{loss:.3f}"),
+        # others like the ndarray (so a non-empty spec raises NumPy's TypeError).  A Variable
+        # keeps object.__format__, which refuses any spec, as TensorFlow's variables do.
+        return format(self._value, format_spec)
+
     def __setitem__(self, key, value):
         raise TypeError("'tapegrad.Tensor' object does not support item assignment (tensors are immutable; "
                         "use a tapegrad.Variable or tapegrad.tensor_scatter_nd_update)")

@@ -1,5 +1,7 @@
 """tapegrad.linalg: TensorFlow's tf.linalg names."""
 from tapegrad.ops.array_ops import matrix_transpose
+from tapegrad.ops.band_ops import band_part
+from tapegrad.ops.clip_ops import global_norm
 from tapegrad.ops.creation import eye
 from tapegrad.ops.linalg_ops import (
                                      cholesky,

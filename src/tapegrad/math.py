@@ -76,5 +76,7 @@ from tapegrad.ops.reduction_ops import (
                                    reduce_sum,
                                    reduce_variance,
 )
+from tapegrad.ops.segment_ops import bincount, segment_max, segment_mean, segment_sum, unsorted_segment_sum
+from tapegrad.ops.sort_ops import top_k
 
 floormod = mod

@@ -17,3 +17,4 @@ from tapegrad.ops.nn_ops import (
                                  sparse_softmax_cross_entropy_with_logits,
                                  swish,
 )
+from tapegrad.ops.sort_ops import top_k

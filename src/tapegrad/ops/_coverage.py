@@ -9,10 +9,21 @@ import numpy as np
 
 import tapegrad
 from tapegrad import _core
-from tapegrad.ops import _registry, array_ops, linalg_ops, math_ops, nn_ops, reduction_ops
+from tapegrad.ops import (
+    _registry,
+    array_ops,
+    band_ops,
+    linalg_ops,
+    math_ops,
+    nn_ops,
+    reduction_ops,
+    segment_ops,
+    sort_ops,
+)
 
 FAMILIES = [("Elementwise math", math_ops), ("Reductions and scans", reduction_ops),
-            ("Shape and indexing", array_ops), ("Linear algebra", linalg_ops), ("Neural networks", nn_ops)]
+            ("Shape and indexing", array_ops), ("Linear algebra", linalg_ops), ("Neural networks", nn_ops),
+            ("Segments and counting", segment_ops), ("Sorting", sort_ops), ("Matrix bands", band_ops)]
 NAMESPACES = [("tapegrad", tapegrad), ("tapegrad.math", tapegrad.math), ("tapegrad.linalg", tapegrad.linalg),
               ("tapegrad.nn", tapegrad.nn), ("tapegrad.random", tapegrad.random)]
 _SAVED = {0: "nothing", _core.SAVE_INPUTS: "inputs", _core.SAVE_ANS: "output",
