@@ -40,7 +40,6 @@ from tapegrad.ops.array_ops import (
                              broadcast_to,
                              concat,
                              expand_dims,
-                             gather,
                              gather_nd,
                              identity,
                              pad,
@@ -57,7 +56,7 @@ from tapegrad.ops.array_ops import (
                              unstack,
 )
 from tapegrad.ops.array_ops import slice_ as slice
-from tapegrad.ops.clip_ops import clip_by_global_norm
+from tapegrad.ops.clip_ops import clip_by_global_norm, clip_by_norm
 from tapegrad.ops.creation import (
                              constant,
                              convert_to_tensor,
@@ -129,7 +128,6 @@ from tapegrad.ops.math_ops import (
 from tapegrad.ops.reduction_ops import (
                              argmax,
                              argmin,
-                             clip_by_norm,
                              cumsum,
                              reduce_all,
                              reduce_any,
@@ -143,6 +141,7 @@ from tapegrad.ops.reduction_ops import (
                              reduce_variance,
 )
 from tapegrad.ops.sort_ops import argsort, sort
+from tapegrad.ops.sparse_ops import IndexedSlices, gather
 from tapegrad.shapes import TensorShape
 from tapegrad.tape import GradientTape, UnconnectedGradients
 

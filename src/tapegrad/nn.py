@@ -18,3 +18,4 @@ from tapegrad.ops.nn_ops import (
                                  swish,
 )
 from tapegrad.ops.sort_ops import top_k
+from tapegrad.ops.sparse_ops import embedding_lookup

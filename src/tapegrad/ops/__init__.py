@@ -15,6 +15,7 @@ from tapegrad.ops import (
     reduction_ops,
     segment_ops,
     sort_ops,
+    sparse_ops,
 )
 from tapegrad.ops._registry import FUNCTIONS, OPS, UFUNCS, numpy_function
 from tapegrad.ops.math_ops import cast, where

@@ -19,11 +19,13 @@ from tapegrad.ops import (
     reduction_ops,
     segment_ops,
     sort_ops,
+    sparse_ops,
 )
 
 FAMILIES = [("Elementwise math", math_ops), ("Reductions and scans", reduction_ops),
             ("Shape and indexing", array_ops), ("Linear algebra", linalg_ops), ("Neural networks", nn_ops),
-            ("Segments and counting", segment_ops), ("Sorting", sort_ops), ("Matrix bands", band_ops)]
+            ("Segments and counting", segment_ops), ("Sorting", sort_ops), ("Matrix bands", band_ops),
+            ("Sparse gradients", sparse_ops)]
 NAMESPACES = [("tapegrad", tapegrad), ("tapegrad.math", tapegrad.math), ("tapegrad.linalg", tapegrad.linalg),
               ("tapegrad.nn", tapegrad.nn), ("tapegrad.random", tapegrad.random)]
 _SAVED = {0: "nothing", _core.SAVE_INPUTS: "inputs", _core.SAVE_ANS: "output",

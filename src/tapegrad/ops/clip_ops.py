@@ -1,17 +1,22 @@
-"""tf.clip_by_global_norm and tf.linalg.global_norm: composites of recorded
-ops (the clipped tensors are differentiable, through the norm too, as in
-TensorFlow)."""
+"""tf.clip_by_global_norm, tf.linalg.global_norm and tf.clip_by_norm:
+composites of recorded ops (the clipped tensors are differentiable, through
+the norm too, as in TensorFlow).  IndexedSlices are clipped as their values:
+their norm is the values' (rows of duplicate indices count separately) and
+they come back as IndexedSlices with the same indices."""
 import numpy as np
 
 from tapegrad import _core
 from tapegrad._core import Tensor, Variable
 from tapegrad.errors import InvalidArgumentError
-from tapegrad.ops import math_ops
+from tapegrad.ops import math_ops, reduction_ops
 from tapegrad.ops.array_ops import stack
 from tapegrad.ops.reduction_ops import reduce_sum
+from tapegrad.ops.sparse_ops import IndexedSlices
 
 
 def _as_float_tensor(t):
+    if isinstance(t, IndexedSlices):
+        t = t.values
     t = t.value() if isinstance(t, Variable) else t if isinstance(t, Tensor) else _core.as_tensor(t)
     if np.result_type(t._value).kind != "f":
         raise InvalidArgumentError(f"Value for attr 'T' of {np.result_type(t._value).name} is not in the list of "
@@ -38,7 +43,7 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
     computed norm."""
     if not isinstance(t_list, (list, tuple)):
         raise TypeError(f"`t_list` should be a sequence of tensors. Received {type(t_list)}.")
-    tensors = [None if t is None else _as_float_tensor(t) for t in t_list]
+    tensors = [None if t is None else _as_float_tensor(t) for t in t_list]       # IndexedSlices: their values
     norm = global_norm(tensors) if use_norm is None else _core.as_tensor(use_norm)
     dt = np.result_type(norm._value)
     cn = _core.operands((norm, clip_norm), "ClipByGlobalNorm")[1]
@@ -46,10 +51,22 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
         scale = cn * math_ops.minimum(1.0 / norm, 1.0 / cn)
         scale = scale + (norm - norm)          # NaN when the norm is inf or NaN
     out = []
-    for t in tensors:
+    for given, t in zip(t_list, tensors):
         if t is None:
             out.append(None)
+            continue
+        s = scale if np.result_type(t._value) == dt else math_ops.cast(scale, np.result_type(t._value))
+        if isinstance(given, IndexedSlices):
+            out.append(IndexedSlices(t * s, given.indices, given._dense_shape))
         else:
-            s = scale if np.result_type(t._value) == dt else math_ops.cast(scale, np.result_type(t._value))
             out.append(t * s)
     return out, norm
+
+
+def clip_by_norm(t, clip_norm, axes=None, name=None):
+    """tf.clip_by_norm: ``t * clip_norm / max(norm(t), clip_norm)`` (the norm
+    over all entries, or per slice along `axes`); an IndexedSlices is
+    clipped by the norm of its values and stays an IndexedSlices."""
+    if isinstance(t, IndexedSlices):
+        return IndexedSlices(reduction_ops.clip_by_norm(t.values, clip_norm, axes), t.indices, t._dense_shape)
+    return reduction_ops.clip_by_norm(t, clip_norm, axes)

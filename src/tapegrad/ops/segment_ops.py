@@ -37,15 +37,8 @@ def _segment_sum_forward(data, ids, num_segments, data_shape):
         flat_ids = flat_ids[keep]
         flat = flat[(builtins.slice(None),) * nb + (keep,)]
     out = np.zeros(data.shape[:nb] + (num_segments,) + rest, dtype=data.dtype)
-    if nb == 0 and flat.ndim == 2 and flat.shape[1] >= 16:
-        # rows of a table (embeddings): sort once and add contiguous runs
-        # (np.add.reduceat), several times faster than np.add.at's per-row loop
-        order = np.argsort(flat_ids, kind="stable")
-        sorted_ids = flat_ids[order]
-        starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]]) if sorted_ids.size else sorted_ids
-        if sorted_ids.size:
-            out[sorted_ids[starts]] = np.add.reduceat(flat[order], starts, axis=0)
-        return out
+    if nb == 0:
+        return _core.add_rows(out, flat_ids, flat)          # np.add.at's sums, in vectorised passes
     np.add.at(out, (builtins.slice(None),) * nb + (flat_ids,), flat)
     return out
 

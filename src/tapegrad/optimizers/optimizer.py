@@ -34,6 +34,7 @@ from tapegrad import _core, _nest
 from tapegrad._core import Tensor, Variable
 from tapegrad.errors import InvalidArgumentError
 from tapegrad.module import name_scope
+from tapegrad.ops.sparse_ops import IndexedSlices
 from tapegrad.optimizers.schedules import LearningRateSchedule
 from tapegrad.tape import GradientTape
 
@@ -109,14 +110,12 @@ class _Grad:
         return self._scatter(f(self.value))
 
     def _scatter(self, values):
-        out = np.zeros(self.shape, dtype=values.dtype)
-        np.add.at(out, self.indices, values)
-        return out
+        return _core.add_rows(np.zeros(self.shape, dtype=values.dtype), self.indices, values)
 
 
 class Optimizer:
     """Keras 3's optimizer base.  Subclasses name their slots and implement
-    ``_update(x, grad, slots, lr, t, var)`` returning the variable's new raw
+    ``_update(var, grad, slots, lr, t)`` returning the variable's new raw
     value (or None when they updated it themselves)."""
 
     _slots_per_variable = ()          # slot names created for every variable, interleaved per variable
@@ -344,7 +343,7 @@ class Optimizer:
         t = int(self._iterations._value) + 1
         for g, v in zip(gs, variables):
             dt = np.result_type(v._value)
-            new = self._update(v._value, g, self._slots[v._id], self._lr_in(lr, dt), dt.type(t), v)
+            new = self._update(v, g, self._slots[v._id], self._lr_in(lr, dt), dt.type(t))
             if new is not None:
                 _store(v, np.asarray(new, dtype=dt) if np.ndim(new) else dt.type(new))
         if self.use_ema:
@@ -357,10 +356,9 @@ class Optimizer:
     def _as_grad(self, g, var):
         dt = np.result_type(var._value)
         shape = np.shape(var._value)
-        indices = getattr(g, "indices", None)
-        if indices is not None and hasattr(g, "values"):            # IndexedSlices
-            values = np.asarray(_raw(g.values)).astype(dt, copy=False)
-            return _Grad(values, np.asarray(_raw(indices)), shape)
+        if isinstance(g, IndexedSlices):
+            values = np.asarray(g._raw_values()).astype(dt, copy=False)
+            return _Grad(values.reshape((-1,) + shape[1:]), g._raw_indices().reshape(-1), shape)
         value = np.asarray(_raw(g)).astype(dt, copy=False)
         if value.shape != shape:
             raise InvalidArgumentError(f"Incompatible shapes: {list(value.shape)} vs. {list(shape)}: the gradient "
@@ -460,9 +458,15 @@ class SGD(Optimizer):
             for v in var_list:
                 self._slots[v._id]["momentum"] = self.add_variable_from_reference(v, "momentum")
 
-    def _update(self, x, g, slots, lr, t, var):
+    def _update(self, var, g, slots, lr, t):
         if self.momentum == 0:
-            return x - g.dense * lr
+            if g.indices is not None:
+                # only the listed rows move (duplicates add), in place when nothing else holds the table
+                # (so the table's array is not even read here)
+                var.scatter_sub(IndexedSlices(g.value * lr, g.indices))
+                return None
+            return var._value - g.value * lr
+        x = var._value
         dt = lr.dtype
         mu = _f32(self.momentum, dt)
         G = g.dense
@@ -500,7 +504,8 @@ class Adam(Optimizer):
             for v in var_list:
                 self._slots[v._id]["velocity_hat"] = self.add_variable_from_reference(v, "velocity_hat")
 
-    def _update(self, x, g, slots, lr, t, var):
+    def _update(self, var, g, slots, lr, t):
+        x = var._value
         dt = lr.dtype
         one = dt.type(1)
         alpha = lr * np.sqrt(one - _f32(self.beta_2, dt) ** t) / (one - _f32(self.beta_1, dt) ** t)
@@ -563,7 +568,8 @@ class RMSprop(Optimizer):
             for v in var_list:
                 self._slots[v._id]["average_gradient"] = self.add_variable_from_reference(v, "average_gradient")
 
-    def _update(self, x, g, slots, lr, t, var):
+    def _update(self, var, g, slots, lr, t):
+        x = var._value
         dt = lr.dtype
         rho, keep = dt.type(self.rho), dt.type(1 - self.rho)
         vel = slots["velocity"]
@@ -607,7 +613,8 @@ class Adagrad(Optimizer):
     def _slot_initial(self, slot):
         return self.initial_accumulator_value
 
-    def _update(self, x, g, slots, lr, t, var):
+    def _update(self, var, g, slots, lr, t):
+        x = var._value
         dt = lr.dtype
         acc = slots["accumulator"]
         new_acc = acc._value + g.entrywise(np.square)
@@ -634,7 +641,8 @@ class Adadelta(Optimizer):
         self.rho = rho
         self.epsilon = epsilon
 
-    def _update(self, x, g, slots, lr, t, var):
+    def _update(self, var, g, slots, lr, t):
+        x = var._value
         dt = lr.dtype
         rho, keep, eps = dt.type(self.rho), dt.type(1 - self.rho), dt.type(self.epsilon)
         eg, edx = slots["accumulated_grad"], slots["accumulated_delta_var"]
@@ -664,7 +672,8 @@ class Adamax(Optimizer):
         self.beta_2 = beta_2
         self.epsilon = epsilon
 
-    def _update(self, x, g, slots, lr, t, var):
+    def _update(self, var, g, slots, lr, t):
+        x = var._value
         dt = lr.dtype
         m, u = slots["momentum"], slots["norm"]
         new_m = m._value + (g.dense - m._value) * dt.type(1 - self.beta_1)
@@ -707,7 +716,8 @@ class Nadam(Optimizer):
         t = dt.type(int(self._iterations._value) + 1)
         _store(self._u_product, up * dt.type(self.beta_1) * (dt.type(1) - dt.type(0.5) * dt.type(0.96) ** t))
 
-    def _update(self, x, g, slots, lr, t, var):
+    def _update(self, var, g, slots, lr, t):
+        x = var._value
         dt = lr.dtype
         one, half = dt.type(1), dt.type(0.5)
         b1, b2, decay = _f32(self.beta_1, dt), _f32(self.beta_2, dt), _f32(0.96, dt)
