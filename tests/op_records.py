@@ -192,5 +192,15 @@ add(Record("gather", (((4, 3), "real"),), params=(np.array([[2, 0], [2, 3]], np.
 add(Record("unsorted_segment_sum", (((5, 3), "real"),), params=(np.array([2, 0, 2, -1, 1]), 4, (5, 3)),
            note="a repeated id, a dropped negative id and an empty segment"))
 
+# ---- convolution and pooling: im2col / col2im (strides, dilations, uneven padding) and the window maximum ----
+_WIN = ((2, 3), (2, 1), (1, 2), ((1, 0), (0, 2)))          # ks, ss, ds, pads
+_IMG = (2, 5, 6, 3)
+_P = (2, 3, 4, 2, 3, 3)                                       # its patches: (N, Ho, Wo, kh, kw, C)
+add(Record("extract_patches", ((_IMG, "real"),), params=_WIN + (_IMG, 0)))
+add(Record("patches_transpose", ((_P, "real"),), params=_WIN + (_IMG, 0)))
+add(Record("window_max", ((_P, "spread"),), note="distinct values: no tie at the finite-difference step"))
+add(Record("window_max_grad", (((2, 3, 4, 3), "real"), (_P, "spread"))))
+add(Record("window_max_gather", ((_P, "real"), (_P, "spread"))))
+
 RECORDS = {r.op: r for r in R}
 assert len(RECORDS) == len(R), "two records for one op"

@@ -1,4 +1,18 @@
 """tapegrad.nn: TensorFlow's tf.nn names."""
+from tapegrad.ops.conv_ops import (
+                                 avg_pool,
+                                 avg_pool1d,
+                                 avg_pool2d,
+                                 batch_normalization,
+                                 bias_add,
+                                 conv1d,
+                                 conv2d,
+                                 conv2d_transpose,
+                                 depthwise_conv2d,
+                                 max_pool,
+                                 max_pool1d,
+                                 max_pool2d,
+)
 from tapegrad.ops.math_ops import relu, relu6, sigmoid, softplus, tanh
 from tapegrad.ops.nn_ops import (
                                  dropout,

@@ -7,6 +7,7 @@ from tapegrad.ops import (
     array_ops,
     band_ops,
     clip_ops,
+    conv_ops,
     creation,
     linalg_ops,
     math_ops,

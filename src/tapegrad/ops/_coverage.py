@@ -13,6 +13,7 @@ from tapegrad.ops import (
     _registry,
     array_ops,
     band_ops,
+    conv_ops,
     linalg_ops,
     math_ops,
     nn_ops,
@@ -25,7 +26,7 @@ from tapegrad.ops import (
 FAMILIES = [("Elementwise math", math_ops), ("Reductions and scans", reduction_ops),
             ("Shape and indexing", array_ops), ("Linear algebra", linalg_ops), ("Neural networks", nn_ops),
             ("Segments and counting", segment_ops), ("Sorting", sort_ops), ("Matrix bands", band_ops),
-            ("Sparse gradients", sparse_ops)]
+            ("Sparse gradients", sparse_ops), ("Convolution and pooling", conv_ops)]
 NAMESPACES = [("tapegrad", tapegrad), ("tapegrad.math", tapegrad.math), ("tapegrad.linalg", tapegrad.linalg),
               ("tapegrad.nn", tapegrad.nn), ("tapegrad.random", tapegrad.random)]
 _SAVED = {0: "nothing", _core.SAVE_INPUTS: "inputs", _core.SAVE_ANS: "output",
