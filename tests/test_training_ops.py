@@ -239,3 +239,17 @@ def test_sigmoid_cross_entropy_for_every_label_dtype(labels):
         assert loss.dtype == tg.float32
         np.testing.assert_allclose(loss.numpy(), want, rtol=1e-6)
         np.testing.assert_allclose(tape.gradient(loss, logits).numpy(), sig - z, rtol=1e-6, atol=1e-7)
+
+
+def test_sigmoid_cross_entropy_gradient_at_zero_logits():
+    # d/dx [max(x, 0) - x z + log(1 + exp(-|x|))] = sigmoid(x) - z, also at x = 0 (0.5 - z), as
+    # TensorFlow's where-based formula gives; second derivative sigmoid'(0) = 0.25
+    z = np.array([0.0, 1.0, 0.3])
+    x = tg.Variable(np.zeros(3))
+    with tg.GradientTape() as outer:
+        with tg.GradientTape() as inner:
+            loss = tg.reduce_sum(tg.nn.sigmoid_cross_entropy_with_logits(labels=z, logits=x))
+        g = inner.gradient(loss, x)
+    np.testing.assert_allclose(g.numpy(), 0.5 - z)
+    np.testing.assert_allclose(outer.gradient(g, x).numpy(), [0.25] * 3)
+    np.testing.assert_allclose(loss.numpy(), 3 * np.log(2.0))
