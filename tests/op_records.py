@@ -182,5 +182,25 @@ add(Record("softmax", ((S, "real"),), params=(-1,)))
 add(Record("log_softmax", ((S, "real"),), params=(-2,)))
 add(Record("sparse_softmax_cross_entropy_with_logits", ((S, "real"),), params=(np.array([0, 3, 1]),)))
 
+# ---- segments, sorting, bands ----
+add(Record("segment_max", (((5, 3), "spread"),), params=(np.array([0, 0, 2, 2, 2]), 3),
+           note="an empty segment (output 0) between two segments"))
+add(Record("top_k", (((3, 5), "spread"),), params=(3, False, np.dtype(np.int32)), finish=lambda o: o[0]))
+add(Record("band_part", (((2, 3, 4), "real"),), params=(1, 2)))
+add(Record("gather", (((4, 3), "real"),), params=(np.array([[2, 0], [2, 3]], np.int32), (4, 3)),
+           note="the sparse gradient (IndexedSlices), a repeated row; densified by the checks"))
+add(Record("unsorted_segment_sum", (((5, 3), "real"),), params=(np.array([2, 0, 2, -1, 1]), 4, (5, 3)),
+           note="a repeated id, a dropped negative id and an empty segment"))
+
+# ---- convolution and pooling: im2col / col2im (strides, dilations, uneven padding) and the window maximum ----
+_WIN = ((2, 3), (2, 1), (1, 2), ((1, 0), (0, 2)))          # ks, ss, ds, pads
+_IMG = (2, 5, 6, 3)
+_P = (2, 3, 4, 2, 3, 3)                                       # its patches: (N, Ho, Wo, kh, kw, C)
+add(Record("extract_patches", ((_IMG, "real"),), params=_WIN + (_IMG, 0)))
+add(Record("patches_transpose", ((_P, "real"),), params=_WIN + (_IMG, 0)))
+add(Record("window_max", ((_P, "spread"),), note="distinct values: no tie at the finite-difference step"))
+add(Record("window_max_grad", (((2, 3, 4, 3), "real"), (_P, "spread"))))
+add(Record("window_max_gather", ((_P, "real"), (_P, "spread"))))
+
 RECORDS = {r.op: r for r in R}
 assert len(RECORDS) == len(R), "two records for one op"

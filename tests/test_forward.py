@@ -232,7 +232,7 @@ def test_forward_mode_agrees_with_reverse_mode(name):
         grads = tape.gradient(y2, xs, output_gradients=tf.constant(v), unconnected_gradients="zero")
     jv = acc.jvp(y, unconnected_gradients="zero").numpy()
     lhs = float(np.sum(v * jv))
-    rhs = sum(float(np.sum(g.numpy() * u)) for g, u in zip(grads, us))
+    rhs = sum(float(np.sum(np.asarray(g) * u)) for g, u in zip(grads, us))      # (gather's is an IndexedSlices)
     assert lhs == pytest.approx(rhs, rel=1e-7, abs=1e-9)
 
 
@@ -250,14 +250,14 @@ def test_forward_over_reverse_agrees_with_reverse_over_reverse(name):
                 tape.watch(xs)
                 y = rec.apply(*xs)
             g_fwd = tape.gradient(y, xs, output_gradients=v, unconnected_gradients="zero")
-        hu_fwd = [acc.jvp(g, unconnected_gradients="zero").numpy() for g in g_fwd]
+        hu_fwd = [np.asarray(acc.jvp(g, unconnected_gradients="zero")) for g in g_fwd]
         with tf.GradientTape() as outer:
             outer.watch(xs)
             with tf.GradientTape() as inner:
                 inner.watch(xs)
                 y = rec.apply(*xs)
             g = inner.gradient(y, xs, output_gradients=v, unconnected_gradients="zero")
-            inner_u = tf.add_n([tf.reduce_sum(gi * u) for gi, u in zip(g, us)])
+            inner_u = tf.add_n([tf.reduce_sum(tf.convert_to_tensor(gi) * u) for gi, u in zip(g, us)])
         hu_rev = [h.numpy() for h in outer.gradient(inner_u, xs, unconnected_gradients="zero")]
     for a, b in zip(hu_fwd, hu_rev):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-8)

@@ -25,6 +25,8 @@ def second(f, x):
             y = f(v)
         g = i.gradient(y, v)
     g2 = o.gradient(g, v)
+    if isinstance(g, tg.IndexedSlices):          # gather's gradient (TensorFlow's sparse type)
+        g = tg.convert_to_tensor(g)
     return g.numpy(), None if g2 is None else g2.numpy()
 
 

@@ -21,18 +21,22 @@ from tapegrad.ops.math_ops import (add, subtract, multiply, truediv, divide, flo
                                    clip_by_value, asin, acos, atan, atan2, sinh, cosh, asinh, acosh, atanh)
 from tapegrad.ops.reduction_ops import (reduce_sum, reduce_mean, reduce_max, reduce_min, reduce_prod,
                                         reduce_logsumexp, reduce_std, reduce_variance, argmax, argmin,
-                                        reduce_any, reduce_all, cumsum, clip_by_norm)
+                                        reduce_any, reduce_all, cumsum)
 from tapegrad.ops.linalg_ops import matmul, tensordot, einsum, norm
 from tapegrad.ops.array_ops import (reshape, transpose, expand_dims, squeeze, concat, stack, unstack, tile,
-                                    broadcast_to, add_n, identity, split, pad, reverse, gather, gather_nd,
+                                    broadcast_to, add_n, identity, split, pad, reverse, gather_nd,
                                     boolean_mask, slice_ as slice, strided_slice, tensor_scatter_nd_update,
                                     tensor_scatter_nd_add)
 from tapegrad.ops.creation import (constant, convert_to_tensor, is_tensor, stop_gradient, zeros, ones, fill,
                                    eye, zeros_like, ones_like, range, linspace, size, shape, rank, one_hot)
+from tapegrad.ops.clip_ops import clip_by_global_norm, clip_by_norm
+from tapegrad.ops.sort_ops import argsort, sort
+from tapegrad.ops.sparse_ops import IndexedSlices, gather
 from tapegrad.tape import GradientTape, UnconnectedGradients
 from tapegrad.custom import custom_gradient, recompute_grad
 from tapegrad.functional import grad, value_and_grad, jacobian, hessian, hvp, jvp, vjp, hessians
-from tapegrad import math, linalg, nn, random, autodiff, test
+from tapegrad import math, linalg, nn, random, autodiff, test, optimizers
+from tapegrad.module import Module, name_scope
 from tapegrad.functions import function
 
 newaxis = None

@@ -13,7 +13,7 @@ Python modules around it are the user-facing API.
 from libc.stdint cimport int32_t, int64_t, INT32_MAX
 from libc.stdlib cimport calloc, malloc, free
 from libc.string cimport memcmp
-from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF
+from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF, Py_REFCNT
 from cpython.pystate cimport PyThreadState_GetDict
 from cpython.tuple cimport PyTuple_GET_ITEM
 
@@ -366,6 +366,21 @@ cdef int _dtype_mismatch(str op_name, Py_ssize_t i, object expected, object got)
         f"[Op:{op_name}]")
 
 
+# Sparse gradients (tapegrad.IndexedSlices) are a value type the engine meets
+# in three places: accumulating two gradients of one slot, an op receiving one
+# as its upstream gradient, and an op receiving one as an input.  The core
+# knows neither the type nor its arithmetic: tapegrad.ops.sparse_ops installs
+# the type, how to add it to another gradient (sparse + sparse stays sparse,
+# sparse + dense is dense) and how to densify it (raw values -> raw array,
+# Tensor values -> a recorded Tensor).
+cdef object _sparse_type = None, _sparse_add = None, _sparse_dense = None
+
+
+def install_sparse(type sparse_type, add, dense):
+    global _sparse_type, _sparse_add, _sparse_dense
+    _sparse_type, _sparse_add, _sparse_dense = sparse_type, add, dense
+
+
 cdef inline Tensor _as_tensor(object x):
     """Op inputs: Tensors as they are, variables read (and auto-watched), and
     anything else converted like tapegrad.constant."""
@@ -373,9 +388,16 @@ cdef inline Tensor _as_tensor(object x):
         return <Tensor>x
     if isinstance(x, Variable):
         return _read(<Variable>x)
+    if type(x) is _sparse_type:
+        return _dense_tensor(x)
     if isinstance(x, _Operand):
         raise TypeError("tapegrad._core._Operand is the base of Tensor and Variable, not a value")
     return _wrap(_raw_from_python(x))
+
+
+cdef Tensor _dense_tensor(object sparse):
+    d = _sparse_dense(sparse)
+    return <Tensor>d if isinstance(d, Tensor) else _wrap(_own(d))
 
 
 def as_tensor(x):
@@ -563,6 +585,12 @@ cdef class Tensor(_Operand):
         return (f"tapegrad.Tensor({_format_value(self._value, False)}, shape={tuple(self._value.shape)}, "
                 f"dtype={_np_dtype(self._value).name})")
 
+    def __format__(self, format_spec):
+        # TensorFlow formats the value: a 0-d tensor like its NumPy scalar (f"{loss:.3f}"),
+        # others like the ndarray (so a non-empty spec raises NumPy's TypeError).  A Variable
+        # keeps object.__format__, which refuses any spec, as TensorFlow's variables do.
+        return format(self._value, format_spec)
+
     def __setitem__(self, key, value):
         raise TypeError("'tapegrad.Tensor' object does not support item assignment (tensors are immutable; "
                         "use a tapegrad.Variable or tapegrad.tensor_scatter_nd_update)")
@@ -608,6 +636,17 @@ class Reference:
 
 cdef class _VarState:
     pass
+
+
+# The name scope a new Variable's name is prefixed with ('' or 'outer/inner/'):
+# a callable installed by tapegrad.module, which owns the (thread-local) scope stack.
+cdef object _hook_name_scope = None
+
+
+def install_name_scope(hook):
+    """Give the core the function returning the current name-scope prefix."""
+    global _hook_name_scope
+    _hook_name_scope = hook
 
 
 cdef inline Tensor _read(Variable v):
@@ -667,6 +706,8 @@ cdef class Variable(_Operand):
             s.value = _own(np.array(s.value))
         s.id = _new_id()
         s.name = "Variable" if name is None else str(name)
+        if _hook_name_scope is not None:
+            s.name = _hook_name_scope() + s.name
         s.trainable = bool(trainable)
         s.read_tensor = None
         self._state = s
@@ -801,6 +842,20 @@ cdef class Variable(_Operand):
         self._state.value = raw
         self._state.read_tensor = None
 
+    # ---- sparse updates: rows listed by an IndexedSlices (its .indices, .values)
+    def scatter_add(self, sparse_delta, use_locking=False, name=None):
+        """Add ``sparse_delta.values`` to the rows ``sparse_delta.indices``
+        (a row listed twice gets both); not differentiable, as every assign."""
+        return _scatter(self, sparse_delta, 0, "scatter_add")
+
+    def scatter_sub(self, sparse_delta, use_locking=False, name=None):
+        """Subtract ``sparse_delta.values`` from the rows ``sparse_delta.indices``."""
+        return _scatter(self, sparse_delta, 1, "scatter_sub")
+
+    def scatter_update(self, sparse_delta, use_locking=False, name=None):
+        """Replace the rows ``sparse_delta.indices`` by ``sparse_delta.values``."""
+        return _scatter(self, sparse_delta, 2, "scatter_update")
+
     def __setitem__(self, key, value):
         raise TypeError("'tapegrad.Variable' object does not support item assignment; "
                         "use variable[key].assign(value)")
@@ -843,6 +898,111 @@ cdef str _inplace_error(str statement, str fix, str expression):
     return (f"`{statement}` with `tf.Variable`s is not supported. To change the variable in place use "
             f"`{fix}`; for a new Tensor write `out = {expression}`. (Rebinding the name to a Tensor would "
             f"leave the Variable behind: tapes would no longer watch it and its gradients would be None.)")
+
+
+cdef object _scatter(Variable var, object sparse_delta, int how, str method):
+    """Row updates of a variable, costing the rows, not the table: done in the
+    variable's own array when nothing else can see it (_exclusive_value)."""
+    cdef _VarState s = var._state
+    try:
+        idx_obj, val_obj = sparse_delta.indices, sparse_delta.values
+    except AttributeError:
+        raise TypeError(f"{method}: sparse_delta must be an IndexedSlices, got {type(sparse_delta).__name__}") \
+            from None
+    cur = s.value
+    if not isinstance(cur, ndarray):
+        raise ValueError(f"{method}: a scalar variable has no rows to update")
+    dt = _np_dtype(cur)
+    idx = np.asarray(_raw_of(idx_obj) if isinstance(idx_obj, (Tensor, Variable)) else idx_obj)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{method}: indices must be integers, got dtype {idx.dtype}")
+    if isinstance(val_obj, (Tensor, Variable)):
+        vals = _raw_of(val_obj)
+        if not _same_dtype(_np_dtype(vals), dt):
+            raise ValueError(f"Tensor conversion requested dtype {dt.name} for Tensor with dtype "
+                             f"{_np_dtype(vals).name}: {val_obj!r}")
+    else:
+        vals = _raw_from_python(val_obj, dt)
+    vals = np.asarray(vals)
+    want = idx.shape + cur.shape[1:]
+    if vals.shape != want:
+        raise InvalidArgumentError(f"{method}: updates of shape {list(vals.shape)} do not fit indices of shape "
+                                   f"{list(idx.shape)} into a variable of shape {list(cur.shape)} (expected "
+                                   f"{list(want)})")
+    flat = idx.reshape(-1)
+    n = cur.shape[0]
+    if flat.size and (flat.min() < 0 or flat.max() >= n):
+        j = int(np.argmax((flat < 0) | (flat >= n)))
+        raise InvalidArgumentError(f"{method}: indices[{j}] = {int(flat[j])} is not in [0, {n})")
+    rows = vals.reshape((flat.size,) + cur.shape[1:])
+    del cur
+    arr = _exclusive_value(s)
+    if how == 2:
+        arr[flat] = rows
+    else:
+        add_rows(arr, flat, rows, how == 1)
+    cnp.PyArray_CLEARFLAGS(<cnp.ndarray>arr, cnp.NPY_ARRAY_WRITEABLE)
+    s.value = arr
+    s.read_tensor = None
+    return Variable._unread_view(s)
+
+
+def add_rows(out, ids, rows, bint subtract=False):
+    """out[ids[k]] += rows[k] (or -=) for every k, in k's order, repeated ids
+    included: what np.add.at does, bit for bit, but as a few vectorised
+    passes (one per repetition of the most repeated id) instead of
+    np.add.at's per-row loop, ~10x faster for a batch of embedding rows."""
+    ids = np.asarray(ids).reshape(-1)
+    if ids.size == 0:
+        return out
+    order = np.argsort(ids, kind="stable")
+    ranked = ids[order]
+    starts = np.empty(ids.size, dtype=bool)
+    starts[0] = True
+    np.not_equal(ranked[1:], ranked[:-1], out=starts[1:])
+    position = np.arange(ids.size)
+    # occurrence number of each id (0 for its first use, 1 for the second, ...), in ids' order
+    occurrence = np.empty(ids.size, dtype=np.intp)
+    occurrence[order] = position - np.maximum.accumulate(np.where(starts, position, 0))
+    ufunc = np.subtract if subtract else np.add
+    top = int(occurrence.max())
+    if top == 0:
+        out[ids] = ufunc(out[ids], rows)
+        return out
+    for k in range(top + 1):
+        sel = occurrence == k
+        pick = ids[sel]
+        out[pick] = ufunc(out[pick], rows[sel])     # the ids of one pass are distinct: no lost update
+    return out
+
+
+cdef object _exclusive_value(_VarState s):
+    """The variable's array, made writable, if no one else can see it: no
+    Tensor read of it is alive elsewhere, no array views it, and its memory
+    is its own (or a plain buffer only it views).  Otherwise a private copy,
+    which the caller installs: TensorFlow's copy-on-write of a variable's
+    buffer, so earlier reads keep their values."""
+    cdef cnp.ndarray cur = <cnp.ndarray>s.value
+    cdef Py_ssize_t expected = 2                     # s.value and `cur`
+    cdef object rt = s.read_tensor
+    if rt is not None:
+        if Py_REFCNT(rt) > 2:                        # s.read_tensor and `rt`: held by someone else
+            return _aligned_copy(cur, _np_dtype(cur))
+        if (<Tensor>rt)._value is cur:
+            expected += 1
+    rt = None
+    if Py_REFCNT(cur) > expected or not cnp.PyArray_IS_C_CONTIGUOUS(cur):
+        return _aligned_copy(cur, _np_dtype(cur))
+    cdef PyObject *bp = <PyObject *>cnp.PyArray_BASE(cur)
+    cdef object base
+    if bp != NULL:
+        base = <object>bp
+        # (_aligned_copy's arrays view a private uint8 buffer: safe to write when nothing else views it)
+        if (type(base) is not ndarray or Py_REFCNT(base) > 2 or cnp.PyArray_BASE(<cnp.ndarray>base) != NULL
+                or not cnp.PyArray_CHKFLAGS(<cnp.ndarray>base, cnp.NPY_ARRAY_OWNDATA)):
+            return _aligned_copy(cur, _np_dtype(cur))
+    cnp.PyArray_ENABLEFLAGS(cur, cnp.NPY_ARRAY_WRITEABLE)
+    return cur
 
 
 cdef object _assign_value(_VarState s, object value, str method):
@@ -1117,12 +1277,16 @@ cdef object _binary(Op op, object a, object b):
             rb = (<Tensor>b)._value
             if not _same_dtype(_np_dtype(ra), _np_dtype(rb)):
                 _dtype_mismatch(op.name, 1, _np_dtype(ra), _np_dtype(rb))
+        elif type(b) is _sparse_type:
+            return _binary(op, a, _dense_tensor(b))
         else:
             rb = b = _operand_like(b, _np_dtype(ra))
     elif isinstance(b, Tensor):
         rb = (<Tensor>b)._value
         if type(a) is float and _differentiable_value(rb):
             ra = a
+        elif type(a) is _sparse_type:
+            return _binary(op, _dense_tensor(a), b)
         else:
             ra = a = _operand_like(a, _np_dtype(rb))
     else:
@@ -1671,9 +1835,13 @@ cdef class WengertList(Recorder):
         # (None where an output received no gradient).
         if o1 - o0 == 1:
             g = <object>grads[self.out_slot.data[o0]]
+            if type(g) is _sparse_type:
+                g = _sparse_dense(g)        # ops' rules take dense gradients
         else:
             g = tuple([<object>grads[self.out_slot.data[j]] if grads[self.out_slot.data[j]] != NULL
                        and reach[self.out_slot.data[j]] else None for j in range(o0, o1)])
+            if _sparse_type is not None:
+                g = tuple([_sparse_dense(x) if type(x) is _sparse_type else x for x in g])
         cdef PyObject *ans_ref = NULL
         ins = _unpack_saved(op, saved, n_in, &ans_ref)
         ans = <object>ans_ref if ans_ref != NULL else None
@@ -1714,7 +1882,7 @@ cdef class WengertList(Recorder):
             gi = gs[i] if gs is not None else _vjp_of(op, i, g, ans, ins, params, batch_ndim)
             if gi is None:
                 continue
-            if tensor_mode and not isinstance(gi, Tensor):
+            if tensor_mode and not isinstance(gi, Tensor) and type(gi) is not _sparse_type:
                 gi = _wrap(_own(gi))
             _accumulate(grads, targets[i], gi)
         return 0
@@ -1752,6 +1920,8 @@ cdef inline int _accumulate(PyObject **grads, int32_t s, object g) except -1:
     cdef object total
     if old == NULL:
         total = g
+    elif type(g) is _sparse_type or type(<object>old) is _sparse_type:
+        total = _sparse_add(<object>old, g)
     else:
         total = <object>old + g
     Py_INCREF(total)

@@ -15,6 +15,7 @@ import numpy as np
 from tapegrad import _callsite, _core, _nest
 from tapegrad._core import Tensor, Variable
 from tapegrad.ops.math_ops import cast
+from tapegrad.ops.sparse_ops import IndexedSlices
 from tapegrad.tape import UnconnectedGradients, _dtype_name, warn_first_n
 
 __all__ = ["ForwardAccumulator"]
@@ -143,6 +144,9 @@ class ForwardAccumulator:
         zero = UnconnectedGradients(unconnected_gradients) is UnconnectedGradients.ZERO
 
         def one(x):
+            if isinstance(x, IndexedSlices):        # a sparse gradient: the tangent of its values, same rows
+                t = one(x.values)
+                return None if t is None else IndexedSlices(t, x.indices, x._dense_shape)
             if not isinstance(x, (Tensor, Variable)):
                 raise TypeError(f"ForwardAccumulator.jvp expects tensors or variables, got "
                                 f"{type(x).__name__}")

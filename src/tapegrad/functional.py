@@ -221,6 +221,8 @@ def hessians(ys, xs, gate_gradients=False, aggregation_method=None, name="hessia
         # The gradient is recorded on the tape itself (it is active), so it can be differentiated again.
         seeds = [_core.wrap(np.ones(np.shape(y._value), dtype=np.result_type(y._value))) for y in flat_ys]
         (g,) = wengert.backward(flat_ys, seeds, [x], True, None, True)
+        if g is not None:
+            g = _core.as_tensor(g)                  # a sparse gradient densified (recorded)
         shape = np.shape(x._value) * 2
         size = int(np.size(x._value))
         if g is None:

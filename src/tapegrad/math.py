@@ -10,5 +10,7 @@ from tapegrad.ops.reduction_ops import (reduce_sum, reduce_mean, reduce_max, red
                                         argmax, argmin, cumsum, cumprod, reduce_euclidean_norm)
 from tapegrad.ops.array_ops import add_n
 from tapegrad.ops.nn_ops import log_softmax, softmax, log_sigmoid
+from tapegrad.ops.segment_ops import bincount, segment_max, segment_mean, segment_sum, unsorted_segment_sum
+from tapegrad.ops.sort_ops import top_k
 
 floormod = mod

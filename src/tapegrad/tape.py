@@ -15,6 +15,7 @@ from tapegrad._core import Tensor, Variable
 from tapegrad.errors import InvalidArgumentError
 from tapegrad.ops.array_ops import broadcast_to, reshape, stack, transpose
 from tapegrad.ops.math_ops import cast
+from tapegrad.ops.sparse_ops import IndexedSlices, densify
 
 logger = logging.getLogger("tapegrad")
 
@@ -251,7 +252,8 @@ class GradientTape:
                             "CompositeTensors to be differentiated, but received None.")
         unconnected = _unconnected_value(unconnected_gradients)
         flat_sources = self._check_sources(_flat(sources))
-        flat_targets = _flat(target)
+        # an IndexedSlices target (a gradient, differentiated again) is its values, as in TensorFlow
+        flat_targets = [t.values if isinstance(t, IndexedSlices) else t for t in _flat(target)]
         for t in flat_targets:
             if not isinstance(t, (Tensor, Variable)):
                 raise AttributeError(
@@ -512,6 +514,9 @@ class GradientTape:
         out = []
         for g, s in zip(results, flat_sources):
             sdt = s._value.dtype
+            if isinstance(g, IndexedSlices):
+                out.append(_public_slices(g, sdt))
+                continue
             if g is not None and sdt.kind not in "fc" and _value_dtype(g).kind in "fc":
                 g = None     # integer sources get no gradient (only gradient(i, i): int ones)
             if g is None:
@@ -536,6 +541,18 @@ class GradientTape:
                 # (read-only) values, never of a user's array: no copy needed.
                 out.append(_core.wrap(g))
         return out
+
+
+def _public_slices(g, dtype):
+    """A sparse gradient as gradient() returns it: values a Tensor of the
+    source's dtype (raw values are the engine's own arrays: wrapped, not copied)."""
+    values = g._values
+    if isinstance(values, Tensor):
+        if values._value.dtype != dtype:
+            values = cast(values, dtype)
+    else:
+        values = _core.wrap(np.asarray(values).astype(dtype, copy=False))
+    return IndexedSlices(values, g._raw_indices(), g._dense_shape)
 
 
 def _value_dtype(g):
@@ -584,6 +601,8 @@ def _clean(g, source):
     the source's dtype."""
     if g is None:
         return None
+    if isinstance(g, IndexedSlices):
+        g = densify(g)                   # jacobian rows are dense
     sdt = np.result_type(source._value)
     if sdt.kind not in "fc":
         return None

@@ -3,7 +3,21 @@ behind Python operators and NumPy's protocols into the core."""
 import numpy as _np
 
 from tapegrad import _core
-from tapegrad.ops import array_ops, creation, linalg_ops, math_ops, nn_ops, numpy_dispatch, reduction_ops
+from tapegrad.ops import (
+    array_ops,
+    band_ops,
+    clip_ops,
+    conv_ops,
+    creation,
+    linalg_ops,
+    math_ops,
+    nn_ops,
+    numpy_dispatch,
+    reduction_ops,
+    segment_ops,
+    sort_ops,
+    sparse_ops,
+)
 from tapegrad.ops._registry import FUNCTIONS, OPS, UFUNCS, numpy_function
 from tapegrad.ops.math_ops import cast, where
 

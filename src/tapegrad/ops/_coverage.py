@@ -9,10 +9,25 @@ import numpy as np
 
 import tapegrad
 from tapegrad import _core
-from tapegrad.ops import _docs, _registry, array_ops, linalg_ops, math_ops, nn_ops, reduction_ops
+from tapegrad.ops import (
+    _docs,
+    _registry,
+    array_ops,
+    band_ops,
+    conv_ops,
+    linalg_ops,
+    math_ops,
+    nn_ops,
+    reduction_ops,
+    segment_ops,
+    sort_ops,
+    sparse_ops,
+)
 
 FAMILIES = [("Elementwise math", math_ops), ("Reductions and scans", reduction_ops),
-            ("Shape and indexing", array_ops), ("Linear algebra", linalg_ops), ("Neural networks", nn_ops)]
+            ("Shape and indexing", array_ops), ("Linear algebra", linalg_ops), ("Neural networks", nn_ops),
+            ("Segments and counting", segment_ops), ("Sorting", sort_ops), ("Matrix bands", band_ops),
+            ("Sparse gradients", sparse_ops), ("Convolution and pooling", conv_ops)]
 NAMESPACES = [("tapegrad", tapegrad), ("tapegrad.math", tapegrad.math), ("tapegrad.linalg", tapegrad.linalg),
               ("tapegrad.nn", tapegrad.nn), ("tapegrad.random", tapegrad.random)]
 _SAVED = {0: "nothing", _core.SAVE_INPUTS: "inputs", _core.SAVE_ANS: "output",
@@ -20,9 +35,8 @@ _SAVED = {0: "nothing", _core.SAVE_INPUTS: "inputs", _core.SAVE_ANS: "output",
 
 
 def _kind(op):
-    if op.n_in < 0:
-        return "variadic"
-    return {_core.UNARY: "elementwise", _core.BINARY: "broadcasting"}.get(op.kind, "general")
+    return {_core.CALL_VARIADIC: "variadic", _core.CALL_UNARY: "elementwise",
+            _core.CALL_BINARY: "broadcasting"}.get(op.calling, "general")
 
 
 def _numpy_names(op):

@@ -492,7 +492,7 @@ def boolean_mask(tensor, mask, axis=None, name=None):
     shape = shape_of(t)
     m = np.asarray(mask)
     if m.dtype != np.bool_:
-        raise TypeError(f"boolean_mask: mask must be a bool tensor, got dtype {m.dtype}")
+        m = m != 0                       # TensorFlow 2.21 takes a numeric mask: non-zero selects
     axis = 0 if axis is None else int(axis) % max(len(shape), 1)
     if m.ndim == 0 or shape[axis:axis + m.ndim] != m.shape:
         raise InvalidArgumentError(f"boolean_mask: mask of shape {list(m.shape)} does not match tensor of shape "

@@ -63,6 +63,9 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
         return value
     if isinstance(value, Variable):
         return value.value()
+    conversion = getattr(type(value), "_tensor_conversion", None)    # IndexedSlices: densified
+    if conversion is not None:
+        return conversion(value, None if dtype is None else dtypes.numpy_dtype(dtype))
     if dtype is None and dtype_hint is not None and not isinstance(value, (np.ndarray, np.generic)):
         try:
             return constant(value, dtype_hint)

@@ -187,7 +187,12 @@ def softmax_cross_entropy_with_logits(labels, logits, axis=-1, name=None):
 def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
     """max(x, 0) - x * z + log(1 + exp(-|x|)), TensorFlow's stable form."""
     z, x = _same_shape(labels, logits, "sigmoid_cross_entropy_with_logits")
-    return math_ops.maximum(x, 0.0) - x * z + softplus(-math_ops.abs(x))
+    # TensorFlow's arrangement: both branches switch on one condition, so at x == 0 the
+    # gradient is sigmoid(0) - z (maximum's and abs's own choices at 0 would give 1 - z)
+    positive = np.asarray(x._value) >= 0
+    relu_logits = math_ops.where(positive, x, 0.0)
+    neg_abs_logits = math_ops.where(positive, -x, x)
+    return relu_logits - x * z + math_ops.log1p(math_ops.exp(neg_abs_logits))
 
 
 @op_doc(
