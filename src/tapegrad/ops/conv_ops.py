@@ -26,7 +26,8 @@ import numpy as np
 from tapegrad import _core
 from tapegrad._core import apply
 from tapegrad.errors import InvalidArgumentError, UnimplementedError
-from tapegrad.ops import math_ops
+from tapegrad.ops import _docs, math_ops
+from tapegrad.ops._docs import op_doc
 from tapegrad.ops._registry import call, general, raw
 from tapegrad.ops._shapes import as_tensor, ndim_of, shape_of
 from tapegrad.ops.array_ops import reshape, transpose
@@ -246,6 +247,34 @@ def _check_rank(t, rank, what, op):
         raise InvalidArgumentError(f"{what} must be {rank}-dimensional: {list(shape_of(t))} [Op:{op}]")
 
 
+# ---- documentation shared by the ops below -------------------------------------------------------
+
+_CONV_DTYPES = ("float16, float32, float64 (TensorFlow's set; gradients for these). tapegrad also computes on "
+                "complex, integer and bool inputs, which TensorFlow refuses.")
+_PADDING = ("str or list", "'VALID' (no padding: only whole windows), 'SAME' (zero padding so that the output "
+                           "has ceil(size / stride) positions, total // 2 before and the rest after) or explicit "
+                           "[[0, 0], [top, bottom], [left, right], [0, 0]] (in the "
+                           "data_format's axis order).")
+_PADDING_1D = ("str", "'VALID' (only whole windows) or 'SAME' (padding so that the output has "
+                      "ceil(width / stride) positions).")
+_STRIDES_2D = ("int or list of 1, 2 or 4 ints", "the step between windows along height and width (the 4-entry "
+                                                "form in data_format's order, its batch and channel entries 1).")
+_DILATIONS_2D = ("int, list of 1, 2 or 4 ints, or None", "spacing between the filter's taps (atrous convolution); "
+                                                        "None means 1.")
+_FORMAT_2D = ("str", "'NHWC' (channels last) or 'NCHW' (channels first).")
+_FORMAT_1D = ("str", "'NWC' (channels last) or 'NCW' (channels first).")
+_POOL_INPUT_2D = (_docs.TENSOR, "a 4-d batch of images, [batch, height, width, channels] in NHWC.")
+_POOL_INPUT_1D = (_docs.TENSOR, "a 3-d batch of sequences, [batch, width, channels] in NWC.")
+_KSIZE_2D = ("int or list of 1, 2 or 4 ints", "the window's height and width.")
+_KSIZE_1D = ("int or list of 1 or 3 ints", "the window's width.")
+_POOL_DTYPES = "float16, float32, float64 and integer dtypes (integers give no gradient)."
+_MAX_POOL_DERIVATIVE = ("g of each window goes to that window's maximum (the first one in row-major order when "
+                        "several entries tie), zero elsewhere; an entry in several windows adds what each sends; "
+                        "padding receives nothing.")
+_AVG_POOL_DERIVATIVE = ("g of each window is spread equally over the window's real entries (g / their count; "
+                        "padding is not counted); an entry in several windows adds the shares.")
+
+
 # ---- convolutions ----------------------------------------------------------------------------------
 
 def _conv_nhwc(x, w, ss, ds, pads):
@@ -266,11 +295,39 @@ def _conv_operands(input, filters, op):
     return x, w
 
 
+@op_doc(
+    tf="``tf.nn.conv2d``",
+    numpy="has none (``scipy.signal.correlate`` per channel pair, summed over input channels)",
+    returns="A Tensor [batch, out_height, out_width, out_channels] (NHWC) or [batch, out_channels, out_height, "
+            "out_width] (NCHW).",
+    args={"input": (_docs.TENSOR, "a 4-d batch of images, [batch, height, width, in_channels] in NHWC."),
+          "filters": (_docs.TENSOR, "[filter_height, filter_width, in_channels, out_channels], input's dtype."),
+          "strides": _STRIDES_2D, "padding": _PADDING, "data_format": _FORMAT_2D, "dilations": _DILATIONS_2D},
+    dtypes=_CONV_DTYPES,
+    derivative="d/d input = the transposed convolution of g with the same filters (conv2d_transpose: each "
+               "output's g sent back through the window it read); d/d filters = the correlation of the input's "
+               "windows with g (patches(input)^T @ g).",
+    raises="InvalidArgumentError: a rank other than 4, input channels that the filters do not match, a bad "
+           "padding or data_format.\nUnimplementedError: grouped convolutions, strides on the batch or channel "
+           "axis.",
+    example="""
+        >>> x = tg.reshape(tg.range(9.0), (1, 3, 3, 1))
+        >>> w = tg.ones((2, 2, 1, 1))
+        >>> with tg.GradientTape() as tape:
+        ...     tape.watch([x, w])
+        ...     y = tg.nn.conv2d(x, w, strides=1, padding="VALID")     # each output: the sum of a 2x2 window
+        >>> dx, dw = tape.gradient(y, [x, w])
+        >>> print(tg.reshape(y, (2, 2)).numpy())
+        [[ 8. 12.]
+         [20. 24.]]
+        >>> print(tg.reshape(dx, (3, 3)).numpy())        # how many windows each pixel is in
+        [[1. 2. 1.]
+         [2. 4. 2.]
+         [1. 2. 1.]]
+    """)
 def conv2d(input, filters, strides, padding, data_format="NHWC", dilations=None, name=None):
-    """tf.nn.conv2d: input [N, H, W, C] (or NCHW), filters [kh, kw, C, out];
-    `strides` / `dilations` an int or a list of 1, 2 or 4; `padding`
-    ``'SAME'``, ``'VALID'`` or explicit ``[[0, 0], [top, bottom], [left,
-    right], [0, 0]]``."""
+    """A 2-D convolution as TensorFlow computes it: a cross-correlation (the filter is not flipped) of each
+    image with every filter, summed over the input channels."""
     last = _format(data_format, ("NHWC", "NCHW"), "Conv2D")
     x, w = _conv_operands(input, filters, "Conv2D")
     _check_rank(x, 4, "convolution input", "Conv2D")
@@ -288,9 +345,33 @@ def conv2d(input, filters, strides, padding, data_format="NHWC", dilations=None,
     return _from_nhwc(_conv_nhwc(x, w, ss, ds, pads), last)
 
 
+@op_doc(
+    tf="``tf.nn.conv1d``",
+    numpy="has none (``numpy.correlate`` per channel pair, summed over input channels)",
+    returns="A Tensor [batch, out_width, out_channels] (NWC) or [batch, out_channels, out_width] (NCW).",
+    args={"input": (_docs.TENSOR, "a 3-d batch of sequences, [batch, width, in_channels] in NWC."),
+          "filters": (_docs.TENSOR, "[filter_width, in_channels, out_channels], input's dtype."),
+          "stride": ("int or list of 1 or 3 ints", "the step between windows."),
+          "padding": _PADDING_1D, "data_format": _FORMAT_1D,
+          "dilations": ("int, list of 1 or 3 ints, or None", "spacing between the filter's taps; None means 1.")},
+    dtypes=_CONV_DTYPES,
+    derivative="d/d input = the transposed 1-d convolution of g with the same filters; d/d filters = the "
+               "correlation of the input's windows with g.",
+    raises="InvalidArgumentError: a rank other than 3, input channels that the filters do not match.\n"
+           "TypeError: explicit (list) padding.",
+    example="""
+        >>> x = tg.constant([[[1.0], [2.0], [3.0], [4.0]]])       # one sequence of width 4, one channel
+        >>> w = tg.constant([[[1.0]], [[-1.0]]])                  # x[i] - x[i + 1]
+        >>> with tg.GradientTape() as tape:
+        ...     tape.watch([x, w])
+        ...     y = tg.nn.conv1d(x, w, stride=1, padding="VALID")
+        >>> dx, dw = tape.gradient(y, [x, w])
+        >>> print(tg.reshape(y, [-1]).numpy(), tg.reshape(dx, [-1]).numpy(), tg.reshape(dw, [-1]).numpy())
+        [-1. -1. -1.] [ 1.  0.  0. -1.] [6. 9.]
+    """)
 def conv1d(input, filters, stride, padding, data_format="NWC", dilations=None, name=None):
-    """tf.nn.conv1d: input [N, W, C] (or NCW), filters [k, C, out]; a 2-D
-    convolution over a height of 1, as TensorFlow computes it."""
+    """A 1-D convolution (cross-correlation, filter not flipped) of each sequence with every filter, summed
+    over the input channels; computed, as in TensorFlow, as a 2-D convolution over a height of 1."""
     last = _format(data_format, ("NWC", "NCW"), "Conv2D")
     x, w = _conv_operands(input, filters, "Conv2D")
     if not isinstance(padding, str):
@@ -310,11 +391,37 @@ def conv1d(input, filters, stride, padding, data_format="NWC", dilations=None, n
     return reshape(y, (ys[0],) + tuple(ys[2:])) if last else reshape(y, (ys[0], ys[1], ys[3]))
 
 
+@op_doc(
+    tf="``tf.nn.conv2d_transpose``",
+    numpy="has none",
+    returns="A Tensor of shape output_shape.",
+    args={"input": (_docs.TENSOR, "a 4-d batch, [batch, height, width, in_channels] in NHWC: what conv2d with "
+                                  "these filters would output."),
+          "filters": (_docs.TENSOR, "[filter_height, filter_width, out_channels, in_channels] (output channels "
+                                    "first), input's dtype."),
+          "output_shape": ("list of 4 ints or a 1-d integer Tensor", "the full shape of the result; conv2d with "
+                                                                    "the same arguments must map it back to "
+                                                                    "input's shape."),
+          "strides": _STRIDES_2D, "padding": _PADDING, "data_format": _FORMAT_2D, "dilations": _DILATIONS_2D},
+    dtypes=_CONV_DTYPES,
+    derivative="d/d input = conv2d(g, filters) with the same strides, padding and dilations; d/d filters = the "
+               "correlation of g's windows with input (conv2d's filter gradient with the two roles swapped).",
+    raises="InvalidArgumentError: output_shape that conv2d would not map to input's shape, or channel counts "
+           "that the filters do not match.",
+    example="""
+        >>> y = tg.ones((1, 2, 2, 1))
+        >>> w = tg.ones((2, 2, 1, 1))
+        >>> out = tg.nn.conv2d_transpose(y, w, output_shape=[1, 3, 3, 1], strides=1, padding="VALID")
+        >>> print(tg.reshape(out, (3, 3)).numpy())       # each input spread over the 2x2 window it came from
+        [[1. 2. 1.]
+         [2. 4. 2.]
+         [1. 2. 1.]]
+    """)
 def conv2d_transpose(input, filters, output_shape, strides, padding="SAME", data_format="NHWC", dilations=None,
                      name=None):
-    """tf.nn.conv2d_transpose: the gradient of conv2d with respect to its
-    input.  filters [kh, kw, out, in] (output channels first); `output_shape`
-    the full shape of the result, which conv2d must map back to `input`'s."""
+    """The transposed 2-D convolution (sometimes called deconvolution): the gradient of conv2d with respect to
+    its input, used as an op to upsample. Each input entry is multiplied by the filter and added into the
+    window of the output it corresponds to."""
     last = _format(data_format, ("NHWC", "NCHW"), "Conv2DBackpropInput")
     y, w = _conv_operands(input, filters, "Conv2DBackpropInput")
     _check_rank(y, 4, "out_backprop", "Conv2DBackpropInput")
@@ -353,9 +460,31 @@ def conv2d_transpose(input, filters, output_shape, strides, padding="SAME", data
     return _from_nhwc(out, last)
 
 
+@op_doc(
+    tf="``tf.nn.depthwise_conv2d``",
+    numpy="has none",
+    returns="A Tensor [batch, out_height, out_width, in_channels * channel_multiplier] (NHWC).",
+    args={"input": (_docs.TENSOR, "a 4-d batch of images, [batch, height, width, in_channels] in NHWC."),
+          "filter": (_docs.TENSOR, "[filter_height, filter_width, in_channels, channel_multiplier], input's "
+                                   "dtype."),
+          "strides": ("list of 2 or 4 ints", "the step between windows (a list, as TensorFlow requires)."),
+          "padding": _PADDING, "data_format": ("str or None", "'NHWC' (None means it) or 'NCHW'."),
+          "dilations": _DILATIONS_2D},
+    dtypes=_CONV_DTYPES,
+    derivative="per channel, as conv2d's: d/d input = the transposed convolution of g's channels with their "
+               "filters, summed over the multiplier; d/d filter[..., c, m] = the correlation of input channel c's "
+               "windows with output channel c * channel_multiplier + m.",
+    raises="InvalidArgumentError: a rank other than 4, or input channels that the filter does not match.\n"
+           "TypeError: strides not a list.",
+    example="""
+        >>> x = tg.reshape(tg.range(8.0), (1, 2, 2, 2))    # channel 0: 0, 2, 4, 6; channel 1: 1, 3, 5, 7
+        >>> f = tg.ones((2, 2, 2, 1))
+        >>> tg.reshape(tg.nn.depthwise_conv2d(x, f, strides=[1, 1, 1, 1], padding="VALID"), [-1])
+        <tapegrad.Tensor: shape=(2,), dtype=float32, numpy=array([12., 16.], dtype=float32)>
+    """)
 def depthwise_conv2d(input, filter, strides, padding, data_format=None, dilations=None, name=None):
-    """tf.nn.depthwise_conv2d: filter [kh, kw, C, multiplier]; output channel
-    ``c * multiplier + m`` convolves input channel c with filter[..., c, m]."""
+    """A 2-D convolution of each input channel on its own: output channel ``c * channel_multiplier + m`` is
+    input channel c correlated with filter[:, :, c, m]; channels are not summed."""
     if not isinstance(strides, (list, tuple)):
         raise TypeError(f"Expected list for 'strides' argument to 'depthwise_conv2d_native' Op, not {strides}.")
     data_format = "NHWC" if data_format is None else data_format
@@ -426,32 +555,159 @@ def _pool1d(input, ksize, strides, padding, data_format, kind, op):
     return reshape(y, (ys[0], ys[2], ys[3])) if last else reshape(y, (ys[0], ys[1], ys[3]))
 
 
+@op_doc(
+    tf="``tf.nn.max_pool2d``",
+    numpy="has none (``numpy.lib.stride_tricks.sliding_window_view(...).max(...)`` for 'VALID')",
+    returns="A Tensor [batch, out_height, out_width, channels] (NHWC).",
+    args={"input": _POOL_INPUT_2D, "ksize": _KSIZE_2D, "strides": _STRIDES_2D, "padding": _PADDING,
+          "data_format": _FORMAT_2D},
+    dtypes=_POOL_DTYPES + " Complex and bool inputs raise an error.",
+    derivative=_MAX_POOL_DERIVATIVE,
+    raises="InvalidArgumentError: a rank other than 4, a bad padding or data_format.",
+    example="""
+        >>> x = tg.reshape(tg.constant([1.0, 5.0, 2.0, 4.0, 3.0, 0.0, 6.0, 6.0]), (1, 2, 4, 1))
+        >>> with tg.GradientTape() as tape:
+        ...     tape.watch(x)
+        ...     y = tg.nn.max_pool2d(x, ksize=2, strides=2, padding="VALID")
+        >>> print(tg.reshape(y, [-1]).numpy())
+        [5. 6.]
+        >>> print(tg.reshape(tape.gradient(y, x), (2, 4)).numpy())     # the first of the two 6s gets it
+        [[0. 1. 0. 0.]
+         [0. 0. 1. 0.]]
+    """)
 def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):
-    """tf.nn.max_pool2d: the maximum of each window (padding ignored); the
-    gradient goes to the first maximum of each window in row-major order."""
+    """The maximum of each ksize window of each channel of each image, windows `strides` apart (padding never
+    wins a maximum)."""
     return _pool2d(input, ksize, strides, padding, data_format, "max", "MaxPool")
 
 
+@op_doc(
+    tf="``tf.nn.avg_pool2d``",
+    numpy="has none (``numpy.lib.stride_tricks.sliding_window_view(...).mean(...)`` for 'VALID')",
+    returns="A Tensor [batch, out_height, out_width, channels] (NHWC).",
+    args={"input": _POOL_INPUT_2D, "ksize": _KSIZE_2D, "strides": _STRIDES_2D,
+          "padding": ("str", "'VALID' (only whole windows) or 'SAME' (windows may overhang the edges; only "
+                             "their real entries are averaged)."),
+          "data_format": _FORMAT_2D},
+    dtypes="float16, float32, float64 (TensorFlow's set; gradients for these). tapegrad also computes on "
+           "complex, integer and bool inputs, which TensorFlow refuses.",
+    derivative=_AVG_POOL_DERIVATIVE,
+    raises="InvalidArgumentError: a rank other than 4, a bad padding or data_format.\nTypeError: explicit "
+           "(list) padding.",
+    example="""
+        >>> x = tg.reshape(tg.constant([1.0, 5.0, 2.0, 4.0, 3.0, 0.0, 6.0, 6.0]), (1, 2, 4, 1))
+        >>> with tg.GradientTape() as tape:
+        ...     tape.watch(x)
+        ...     y = tg.nn.avg_pool2d(x, ksize=2, strides=2, padding="VALID")
+        >>> print(tg.reshape(y, [-1]).numpy())
+        [2.25 4.5 ]
+        >>> print(tg.reshape(tape.gradient(y, x), (2, 4)).numpy())
+        [[0.25 0.25 0.25 0.25]
+         [0.25 0.25 0.25 0.25]]
+    """)
 def avg_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):
-    """tf.nn.avg_pool2d: the mean of each window's real (unpadded) entries."""
+    """The mean of each ksize window of each channel of each image, windows `strides` apart; a window that
+    overhangs the edge ('SAME') averages only its real entries."""
     return _pool2d(input, ksize, strides, padding, data_format, "avg", "AvgPool")
 
 
+@op_doc(
+    tf="``tf.nn.max_pool1d``",
+    numpy="has none (``numpy.lib.stride_tricks.sliding_window_view(...).max(...)`` for 'VALID')",
+    returns="A Tensor [batch, out_width, channels] (NWC).",
+    args={"input": _POOL_INPUT_1D, "ksize": _KSIZE_1D,
+          "strides": ("int or list of 1 or 3 ints", "the step between windows."), "padding": _PADDING_1D,
+          "data_format": _FORMAT_1D},
+    dtypes=_POOL_DTYPES + " Complex and bool inputs raise an error.",
+    derivative=_MAX_POOL_DERIVATIVE,
+    raises="InvalidArgumentError: a rank other than 3.\nTypeError: explicit (list) padding.",
+    example="""
+        >>> x = tg.constant([[[1.0], [3.0], [2.0], [2.0]]])
+        >>> with tg.GradientTape() as tape:
+        ...     tape.watch(x)
+        ...     y = tg.nn.max_pool1d(x, ksize=2, strides=2, padding="VALID")
+        >>> print(tg.reshape(y, [-1]).numpy(), tg.reshape(tape.gradient(y, x), [-1]).numpy())
+        [3. 2.] [0. 1. 1. 0.]
+    """)
 def max_pool1d(input, ksize, strides, padding, data_format="NWC", name=None):
+    """The maximum of each ksize window of each channel of each sequence, windows `strides` apart."""
     return _pool1d(input, ksize, strides, padding, data_format, "max", "MaxPool")
 
 
+@op_doc(
+    tf="``tf.nn.avg_pool1d``",
+    numpy="has none (``numpy.lib.stride_tricks.sliding_window_view(...).mean(...)`` for 'VALID')",
+    returns="A Tensor [batch, out_width, channels] (NWC).",
+    args={"input": _POOL_INPUT_1D, "ksize": _KSIZE_1D,
+          "strides": ("int or list of 1 or 3 ints", "the step between windows."),
+          "padding": ("str", "'VALID' (only whole windows) or 'SAME' (windows may overhang the ends; only their "
+                             "real entries are averaged)."),
+          "data_format": _FORMAT_1D},
+    dtypes="float16, float32, float64 (TensorFlow's set; gradients for these). tapegrad also computes on "
+           "complex, integer and bool inputs, which TensorFlow refuses.",
+    derivative=_AVG_POOL_DERIVATIVE,
+    raises="InvalidArgumentError: a rank other than 3.\nTypeError: explicit (list) padding.",
+    example="""
+        >>> x = tg.constant([[[1.0], [3.0], [2.0], [2.0]]])
+        >>> with tg.GradientTape() as tape:
+        ...     tape.watch(x)
+        ...     y = tg.nn.avg_pool1d(x, ksize=3, strides=1, padding="SAME")    # end windows: 2 real entries
+        >>> print(tg.reshape(y, [-1]).numpy(), tg.reshape(tape.gradient(y, x), [-1]).numpy())
+        [2.        2.        2.3333333 2.       ] [0.8333334 1.1666667 1.1666667 0.8333334]
+    """)
 def avg_pool1d(input, ksize, strides, padding, data_format="NWC", name=None):
+    """The mean of each ksize window of each channel of each sequence, windows `strides` apart; a window that
+    overhangs an end ('SAME') averages only its real entries."""
     return _pool1d(input, ksize, strides, padding, data_format, "avg", "AvgPool")
 
 
+@op_doc(
+    tf="``tf.nn.max_pool``",
+    numpy="has none",
+    returns="A Tensor: max_pool1d's result for a 3-d input, max_pool2d's for a 4-d one.",
+    args={"input": (_docs.TENSOR, "a 3-d [batch, width, channels] or 4-d [batch, height, width, channels] "
+                                  "tensor."),
+          "ksize": ("int or list of ints", "the window's size per spatial axis."),
+          "strides": ("int or list of ints", "the step between windows per spatial axis."),
+          "padding": ("str or list", "'VALID', 'SAME' or (4-d only) explicit padding, as max_pool2d takes."),
+          "data_format": ("str or None", "None: 'NWC' or 'NHWC' by the rank; else as max_pool1d / max_pool2d "
+                                         "take it.")},
+    dtypes=_POOL_DTYPES + " Complex and bool inputs raise an error.",
+    derivative=_MAX_POOL_DERIVATIVE,
+    raises="ValueError: an input of rank other than 3 or 4 (5-d pooling is not implemented).",
+    example="""
+        >>> x = tg.constant([[[1.0], [3.0], [2.0], [2.0]]])
+        >>> tg.reshape(tg.nn.max_pool(x, ksize=2, strides=2, padding="VALID"), [-1])
+        <tapegrad.Tensor: shape=(2,), dtype=float32, numpy=array([3., 2.], dtype=float32)>
+    """)
 def max_pool(input, ksize, strides, padding, data_format=None, name=None):
-    """tf.nn.max_pool: max_pool1d or max_pool2d by the input's rank."""
+    """Max pooling of a 1-d or 2-d input, chosen by its rank: max_pool1d for rank 3, max_pool2d for rank 4."""
     return _by_rank(input, ksize, strides, padding, data_format, max_pool1d, max_pool2d)
 
 
+@op_doc(
+    tf="``tf.nn.avg_pool``",
+    numpy="has none",
+    returns="A Tensor: avg_pool1d's result for a 3-d input, avg_pool2d's for a 4-d one.",
+    args={"input": (_docs.TENSOR, "a 3-d [batch, width, channels] or 4-d [batch, height, width, channels] "
+                                  "tensor."),
+          "ksize": ("int or list of ints", "the window's size per spatial axis."),
+          "strides": ("int or list of ints", "the step between windows per spatial axis."),
+          "padding": ("str", "'VALID' or 'SAME'."),
+          "data_format": ("str or None", "None: 'NWC' or 'NHWC' by the rank; else as avg_pool1d / avg_pool2d "
+                                         "take it.")},
+    dtypes="float16, float32, float64 (TensorFlow's set; gradients for these). tapegrad also computes on "
+           "complex, integer and bool inputs, which TensorFlow refuses.",
+    derivative=_AVG_POOL_DERIVATIVE,
+    raises="ValueError: an input of rank other than 3 or 4 (5-d pooling is not implemented).",
+    example="""
+        >>> x = tg.constant([[[1.0], [3.0], [2.0], [2.0]]])
+        >>> tg.reshape(tg.nn.avg_pool(x, ksize=2, strides=2, padding="VALID"), [-1])
+        <tapegrad.Tensor: shape=(2,), dtype=float32, numpy=array([2., 2.], dtype=float32)>
+    """)
 def avg_pool(input, ksize, strides, padding, data_format=None, name=None):
-    """tf.nn.avg_pool: avg_pool1d or avg_pool2d by the input's rank."""
+    """Average pooling of a 1-d or 2-d input, chosen by its rank: avg_pool1d for rank 3, avg_pool2d for rank
+    4."""
     return _by_rank(input, ksize, strides, padding, data_format, avg_pool1d, avg_pool2d)
 
 
@@ -467,11 +723,35 @@ def _by_rank(input, ksize, strides, padding, data_format, one, two):
 
 # ---- normalization, bias ------------------------------------------------------------------------
 
+@op_doc(
+    tf="``tf.nn.batch_normalization``",
+    numpy="``(x - mean) / numpy.sqrt(variance + variance_epsilon) * scale + offset``",
+    returns="A Tensor of the broadcast shape of x and the statistics (x's shape when they broadcast to it).",
+    args={"x": (_docs.TENSOR, "the input."),
+          "mean": (_docs.TENSOR, "the mean to subtract; broadcasts against x (Python numbers take x's dtype)."),
+          "variance": (_docs.TENSOR, "the variance to divide by (its square root); broadcasts against x."),
+          "offset": (_docs.TENSOR + " or None", "beta, added after scaling; None adds nothing."),
+          "scale": (_docs.TENSOR + " or None", "gamma, multiplies the normalized value; None means 1."),
+          "variance_epsilon": ("float", "added to the variance to avoid dividing by zero.")},
+    dtypes="float16, float32, float64, complex64, complex128 (TensorFlow: the floating ones); integer and bool "
+           "inputs raise an error.",
+    derivative="with inv = scale / sqrt(variance + eps) and xhat = (x - mean) / sqrt(variance + eps): d/dx = g "
+               "* inv, d/d mean = -g * inv, d/d offset = g, d/d scale = g * xhat, d/d variance = -g * (x - mean) "
+               "* inv / (2 (variance + eps)), each summed over the axes a statistic was broadcast along.",
+    example="""
+        >>> x = tg.constant([1.0, 2.0, 3.0])
+        >>> with tg.GradientTape() as tape:
+        ...     tape.watch(x)
+        ...     y = tg.nn.batch_normalization(x, mean=2.0, variance=1.0, offset=0.0, scale=2.0,
+        ...                                   variance_epsilon=0.0)
+        >>> print(y.numpy(), tape.gradient(y, x).numpy())
+        [-2.  0.  2.] [2. 2. 2.]
+    """)
 def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name=None):
-    """tf.nn.batch_normalization: ``(x - mean) * scale / sqrt(variance + eps)
-    + offset``, computed as TensorFlow does (``x * inv + (offset - mean *
-    inv)`` with ``inv = scale * rsqrt(variance + eps)``, so float32 results
-    round alike); `offset` and `scale` may be None."""
+    """Normalize x with given statistics: ``(x - mean) * scale / sqrt(variance + variance_epsilon) + offset``.
+    The statistics are arguments (compute them with tapegrad.nn.moments); computed as TensorFlow does, ``x *
+    inv + (offset - mean * inv)`` with ``inv = scale * rsqrt(variance + variance_epsilon)``, so float32
+    results round alike."""
     x = as_tensor(x)
     inv = math_ops.rsqrt(_like(variance, x) + variance_epsilon)
     if scale is not None:
@@ -485,9 +765,29 @@ def _like(v, x):
     return _core.operands((x, v), "BatchNorm")[1]
 
 
+@op_doc(
+    tf="``tf.nn.bias_add``",
+    numpy="``value + bias`` (channels last) or ``value + bias.reshape(-1, 1, ...)`` (channels first)",
+    returns="A Tensor of value's shape.",
+    args={"value": (_docs.TENSOR, "a tensor of rank at least 2."),
+          "bias": (_docs.TENSOR, "a 1-d tensor, one entry per channel, value's dtype."),
+          "data_format": ("str or None", "None or 'N...C': channels on the last axis; 'NC...': on axis 1.")},
+    dtypes="every dtype value + bias accepts (TensorFlow: numeric dtypes); only floating inputs get gradients.",
+    derivative="d/d value = g; d/d bias = g summed over every axis but the channel axis.",
+    raises="InvalidArgumentError: bias not 1-d, value of rank below 2, or a bias length other than the channel "
+           "count.",
+    example="""
+        >>> v, b = tg.zeros((2, 3)), tg.constant([1.0, 2.0, 3.0])
+        >>> with tg.GradientTape() as tape:
+        ...     tape.watch(b)
+        ...     y = tg.nn.bias_add(v, b)
+        >>> print(y.numpy(), tape.gradient(y, b).numpy())
+        [[1. 2. 3.]
+         [1. 2. 3.]] [2. 2. 2.]
+    """)
 def bias_add(value, bias, data_format=None, name=None):
-    """tf.nn.bias_add: add a 1-D bias along the channel axis (the last one,
-    or the second with data_format 'NC...')."""
+    """Add a 1-d bias to every position of value along its channel axis (the last axis, or axis 1 for a
+    channels-first data_format)."""
     v, b = _core.operands((value, bias), "BiasAdd")
     vs, bs = shape_of(v), shape_of(b)
     channels_first = data_format is not None and data_format.startswith("NC")
