@@ -8,7 +8,8 @@ import numpy as np
 from tapegrad import _core
 from tapegrad._core import Tensor, Variable
 from tapegrad.errors import InvalidArgumentError
-from tapegrad.ops import math_ops, reduction_ops
+from tapegrad.ops import _docs, math_ops, reduction_ops
+from tapegrad.ops._docs import op_doc
 from tapegrad.ops.array_ops import stack
 from tapegrad.ops.reduction_ops import reduce_sum
 from tapegrad.ops.sparse_ops import IndexedSlices
@@ -24,9 +25,22 @@ def _as_float_tensor(t):
     return t
 
 
+@op_doc(
+    tf="``tf.linalg.global_norm``",
+    numpy="``numpy.sqrt(sum(numpy.sum(t ** 2) for t in t_list))``",
+    returns="A scalar Tensor (float32 for an empty list).",
+    args={"t_list": ("list or tuple of Tensors, IndexedSlices or None", "the tensors; None entries are skipped, "
+                                                                        "an IndexedSlices counts its values.")},
+    dtypes="float16, float32, float64; complex, integer and bool tensors raise an error.",
+    derivative="d/d t = g * t / global_norm for every tensor (nan when every entry is 0, as in TensorFlow).",
+    raises="TypeError: t_list is not a list or tuple.\nInvalidArgumentError: a non-floating tensor.",
+    example="""
+        >>> tg.linalg.global_norm([tg.constant([3.0]), tg.constant([4.0])])
+        <tapegrad.Tensor: shape=(), dtype=float32, numpy=5.0>
+    """)
 def global_norm(t_list, name=None):
-    """tf.linalg.global_norm: sqrt of the sum of the squares of every entry
-    of every tensor (None entries are skipped)."""
+    """The L2 norm of several tensors taken together: the square root of the sum of the squares of every entry
+    of every tensor."""
     if not isinstance(t_list, (list, tuple)):
         raise TypeError(f"`t_list` should be a sequence of tensors. Received {type(t_list)}.")
     parts = [reduce_sum(math_ops.square(_as_float_tensor(t))) for t in t_list if t is not None]
@@ -35,12 +49,31 @@ def global_norm(t_list, name=None):
     return math_ops.sqrt(reduce_sum(stack(parts)))
 
 
+@op_doc(
+    tf="``tf.clip_by_global_norm``",
+    numpy="has none",
+    returns="A tuple (list of the clipped tensors, in t_list's order, None where t_list has None; the global "
+            "norm before clipping, a scalar Tensor).",
+    args={"t_list": ("list or tuple of Tensors, IndexedSlices or None", "the tensors to clip together (a "
+                                                                        "model's gradients); an IndexedSlices "
+                                                                        "comes back as one."),
+          "clip_norm": ("positive number or scalar Tensor", "the largest global norm allowed."),
+          "use_norm": ("scalar Tensor or None", "the global norm to use instead of computing it.")},
+    dtypes="float16, float32, float64; complex, integer and bool tensors raise an error.",
+    derivative="that of t * clip_norm * min(1 / global_norm, 1 / clip_norm): the identity while global_norm <= "
+               "clip_norm, else the scaling differentiated through the norm too (through use_norm instead when it "
+               "is given).",
+    raises="TypeError: t_list is not a list or tuple.\nInvalidArgumentError: a non-floating tensor.",
+    example="""
+        >>> (a, b), norm = tg.clip_by_global_norm([tg.constant([3.0]), tg.constant([4.0])], 1.0)
+        >>> print(a.numpy(), b.numpy(), norm.numpy())      # both scaled by 1 / 5
+        [0.6] [0.8] 5.0
+    """)
 def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
-    """tf.clip_by_global_norm: ``(clipped list, global norm)``.  Every tensor
-    is multiplied by ``clip_norm * min(1 / norm, 1 / clip_norm)``, so nothing
-    changes while the norm is within `clip_norm`; an infinite or NaN norm
-    makes every output NaN; None entries stay None.  `use_norm` replaces the
-    computed norm."""
+    """Scale several tensors by one factor so that their global norm (see tapegrad.linalg.global_norm) is at
+    most clip_norm: each is multiplied by ``clip_norm * min(1 / norm, 1 / clip_norm)``, so nothing changes
+    while the norm is within clip_norm. An infinite or NaN norm makes every output NaN; None entries stay
+    None."""
     if not isinstance(t_list, (list, tuple)):
         raise TypeError(f"`t_list` should be a sequence of tensors. Received {type(t_list)}.")
     tensors = [None if t is None else _as_float_tensor(t) for t in t_list]       # IndexedSlices: their values
@@ -63,10 +96,29 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
     return out, norm
 
 
+@op_doc(
+    tf="``tf.clip_by_norm``",
+    numpy="``t * clip_norm / max(numpy.linalg.norm(t), clip_norm)``",
+    returns="A Tensor of t's shape (an IndexedSlices for an IndexedSlices): t rescaled so that its L2 norm over "
+            "`axes` is at most clip_norm.",
+    args={"t": (_docs.TENSOR + " or IndexedSlices", "the tensor to clip; an IndexedSlices is clipped by the norm "
+                                                    "of its values."),
+          "clip_norm": ("positive number or scalar Tensor", "the largest norm allowed."),
+          "axes": ("int, list of ints or None", "the axes the norm is taken over (one norm per remaining "
+                                                "slice); None: all.")},
+    dtypes="float16, float32, float64, complex64, complex128; integer and bool tensors raise an error.",
+    derivative="that of t * clip_norm / max(norm(t), clip_norm): the identity while norm(t) <= clip_norm; at t "
+               "= 0 the gradient is 1, not nan (TensorFlow's formulation).",
+    example="""
+        >>> tg.clip_by_norm([3.0, 4.0], 1.0)
+        <tapegrad.Tensor: shape=(2,), dtype=float32, numpy=array([0.6, 0.8], dtype=float32)>
+        >>> s = tg.IndexedSlices(tg.constant([[3.0, 4.0]]), [1], dense_shape=[2, 2])
+        >>> tg.clip_by_norm(s, 1.0).values
+        <tapegrad.Tensor: shape=(1, 2), dtype=float32, numpy=array([[0.6, 0.8]], dtype=float32)>
+    """)
 def clip_by_norm(t, clip_norm, axes=None, name=None):
-    """tf.clip_by_norm: ``t * clip_norm / max(norm(t), clip_norm)`` (the norm
-    over all entries, or per slice along `axes`); an IndexedSlices is
-    clipped by the norm of its values and stays an IndexedSlices."""
+    """Scale t so that its L2 norm is at most clip_norm: ``t * clip_norm / max(norm(t), clip_norm)``, the norm
+    taken over every entry, or per slice along `axes`."""
     if isinstance(t, IndexedSlices):
         return IndexedSlices(reduction_ops.clip_by_norm(t.values, clip_norm, axes), t.indices, t._dense_shape)
     return reduction_ops.clip_by_norm(t, clip_norm, axes)

@@ -17,6 +17,8 @@ import numpy as np
 from tapegrad import _core, dtypes
 from tapegrad._core import apply
 from tapegrad.errors import InvalidArgumentError
+from tapegrad.ops import _docs
+from tapegrad.ops._docs import op_doc
 from tapegrad.ops._registry import call, general, raw
 from tapegrad.ops._shapes import as_tensor, ndim_of, shape_of
 from tapegrad.ops.array_ops import getitem_op, index_params
@@ -77,10 +79,29 @@ def _segment_ids(segment_ids, data, op, sorted_ids):
     return ids.astype(np.int64, copy=False)
 
 
+@op_doc(
+    tf="``tf.math.unsorted_segment_sum``",
+    numpy="``numpy.add.at(out, segment_ids, data)`` into zeros (``numpy.bincount(ids, weights)`` for 1-d data)",
+    returns="A Tensor [num_segments] + data.shape[segment_ids.ndim:], data's dtype.",
+    args={"data": (_docs.TENSOR, "the values to add up; its leading axes are segment_ids' shape."),
+          "segment_ids": ("integer Tensor or array-like", "for each entry of data's leading axes, the output row "
+                                                          "it is added to, in any order; negative ids are "
+                                                          "dropped."),
+          "num_segments": ("int or integer scalar Tensor", "the number of output rows; every id must be below "
+                                                           "it.")},
+    dtypes="every dtype NumPy can add: floating, complex, integer (TensorFlow: the numeric ones); only floating "
+           "data gets gradients; integer segment_ids.",
+    derivative="d/d data = g's rows gathered back at segment_ids (g[segment_ids]; zero where an id is "
+               "negative); none for segment_ids.",
+    raises="InvalidArgumentError: data's shape does not start with segment_ids', or an id >= num_segments.\n"
+           "TypeError: non-integer segment_ids.",
+    example="""
+        >>> tg.math.unsorted_segment_sum([1.0, 2.0, 3.0], [1, 0, 1], num_segments=3)
+        <tapegrad.Tensor: shape=(3,), dtype=float32, numpy=array([2., 4., 0.], dtype=float32)>
+    """)
 def unsorted_segment_sum(data, segment_ids, num_segments, name=None):
-    """tf.math.unsorted_segment_sum: ``out[i] = sum of data[j] where
-    segment_ids[j] == i``; ids may be in any order, negative ids are dropped,
-    empty segments are 0."""
+    """The sum of data's entries per segment: ``out[i] = sum of data[j] where segment_ids[j] == i``, the ids in
+    any order; empty segments are 0."""
     t = as_tensor(data)
     ids = _segment_ids(segment_ids, t, "UnsortedSegmentSum", False)
     n = int(np.asarray(num_segments))
@@ -91,17 +112,51 @@ def unsorted_segment_sum(data, segment_ids, num_segments, name=None):
     return apply(unsorted_segment_sum_op, (t,), (ids, n, shape_of(t)))
 
 
+@op_doc(
+    tf="``tf.math.segment_sum``",
+    numpy="``numpy.add.reduceat`` (for non-empty segments)",
+    returns="A Tensor [segment_ids[-1] + 1] + data.shape[1:], data's dtype.",
+    args={"data": (_docs.TENSOR, "the rows to add up, segmented along axis 0."),
+          "segment_ids": ("1-d integer Tensor or array-like", "the segment of each row of data, non-negative and "
+                                                              "sorted (non-decreasing), data's length.")},
+    dtypes="every dtype NumPy can add: floating, complex, integer (TensorFlow: the numeric ones); only floating "
+           "data gets gradients; integer segment_ids.",
+    derivative="d/d data = g's rows gathered at segment_ids (each row gets its segment's g); none for "
+               "segment_ids.",
+    raises="InvalidArgumentError: segment_ids not sorted, negative, or not data's length.\nTypeError: "
+           "non-integer segment_ids.",
+    example="""
+        >>> tg.math.segment_sum([1.0, 2.0, 3.0], [0, 0, 1])
+        <tapegrad.Tensor: shape=(2,), dtype=float32, numpy=array([3., 3.], dtype=float32)>
+    """)
 def segment_sum(data, segment_ids, name=None):
-    """tf.math.segment_sum: sums of rows of data by sorted segment ids (the
-    output has ``segment_ids[-1] + 1`` rows; empty segments are 0)."""
+    """The sum of the rows of data in each segment, the segments given by sorted ids (the output has
+    ``segment_ids[-1] + 1`` rows; a segment with no rows is 0)."""
     t = as_tensor(data)
     ids = _segment_ids(segment_ids, t, "SegmentSum", True)
     n = int(ids[-1]) + 1 if ids.size else 0
     return apply(unsorted_segment_sum_op, (t,), (ids, n, shape_of(t)))
 
 
+@op_doc(
+    tf="``tf.math.segment_mean``",
+    numpy="``numpy.add.reduceat(data, starts) / counts`` (for non-empty segments)",
+    returns="A Tensor [segment_ids[-1] + 1] + data.shape[1:], data's dtype.",
+    args={"data": (_docs.TENSOR, "the rows to average, segmented along axis 0."),
+          "segment_ids": ("1-d integer Tensor or array-like", "the segment of each row of data, non-negative and "
+                                                              "sorted (non-decreasing), data's length.")},
+    dtypes="floating and complex dtypes (TensorFlow's); integer data also runs, giving a float64 result "
+           "(TensorFlow keeps the integer dtype); only floating data gets gradients; integer segment_ids.",
+    derivative="d/d data = g of each row's segment divided by that segment's row count; none for segment_ids.",
+    raises="InvalidArgumentError: segment_ids not sorted, negative, or not data's length.\nTypeError: "
+           "non-integer segment_ids.",
+    example="""
+        >>> tg.math.segment_mean([1.0, 2.0, 3.0], [0, 0, 1])
+        <tapegrad.Tensor: shape=(2,), dtype=float32, numpy=array([1.5, 3. ], dtype=float32)>
+    """)
 def segment_mean(data, segment_ids, name=None):
-    """tf.math.segment_mean: the mean of each segment's rows (0 when empty)."""
+    """The mean of the rows of data in each segment, the segments given by sorted ids (a segment with no rows
+    is 0)."""
     t = as_tensor(data)
     ids = _segment_ids(segment_ids, t, "SegmentMean", True)
     n = int(ids[-1]) + 1 if ids.size else 0
@@ -151,10 +206,30 @@ segment_max_op = general("segment_max", _segment_max_forward, (_segment_max_vjp,
                          jvps=(_segment_max_jvp,))
 
 
+@op_doc(
+    tf="``tf.math.segment_max``",
+    numpy="``numpy.maximum.reduceat`` (for non-empty segments)",
+    returns="A Tensor [segment_ids[-1] + 1] + data.shape[1:], data's dtype.",
+    args={"data": (_docs.TENSOR, "the rows to take the maximum of, segmented along axis 0."),
+          "segment_ids": ("1-d integer Tensor or array-like", "the segment of each row of data, non-negative and "
+                                                              "sorted (non-decreasing), data's length.")},
+    dtypes="floating and integer dtypes (integers give no gradient); complex and bool data raise an error; "
+           "integer segment_ids.",
+    derivative="g of each segment goes to the entries equal to its maximum, shared equally when several tie "
+               "(TensorFlow's rule); zero for the other entries; none for segment_ids.",
+    raises="InvalidArgumentError: segment_ids not sorted, negative, or not data's length.\nTypeError: "
+           "non-integer segment_ids.",
+    example="""
+        >>> x = tg.constant([1.0, 5.0, 5.0, 2.0])
+        >>> with tg.GradientTape() as tape:
+        ...     tape.watch(x)
+        ...     y = tg.math.segment_max(x, [0, 0, 0, 1])
+        >>> print(y.numpy(), tape.gradient(y, x).numpy())       # the two 5s share segment 0's gradient
+        [5. 2.] [0.  0.5 0.5 1. ]
+    """)
 def segment_max(data, segment_ids, name=None):
-    """tf.math.segment_max: the maximum of each segment's rows (sorted ids;
-    an empty segment gives 0).  The gradient is shared equally by the entries
-    equal to their segment's maximum."""
+    """The maximum of the rows of data in each segment, the segments given by sorted ids (a segment with no
+    rows is 0, as in TensorFlow)."""
     t = as_tensor(data)
     ids = _segment_ids(segment_ids, t, "SegmentMax", True)
     n = int(ids[-1]) + 1 if ids.size else 0
@@ -163,12 +238,32 @@ def segment_max(data, segment_ids, name=None):
 
 # ---- bincount (not differentiable) -------------------------------------------------------------
 
+@op_doc(
+    tf="``tf.math.bincount``",
+    numpy="``numpy.bincount``",
+    returns="A Tensor of length max(arr) + 1 (bounded by minlength and maxlength), or [rows, length] with "
+            "axis=-1; dtype `dtype`, or weights' dtype when weights are given.",
+    args={"arr": ("integer Tensor or array-like", "the non-negative values to count."),
+          "weights": (_docs.TENSOR + " or None", "arr's shape: added at each occurrence instead of 1."),
+          "minlength": ("int or None", "the result has at least this length."),
+          "maxlength": ("int or None", "the result has at most this length; larger values are dropped."),
+          "dtype": ("DType", "the result's dtype without weights."),
+          "axis": ("None, 0 or -1", "None or 0 count all of arr; -1 counts each row of a 2-d arr separately."),
+          "binary_output": ("bool", "1 where a value occurs at all (not how often); weights are then ignored.")},
+    dtypes="integer arr (other dtypes raise an error); weights of any numeric dtype.",
+    derivative="none: not differentiable (counts); gradients through it, weights included, are None, as in "
+               "TensorFlow.",
+    raises="InvalidArgumentError: non-integer or negative arr, weights not of arr's shape, an axis other than "
+           "None, 0 or -1.",
+    example="""
+        >>> tg.math.bincount([1, 1, 3])
+        <tapegrad.Tensor: shape=(4,), dtype=int32, numpy=array([0, 2, 0, 1], dtype=int32)>
+        >>> tg.math.bincount([1, 1, 3], weights=[0.5, 0.25, 2.0])
+        <tapegrad.Tensor: shape=(4,), dtype=float32, numpy=array([0.  , 0.75, 0.  , 2.  ], dtype=float32)>
+    """)
 def bincount(arr, weights=None, minlength=None, maxlength=None, dtype=dtypes.int32, name=None, axis=None,
              binary_output=False):
-    """tf.math.bincount: how often each value 0, 1, ... occurs in `arr` (or
-    the sum of `weights` at its occurrences).  The length is ``max(arr) + 1``,
-    at least `minlength`, at most `maxlength` (larger values are dropped).
-    ``axis=-1`` counts each row of a 2-D `arr` separately."""
+    """How often each value 0, 1, 2, ... occurs in arr, or the sum of `weights` at its occurrences."""
     a = np.asarray(arr)
     if a.dtype.kind not in "iu":
         raise InvalidArgumentError(f"bincount: arr must be an integer tensor, got dtype {a.dtype} [Op:Bincount]")

@@ -23,7 +23,8 @@ import numpy as np
 from tapegrad import _core, dtypes
 from tapegrad._core import Tensor, Variable, apply
 from tapegrad.errors import InvalidArgumentError
-from tapegrad.ops import array_ops
+from tapegrad.ops import _docs, array_ops
+from tapegrad.ops._docs import op_doc
 from tapegrad.ops._registry import call, general, raw
 from tapegrad.ops._shapes import as_tensor, ndim_of, shape_of
 from tapegrad.ops.array_ops import concat
@@ -228,11 +229,30 @@ def _index_array(indices):
     return np.asarray(_core.as_tensor(indices)._value)
 
 
+@op_doc(
+    tf="``tf.gather``",
+    numpy="``numpy.take(params, indices, axis)``",
+    returns="A Tensor: params with `axis` replaced by indices' shape (after batch_dims shared axes).",
+    args={"params": (_docs.TENSOR, "the tensor to take from."),
+          "indices": ("integer Tensor or array-like", "positions along `axis`, each in [0, params.shape[axis])."),
+          "validate_indices": ("ignored", "accepted for TensorFlow compatibility; indices are always checked."),
+          "axis": ("int or None", "the axis to index; None means batch_dims (axis 0 by default)."),
+          "batch_dims": ("int", "leading axes shared by params and indices (one gather per batch entry).")},
+    dtypes="any dtype (values are moved, not computed on); only floating inputs get gradients.",
+    derivative="along axis 0 (batch_dims 0): an IndexedSlices holding g's rows at indices (repeated indices "
+               "listed twice, summed when densified), so a backward pass costs the rows gathered, not the "
+               "table; along another axis: g added back densely at the indices; none for indices.",
+    raises="InvalidArgumentError: an index out of range, or a scalar params.\nTypeError: non-integer indices.",
+    example="""
+        >>> table = tg.Variable([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+        >>> with tg.GradientTape() as tape:
+        ...     rows = tg.gather(table, [2, 0, 2])
+        >>> g = tape.gradient(rows, table)
+        >>> print(type(g).__name__, g.indices.numpy(), tg.convert_to_tensor(g).numpy().tolist())
+        IndexedSlices [2 0 2] [[1.0, 1.0], [0.0, 0.0], [2.0, 2.0]]
+    """)
 def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name=None):
-    """tf.gather: ``params[..., indices, ...]`` along `axis`.  Along axis 0
-    the gradient with respect to params is an IndexedSlices (TensorFlow's
-    sparse gradient: its cost is the rows gathered); along another axis it
-    is dense."""
+    """The slices of params at `indices` along `axis`: ``params[..., indices, ...]``."""
     if batch_dims or (axis is not None and int(axis) != 0):
         return array_ops.gather(params, indices, validate_indices, axis, batch_dims, name)
     t = as_tensor(params)
@@ -245,10 +265,31 @@ def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name
     return apply(gather_op, (t,), (idx, shape))
 
 
+@op_doc(
+    tf="``tf.nn.embedding_lookup``",
+    numpy="``params[ids]``",
+    returns="A Tensor ids.shape + params.shape[1:].",
+    args={"params": (_docs.TENSOR + ", or a list holding one", "the embedding table, one row per id (sharded "
+                                                               "tables, lists of several, are not supported)."),
+          "ids": ("integer Tensor or array-like", "the rows to look up, each in [0, params.shape[0])."),
+          "max_norm": ("float or None", "if given, each looked-up row whose L2 norm exceeds it is scaled down "
+                                        "to it.")},
+    dtypes="any dtype (values are moved, not computed on); only floating tables get gradients; integer ids.",
+    derivative="d/d params = an IndexedSlices of g's rows at ids (gather's sparse gradient), through the "
+               "max_norm clipping when given; none for ids.",
+    raises="InvalidArgumentError: an id out of range.\nNotImplementedError: a list of several tables.",
+    example="""
+        >>> table = tg.Variable([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+        >>> with tg.GradientTape() as tape:
+        ...     rows = tg.nn.embedding_lookup(table, [[0, 2]])
+        >>> print(rows.shape, tape.gradient(rows, table).indices.numpy())
+        (1, 2, 2) [0 2]
+        >>> tg.nn.embedding_lookup(table, [1], max_norm=1.0)      # the row [3, 4] scaled to norm 1
+        <tapegrad.Tensor: shape=(1, 2), dtype=float32, numpy=array([[0.6, 0.8]], dtype=float32)>
+    """)
 def embedding_lookup(params, ids, max_norm=None, name=None):
-    """tf.nn.embedding_lookup: the rows `ids` of the table `params` (a
-    gather, so the table's gradient is an IndexedSlices).  With `max_norm`,
-    rows whose L2 norm exceeds it are scaled down to it."""
+    """The rows `ids` of the embedding table `params`: a gather along axis 0, so the table's gradient is an
+    IndexedSlices of the rows looked up."""
     if isinstance(params, (list, tuple)):
         if len(params) != 1:
             raise NotImplementedError("tapegrad.nn.embedding_lookup: sharded tables (a list of several params) "
