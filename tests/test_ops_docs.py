@@ -31,6 +31,12 @@ def test_docs_ops_md_is_up_to_date():
         "docs/ops.md is stale: run `python -m tapegrad.ops._coverage > docs/ops.md`"
 
 
+def test_every_public_op_has_a_reference_entry():
+    text = _coverage.render()
+    for name, obj in PUBLIC.items():
+        assert f"#### `{name}{inspect.signature(obj)}`" in text, f"{name}: its module is not in _REFERENCE_FAMILIES"
+
+
 def test_every_registered_op_is_in_the_table():
     text = _coverage.render()
     for name in _registry.OPS:

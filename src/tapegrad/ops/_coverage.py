@@ -85,7 +85,11 @@ def public_ops():
 
 _REFERENCE_FAMILIES = [("math_ops", "Elementwise math"), ("reduction_ops", "Reductions and scans"),
                        ("array_ops", "Shape and indexing"), ("linalg_ops", "Linear algebra"),
-                       ("nn_ops", "Neural networks"), ("creation", "Creation, conversion and random")]
+                       ("nn_ops", "Neural networks"), ("conv_ops", "Convolution, pooling and normalization"),
+                       ("segment_ops", "Segments and counting"), ("sort_ops", "Sorting"),
+                       ("band_ops", "Matrix bands"), ("clip_ops", "Clipping by norm"),
+                       ("sparse_ops", "Gathering with sparse gradients"),
+                       ("creation", "Creation, conversion and random")]
 
 
 def _one_line(text):
