@@ -206,6 +206,8 @@ def test_bincount():
     assert r.numpy().tolist() == [0, 6, 0, 1, 9, 5] and r.dtype == tg.int32
     r = tg.math.bincount([1, 1, 2], weights=[0.5, 0.25, 2.0])
     assert r.numpy().tolist() == [0.0, 0.75, 2.0] and r.dtype == tg.float32
+    r = tg.math.bincount([1, 1, 2], weights=np.array([0.5j, 1 + 0.25j, 2.0]))   # complex weights stay complex
+    assert r.numpy().tolist() == [0, 1 + 0.75j, 2] and r.dtype == tg.complex128
     assert tg.math.bincount([1, 1, 2], minlength=5).numpy().tolist() == [0, 2, 1, 0, 0]
     assert tg.math.bincount([1, 1, 4], maxlength=3).numpy().tolist() == [0, 2, 0]
     assert tg.math.bincount(np.zeros(0, np.int32), minlength=2).numpy().tolist() == [0, 0]

@@ -285,7 +285,8 @@ def bincount(arr, weights=None, minlength=None, maxlength=None, dtype=dtypes.int
         rows, a2, w2 = a.shape[0], a, w
     else:
         raise InvalidArgumentError(f"bincount: axis must be None, 0 or -1 for a tensor of rank {a.ndim}")
-    out = np.zeros((rows, size), dtype=np.float64 if w is not None else np.int64)
+    # Weighted counts accumulate in the weights' own kind (complex stays complex).
+    out = np.zeros((rows, size), dtype=np.result_type(w.dtype, np.float64) if w is not None else np.int64)
     keep = a2 < size
     r = np.broadcast_to(np.arange(rows)[:, None], a2.shape)
     np.add.at(out, (r[keep], a2[keep]), 1 if w2 is None else w2[keep])
