@@ -69,6 +69,7 @@ cdef class Op:
     cdef readonly int n_out
     cdef readonly bint differentiable
     cdef readonly bint joint
+    cdef readonly bint linear       # JVP = forward applied to the tangent
     cdef tuple _nones
     # Public ops are Op instances (tg.sin): their docstring, signature and
     # names live here, so help() and inspect.signature() describe the op.

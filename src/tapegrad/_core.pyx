@@ -1053,9 +1053,17 @@ cdef class Op:
     """
 
     def __init__(self, name, forward, vjps=None, *, kind=GENERAL, save=0, jvps=None, n_out=1,
-                 differentiable=True, variadic=False, scalar=None, batching=True, joint=False, reads=None):
+                 differentiable=True, variadic=False, scalar=None, batching=True, joint=False, reads=None,
+                 linear=False):
         self.name = name
         self.joint = joint
+        # linear: the op is linear in its one input, so its JVP is its own
+        # forward applied to the tangent (_jvp_of does that; no rule is written).
+        self.linear = linear
+        if linear:
+            if jvps is not None or vjps is None or len(vjps) != 1 or kind != GENERAL or variadic or joint:
+                raise ValueError(f"op {name!r}: a linear op has one input and no hand-written JVP")
+            jvps = (self._linear_jvp,)
         variadic = variadic or joint
         # jvps: one forward-mode rule per input, ``jvp_i(t_i, ans, *inputs[, *params])``
         # -> the output tangent contributed by input i's tangent t_i (None: none).
@@ -1145,6 +1153,11 @@ cdef class Op:
             raise TypeError(f"op {self.name!r}: params must be a tuple, got {type(params).__name__}")
         return 0
 
+    def _linear_jvp(self, t, ans, x, *params):
+        """A linear op's JVP rule, for callers that read op.jvps (the engines
+        take the same path inside _jvp_of)."""
+        return _jvp_of(self, 0, t, ans, (x,), params or None)
+
     def __repr__(self):
         return f"<tapegrad op {self.name}>"
 
@@ -1180,6 +1193,12 @@ cdef inline object _vjp_of(Op op, Py_ssize_t i, object g, object ans, tuple ins,
 cdef inline object _jvp_of(Op op, Py_ssize_t i, object t, object ans, tuple ins, object params):
     """The one call of a JVP rule (every calling but CALL_JOINT)."""
     cdef int calling = op.calling
+    if op.linear:                      # the forward applied to the tangent, recorded in tensor mode
+        if isinstance(t, Tensor):
+            return apply(op, (t,), params)
+        if params is None:
+            return op.forward(t)
+        return op.forward(t, *params)
     cdef object rule = op.jvps[0] if calling == _CALL_VARIADIC else op.jvps[i]
     if rule is None:
         return None

@@ -107,25 +107,8 @@ def general(name, forward, vjps, save="", n_out=1, jvps=None, batching=True, lin
     linear=True: the op is linear in its one tensor input (reshape, transpose,
     indexing, sums), so its JVP is the op itself applied to the tangent and is
     not written out."""
-    if linear:
-        if jvps is not None or len(vjps) != 1:
-            raise ValueError(f"op {name!r}: a linear op has one input and no hand-written JVP")
-        jvps = (_LinearJvp(),)
-    op = _register(Op(name, forward, vjps, kind=GENERAL, save=_SAVE[save], n_out=n_out, jvps=jvps,
-                      batching=batching))
-    if linear:
-        op.jvps[0].op = op
-    return op
-
-
-class _LinearJvp:
-    """The JVP of a linear op: the op applied to the tangent, on either path."""
-    __slots__ = ("op",)
-
-    def __call__(self, t, ans, x, *params):
-        if isinstance(t, Tensor):
-            return _core.apply(self.op, (t,), params or None)
-        return self.op.forward(t, *params)
+    return _register(Op(name, forward, vjps, kind=GENERAL, save=_SAVE[save], n_out=n_out, jvps=jvps,
+                        batching=batching, linear=linear))
 
 
 def variadic(name, forward, vjp, jvp, save=""):
