@@ -4,11 +4,13 @@ The lifecycle (enter, exit, re-enter, stop_recording, reset, the one-shot
 rule) and the argument handling live here; recording and the backward sweep
 live in the compiled core (`tapegrad._core.Tape`).
 """
+import collections
 import contextlib
 import enum
 import logging
 import os
 import sys
+import weakref
 
 import numpy as np
 
@@ -35,6 +37,12 @@ _PERSISTENT_IN_CONTEXT = (
     "than calling it outside the context (it causes the gradient ops to be recorded on the tape, leading to "
     "increased CPU and memory usage). Only call GradientTape.gradient inside the context if you actually want "
     "to trace the gradient in order to compute higher order derivatives.")
+
+
+# (first id, last id, tape) of the tensors made by each gradient()/jacobian() that ran while
+# another tape recorded (nested tapes): explain() uses them to recognise a derivative that was
+# computed from constants only.  Bounded: only recent nested gradients matter to a learner.
+_NESTED_GRADIENT_SPANS = collections.deque(maxlen=256)
 
 
 class UnconnectedGradients(enum.Enum):
@@ -87,6 +95,12 @@ class GradientTape:
         self._tape = None              # the compiled tape; None before entering / after a one-shot use
         self._recording = False
         self._last_watched_variables = ()
+        # For describe()/explain(), kept outside the per-op path: when recording started and
+        # stopped ((id clock, event) pairs, see Tape.id_clock), the shape and dtype of each
+        # tensor passed to watch(), and whether a one-shot tape was used.
+        self._events = []
+        self._watched_meta = {}
+        self._released = False
 
     # ---- context ---------------------------------------------------------------------
     def __enter__(self):
@@ -94,21 +108,26 @@ class GradientTape:
             raise ValueError("Tape is still recording, This can happen if you try to re-enter an already-active tape.")
         if self._tape is None:
             self._tape = _core.Tape(self._persistent, self._watch_accessed_variables)
-        self._push()
+            self._events = []
+            self._watched_meta = {}
+            self._released = False
+        self._push("enter")
         return self
 
     def __exit__(self, exc_type, exc, tb):
         if self._recording:
-            self._pop()
+            self._pop("exit")
         return False
 
-    def _push(self):
+    def _push(self, event):
         _core.push_recorder(self._tape)
         self._recording = True
+        self._events.append((_core.Tape.id_clock(), event))
 
-    def _pop(self):
+    def _pop(self, event):
         _core.pop_recorder(self._tape)
         self._recording = False
+        self._events.append((_core.Tape.id_clock(), event))
 
     @contextlib.contextmanager
     def stop_recording(self):
@@ -117,19 +136,21 @@ class GradientTape:
             raise RuntimeError("Trying to stop recording a tape which is not recording.")
         if not self._recording:
             raise ValueError("Tape is not recording.")
-        self._pop()
+        self._pop("stop_recording")
         try:
             yield
         finally:
-            self._push()
+            self._push("resume")
 
     def reset(self):
         """Forget everything recorded so far; only valid while recording."""
         if not self._recording:
             raise ValueError("Tape is not recording.")
-        self._pop()
+        self._pop("reset")
         self._tape = _core.Tape(self._persistent, self._watch_accessed_variables)
-        self._push()
+        self._events = []
+        self._watched_meta = {}
+        self._push("enter")
 
     # ---- watching -----------------------------------------------------------------------
     def watch(self, tensor):
@@ -152,12 +173,48 @@ class GradientTape:
                 self._tape.watch_variable(t)
             else:
                 self._tape.watch_tensor(t)
+                self._watched_meta[t._id] = (np.shape(t._value), np.result_type(t._value))
 
     def watched_variables(self):
         """The variables this tape watched, in their construction order."""
         if self._tape is None:
             return self._last_watched_variables
         return self._tape.watched_variables()
+
+    # ---- looking at the recording (tapegrad.inspect_tape) ----------------------------------
+    def describe(self):
+        """The recording as a Wengert list, one line per op: ``v3 = multiply(v1, v2)``, with
+        each result's dtype and shape; watched tensors and variables first."""
+        from tapegrad import inspect_tape
+        return inspect_tape.describe(self)
+
+    def to_dot(self, target=None):
+        """Graphviz DOT source of the recording: one node per op (name, output dtype and
+        shape), edges for tensors, watched tensors and variables marked.  With `target`, only
+        the ops on a path to it, and the edges its gradient flows back along highlighted."""
+        from tapegrad import inspect_tape
+        return inspect_tape.to_dot(self, target)
+
+    def render(self, path, target=None, format="svg"):
+        """Draw to_dot(target) into the file `path` with Graphviz (the optional ``graphviz``
+        Python package and Graphviz's ``dot`` program).  Returns `path`."""
+        from tapegrad import inspect_tape
+        return inspect_tape.render(self, path, target, format)
+
+    def explain(self, target, sources):
+        """Why gradient(target, sources) is None for each source (or through which ops it is
+        connected), in sources' structure: `Explanation` objects; print one to read it."""
+        from tapegrad import inspect_tape
+        return _pack(sources, inspect_tape.explain(self, target, self._check_sources(_flat(sources))))
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        # Jupyter shows a tape as its graph when Graphviz can draw it, else as describe().
+        from tapegrad import inspect_tape
+        return inspect_tape.mimebundle(self)
+
+    def _repr_svg_(self):
+        from tapegrad import inspect_tape
+        return inspect_tape.svg_or_none(self)
 
     # ---- gradients ------------------------------------------------------------------------
     def gradient(self, target, sources, output_gradients=None,
@@ -178,8 +235,17 @@ class GradientTape:
                     f"Tensors or Variables (a value computed outside tapegrad has no recorded history)")
         seeds = self._seeds(flat_targets, output_gradients)
         tape = self._begin_use("gradient")
+        start = _core.Tape.id_clock()
         results = self._backward(tape, flat_targets, seeds, flat_sources)
-        return _pack(sources, self._finish(results, flat_sources, unconnected))
+        out = self._finish(results, flat_sources, unconnected)
+        self._note_nested(start)
+        return _pack(sources, out)
+
+    def _note_nested(self, start):
+        """Remember which tensor ids a gradient computed under another recording tape made
+        (explain() recognises a second derivative of linear code by them)."""
+        if _core.any_recording():
+            _NESTED_GRADIENT_SPANS.append((start, _core.Tape.id_clock(), weakref.ref(self)))
 
     def _seeds(self, flat_targets, output_gradients):
         """One seed per flattened target: the given output gradient or ones."""
@@ -218,10 +284,11 @@ class GradientTape:
             if self._persistent:
                 warn_first_n(_PERSISTENT_IN_CONTEXT, 1)
             else:
-                self._pop()            # a non-persistent tape stops recording
+                self._pop("gradient")  # a non-persistent tape stops recording
         if not self._persistent:
             self._last_watched_variables = tape.watched_variables()
             self._tape = None          # one-shot: consumed whatever happens next
+            self._released = True
         return tape
 
     def _backward(self, tape, flat_targets, seeds, flat_sources):
@@ -263,6 +330,7 @@ class GradientTape:
         target_shape = np.shape(target._value)
         size = int(np.prod(target_shape, dtype=np.int64))
         tape = self._begin_use("jacobian")
+        start = _core.Tape.id_clock()
         rows = self._rows(tape, target, _identity_rows(size, target_shape, _value_dtype(target)), flat_sources)
         out = []
         for g, s in zip(rows, flat_sources):
@@ -274,6 +342,7 @@ class GradientTape:
             else:
                 g = _reshape(_broadcast(g, (size,) + np.shape(s._value)), shape)
             out.append(g)
+        self._note_nested(start)
         return _pack(sources, out)
 
     def batch_jacobian(self, target, source, unconnected_gradients=UnconnectedGradients.NONE,
