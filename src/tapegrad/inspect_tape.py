@@ -246,7 +246,7 @@ class _Snapshot:
             return "const"
         if isinstance(v, Tensor):
             v = v._value
-        if isinstance(v, (int, float, complex)) and not isinstance(v, bool):
+        if type(v) in (int, float, complex):           # a Python operand, as the user wrote it
             return repr(v)
         if np.size(v) == 1:
             return _number_text(np.asarray(v).reshape(()).item())
@@ -319,7 +319,8 @@ def _shape_text(shape) -> str:
 
 def _number_text(x) -> str:
     if isinstance(x, float):
-        return f"{x:.6g}"
+        text = f"{x:.6g}"
+        return text if any(c in text for c in ".eni") else text + ".0"     # 1.0, not 1
     return repr(x)
 
 
@@ -549,7 +550,7 @@ def _source_label(snap: _Snapshot, src) -> str:
         return f"variable {src.name!r}"
     s = snap.core.slot_of_id(src._id) if snap.core is not None else -1
     meta = f"{np.result_type(src._value).name} {_shape_text(np.shape(src._value))}"
-    return f"{snap.name(s)} ({meta})" if s >= 0 else f"the {meta} tensor"
+    return f"{snap.name(s)} ({meta})" if s >= 0 else f"a {meta} tensor"
 
 
 def _when(gtape, tid: int) -> str:
@@ -567,10 +568,11 @@ def _when(gtape, tid: int) -> str:
     return last                        # exit, stop_recording, gradient
 
 
-def _nested_span(gtape, tid: int):
+def _nested_span(gtape, tid: int, other_tapes_only: bool = True):
+    """The tape whose gradient() (run while another tape recorded) made tensor `tid`, or None."""
     from tapegrad.tape import _NESTED_GRADIENT_SPANS
     for start, end, ref in reversed(_NESTED_GRADIENT_SPANS):
-        if start < tid <= end and ref() is not gtape:
+        if start < tid <= end and not (other_tapes_only and ref() is gtape):
             return ref()
     return None
 
@@ -607,7 +609,7 @@ def _explain_one(snap: _Snapshot, t, src, label: str) -> Explanation:
 
     sdt = np.result_type(src._value)
     if sdt.kind not in "fc":
-        return no("integer_dtype", f"The source {label} has dtype {sdt.name}: only floating-point and "
+        return no("integer_dtype", f"The source ({label}) has dtype {sdt.name}: only floating-point and "
                                    f"complex tensors get gradients. Use a float tensor, e.g. "
                                    f"tg.cast(x, tg.float32) before the computation (not after it).")
     if not isinstance(t, (Tensor, Variable)):
@@ -617,7 +619,7 @@ def _explain_one(snap: _Snapshot, t, src, label: str) -> Explanation:
                                   f"Keep the computation on tapegrad tensors (NumPy functions applied to "
                                   f"tensors are recorded).")
     if t._id == src._id:
-        return Explanation(label, True, "same_tensor", f"The target is the source {label} itself: its "
+        return Explanation(label, True, "same_tensor", f"The target is the source ({label}) itself: its "
                                                        f"gradient is ones.")
     tdt = np.result_type(t._value)
     if tdt.kind not in "fc":
@@ -677,7 +679,11 @@ def _explain_one(snap: _Snapshot, t, src, label: str) -> Explanation:
         return Explanation(label, True, "connected",
                            f"Connected: the gradient flows from the target {snap.name(s_tgt)} back to "
                            f"{label} through {len(path)} op{'s' if len(path) != 1 else ''} ({names}).", ops)
-    cut = _cut_hint(snap, s_tgt)
+    if _nested_span(gtape, t._id, other_tapes_only=False) is not None:
+        cut = (" The target is itself a derivative, computed while this tape recorded, and the source "
+               "does not appear in it (as d(x*x*y)/dy = x*x has no y): the next derivative is None.")
+    else:
+        cut = _cut_hint(snap, s_tgt)
     return no("no_path",
               f"The target {snap.name(s_tgt)} does not depend on {label}: both are on the tape, but no "
               f"recorded op leads from one to the other.{cut}")
@@ -707,7 +713,7 @@ def _timing_reason(t, when):
 def _unwatched_reason(gtape, src, label):
     if isinstance(src, Variable):
         if not src.trainable:
-            return ("not_trainable", f"The source {label} has trainable=False: tapes watch only trainable "
+            return ("not_trainable", f"The source ({label}) has trainable=False: tapes watch only trainable "
                                      f"variables by themselves. Call tape.watch({src.name.split(':')[0]}) "
                                      f"inside the tape, or make it trainable.")
         if not gtape._watch_accessed_variables:
@@ -717,7 +723,7 @@ def _unwatched_reason(gtape, src, label):
                                      f"with block, after it, or under stop_recording() are not seen; "
                                      f"assign()/assign_add() change a variable without a recorded read, "
                                      f"and state stops gradients).")
-    return ("not_watched", f"The source {label} is a tensor this tape never watched: a constant to it. "
+    return ("not_watched", f"The source ({label}) is a tensor this tape never watched: a constant to it. "
                            f"Call tape.watch(x) inside the with block before using x, or make x a "
                            f"tg.Variable (watched automatically). A common cause: a variable replaced by "
                            f"a tensor (x = x + 1 instead of x.assign_add(1)).")
@@ -760,7 +766,8 @@ def _cut_hint(snap: _Snapshot, s_tgt: int) -> str:
             continue
         for i, s in enumerate(node.ins):
             v = node.saved_input(i)
-            if s < 0 and isinstance(v, Tensor) and _when(snap.gtape, v._id) == "recording":
+            if (s < 0 and isinstance(v, Tensor) and _when(snap.gtape, v._id) == "recording"
+                    and _nested_span(snap.gtape, v._id, other_tapes_only=False) is None):
                 found.append(f"{snap.const_text(node, i)} in {snap.op_line(node)}")
     if not found:
         return ""
