@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 import tracemalloc
-from typing import Callable, List, Tuple
+from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 
@@ -170,7 +170,7 @@ def main() -> None:
     section("Memory: keep every intermediate value, or recompute them (checkpointing)")
     depths = [8, 16, 32, 64]
     every = 8
-    results = {"plain": [], "checkpointed": []}
+    results: Dict[str, List[Tuple[float, float]]] = {"plain": [], "checkpointed": []}
     for depth in depths:
         peak_plain, t_plain, g_plain = measure(depth, 0)
         peak_ckpt, t_ckpt, g_ckpt = measure(depth, every)

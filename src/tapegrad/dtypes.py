@@ -3,42 +3,44 @@
 ``tapegrad.float32 == np.float32`` is true and tensors report their dtype as
 these objects, so code written against ``tf.float32`` runs unchanged.
 """
+from typing import Any, Optional
+
 import numpy as np
 
 
 class DType:
     __slots__ = ("_np", "name")
 
-    def __init__(self, np_dtype):
+    def __init__(self, np_dtype: Any) -> None:
         self._np = np.dtype(np_dtype)
         self.name = self._np.name
 
     @property
-    def as_numpy_dtype(self):
+    def as_numpy_dtype(self) -> type:
         return self._np.type
 
     @property
-    def is_floating(self):
+    def is_floating(self) -> bool:
         return self._np.kind == "f"
 
     @property
-    def is_integer(self):
+    def is_integer(self) -> bool:
         return self._np.kind in "iu"
 
     @property
-    def is_complex(self):
+    def is_complex(self) -> bool:
         return self._np.kind == "c"
 
     @property
-    def is_bool(self):
+    def is_bool(self) -> bool:
         return self._np.kind == "b"
 
     @property
-    def base_dtype(self):
+    def base_dtype(self) -> "DType":
         return self
 
     @property
-    def size(self):
+    def size(self) -> int:
         return self._np.itemsize
 
     def __eq__(self, other):
@@ -87,7 +89,7 @@ complex64 = _register(np.complex64)
 complex128 = _register(np.complex128)
 
 
-def as_dtype(type_value):
+def as_dtype(type_value: Any) -> DType:
     """A DType from a DType, a NumPy dtype/type or a name ('float32')."""
     if isinstance(type_value, DType):
         return type_value
@@ -103,7 +105,7 @@ def as_dtype(type_value):
         raise TypeError(f"tapegrad has no dtype for NumPy dtype {np_dtype}.") from None
 
 
-def numpy_dtype(dtype):
+def numpy_dtype(dtype: Any) -> Optional[np.dtype]:
     """The NumPy dtype of a DType / NumPy dtype / name, or None for None."""
     if dtype is None:
         return None

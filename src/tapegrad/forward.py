@@ -9,11 +9,18 @@ each op computed inside the context gets its output tangent from its inputs'
 tangents through the op's JVP rules.  Nesting with tapes and other
 accumulators follows TensorFlow (TF_SEMANTICS.md §13): see the core class.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Union
+
 import numpy as np
 
 from tapegrad import _core, _nest
 from tapegrad._core import Tensor, Variable
 from tapegrad.tape import UnconnectedGradients, warn_first_n, _dtype_name
+
+if TYPE_CHECKING:
+    from tapegrad._types import Nest
 
 __all__ = ["ForwardAccumulator"]
 
@@ -50,7 +57,7 @@ class ForwardAccumulator:
     context).  Ops need JVP rules, not finite differences.
     """
 
-    def __init__(self, primals, tangents):
+    def __init__(self, primals: Nest, tangents: Nest) -> None:
         if isinstance(primals, (Tensor, Variable)) and not _nest.is_nested(tangents):
             pairs = ((primals, tangents),)
         else:
@@ -71,20 +78,21 @@ class ForwardAccumulator:
                 continue
             self._acc.watch(p._id, _tangent_like(t, p))
 
-    def __enter__(self):
+    def __enter__(self) -> ForwardAccumulator:
         if self._recording:
             raise ValueError("Accumulator is already recording.")
         _core.push_recorder(self._acc)
         self._recording = True
         return self
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
         if self._recording:
             _core.pop_recorder(self._acc)
             self._recording = False
         return False
 
-    def jvp(self, primals, unconnected_gradients=UnconnectedGradients.NONE):
+    def jvp(self, primals: Nest,
+            unconnected_gradients: Union[UnconnectedGradients, str] = UnconnectedGradients.NONE) -> Any:
         """The tangent of each tensor in the nest `primals` (J @ tangents),
         None where it does not depend on the accumulator's primals (zeros with
         ``unconnected_gradients='zero'``).  A lookup: nothing is computed."""

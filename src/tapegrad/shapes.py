@@ -1,21 +1,24 @@
 """TensorShape: a tuple that also answers TensorFlow's shape methods."""
 
 
+from typing import Any, List
+
+
 class TensorShape(tuple):
     __slots__ = ()
 
     @property
-    def rank(self):
+    def rank(self) -> int:
         return len(self)
 
     @property
-    def ndims(self):
+    def ndims(self) -> int:
         return len(self)
 
-    def as_list(self):
+    def as_list(self) -> List[int]:
         return list(self)
 
-    def num_elements(self):
+    def num_elements(self) -> int:
         n = 1
         for d in self:
             n *= d
@@ -31,6 +34,6 @@ class TensorShape(tuple):
 
     __hash__ = tuple.__hash__
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: Any) -> Any:
         item = tuple.__getitem__(self, key)
         return TensorShape(item) if isinstance(key, slice) else item

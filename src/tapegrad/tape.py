@@ -4,6 +4,8 @@ The lifecycle (enter, exit, re-enter, stop_recording, reset, the one-shot
 rule) and the argument handling live here; recording and the backward sweep
 live in the compiled core (`tapegrad._core.Tape`).
 """
+from __future__ import annotations
+
 import collections
 import contextlib
 import enum
@@ -11,12 +13,16 @@ import logging
 import os
 import sys
 import weakref
+from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Tuple, Union
 
 import numpy as np
 
 from tapegrad import _core, _nest
 from tapegrad._core import Tensor, Variable
 from tapegrad.errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from tapegrad._types import Nest
 
 logger = logging.getLogger("tapegrad")
 
@@ -89,7 +95,7 @@ class GradientTape:
     set of gradients and frees its memory as it computes them.
     """
 
-    def __init__(self, persistent=False, watch_accessed_variables=True):
+    def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True) -> None:
         self._persistent = bool(persistent)
         self._watch_accessed_variables = bool(watch_accessed_variables)
         self._tape = None              # the compiled tape; None before entering / after a one-shot use
@@ -103,7 +109,7 @@ class GradientTape:
         self._released = False
 
     # ---- context ---------------------------------------------------------------------
-    def __enter__(self):
+    def __enter__(self) -> GradientTape:
         if self._recording:
             raise ValueError("Tape is still recording, This can happen if you try to re-enter an already-active tape.")
         if self._tape is None:
@@ -114,7 +120,7 @@ class GradientTape:
         self._push("enter")
         return self
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
         if self._recording:
             self._pop("exit")
         return False
@@ -130,7 +136,7 @@ class GradientTape:
         self._events.append((_core.Tape.id_clock(), event))
 
     @contextlib.contextmanager
-    def stop_recording(self):
+    def stop_recording(self) -> Iterator[None]:
         """Temporarily stop this tape recording (outer tapes keep recording)."""
         if self._tape is None:
             raise RuntimeError("Trying to stop recording a tape which is not recording.")
@@ -142,7 +148,7 @@ class GradientTape:
         finally:
             self._push("resume")
 
-    def reset(self):
+    def reset(self) -> None:
         """Forget everything recorded so far; only valid while recording."""
         if not self._recording:
             raise ValueError("Tape is not recording.")
@@ -153,7 +159,7 @@ class GradientTape:
         self._push("enter")
 
     # ---- watching -----------------------------------------------------------------------
-    def watch(self, tensor):
+    def watch(self, tensor: Nest) -> None:
         """Watch a tensor, a variable, or a nest of them."""
         if self._tape is None:
             raise AttributeError(
@@ -175,50 +181,50 @@ class GradientTape:
                 self._tape.watch_tensor(t)
                 self._watched_meta[t._id] = (np.shape(t._value), np.result_type(t._value))
 
-    def watched_variables(self):
+    def watched_variables(self) -> Tuple[Variable, ...]:
         """The variables this tape watched, in their construction order."""
         if self._tape is None:
             return self._last_watched_variables
         return self._tape.watched_variables()
 
     # ---- looking at the recording (tapegrad.inspect_tape) ----------------------------------
-    def describe(self):
+    def describe(self) -> str:
         """The recording as a Wengert list, one line per op: ``v3 = multiply(v1, v2)``, with
         each result's dtype and shape; watched tensors and variables first."""
         from tapegrad import inspect_tape
         return inspect_tape.describe(self)
 
-    def to_dot(self, target=None):
+    def to_dot(self, target: Nest = None) -> str:
         """Graphviz DOT source of the recording: one node per op (name, output dtype and
         shape), edges for tensors, watched tensors and variables marked.  With `target`, only
         the ops on a path to it, and the edges its gradient flows back along highlighted."""
         from tapegrad import inspect_tape
         return inspect_tape.to_dot(self, target)
 
-    def render(self, path, target=None, format="svg"):
+    def render(self, path: str, target: Nest = None, format: str = "svg") -> str:
         """Draw to_dot(target) into the file `path` with Graphviz (the optional ``graphviz``
         Python package and Graphviz's ``dot`` program).  Returns `path`."""
         from tapegrad import inspect_tape
         return inspect_tape.render(self, path, target, format)
 
-    def explain(self, target, sources):
+    def explain(self, target: Nest, sources: Nest) -> Any:
         """Why gradient(target, sources) is None for each source (or through which ops it is
         connected), in sources' structure: `Explanation` objects; print one to read it."""
         from tapegrad import inspect_tape
         return _pack(sources, inspect_tape.explain(self, target, self._check_sources(_flat(sources))))
 
-    def _repr_mimebundle_(self, include=None, exclude=None):
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Dict[str, str]:
         # Jupyter shows a tape as its graph when Graphviz can draw it, else as describe().
         from tapegrad import inspect_tape
         return inspect_tape.mimebundle(self)
 
-    def _repr_svg_(self):
+    def _repr_svg_(self) -> Optional[str]:
         from tapegrad import inspect_tape
         return inspect_tape.svg_or_none(self)
 
     # ---- gradients ------------------------------------------------------------------------
-    def gradient(self, target, sources, output_gradients=None,
-                 unconnected_gradients=UnconnectedGradients.NONE):
+    def gradient(self, target: Nest, sources: Nest, output_gradients: Nest = None,
+                 unconnected_gradients: Union[UnconnectedGradients, str] = UnconnectedGradients.NONE) -> Any:
         """d(sum of targets)/d(source) for each source, in sources' structure."""
         if self._tape is None:
             raise RuntimeError(_ONE_SHOT)
@@ -308,8 +314,9 @@ class GradientTape:
                 tape.release()
 
     # ---- jacobians --------------------------------------------------------------------------
-    def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
-                 parallel_iterations=None, experimental_use_pfor=True):
+    def jacobian(self, target: Union[Tensor, Variable], sources: Nest,
+                 unconnected_gradients: Union[UnconnectedGradients, str] = UnconnectedGradients.NONE,
+                 parallel_iterations: Optional[int] = None, experimental_use_pfor: bool = True) -> Any:
         """d target / d source for each source: shape target.shape + source.shape.
 
         One reverse sweep with every cotangent row stacked on a leading batch
@@ -345,9 +352,10 @@ class GradientTape:
         self._note_nested(start)
         return _pack(sources, out)
 
-    def batch_jacobian(self, target, source, unconnected_gradients=UnconnectedGradients.NONE,
-                       parallel_iterations=None, experimental_use_pfor=True,
-                       experimental_check_independence=True):
+    def batch_jacobian(self, target: Union[Tensor, Variable], source: Union[Tensor, Variable],
+                       unconnected_gradients: Union[UnconnectedGradients, str] = UnconnectedGradients.NONE,
+                       parallel_iterations: Optional[int] = None, experimental_use_pfor: bool = True,
+                       experimental_check_independence: bool = True) -> Tensor:
         """Per-example Jacobians: target [b, y...], source [b, x...] -> [b, y..., x...].
 
         As TensorFlow computes it: entry [i, j, k] is the gradient of target
