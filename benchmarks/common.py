@@ -106,7 +106,9 @@ def judge_le(value, limit, what, fmt=lambda v: f"{v:.3g}"):
 
 # ---------------------------------------------------------------- workloads
 class Workload:
-    """One benchmark.  Subclasses set the attributes and write ``make_<impl>(cfg)`` factories.
+    """One benchmark.  Subclasses set the attributes and write ``make_<impl>(cfg)`` factories, and
+    one ``make_tf_api(tf, cfg)`` for every implementation in ``peers.TF_API`` (tapegrad and
+    TensorFlow share their API, so one adapter takes the module as ``tf``).
 
     A factory returns a dict of callables.  Keys listed in ``variants`` are timed; every key is
     called once and its result compared with the floor's result for the same key before any
@@ -176,11 +178,14 @@ class Workload:
 
     def factory(self, impl):
         fn = getattr(self, "make_" + impl, None)
-        if fn is None:
+        shared = fn is None and impl in peers.TF_API and hasattr(self, "make_tf_api")
+        if fn is None and not shared:
             raise Unavailable(f"{impl} has no implementation of {self.id}")
         ok, why = peers.available(impl)
         if not ok:
             raise Unavailable(why)
+        if shared:
+            return self.make_tf_api(peers.get(peers.IMPL_MODULE[impl]), self.cfg)
         return fn(self.cfg)
 
     # --- the harness

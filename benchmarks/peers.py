@@ -4,6 +4,7 @@ Nothing here is imported by tapegrad itself; a peer that is not installed makes 
 "skipped", never an error.
 """
 import importlib
+import operator
 import os
 
 from . import pin_threads_env
@@ -81,6 +82,10 @@ IMPL_MODULE = {
     "autograd": "autograd",
 }
 ALL_IMPLS = tuple(IMPL_MODULE)
+# The implementations with TensorFlow 2's eager API (GradientTape, watch, Variable,
+# autodiff.ForwardAccumulator, the tf.math / tf.nn names): a workload writes one adapter for all of
+# them, ``make_tf_api(tf, cfg)``, which Workload.factory calls with the module.
+TF_API = ("tapegrad", "tensorflow")
 LABELS = {
     "floor": "numpy floor",
     "tapegrad": "tapegrad",
@@ -139,3 +144,10 @@ def version(impl):
     if mod == "tapegrad":
         return f"tapegrad {v} ({os.path.dirname(getattr(m, '__file__', '') or '?')})"
     return f"{mod} {v}"
+
+
+def matvec(tf):
+    """``W @ x`` for a matrix W and a vector x, as module ``tf`` spells it.  tapegrad's ``@``
+    accepts a vector operand, as NumPy's does (``operator.matmul`` is that operator itself);
+    TensorFlow's needs two operands of rank 2 and has ``tf.linalg.matvec`` for this case."""
+    return tf.linalg.matvec if tf.__name__ == "tensorflow" else operator.matmul

@@ -17,6 +17,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 
 import benchmarks  # noqa: E402  (pins threads before numpy is imported)
 
+# isort: split
 import argparse  # noqa: E402
 import datetime  # noqa: E402
 import platform  # noqa: E402
@@ -26,8 +27,17 @@ import traceback  # noqa: E402
 from benchmarks import peers, report  # noqa: E402
 from benchmarks.common import Context  # noqa: E402
 from benchmarks.workloads import (  # noqa: E402
-    w1_scalar_chain, w2_vector_chain, w3_recording, w4_mlp, w5_elementwise, w6_deep_chain,
-    w7_second_derivative, w8_jacobian, w9_hvp, w10_import)
+    w1_scalar_chain,
+    w2_vector_chain,
+    w3_recording,
+    w4_mlp,
+    w5_elementwise,
+    w6_deep_chain,
+    w7_second_derivative,
+    w8_jacobian,
+    w9_hvp,
+    w10_import,
+)
 
 MODULES = (w1_scalar_chain, w2_vector_chain, w3_recording, w4_mlp, w5_elementwise, w6_deep_chain,
            w7_second_derivative, w8_jacobian, w9_hvp, w10_import)

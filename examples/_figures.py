@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any, Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 
-def figure_dir(argv: Optional[Sequence[str]] = None, description: str = "") -> str:
+def figure_dir(argv: Sequence[str] | None = None, description: str = "") -> str:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--figures", default=".", help="folder for the PNG figures (default: .)")
     args = parser.parse_args(argv)
@@ -18,7 +19,7 @@ def figure_dir(argv: Optional[Sequence[str]] = None, description: str = "") -> s
     return str(args.figures)
 
 
-def save_figure(folder: str, name: str, draw: Callable[[Any], None]) -> Optional[str]:
+def save_figure(folder: str, name: str, draw: Callable[[Any], None]) -> str | None:
     """Call draw(pyplot) on a new figure and save it as folder/name; None without matplotlib."""
     try:
         import matplotlib

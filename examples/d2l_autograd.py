@@ -7,9 +7,9 @@ result it prints. The last exercise plots sin(x) beside the derivative the tape 
     python examples/d2l_autograd.py [--figures DIR]
 """
 import numpy as np
+from _figures import figure_dir, save_figure, section
 
 import tapegrad as tg
-from _figures import figure_dir, save_figure, section
 
 
 def f(a):

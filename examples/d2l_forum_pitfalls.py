@@ -9,9 +9,9 @@ input's shape. Saves d2l_forum_sin_grad.png (the plot the thread was after).
 import math
 
 import numpy as np
+from _figures import figure_dir, save_figure, section
 
 import tapegrad as tg
-from _figures import figure_dir, save_figure, section
 
 
 def main() -> None:

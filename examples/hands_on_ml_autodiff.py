@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import time
 import tracemalloc
-from typing import Callable, Dict, List, Tuple
+from collections.abc import Callable
 
 import numpy as np
+from _figures import figure_dir, save_figure, section
 
 import tapegrad as tg
-from _figures import figure_dir, save_figure, section
 
 
 def f(x, y):
@@ -28,7 +28,7 @@ def f(x, y):
 
 # ---- numeric differentiation ------------------------------------------------------------
 
-def numeric_gradient(func: Callable[[float, float], float], x: float, y: float, eps: float) -> Tuple[float, float]:
+def numeric_gradient(func: Callable[[float, float], float], x: float, y: float, eps: float) -> tuple[float, float]:
     """Central differences: error O(eps^2) instead of the forward difference's O(eps)."""
     return ((func(x + eps, y) - func(x - eps, y)) / (2 * eps),
             (func(x, y + eps) - func(x, y - eps)) / (2 * eps))
@@ -43,16 +43,16 @@ class Dual:
         self.value, self.tangent = value, tangent
 
     @staticmethod
-    def lift(other: "Dual | float") -> "Dual":
+    def lift(other: Dual | float) -> Dual:
         return other if isinstance(other, Dual) else Dual(float(other))
 
-    def __add__(self, other: "Dual | float") -> "Dual":
+    def __add__(self, other: Dual | float) -> Dual:
         o = Dual.lift(other)
         return Dual(self.value + o.value, self.tangent + o.tangent)
 
     __radd__ = __add__
 
-    def __mul__(self, other: "Dual | float") -> "Dual":
+    def __mul__(self, other: Dual | float) -> Dual:
         o = Dual.lift(other)
         return Dual(self.value * o.value, self.value * o.tangent + self.tangent * o.value)
 
@@ -61,12 +61,12 @@ class Dual:
 
 # ---- checkpointing ----------------------------------------------------------------------
 
-def make_network(depth: int, width: int, seed: int = 0) -> List[tg.Variable]:
+def make_network(depth: int, width: int, seed: int = 0) -> list[tg.Variable]:
     rng = np.random.default_rng(seed)
     return [tg.Variable(rng.standard_normal((width, width)) / np.sqrt(width)) for _ in range(depth)]
 
 
-def run_network(x: tg.Tensor, weights: List[tg.Variable], checkpoint_every: int) -> tg.Tensor:
+def run_network(x: tg.Tensor, weights: list[tg.Variable], checkpoint_every: int) -> tg.Tensor:
     """tanh layers; with checkpoint_every > 0, each group of that many layers is one
     recompute_grad call: the tape keeps only the group's input, and the backward pass runs the
     group again to get the values its rules need."""
@@ -76,7 +76,7 @@ def run_network(x: tg.Tensor, weights: List[tg.Variable], checkpoint_every: int)
             h = tg.tanh(h @ w)
         return h
 
-    def group(ws: List[tg.Variable]) -> Callable[[tg.Tensor], tg.Tensor]:
+    def group(ws: list[tg.Variable]) -> Callable[[tg.Tensor], tg.Tensor]:
         @tg.recompute_grad
         def block(h: tg.Tensor) -> tg.Tensor:
             for w in ws:
@@ -90,7 +90,7 @@ def run_network(x: tg.Tensor, weights: List[tg.Variable], checkpoint_every: int)
     return h
 
 
-def measure(depth: int, checkpoint_every: int, batch: int = 1024, width: int = 64) -> Tuple[float, float, list]:
+def measure(depth: int, checkpoint_every: int, batch: int = 1024, width: int = 64) -> tuple[float, float, list]:
     """(peak bytes allocated during forward + backward, best seconds of 3, gradients).
 
     A wide batch through narrow layers, so the activations the tape keeps (batch x width per
@@ -170,7 +170,7 @@ def main() -> None:
     section("Memory: keep every intermediate value, or recompute them (checkpointing)")
     depths = [8, 16, 32, 64]
     every = 8
-    results: Dict[str, List[Tuple[float, float]]] = {"plain": [], "checkpointed": []}
+    results: dict[str, list[tuple[float, float]]] = {"plain": [], "checkpointed": []}
     for depth in depths:
         peak_plain, t_plain, g_plain = measure(depth, 0)
         peak_ckpt, t_ckpt, g_ckpt = measure(depth, every)

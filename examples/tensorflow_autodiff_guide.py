@@ -7,9 +7,9 @@ Saves tf_guide_sigmoid.png (sigmoid and its derivative from one gradient call).
     python examples/tensorflow_autodiff_guide.py [--figures DIR]
 """
 import numpy as np
+from _figures import figure_dir, save_figure, section
 
 import tapegrad as tg
-from _figures import figure_dir, save_figure, section
 
 
 class Dense:
@@ -142,7 +142,7 @@ def main() -> None:
 
     section("Cases where gradient() returns None, and explain() says why")
     x = tg.Variable(2.0)
-    for epoch in range(2):
+    for _epoch in range(2):
         with tg.GradientTape(persistent=True) as tape:
             y = x + 1
         print(type(x).__name__, tape.gradient(y, x))

@@ -8,9 +8,9 @@ in a comment what the PyTorch cell does and how the tape expresses the same thin
     python examples/tensorflow_vs_pytorch.py [--figures DIR]   (no figures)
 """
 import numpy as np
-
-import tapegrad as tf          # the notebook's TensorFlow code, unchanged but for this import
 from _figures import figure_dir, section
+
+import tapegrad as tf  # the notebook's TensorFlow code, unchanged but for this import
 
 
 def f(a):

@@ -9,7 +9,7 @@ Records call the op itself (``_core.apply(op, inputs, params)``), not the
 public function, so each op is checked on exactly the params it receives.
 """
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -57,7 +57,6 @@ class Record:
     finish: object = None                # op output -> one tensor to check (multi-output ops)
     dtypes: tuple = ("float64", "float32")
     note: str = ""
-    arrays: list = field(default=None, repr=False)
 
     def inputs(self, dtype=np.float64):
         r = _rng(self.op)
@@ -78,13 +77,7 @@ class Record:
         """The op on tensors (recorded), as the checked function."""
         if self.prepare is not None:
             ts = self.prepare(*ts)
-        op = self.Op
-        if op.kind == _core.UNARY:
-            out = _core.unary(op, ts[0])
-        elif op.kind == _core.BINARY:
-            out = _core.binary(op, ts[0], ts[1])
-        else:
-            out = _core.apply(op, tuple(ts), self.params)
+        out = _core.apply(self.Op, tuple(ts), self.params)
         return self.finish(out) if self.finish is not None else out
 
     def raw_params(self, inputs):

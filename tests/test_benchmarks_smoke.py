@@ -15,15 +15,20 @@ REPO = Path(__file__).resolve().parents[1]
 EXPECTED = {"W1", "W2", "W3", "W4-f32", "W4-f64", "W5", "W6", "W7", "W10"}
 
 
+def _env():
+    """This environment with the repository on PYTHONPATH (benchmarks/ is not installed)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.run", "--smoke", "--impls", "floor,tapegrad",
          "--out", str(out), "--no-chart", "--strict"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+        cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600,
     )
     return proc, out
 
@@ -65,8 +70,45 @@ def test_smoke_peers_not_imported():
     code = ("import sys, benchmarks.run; "
             "bad = [m for m in ('torch', 'tensorflow', 'jax', 'autograd') if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=_env(), capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# The TensorFlow adapters are the tapegrad ones (make_tf_api / chain.tf_api, given the module), but
+# TensorFlow is optional and absent here.  Running them with tapegrad standing in under the name
+# "tensorflow" checks the branch only TensorFlow takes (peers.matvec) against the floor.
+_TF_SPELLING = """
+import types
+import numpy as np
+import tapegrad
+from benchmarks import common, peers
+from benchmarks.run import WORKLOAD_CLASSES
+from benchmarks.workloads import chain
+tf = types.ModuleType("tensorflow")
+vars(tf).update({k: v for k, v in vars(tapegrad).items() if not k.startswith("__")})
+assert peers.matvec(tf) is tapegrad.linalg.matvec
+checked = []
+for cls in WORKLOAD_CLASSES:
+    w = cls(smoke=True)
+    if not hasattr(w, "make_tf_api"):
+        continue
+    floor, got = w.make_floor(w.cfg), w.make_tf_api(tf, w.cfg)
+    assert set(got) == set(floor), (cls.id, set(got), set(floor))
+    for key in floor:
+        ok, _, _, msg = common.compare(got[key](), floor[key](), w.rtol, w.atol)
+        assert ok, (cls.id, key, msg)
+    checked.append(cls.id)
+for reduce, x0 in ((False, np.float64(0.5)), (True, np.linspace(-1.0, 1.0, 16))):
+    ok, _, _, msg = common.compare(chain.tf_api(tf, x0, 10, reduce)["grad"](), chain.floor(x0, 10, reduce)["grad"](),
+                                   1e-12, 1e-14)
+    assert ok, ("chain", reduce, msg)
+print(" ".join(checked))
+"""
+
+
+def test_tf_api_adapters_run_with_tensorflows_spelling():
+    proc = subprocess.run([sys.executable, "-c", _TF_SPELLING], cwd=REPO, env=_env(), capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.split() == ["W4-f32", "W4-f64", "W5", "W7", "W8-64", "W8-256", "W9"]

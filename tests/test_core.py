@@ -16,10 +16,10 @@ def test_nothing_is_recorded_unless_an_input_is_watched():
     x = tg.constant([3.0, 4.0])
     with tg.GradientTape() as t:
         _ = tg.sin(c) * c + 1.0          # c is not watched: not recorded
-        assert t._tape.num_nodes == 0
+        assert t._wengert.num_nodes == 0
         t.watch(x)
         _ = tg.sin(x) * c                # two ops on x
-        assert t._tape.num_nodes == 2
+        assert t._wengert.num_nodes == 2
 
 
 def test_ops_outside_any_tape_are_not_recorded_by_a_later_tape():
@@ -35,9 +35,9 @@ def test_integer_results_are_not_recorded():
     with tg.GradientTape() as t:
         t.watch(x)
         _ = tg.cast(x, tg.int32) + 1     # int outputs: neither op is recorded
-        assert t._tape.num_nodes == 0
+        assert t._wengert.num_nodes == 0
         _ = tg.cast(x, tg.float64)       # a float cast is
-        assert t._tape.num_nodes == 1
+        assert t._wengert.num_nodes == 1
 
 
 def test_a_million_op_chain_differentiates_without_recursion():
@@ -116,7 +116,7 @@ def test_tapes_in_two_threads_never_see_each_others_ops():
             t.watch(shared)
             entered.set()
             done.wait(10)
-            result["nodes"] = t._tape.num_nodes
+            result["nodes"] = t._wengert.num_nodes
             y = shared * shared
         result["grad"] = t.gradient(y, shared).numpy()
 

@@ -1,5 +1,4 @@
-"""tapegrad.custom_gradient and tapegrad.recompute_grad (TF_SEMANTICS.md §11, §12)."""
-import re
+"""tapegrad.custom_gradient and tapegrad.recompute_grad (docs/tensorflow_semantics.md §13)."""
 import tracemalloc
 
 import numpy as np
@@ -7,9 +6,7 @@ import pytest
 
 import tapegrad as tf
 
-
-def _exactly(exc, message):
-    return pytest.raises(exc, match="^" + re.escape(message) + "$")
+from conftest import raises_exactly
 
 
 @tf.custom_gradient
@@ -21,7 +18,7 @@ def log1pexp(x):
     return tf.math.log(1 + e), grad
 
 
-# === §11 ==========================================================================================
+# === §13.1 ========================================================================================
 
 def test_log1pexp_guide_example():
     x = tf.constant(100.)
@@ -64,7 +61,7 @@ def test_missing_variables_keyword_raises_at_call_time():
             return dy * w
         return x * w, grad
 
-    with _exactly(TypeError, "@tf.custom_gradient grad_fn must accept keyword argument 'variables', since "
+    with raises_exactly(TypeError, "@tf.custom_gradient grad_fn must accept keyword argument 'variables', since "
                              "function uses variables: [<tapegrad.Variable 'Variable:0' shape=() dtype=float32, "
                              "numpy=2.0>]"):
         needs_vars(tf.constant(1.0))
@@ -113,12 +110,12 @@ def test_wrong_gradient_counts_and_a_python_float_gradient():
     with tf.GradientTape() as t:
         t.watch(c)
         y = f(c)
-    with _exactly(ValueError, "Must return gradient for each variable from @custom_gradient grad_fn."):
+    with raises_exactly(ValueError, "Must return gradient for each variable from @custom_gradient grad_fn."):
         t.gradient(y, [c, w])
     with tf.GradientTape() as t:
         t.watch(c)
         y = g(c)
-    with _exactly(ValueError, "custom_gradient function expected to return 1 gradients, but returned 0 instead."):
+    with raises_exactly(ValueError, "custom_gradient function expected to return 1 gradients, but returned 0 instead."):
         t.gradient(y, [c, w])
     with tf.GradientTape() as t:
         t.watch(c)
@@ -153,7 +150,7 @@ def test_outputs_are_new_tensors_and_python_results_are_converted():
 
     @tf.custom_gradient
     def numpy_forward(x):
-        # §18: a NumPy forward pass with a tapegrad gradient
+        # a NumPy forward pass with a tapegrad gradient (docs/tensorflow_semantics.md §4.2)
         v = x.numpy()
         return np.sin(v), lambda dy: dy * tf.cos(x)
 
@@ -278,7 +275,7 @@ def test_custom_gradient_without_recorders_is_a_plain_call():
     assert y.numpy() == pytest.approx(np.log(2.0))
 
 
-# === §12 recompute_grad =============================================================================
+# === §13.2 recompute_grad ===========================================================================
 
 def test_recompute_grad_calls_f_again_in_the_backward_pass():
     y = tf.Variable(1.0)
@@ -291,7 +288,7 @@ def test_recompute_grad_calls_f_again_in_the_backward_pass():
     f = tf.recompute_grad(my_function)
     with tf.GradientTape() as tape:
         r = tf.constant(2.0)
-        for i in range(4):
+        for _ in range(4):
             r = f(r)
     assert len(calls) == 4
     assert repr(tape.gradient(r, [y])) == "[<tapegrad.Tensor: shape=(), dtype=float32, numpy=8.0>]"
@@ -304,7 +301,7 @@ def test_recompute_grad_cannot_be_used_in_forward_mode():
         return tf.reduce_prod(tf.tanh(x) ** 2)
 
     x = tf.constant([1.])
-    with _exactly(NotImplementedError, "recompute_grad tried to transpose grad of f. Consider not using "
+    with raises_exactly(NotImplementedError, "recompute_grad tried to transpose grad of f. Consider not using "
                                        "recompute_grad in forward modeautodiff"):
         with tf.autodiff.ForwardAccumulator(x, tf.constant([1.])):
             f(x)

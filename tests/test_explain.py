@@ -27,7 +27,7 @@ def test_connected_lists_the_ops_of_the_path():
     c = tg.constant(5.0)
     with tg.GradientTape(persistent=True) as t:
         y = x * x
-        unrelated = c * 2.0
+        _ = c * 2.0                 # not on z's path: not in the connecting ops
         z = tg.sin(y) + 1.0
     assert t.gradient(z, x) is not None
     e = explained(t, z, x, "connected", "through 3 ops (multiply, sin, add)")
@@ -80,7 +80,7 @@ def test_tf_guide_variable_replaced_by_a_tensor():
     # iteration's gradient is None.
     x = tg.Variable(2.0)
     reasons = []
-    for epoch in range(2):
+    for _epoch in range(2):
         with tg.GradientTape(persistent=True) as t:
             y = x + 1
         reasons.append((t.gradient(y, x) is None, t.explain(y, x).reason))
@@ -122,7 +122,7 @@ def test_target_computed_before_the_tape():
     x = tg.Variable(3.0)
     y = x * x
     with tg.GradientTape(persistent=True) as t:
-        z = x * 2.0
+        _ = x * 2.0                 # the tape records, but not y
     assert t.gradient(y, x) is None
     explained(t, y, x, "before_tape", "before the tape was entered")
 
@@ -268,7 +268,7 @@ def test_target_that_does_not_depend_on_the_source():
     x = tg.Variable(1.0)
     w = tg.Variable(2.0)
     with tg.GradientTape(persistent=True) as t:
-        a = x * 3.0
+        _ = x * 3.0                 # x is on the tape too
         b = w * 3.0
     assert t.gradient(b, x) is None
     explained(t, b, x, "no_path", "does not depend on variable")

@@ -1,29 +1,22 @@
-"""Forward mode: tapegrad.autodiff.ForwardAccumulator (TF_SEMANTICS.md §13), and forward
+"""Forward mode: tapegrad.autodiff.ForwardAccumulator (docs/tensorflow_semantics.md §14), and forward
 mode against reverse mode through the engines for every op in the registry:
 <u, J v> from a ForwardAccumulator equals <J^T u, v> from a GradientTape, and
 forward-over-reverse Hessian-vector products equal reverse-over-reverse ones."""
-import os
-import re
-import sys
-
 import numpy as np
 import pytest
 
 import tapegrad as tf
 from tapegrad import _core
+from tapegrad.test import check_gradients
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from op_records import RECORDS  # noqa: E402
+from conftest import raises_exactly
+from op_records import RECORDS
 
 DUPLICATE = ("Tensor {} was specified as a primal multiple times. This may indicate an error. If it was "
              "intended, please sum the corresponding tangents.")
 
 
-def _exactly(exc, message):
-    return pytest.raises(exc, match="^" + re.escape(message) + "$")
-
-
-# === §13 snippets ===============================================================================
+# === §14 snippets ===============================================================================
 
 def test_nested_accumulators_outer_sees_inner():
     primal = tf.constant(1.1)
@@ -99,7 +92,7 @@ def test_jvp_lookup_rules_and_unconnected_values():
         assert acc.jvp(z) is None
         assert str(acc.jvp(z, unconnected_gradients='zero')) == "tapegrad.Tensor(0.0, shape=(), dtype=float32)"
         assert acc.jvp(z, unconnected_gradients=tf.UnconnectedGradients.ZERO).numpy() == 0.0
-        with _exactly(ValueError, "Accumulator is already recording."):
+        with raises_exactly(ValueError, "Accumulator is already recording."):
             with acc:
                 pass
         w = x * 2.0
@@ -122,10 +115,10 @@ def test_jvp_of_a_never_entered_accumulator():
 
 def test_accumulator_errors():
     x = tf.constant(-2.)
-    with _exactly(ValueError, DUPLICATE):
+    with raises_exactly(ValueError, DUPLICATE):
         tf.autodiff.ForwardAccumulator([x, x], [1., 2.])
     with tf.autodiff.ForwardAccumulator(x, 1.5) as acc:
-        with _exactly(ValueError, "'bogus' is not a valid UnconnectedGradients"):
+        with raises_exactly(ValueError, "'bogus' is not a valid UnconnectedGradients"):
             acc.jvp(x, unconnected_gradients='bogus')
     with pytest.raises(ValueError, match="don't have the same nested structure"):
         tf.autodiff.ForwardAccumulator([x], [1., 2.])
@@ -268,3 +261,11 @@ def test_forward_over_reverse_agrees_with_reverse_over_reverse(name):
         hu_rev = [h.numpy() for h in outer.gradient(inner_u, xs, unconnected_gradients="zero")]
     for a, b in zip(hu_fwd, hu_rev):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-8)
+
+
+def test_sparse_cross_entropy_jvp_rule_is_differentiable_in_forward_mode():
+    # Its JVP rule multiplies a tensor by an int64 array (np.expand_dims(1, -1)): forward over
+    # forward needs that operand converted to the tensor's dtype, as TensorFlow converts it.
+    logits = np.random.default_rng(0).standard_normal((3, 4))
+    check_gradients(lambda x: tf.nn.sparse_softmax_cross_entropy_with_logits(labels=[1, 0, 3], logits=x),
+                    [logits], order=2, modes=("fwd",))

@@ -1,10 +1,7 @@
-"""GradientTape.jacobian and batch_jacobian (TF_SEMANTICS.md §9): TensorFlow's shapes, errors and
+"""GradientTape.jacobian and batch_jacobian (docs/tensorflow_semantics.md §12): TensorFlow's shapes, errors and
 unconnected behaviour; against finite differences for every op in the registry (through the
 batched sweep); one sweep when every op batches, one per row otherwise."""
 import logging
-import os
-import re
-import sys
 
 import numpy as np
 import pytest
@@ -13,14 +10,8 @@ import tapegrad as tf
 from tapegrad import _core
 from tapegrad.test import numerical_jacobian
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from op_records import RECORDS  # noqa: E402
-
-ONE_SHOT = 'A non-persistent GradientTape can only be used to compute one set of gradients (or jacobians)'
-
-
-def _exactly(exc, message):
-    return pytest.raises(exc, match="^" + re.escape(message) + "$")
+from conftest import ONE_SHOT, raises_exactly
+from op_records import RECORDS
 
 
 def _counting_op(batching):
@@ -36,7 +27,7 @@ def _counting_op(batching):
     return op, calls
 
 
-# === §9.1 =========================================================================================
+# === §12.1 ========================================================================================
 
 def test_jacobian_shapes_and_unconnected():
     x = tf.Variable(tf.reshape(tf.range(6, dtype=tf.float32), [2, 3]))
@@ -70,7 +61,7 @@ def test_jacobian_of_a_watched_constant_and_the_pfor_error_on_a_used_tape():
         h.watch(w)
         q = w * w
     assert str(h.jacobian(q, w)) == ("tapegrad.Tensor(\n[[2. 0.]\n [0. 4.]], shape=(2, 2), dtype=float32)")
-    with _exactly(RuntimeError, ONE_SHOT):
+    with raises_exactly(RuntimeError, ONE_SHOT):
         h.jacobian(q, w, experimental_use_pfor=False)
 
 
@@ -78,7 +69,7 @@ def test_without_pfor_a_persistent_tape_is_required():
     x = tf.Variable([1., 2.])
     with tf.GradientTape() as g:
         y = x * x
-    with _exactly(RuntimeError, "GradientTape must be created with persistent=True to compute the jacobian "
+    with raises_exactly(RuntimeError, "GradientTape must be created with persistent=True to compute the jacobian "
                                 "with eager execution enabled and with  experimental_use_pfor set to False."):
         g.jacobian(y, x, experimental_use_pfor=False)
     assert g.jacobian(y, x).numpy().tolist() == [[2.0, 0.0], [0.0, 4.0]]    # the failed call did not consume it
@@ -134,7 +125,7 @@ def test_jacobian_inside_a_non_persistent_context_consumes_the_tape():
         y = x * x
         assert t.jacobian(y, x).numpy() == 6.0
         w = x * 5.0
-        with _exactly(RuntimeError, ONE_SHOT):
+        with raises_exactly(RuntimeError, ONE_SHOT):
             t.gradient(w, x)
 
 
@@ -188,7 +179,7 @@ def test_per_row_fallback_on_a_non_persistent_tape_keeps_values_until_the_last_r
     xv = np.array([0.5, 1.5, 2.5])
     want = np.diag(3 * (1 - np.tanh(3 * xv) ** 2) * np.exp(xv) + np.tanh(3 * xv) * np.exp(xv))
     np.testing.assert_allclose(j, want, rtol=1e-12)
-    assert g._tape is None                    # consumed
+    assert g._wengert is None                    # consumed
 
 
 def test_broadcasting_binary_ops_keep_the_batch_axis():
@@ -263,7 +254,7 @@ def test_jacobian_inside_a_persistent_context_warns(caplog):
     assert "Calling GradientTape.gradient on a persistent tape inside its context" in caplog.text
 
 
-# === §9.2 batch_jacobian =============================================================================
+# === §12.2 batch_jacobian ============================================================================
 
 def test_batch_jacobian_values_unconnected_zeros_and_errors():
     with tf.GradientTape(persistent=True) as g:
@@ -276,11 +267,12 @@ def test_batch_jacobian_values_unconnected_zeros_and_errors():
     assert str(g.batch_jacobian(y, x)) == ("tapegrad.Tensor(\n[[[2. 0.]\n  [0. 4.]]\n\n [[6. 0.]\n  [0. 8.]]], "
                                            "shape=(2, 2, 2), dtype=float32)")
     assert g.batch_jacobian(y, u).numpy().tolist() == [[[0.0], [0.0]], [[0.0], [0.0]]]
-    with _exactly(ValueError, "Need first dimension of target shape ((4, 2)) and source shape ((2, 2)) to match."):
+    with raises_exactly(ValueError,
+                        "Need first dimension of target shape ((4, 2)) and source shape ((2, 2)) to match."):
         g.batch_jacobian(bad, x)
-    with _exactly(ValueError, "Shape (2,) must have rank at least 2"):
+    with raises_exactly(ValueError, "Shape (2,) must have rank at least 2"):
         g.batch_jacobian(tf.reduce_sum(x, axis=1), x)
-    with _exactly(ValueError, "Shape (2,) must have rank at least 2"):
+    with raises_exactly(ValueError, "Shape (2,) must have rank at least 2"):
         g.batch_jacobian(y, x[0])
 
 
@@ -309,11 +301,11 @@ def test_batch_jacobian_one_shot_typo_and_pfor_error():
     x = tf.Variable(tf.range(4, dtype=tf.float32))
     with tf.GradientTape() as t:
         y = x * x
-    with _exactly(RuntimeError, "GradientTape must be created with persistent=True to compute the batch_jacobian "
+    with raises_exactly(RuntimeError, "GradientTape must be created with persistent=True to compute the batch_jacobian "
                                 "with eager execution enabled and  with experimental_use_pfor set to False."):
         t.batch_jacobian(tf.reshape(y, [4, 1]), tf.reshape(x, [4, 1]), experimental_use_pfor=False)
     t.gradient(y, x)
-    with _exactly(RuntimeError, 'A non-persistent GradientTape can only be used tocompute one set of gradients '
+    with raises_exactly(RuntimeError, 'A non-persistent GradientTape can only be used tocompute one set of gradients '
                                 '(or jacobians)'):
         t.batch_jacobian(tf.reshape(y, [4, 1]), tf.reshape(x, [4, 1]))
 
@@ -355,7 +347,7 @@ def test_zero_size_targets_need_no_sweep():
         g.watch(x)
         e = tf.reshape(x, [-1])[:0] * 2.0
     assert g.jacobian(e, x).shape == (0, 1, 2)
-    with _exactly(RuntimeError, ONE_SHOT):                # still the tape's one use
+    with raises_exactly(RuntimeError, ONE_SHOT):                # still the tape's one use
         g.jacobian(e, x)
     with tf.GradientTape() as g:
         g.watch(x)

@@ -1,4 +1,4 @@
-"""TensorFlow's op-level conventions (TF_SEMANTICS.md sections 7 and 16) for
+"""TensorFlow's op-level conventions (docs/tensorflow_semantics.md sections 10 and 17) for
 the op library: values at kinks and ties, None versus a connected zero at
 second order (decided by which tensors each rule reads, as in TF), integer
 outputs without gradients, and clear errors where a derivative does not

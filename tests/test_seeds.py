@@ -1,7 +1,8 @@
-"""The TensorFlow snippets of the seed documents (shared/seeds/), run end to end on tapegrad.
+"""The TensorFlow snippets of the seed documents (docs/tensorflow_semantics.md §20), run end to end
+on tapegrad.
 
 Each test is one seed snippet with `tf` meaning tapegrad, asserting what the seed printed.
-Where TensorFlow 2.21 differs from the seed's older TensorFlow (TF_SEMANTICS.md §20) the 2.21
+Where TensorFlow 2.21 differs from the seed's older TensorFlow (that section's table) the 2.21
 behaviour is asserted: no `id=` in reprs, `repr(item())` for float32 scalars, the 2.21
 one-shot message. Seeds that drew random values use the values they printed. tapegrad's own
 conventions apply on top: reprs say `tapegrad.` where TensorFlow says `tf.`, and NumPy
@@ -14,25 +15,7 @@ import pytest
 
 import tapegrad as tf
 
-ONE_SHOT = ('A non-persistent GradientTape can only be used to compute one set of '
-            'gradients (or jacobians)')
-
-requires_jacobian = pytest.mark.skipif(
-    not hasattr(tf.GradientTape, 'jacobian'), reason='GradientTape.jacobian comes in a later issue')
-requires_size = pytest.mark.skipif(not hasattr(tf, 'size'), reason='tapegrad has no tf.size yet')
-
-
-def d2l_f(a):
-    """The control-flow function of the d2l autograd chapter (seeds 000, 002, 003)."""
-    b = a * 2
-    while tf.norm(b) < 1000:
-        b = b * 2
-    if tf.reduce_sum(b) > 0:
-        c = b
-    else:
-        c = 100 * b
-    return c
-
+from conftest import ONE_SHOT, d2l_f
 
 # The (5, 3, 2) and (20, 1) tensors seed 000 drew with tf.random.normal and printed.
 SEED000_A532 = np.array(
@@ -75,7 +58,7 @@ def test_seed000_second_gradient_call_raises_one_shot_error():
         'numpy=array([0., 2., 4., 6.], dtype=float32)>')
     with pytest.raises(RuntimeError) as err:
         t.gradient(y, x)
-    # 2.21 fixed the seed's "used tocompute" typo in gradient() (TF_SEMANTICS §20).
+    # 2.21 fixed the seed's "used tocompute" typo in gradient() (docs/tensorflow_semantics.md §20).
     assert str(err.value) == ONE_SHOT
 
 
@@ -152,7 +135,6 @@ def test_seed000_nested_tapes_second_derivative_of_linear_code_is_none():
         '(<tapegrad.Tensor: shape=(), dtype=float32, numpy=102400.0>, None)')
 
 
-@requires_jacobian
 def test_seed000_watch_then_jacobian_second_derivative_is_none():
     a = tf.Variable(-1.1861123)
     with tf.GradientTape() as t4:
@@ -171,7 +153,7 @@ def test_seed000_exp_gradient_equals_its_value():
         return tf.math.exp(x)
 
     x = tf.Variable(1.5236874, trainable=True)
-    # The seed printed numpy=1.5236874; 2.21 prints repr(item()) (TF_SEMANTICS §20).
+    # The seed printed numpy=1.5236874; 2.21 prints repr(item()) (docs/tensorflow_semantics.md §20).
     assert repr(x) == ("<tapegrad.Variable 'Variable:0' shape=() dtype=float32, "
                        "numpy=1.5236873626708984>")
     with tf.GradientTape() as t:
@@ -247,7 +229,7 @@ def _watched_ones_chain(persistent=False):
 def test_seed001_watched_constant():
     t, x, _, z = _watched_ones_chain()
     dz_dx = t.gradient(z, x)
-    # The seed's TF 1.14 repr had an id= field; it is gone in 2.21 (TF_SEMANTICS §20).
+    # The seed's TF 1.14 repr had an id= field; it is gone in 2.21 (docs/tensorflow_semantics.md §20).
     assert repr(dz_dx) == ('<tapegrad.Tensor: shape=(4,), dtype=float32, '
                            'numpy=array([18., 18., 18., 18.], dtype=float32)>')
 
@@ -324,7 +306,7 @@ def test_seed001_tf_function_decorated_square():
 
 def test_seed001_ones_is_not_the_same_dtype_as_constant_of_np_ones():
     # The seed's comment "tf.ones(4)  # same as x = tf.constant(np.ones(4))" is wrong about
-    # the dtype (TF_SEMANTICS §1.3, §20).
+    # the dtype (docs/tensorflow_semantics.md §3.1, §20).
     assert tf.ones(4).dtype == tf.float32
     assert tf.constant(np.ones(4)).dtype == tf.float64
     np.testing.assert_array_equal(tf.ones(4).numpy(), tf.constant(np.ones(4)).numpy())
@@ -392,8 +374,8 @@ def test_seed002_control_flow_scalar():
 # --- seed 003: d2l forum thread on the autograd chapter --------------------------------------
 
 def test_seed003_numpy_sin_of_a_variable_is_recorded():
-    # DELIBERATE DIFFERENCE from TensorFlow (DESIGN.md): np.sin on a Variable stays on the tape,
-    # so the user's first attempt works and gives cos(x) instead of an error / None.
+    # DELIBERATE DIFFERENCE from TensorFlow (docs/tensorflow_semantics.md §4.1): np.sin on a Variable
+    # stays on the tape, so the user's first attempt works and gives cos(x) instead of an error / None.
     x = tf.range(-10, 10, 1, dtype=tf.float32)
     x = tf.Variable(x)
     with tf.GradientTape() as t:
@@ -408,7 +390,7 @@ def test_seed003_numpy_sin_of_a_variable_is_recorded():
 
 def test_seed003_gradient_of_an_ndarray_raises():
     # The thread says `tape.gradient(ndarray, x)` "returns None"; TF 2.21 raises AttributeError
-    # (TF_SEMANTICS §1.6, §20). tapegrad raises too (the message may differ from TF's).
+    # (docs/tensorflow_semantics.md §4.1, §20). tapegrad raises too (the message may differ from TF's).
     x = tf.Variable(tf.range(-10, 10, 1, dtype=tf.float32))
     with tf.GradientTape() as t:
         y = np.sin(x.numpy())
@@ -416,12 +398,9 @@ def test_seed003_gradient_of_an_ndarray_raises():
         t.gradient(y, x)
 
 
-def test_seed003_plot_x_grad_directly():
+def test_seed003_plot_x_grad_directly(pyplot):
     # "you can plot x_grad directly" — matplotlib converts tensors through np.asarray.
-    matplotlib = pytest.importorskip('matplotlib')
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
+    plt = pyplot
     x = tf.Variable(tf.range(-10, 10, 1, dtype=tf.float32))
     with tf.GradientTape() as t:
         y = tf.math.sin(x)
@@ -435,7 +414,6 @@ def test_seed003_plot_x_grad_directly():
         plt.close(fig)
 
 
-@requires_size
 def test_seed003_assigning_elements_in_a_loop_gives_no_gradient():
     x = tf.Variable(tf.range(-10, 10, 1, dtype=tf.float32))
     y = tf.Variable(tf.zeros_like(x))

@@ -70,12 +70,13 @@ def floor(x0, iters, reduce, a=A, b=B):
                 grad=lambda: backward(forward()))
 
 
-# ------------------------------------------------------------------ tapegrad
-def tapegrad(x0, iters, reduce, a=A, b=B):
-    tg = peers.get("tapegrad")
-    x = tg.constant(x0)
-    xp = tg.constant(x0)
-    sin, rsum, Tape = tg.sin, tg.reduce_sum, tg.GradientTape
+# ------------------------------------------------------------------ tapegrad and TensorFlow
+def tf_api(tf, x0, iters, reduce, a=A, b=B):
+    """The chain in TensorFlow's API, for ``tf`` = tapegrad or tensorflow: a GradientTape watching
+    x records it.  x0 is float64 (a NumPy scalar or array), which both modules keep."""
+    x = tf.constant(x0)
+    xp = tf.constant(x0)  # the unrecorded run's input: never watched by any tape
+    sin, rsum, Tape = tf.sin, tf.reduce_sum, tf.GradientTape
 
     def forward():
         tape = Tape()
@@ -127,37 +128,6 @@ def torch(x0, iters, reduce, a=A, b=B):
         return rsum(y) if reduce else y
 
     return dict(forward=forward, backward=backward, value=lambda s: s, plain=plain,
-                grad=lambda: backward(forward()))
-
-
-# ------------------------------------------------------------------ TensorFlow
-def tensorflow(x0, iters, reduce, a=A, b=B):
-    tf = peers.get("tensorflow")
-    x = tf.constant(x0, dtype=tf.float64)
-    sin, rsum, Tape = tf.sin, tf.reduce_sum, tf.GradientTape
-
-    def forward():
-        tape = Tape()
-        with tape:
-            tape.watch(x)
-            y = x
-            for _ in range(iters):
-                y = sin(y) * a + b
-            if reduce:
-                y = rsum(y)
-        return tape, y
-
-    def backward(state):
-        tape, y = state
-        return tape.gradient(y, x)
-
-    def plain():
-        y = x
-        for _ in range(iters):
-            y = sin(y) * a + b
-        return rsum(y) if reduce else y
-
-    return dict(forward=forward, backward=backward, value=lambda s: s[1], plain=plain,
                 grad=lambda: backward(forward()))
 
 
@@ -225,8 +195,14 @@ def autograd(x0, iters, reduce, a=A, b=B):
                 grad=lambda: backward(forward()))
 
 
-BUILDERS = dict(floor=floor, tapegrad=tapegrad, torch=torch, tensorflow=tensorflow, jax=jax,
-                jax_jit=jax_jit, autograd=autograd)
+def _tf_api_builder(impl):
+    def build(x0, iters, reduce, a=A, b=B):
+        return tf_api(peers.get(peers.IMPL_MODULE[impl]), x0, iters, reduce, a, b)
+    return build
+
+
+BUILDERS = dict(floor=floor, torch=torch, jax=jax, jax_jit=jax_jit, autograd=autograd,
+                **{impl: _tf_api_builder(impl) for impl in peers.TF_API})
 
 
 def build(impl, x0, iters, reduce, a=A, b=B):

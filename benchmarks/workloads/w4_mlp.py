@@ -3,7 +3,7 @@
 
 One "step" = forward + backward (no parameter update).  Target: tapegrad <= 1.1x the floor.
 
-Each library is written the way its users write it: tapegrad/TensorFlow
+Each library is written the way its users write it: tapegrad/TensorFlow (one adapter, same API)
 ``sparse_softmax_cross_entropy_with_logits``, PyTorch ``F.cross_entropy``, JAX/autograd a
 log-softmax then picking the label's entry.  The floor computes ``log_softmax`` as one op and
 then the negative log-likelihood, and runs each op's derivative in reverse.
@@ -115,16 +115,15 @@ class _MLP(Workload):
                 assert abs(fd - g[idx]) <= 1e-6 * max(1.0, abs(fd)), (
                     f"{self.id} floor gradient {g[idx]} != finite difference {fd} at {idx}")
 
-    # ------------------------------------------------------------ tapegrad
-    def make_tapegrad(self, cfg):
-        tg = peers.get("tapegrad")
+    # ------------------------------------------------------------ tapegrad and TensorFlow
+    def make_tf_api(self, tf, cfg):
         x_np, labels_np, params_np = self.data()
-        x = tg.constant(x_np)
-        labels = tg.constant(labels_np.astype(np.int32))
-        params = [tg.Variable(p) for p in params_np]
+        x = tf.constant(x_np)
+        labels = tf.constant(labels_np.astype(np.int32))
+        params = [tf.Variable(p) for p in params_np]
         W1, b1, W2, b2, W3, b3 = params
-        tanh, relu, mean, Tape = tg.tanh, tg.nn.relu, tg.reduce_mean, tg.GradientTape
-        xent = tg.nn.sparse_softmax_cross_entropy_with_logits
+        tanh, relu, mean, Tape = tf.tanh, tf.nn.relu, tf.reduce_mean, tf.GradientTape
+        xent = tf.nn.sparse_softmax_cross_entropy_with_logits
 
         def step():
             with Tape() as tape:
@@ -153,26 +152,6 @@ class _MLP(Workload):
             logits = a2 @ W3 + b3
             loss = F.cross_entropy(logits, labels)
             return grad(loss, params)
-
-        return {"run": step}
-
-    # ------------------------------------------------------------ TensorFlow
-    def make_tensorflow(self, cfg):
-        tf = peers.get("tensorflow")
-        x_np, labels_np, params_np = self.data()
-        x = tf.constant(x_np)
-        labels = tf.constant(labels_np.astype(np.int32))
-        params = [tf.Variable(p) for p in params_np]
-        W1, b1, W2, b2, W3, b3 = params
-        xent = tf.nn.sparse_softmax_cross_entropy_with_logits
-
-        def step():
-            with tf.GradientTape() as tape:
-                a1 = tf.tanh(x @ W1 + b1)
-                a2 = tf.nn.relu(a1 @ W2 + b2)
-                logits = a2 @ W3 + b3
-                loss = tf.reduce_mean(xent(labels=labels, logits=logits))
-            return tape.gradient(loss, params)
 
         return {"run": step}
 

@@ -85,12 +85,11 @@ class W7(Workload):
         ok, _, _, msg = compare(got, np.float64(d2), 1e-11, 1e-13)
         assert ok, f"W7 floor disagrees with the forward-mode recurrence: {msg}"
 
-    # ------------------------------------------------------------ tapegrad
-    def make_tapegrad(self, cfg):
-        tg = peers.get("tapegrad")
+    # ------------------------------------------------------------ tapegrad and TensorFlow
+    def make_tf_api(self, tf, cfg):
         iters = cfg["iters"]
-        x = tg.constant(np.float64(X0))
-        sin, Tape = tg.sin, tg.GradientTape
+        x = tf.constant(np.float64(X0))
+        sin, Tape = tf.sin, tf.GradientTape
 
         def step():
             with Tape() as outer:
@@ -100,24 +99,6 @@ class W7(Workload):
                     y = x
                     for _ in range(iters):
                         y = sin(y) * A + B
-                g = inner.gradient(y, x)
-            return outer.gradient(g, x)
-
-        return {"run": step}
-
-    def make_tensorflow(self, cfg):
-        tf = peers.get("tensorflow")
-        iters = cfg["iters"]
-        x = tf.constant(X0, dtype=tf.float64)
-
-        def step():
-            with tf.GradientTape() as outer:
-                outer.watch(x)
-                with tf.GradientTape() as inner:
-                    inner.watch(x)
-                    y = x
-                    for _ in range(iters):
-                        y = tf.sin(y) * A + B
                 g = inner.gradient(y, x)
             return outer.gradient(g, x)
 

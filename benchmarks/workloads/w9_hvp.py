@@ -36,7 +36,7 @@ class W9(Workload):
     # ------------------------------------------------------------ floor
     def make_floor(self, cfg):
         W, x, v = _data(cfg["n"])
-        sin, cos, cosh, sinh, log, ones = np.sin, np.cos, np.cosh, np.sinh, np.log, np.ones_like
+        sin, cosh, sinh, log, ones = np.sin, np.cosh, np.sinh, np.log, np.ones_like
 
         def step():
             # forward, each value with its tangent along v
@@ -51,7 +51,9 @@ class W9(Workload):
             g_c = g_lg / c  # log: g / c ...
             dg_c = -g_lg * dc / (c * c)  # ... and its tangent
             sh = sinh(z)
-            g_z = g_c * sh  # cosh: g * sinh(z) ...
+            # cosh: g * sinh(z) ... (the HVP below never reads it: kept so that the floor's timed work stays
+            # what every published ratio measured)
+            g_z = g_c * sh  # noqa: F841
             dg_z = dg_c * sh + g_c * cosh(z) * dz  # ... product rule
             dg_x = W.T @ dg_z  # matmul: W.T @ g (tangent: W.T @ dg)
             g_sx = ones(sx)  # reduce_sum
@@ -68,32 +70,17 @@ class W9(Workload):
         ok, _, _, msg = compare(got, closed, 1e-12, 1e-14)
         assert ok, f"W9 floor disagrees with the closed form: {msg}"
 
-    # ------------------------------------------------------------ tapegrad
-    def make_tapegrad(self, cfg):
-        tg = peers.get("tapegrad")
-        W, x, v = (tg.constant(a) for a in _data(cfg["n"]))
-        Acc, Tape = tg.autodiff.ForwardAccumulator, tg.GradientTape
-        rsum, log, cosh, sin = tg.reduce_sum, tg.math.log, tg.math.cosh, tg.sin
+    # ------------------------------------------------------------ tapegrad and TensorFlow
+    def make_tf_api(self, tf, cfg):
+        W, x, v = (tf.constant(a) for a in _data(cfg["n"]))
+        Acc, Tape = tf.autodiff.ForwardAccumulator, tf.GradientTape
+        rsum, log, cosh, sin, matvec = tf.reduce_sum, tf.math.log, tf.math.cosh, tf.sin, peers.matvec(tf)
 
         def step():
             with Acc(x, v) as acc:
                 with Tape() as tape:
                     tape.watch(x)
-                    f = rsum(log(cosh(W @ x))) + rsum(sin(x))
-                g = tape.gradient(f, x)
-            return acc.jvp(g)
-
-        return {"run": step}
-
-    def make_tensorflow(self, cfg):
-        tf = peers.get("tensorflow")
-        W, x, v = (tf.constant(a) for a in _data(cfg["n"]))
-
-        def step():
-            with tf.autodiff.ForwardAccumulator(x, v) as acc:
-                with tf.GradientTape() as tape:
-                    tape.watch(x)
-                    f = tf.reduce_sum(tf.math.log(tf.math.cosh(tf.linalg.matvec(W, x)))) + tf.reduce_sum(tf.sin(x))
+                    f = rsum(log(cosh(matvec(W, x)))) + rsum(sin(x))
                 g = tape.gradient(f, x)
             return acc.jvp(g)
 

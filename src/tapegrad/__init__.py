@@ -20,9 +20,9 @@ from tapegrad.ops.math_ops import (add, subtract, multiply, truediv, divide, flo
                                    greater_equal, logical_and, logical_or, logical_not, cast, where,
                                    clip_by_value, asin, acos, atan, atan2, sinh, cosh, asinh, acosh, atanh)
 from tapegrad.ops.reduction_ops import (reduce_sum, reduce_mean, reduce_max, reduce_min, reduce_prod,
-                                        reduce_logsumexp, reduce_std, reduce_variance, norm, argmax, argmin,
+                                        reduce_logsumexp, reduce_std, reduce_variance, argmax, argmin,
                                         reduce_any, reduce_all, cumsum, clip_by_norm)
-from tapegrad.ops.linalg_ops import matmul, tensordot, einsum
+from tapegrad.ops.linalg_ops import matmul, tensordot, einsum, norm
 from tapegrad.ops.array_ops import (reshape, transpose, expand_dims, squeeze, concat, stack, unstack, tile,
                                     broadcast_to, add_n, identity, split, pad, reverse, gather, gather_nd,
                                     boolean_mask, slice_ as slice, strided_slice, tensor_scatter_nd_update,

@@ -28,7 +28,11 @@ cdef extern from "tg_buffers.h":
     void tg_objvec_free(tg_objvec *v)
 
 
-cdef class Tensor:
+cdef class _Operand:
+    pass
+
+
+cdef class Tensor(_Operand):
     cdef readonly object _value     # read-only ndarray, or a NumPy scalar for 0-d
     cdef readonly int64_t _id
 
@@ -42,7 +46,7 @@ cdef class _VarState:
     cdef object owner_ref            # weakref to the Variable the user created
 
 
-cdef class Variable:
+cdef class Variable(_Operand):
     cdef object __weakref__
     cdef readonly _VarState _state
     cdef bint _unread
@@ -60,6 +64,7 @@ cdef class Op:
     cdef readonly object scalar
     cdef readonly int save
     cdef readonly int kind
+    cdef readonly int calling       # CALL_*: how _vjp_of / _jvp_of call the rules
     cdef readonly int n_in
     cdef readonly int n_out
     cdef readonly bint differentiable
@@ -72,7 +77,7 @@ cdef class Recorder:
     cdef int on_variable_read(self, Variable v) except -1
 
 
-cdef class Tape(Recorder):
+cdef class WengertList(Recorder):
     cdef tg_idmap slots
     cdef int32_t n_slots
     cdef tg_objvec node_op
@@ -96,10 +101,8 @@ cdef class Tape(Recorder):
                     bint tensor_mode, int64_t gen, object batch, bint free_saved) except -1
     cdef int _run_rules(self, Py_ssize_t k, PyObject **grads, char *reach, bint tensor_mode,
                         object batch) except -1
-    cdef int _call_rules(self, Op op, int32_t *targets, Py_ssize_t n_in, object g, object ans, object ins,
+    cdef int _call_rules(self, Op op, int32_t *targets, Py_ssize_t n_in, object g, object ans, tuple ins,
                          object params, PyObject **grads, bint tensor_mode, object batch) except -1
-    cdef int _call_joint_rule(self, Op op, int32_t *targets, Py_ssize_t n_in, object g, object ans,
-                              object ins, object params, PyObject **grads, bint tensor_mode) except -1
 
 
 cdef class Accumulator(Recorder):

@@ -15,6 +15,7 @@ from libc.stdlib cimport calloc, malloc, free
 from libc.string cimport memcmp
 from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF
 from cpython.pystate cimport PyThreadState_GetDict
+from cpython.tuple cimport PyTuple_GET_ITEM
 
 cdef extern from "Python.h":
     void PyObject_GC_UnTrack(void *op)
@@ -29,16 +30,25 @@ from tapegrad.errors import InvalidArgumentError, NotFoundError
 
 cnp.import_array()
 
-# Op kinds: how the core calls the forward and the rules.
+# Op kinds: how the core runs the forward.
 UNARY = 1      # f(x), elementwise: gradient has x's shape
 BINARY = 2     # f(x, y), broadcasting: the core un-broadcasts gradients
 GENERAL = 3    # f(*inputs, *params): rules un-broadcast themselves if needed
 # What a node keeps for its rules (bits).
 SAVE_INPUTS = 1
 SAVE_ANS = 2
+# How the core calls an op's rules, fixed when the op is declared (Op.calling);
+# _vjp_of and _jvp_of are the one place that reads it.
+CALL_UNARY = 1        # rule(g, ans, x)
+CALL_BINARY = 2       # rule(g, ans, x, y); the result is un-broadcast by the core
+CALL_POSITIONAL = 3   # rule(g, ans, *inputs, *params)
+CALL_VARIADIC = 4     # one rule for every input: rule(g, ans, i, inputs, *params)
+CALL_JOINT = 5        # one rule for all inputs at once (custom gradients), see Op
 
 cdef int _UNARY = UNARY, _BINARY = BINARY, _GENERAL = GENERAL
 cdef int _SAVE_INPUTS = SAVE_INPUTS, _SAVE_ANS = SAVE_ANS
+cdef int _CALL_UNARY = CALL_UNARY, _CALL_BINARY = CALL_BINARY, _CALL_POSITIONAL = CALL_POSITIONAL
+cdef int _CALL_VARIADIC = CALL_VARIADIC, _CALL_JOINT = CALL_JOINT
 
 cdef type ndarray = np.ndarray
 cdef type generic = np.generic
@@ -276,33 +286,83 @@ def _raw_from_python(value, dtype=None):
     return _own(arr)
 
 
-cdef inline object _operand_like(object value, object dtype):
-    """Coerce a non-Tensor operand of a binary op to `dtype` (TensorFlow's
-    rule: Python scalars and NumPy scalars adopt the tensor's dtype)."""
+cdef object _operand_like(object value, object dtype, bint weak_scalars=True):
+    """What a non-tensor operand becomes next to a tensor of `dtype`: the one
+    place of TensorFlow's rule that it takes the tensor's dtype (Python and
+    NumPy numbers, lists, ndarrays of any dtype).  Conversions that would lose
+    more than rounding raise TypeError: a non-integral number into an integer
+    tensor, a complex one into a real tensor.
+
+    weak_scalars: Python floats/ints next to a float tensor stay Python numbers
+    (NumPy treats them as weak, so the result already has the tensor's dtype,
+    at no conversion cost); else they become values of `dtype`."""
     cdef type tp = type(value)
     if tp is float or tp is int:
-        # NumPy treats Python scalars as weak: the result already has the
-        # tensor's dtype, so the scalar is used as it is (no conversion cost).
-        if dtype.kind in "fc":
+        if weak_scalars and dtype.kind in "fc":
             return value
-        if tp is float and not (<double>value).is_integer():
+        if tp is float and dtype.kind in "iub" and not (<double>value).is_integer():
             raise TypeError(f"Cannot convert {value!r} to a tapegrad Tensor of dtype {dtype.name}")
         return dtype.type(value)
-    if isinstance(value, (float, int, generic)):   # bool, NumPy scalars
-        if isinstance(value, float) and dtype.kind in "iub" and not float(value).is_integer():
-            raise TypeError(f"Cannot convert {value!r} to a tapegrad Tensor of dtype {dtype.name}")
+    if isinstance(value, ndarray) and cnp.PyArray_NDIM(<cnp.ndarray>value) == 0:
+        value = value[()]
+    if isinstance(value, (float, int, complex, generic)):   # bool, NumPy scalars
+        _check_lossless(value, dtype)
         return dtype.type(value)
     if isinstance(value, ndarray):
-        if cnp.PyArray_NDIM(<cnp.ndarray>value) == 0:
-            return _operand_like(value[()], dtype)
         if not _same_dtype(value.dtype, dtype):
-            raise InvalidArgumentError(
-                f"cannot combine a {dtype.name} tensor with a NumPy array of dtype {value.dtype.name}: "
-                f"tapegrad does not promote dtypes implicitly; cast one side with tapegrad.cast")
-        return _own(np.array(value))
+            _check_lossless(value, dtype)
+        return _own(_aligned_copy(value, dtype))              # a copy: the caller keeps their array
     if isinstance(value, (list, tuple)):
         return _raw_from_python(value, dtype)
     raise TypeError(f"tapegrad cannot use an object of type {type(value).__name__!r} as a tensor operand")
+
+
+cdef int _check_lossless(object value, object dtype) except -1:
+    """Raise TypeError where converting `value` to `dtype` would drop a
+    non-zero imaginary part or a fraction (TensorFlow refuses those)."""
+    cdef object kind = _np_dtype(value).kind if isinstance(value, (ndarray, generic)) else \
+        ("c" if isinstance(value, complex) else "f" if isinstance(value, float) else "i")
+    if kind == "c" and dtype.kind != "c":
+        if np.any(np.imag(value) != 0):
+            raise TypeError(f"Cannot convert a complex value to a tapegrad Tensor of dtype {dtype.name}")
+    elif kind in "fc" and dtype.kind in "iub":
+        if not np.all(np.mod(np.real(value), 1) == 0):
+            raise TypeError(f"Cannot convert {value!r} to a tapegrad Tensor of dtype {dtype.name}")
+    return 0
+
+
+def operands(values, op_name):
+    """The inputs of an op that takes several tensors of one dtype, as Tensors:
+    the dtype is the first tensor's (or variable's, which is read); other
+    values are converted to it (_operand_like); a tensor of another dtype
+    raises TensorFlow's InvalidArgumentError (it never promotes).  With no
+    tensor among them, the first value's default dtype is used."""
+    cdef list out = []
+    cdef object dt = None, x
+    cdef Py_ssize_t i
+    for x in values:
+        if isinstance(x, (Tensor, Variable)):
+            dt = _np_dtype(_raw_of(x))
+            break
+    for i, x in enumerate(values):
+        if isinstance(x, (Tensor, Variable)):
+            t = _as_tensor(x)
+            if not _same_dtype(_np_dtype((<Tensor>t)._value), dt):
+                _dtype_mismatch(op_name, i, dt, _np_dtype((<Tensor>t)._value))
+        elif dt is None:
+            t = _as_tensor(x)
+            dt = _np_dtype((<Tensor>t)._value)
+        else:
+            t = _wrap(_own(_operand_like(x, dt, False)))
+        out.append(t)
+    return out
+
+
+cdef int _dtype_mismatch(str op_name, Py_ssize_t i, object expected, object got) except -1:
+    raise InvalidArgumentError(
+        f"cannot compute {op_name} as input #{i}(zero-based) was expected to be a {expected.name} tensor "
+        f"but is a {got.name} tensor: tapegrad does not promote dtypes implicitly; use tapegrad.cast "
+        f"[Op:{op_name}]")
 
 
 cdef inline Tensor _as_tensor(object x):
@@ -312,6 +372,8 @@ cdef inline Tensor _as_tensor(object x):
         return <Tensor>x
     if isinstance(x, Variable):
         return _read(<Variable>x)
+    if isinstance(x, _Operand):
+        raise TypeError("tapegrad._core._Operand is the base of Tensor and Variable, not a value")
     return _wrap(_raw_from_python(x))
 
 
@@ -332,86 +394,151 @@ def _format_value(value, bint for_repr):
     return "\n" + text if "\n" in text else text
 
 
-@cython.freelist(256)
-@cython.no_gc      # holds only a numeric ndarray or NumPy scalar: cannot be in a cycle
-cdef class Tensor:
-    """An immutable value on which tapegrad records operations.
+cdef inline object _raw_of(object x):
+    """The raw value of a Tensor or Variable (a variable is not read)."""
+    if isinstance(x, Tensor):
+        return (<Tensor>x)._value
+    if isinstance(x, Variable):
+        return (<Variable>x)._state.value
+    raise TypeError(f"expected a tapegrad Tensor or Variable, got {type(x).__name__}")
 
-    Wraps a read-only NumPy array (a NumPy scalar for 0-d tensors) and a
-    unique integer id that tapes use to find it."""
+
+cdef class _Operand:
+    """What Tensor and Variable share: NumPy-like properties, Python's
+    operators and NumPy's protocols, written once.  An operator passes the
+    Variable itself to the op, which reads it (so tapes watch it)."""
 
     __array_priority__ = 100
-
-    def __init__(self, value, dtype=None):
-        self._value = _raw_from_python(value, None if dtype is None else _dtypes.numpy_dtype(dtype))
-        self._id = _new_id()
 
     # ---- value access
     def numpy(self):
         """The value as a NumPy array (a writable copy), or a NumPy scalar for 0-d tensors."""
-        v = self._value
+        v = _raw_of(self)
         if isinstance(v, ndarray):
             return np.array(v)
         return v
 
     def __array__(self, dtype=None, copy=None):
-        if copy is False and not isinstance(self._value, ndarray):
+        v = _as_tensor(self)._value
+        if copy is False and not isinstance(v, ndarray):
             raise ValueError("a 0-d tapegrad Tensor holds a NumPy scalar; it cannot be viewed without a copy")
         if copy:
-            return np.array(self._value, dtype=dtype)
-        return np.asarray(self._value, dtype=dtype)
+            return np.array(v, dtype=dtype)
+        return np.asarray(v, dtype=dtype)
 
     @property
     def shape(self):
-        return TensorShape(self._value.shape)
+        return TensorShape(_raw_of(self).shape)
 
     @property
     def dtype(self):
-        return _DTYPE_OBJECTS[_np_dtype(self._value)]
+        return _DTYPE_OBJECTS[_np_dtype(_raw_of(self))]
 
     @property
     def ndim(self):
-        return self._value.ndim
+        return _raw_of(self).ndim
+
+    def get_shape(self):
+        return self.shape
+
+    # ---- Python's protocols
+    # (__hash__ lives beside __eq__: CPython inherits rich comparisons only
+    # together with the hash.)
+    def __hash__(self):
+        if isinstance(self, Tensor):
+            raise TypeError("Tensor is unhashable. Instead, use tensor.ref() as the key.")
+        raise TypeError(f"Variable is unhashable. Instead, use variable.ref() as the key. (Variable: {self!r})")
+
+    def __len__(self):
+        v = _as_tensor(self)._value
+        if v.ndim == 0:
+            raise TypeError("Scalar tensor has no `len()`")
+        return v.shape[0]
+
+    def __iter__(self):
+        cdef Tensor t = _as_tensor(self)
+        if t._value.ndim == 0:
+            raise TypeError("Cannot iterate over a scalar tensor.")
+        return (t[i] for i in range(t._value.shape[0]))
+
+    def __bool__(self):
+        return bool(_raw_of(self))
+
+    def __float__(self):
+        return float(_raw_of(self))
+
+    def __int__(self):
+        return int(_raw_of(self))
+
+    def __complex__(self):
+        return complex(_raw_of(self))
+
+    def __index__(self):
+        v = _raw_of(self)
+        if _np_dtype(v).kind not in "iu":
+            raise TypeError(f"only integer tensors can be used as an index, not {_np_dtype(v).name}")
+        return int(v)
+
+    # ---- operators: the ops are installed by tapegrad.ops (install_operators)
+    def __add__(self, other): return _binary(_op_add, self, other)
+    def __radd__(self, other): return _binary(_op_add, other, self)
+    def __sub__(self, other): return _binary(_op_sub, self, other)
+    def __rsub__(self, other): return _binary(_op_sub, other, self)
+    def __mul__(self, other): return _binary(_op_mul, self, other)
+    def __rmul__(self, other): return _binary(_op_mul, other, self)
+    def __truediv__(self, other): return _binary(_op_div, self, other)
+    def __rtruediv__(self, other): return _binary(_op_div, other, self)
+    def __floordiv__(self, other): return _binary(_op_floordiv, self, other)
+    def __rfloordiv__(self, other): return _binary(_op_floordiv, other, self)
+    def __mod__(self, other): return _binary(_op_mod, self, other)
+    def __rmod__(self, other): return _binary(_op_mod, other, self)
+    def __pow__(self, other, mod=None): return _binary(_op_pow, self, other)
+    def __rpow__(self, other, mod=None): return _binary(_op_pow, other, self)
+    def __matmul__(self, other): return _hook_matmul(self, other)
+    def __rmatmul__(self, other): return _hook_matmul(other, self)
+    def __neg__(self): return _unary(_op_negative, self)
+    def __pos__(self): return _as_tensor(self)
+    def __abs__(self): return _unary(_op_abs, self)
+    def __invert__(self): return _unary(_op_logical_not, self)
+    def __and__(self, other): return _binary(_op_logical_and, self, other)
+    def __rand__(self, other): return _binary(_op_logical_and, other, self)
+    def __or__(self, other): return _binary(_op_logical_or, self, other)
+    def __ror__(self, other): return _binary(_op_logical_or, other, self)
+    def __xor__(self, other): return _binary(_op_logical_xor, self, other)
+    def __rxor__(self, other): return _binary(_op_logical_xor, other, self)
+    def __lt__(self, other): return _binary(_op_less, self, other)
+    def __le__(self, other): return _binary(_op_less_equal, self, other)
+    def __gt__(self, other): return _binary(_op_greater, self, other)
+    def __ge__(self, other): return _binary(_op_greater_equal, self, other)
+    def __eq__(self, other): return _equality(_op_equal, self, other, False)
+    def __ne__(self, other): return _equality(_op_not_equal, self, other, True)
+
+    # ---- NumPy's protocols: NumPy functions on tensors and variables are recorded too
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return _hook_array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return _hook_array_function(func, types, args, kwargs)
+
+
+@cython.freelist(256)
+@cython.no_gc      # holds only a numeric ndarray or NumPy scalar: cannot be in a cycle
+cdef class Tensor(_Operand):
+    """An immutable value on which tapegrad records operations.
+
+    Wraps a read-only NumPy array (a NumPy scalar for 0-d tensors) and a
+    unique integer id that tapes use to find it."""
+
+    def __init__(self, value, dtype=None):
+        self._value = _raw_from_python(value, None if dtype is None else _dtypes.numpy_dtype(dtype))
+        self._id = _new_id()
 
     @property
     def id(self):
         return self._id
 
-    def get_shape(self):
-        return self.shape
-
     def ref(self):
         return Reference(self)
-
-    def __hash__(self):
-        raise TypeError("Tensor is unhashable. Instead, use tensor.ref() as the key.")
-
-    def __len__(self):
-        if self._value.ndim == 0:
-            raise TypeError("Scalar tensor has no `len()`")
-        return self._value.shape[0]
-
-    def __iter__(self):
-        if self._value.ndim == 0:
-            raise TypeError("Cannot iterate over a scalar tensor.")
-        return (self[i] for i in range(self._value.shape[0]))
-
-    def __bool__(self):
-        return bool(self._value)
-
-    def __float__(self):
-        return float(self._value)
-
-    def __int__(self):
-        return int(self._value)
-
-    def __index__(self):
-        if _np_dtype(self._value).kind not in "iu":
-            raise TypeError(f"only integer tensors can be used as an index, not {_np_dtype(self._value).name}")
-        return int(self._value)
-
-    def __complex__(self):
-        return complex(self._value)
 
     def __repr__(self):
         return (f"<tapegrad.Tensor: shape={tuple(self._value.shape)}, dtype={_np_dtype(self._value).name}, "
@@ -425,49 +552,8 @@ cdef class Tensor:
         raise TypeError("'tapegrad.Tensor' object does not support item assignment (tensors are immutable; "
                         "use a tapegrad.Variable or tapegrad.tensor_scatter_nd_update)")
 
-    # ---- operators (the op objects are installed by tapegrad.ops at import)
-    def __add__(self, other): return _binary(_op_add, self, other)
-    def __radd__(self, other): return _binary(_op_add, other, self)
-    def __sub__(self, other): return _binary(_op_sub, self, other)
-    def __rsub__(self, other): return _binary(_op_sub, other, self)
-    def __mul__(self, other): return _binary(_op_mul, self, other)
-    def __rmul__(self, other): return _binary(_op_mul, other, self)
-    def __truediv__(self, other): return _binary(_op_div, self, other)
-    def __rtruediv__(self, other): return _binary(_op_div, other, self)
-    def __floordiv__(self, other): return _binary(_ops.floordiv, self, other)
-    def __rfloordiv__(self, other): return _binary(_ops.floordiv, other, self)
-    def __mod__(self, other): return _binary(_ops.mod, self, other)
-    def __rmod__(self, other): return _binary(_ops.mod, other, self)
-    def __pow__(self, other, mod=None): return _binary(_ops.pow, self, other)
-    def __rpow__(self, other, mod=None): return _binary(_ops.pow, other, self)
-    def __matmul__(self, other): return _ops.matmul(self, other)
-    def __rmatmul__(self, other): return _ops.matmul(other, self)
-    def __neg__(self): return _unary(_ops.negative, self)
-    def __pos__(self): return self
-    def __abs__(self): return _unary(_ops.abs, self)
-    def __invert__(self): return _unary(_ops.logical_not, self)
-    def __and__(self, other): return _binary(_ops.logical_and, self, other)
-    def __rand__(self, other): return _binary(_ops.logical_and, other, self)
-    def __or__(self, other): return _binary(_ops.logical_or, self, other)
-    def __ror__(self, other): return _binary(_ops.logical_or, other, self)
-    def __xor__(self, other): return _binary(_ops.logical_xor, self, other)
-    def __rxor__(self, other): return _binary(_ops.logical_xor, other, self)
-    def __lt__(self, other): return _binary(_ops.less, self, other)
-    def __le__(self, other): return _binary(_ops.less_equal, self, other)
-    def __gt__(self, other): return _binary(_ops.greater, self, other)
-    def __ge__(self, other): return _binary(_ops.greater_equal, self, other)
-    def __eq__(self, other): return _equality(_ops.equal, self, other, False)
-    def __ne__(self, other): return _equality(_ops.not_equal, self, other, True)
-
     def __getitem__(self, key):
-        return _ops.getitem(self, key)
-
-    # ---- NumPy protocols: NumPy functions on Tensors are recorded too
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        return _ops.array_ufunc(ufunc, method, inputs, kwargs)
-
-    def __array_function__(self, func, types, args, kwargs):
-        return _ops.array_function(func, types, args, kwargs)
+        return _hook_getitem(self, key)
 
 
 cdef object _equality(Op op, object a, object b, bint if_none):
@@ -532,12 +618,10 @@ cdef inline Variable _owner(Variable v):
     return v if owner is None else <Variable>owner
 
 
-cdef class Variable:
+cdef class Variable(_Operand):
     """A mutable holder of a tensor value, watched automatically by tapes when
     read (if trainable).  ``assign`` replaces the value; it is not
     differentiable with respect to the assigned value, as in TensorFlow."""
-
-    __array_priority__ = 100
 
     def __init__(self, initial_value=None, trainable=True, name=None, dtype=None):
         if initial_value is None:
@@ -568,14 +652,7 @@ cdef class Variable:
         return _read(self)
 
     def read_value(self):
-        return _ops.identity(_read(self))
-
-    def numpy(self):
-        v = self._state.value
-        return np.array(v) if isinstance(v, ndarray) else v
-
-    def __array__(self, dtype=None, copy=None):
-        return _read(self).__array__(dtype, copy)
+        return _unary(_op_identity, _read(self))
 
     @property
     def _value(self):
@@ -590,18 +667,6 @@ cdef class Variable:
         return self._state.id
 
     @property
-    def shape(self):
-        return TensorShape(self._state.value.shape)
-
-    @property
-    def dtype(self):
-        return _DTYPE_OBJECTS[_np_dtype(self._state.value)]
-
-    @property
-    def ndim(self):
-        return self._state.value.ndim
-
-    @property
     def name(self):
         return self._state.name + ":0"
 
@@ -609,14 +674,8 @@ cdef class Variable:
     def trainable(self):
         return self._state.trainable
 
-    def get_shape(self):
-        return self.shape
-
     def ref(self):
         return Reference(_owner(self))
-
-    def __hash__(self):
-        raise TypeError(f"Variable is unhashable. Instead, use variable.ref() as the key. (Variable: {self!r})")
 
     # ---- state changes
     def assign(self, value, use_locking=False, name=None, read_value=True):
@@ -644,9 +703,8 @@ cdef class Variable:
                         "use variable[key].assign(value)")
 
     def __getitem__(self, key):
-        return _ops.variable_slice(self, key)
+        return _hook_variable_slice(self, key)
 
-    # ---- Python protocols, as for tensors (each one reads the variable)
     def __repr__(self):
         s = self._state
         name = "UnreadVariable" if self._unread else s.name + ":0"
@@ -655,45 +713,6 @@ cdef class Variable:
 
     def __str__(self):
         return self.__repr__()
-
-    def __len__(self): return len(_read(self))
-    def __iter__(self): return iter(_read(self))
-    def __bool__(self): return bool(self._state.value)
-    def __float__(self): return float(self._state.value)
-    def __int__(self): return int(self._state.value)
-    def __index__(self): return _read(self).__index__()
-
-    def __add__(self, other): return _binary(_ops.add, _read(self), other)
-    def __radd__(self, other): return _binary(_ops.add, other, _read(self))
-    def __sub__(self, other): return _binary(_ops.subtract, _read(self), other)
-    def __rsub__(self, other): return _binary(_ops.subtract, other, _read(self))
-    def __mul__(self, other): return _binary(_ops.multiply, _read(self), other)
-    def __rmul__(self, other): return _binary(_ops.multiply, other, _read(self))
-    def __truediv__(self, other): return _binary(_ops.truediv, _read(self), other)
-    def __rtruediv__(self, other): return _binary(_ops.truediv, other, _read(self))
-    def __floordiv__(self, other): return _binary(_ops.floordiv, _read(self), other)
-    def __rfloordiv__(self, other): return _binary(_ops.floordiv, other, _read(self))
-    def __mod__(self, other): return _binary(_ops.mod, _read(self), other)
-    def __rmod__(self, other): return _binary(_ops.mod, other, _read(self))
-    def __pow__(self, other, mod=None): return _binary(_ops.pow, _read(self), other)
-    def __rpow__(self, other, mod=None): return _binary(_ops.pow, other, _read(self))
-    def __matmul__(self, other): return _ops.matmul(_read(self), other)
-    def __rmatmul__(self, other): return _ops.matmul(other, _read(self))
-    def __neg__(self): return _unary(_ops.negative, _read(self))
-    def __pos__(self): return _read(self)
-    def __abs__(self): return _unary(_ops.abs, _read(self))
-    def __lt__(self, other): return _binary(_ops.less, _read(self), other)
-    def __le__(self, other): return _binary(_ops.less_equal, _read(self), other)
-    def __gt__(self, other): return _binary(_ops.greater, _read(self), other)
-    def __ge__(self, other): return _binary(_ops.greater_equal, _read(self), other)
-    def __eq__(self, other): return _equality(_ops.equal, _read(self), other, False)
-    def __ne__(self, other): return _equality(_ops.not_equal, _read(self), other, True)
-
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        return _ops.array_ufunc(ufunc, method, inputs, kwargs)
-
-    def __array_function__(self, func, types, args, kwargs):
-        return _ops.array_function(func, types, args, kwargs)
 
 
 cdef object _assign_value(_VarState s, object value, str method):
@@ -737,6 +756,10 @@ cdef class Op:
              gradient per input (`needs[i]`: input i wants one); jvps is
              ``(rule,)``, ``rule(tangents, ans, inputs, *params)`` returning
              the output tangent (a tuple for several outputs).  Any number of inputs.
+
+    The layout above becomes one calling convention (`calling`) here, once;
+    engines and tests call rules only through `vjp` / `jvp` (the core's
+    _vjp_of / _jvp_of), never by unpacking the layout themselves.
     """
 
     def __init__(self, name, forward, vjps=None, *, kind=GENERAL, save=0, jvps=None, n_out=1,
@@ -761,6 +784,12 @@ cdef class Op:
         # have one rule, called as rule(g, ans, i, inputs, *params).
         self.n_in = -1 if variadic else {UNARY: 1, BINARY: 2}.get(kind, len(self.vjps))
         self.n_out = n_out
+        if joint:
+            self.calling = CALL_JOINT
+        elif variadic:
+            self.calling = CALL_VARIADIC
+        else:
+            self.calling = {UNARY: CALL_UNARY, BINARY: CALL_BINARY}.get(kind, CALL_POSITIONAL)
         self.differentiable = differentiable and bool(self.vjps)
         if self.differentiable and not variadic and len(self.vjps) != self.n_in:
             raise ValueError(f"op {name!r}: {len(self.vjps)} VJP rules for {self.n_in} inputs")
@@ -782,8 +811,105 @@ cdef class Op:
             return _binary(self, x, y)
         return apply(self, (x, y))
 
+    def vjp(self, Py_ssize_t i, g, ans, tuple inputs, params=None, Py_ssize_t batch_ndim=0):
+        """Input i's gradient from this op's rule, called exactly as the
+        reverse sweep calls it (inputs and ans the op does not save should be
+        None; params: the op's static params, or for a BINARY op the input
+        shapes to un-broadcast to; batch_ndim: leading batch axes of g)."""
+        if self.calling == _CALL_JOINT:
+            needs = tuple([j == i for j in range(len(inputs))])
+            return self.vjps[0](g, ans, needs, inputs, *(params or ()))[i]
+        return _vjp_of(self, i, g, ans, inputs, params, batch_ndim)
+
+    def jvp(self, Py_ssize_t i, t, ans, tuple inputs, params=None):
+        """The output tangent contributed by input i's tangent t, called
+        exactly as forward mode calls it (None: none)."""
+        if self.calling == _CALL_JOINT:
+            tans = tuple([t if j == i else None for j in range(len(inputs))])
+            return self.jvps[0](tans, ans, inputs, *(params or ()))
+        return _jvp_of(self, i, t, ans, inputs, params)
+
     def __repr__(self):
         return f"<tapegrad op {self.name}>"
+
+
+cdef inline object _vjp_of(Op op, Py_ssize_t i, object g, object ans, tuple ins, object params,
+                           Py_ssize_t batch_ndim):
+    """The one call of a VJP rule (every calling but CALL_JOINT)."""
+    cdef int calling = op.calling
+    cdef object rule = op.vjps[0] if calling == _CALL_VARIADIC else op.vjps[i]
+    cdef object gi, shape
+    if rule is None:
+        return None
+    if calling == _CALL_UNARY:
+        return rule(g, ans, ins[0])
+    if calling == _CALL_BINARY:
+        gi = rule(g, ans, ins[0], ins[1])
+        if gi is not None and params is not None:
+            shape = (<tuple>params)[i]
+            if shape is not None:
+                # Batched cotangents keep their leading axes (a gradient that
+                # does not depend on the cotangent has none).
+                if batch_ndim and _ndim(gi) > len(<tuple>shape):
+                    return sum_to_shape(gi, shape, batch_ndim)
+                return sum_to_shape(gi, shape, 0)
+        return gi
+    if calling == _CALL_VARIADIC:
+        return rule(g, ans, i, ins, *(params or ()))
+    if params is None:
+        return rule(g, ans, *ins)
+    return rule(g, ans, *ins, *params)
+
+
+cdef inline object _jvp_of(Op op, Py_ssize_t i, object t, object ans, tuple ins, object params):
+    """The one call of a JVP rule (every calling but CALL_JOINT)."""
+    cdef int calling = op.calling
+    cdef object rule = op.jvps[0] if calling == _CALL_VARIADIC else op.jvps[i]
+    if rule is None:
+        return None
+    if calling == _CALL_UNARY:
+        return rule(t, ans, ins[0])
+    if calling == _CALL_BINARY:
+        return rule(t, ans, ins[0], ins[1])
+    if calling == _CALL_VARIADIC:
+        return rule(t, ans, i, ins, *(params or ()))
+    if params is None:
+        return rule(t, ans, *ins)
+    return rule(t, ans, *ins, *params)
+
+
+cpdef object sum_to_shape(object g, object shape, Py_ssize_t batch_ndim=0):
+    """Sum a broadcast gradient back to `shape`, keeping `batch_ndim` leading
+    (batch) axes of g.  The engine's one un-broadcasting step; written with
+    NumPy calls so it also runs (recorded) on Tensors."""
+    if type(shape) is not tuple:
+        shape = tuple(shape)
+    cdef tuple gshape = _shape_tuple(g)
+    cdef tuple target = gshape[:batch_ndim] + shape
+    if gshape == target:
+        return g
+    cdef Py_ssize_t lead = len(gshape) - len(target), k
+    axes = tuple(range(batch_ndim, batch_ndim + lead)) + tuple([
+        batch_ndim + lead + k for k in range(len(shape))
+        if shape[k] == 1 and gshape[batch_ndim + lead + k] != 1])
+    if type(g) is ndarray:
+        # Raw arrays (first-order sweeps): the array methods skip NumPy's
+        # function-dispatch layer, a measurable cost per bias add in an MLP.
+        return g.sum(axis=axes).reshape(target) if axes else g.reshape(target)
+    if axes:
+        g = np.sum(g, axis=axes, keepdims=True)
+    if _shape_tuple(g) != target:
+        g = np.reshape(g, target)
+    return g
+
+
+cdef inline tuple _shape_tuple(object x):
+    if isinstance(x, Tensor):
+        x = (<Tensor>x)._value
+    try:
+        return x.shape                 # ndarrays and NumPy scalars
+    except AttributeError:
+        return np.shape(x)             # Python numbers and lists
 
 
 cdef inline int _record_all(Op op, tuple inputs, object out, object params) except -1:
@@ -817,10 +943,9 @@ cdef object _unary(Op op, object x):
 
 
 cdef object _binary(Op op, object a, object b):
-    cdef Tensor ta, tb
     cdef object ra, rb, params = None
     cdef bint bx, by
-    # Coerce the non-tensor side to the tensor side's dtype (TensorFlow's rule).
+    # The non-tensor side takes the tensor side's dtype (TensorFlow's rule).
     if isinstance(a, Variable):
         a = _read(<Variable>a)
     if isinstance(b, Variable):
@@ -832,7 +957,7 @@ cdef object _binary(Op op, object a, object b):
         elif isinstance(b, Tensor):
             rb = (<Tensor>b)._value
             if not _same_dtype(_np_dtype(ra), _np_dtype(rb)):
-                _dtype_mismatch(op, ra, rb)
+                _dtype_mismatch(op.name, 1, _np_dtype(ra), _np_dtype(rb))
         else:
             rb = b = _operand_like(b, _np_dtype(ra))
     elif isinstance(b, Tensor):
@@ -846,10 +971,8 @@ cdef object _binary(Op op, object a, object b):
         return _binary(op, a, b)
     try:
         value = op.forward(ra, rb)
-    except ValueError as e:
-        if "broadcast" in str(e):
-            raise InvalidArgumentError(
-                f"Incompatible shapes: {list(np.shape(ra))} vs. {list(np.shape(rb))} [Op:{op.name}]") from None
+    except ValueError:
+        _check_broadcast(op, ra, rb)
         raise
     cdef Tensor out = _wrap(_own(value))
     if _n_active and op.differentiable and _differentiable_value(out._value):
@@ -863,24 +986,26 @@ cdef object _binary(Op op, object a, object b):
     return out
 
 
-cdef void _dtype_mismatch(Op op, object ra, object rb) except *:
-    raise InvalidArgumentError(
-        f"cannot compute {op.name} as input #1(zero-based) was expected to be a {_np_dtype(ra).name} tensor "
-        f"but is a {_np_dtype(rb).name} tensor: tapegrad does not promote dtypes implicitly; "
-        f"use tapegrad.cast [Op:{op.name}]")
-
-
-def unary(Op op, x):
-    return _unary(op, x)
-
-
-def binary(Op op, a, b):
-    return _binary(op, a, b)
+cdef int _check_broadcast(Op op, object ra, object rb) except -1:
+    """After a forward's ValueError: TensorFlow's error if the shapes do not
+    broadcast (else the caller re-raises the forward's own error)."""
+    try:
+        np.broadcast_shapes(np.shape(ra), np.shape(rb))
+    except ValueError:
+        raise InvalidArgumentError(
+            f"Incompatible shapes: {list(np.shape(ra))} vs. {list(np.shape(rb))} [Op:{op.name}]") from None
+    return 0
 
 
 def apply(Op op, inputs, params=None):
-    """Run a GENERAL op on `inputs` (tensors or convertible values) with static
-    `params` (a tuple passed after the inputs to the forward and the rules)."""
+    """Run `op` on `inputs` (tensors or convertible values) with static
+    `params` (a tuple passed after the inputs to the forward and the rules),
+    recording it on every active recorder that watches an input.  The one
+    entry for every kind of op (UNARY and BINARY ops take no params)."""
+    if op.kind == _UNARY:
+        return _unary(op, inputs[0])
+    if op.kind == _BINARY:
+        return _binary(op, inputs[0], inputs[1])
     cdef Py_ssize_t i, n = len(inputs)
     cdef list raws = [None] * n
     cdef list tensors = [None] * n
@@ -926,25 +1051,82 @@ def raw_from_python(value, dtype=None):
     return _raw_from_python(value, dtype)
 
 
-# The op objects behind Python operators and NumPy protocols, installed by
-# tapegrad.ops once every family is declared (the core knows no op itself).
-class _OperatorTable:
-    pass
-
-cdef object _ops = _OperatorTable()
-# The hottest operators, typed for a direct C call from Tensor.__mul__ & co.
+# The ops behind Python's operators and NumPy's protocols.  The core knows no
+# op itself: tapegrad.ops installs them once every family is declared.  Typed
+# globals, so `a * b` is a direct C call with no attribute lookup.
 cdef Op _op_add = None, _op_sub = None, _op_mul = None, _op_div = None
+cdef Op _op_floordiv = None, _op_mod = None, _op_pow = None
+cdef Op _op_negative = None, _op_abs = None, _op_identity = None
+cdef Op _op_logical_not = None, _op_logical_and = None, _op_logical_or = None, _op_logical_xor = None
+cdef Op _op_less = None, _op_less_equal = None, _op_greater = None, _op_greater_equal = None
+cdef Op _op_equal = None, _op_not_equal = None
+# Entry points that are functions, not single ops (argument checks, NumPy's
+# dispatch tables): matmul, indexing, NumPy's protocols.
+cdef object _hook_matmul = None, _hook_getitem = None, _hook_variable_slice = None
+cdef object _hook_array_ufunc = None, _hook_array_function = None
 
 
-def install_operators(**table):
-    global _op_add, _op_sub, _op_mul, _op_div
-    for k, v in table.items():
-        setattr(_ops, k, v)
-    _op_add, _op_sub, _op_mul, _op_div = _ops.add, _ops.subtract, _ops.multiply, _ops.truediv
+def install_operators(*, Op add, Op subtract, Op multiply, Op truediv, Op floordiv, Op mod, Op pow,
+                      Op negative, Op abs, Op identity, Op logical_not, Op logical_and, Op logical_or,
+                      Op logical_xor, Op less, Op less_equal, Op greater, Op greater_equal, Op equal,
+                      Op not_equal, matmul, getitem, variable_slice, array_ufunc, array_function):
+    """Give the core the ops behind Python's operators and NumPy's protocols
+    (every one is required: a missing one fails here, not at first use)."""
+    global _op_add, _op_sub, _op_mul, _op_div, _op_floordiv, _op_mod, _op_pow, _op_negative, _op_abs
+    global _op_identity, _op_logical_not, _op_logical_and, _op_logical_or, _op_logical_xor
+    global _op_less, _op_less_equal, _op_greater, _op_greater_equal, _op_equal, _op_not_equal
+    global _hook_matmul, _hook_getitem, _hook_variable_slice, _hook_array_ufunc, _hook_array_function
+    _op_add, _op_sub, _op_mul, _op_div = add, subtract, multiply, truediv
+    _op_floordiv, _op_mod, _op_pow = floordiv, mod, pow
+    _op_negative, _op_abs, _op_identity = negative, abs, identity
+    _op_logical_not, _op_logical_and, _op_logical_or, _op_logical_xor = logical_not, logical_and, logical_or, logical_xor
+    _op_less, _op_less_equal, _op_greater, _op_greater_equal = less, less_equal, greater, greater_equal
+    _op_equal, _op_not_equal = equal, not_equal
+    _hook_matmul, _hook_getitem, _hook_variable_slice = matmul, getitem, variable_slice
+    _hook_array_ufunc, _hook_array_function = array_ufunc, array_function
 
 
 # --------------------------------------------------------------------------
 # Recorders and the tape
+#
+# Terms.  A *recorder* is anything on this thread's recorder stack that ops
+# are offered to: a WengertList (behind a GradientTape), an Accumulator
+# (forward mode), a ReadLog.  A *node* is one recorded op: its Op, what its
+# rules need (the *saved* value, see _pack_saved), its static params, and its
+# input and output *slots*.  A *slot* is the dense index a WengertList gives a
+# tensor id it has seen (a watched tensor, a read variable, an op output); an
+# input that is not on the list has slot -1.
+#
+# Recording (WengertList.record).  An op is kept only if one of its inputs has
+# a slot; its outputs get new slots.  Slots are handed out in execution order,
+# so every node's outputs are newer than its inputs and the node array, read
+# backwards, is already a reverse topological order: no graph search.
+#
+# The backward pipeline (WengertList.backward), all over flat C arrays:
+#   1. seeds: each target's seed is accumulated into its slot (a target that
+#      is not on the list can still be a source: kept aside, off_tape);
+#   2. reachability (_propagate_reach): one forward pass marks every slot
+#      computed from a source; rules run only between sources and targets;
+#   3. batchability (_path_batches), for batched Jacobian seeds only: one
+#      reverse pass over the path; if an op on it cannot take a cotangent with
+#      leading batch axes, nothing is computed and the caller sweeps per row;
+#   4. the sweep (_sweep): nodes from last to first; a node whose outputs hold
+#      a gradient and which has a reachable input calls its rules through
+#      _vjp_of (the one rule call) and accumulates into its inputs' slots;
+#   5. freeing, as the sweep passes node k: its outputs' gradients are dropped
+#      (unless they are requested sources), and a one-shot list drops k's saved
+#      values and params, so peak memory falls while the sweep runs.
+#
+# Invariants.  node_op, node_saved and node_params have one entry per node,
+# in_start and out_start one more (CSR offsets); a failed record cuts every
+# buffer back to the same length.  Rules may record new nodes on this very
+# list (higher order inside a persistent tape's context), which can move the
+# buffers: the sweep walks only the nodes that existed when it started and
+# re-reads every pointer after a Python call.  `generation` changes on
+# reset/release; a sweep that sees it change stops with an error.  In
+# tensor_mode (another recorder is active) rules get Tensors and are
+# themselves recorded, which is how nested tapes give higher derivatives;
+# otherwise they get raw NumPy values (the fast path).
 
 cdef tuple _inputs_read(Op op, tuple inputs, int32_t *slots):
     """Keep only the inputs that the rules of this tape's watched inputs read
@@ -959,6 +1141,41 @@ cdef tuple _inputs_read(Op op, tuple inputs, int32_t *slots):
     return tuple([inputs[i] if needed & (1UL << i) else None for i in range(n)])
 
 
+# What a node saves for its rules, by op.save: the inputs (those its rules
+# read), the output, both as (out, inputs), or nothing.  _pack_saved and
+# _unpack_saved are the only two places that know this layout.
+
+cdef inline object _pack_saved(Op op, tuple inputs, object out, int32_t *slots):
+    """The saved value of a node; slots[i] >= 0 where input i is on the tape."""
+    if op.save & _SAVE_INPUTS:
+        if op.reads is not None:
+            inputs = _inputs_read(op, inputs, slots)
+        # Tensors and raw numbers cannot reference the tape: keep the saved
+        # tuples out of the cyclic GC's scans of long tapes.
+        PyObject_GC_UnTrack(<PyObject *>inputs)
+    if op.save == _SAVE_INPUTS:
+        return inputs
+    if op.save == _SAVE_ANS:
+        return out
+    if op.save == _SAVE_INPUTS | _SAVE_ANS:
+        return (out, inputs)
+    return None
+
+
+cdef inline tuple _unpack_saved(Op op, object saved, Py_ssize_t n_in, PyObject **ans):
+    """The inputs a node's rules get (None where not saved); *ans is set to a
+    borrowed reference to the saved output, or NULL."""
+    ans[0] = NULL
+    if op.save == _SAVE_INPUTS:
+        return <tuple>saved
+    if op.save == (_SAVE_INPUTS | _SAVE_ANS):
+        ans[0] = PyTuple_GET_ITEM(saved, 0)
+        return <tuple>(<tuple>saved)[1]
+    if op.save == _SAVE_ANS:
+        ans[0] = <PyObject *>saved
+    return op._nones if op.n_in >= 0 else (None,) * n_in
+
+
 cdef class Recorder:
     cdef int record(self, Op op, tuple inputs, object out, object params) except -1:
         return 0
@@ -967,7 +1184,7 @@ cdef class Recorder:
         return 0
 
 
-cdef class Tape(Recorder):
+cdef class WengertList(Recorder):
     """The Wengert list: nodes in execution order, stored as flat arrays.
 
     node k: op, saved values, params; its inputs are in_slot[in_start[k]:
@@ -1092,20 +1309,7 @@ cdef class Tape(Recorder):
                     s = self._new_slot((<Tensor>t)._id)
                     if tg_i32vec_push(&self.out_slot, s) < 0:
                         raise MemoryError()
-            if op.save & _SAVE_INPUTS:
-                if op.reads is not None:
-                    inputs = _inputs_read(op, inputs, &self.in_slot.data[base])
-                # Tensors and raw numbers cannot reference the tape: keep the
-                # saved tuples out of the cyclic GC's scans of long tapes.
-                PyObject_GC_UnTrack(<PyObject *>inputs)
-            if op.save == _SAVE_INPUTS:
-                saved = inputs
-            elif op.save == _SAVE_ANS:
-                saved = out
-            elif op.save == _SAVE_INPUTS | _SAVE_ANS:
-                saved = (out, inputs)
-            else:
-                saved = None
+            saved = _pack_saved(op, inputs, out, &self.in_slot.data[base])
             if (tg_objvec_push(&self.node_op, <PyObject *>op) < 0
                     or tg_objvec_push(&self.node_saved, NULL if saved is None else <PyObject *>saved) < 0
                     or tg_objvec_push(&self.node_params, NULL if params is None else <PyObject *>params) < 0
@@ -1302,7 +1506,8 @@ cdef class Tape(Recorder):
         cdef Py_ssize_t i0 = self.in_start.data[k], n_in = self.in_start.data[k + 1] - i0
         cdef Py_ssize_t i, j
         cdef int32_t s
-        cdef object g, ans = None, ins, gi, rule
+        cdef object g, ans
+        cdef tuple ins
         # The upstream gradient: one value, or a tuple for multi-output ops
         # (None where an output received no gradient).
         if o1 - o0 == 1:
@@ -1310,17 +1515,9 @@ cdef class Tape(Recorder):
         else:
             g = tuple([<object>grads[self.out_slot.data[j]] if grads[self.out_slot.data[j]] != NULL
                        and reach[self.out_slot.data[j]] else None for j in range(o0, o1)])
-        if op.save == _SAVE_INPUTS:
-            ins = saved
-        elif op.save == _SAVE_ANS:
-            ans = saved
-            ins = op._nones
-        elif op.save == _SAVE_INPUTS | _SAVE_ANS:
-            ans, ins = saved
-        else:
-            ins = op._nones
-        if op.n_in < 0 and not (op.save & _SAVE_INPUTS):
-            ins = (None,) * n_in
+        cdef PyObject *ans_ref = NULL
+        ins = _unpack_saved(op, saved, n_in, &ans_ref)
+        ans = <object>ans_ref if ans_ref != NULL else None
         if not tensor_mode:
             ins = _unwrap_tuple(ins)
             ans = _unwrap(ans)
@@ -1343,54 +1540,20 @@ cdef class Tape(Recorder):
                 free(targets)
         return 0
 
-    cdef int _call_rules(self, Op op, int32_t *targets, Py_ssize_t n_in, object g, object ans, object ins,
+    cdef int _call_rules(self, Op op, int32_t *targets, Py_ssize_t n_in, object g, object ans, tuple ins,
                          object params, PyObject **grads, bint tensor_mode, object batch) except -1:
         cdef Py_ssize_t i
-        cdef int32_t s
-        cdef object gi, rule, shape
-        if op.joint:
-            return self._call_joint_rule(op, targets, n_in, g, ans, ins, params, grads, tensor_mode)
+        cdef Py_ssize_t batch_ndim = 0 if batch is None else len(<tuple>batch)
+        cdef object gi, gs = None
+        if op.calling == _CALL_JOINT:
+            gs = op.vjps[0](g, ans, tuple([targets[i] >= 0 for i in range(n_in)]), ins, *(params or ()))
+            if len(gs) != n_in:
+                raise ValueError(f"op {op.name!r}: its gradient rule returned {len(gs)} gradients for {n_in} inputs")
         for i in range(n_in):
-            s = targets[i]
-            if s < 0:
+            if targets[i] < 0:
                 continue
-            rule = op.vjps[0] if op.n_in < 0 else op.vjps[i]
-            if rule is None:
-                continue
-            if op.n_in < 0:
-                gi = rule(g, ans, i, ins, *(params or ()))
-            elif op.kind == _UNARY:
-                gi = rule(g, ans, ins[0])
-            elif op.kind == _BINARY:
-                gi = rule(g, ans, ins[0], ins[1])
-                if gi is not None and params is not None and params[i] is not None:
-                    # Batched cotangents keep their leading axes (a gradient
-                    # that does not depend on the cotangent has none).
-                    if batch is not None and _ndim(gi) > len(<tuple>params[i]):
-                        gi = _ops.sum_to_shape(gi, params[i], len(<tuple>batch))
-                    else:
-                        gi = _ops.sum_to_shape(gi, params[i])
-            elif params is None:
-                gi = rule(g, ans, *ins)
-            else:
-                gi = rule(g, ans, *ins, *params)
+            gi = gs[i] if gs is not None else _vjp_of(op, i, g, ans, ins, params, batch_ndim)
             if gi is None:
-                continue
-            if tensor_mode and not isinstance(gi, Tensor):
-                gi = _wrap(_own(gi))
-            _accumulate(grads, s, gi)
-        return 0
-
-    cdef int _call_joint_rule(self, Op op, int32_t *targets, Py_ssize_t n_in, object g, object ans,
-                              object ins, object params, PyObject **grads, bint tensor_mode) except -1:
-        cdef Py_ssize_t i
-        needs = tuple([targets[i] >= 0 for i in range(n_in)])
-        gs = op.vjps[0](g, ans, needs, ins, *(params or ()))
-        if len(gs) != n_in:
-            raise ValueError(f"op {op.name!r}: its gradient rule returned {len(gs)} gradients for {n_in} inputs")
-        for i in range(n_in):
-            gi = gs[i]
-            if targets[i] < 0 or gi is None:
                 continue
             if tensor_mode and not isinstance(gi, Tensor):
                 gi = _wrap(_own(gi))
@@ -1581,26 +1744,13 @@ cdef class Accumulator(Recorder):
                 if isinstance(tans[i], Tensor):
                     tans[i] = (<Tensor>tans[i])._value
             ins, ans = _unwrap_tuple(inputs), _unwrap(out)
-        if op.joint:
+        if op.calling == _CALL_JOINT:
             total = op.jvps[0](tuple(tans), ans, ins, *pars)
         else:
             total = None
             for i in range(n):
-                t = tans[i]
-                if t is None:
-                    continue
-                rule = op.jvps[0] if op.n_in < 0 else op.jvps[i]
-                if rule is None:
-                    continue
-                if op.n_in < 0:
-                    ti = rule(t, ans, i, ins, *pars)
-                elif op.kind == _UNARY:
-                    ti = rule(t, ans, ins[0])
-                elif op.kind == _BINARY:
-                    ti = rule(t, ans, ins[0], ins[1])
-                else:
-                    ti = rule(t, ans, *ins, *pars)
-                total = _add_tangents(total, ti, op.n_out)
+                if tans[i] is not None:
+                    total = _add_tangents(total, _jvp_of(op, i, tans[i], ans, ins, params), op.n_out)
         if total is None:
             return None
         if op.n_out == 1:

@@ -1,3 +1,3 @@
 """tapegrad.autodiff: tf.autodiff names."""
-from tapegrad.tape import GradientTape
 from tapegrad.forward import ForwardAccumulator
+from tapegrad.tape import GradientTape

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from tapegrad import _core, _nest
-from tapegrad._core import Tensor, Variable, Op
+from tapegrad._core import Op, Tensor, Variable
+from tapegrad.ops.array_ops import identity
+from tapegrad.tape import GradientTape
 
 __all__ = ["custom_gradient", "recompute_grad"]
 
 
-def custom_gradient(f: Optional[Callable[..., Any]] = None) -> Any:
+def custom_gradient(f: Callable[..., Any] | None = None) -> Any:
     """Decorator: ``f(*args)`` returns ``(y, grad_fn)``; ``grad_fn(*upstreams)``
     returns one gradient per flattened argument (``None``: no gradient).
 
@@ -77,8 +80,6 @@ def recompute_grad(f: Callable[..., Any]) -> Callable[..., Any]:
         variables = _captured(log, inputs)
 
         def grad_fn(*upstreams, variables=None):
-            from tapegrad.tape import GradientTape
-            from tapegrad.ops.array_ops import identity
             ids = [identity(x) for x in inputs]
             watched = ids + list(variables or ())
             with GradientTape() as tape:
@@ -191,7 +192,6 @@ def _gradient_value(g, like, tensor_mode):
 def _transpose(call_grad_fn, tangents, metas):
     """J t from a linear u -> J^T u: the gradient of <grad_fn(u), t> with
     respect to u (any u; zeros here)."""
-    from tapegrad.tape import GradientTape
     tensor_mode = any(isinstance(t, Tensor) for t in tangents)
     us = [_core.wrap(np.zeros(m.shape, m.dtype)) for m in metas]
     with GradientTape() as tape:

@@ -3,7 +3,7 @@
 ``tapegrad.float32 == np.float32`` is true and tensors report their dtype as
 these objects, so code written against ``tf.float32`` runs unchanged.
 """
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -105,7 +105,7 @@ def as_dtype(type_value: Any) -> DType:
         raise TypeError(f"tapegrad has no dtype for NumPy dtype {np_dtype}.") from None
 
 
-def numpy_dtype(dtype: Any) -> Optional[np.dtype]:
+def numpy_dtype(dtype: Any) -> np.dtype | None:
     """The NumPy dtype of a DType / NumPy dtype / name, or None for None."""
     if dtype is None:
         return None

@@ -7,17 +7,19 @@
 The accumulator is a recorder on the thread's stack (tapegrad._core.Accumulator):
 each op computed inside the context gets its output tangent from its inputs'
 tangents through the op's JVP rules.  Nesting with tapes and other
-accumulators follows TensorFlow (TF_SEMANTICS.md §13): see the core class.
+accumulators follows TensorFlow (docs/tensorflow_semantics.md §14, pinned by
+tests/test_forward.py): see the core class.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tapegrad import _core, _nest
 from tapegrad._core import Tensor, Variable
-from tapegrad.tape import UnconnectedGradients, warn_first_n, _dtype_name
+from tapegrad.ops.math_ops import cast
+from tapegrad.tape import UnconnectedGradients, _dtype_name, warn_first_n
 
 if TYPE_CHECKING:
     from tapegrad._types import Nest
@@ -92,7 +94,7 @@ class ForwardAccumulator:
         return False
 
     def jvp(self, primals: Nest,
-            unconnected_gradients: Union[UnconnectedGradients, str] = UnconnectedGradients.NONE) -> Any:
+            unconnected_gradients: UnconnectedGradients | str = UnconnectedGradients.NONE) -> Any:
         """The tangent of each tensor in the nest `primals` (J @ tangents),
         None where it does not depend on the accumulator's primals (zeros with
         ``unconnected_gradients='zero'``).  A lookup: nothing is computed."""
@@ -120,7 +122,6 @@ def _tangent_like(t, primal):
         t = t.value()
     if isinstance(t, Tensor):
         if t._value.dtype != dt:
-            from tapegrad.ops.math_ops import cast
             t = cast(t, dt)
     else:
         t = _core.wrap(_core.raw_from_python(t, dt))

@@ -16,14 +16,17 @@ accumulators that are active around it.  Unconnected inputs get zeros.
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any, Callable, List, Sequence, Tuple, Union
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tapegrad import _core, _nest
 from tapegrad._core import Tensor, Variable
 from tapegrad.forward import ForwardAccumulator
-from tapegrad.tape import GradientTape, jacobian_rows, _identity_rows, _broadcast, _reshape
+from tapegrad.ops.array_ops import stack
+from tapegrad.ops.reduction_ops import reduce_sum
+from tapegrad.tape import GradientTape, _broadcast, _identity_rows, _reshape, jacobian_rows
 
 __all__ = ["grad", "value_and_grad", "jacobian", "hessian", "hvp", "jvp", "vjp", "hessians"]
 
@@ -74,7 +77,7 @@ def _one_or_tuple(argnums, values):
     return values[0] if isinstance(argnums, int) else tuple(values)
 
 
-def value_and_grad(f: Function, argnums: Union[int, Sequence[int]] = 0) -> Callable[..., Tuple[Any, Any]]:
+def value_and_grad(f: Function, argnums: int | Sequence[int] = 0) -> Callable[..., tuple[Any, Any]]:
     """A function returning (f(*args), gradient of f with respect to the
     arguments at `argnums`); f must return a scalar."""
     @functools.wraps(f)
@@ -88,7 +91,7 @@ def value_and_grad(f: Function, argnums: Union[int, Sequence[int]] = 0) -> Calla
     return value_and_grad_f
 
 
-def grad(f: Function, argnums: Union[int, Sequence[int]] = 0) -> Callable[..., Any]:
+def grad(f: Function, argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
     """A function returning the gradient of scalar f with respect to the
     arguments at `argnums` (an int: one gradient; a tuple: a tuple of them)."""
     vg = value_and_grad(f, argnums)
@@ -99,7 +102,7 @@ def grad(f: Function, argnums: Union[int, Sequence[int]] = 0) -> Callable[..., A
     return grad_f
 
 
-def jacobian(f: Function, argnums: Union[int, Sequence[int]] = 0, mode: str = "auto") -> Callable[..., Any]:
+def jacobian(f: Function, argnums: int | Sequence[int] = 0, mode: str = "auto") -> Callable[..., Any]:
     """A function returning the Jacobian of f (shape f(x).shape + x.shape)
     with respect to the arguments at `argnums`.
 
@@ -138,13 +141,12 @@ def _forward_jacobian(f, args, kwargs, i, y):
     if not cols:
         return _core.wrap(np.zeros(y_shape + shape, dtype=np.result_type(y._value)))
     if any(_core.any_recording() and isinstance(c, Tensor) for c in cols):
-        from tapegrad.ops.array_ops import stack
         return _reshape(stack(cols, axis=-1), y_shape + shape)
     j = np.stack([np.asarray(c._value) for c in cols], axis=-1)
     return _core.wrap(np.reshape(j, y_shape + shape))
 
 
-def hessian(f: Function, argnums: Union[int, Sequence[int]] = 0) -> Callable[..., Any]:
+def hessian(f: Function, argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
     """A function returning the Hessian of scalar f with respect to the
     argument at `argnums` (shape x.shape + x.shape): the Jacobian of the
     gradient, reverse over reverse, in one batched sweep."""
@@ -179,7 +181,7 @@ def hvp(f: Function, x: Nest, v: Nest) -> Any:
     return _nest.pack_sequence_as(x, acc.jvp(gs, unconnected_gradients="zero"))
 
 
-def jvp(f: Function, primals: Sequence[TensorLike], tangents: Sequence[TensorLike]) -> Tuple[Any, Any]:
+def jvp(f: Function, primals: Sequence[TensorLike], tangents: Sequence[TensorLike]) -> tuple[Any, Any]:
     """(f(*primals), J @ tangents): forward mode.  primals and tangents are
     sequences of the same length (one entry per argument of f)."""
     primals = [_as_input(p) for p in primals]
@@ -191,7 +193,7 @@ def jvp(f: Function, primals: Sequence[TensorLike], tangents: Sequence[TensorLik
     return out, acc.jvp(out, unconnected_gradients="zero")
 
 
-def vjp(f: Function, *primals: TensorLike) -> Tuple[Any, Callable[[Any], Tuple[Any, ...]]]:
+def vjp(f: Function, *primals: TensorLike) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """(f(*primals), vjp_fn): vjp_fn(cotangent) returns a tuple with
     cotangent @ J for each primal.  vjp_fn may be called many times (the
     recording is kept until vjp_fn is dropped)."""
@@ -205,8 +207,8 @@ def vjp(f: Function, *primals: TensorLike) -> Tuple[Any, Callable[[Any], Tuple[A
     return out, vjp_fn
 
 
-def hessians(ys: Union[Nest, Function], xs: Nest, gate_gradients: bool = False, aggregation_method: Any = None,
-             name: str = "hessians") -> List[Tensor]:
+def hessians(ys: Nest | Function, xs: Nest, gate_gradients: bool = False, aggregation_method: Any = None,
+             name: str = "hessians") -> list[Tensor]:
     """tf.hessians: for each x in xs, the Hessian of sum(ys) with respect to x
     (shape x.shape + x.shape), as a list.
 
@@ -221,12 +223,12 @@ def hessians(ys: Union[Nest, Function], xs: Nest, gate_gradients: bool = False, 
                 for i in range(len(xs_list))]
     flat_ys = [_core.as_tensor(y) for y in _nest.flatten(ys)]
     srcs = [x.value() if isinstance(x, Variable) else x for x in xs_list]
-    tape = _recording_tape(flat_ys, srcs)
+    wengert = _recording_tape(flat_ys, srcs)
     out = []
     for x in srcs:
         # The gradient is recorded on the tape itself (it is active), so it can be differentiated again.
         seeds = [_core.wrap(np.ones(np.shape(y._value), dtype=np.result_type(y._value))) for y in flat_ys]
-        (g,) = tape.backward(flat_ys, seeds, [x], True, None, True)
+        (g,) = wengert.backward(flat_ys, seeds, [x], True, None, True)
         shape = np.shape(x._value) * 2
         size = int(np.size(x._value))
         if g is None:
@@ -234,7 +236,7 @@ def hessians(ys: Union[Nest, Function], xs: Nest, gate_gradients: bool = False, 
             continue
         old = _core.replace_stack([])                # the Hessian itself is not recorded
         try:
-            (h,) = jacobian_rows(tape, g, _identity_rows(size, np.shape(x._value), np.result_type(x._value)),
+            (h,) = jacobian_rows(wengert, g, _identity_rows(size, np.shape(x._value), np.result_type(x._value)),
                                  [x], True)
         finally:
             _core.replace_stack(old)
@@ -244,7 +246,6 @@ def hessians(ys: Union[Nest, Function], xs: Nest, gate_gradients: bool = False, 
 
 
 def _sum(y):
-    from tapegrad.ops.reduction_ops import reduce_sum
     return reduce_sum(_core.as_tensor(y)) if not isinstance(y, (list, tuple, dict)) else \
         functools.reduce(lambda a, b: a + b, [reduce_sum(_core.as_tensor(t)) for t in _nest.flatten(y)])
 
@@ -258,7 +259,7 @@ def _replace(seq, i, x):
 def _recording_tape(ys, xs):
     """The innermost active tape that recorded every y and watches every x."""
     for r in reversed(_core.active_recorders()):
-        if isinstance(r, _core.Tape) and all(r.slot_of(t) >= 0 for t in ys + xs):
+        if isinstance(r, _core.WengertList) and all(r.slot_of(t) >= 0 for t in ys + xs):
             return r
     raise RuntimeError("tapegrad.hessians(ys, xs) needs the computation of ys recorded: call it inside the "
                        "`with tapegrad.GradientTape() as tape:` block that computed ys from watched xs, or "

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 
-
-def function(func: Optional[Callable[..., Any]] = None, input_signature: Any = None, autograph: bool = True,
-             jit_compile: Optional[bool] = None, reduce_retracing: bool = False,
-             experimental_relax_shapes: Optional[bool] = None, **kwargs: Any) -> Any:
+def function(func: Callable[..., Any] | None = None, input_signature: Any = None, autograph: bool = True,
+             jit_compile: bool | None = None, reduce_retracing: bool = False,
+             experimental_relax_shapes: bool | None = None, **kwargs: Any) -> Any:
     """tf.function: tapegrad runs eagerly, so this returns the function
     unchanged (TensorFlow's traced graph gives the same values)."""
     if func is None:

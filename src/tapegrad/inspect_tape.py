@@ -22,17 +22,23 @@ nothing extra; what it does not store is derived here:
 """
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+import collections
+from collections.abc import Sequence
 
 import numpy as np
 
-from tapegrad import _core
+from tapegrad import _nest
 from tapegrad._core import BINARY, SAVE_ANS, SAVE_INPUTS, UNARY, Tensor, Variable
 
 __all__ = ["Explanation", "REASONS", "describe", "to_dot", "render", "explain"]
 
-Meta = Tuple[Tuple[int, ...], np.dtype]
+Meta = tuple[tuple[int, ...], np.dtype]
+
+# (first id, last id, weakref to the GradientTape) of the tensors made by each gradient() or
+# jacobian() that ran while another tape recorded (nested tapes; GradientTape appends them):
+# explain() recognises a derivative computed from constants only by them.  Bounded: only
+# recent nested gradients matter to a learner asking why.
+NESTED_GRADIENT_SPANS: collections.deque = collections.deque(maxlen=256)
 
 MISSING_GRAPHVIZ = (
     "GradientTape.render() and the Jupyter picture of a tape need the optional 'graphviz' Python "
@@ -77,7 +83,7 @@ class _Node:
         return i < len(op.vjps) and op.vjps[i] is not None
 
 
-def _meta_of(value) -> Optional[Meta]:
+def _meta_of(value) -> Meta | None:
     if isinstance(value, Tensor):
         value = value._value
     elif isinstance(value, Variable):
@@ -87,7 +93,7 @@ def _meta_of(value) -> Optional[Meta]:
     return None                       # a Python number: no dtype of its own (it adopts the tensor's)
 
 
-_DTYPE_CACHE: Dict[Tuple[str, Tuple[str, ...]], np.dtype] = {}
+_DTYPE_CACHE: dict[tuple[str, tuple[str, ...]], np.dtype] = {}
 
 
 def _result_dtype(op, dtypes: Sequence[np.dtype]) -> np.dtype:
@@ -111,7 +117,7 @@ class _Snapshot:
 
     def __init__(self, gtape):
         self.gtape = gtape
-        core = gtape._tape
+        core = gtape._wengert
         self.core = core
         self.persistent = gtape._persistent
         if core is None:
@@ -121,12 +127,12 @@ class _Snapshot:
         raw = core.inspect_nodes() if core is not None else []
         self.nodes = [_Node(k, *n) for k, n in enumerate(raw)]
         self.n_slots = core.num_slots if core is not None else 0
-        self.producer: Dict[int, _Node] = {}
+        self.producer: dict[int, _Node] = {}
         for node in self.nodes:
             for s in node.outs:
                 self.producer[s] = node
-        self.meta: Dict[int, Meta] = {}
-        self.variables: Dict[int, Variable] = {}      # slot -> watched variable
+        self.meta: dict[int, Meta] = {}
+        self.variables: dict[int, Variable] = {}      # slot -> watched variable
         if core is not None:
             for vid, var in core.watched_variables_by_id().items():
                 s = core.slot_of_id(vid)
@@ -163,13 +169,13 @@ class _Snapshot:
                     if m is not None:
                         meta.setdefault(s, m)
 
-    def input_meta(self, node, i) -> Optional[Meta]:
+    def input_meta(self, node, i) -> Meta | None:
         m = _meta_of(node.saved_input(i))
         if m is None and node.ins[i] >= 0:
             m = self.meta.get(node.ins[i])
         return m
 
-    def _infer(self, node) -> Optional[List[Optional[Meta]]]:
+    def _infer(self, node) -> list[Meta | None] | None:
         op = node.op
         metas = [self.input_meta(node, i) for i in range(len(node.ins))]
         if op.kind == UNARY:
@@ -198,7 +204,7 @@ class _Snapshot:
         outs = out if op.n_out > 1 else (out,)
         return [(tuple(np.shape(o)), np.result_type(o)) for o in outs]
 
-    def _infer_binary(self, node, metas) -> Optional[Meta]:
+    def _infer_binary(self, node, metas) -> Meta | None:
         # The core keeps an input's shape in params[i] only where it was broadcast; an on-tape
         # input without one had the output's shape.
         params = node.params
@@ -277,11 +283,11 @@ class _Snapshot:
             what = "watched tensor"     # by watch(), or by a functional transform or custom_gradient
         return f"{self.name(s)} = {what}"
 
-    def root_slots(self) -> List[int]:
+    def root_slots(self) -> list[int]:
         return [s for s in range(self.n_slots) if s not in self.producer]
 
     # ---- paths
-    def grad_reach(self, targets: Sequence[int]) -> Tuple[set, set, set]:
+    def grad_reach(self, targets: Sequence[int]) -> tuple[set, set, set]:
         """Backwards from the target slots: (slots the gradient reaches, nodes it runs rules
         of, edges (node k, input i) it flows along)."""
         slots, nodes, edges = set(targets), set(), set()
@@ -295,7 +301,7 @@ class _Snapshot:
                     edges.add((node.k, i))
         return slots, nodes, edges
 
-    def ancestors(self, targets: Sequence[int]) -> Tuple[set, set]:
+    def ancestors(self, targets: Sequence[int]) -> tuple[set, set]:
         """Slots and nodes the targets were computed from (any input on the tape)."""
         slots, nodes = set(targets), set()
         for node in reversed(self.nodes):
@@ -304,7 +310,7 @@ class _Snapshot:
                 slots.update(s for s in node.ins if s >= 0)
         return slots, nodes
 
-    def forward_reach(self, source: int) -> Tuple[set, set]:
+    def forward_reach(self, source: int) -> tuple[set, set]:
         slots, nodes = {source}, set()
         for node in self.nodes:
             if any(s >= 0 and s in slots and node.flows(i) for i, s in enumerate(node.ins)):
@@ -442,8 +448,13 @@ def to_dot(gtape, target=None) -> str:
     return "\n".join(out) + "\n"
 
 
-def _target_slots(snap: _Snapshot, target) -> List[int]:
-    from tapegrad.tape import _flat
+def _flat(structure) -> list:
+    if isinstance(structure, (Tensor, Variable)):
+        return [structure]
+    return _nest.flatten(structure)
+
+
+def _target_slots(snap: _Snapshot, target) -> list[int]:
     slots = []
     for t in _flat(target):
         if not isinstance(t, (Tensor, Variable)):
@@ -454,7 +465,7 @@ def _target_slots(snap: _Snapshot, target) -> List[int]:
     return slots
 
 
-def _graphviz_pipe(dot: str, format: str) -> bytes:
+def _graphviz_pipe(dot: str, format: str) -> bytes:  # noqa: A002 - graphviz's own argument name
     try:
         import graphviz
     except ImportError as e:
@@ -465,21 +476,21 @@ def _graphviz_pipe(dot: str, format: str) -> bytes:
         raise RuntimeError(MISSING_DOT) from e
 
 
-def render(gtape, path, target=None, format="svg"):
+def render(gtape, path, target=None, format="svg"):  # noqa: A002 - graphviz's own argument name
     data = _graphviz_pipe(to_dot(gtape, target), format)
     with open(path, "wb") as fh:
         fh.write(data)
     return path
 
 
-def svg_or_none(gtape) -> Optional[str]:
+def svg_or_none(gtape) -> str | None:
     try:
         return _graphviz_pipe(to_dot(gtape), "svg").decode("utf-8")
     except (ImportError, RuntimeError):
         return None
 
 
-def mimebundle(gtape) -> Dict[str, str]:
+def mimebundle(gtape) -> dict[str, str]:
     bundle = {"text/plain": describe(gtape)}
     svg = svg_or_none(gtape)
     if svg is not None:
@@ -527,22 +538,32 @@ _CUTS = ("stop_gradient() on the path; a non-differentiable op (argmax, round/fl
          "tape records only the thread that entered it)")
 
 
-@dataclasses.dataclass(frozen=True)
 class Explanation:
     """Why the gradient of a target with respect to one source is None, or that it is not.
 
     ``reason`` is one of the keys of :data:`REASONS`; ``message`` says it for this program;
     ``ops`` lists the Wengert lines of the ops that connect the source to the target (when
-    ``connected``)."""
+    ``connected``).  Printing an Explanation prints its message."""
 
-    source: str
-    connected: bool
-    reason: str
-    message: str
-    ops: Tuple[str, ...] = ()
+    __slots__ = ("source", "connected", "reason", "message", "ops")
+
+    def __init__(self, source: str, connected: bool, reason: str, message: str, ops: tuple[str, ...] = ()) -> None:
+        self.source = source
+        self.connected = connected
+        self.reason = reason
+        self.message = message
+        self.ops = ops
 
     def __str__(self) -> str:
         return self.message
+
+    def __repr__(self) -> str:
+        return f"<Explanation {self.source}: {self.reason}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Explanation) and all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def _source_label(snap: _Snapshot, src) -> str:
@@ -570,15 +591,13 @@ def _when(gtape, tid: int) -> str:
 
 def _nested_span(gtape, tid: int, other_tapes_only: bool = True):
     """The tape whose gradient() (run while another tape recorded) made tensor `tid`, or None."""
-    from tapegrad.tape import _NESTED_GRADIENT_SPANS
-    for start, end, ref in reversed(_NESTED_GRADIENT_SPANS):
+    for start, end, ref in reversed(NESTED_GRADIENT_SPANS):
         if start < tid <= end and not (other_tapes_only and ref() is gtape):
             return ref()
     return None
 
 
-def explain(gtape, target, flat_sources) -> List[Explanation]:
-    from tapegrad.tape import _flat
+def explain(gtape, target, flat_sources) -> list[Explanation]:
     snap = _Snapshot(gtape)
     targets = _flat(target) if target is not None else []
     out = []
@@ -592,7 +611,8 @@ def explain(gtape, target, flat_sources) -> List[Explanation]:
         linked = [e for e in per_target if e.connected]
         if linked:
             ops = tuple(dict.fromkeys(op for e in linked for op in e.ops))
-            out.append(dataclasses.replace(linked[0], ops=ops))
+            first = linked[0]
+            out.append(Explanation(first.source, True, first.reason, first.message, ops))
         elif len(per_target) == 1:
             out.append(per_target[0])
         else:

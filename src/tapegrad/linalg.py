@@ -1,8 +1,7 @@
 """tapegrad.linalg: TensorFlow's tf.linalg names."""
 from tapegrad.ops.linalg_ops import (matmul, matvec, tensordot, einsum, trace, inv, det, slogdet, solve, cholesky,
-                                     eigh, eigvalsh, svd, diag_part, diag)
+                                     eigh, eigvalsh, svd, diag_part, diag, norm)
 from tapegrad.ops.array_ops import matrix_transpose
-from tapegrad.ops.reduction_ops import norm
 from tapegrad.ops.creation import eye
 
 adjoint = matrix_transpose

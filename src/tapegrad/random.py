@@ -1,2 +1,2 @@
 """tapegrad.random: TensorFlow's tf.random names over NumPy's generator."""
-from tapegrad.ops.creation import set_seed, normal, uniform, truncated_normal, shuffle
+from tapegrad.ops.creation import normal, set_seed, shuffle, truncated_normal, uniform

@@ -1,7 +1,7 @@
 """TensorShape: a tuple that also answers TensorFlow's shape methods."""
 
 
-from typing import Any, List
+from typing import Any
 
 
 class TensorShape(tuple):
@@ -15,7 +15,7 @@ class TensorShape(tuple):
     def ndims(self) -> int:
         return len(self)
 
-    def as_list(self) -> List[int]:
+    def as_list(self) -> list[int]:
         return list(self)
 
     def num_elements(self) -> int:

@@ -2,24 +2,27 @@
 
 The lifecycle (enter, exit, re-enter, stop_recording, reset, the one-shot
 rule) and the argument handling live here; recording and the backward sweep
-live in the compiled core (`tapegrad._core.Tape`).
+live in the compiled core (`tapegrad._core.WengertList`).  Looking at what a tape recorded
+(describe, to_dot, render, explain) lives in tapegrad.inspect_tape.
 """
 from __future__ import annotations
 
-import collections
 import contextlib
 import enum
 import logging
 import os
 import sys
 import weakref
-from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Tuple, Union
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tapegrad import _core, _nest
+from tapegrad import _core, _nest, inspect_tape
 from tapegrad._core import Tensor, Variable
 from tapegrad.errors import InvalidArgumentError
+from tapegrad.ops.array_ops import broadcast_to, reshape, stack, transpose
+from tapegrad.ops.math_ops import cast
 
 if TYPE_CHECKING:
     from tapegrad._types import Nest
@@ -43,12 +46,6 @@ _PERSISTENT_IN_CONTEXT = (
     "than calling it outside the context (it causes the gradient ops to be recorded on the tape, leading to "
     "increased CPU and memory usage). Only call GradientTape.gradient inside the context if you actually want "
     "to trace the gradient in order to compute higher order derivatives.")
-
-
-# (first id, last id, tape) of the tensors made by each gradient()/jacobian() that ran while
-# another tape recorded (nested tapes): explain() uses them to recognise a derivative that was
-# computed from constants only.  Bounded: only recent nested gradients matter to a learner.
-_NESTED_GRADIENT_SPANS = collections.deque(maxlen=256)
 
 
 class UnconnectedGradients(enum.Enum):
@@ -98,12 +95,12 @@ class GradientTape:
     def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True) -> None:
         self._persistent = bool(persistent)
         self._watch_accessed_variables = bool(watch_accessed_variables)
-        self._tape = None              # the compiled tape; None before entering / after a one-shot use
+        self._wengert = None              # the compiled tape; None before entering / after a one-shot use
         self._recording = False
         self._last_watched_variables = ()
         # For describe()/explain(), kept outside the per-op path: when recording started and
-        # stopped ((id clock, event) pairs, see Tape.id_clock), the shape and dtype of each
-        # tensor passed to watch(), and whether a one-shot tape was used.
+        # stopped ((id clock, event) pairs, see WengertList.id_clock), the shape and dtype of
+        # each tensor passed to watch(), and whether a one-shot tape was used.
         self._events = []
         self._watched_meta = {}
         self._released = False
@@ -112,8 +109,8 @@ class GradientTape:
     def __enter__(self) -> GradientTape:
         if self._recording:
             raise ValueError("Tape is still recording, This can happen if you try to re-enter an already-active tape.")
-        if self._tape is None:
-            self._tape = _core.Tape(self._persistent, self._watch_accessed_variables)
+        if self._wengert is None:
+            self._wengert = _core.WengertList(self._persistent, self._watch_accessed_variables)
             self._events = []
             self._watched_meta = {}
             self._released = False
@@ -126,19 +123,19 @@ class GradientTape:
         return False
 
     def _push(self, event):
-        _core.push_recorder(self._tape)
+        _core.push_recorder(self._wengert)
         self._recording = True
-        self._events.append((_core.Tape.id_clock(), event))
+        self._events.append((_core.WengertList.id_clock(), event))
 
     def _pop(self, event):
-        _core.pop_recorder(self._tape)
+        _core.pop_recorder(self._wengert)
         self._recording = False
-        self._events.append((_core.Tape.id_clock(), event))
+        self._events.append((_core.WengertList.id_clock(), event))
 
     @contextlib.contextmanager
     def stop_recording(self) -> Iterator[None]:
         """Temporarily stop this tape recording (outer tapes keep recording)."""
-        if self._tape is None:
+        if self._wengert is None:
             raise RuntimeError("Trying to stop recording a tape which is not recording.")
         if not self._recording:
             raise ValueError("Tape is not recording.")
@@ -153,7 +150,7 @@ class GradientTape:
         if not self._recording:
             raise ValueError("Tape is not recording.")
         self._pop("reset")
-        self._tape = _core.Tape(self._persistent, self._watch_accessed_variables)
+        self._wengert = _core.WengertList(self._persistent, self._watch_accessed_variables)
         self._events = []
         self._watched_meta = {}
         self._push("enter")
@@ -161,7 +158,7 @@ class GradientTape:
     # ---- watching -----------------------------------------------------------------------
     def watch(self, tensor: Nest) -> None:
         """Watch a tensor, a variable, or a nest of them."""
-        if self._tape is None:
+        if self._wengert is None:
             raise AttributeError(
                 "GradientTape.watch() was called on a tape that has no recording: enter the tape first "
                 "(`with tape:`); a non-persistent tape that already computed its gradient cannot be reused")
@@ -176,57 +173,52 @@ class GradientTape:
             if not (self._recording or _core.any_recording()):
                 continue
             if isinstance(t, Variable):
-                self._tape.watch_variable(t)
+                self._wengert.watch_variable(t)
             else:
-                self._tape.watch_tensor(t)
+                self._wengert.watch_tensor(t)
                 self._watched_meta[t._id] = (np.shape(t._value), np.result_type(t._value))
 
-    def watched_variables(self) -> Tuple[Variable, ...]:
+    def watched_variables(self) -> tuple[Variable, ...]:
         """The variables this tape watched, in their construction order."""
-        if self._tape is None:
+        if self._wengert is None:
             return self._last_watched_variables
-        return self._tape.watched_variables()
+        return self._wengert.watched_variables()
 
     # ---- looking at the recording (tapegrad.inspect_tape) ----------------------------------
     def describe(self) -> str:
         """The recording as a Wengert list, one line per op: ``v3 = multiply(v1, v2)``, with
-        each result's dtype and shape; watched tensors and variables first."""
-        from tapegrad import inspect_tape
+        each result's dtype and shape; watched tensors and variables where the tape met them."""
         return inspect_tape.describe(self)
 
     def to_dot(self, target: Nest = None) -> str:
         """Graphviz DOT source of the recording: one node per op (name, output dtype and
         shape), edges for tensors, watched tensors and variables marked.  With `target`, only
         the ops on a path to it, and the edges its gradient flows back along highlighted."""
-        from tapegrad import inspect_tape
         return inspect_tape.to_dot(self, target)
 
-    def render(self, path: str, target: Nest = None, format: str = "svg") -> str:
+    def render(self, path: str, target: Nest = None, format: str = "svg") -> str:  # noqa: A002 - graphviz's name
         """Draw to_dot(target) into the file `path` with Graphviz (the optional ``graphviz``
         Python package and Graphviz's ``dot`` program).  Returns `path`."""
-        from tapegrad import inspect_tape
         return inspect_tape.render(self, path, target, format)
 
     def explain(self, target: Nest, sources: Nest) -> Any:
         """Why gradient(target, sources) is None for each source (or through which ops it is
-        connected), in sources' structure: `Explanation` objects; print one to read it."""
-        from tapegrad import inspect_tape
+        connected), in sources' structure: `inspect_tape.Explanation` objects; print one to
+        read it."""
         return _pack(sources, inspect_tape.explain(self, target, self._check_sources(_flat(sources))))
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Dict[str, str]:
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         # Jupyter shows a tape as its graph when Graphviz can draw it, else as describe().
-        from tapegrad import inspect_tape
         return inspect_tape.mimebundle(self)
 
-    def _repr_svg_(self) -> Optional[str]:
-        from tapegrad import inspect_tape
+    def _repr_svg_(self) -> str | None:
         return inspect_tape.svg_or_none(self)
 
     # ---- gradients ------------------------------------------------------------------------
     def gradient(self, target: Nest, sources: Nest, output_gradients: Nest = None,
-                 unconnected_gradients: Union[UnconnectedGradients, str] = UnconnectedGradients.NONE) -> Any:
+                 unconnected_gradients: UnconnectedGradients | str = UnconnectedGradients.NONE) -> Any:
         """d(sum of targets)/d(source) for each source, in sources' structure."""
-        if self._tape is None:
+        if self._wengert is None:
             raise RuntimeError(_ONE_SHOT)
         if target is None:
             raise TypeError("Argument `target` should be a list or nested structure of Tensors, Variables or "
@@ -240,9 +232,9 @@ class GradientTape:
                     f"'{type(t).__name__}' object has no attribute '_id': gradient() targets must be tapegrad "
                     f"Tensors or Variables (a value computed outside tapegrad has no recorded history)")
         seeds = self._seeds(flat_targets, output_gradients)
-        tape = self._begin_use("gradient")
-        start = _core.Tape.id_clock()
-        results = self._backward(tape, flat_targets, seeds, flat_sources)
+        wengert = self._begin_use("gradient")
+        start = _core.WengertList.id_clock()
+        results = self._backward(wengert, flat_targets, seeds, flat_sources)
         out = self._finish(results, flat_sources, unconnected)
         self._note_nested(start)
         return _pack(sources, out)
@@ -251,7 +243,7 @@ class GradientTape:
         """Remember which tensor ids a gradient computed under another recording tape made
         (explain() recognises a second derivative of linear code by them)."""
         if _core.any_recording():
-            _NESTED_GRADIENT_SPANS.append((start, _core.Tape.id_clock(), weakref.ref(self)))
+            inspect_tape.NESTED_GRADIENT_SPANS.append((start, _core.WengertList.id_clock(), weakref.ref(self)))
 
     def _seeds(self, flat_targets, output_gradients):
         """One seed per flattened target: the given output gradient or ones."""
@@ -278,26 +270,28 @@ class GradientTape:
                         raise InvalidArgumentError(
                             f"Incompatible shapes: {list(np.shape(raw))} vs. {list(np.shape(tv))} [Op:Mul] "
                             f"(output_gradients must match the target's shape)") from None
-                seeds.append(_core.raw_from_python(raw, np.result_type(tv)) if np.result_type(raw) != np.result_type(tv) else raw)
+                if np.result_type(raw) != np.result_type(tv):
+                    raw = _core.raw_from_python(raw, np.result_type(tv))
+                seeds.append(raw)
             else:
                 seeds.append(np.ones(tv.shape, tv.dtype) if type(tv) is np.ndarray else tv.dtype.type(1))
         return seeds
 
     def _begin_use(self, method):
         """Apply the in-context rules and take the tape for one computation."""
-        tape = self._tape
+        wengert = self._wengert
         if self._recording:
             if self._persistent:
                 warn_first_n(_PERSISTENT_IN_CONTEXT, 1)
             else:
                 self._pop("gradient")  # a non-persistent tape stops recording
         if not self._persistent:
-            self._last_watched_variables = tape.watched_variables()
-            self._tape = None          # one-shot: consumed whatever happens next
+            self._last_watched_variables = wengert.watched_variables()
+            self._wengert = None          # one-shot: consumed whatever happens next
             self._released = True
-        return tape
+        return wengert
 
-    def _backward(self, tape, flat_targets, seeds, flat_sources):
+    def _backward(self, wengert, flat_targets, seeds, flat_sources):
         # Rules run on Tensors (and are recorded) when some recorder is still
         # active: that is how nested tapes give higher derivatives.
         tensor_mode = _core.any_recording()
@@ -308,15 +302,15 @@ class GradientTape:
         else:
             seeds = [s._value if isinstance(s, Tensor) else s for s in seeds]
         try:
-            return tape.backward(read, seeds, srcs, tensor_mode)
+            return wengert.backward(read, seeds, srcs, tensor_mode)
         finally:
             if not self._persistent:
-                tape.release()
+                wengert.release()
 
     # ---- jacobians --------------------------------------------------------------------------
-    def jacobian(self, target: Union[Tensor, Variable], sources: Nest,
-                 unconnected_gradients: Union[UnconnectedGradients, str] = UnconnectedGradients.NONE,
-                 parallel_iterations: Optional[int] = None, experimental_use_pfor: bool = True) -> Any:
+    def jacobian(self, target: Tensor | Variable, sources: Nest,
+                 unconnected_gradients: UnconnectedGradients | str = UnconnectedGradients.NONE,
+                 parallel_iterations: int | None = None, experimental_use_pfor: bool = True) -> Any:
         """d target / d source for each source: shape target.shape + source.shape.
 
         One reverse sweep with every cotangent row stacked on a leading batch
@@ -325,7 +319,7 @@ class GradientTape:
         single tensor; unconnected sources give None (zeros with 'zero').
         parallel_iterations is accepted for TensorFlow compatibility.
         """
-        if self._tape is None:
+        if self._wengert is None:
             raise RuntimeError(_ONE_SHOT)
         if not isinstance(target, (Tensor, Variable)):
             raise AttributeError(f"'{type(target).__name__}' object has no attribute 'shape': jacobian() "
@@ -336,9 +330,9 @@ class GradientTape:
         flat_sources = self._check_sources(_flat(sources))
         target_shape = np.shape(target._value)
         size = int(np.prod(target_shape, dtype=np.int64))
-        tape = self._begin_use("jacobian")
-        start = _core.Tape.id_clock()
-        rows = self._rows(tape, target, _identity_rows(size, target_shape, _value_dtype(target)), flat_sources)
+        wengert = self._begin_use("jacobian")
+        start = _core.WengertList.id_clock()
+        rows = self._rows(wengert, target, _identity_rows(size, target_shape, _value_dtype(target)), flat_sources)
         out = []
         for g, s in zip(rows, flat_sources):
             shape = target_shape + np.shape(s._value)
@@ -352,9 +346,9 @@ class GradientTape:
         self._note_nested(start)
         return _pack(sources, out)
 
-    def batch_jacobian(self, target: Union[Tensor, Variable], source: Union[Tensor, Variable],
-                       unconnected_gradients: Union[UnconnectedGradients, str] = UnconnectedGradients.NONE,
-                       parallel_iterations: Optional[int] = None, experimental_use_pfor: bool = True,
+    def batch_jacobian(self, target: Tensor | Variable, source: Tensor | Variable,
+                       unconnected_gradients: UnconnectedGradients | str = UnconnectedGradients.NONE,
+                       parallel_iterations: int | None = None, experimental_use_pfor: bool = True,
                        experimental_check_independence: bool = True) -> Tensor:
         """Per-example Jacobians: target [b, y...], source [b, x...] -> [b, y..., x...].
 
@@ -367,7 +361,7 @@ class GradientTape:
         Unconnected sources give zeros (TensorFlow's behaviour, whatever
         unconnected_gradients says).
         """
-        if self._tape is None:
+        if self._wengert is None:
             raise RuntimeError(_ONE_SHOT_BATCH)
         for t in (target, source):
             if not isinstance(t, (Tensor, Variable)):
@@ -393,8 +387,8 @@ class GradientTape:
         if experimental_check_independence and batch > 1 and size and dt.kind in "fc":
             probe = np.random.default_rng(0).standard_normal(target_shape).astype(dt)
             seeds = np.concatenate([seeds, probe[None]])
-        tape = self._begin_use("batch_jacobian")
-        (g,) = self._rows(tape, target, seeds, [source])
+        wengert = self._begin_use("batch_jacobian")
+        (g,) = self._rows(wengert, target, seeds, [source])
         out_shape = target_shape + source_shape[1:]
         if g is None or size == 0:
             return _core.wrap(np.zeros(out_shape, dtype=np.result_type(source._value)))
@@ -419,14 +413,14 @@ class GradientTape:
         if np.max(np.abs(full - predicted), initial=0.0) > tol * scale * max(1.0, size ** 0.5):
             warn_first_n(_COUPLED_BATCH, 1)
 
-    def _rows(self, tape, target, seeds, flat_sources):
+    def _rows(self, wengert, target, seeds, flat_sources):
         try:
             if len(seeds) == 0 or seeds[0].size == 0:       # nothing to differentiate (zero-size target)
                 return [None] * len(flat_sources)
-            return jacobian_rows(tape, target, seeds, flat_sources, self._persistent)
+            return jacobian_rows(wengert, target, seeds, flat_sources, self._persistent)
         finally:
             if not self._persistent:
-                tape.release()
+                wengert.release()
 
     def _check_sources(self, flat_sources):
         for s in flat_sources:
@@ -452,7 +446,6 @@ class GradientTape:
                 continue
             if isinstance(g, Tensor):
                 if g._value.dtype != sdt:
-                    from tapegrad.ops.math_ops import cast
                     g = cast(g, sdt)
                 out.append(_broadcast(g, s._value.shape))
             elif isinstance(g, np.generic) and g.dtype == sdt and type(s._value) is not np.ndarray:
@@ -486,12 +479,12 @@ def _pack(structure, flat):
     return _nest.pack_sequence_as(structure, flat)
 
 
-def jacobian_rows(tape, target, seeds, flat_sources, retain):
+def jacobian_rows(wengert, target, seeds, flat_sources, retain):
     """For each source, the gradients of <seeds[i], target> for every row i
     of `seeds` (shape (rows,) + target.shape), stacked: a value of shape
     (rows,) + source.shape (or broadcastable to it), or None.  One batched
-    sweep if the path allows it, else one sweep per row.  `tape` is a core
-    Tape; retain: keep its saved values (else a non-persistent tape frees them
+    sweep if the path allows it, else one sweep per row.  `wengert` is the
+    core WengertList; retain: keep its saved values (else a non-persistent tape frees them
     as its last sweep passes)."""
     tensor_mode = _core.any_recording()
     t = target.value() if isinstance(target, Variable) else target
@@ -499,13 +492,13 @@ def jacobian_rows(tape, target, seeds, flat_sources, retain):
     if _value_dtype(t).kind not in "fc":
         return [None] * len(srcs)
     n = len(seeds)
-    res = tape.backward([t], [_core.wrap(seeds) if tensor_mode else seeds], srcs, tensor_mode, (n,), retain)
+    res = wengert.backward([t], [_core.wrap(seeds) if tensor_mode else seeds], srcs, tensor_mode, (n,), retain)
     if res is not None:
         return [_clean(g, s) for g, s in zip(res, srcs)]
     per_row = []
     for i in range(n):
         seed = _core.wrap(seeds[i]) if tensor_mode else np.asarray(seeds[i])
-        res = tape.backward([t], [seed], srcs, tensor_mode, None, retain or i < n - 1)
+        res = wengert.backward([t], [seed], srcs, tensor_mode, None, retain or i < n - 1)
         per_row.append([_clean(g, s) for g, s in zip(res, srcs)])
     return [_stack_rows([row[j] for row in per_row], (n,) + np.shape(srcs[j]._value)) for j in range(len(srcs))]
 
@@ -520,7 +513,6 @@ def _clean(g, source):
         return None
     if _value_dtype(g) != sdt:
         if isinstance(g, Tensor):
-            from tapegrad.ops.math_ops import cast
             return cast(g, sdt)
         return np.asarray(g).astype(sdt)
     return g
@@ -537,7 +529,6 @@ def _stack_rows(rows, shape):
     if all(r is None for r in rows):
         return None
     if any(isinstance(r, Tensor) for r in rows):
-        from tapegrad.ops.array_ops import stack
         zero = next(r for r in rows if r is not None) * 0
         return stack([_broadcast(zero if r is None else r, shape[1:]) for r in rows])
     out = np.zeros(shape, dtype=_value_dtype(next(r for r in rows if r is not None)))
@@ -551,7 +542,6 @@ def _broadcast(g, shape):
     if np.shape(g._value if isinstance(g, Tensor) else g) == tuple(shape):
         return g
     if isinstance(g, Tensor):
-        from tapegrad.ops.array_ops import broadcast_to
         return broadcast_to(g, shape)
     return np.broadcast_to(g, shape)
 
@@ -560,14 +550,12 @@ def _reshape(g, shape):
     """A Jacobian block in its final shape: recorded (a Tensor) in tensor mode,
     else a new Tensor owning its array."""
     if isinstance(g, Tensor):
-        from tapegrad.ops.array_ops import reshape
         return reshape(g, shape)
     return _core.wrap(np.array(np.reshape(g, shape)))
 
 
 def _transpose(g, perm):
     if isinstance(g, Tensor):
-        from tapegrad.ops.array_ops import transpose
         return transpose(g, perm)
     return np.transpose(g, perm)
 

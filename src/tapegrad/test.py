@@ -2,16 +2,19 @@
 and autograd's ``check_grads``).  Public so users can check their own code.
 
     theoretical, numerical = tapegrad.test.compute_gradient(f, [x])
-    tapegrad.test.check_gradients(f, [x], order=2)
+    tapegrad.test.check_gradients(f, [x], order=2)                  # forward and reverse mode
+    tapegrad.test.check_gradients(f, [x], order=2, modes=("rev",))  # reverse mode only
 """
 from __future__ import annotations
 
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from tapegrad import _core
 from tapegrad._core import Tensor, Variable
+from tapegrad.forward import ForwardAccumulator
 from tapegrad.tape import GradientTape
 
 __all__ = ["compute_gradient", "check_gradients", "numerical_jacobian"]
@@ -69,7 +72,7 @@ def _reverse_jacobian(f, xs, i):
 
 
 def compute_gradient(f: Callable[..., Any], x: Any,
-                     delta: Optional[float] = None) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+                     delta: float | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(theoretical, numerical) Jacobians of f at the list of arguments x: two
     lists (one entry per argument) of arrays of shape (f.size, x_i.size)."""
     xs = list(x) if isinstance(x, (list, tuple)) else [x]
@@ -80,23 +83,49 @@ def compute_gradient(f: Callable[..., Any], x: Any,
     return theoretical, numerical
 
 
-def check_gradients(f: Callable[..., Any], args: Sequence[Any], order: int = 2, rtol: float = 1e-5, atol: float = 1e-6,
-                    delta: float = 1e-6, seed: int = 0, argnums: Optional[Sequence[int]] = None) -> None:
-    """Check reverse-mode derivatives of f up to `order` against central
-    differences along random directions (float64 recommended).
+MODES = ("fwd", "rev")
 
-    For order n the check differentiates x -> <u, grad_{n-1}(x)> again through
-    nested tapes, so it exercises exactly what users of nested tapes get.
-    Raises AssertionError naming the argument and the order on mismatch.
+
+def check_gradients(f: Callable[..., Any], args: Sequence[Any], order: int = 2, rtol: float = 1e-5, atol: float = 1e-6,
+                    delta: float = 1e-6, seed: int = 0, argnums: Sequence[int] | None = None,
+                    modes: Sequence[str] = MODES) -> None:
+    """Check the derivatives of f up to `order` against central differences
+    along random directions (float64 recommended), in forward mode, reverse
+    mode or both (``modes``, a subset of ``("fwd", "rev")``; default both).
+
+    For each checked argument x_i, a random input direction v and output
+    direction u, order 1 compares d/dt <u, f(x_i + t v)> by central differences
+    with
+
+    * "rev": <J^T u, v>, J^T u from a GradientTape (VJP rules);
+    * "fwd": <u, J v>, J v from a ForwardAccumulator (JVP rules).
+
+    Higher orders differentiate each mode's own result again in the same mode:
+    "rev" checks x -> <J^T u, ...> through nested tapes (reverse over reverse),
+    "fwd" checks x -> J v through nested accumulators (forward over forward),
+    each with fresh random directions.  So ``modes=("fwd",)`` never calls a
+    VJP rule and ``modes=("rev",)`` never calls a JVP rule: each mode's rules
+    are checked on their own.  (Forward over reverse, the Hessian-vector
+    product, combines the two; tests/test_forward.py checks it per op.)
+
+    Raises AssertionError naming the mode, the argument and the order on a
+    mismatch.
     """
-    rng = np.random.default_rng(seed)
+    modes = tuple(modes)
+    unknown = [m for m in modes if m not in MODES]
+    if unknown or not modes:
+        raise ValueError(f"modes must be a non-empty subset of {MODES}, got {modes!r}")
+    # One random stream per mode, so the directions one mode draws do not depend on whether the
+    # other mode is checked too (the reverse stream is the one this function always used).
+    rngs = {"rev": np.random.default_rng(seed), "fwd": np.random.default_rng([seed, 1])}
     arrays = [_as_array(a) for a in args]
     argnums = range(len(arrays)) if argnums is None else argnums
     for i in argnums:
-        _check_one(f, arrays, i, order, rng, rtol, atol, delta, 1)
+        for mode in modes:
+            _check_one(f, arrays, i, order, rngs[mode], rtol, atol, delta, 1, mode)
 
 
-def _check_one(f, arrays, i, order, rng, rtol, atol, delta, level):
+def _check_one(f, arrays, i, order, rng, rtol, atol, delta, level, mode):
     x = arrays[i]
     v = rng.standard_normal(x.shape).astype(x.dtype)          # input direction
     y = _value(f(*[_tensor(a) for a in arrays]))
@@ -108,15 +137,23 @@ def _check_one(f, arrays, i, order, rng, rtol, atol, delta, level):
         return float(np.sum(u * _value(f(*[_tensor(a) for a in xs]))))
 
     numeric = (directional(x + delta * v) - directional(x - delta * v)) / (2 * delta)
-    analytic = float(np.sum(_vjp(f, arrays, i, u) * v))
+    if mode == "rev":
+        analytic = float(np.sum(_vjp(f, arrays, i, u) * v))
+    else:
+        analytic = float(np.sum(u * _value(_jvp_tensor(f, arrays, i, v))))
     tol = atol + rtol * max(abs(numeric), abs(analytic))
     if not abs(numeric - analytic) <= max(tol, 1e-4 * max(1.0, abs(numeric))):
-        raise AssertionError(f"derivative of order {level} w.r.t. argument {i}: reverse mode gives {analytic!r}, "
+        name = "reverse" if mode == "rev" else "forward"
+        raise AssertionError(f"derivative of order {level} w.r.t. argument {i}: {name} mode gives {analytic!r}, "
                              f"finite differences {numeric!r}")
     if order > 1:
-        def grad_f(*xs):
-            return _vjp_tensor(f, xs, i, u)
-        _check_one(grad_f, arrays, i, order - 1, rng, rtol, atol, delta, level + 1)
+        if mode == "rev":
+            def derivative(*xs):
+                return _vjp_tensor(f, xs, i, u)
+        else:
+            def derivative(*xs):
+                return _jvp_tensor(f, xs, i, v)
+        _check_one(derivative, arrays, i, order - 1, rng, rtol, atol, delta, level + 1, mode)
 
 
 def _vjp_tensor(f, xs, i, u):
@@ -129,6 +166,15 @@ def _vjp_tensor(f, xs, i, u):
     dt = np.result_type(y._value)
     g = tape.gradient(y, ts[i], output_gradients=_core.wrap(np.asarray(u, dtype=dt)), unconnected_gradients="zero")
     return g
+
+
+def _jvp_tensor(f, xs, i, v):
+    """df/dx_i v as a Tensor, computed inside whatever accumulators are active
+    (so an enclosing accumulator differentiates it again)."""
+    ts = [a if isinstance(a, Tensor) else _tensor(_as_array(a)) for a in xs]
+    with ForwardAccumulator(ts[i], _tensor(v)) as acc:
+        y = f(*ts)
+    return acc.jvp(y, unconnected_gradients="zero")
 
 
 def _vjp(f, arrays, i, u):

@@ -9,7 +9,7 @@ import numpy as np
 
 import tapegrad
 from tapegrad import _core
-from tapegrad.ops import _registry, math_ops, reduction_ops, array_ops, linalg_ops, nn_ops, creation
+from tapegrad.ops import _registry, array_ops, linalg_ops, math_ops, nn_ops, reduction_ops
 
 FAMILIES = [("Elementwise math", math_ops), ("Reductions and scans", reduction_ops),
             ("Shape and indexing", array_ops), ("Linear algebra", linalg_ops), ("Neural networks", nn_ops)]

@@ -18,13 +18,21 @@ Rule conventions (the engines rely on them; tests/test_ops_rules.py checks them)
   binary JVPs return a tangent that broadcasts to ``ans``'s shape.
 * Variadic ops (concat) have one rule of each kind:
   ``rule(g_or_t, ans, i, inputs, *params)``.
+* These layouts are fixed per op when it is declared (``Op.calling``); every
+  engine and test calls a rule through ``Op.vjp(i, ...)`` / ``Op.jvp(i, ...)``,
+  never by unpacking the layout itself.
+* Linear ops (reshape, transpose, indexing, sums) declare ``linear=True`` and
+  write no JVP: it is the op applied to the tangent.
+* Operands: a public function that takes several tensors converts them with
+  ``_core.operands(values, op_name)`` (TensorFlow's one-dtype rule), the same
+  conversion the core applies to binary operators.
 * Batching: with ``batching=True`` (the default) every VJP rule accepts a
   cotangent with extra *leading* axes and returns gradients with the same
   leading axes, so a Jacobian is one batched sweep.  Rules get this by
   broadcasting (elementwise rules), by negative axes (softmax, cumsum,
   reverse), or by counting the extra axes as ``ndim(g) - <output rank>``
   (reshape, transpose, reductions, indexing, un-broadcasting via
-  ``array_ops.sum_to_shape(g, shape, batch_ndim)``).  An op whose rules cannot
+  ``_shapes.sum_to_shape(g, shape, batch_ndim)``).  An op whose rules cannot
   do this declares ``batching=False`` and is swept one row at a time.
 * Rules are written once, in NumPy idiom (``np.cos``, ``np.sum``, ``@``), so
   they run on raw arrays (first order, fast) and on Tensors (higher order:
@@ -34,7 +42,7 @@ Rule conventions (the engines rely on them; tests/test_ops_rules.py checks them)
   so a second derivative is None exactly where TensorFlow's is.
 """
 from tapegrad import _core
-from tapegrad._core import Op, UNARY, BINARY, GENERAL, SAVE_INPUTS, SAVE_ANS, Tensor, Variable
+from tapegrad._core import BINARY, GENERAL, SAVE_ANS, SAVE_INPUTS, UNARY, Op, Tensor, Variable
 
 OPS = {}          # name -> Op (differentiable or not)
 UFUNCS = {}       # numpy ufunc -> callable taking the ufunc's positional inputs
@@ -78,11 +86,32 @@ def binary(name, forward, vjp_x, vjp_y, save="", ufunc=None, jvp_x=None, jvp_y=N
                         reads=reads), ufunc)
 
 
-def general(name, forward, vjps, save="", n_out=1, jvps=None, batching=True):
+def general(name, forward, vjps, save="", n_out=1, jvps=None, batching=True, linear=False):
     """An op of tensors plus static params: ``forward(*inputs, *params)``,
-    ``vjp_i(g, ans, *inputs, *params)``, ``jvp_i(t_i, ans, *inputs, *params)``."""
-    return _register(Op(name, forward, vjps, kind=GENERAL, save=_SAVE[save], n_out=n_out, jvps=jvps,
-                        batching=batching))
+    ``vjp_i(g, ans, *inputs, *params)``, ``jvp_i(t_i, ans, *inputs, *params)``.
+
+    linear=True: the op is linear in its one tensor input (reshape, transpose,
+    indexing, sums), so its JVP is the op itself applied to the tangent and is
+    not written out."""
+    if linear:
+        if jvps is not None or len(vjps) != 1:
+            raise ValueError(f"op {name!r}: a linear op has one input and no hand-written JVP")
+        jvps = (_LinearJvp(),)
+    op = _register(Op(name, forward, vjps, kind=GENERAL, save=_SAVE[save], n_out=n_out, jvps=jvps,
+                      batching=batching))
+    if linear:
+        op.jvps[0].op = op
+    return op
+
+
+class _LinearJvp:
+    """The JVP of a linear op: the op applied to the tangent, on either path."""
+    __slots__ = ("op",)
+
+    def __call__(self, t, ans, x, *params):
+        if isinstance(t, Tensor):
+            return _core.apply(self.op, (t,), params or None)
+        return self.op.forward(t, *params)
 
 
 def variadic(name, forward, vjp, jvp, save=""):
@@ -104,10 +133,6 @@ def numpy_function(*np_funcs):
             FUNCTIONS[nf] = f
         return f
     return deco
-
-
-def is_tensor_like(x):
-    return isinstance(x, (Tensor, Variable))
 
 
 def call(op, *inputs, params=None):

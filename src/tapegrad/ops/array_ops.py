@@ -12,99 +12,23 @@ import numpy as np
 from tapegrad import _core
 from tapegrad._core import Tensor, Variable, apply
 from tapegrad.errors import InvalidArgumentError
-from tapegrad.ops._registry import general, variadic, call, numpy_function, raw
-
-
-def _shape_of(x):
-    v = x._value if isinstance(x, (Tensor, Variable)) else x
-    try:
-        return v.shape               # ndarrays and NumPy scalars: already a tuple
-    except AttributeError:
-        return tuple(np.shape(v))    # Python numbers and lists (np.shape is slow: ~0.5 us)
-
-
-def _nd(x):
-    v = x._value if isinstance(x, (Tensor, Variable)) else x
-    try:
-        return v.ndim
-    except AttributeError:
-        return np.ndim(v)
-
-
-def _ensure_tensor(x):
-    return _core.as_tensor(x)
-
-
-def _static_shape(shape, what="shape"):
-    if isinstance(shape, (Tensor, Variable)):
-        shape = np.asarray(shape).tolist()
-    if isinstance(shape, (int, np.integer)):
-        return (int(shape),)
-    try:
-        return tuple(int(d) for d in shape)
-    except TypeError:
-        raise TypeError(f"{what} must be a list of integers, got {shape!r}") from None
-
-
-def _neg_axis(axis, nd, op):
-    """An axis as a negative index (so leading batch axes do not move it)."""
-    if isinstance(axis, (Tensor, Variable)):
-        axis = np.asarray(axis).item()
-    if not isinstance(axis, (int, np.integer)):
-        raise TypeError(f"{op}: axis must be an integer, got {axis!r}")
-    axis = int(axis)
-    if not -nd <= axis < nd:
-        raise InvalidArgumentError(f"{op}: axis {axis} is out of range for a tensor of rank {nd}")
-    return axis - nd if axis >= 0 else axis
-
-
-# ---- un-broadcasting (the one place it happens; the core calls it for binary ops) ----
-
-def sum_to_shape(g, shape, batch_ndim=0):
-    """Sum a broadcast gradient back to `shape`, keeping `batch_ndim` leading
-    (batch) axes of g untouched."""
-    shape = tuple(shape)
-    gshape = _shape_of(g)
-    target = gshape[:batch_ndim] + shape
-    if gshape == target:
-        return g
-    lead = len(gshape) - len(target)
-    axes = tuple(range(batch_ndim, batch_ndim + lead)) + tuple(
-        batch_ndim + lead + i for i, d in enumerate(shape) if d == 1 and gshape[batch_ndim + lead + i] != 1)
-    if type(g) is np.ndarray:
-        # Raw arrays (first-order sweeps): the array methods skip NumPy's
-        # function-dispatch layer, a measurable cost per bias add in an MLP.
-        return g.sum(axis=axes).reshape(target) if axes else g.reshape(target)
-    if axes:
-        g = np.sum(g, axis=axes, keepdims=True)
-    if _shape_of(g) != target:
-        g = np.reshape(g, target)
-    return g
-
-
-def unbroadcast(g, shape, out_ndim):
-    """sum_to_shape for a rule whose output has rank out_ndim: the axes of g
-    beyond that are batch axes."""
-    if _shape_of(g) == shape:
-        return g                     # the common case: nothing broadcast, no batch axes
-    return sum_to_shape(g, shape, _nd(g) - out_ndim)
-
+from tapegrad.ops._registry import call, general, numpy_function, raw, unary, variadic
+from tapegrad.ops._shapes import as_tensor, ndim_of, neg_axis, shape_of, static_shape, unbroadcast
 
 # ---- reshape / broadcast -----------------------------------------------------------
 
 def _reshape_vjp(g, ans, x, shape, in_shape):
-    return np.reshape(g, _shape_of(g)[:_nd(g) - len(shape)] + in_shape)
+    return np.reshape(g, shape_of(g)[:ndim_of(g) - len(shape)] + in_shape)
 
 
-reshape_op = general("reshape", lambda x, shape, in_shape: np.reshape(x, shape), (_reshape_vjp,),
-                     jvps=(lambda t, ans, x, shape, in_shape: np.reshape(t, shape),))
+reshape_op = general("reshape", lambda x, shape, in_shape: np.reshape(x, shape), (_reshape_vjp,), linear=True)
 
 
 def reshape(tensor, shape, name=None):
     """tf.reshape: same elements, new shape (one dimension may be -1)."""
-    t = _ensure_tensor(tensor)
-    in_shape = _shape_of(t)
-    shape = _static_shape(shape)
+    t = as_tensor(tensor)
+    in_shape = shape_of(t)
+    shape = static_shape(shape)
     try:
         shape = np.empty(in_shape, dtype=np.bool_).reshape(shape).shape if 0 in in_shape \
             else np.shape(np.reshape(t._value, shape))
@@ -117,21 +41,20 @@ def reshape(tensor, shape, name=None):
 
 broadcast_to_op = general(
     "broadcast_to", lambda x, shape, in_shape: np.broadcast_to(x, shape),
-    (lambda g, ans, x, shape, in_shape: unbroadcast(g, in_shape, len(shape)),),
-    jvps=(lambda t, ans, x, shape, in_shape: np.broadcast_to(t, shape),))
+    (lambda g, ans, x, shape, in_shape: unbroadcast(g, in_shape, len(shape)),), linear=True)
 
 
 @numpy_function(np.broadcast_to)
 def broadcast_to(input, shape, name=None, subok=False):
-    t = _ensure_tensor(input)
-    shape = _static_shape(shape)
+    t = as_tensor(input)
+    shape = static_shape(shape)
     try:
-        if np.broadcast_shapes(_shape_of(t), shape) != shape:
+        if np.broadcast_shapes(shape_of(t), shape) != shape:
             raise ValueError
     except ValueError:
-        raise InvalidArgumentError(f"Unable to broadcast tensor of shape {list(_shape_of(t))} to tensor of shape "
+        raise InvalidArgumentError(f"Unable to broadcast tensor of shape {list(shape_of(t))} to tensor of shape "
                                    f"{list(shape)} [Op:BroadcastTo]") from None
-    return apply(broadcast_to_op, (t,), (shape, _shape_of(t)))
+    return apply(broadcast_to_op, (t,), (shape, shape_of(t)))
 
 
 @numpy_function(np.reshape)
@@ -144,19 +67,18 @@ def _np_reshape(a, shape=None, order="C", *, newshape=None, copy=None):
 # ---- transpose / expand / squeeze ----------------------------------------------------
 
 def _transpose_vjp(g, ans, x, perm):
-    nb = _nd(g) - len(perm)
+    nb = ndim_of(g) - len(perm)
     inverse = np.argsort(perm)
     return np.transpose(g, tuple(builtins.range(nb)) + tuple(nb + int(p) for p in inverse))
 
 
-transpose_op = general("transpose", lambda x, perm: np.transpose(x, perm), (_transpose_vjp,),
-                       jvps=(lambda t, ans, x, perm: np.transpose(t, perm),))
+transpose_op = general("transpose", lambda x, perm: np.transpose(x, perm), (_transpose_vjp,), linear=True)
 
 
 def transpose(a, perm=None, conjugate=False, name=None):
-    t = _ensure_tensor(a)
-    nd = len(_shape_of(t))
-    perm = tuple(builtins.range(nd))[::-1] if perm is None else _static_shape(perm, "perm")
+    t = as_tensor(a)
+    nd = len(shape_of(t))
+    perm = tuple(builtins.range(nd))[::-1] if perm is None else static_shape(perm, "perm")
     if len(perm) != nd or sorted(p % nd if nd else p for p in perm) != list(builtins.range(nd)):
         raise InvalidArgumentError(f"transpose: perm must be a permutation of 0..{nd - 1}, got {list(perm)} "
                                    f"[Op:Transpose]")
@@ -170,7 +92,7 @@ def _np_transpose(a, axes=None):
 
 @numpy_function(np.swapaxes)
 def _np_swapaxes(a, axis1, axis2):
-    nd = _nd(_ensure_tensor(a))
+    nd = ndim_of(as_tensor(a))
     perm = list(builtins.range(nd))
     perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
     return transpose(a, perm)
@@ -178,7 +100,7 @@ def _np_swapaxes(a, axis1, axis2):
 
 @numpy_function(np.moveaxis)
 def _np_moveaxis(a, source, destination):
-    nd = _nd(_ensure_tensor(a))
+    nd = ndim_of(as_tensor(a))
     src = [s % nd for s in ((source,) if isinstance(source, int) else source)]
     dst = [d % nd for d in ((destination,) if isinstance(destination, int) else destination)]
     rest = [i for i in builtins.range(nd) if i not in src]
@@ -191,15 +113,15 @@ def _np_moveaxis(a, source, destination):
 
 def matrix_transpose(a, name=None, conjugate=False):
     """tf.linalg.matrix_transpose: swap the last two axes."""
-    nd = _nd(_ensure_tensor(a))
+    nd = ndim_of(as_tensor(a))
     if nd < 2:
         raise ValueError(f"matrix_transpose: argument must have rank >= 2, got rank {nd}")
     return _np_swapaxes(a, -1, -2)
 
 
 def expand_dims(input, axis, name=None):
-    t = _ensure_tensor(input)
-    shape = _shape_of(t)
+    t = as_tensor(input)
+    shape = shape_of(t)
     axis = int(axis)
     if not -len(shape) - 1 <= axis <= len(shape):
         raise InvalidArgumentError(f"expand_dims: axis {axis} is out of range for a tensor of rank {len(shape)}")
@@ -218,12 +140,12 @@ def _np_expand_dims(a, axis):
 
 
 def squeeze(input, axis=None, name=None):
-    t = _ensure_tensor(input)
-    shape = _shape_of(t)
+    t = as_tensor(input)
+    shape = shape_of(t)
     if axis is None:
         new = [d for d in shape if d != 1]
     else:
-        axes = {_neg_axis(a, len(shape), "squeeze") % len(shape) for a in ((axis,) if isinstance(axis, int) else axis)}
+        axes = {neg_axis(a, len(shape), "squeeze") % len(shape) for a in ((axis,) if isinstance(axis, int) else axis)}
         for a in axes:
             if shape[a] != 1:
                 raise InvalidArgumentError(f"Can not squeeze dim[{a}], expected a dimension of 1, got {shape[a]} "
@@ -327,17 +249,15 @@ def _scatter_forward(g, key, in_shape, out_ndim, sep):
 # d x[key] / d x scatters the gradient back into zeros; the scatter's own
 # gradient gathers again, so higher orders work on both paths.
 scatter_op = general("scatter_into_zeros", _scatter_forward,
-                     (lambda gg, ans, g, *p: call(getitem_op, gg, params=p),),
-                     jvps=(lambda t, ans, g, *p: call(scatter_op, t, params=p),))
+                     (lambda gg, ans, g, *p: call(getitem_op, gg, params=p),), linear=True)
 getitem_op = general("getitem", _getitem_forward,
-                     (lambda g, ans, x, *p: call(scatter_op, g, params=p),),
-                     jvps=(lambda t, ans, x, *p: call(getitem_op, t, params=p),))
+                     (lambda g, ans, x, *p: call(scatter_op, g, params=p),), linear=True)
 
 
 def getitem(x, key):
-    t = _ensure_tensor(x)
+    t = as_tensor(x)
     key = _normalize_key(key)
-    shape = _shape_of(t)
+    shape = shape_of(t)
     try:
         return apply(getitem_op, (t,), index_params(key, shape))
     except IndexError as e:
@@ -393,8 +313,8 @@ def _check_indices(indices, dim, op, allow_negative=False):
 def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name=None):
     """tf.gather: params[..., indices, ...] along `axis`; the gradient
     scatters (adds) back, duplicates included."""
-    t = _ensure_tensor(params)
-    shape = _shape_of(t)
+    t = as_tensor(params)
+    shape = shape_of(t)
     if batch_dims:
         raise NotImplementedError("tapegrad.gather: batch_dims != 0 is not supported; use gather_nd or indexing")
     axis = 0 if axis is None else int(axis)
@@ -409,28 +329,29 @@ def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name
 def _np_take(a, indices, axis=None, out=None, mode="raise"):
     if out is not None or mode != "raise":
         raise TypeError("tapegrad: numpy.take on Tensors supports neither out= nor mode=")
-    t = _ensure_tensor(a)
+    t = as_tensor(a)
     if axis is None:
         t, axis = reshape(t, (-1,)), 0
-    idx = _check_indices(indices, _shape_of(t)[axis], "numpy.take", allow_negative=True)
-    return getitem(t, (slice(None),) * (axis % _nd(t)) + (idx,))
+    idx = _check_indices(indices, shape_of(t)[axis], "numpy.take", allow_negative=True)
+    return getitem(t, (slice(None),) * (axis % ndim_of(t)) + (idx,))
 
 
 @numpy_function(np.take_along_axis)
 def _np_take_along_axis(arr, indices, axis):
-    t = _ensure_tensor(arr)
-    shape = _shape_of(t)
+    t = as_tensor(arr)
+    shape = shape_of(t)
     idx = np.asarray(indices)
     axis %= len(shape)
-    key = tuple(idx if i == axis else np.arange(shape[i]).reshape([-1 if j == i else 1 for j in builtins.range(len(shape))])
-                for i in builtins.range(len(shape)))
+    nd = len(shape)
+    key = tuple(idx if i == axis else np.arange(shape[i]).reshape([-1 if j == i else 1 for j in builtins.range(nd)])
+                for i in builtins.range(nd))
     return getitem(t, key)
 
 
 def gather_nd(params, indices, batch_dims=0, name=None):
     """tf.gather_nd: indices[..., k] index the first k axes of params."""
-    t = _ensure_tensor(params)
-    shape = _shape_of(t)
+    t = as_tensor(params)
+    shape = shape_of(t)
     if batch_dims:
         raise NotImplementedError("tapegrad.gather_nd: batch_dims != 0 is not supported")
     idx = np.asarray(indices)
@@ -444,8 +365,8 @@ def gather_nd(params, indices, batch_dims=0, name=None):
 
 def boolean_mask(tensor, mask, axis=None, name=None):
     """tf.boolean_mask: the entries where mask (of shape tensor.shape[axis:axis+k]) is True."""
-    t = _ensure_tensor(tensor)
-    shape = _shape_of(t)
+    t = as_tensor(tensor)
+    shape = shape_of(t)
     m = np.asarray(mask)
     if m.dtype != np.bool_:
         raise TypeError(f"boolean_mask: mask must be a bool tensor, got dtype {m.dtype}")
@@ -458,9 +379,9 @@ def boolean_mask(tensor, mask, axis=None, name=None):
 
 def slice_(input_, begin, size, name=None):
     """tf.slice: input_[begin[i] : begin[i] + size[i]] (size -1: to the end)."""
-    t = _ensure_tensor(input_)
-    shape = _shape_of(t)
-    begin, size = _static_shape(begin, "begin"), _static_shape(size, "size")
+    t = as_tensor(input_)
+    shape = shape_of(t)
+    begin, size = static_shape(begin, "begin"), static_shape(size, "size")
     if len(begin) != len(shape) or len(size) != len(shape):
         raise InvalidArgumentError(f"slice: expected begin and size of length {len(shape)}, got {list(begin)} "
                                    f"and {list(size)}")
@@ -475,9 +396,9 @@ def slice_(input_, begin, size, name=None):
 
 def strided_slice(input_, begin, end, strides=None, name=None):
     """tf.strided_slice without masks: input_[begin:end:strides]."""
-    t = _ensure_tensor(input_)
-    begin, end = _static_shape(begin, "begin"), _static_shape(end, "end")
-    strides = (1,) * len(begin) if strides is None else _static_shape(strides, "strides")
+    t = as_tensor(input_)
+    begin, end = static_shape(begin, "begin"), static_shape(end, "end")
+    strides = (1,) * len(begin) if strides is None else static_shape(strides, "strides")
     if 0 in strides:
         raise ValueError("strided_slice: strides entries must be non-zero")
     return getitem(t, tuple(builtins.slice(b, e, s) for b, e, s in zip(begin, end, strides)))
@@ -502,33 +423,18 @@ concat_op = variadic(
         scatter_op, t, params=index_params(_concat_part(i, axis, sizes), out_shape)))
 
 
-def _same_dtype_tensors(values, what):
-    tensors = [v for v in values if isinstance(v, (Tensor, Variable))]
-    dt = np.result_type(_ensure_tensor(tensors[0])._value) if tensors else None
-    out = []
-    for v in values:
-        if not isinstance(v, (Tensor, Variable)) and dt is not None:
-            v = _core.raw_from_python(v, dt)
-        t = _ensure_tensor(v)
-        if dt is not None and np.result_type(t._value) != dt:
-            raise InvalidArgumentError(f"{what}: all values must have the same dtype, got "
-                                       f"{np.result_type(t._value)} and {dt}")
-        out.append(t)
-    return out
-
-
 def concat(values, axis, name=None):
-    ts = _same_dtype_tensors(list(values), "concat")
+    ts = _core.operands(list(values), "ConcatV2")
     if not ts:
         raise ValueError("concat needs at least one tensor")
-    s0 = _shape_of(ts[0])
-    axis = _neg_axis(axis, len(s0), "concat")
+    s0 = shape_of(ts[0])
+    axis = neg_axis(axis, len(s0), "concat")
     for i, t in enumerate(ts):
-        s = _shape_of(t)
+        s = shape_of(t)
         if len(s) != len(s0) or any(a != b for i, (a, b) in enumerate(zip(s, s0)) if i != axis % len(s0)):
             raise InvalidArgumentError(f"ConcatOp : Dimensions of inputs should match: shape[0] = {list(s0)} vs. "
                                        f"shape[{i}] = {list(s)} [Op:ConcatV2]")
-    sizes = tuple(_shape_of(t)[axis] for t in ts)
+    sizes = tuple(shape_of(t)[axis] for t in ts)
     out_shape = s0[:axis % len(s0)] + (builtins.sum(sizes),) + s0[axis % len(s0) + 1:]
     return apply(concat_op, tuple(ts), (axis, sizes, out_shape))
 
@@ -541,14 +447,14 @@ def _np_concatenate(arrays, axis=0, out=None, **kwargs):
 
 
 def stack(values, axis=0, name=None):
-    ts = _same_dtype_tensors(list(values), "stack")
+    ts = _core.operands(list(values), "Pack")
     if not ts:
         raise ValueError("stack needs at least one tensor")
-    s0 = _shape_of(ts[0])
+    s0 = shape_of(ts[0])
     for i, t in enumerate(ts):
-        if _shape_of(t) != s0:
+        if shape_of(t) != s0:
             raise InvalidArgumentError(f"Shapes of all inputs must match: values[0].shape = {list(s0)} "
-                                       f"!= values[{i}].shape = {list(_shape_of(t))} [Op:Pack]")
+                                       f"!= values[{i}].shape = {list(shape_of(t))} [Op:Pack]")
     axis = int(axis) % (len(s0) + 1)
     return concat([expand_dims(t, axis) for t in ts], axis)
 
@@ -561,9 +467,9 @@ def _np_stack(arrays, axis=0, out=None, **kwargs):
 
 
 def unstack(value, num=None, axis=0, name=None):
-    t = _ensure_tensor(value)
-    shape = _shape_of(t)
-    axis = _neg_axis(axis, len(shape), "unstack") % len(shape)
+    t = as_tensor(value)
+    shape = shape_of(t)
+    axis = neg_axis(axis, len(shape), "unstack") % len(shape)
     if num is not None and num != shape[axis]:
         raise ValueError(f"unstack: num={num} does not match dimension {axis} of size {shape[axis]}")
     return [getitem(t, (builtins.slice(None),) * axis + (i,)) for i in builtins.range(shape[axis])]
@@ -571,9 +477,9 @@ def unstack(value, num=None, axis=0, name=None):
 
 def split(value, num_or_size_splits, axis=0, num=None, name=None):
     """tf.split: a list of slices along `axis` (equal parts or given sizes)."""
-    t = _ensure_tensor(value)
-    shape = _shape_of(t)
-    axis = _neg_axis(axis, len(shape), "split") % len(shape)
+    t = as_tensor(value)
+    shape = shape_of(t)
+    axis = neg_axis(axis, len(shape), "split") % len(shape)
     n = shape[axis]
     if isinstance(num_or_size_splits, (int, np.integer)):
         k = int(num_or_size_splits)
@@ -581,7 +487,7 @@ def split(value, num_or_size_splits, axis=0, num=None, name=None):
             raise InvalidArgumentError(f"split: dimension {axis} of size {n} is not divisible by {k} [Op:Split]")
         sizes = [n // k] * k
     else:
-        sizes = list(_static_shape(num_or_size_splits, "num_or_size_splits"))
+        sizes = list(static_shape(num_or_size_splits, "num_or_size_splits"))
         if sizes.count(-1) == 1:
             sizes[sizes.index(-1)] = n - (builtins.sum(sizes) + 1)
         if builtins.sum(sizes) != n or builtins.min(sizes) < 0:
@@ -594,9 +500,9 @@ def split(value, num_or_size_splits, axis=0, num=None, name=None):
 
 def tile(input, multiples, name=None):
     """tf.tile: the gradient sums the copies (reshape + broadcast + reshape)."""
-    t = _ensure_tensor(input)
-    shape = _shape_of(t)
-    mult = _static_shape(multiples, "multiples")
+    t = as_tensor(input)
+    shape = shape_of(t)
+    mult = static_shape(multiples, "multiples")
     if len(mult) != len(shape):
         raise InvalidArgumentError(f"Expected multiples argument to be a vector of length {len(shape)} "
                                    f"but got length {len(mult)} [Op:Tile]")
@@ -611,10 +517,10 @@ def tile(input, multiples, name=None):
 
 @numpy_function(np.tile)
 def _np_tile(A, reps):
-    t = _ensure_tensor(A)
+    t = as_tensor(A)
     reps = (reps,) if isinstance(reps, int) else tuple(reps)
-    nd = builtins.max(len(_shape_of(t)), len(reps))
-    t = reshape(t, (1,) * (nd - len(_shape_of(t))) + _shape_of(t))
+    nd = builtins.max(len(shape_of(t)), len(reps))
+    t = reshape(t, (1,) * (nd - len(shape_of(t))) + shape_of(t))
     return tile(t, (1,) * (nd - len(reps)) + reps)
 
 
@@ -641,8 +547,8 @@ pad_op = general("pad", _pad_forward,
 def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None):
     """tf.pad: CONSTANT (an op), REFLECT and SYMMETRIC (gathers, so their
     gradients add the mirrored copies back)."""
-    t = _ensure_tensor(tensor)
-    shape = _shape_of(t)
+    t = as_tensor(tensor)
+    shape = shape_of(t)
     p = np.asarray(paddings)
     if p.shape != (len(shape), 2) or p.dtype.kind not in "iu":
         raise InvalidArgumentError(f"pad: paddings must be an integer tensor of shape [{len(shape)}, 2], "
@@ -652,7 +558,8 @@ def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None):
     pads = tuple((int(b), int(a)) for b, a in p)
     mode = str(mode).upper()
     if mode == "CONSTANT":
-        value = _core.raw_from_python(constant_values, np.result_type(t._value))
+        t, value = _core.operands((t, constant_values), "PadV2")
+        value = value._value
         return apply(pad_op, (t,), (pads, value, shape))
     if mode not in ("REFLECT", "SYMMETRIC"):
         raise ValueError(f"pad: unknown padding mode {mode!r}; expected CONSTANT, REFLECT or SYMMETRIC")
@@ -670,8 +577,8 @@ def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None):
 
 @numpy_function(np.pad)
 def _np_pad(array, pad_width, mode="constant", **kwargs):
-    t = _ensure_tensor(array)
-    nd = _nd(t)
+    t = as_tensor(array)
+    nd = ndim_of(t)
     pw = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (nd, 2))
     if mode == "constant":
         cv = kwargs.get("constant_values", 0)
@@ -684,22 +591,21 @@ def _np_pad(array, pad_width, mode="constant", **kwargs):
 
 
 reverse_op = general("reverse", lambda x, axes: np.flip(x, axes),
-                     (lambda g, ans, x, axes: call(reverse_op, g, params=(axes,)),),
-                     jvps=(lambda t, ans, x, axes: call(reverse_op, t, params=(axes,)),))
+                     (lambda g, ans, x, axes: call(reverse_op, g, params=(axes,)),), linear=True)
 
 
 def reverse(tensor, axis, name=None):
     """tf.reverse: flip the given axes (negative axes, so batching leaves them)."""
-    t = _ensure_tensor(tensor)
-    nd = _nd(t)
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(_static_shape(axis, "axis"))
-    axes = tuple(sorted({_neg_axis(a, nd, "reverse") for a in axes}))
+    t = as_tensor(tensor)
+    nd = ndim_of(t)
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(static_shape(axis, "axis"))
+    axes = tuple(sorted({neg_axis(a, nd, "reverse") for a in axes}))
     return apply(reverse_op, (t,), (axes,))
 
 
 @numpy_function(np.flip)
 def _np_flip(m, axis=None):
-    nd = _nd(_ensure_tensor(m))
+    nd = ndim_of(as_tensor(m))
     return reverse(m, tuple(builtins.range(nd)) if axis is None else axis)
 
 
@@ -734,13 +640,9 @@ tensor_scatter_op = general(
 
 
 def _tensor_scatter(tensor, indices, updates, add, op):
-    t = _ensure_tensor(tensor)
-    shape = _shape_of(t)
-    u = _core.as_tensor(updates) if isinstance(updates, (Tensor, Variable)) else \
-        _core.wrap(_core.raw_from_python(updates, np.result_type(t._value)))
-    if np.result_type(u._value) != np.result_type(t._value):
-        raise InvalidArgumentError(f"{op}: updates must have the dtype of tensor ({np.result_type(t._value)}), "
-                                   f"got {np.result_type(u._value)}")
+    t = as_tensor(tensor)
+    shape = shape_of(t)
+    t, u = _core.operands((t, updates), op)
     idx = np.asarray(indices)
     if idx.ndim == 0 or idx.shape[-1] > len(shape):
         raise InvalidArgumentError(f"{op}: indices of shape {list(idx.shape)} do not index a tensor of shape "
@@ -750,9 +652,9 @@ def _tensor_scatter(tensor, indices, updates, add, op):
     key = tuple(idx[..., k] for k in builtins.range(idx.shape[-1]))
     params = index_params(key, shape)
     want = idx.shape[:-1] + shape[idx.shape[-1]:]
-    if _shape_of(u) != want:
+    if shape_of(u) != want:
         raise InvalidArgumentError(f"{op}: updates must have shape {list(want)} for indices of shape "
-                                   f"{list(idx.shape)} and tensor of shape {list(shape)}, got {list(_shape_of(u))}")
+                                   f"{list(idx.shape)} and tensor of shape {list(shape)}, got {list(shape_of(u))}")
     return apply(tensor_scatter_op, (t, u), params + (add,))
 
 
@@ -770,15 +672,17 @@ def add_n(inputs, name=None):
     inputs = list(inputs)
     if not inputs:
         raise ValueError("add_n needs at least one tensor")
-    total = _ensure_tensor(inputs[0])
+    total = as_tensor(inputs[0])
     for x in inputs[1:]:
-        if _shape_of(_ensure_tensor(x)) != _shape_of(total):
-            raise InvalidArgumentError(f"add_n: all inputs must have the same shape, got {list(_shape_of(total))} "
-                                       f"and {list(_shape_of(_ensure_tensor(x)))} [Op:AddN]")
+        if shape_of(as_tensor(x)) != shape_of(total):
+            raise InvalidArgumentError(f"add_n: all inputs must have the same shape, got {list(shape_of(total))} "
+                                       f"and {list(shape_of(as_tensor(x)))} [Op:AddN]")
         total = total + x
     return total
 
 
+identity_op = unary("identity", lambda x: x, lambda g, ans, x: g)
+
+
 def identity(input, name=None):
-    from tapegrad.ops.math_ops import identity_op
-    return _core.unary(identity_op, input)
+    return _core.apply(identity_op, (input,))

@@ -47,12 +47,6 @@ def stop_gradient(input, name=None):
     return constant(input)
 
 
-def _float_dtype(dtype, *values):
-    if dtype is not None:
-        return dtypes.numpy_dtype(dtype)
-    return np.dtype(np.float32)
-
-
 def zeros(shape, dtype=dtypes.float32, name=None):
     return _core.wrap(np.zeros(_shape(shape), dtype=dtypes.numpy_dtype(dtype)))
 

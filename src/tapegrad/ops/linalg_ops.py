@@ -3,14 +3,17 @@ solve, cholesky, eigh, svd) and compositions of them (tensordot, matvec,
 trace).  Rules follow TensorFlow's (which tensors they read); all work on
 stacks of matrices (leading batch axes broadcast through matmul)."""
 import string
+
 import numpy as np
 
 from tapegrad import _core
 from tapegrad._core import apply
 from tapegrad.errors import InvalidArgumentError
-from tapegrad.ops._registry import general, variadic, numpy_function, call, raw, UFUNCS
-from tapegrad.ops.array_ops import reshape, transpose, unbroadcast, _shape_of, _nd, _ensure_tensor
-
+from tapegrad.ops import math_ops
+from tapegrad.ops._registry import UFUNCS, call, general, numpy_function, raw, variadic
+from tapegrad.ops._shapes import as_tensor, ndim_of, neg_axis, shape_of, unbroadcast
+from tapegrad.ops.array_ops import reshape, transpose
+from tapegrad.ops.reduction_ops import reduce_max, reduce_sum
 
 _TENSORS = (_core.Tensor, _core.Variable)
 
@@ -31,12 +34,12 @@ def _mm(x, y, tx=False, ty=False):
 
 def _matmul_grad_a(g, ans, a, b, ta, tb):
     ga = _mm(b, g, tb, True) if ta else _mm(g, b, False, not tb)
-    return unbroadcast(ga, _shape_of(a), max(_nd(a), _nd(b)))      # batch dims may have broadcast
+    return unbroadcast(ga, shape_of(a), max(ndim_of(a), ndim_of(b)))      # batch dims may have broadcast
 
 
 def _matmul_grad_b(g, ans, a, b, ta, tb):
     gb = _mm(g, a, True, ta) if tb else _mm(a, g, not ta, False)
-    return unbroadcast(gb, _shape_of(b), max(_nd(a), _nd(b)))
+    return unbroadcast(gb, shape_of(b), max(ndim_of(a), ndim_of(b)))
 
 
 # TensorFlow's MatMul gradient reads only the other operand: matmul by a
@@ -57,17 +60,8 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
         if (type(av) is np.ndarray and type(bv) is np.ndarray and av.ndim == 2 and bv.ndim == 2
                 and av.dtype == bv.dtype and av.shape[0 if ta else 1] == bv.shape[1 if tb else 0]):
             return apply(matmul_op, (a, b), (ta, tb))
-    # Non-tensor operands adopt the tensor operand's dtype (TensorFlow's rule).
-    if _any_tensor(a) and not _any_tensor(b):
-        b = _core.raw_from_python(b, np.result_type(_ensure_tensor(a)._value))
-    elif _any_tensor(b) and not _any_tensor(a):
-        a = _core.raw_from_python(a, np.result_type(_ensure_tensor(b)._value))
-    a, b = _ensure_tensor(a), _ensure_tensor(b)
-    if np.result_type(a._value) != np.result_type(b._value):
-        raise InvalidArgumentError(
-            f"cannot compute MatMul as input #1(zero-based) was expected to be a {np.result_type(a._value)} "
-            f"tensor but is a {np.result_type(b._value)} tensor [Op:MatMul]")
-    sa, sb = _shape_of(a), _shape_of(b)
+    a, b = _core.operands((a, b), "MatMul")
+    sa, sb = shape_of(a), shape_of(b)
     if len(sa) == 0 or len(sb) == 0:
         raise InvalidArgumentError(f"matmul: both operands must have rank >= 1, got shapes {sa} and {sb}")
     if len(sa) == 1 or len(sb) == 1:
@@ -75,7 +69,7 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
         a2 = reshape(a, (1, -1)) if len(sa) == 1 else a
         b2 = reshape(b, (-1, 1)) if len(sb) == 1 else b
         r = matmul(a2, b2, transpose_a=ta and len(sa) > 1, transpose_b=tb and len(sb) > 1)
-        rs = _shape_of(r)
+        rs = shape_of(r)
         return reshape(r, rs[:-2] + (rs[-2:-1] if len(sa) > 1 else ()) + (rs[-1:] if len(sb) > 1 else ()))
     ka = sa[-2] if ta else sa[-1]
     kb = sb[-1] if tb else sb[-2]
@@ -92,13 +86,13 @@ UFUNCS[np.matmul] = matmul
 
 
 def matvec(a, b, transpose_a=False, name=None):
-    return reshape(matmul(a, expand_last(b), transpose_a=transpose_a), _shape_of(_ensure_tensor(a))[:-2] + (
-        _shape_of(_ensure_tensor(a))[-1 if transpose_a else -2],))
+    return reshape(matmul(a, expand_last(b), transpose_a=transpose_a), shape_of(as_tensor(a))[:-2] + (
+        shape_of(as_tensor(a))[-1 if transpose_a else -2],))
 
 
 def expand_last(x):
-    t = _ensure_tensor(x)
-    return reshape(t, _shape_of(t) + (1,))
+    t = as_tensor(x)
+    return reshape(t, shape_of(t) + (1,))
 
 
 def _normalize_axes(axes, nda, ndb):
@@ -116,12 +110,8 @@ def _normalize_axes(axes, nda, ndb):
 @numpy_function(np.tensordot)
 def tensordot(a, b, axes=2, name=None):
     """tf.tensordot, composite (transpose, reshape, matmul) like TensorFlow's."""
-    if _any_tensor(a) and not _any_tensor(b):
-        b = _core.raw_from_python(b, np.result_type(_ensure_tensor(a)._value))
-    elif _any_tensor(b) and not _any_tensor(a):
-        a = _core.raw_from_python(a, np.result_type(_ensure_tensor(b)._value))
-    a, b = _ensure_tensor(a), _ensure_tensor(b)
-    sa, sb = _shape_of(a), _shape_of(b)
+    a, b = _core.operands((a, b), "Tensordot")
+    sa, sb = shape_of(a), shape_of(b)
     a_axes, b_axes = _normalize_axes(axes, len(sa), len(sb))
     for i, j in zip(a_axes, b_axes):
         if sa[i] != sb[j]:
@@ -138,7 +128,7 @@ def tensordot(a, b, axes=2, name=None):
 def _np_dot(a, b, out=None):
     if out is not None:
         raise TypeError("tapegrad: out= is not supported on Tensors")
-    if len(_shape_of(_ensure_tensor(a))) == 0 or len(_shape_of(_ensure_tensor(b))) == 0:
+    if len(shape_of(as_tensor(a))) == 0 or len(shape_of(as_tensor(b))) == 0:
         return a * b
     return matmul(a, b)
 
@@ -187,7 +177,7 @@ def _einsum_forward(*args):
 
 def _einsum_vjp(g, ans, i, inputs, ins, out, free, sizes):
     size = dict(sizes)
-    nb = _nd(g) - len(out)
+    nb = ndim_of(g) - len(out)
     b, free = free[:nb], free[nb:]
     target = ins[i]
     others = [(s, x) for j, (s, x) in enumerate(zip(ins, inputs)) if j != i]
@@ -196,7 +186,7 @@ def _einsum_vjp(g, ans, i, inputs, ins, out, free, sizes):
     have = "".join(c for c in uniq if c in avail)
     r = einsum(",".join([b + out] + [s for s, _ in others]) + "->" + b + have, g, *[x for _, x in others])
     if have != uniq:       # letters summed in this operand alone: their gradient is broadcast
-        lead = _shape_of(r)[:nb]
+        lead = shape_of(r)[:nb]
         r = np.reshape(r, lead + tuple(size[c] if c in have else 1 for c in uniq))
         r = np.broadcast_to(r, lead + tuple(size[c] for c in uniq))
     if uniq != target:     # repeated letters (diagonals): place the gradient on the diagonal
@@ -235,16 +225,8 @@ def einsum(equation, *inputs, **kwargs):
         raise TypeError(f"tapegrad.einsum: unsupported keyword arguments {sorted(kwargs)}")
     if not _any_tensor(*inputs):
         return np.einsum(equation, *inputs)
-    dts = {np.result_type(_ensure_tensor(x)._value) for x in inputs if _any_tensor(x)}
-    dt = dts.pop() if len(dts) == 1 else None
-    if dt is None:
-        raise InvalidArgumentError("einsum: all operands must have the same dtype")
-    ts = [_ensure_tensor(x) if _any_tensor(x) else _core.wrap(_core.raw_from_python(x, dt)) for x in inputs]
-    for t in ts:
-        if np.result_type(t._value) != dt:
-            raise InvalidArgumentError(f"einsum: all operands must have the same dtype, got {dt} and "
-                                       f"{np.result_type(t._value)}")
-    return apply(einsum_op, tuple(ts), _parse_einsum(equation, [_shape_of(t) for t in ts]))
+    ts = _core.operands(inputs, "Einsum")
+    return apply(einsum_op, tuple(ts), _parse_einsum(equation, [shape_of(t) for t in ts]))
 
 
 # ---- matrix functions ---------------------------------------------------------------------
@@ -258,8 +240,8 @@ def _expand2(x):
 
 
 def _square_matrices(x, op, real=True):
-    t = _ensure_tensor(x)
-    s = _shape_of(t)
+    t = as_tensor(x)
+    s = shape_of(t)
     if len(s) < 2 or s[-1] != s[-2]:
         raise InvalidArgumentError(f"{op}: input must be a square matrix or a stack of them, got shape {list(s)}")
     kind = np.result_type(t._value).kind
@@ -311,13 +293,13 @@ def _solve(a, b, adjoint):
 
 
 def _solve_grad_b(g, ans, a, b, adjoint):
-    return unbroadcast(_solve(a, g, not adjoint), _shape_of(b), _nd(ans))
+    return unbroadcast(_solve(a, g, not adjoint), shape_of(b), ndim_of(ans))
 
 
 def _solve_grad_a(g, ans, a, b, adjoint):
     gb = _solve(a, g, not adjoint)
     ga = -_mm(ans, gb, False, True) if adjoint else -_mm(gb, ans, False, True)
-    return unbroadcast(ga, _shape_of(a), _nd(ans))
+    return unbroadcast(ga, shape_of(a), ndim_of(ans))
 
 
 solve_op = general("solve", _lapack(_solve_raw, "MatrixSolve", "Input matrix is not invertible."),
@@ -333,7 +315,7 @@ def _phi_mask(n, dtype):
 
 def _cholesky_vjp(g, ans, a):
     # TensorFlow's rule: symmetric, for symmetric perturbations of a.
-    n = _shape_of(ans)[-1]
+    n = shape_of(ans)[-1]
     linv = _inv(ans)
     middle = _mm(ans, g, True, False) * _phi_mask(n, np.result_type(raw(ans)))
     grad_a = _mm(_mm(linv, middle, True, False), linv)
@@ -341,7 +323,7 @@ def _cholesky_vjp(g, ans, a):
 
 
 def _cholesky_jvp(t, ans, a):
-    n = _shape_of(ans)[-1]
+    n = shape_of(ans)[-1]
     linv = _inv(ans)
     sym = 0.5 * (t + _swap(t))
     return _mm(ans, _mm(linv, _mm(sym, linv, False, True)) * _phi_mask(n, np.result_type(raw(ans))))
@@ -367,14 +349,14 @@ def _separation(e, what, op, repeated):
 
 def _lower_sym(grad_a):
     # eigh reads the lower triangle only: fold the upper gradient onto it.
-    n = _shape_of(grad_a)[-1]
+    n = shape_of(grad_a)[-1]
     return (grad_a + _swap(grad_a)) * _phi_mask(n, np.result_type(raw(grad_a)))
 
 
 def _eigh_vjp(g, ans, a):
     ge, gv = g
     e, v = ans
-    n = _shape_of(v)[-1]
+    n = shape_of(v)[-1]
     inner = 0
     if ge is not None:
         inner = np.expand_dims(ge, -1) * np.eye(n, dtype=np.result_type(raw(v)))
@@ -385,7 +367,7 @@ def _eigh_vjp(g, ans, a):
 
 def _eigh_jvp(t, ans, a):
     e, v = ans
-    n = _shape_of(v)[-1]
+    n = shape_of(v)[-1]
     dt = np.result_type(raw(v))
     lower = t * np.tril(np.ones((n, n), dtype=dt))
     da = lower + _swap(lower * (1 - np.eye(n, dtype=dt)))
@@ -405,7 +387,7 @@ def _svd_forward(a, full_matrices):
 
 
 def _svd_check(s, a, full_matrices, need_uv):
-    m, n = _shape_of(a)[-2:]
+    m, n = shape_of(a)[-2:]
     if need_uv and full_matrices and m != n:
         raise NotImplementedError("tapegrad.linalg.svd: the gradient through u or v with full_matrices=True is "
                                   "only defined for square matrices")
@@ -418,7 +400,7 @@ def _svd_check(s, a, full_matrices, need_uv):
 def _svd_vjp(g, ans, a, full_matrices):
     gs, gu, gv = g
     s, u, v = ans
-    m, n = _shape_of(a)[-2:]
+    m, n = shape_of(a)[-2:]
     k = min(m, n)
     _svd_check(s, a, full_matrices, gu is not None or gv is not None)
     if full_matrices:
@@ -446,7 +428,7 @@ def _svd_vjp(g, ans, a, full_matrices):
 
 def _svd_jvp(t, ans, a, full_matrices):
     s, u, v = ans
-    m, n = _shape_of(a)[-2:]
+    m, n = shape_of(a)[-2:]
     k = min(m, n)
     _svd_check(s, a, full_matrices, True)
     dt = np.result_type(raw(s))
@@ -486,11 +468,8 @@ def slogdet(input, name=None):
 def solve(matrix, rhs, adjoint=False, name=None):
     """tf.linalg.solve: X with matrix @ X = rhs; rhs is (..., M, K)."""
     a = _square_matrices(matrix, "solve")
-    b = _ensure_tensor(rhs) if _any_tensor(rhs) else _core.wrap(_core.raw_from_python(rhs, np.result_type(a._value)))
-    sa, sb = _shape_of(a), _shape_of(b)
-    if np.result_type(b._value) != np.result_type(a._value):
-        raise InvalidArgumentError(f"solve: rhs must have the matrix's dtype {np.result_type(a._value)}, got "
-                                   f"{np.result_type(b._value)} [Op:MatrixSolve]")
+    a, b = _core.operands((a, rhs), "MatrixSolve")
+    sa, sb = shape_of(a), shape_of(b)
     if len(sb) < 2 or sb[-2] != sa[-1]:
         raise InvalidArgumentError(f"solve: input matrix and rhs are incompatible: {list(sa)} vs {list(sb)} "
                                    f"(rhs must be (..., {sa[-1]}, K)) [Op:MatrixSolve]")
@@ -517,8 +496,8 @@ def svd(tensor, full_matrices=False, compute_uv=True, name=None):
     """tf.linalg.svd: s (descending), or (s, u, v) with a = u @ diag(s) @ v^T.
     Gradients through u or v need distinct (and, for non-square matrices,
     non-zero) singular values; a clear error says so otherwise."""
-    t = _ensure_tensor(tensor)
-    s_ = _shape_of(t)
+    t = as_tensor(tensor)
+    s_ = shape_of(t)
     if len(s_) < 2:
         raise InvalidArgumentError(f"svd: input must have rank >= 2, got shape {list(s_)}")
     if np.result_type(t._value).kind == "c":
@@ -541,14 +520,14 @@ def _np_svd(a, full_matrices=True, compute_uv=True, hermitian=False):
 numpy_function(np.linalg.inv)(lambda a: inv(a))
 numpy_function(np.linalg.det)(lambda a: det(a))
 numpy_function(np.linalg.slogdet)(lambda a: slogdet(a))
-numpy_function(np.linalg.cholesky)(lambda a, upper=False: cholesky(a) if not upper else np.swapaxes(cholesky(a), -1, -2))
+numpy_function(np.linalg.cholesky)(lambda a, upper=False: np.swapaxes(cholesky(a), -1, -2) if upper else cholesky(a))
 numpy_function(np.linalg.eigh)(lambda a, UPLO="L": eigh(a) if UPLO == "L" else eigh(np.swapaxes(a, -1, -2)))
 
 
 @numpy_function(np.linalg.solve)
 def _np_solve(a, b):
-    tb = _ensure_tensor(b)
-    if _nd(tb) == 1:
+    tb = as_tensor(b)
+    if ndim_of(tb) == 1:
         return reshape(solve(a, reshape(tb, (-1, 1))), (-1,))
     return solve(a, tb)
 
@@ -562,13 +541,12 @@ def _diag_embed(g, n, m):
 
 
 diag_part_op = general("diag_part", lambda x, n, m: np.diagonal(x, axis1=-2, axis2=-1),
-                       (lambda g, ans, x, n, m: _diag_embed(g, n, m),),
-                       jvps=(lambda t, ans, x, n, m: call(diag_part_op, t, params=(n, m)),))
+                       (lambda g, ans, x, n, m: _diag_embed(g, n, m),), linear=True)
 
 
 def diag_part(input, name=None, k=0):
-    t = _ensure_tensor(input)
-    s = _shape_of(t)
+    t = as_tensor(input)
+    s = shape_of(t)
     if len(s) < 2:
         raise InvalidArgumentError(f"diag_part: input must have rank >= 2, got shape {list(s)}")
     if k != 0:
@@ -580,13 +558,12 @@ def diag(diagonal, name=None, k=0):
     """tf.linalg.diag: a (batch of) diagonal matrices from the last axis."""
     if k != 0:
         raise NotImplementedError("tapegrad.linalg.diag: only the main diagonal (k=0) is supported")
-    t = _ensure_tensor(diagonal)
-    n = _shape_of(t)[-1]
+    t = as_tensor(diagonal)
+    n = shape_of(t)[-1]
     return _diag_embed(t, n, n)
 
 
 def trace(x, name=None):
-    from tapegrad.ops.reduction_ops import reduce_sum
     return reduce_sum(diag_part(x), axis=-1)
 
 
@@ -607,3 +584,55 @@ def _np_diagonal(a, offset=0, axis1=0, axis2=1):
 @numpy_function(np.outer)
 def _np_outer(a, b, out=None):
     return reshape(a, (-1, 1)) * reshape(b, (1, -1))
+
+
+# ---- norms --------------------------------------------------------------------------------
+
+def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):
+    """tf.norm / tf.linalg.norm, composed like TensorFlow's (so the gradient
+    at the zero vector is nan too).  Vector norms (axis None or an int):
+    'euclidean' (= 'fro'), 1, 2, np.inf or any p > 0.  Matrix norms (axis a
+    pair): 'euclidean'/'fro', 1, 2 (largest singular value), np.inf."""
+    x = as_tensor(tensor)
+    keepdims = bool(keepdims)
+    nd = ndim_of(x)
+    if isinstance(axis, (list, tuple)) and len(axis) == 2:
+        a0, a1 = (neg_axis(a, nd, "norm") % nd for a in axis)
+        if a0 == a1:
+            raise ValueError(f"norm: the two axes of a matrix norm must differ, got {axis}")
+        if ord in ("euclidean", "fro"):
+            return math_ops.sqrt(reduce_sum(x * x, axis=(a0, a1), keepdims=keepdims))
+        if ord in (1, np.inf):
+            rows, cols = (a0, a1) if ord == 1 else (a1, a0)
+            r = reduce_max(reduce_sum(math_ops.abs(x), axis=rows, keepdims=True), axis=cols, keepdims=True)
+        elif ord == 2:
+            perm = [i for i in range(nd) if i not in (a0, a1)] + [a0, a1]
+            s = svd(transpose(x, perm), compute_uv=False)
+            r = reduce_max(s, axis=-1, keepdims=True)
+            r = reshape(r, [1 if i in (a0, a1) else d for i, d in enumerate(shape_of(x))])
+        else:
+            raise ValueError(f"norm: ord={ord!r} is not a supported matrix norm; use 'euclidean', 'fro', 1, 2 or "
+                             f"np.inf")
+        return r if keepdims else reshape(r, [d for i, d in enumerate(shape_of(r)) if i not in (a0, a1)])
+    if axis is not None and not isinstance(axis, (int, np.integer)):
+        raise ValueError(f"norm: axis must be None, an int or a pair of ints, got {axis!r}")
+    if ord in ("euclidean", "fro", 2, 2.0):
+        return math_ops.sqrt(reduce_sum(x * x, axis=axis, keepdims=keepdims))
+    if ord in (1, 1.0):
+        return reduce_sum(math_ops.abs(x), axis=axis, keepdims=keepdims)
+    if ord == np.inf:
+        return reduce_max(math_ops.abs(x), axis=axis, keepdims=keepdims)
+    if isinstance(ord, (int, float, np.number)) and not isinstance(ord, bool) and ord > 0:
+        return reduce_sum(math_ops.abs(x) ** ord, axis=axis, keepdims=keepdims) ** (1.0 / ord)
+    raise ValueError(f"norm: ord={ord!r} is not a supported vector norm; use 'euclidean', 1, 2, np.inf or a "
+                     f"positive number")
+
+
+@numpy_function(np.linalg.norm)
+def _np_norm(x, ord=None, axis=None, keepdims=False):
+    nd = ndim_of(as_tensor(x))
+    matrix = (axis is None and nd == 2) or (isinstance(axis, tuple) and len(axis) == 2)
+    if ord is None:
+        return norm(x, "euclidean", axis=axis, keepdims=keepdims) if not matrix else \
+            norm(x, "fro", axis=(-2, -1) if axis is None else axis, keepdims=keepdims)
+    return norm(x, ord, axis=(-2, -1) if matrix and axis is None else axis, keepdims=keepdims)

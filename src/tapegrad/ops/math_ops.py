@@ -11,8 +11,12 @@ import operator
 
 import numpy as np
 
-from tapegrad.ops._registry import unary, binary, nondiff, call, general, raw, numpy_function, UNARY, BINARY, X, Y
-
+from tapegrad import _core, dtypes
+from tapegrad._core import Tensor
+from tapegrad.errors import InvalidArgumentError
+from tapegrad.ops import array_ops
+from tapegrad.ops._registry import BINARY, UNARY, X, Y, binary, call, general, nondiff, numpy_function, raw, unary
+from tapegrad.ops._shapes import ndim_of, shape_of, unbroadcast
 
 # Binary forwards are Python's operators, not the ufuncs: same NumPy semantics,
 # but NumPy scalars take their fast scalar-math path (~10x cheaper than a
@@ -112,11 +116,6 @@ def _softplus(x):
 softplus = unary("softplus", _softplus, lambda g, ans, x: g * call(sigmoid, x), save="x")
 
 
-def sigmoid_of(x):
-    """sigmoid on either path (recorded for Tensors, plain NumPy otherwise)."""
-    return call(sigmoid, x)
-
-
 # ---- piecewise-linear activations ----------------------------------------------------
 # TensorFlow computes their gradients with ReluGrad-style ops of (g, x or y):
 # the gradient of such an op is itself w.r.t. g and a *connected* zero
@@ -124,18 +123,14 @@ def sigmoid_of(x):
 
 def _gradient_op(name, mask_forward):
     def zero_for_x(gg, ans, g, x, *p):
-        nb = _nd(gg) - builtins.max(_nd(g), _nd(x))
-        return np.zeros(np.shape(raw(gg))[:nb] + np.shape(raw(x)), dtype=np.result_type(raw(gg)))
+        nb = ndim_of(gg) - builtins.max(ndim_of(g), ndim_of(x))
+        return np.zeros(shape_of(gg)[:nb] + shape_of(x), dtype=np.result_type(raw(gg)))
 
     def again(gg, ans, g, x, *p):
         return call(op, gg, x, params=p or None)
 
     op = general(name, mask_forward, (again, zero_for_x), save="x", jvps=(again, zero_for_x))
     return op
-
-
-def _nd(v):
-    return np.ndim(raw(v))
 
 
 # TensorFlow's kernels multiply by the 0/1 mask (gradients * (features > 0)),
@@ -153,7 +148,6 @@ def _relu(x):
 relu = unary("relu", _relu, lambda g, ans, x: call(relu_grad, g, ans), save="ans")
 relu6 = unary("relu6", lambda x: np.clip(x, 0, 6).astype(np.result_type(x), copy=False),
               lambda g, ans, x: call(relu6_grad, g, x), save="x")
-identity_op = unary("identity", lambda x: x, lambda g, ans, x: g)
 
 # ---- not differentiable (TensorFlow returns None through these) -------------------
 round = nondiff("round", np.rint, kind=UNARY, ufunc=np.rint)        # noqa: A001 - banker's rounding, as TF
@@ -197,12 +191,11 @@ cast_op = general("cast", lambda x, dtype, in_dtype: np.asarray(x).astype(dtype)
 
 
 def cast(x, dtype, name=None):
-    from tapegrad import dtypes, _core
     t = _core.as_tensor(x)
     dt = dtypes.numpy_dtype(dtype)
     in_dt = np.result_type(t._value)
     if dt == in_dt:
-        return _core.unary(identity_op, t)
+        return _core.apply(array_ops.identity_op, (t,))
     if in_dt.kind == "c" and dt.kind != "c":
         raise TypeError(f"cast: casting complex to real ({in_dt} to {dt}) discards the imaginary part; "
                         f"use tapegrad.math.real")
@@ -211,7 +204,6 @@ def cast(x, dtype, name=None):
 
 def cast_like(mask, x):
     """A 0/1 mask in x's dtype on either path (Tensor mask -> cast op)."""
-    from tapegrad._core import Tensor
     dt = np.result_type(x._value if isinstance(x, Tensor) else x)
     return cast(mask, dt) if isinstance(mask, Tensor) else np.asarray(mask).astype(dt)
 
@@ -224,15 +216,10 @@ def _where_rank(cond, x_shape, y_shape):
     return builtins.max(np.ndim(cond), len(x_shape), len(y_shape))
 
 
-def _sum_to(g, shape, out_ndim):
-    from tapegrad.ops.array_ops import unbroadcast
-    return unbroadcast(g, shape, out_ndim)
-
-
 # TensorFlow's SelectV2 gradient: each branch gets g where it was selected.
 where_op = general("where", _where_forward, (
-    lambda g, ans, x, y, cond, xs, ys: _sum_to(np.where(cond, g, 0), xs, _where_rank(cond, xs, ys)),
-    lambda g, ans, x, y, cond, xs, ys: _sum_to(np.where(cond, 0, g), ys, _where_rank(cond, xs, ys))),
+    lambda g, ans, x, y, cond, xs, ys: unbroadcast(np.where(cond, g, 0), xs, _where_rank(cond, xs, ys)),
+    lambda g, ans, x, y, cond, xs, ys: unbroadcast(np.where(cond, 0, g), ys, _where_rank(cond, xs, ys))),
     jvps=(lambda t, ans, x, y, cond, xs, ys: np.where(cond, t, 0),
           lambda t, ans, x, y, cond, xs, ys: np.where(cond, 0, t)))
 
@@ -250,9 +237,6 @@ def where(condition, x=None, y=None, name=None):
         safe = where(z > 0, z, 1.)
         y = where(z > 0, log(safe), 0.)      # gradient 0 at z = 0, 1/z elsewhere
     """
-    from tapegrad import _core
-    from tapegrad._core import Tensor, Variable
-    from tapegrad.errors import InvalidArgumentError
     cond = np.asarray(condition)
     if cond.dtype != np.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
@@ -260,15 +244,7 @@ def where(condition, x=None, y=None, name=None):
         return _core.wrap(np.argwhere(cond).astype(np.int64))
     if x is None or y is None:
         raise ValueError("where: x and y must both be given, or neither")
-    # Python scalars adopt the other branch's dtype, as in binary ops.
-    if isinstance(x, (Tensor, Variable)) and not isinstance(y, (Tensor, Variable)):
-        y = _core.raw_from_python(y, np.result_type(_core.as_tensor(x)._value))
-    elif isinstance(y, (Tensor, Variable)) and not isinstance(x, (Tensor, Variable)):
-        x = _core.raw_from_python(x, np.result_type(_core.as_tensor(y)._value))
-    tx, ty = _core.as_tensor(x), _core.as_tensor(y)
-    if np.result_type(tx._value) != np.result_type(ty._value):
-        raise InvalidArgumentError(f"where: x and y must have the same dtype, got "
-                                   f"{np.result_type(tx._value)} and {np.result_type(ty._value)} [Op:SelectV2]")
+    tx, ty = _core.operands((x, y), "SelectV2")
     xs, ys = np.shape(tx._value), np.shape(ty._value)
     try:
         np.broadcast_shapes(cond.shape, xs, ys)
@@ -287,11 +263,7 @@ def squared_difference(x, y, name=None):
 def divide_no_nan(x, y, name=None):
     """x / y, and 0 where y == 0; the gradient there is 0 too (the divisor
     is guarded, so no NaN leaks through where)."""
-    from tapegrad import _core
-    from tapegrad._core import Tensor, Variable
-    tx = _core.as_tensor(x) if isinstance(x, (Tensor, Variable)) or not isinstance(y, (Tensor, Variable)) else \
-        _core.wrap(_core.raw_from_python(x, np.result_type(_core.as_tensor(y)._value)))
-    ty = y if isinstance(y, (Tensor, Variable)) else _core.wrap(_core.raw_from_python(y, np.result_type(tx._value)))
+    tx, ty = _core.operands((x, y), "DivNoNan")
     zero = equal(ty, 0)
     return where(zero, 0.0, truediv(tx, where(zero, 1.0, ty)))
 
@@ -322,12 +294,8 @@ def _np_clip(a, a_min=None, a_max=None, out=None, **kwargs):
 def clip_by_value(t, clip_value_min, clip_value_max, name=None):
     """Gradient 1 inside [min, max] including the bounds, 0 outside (as TF);
     the bounds are constants (no gradient flows to them)."""
-    from tapegrad import _core
-    from tapegrad.errors import InvalidArgumentError
-    t = _core.as_tensor(t)
-    dt = np.result_type(t._value)
-    lo = _core.raw_from_python(clip_value_min, dt)
-    hi = _core.raw_from_python(clip_value_max, dt)
+    t, lo, hi = _core.operands((t, clip_value_min, clip_value_max), "ClipByValue")
+    lo, hi = lo._value, hi._value
     shape = np.shape(t._value)
     try:
         if np.broadcast_shapes(shape, np.shape(lo), np.shape(hi)) != shape:

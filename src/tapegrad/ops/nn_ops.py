@@ -1,13 +1,15 @@
 """Neural-network ops: softmax family and losses, with TensorFlow's rules."""
 import numpy as np
 
-from tapegrad import _core
-from tapegrad._core import apply, Tensor
+from tapegrad._core import Tensor, apply
 from tapegrad.errors import InvalidArgumentError
-from tapegrad.ops._registry import general, unary, call
-from tapegrad.ops.array_ops import _shape_of, _nd, _ensure_tensor, _neg_axis, squeeze
 from tapegrad.ops import math_ops
-from tapegrad.ops.math_ops import relu, relu6, sigmoid, softplus, leaky_relu_grad  # noqa: F401 - tf.nn names
+from tapegrad.ops._registry import call, general, unary
+from tapegrad.ops._shapes import as_tensor, ndim_of, neg_axis, shape_of
+from tapegrad.ops.array_ops import squeeze
+from tapegrad.ops.creation import uniform
+from tapegrad.ops.math_ops import leaky_relu_grad, relu, relu6, sigmoid, softplus  # noqa: F401 - tf.nn names
+from tapegrad.ops.reduction_ops import reduce_mean, reduce_sum
 
 
 # Forwards run on raw arrays only: array methods skip np.max's dispatch layer.
@@ -35,22 +37,22 @@ softmax_op = general("softmax", _softmax_forward, (_softmax_rule,), save="ans", 
 
 
 def _float_logits(logits, op):
-    t = _ensure_tensor(logits)
+    t = as_tensor(logits)
     if np.result_type(t._value).kind != "f":
         raise InvalidArgumentError(f"{op}: logits must be a float tensor, got {np.result_type(t._value)}")
-    if _nd(t) == 0:
+    if ndim_of(t) == 0:
         raise InvalidArgumentError(f"{op}: logits must have rank >= 1")
     return t
 
 
 def log_softmax(logits, axis=None, name=None):
     t = _float_logits(logits, "log_softmax")
-    return apply(log_softmax_op, (t,), (-1 if axis is None else _neg_axis(axis, _nd(t), "log_softmax"),))
+    return apply(log_softmax_op, (t,), (-1 if axis is None else neg_axis(axis, ndim_of(t), "log_softmax"),))
 
 
 def softmax(logits, axis=None, name=None):
     t = _float_logits(logits, "softmax")
-    return apply(softmax_op, (t,), (-1 if axis is None else _neg_axis(axis, _nd(t), "softmax"),))
+    return apply(softmax_op, (t,), (-1 if axis is None else neg_axis(axis, ndim_of(t), "softmax"),))
 
 
 def _sparse_xent_forward(logits, labels):
@@ -69,7 +71,7 @@ def _sparse_xent_grad(g, ans, logits, labels):
         d[np.arange(d.shape[0]), labels] -= 1
         return g[:, None] * d
     sm = softmax(logits) if isinstance(logits, Tensor) else _softmax_forward(logits, -1)
-    onehot = np.eye(_shape_of(logits)[-1], dtype=np.result_type(logits._value if isinstance(logits, Tensor)
+    onehot = np.eye(shape_of(logits)[-1], dtype=np.result_type(logits._value if isinstance(logits, Tensor)
                                                                  else logits))[labels]
     return np.expand_dims(g, -1) * (sm - onehot)
 
@@ -90,7 +92,7 @@ def sparse_softmax_cross_entropy_with_logits(labels=None, logits=None, name=None
     lab = np.asarray(labels)
     if lab.dtype.kind not in "iu":
         raise InvalidArgumentError(f"labels must be integers, got dtype {lab.dtype}")
-    ls = _shape_of(logits)
+    ls = shape_of(logits)
     if lab.shape != ls[:-1]:
         raise InvalidArgumentError(f"labels shape {list(lab.shape)} must equal logits shape {list(ls)} "
                                    f"without its last dimension")
@@ -100,9 +102,9 @@ def sparse_softmax_cross_entropy_with_logits(labels=None, logits=None, name=None
 
 
 def _same_shape(labels, logits, op):
-    z, x = _ensure_tensor(labels), _ensure_tensor(logits)
-    if _shape_of(z) != _shape_of(x):
-        raise ValueError(f"{op}: logits and labels must have the same shape ({_shape_of(x)} vs {_shape_of(z)})")
+    z, x = as_tensor(labels), as_tensor(logits)
+    if shape_of(z) != shape_of(x):
+        raise ValueError(f"{op}: logits and labels must have the same shape ({shape_of(x)} vs {shape_of(z)})")
     if np.result_type(z._value) != np.result_type(x._value):
         z = math_ops.cast(z, np.result_type(x._value))
     return z, x
@@ -110,7 +112,6 @@ def _same_shape(labels, logits, op):
 
 def softmax_cross_entropy_with_logits(labels, logits, axis=-1, name=None):
     """-sum(labels * log_softmax(logits)); composite, differentiable in both."""
-    from tapegrad.ops.reduction_ops import reduce_sum
     z, x = _same_shape(labels, logits, "softmax_cross_entropy_with_logits")
     return -reduce_sum(z * log_softmax(x, axis=axis), axis=axis)
 
@@ -123,8 +124,7 @@ def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
 
 def l2_loss(t, name=None):
     """sum(t ** 2) / 2."""
-    from tapegrad.ops.reduction_ops import reduce_sum
-    t = _ensure_tensor(t)
+    t = as_tensor(t)
     return reduce_sum(t * t) / 2
 
 
@@ -158,14 +158,14 @@ leaky_relu_op = general("leaky_relu", lambda x, alpha: np.where(x > 0, x, alpha 
 
 
 def leaky_relu(features, alpha=0.2, name=None):
-    t = _ensure_tensor(features)
+    t = as_tensor(features)
     return apply(leaky_relu_op, (t,), (float(alpha),))
 
 
 def gelu(features, approximate=False, name=None):
     """0.5 x (1 + erf(x / sqrt 2)), or TensorFlow's tanh approximation;
     composite, like TensorFlow's."""
-    x = _ensure_tensor(features)
+    x = as_tensor(features)
     if approximate:
         c = np.sqrt(2 / np.pi)
         return 0.5 * x * (1.0 + math_ops.tanh(c * (x + 0.044715 * x * x * x)))
@@ -173,7 +173,7 @@ def gelu(features, approximate=False, name=None):
 
 
 def silu(features, beta=1.0, name=None):
-    x = _ensure_tensor(features)
+    x = as_tensor(features)
     return x * sigmoid(beta * x)
 
 
@@ -181,7 +181,7 @@ swish = silu
 
 
 def log_sigmoid(x, name=None):
-    return -softplus(-_ensure_tensor(x))
+    return -softplus(-as_tensor(x))
 
 
 # ---- statistics and regularisation ------------------------------------------------------------
@@ -190,8 +190,7 @@ def moments(x, axes, shift=None, keepdims=False, name=None):
     """(mean, variance) over `axes`.  TensorFlow stops the gradient through
     the mean inside the variance: the same first derivative (the deviations
     sum to zero) but a wrong second one; tapegrad keeps the mean connected."""
-    from tapegrad.ops.reduction_ops import reduce_mean
-    x = _ensure_tensor(x)
+    x = as_tensor(x)
     mean = reduce_mean(x, axis=axes, keepdims=True)
     variance = reduce_mean(math_ops.square(x - mean), axis=axes, keepdims=True)
     if not keepdims:
@@ -203,8 +202,7 @@ def moments(x, axes, shift=None, keepdims=False, name=None):
 def dropout(x, rate, noise_shape=None, seed=None, name=None):
     """Zero each entry with probability `rate` and scale the rest by
     1 / (1 - rate); the mask is a constant (seeded like tapegrad.random)."""
-    from tapegrad.ops.creation import uniform
-    x = _ensure_tensor(x)
+    x = as_tensor(x)
     if np.result_type(x._value).kind != "f":
         raise ValueError(f"dropout: x must be a floating point tensor, got {np.result_type(x._value)}")
     rate = float(rate)
@@ -212,6 +210,6 @@ def dropout(x, rate, noise_shape=None, seed=None, name=None):
         raise ValueError(f"dropout: rate must be a scalar in [0, 1), got {rate}")
     if rate == 0:
         return x
-    shape = _shape_of(x) if noise_shape is None else tuple(int(d) for d in noise_shape)
+    shape = shape_of(x) if noise_shape is None else tuple(int(d) for d in noise_shape)
     keep = np.asarray(uniform(shape, seed=seed, dtype=np.result_type(x._value))) >= rate
     return x * (keep.astype(np.result_type(x._value)) * (1 / (1 - rate)))

@@ -5,7 +5,7 @@ a TypeError naming it instead of returning a detached result."""
 import numpy as np
 
 from tapegrad._core import Tensor, Variable
-from tapegrad.ops._registry import UFUNCS, FUNCTIONS
+from tapegrad.ops._registry import FUNCTIONS, UFUNCS
 
 # Functions that only inspect values or return integers/booleans (no
 # gradient can flow through their results): they run on the plain arrays.

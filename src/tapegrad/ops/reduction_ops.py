@@ -2,13 +2,14 @@
 shape of the input is kept in the params, not the input itself."""
 import numpy as np
 
-from tapegrad import _core
+from tapegrad import _core, dtypes
 from tapegrad._core import Tensor, Variable, apply
 from tapegrad.errors import InvalidArgumentError
-from tapegrad.ops._registry import general, nondiff, numpy_function, call, raw
-from tapegrad.ops.array_ops import (reshape, transpose, _shape_of, _nd, _ensure_tensor, _neg_axis, take_slice, pad_op,
-                                    reverse_op, unbroadcast)
 from tapegrad.ops import math_ops
+from tapegrad.ops._registry import call, general, nondiff, numpy_function, raw
+from tapegrad.ops._shapes import as_tensor, ndim_of, neg_axis, shape_of, unbroadcast
+from tapegrad.ops.array_ops import pad_op, reshape, reverse_op, take_slice
+from tapegrad.ops.creation import stop_gradient
 
 
 def _axes(axis, ndim, op="reduce"):
@@ -42,7 +43,7 @@ def _out_ndim(in_shape, axes, keepdims):
 def _grad_to_input(g, in_shape, axes, keepdims):
     """Broadcast a reduction's gradient back to the input's shape (keeping
     any leading batch axes of g)."""
-    lead = _shape_of(g)[:_nd(g) - _out_ndim(in_shape, axes, keepdims)]
+    lead = shape_of(g)[:ndim_of(g) - _out_ndim(in_shape, axes, keepdims)]
     if not keepdims:
         g = np.reshape(g, lead + _kept_shape(in_shape, axes))
     return np.broadcast_to(g, lead + tuple(in_shape))
@@ -56,13 +57,11 @@ def _count(in_shape, axes):
 
 reduce_sum_op = general(
     "reduce_sum", lambda x, axes, keepdims, in_shape: np.sum(x, axis=axes, keepdims=keepdims),
-    (lambda g, ans, x, axes, keepdims, in_shape: _grad_to_input(g, in_shape, axes, keepdims),),
-    jvps=(lambda t, ans, x, axes, keepdims, in_shape: np.sum(t, axis=axes, keepdims=keepdims),))
+    (lambda g, ans, x, axes, keepdims, in_shape: _grad_to_input(g, in_shape, axes, keepdims),), linear=True)
 reduce_mean_op = general(
     "reduce_mean", lambda x, axes, keepdims, in_shape: np.mean(x, axis=axes, keepdims=keepdims),
     (lambda g, ans, x, axes, keepdims, in_shape: _grad_to_input(g / _count(in_shape, axes), in_shape, axes,
-                                                                keepdims),),
-    jvps=(lambda t, ans, x, axes, keepdims, in_shape: np.mean(t, axis=axes, keepdims=keepdims),))
+                                                                keepdims),), linear=True)
 
 
 def _extremum_weights(ans, x, axes, keepdims, in_shape):
@@ -92,7 +91,7 @@ reduce_min_op = general("reduce_min", lambda x, axes, keepdims, in_shape: np.min
 def _shift(v, axis, fill, right=True):
     """v moved one step along `axis` (right: v[k-1] lands at k), `fill` in the
     vacated slot; on either path (pad and slice are ops)."""
-    shape = _shape_of(v)[axis:]
+    shape = shape_of(v)[axis:]
     n, tail = shape[0], (slice(None),) * (len(shape) - 1)
     part = take_slice(v, (Ellipsis, slice(0, n - 1) if right else slice(1, n)) + tail, shape)
     pads = ((1, 0) if right else (0, 1),) + ((0, 0),) * (len(shape) - 1)
@@ -116,8 +115,7 @@ def _cumsum_forward(x, axis, exclusive, reverse):
 cumsum_op = general("cumsum", _cumsum_forward,
                     (lambda g, ans, x, axis, exclusive, reverse: call(cumsum_op, g, params=(axis, exclusive,
                                                                                             not reverse)),),
-                    jvps=(lambda t, ans, x, axis, exclusive, reverse: call(cumsum_op, t, params=(axis, exclusive,
-                                                                                                 reverse)),))
+                    linear=True)
 
 
 def _linrec_forward(a, b, axis, reverse):
@@ -139,17 +137,17 @@ def _linrec_forward(a, b, axis, reverse):
 
 def _linrec_adjoint(g, h, a, axis, reverse):
     # u[i] = g[i] + a[i+1] u[i+1]: the same recurrence run the other way.
-    a_next = _shift(np.broadcast_to(a, _shape_of(h)), axis, 0, right=reverse)
+    a_next = _shift(np.broadcast_to(a, shape_of(h)), axis, 0, right=reverse)
     return call(linrec_op, a_next, g, params=(axis, not reverse))
 
 
 def _linrec_vjp_a(g, h, a, b, axis, reverse):
     u = _linrec_adjoint(g, h, a, axis, reverse)
-    return unbroadcast(u * _shift(h, axis, 0, right=not reverse), _shape_of(a), _nd(h))
+    return unbroadcast(u * _shift(h, axis, 0, right=not reverse), shape_of(a), ndim_of(h))
 
 
 def _linrec_vjp_b(g, h, a, b, axis, reverse):
-    return unbroadcast(_linrec_adjoint(g, h, a, axis, reverse), _shape_of(b), _nd(h))
+    return unbroadcast(_linrec_adjoint(g, h, a, axis, reverse), shape_of(b), ndim_of(h))
 
 
 # Closed under differentiation: its VJPs and JVPs are linear recurrences too,
@@ -181,10 +179,10 @@ def _cumprod(x, axis, exclusive=False, reverse=False):
 
 def _scan(op_name):
     def scan(x, axis=0, exclusive=False, reverse=False, name=None):
-        t = _ensure_tensor(x)
-        if _nd(t) == 0:
+        t = as_tensor(x)
+        if ndim_of(t) == 0:
             raise InvalidArgumentError(f"{op_name}: input must have rank >= 1")
-        ax = _neg_axis(axis, _nd(t), op_name)
+        ax = neg_axis(axis, ndim_of(t), op_name)
         if op_name == "cumsum":
             return apply(cumsum_op, (t,), (ax, bool(exclusive), bool(reverse)))
         return _cumprod(t, ax, bool(exclusive), bool(reverse))
@@ -201,7 +199,7 @@ def _np_scan(f):
     def np_scan(a, axis=None, dtype=None, out=None):
         if out is not None:
             raise TypeError("tapegrad: out= is not supported on Tensors")
-        t = _ensure_tensor(a)
+        t = as_tensor(a)
         if axis is None:
             t, axis = reshape(t, (-1,)), 0
         r = f(t, axis)
@@ -241,8 +239,8 @@ reduce_prod_op = general(
 
 def _reducer(op):
     def reduce(input_tensor, axis=None, keepdims=False, name=None):
-        t = _ensure_tensor(input_tensor)
-        shape = _shape_of(t)
+        t = as_tensor(input_tensor)
+        shape = shape_of(t)
         return apply(op, (t,), (_axes(axis, len(shape), op.name), bool(keepdims), shape))
     reduce.__name__ = op.name
     reduce.__doc__ = f"tf.{op.name}(input_tensor, axis=None, keepdims=False): differentiable."
@@ -276,19 +274,18 @@ numpy_function(np.prod)(_np_reduction(reduce_prod))
 
 def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
     """log(sum(exp(x))) computed stably, as TensorFlow does (composite)."""
-    from tapegrad.ops.creation import stop_gradient
-    x = _ensure_tensor(input_tensor)
+    x = as_tensor(input_tensor)
     m = stop_gradient(reduce_max(x, axis=axis, keepdims=True))
     m = np.where(np.isfinite(m), m, 0)     # all -inf rows: keep log(0) = -inf, not nan
     r = math_ops.log(reduce_sum(math_ops.exp(x - m), axis=axis, keepdims=True)) + m
     if not keepdims:
-        axes = _axes(axis, len(_shape_of(x)))
-        r = reshape(r, [d for i, d in enumerate(_shape_of(x)) if axes is not None and i not in axes])
+        axes = _axes(axis, len(shape_of(x)))
+        r = reshape(r, [d for i, d in enumerate(shape_of(x)) if axes is not None and i not in axes])
     return r
 
 
 def reduce_variance(input_tensor, axis=None, keepdims=False, name=None):
-    x = _ensure_tensor(input_tensor)
+    x = as_tensor(input_tensor)
     if np.result_type(x._value).kind not in "fc":
         raise TypeError(f"reduce_variance: input must be a float or complex tensor, got {np.result_type(x._value)}")
     mean = reduce_mean(x, axis=axis, keepdims=True)
@@ -301,7 +298,7 @@ def reduce_std(input_tensor, axis=None, keepdims=False, name=None):
 
 def reduce_euclidean_norm(input_tensor, axis=None, keepdims=False, name=None):
     """sqrt(sum(x ** 2)) over `axis` (tf.math.reduce_euclidean_norm)."""
-    x = _ensure_tensor(input_tensor)
+    x = as_tensor(input_tensor)
     return math_ops.sqrt(reduce_sum(x * x, axis=axis, keepdims=keepdims))
 
 
@@ -309,10 +306,10 @@ def _np_moment(f):
     def np_moment(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
         if out is not None or kwargs:
             raise TypeError(f"tapegrad: numpy.{f.__name__} on Tensors supports axis, dtype, ddof and keepdims")
-        t = _ensure_tensor(a)
+        t = as_tensor(a)
         v = reduce_variance(t, axis=axis, keepdims=keepdims)
         if ddof:
-            n = _count(_shape_of(t), _axes(axis, _nd(t)))
+            n = _count(shape_of(t), _axes(axis, ndim_of(t)))
             v = v * (n / (n - ddof))
         r = v if f is reduce_variance else math_ops.sqrt(v)
         return r if dtype is None else math_ops.cast(r, dtype)
@@ -329,10 +326,10 @@ reduce_all_op = nondiff("reduce_all", lambda x, axes, keepdims: np.all(x, axis=a
 
 def _logical_reducer(op):
     def reduce(input_tensor, axis=None, keepdims=False, name=None):
-        t = _ensure_tensor(input_tensor)
+        t = as_tensor(input_tensor)
         if np.result_type(t._value) != np.bool_:
             raise TypeError(f"{op.name}: input must be a bool tensor, got {np.result_type(t._value)}")
-        return apply(op, (t,), (_axes(axis, _nd(t), op.name), bool(keepdims)))
+        return apply(op, (t,), (_axes(axis, ndim_of(t), op.name), bool(keepdims)))
     reduce.__name__ = op.name
     reduce.__doc__ = f"tf.{op.name}(input_tensor, axis=None, keepdims=False): bool, not differentiable."
     return reduce
@@ -342,69 +339,15 @@ reduce_any = _logical_reducer(reduce_any_op)
 reduce_all = _logical_reducer(reduce_all_op)
 
 
-# ---- norms --------------------------------------------------------------------------------
-
-def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):
-    """tf.norm / tf.linalg.norm, composed like TensorFlow's (so the gradient
-    at the zero vector is nan too).  Vector norms (axis None or an int):
-    'euclidean' (= 'fro'), 1, 2, np.inf or any p > 0.  Matrix norms (axis a
-    pair): 'euclidean'/'fro', 1, 2 (largest singular value), np.inf."""
-    x = _ensure_tensor(tensor)
-    keepdims = bool(keepdims)
-    nd = _nd(x)
-    if isinstance(axis, (list, tuple)) and len(axis) == 2:
-        a0, a1 = (_neg_axis(a, nd, "norm") % nd for a in axis)
-        if a0 == a1:
-            raise ValueError(f"norm: the two axes of a matrix norm must differ, got {axis}")
-        if ord in ("euclidean", "fro"):
-            return math_ops.sqrt(reduce_sum(x * x, axis=(a0, a1), keepdims=keepdims))
-        if ord in (1, np.inf):
-            rows, cols = (a0, a1) if ord == 1 else (a1, a0)
-            r = reduce_max(reduce_sum(math_ops.abs(x), axis=rows, keepdims=True), axis=cols, keepdims=True)
-        elif ord == 2:
-            from tapegrad.ops.linalg_ops import svd
-            perm = [i for i in range(nd) if i not in (a0, a1)] + [a0, a1]
-            s = svd(transpose(x, perm), compute_uv=False)
-            r = reduce_max(s, axis=-1, keepdims=True)
-            r = reshape(r, [1 if i in (a0, a1) else d for i, d in enumerate(_shape_of(x))])
-        else:
-            raise ValueError(f"norm: ord={ord!r} is not a supported matrix norm; use 'euclidean', 'fro', 1, 2 or "
-                             f"np.inf")
-        return r if keepdims else reshape(r, [d for i, d in enumerate(_shape_of(r)) if i not in (a0, a1)])
-    if axis is not None and not isinstance(axis, (int, np.integer)):
-        raise ValueError(f"norm: axis must be None, an int or a pair of ints, got {axis!r}")
-    if ord in ("euclidean", "fro", 2, 2.0):
-        return math_ops.sqrt(reduce_sum(x * x, axis=axis, keepdims=keepdims))
-    if ord in (1, 1.0):
-        return reduce_sum(math_ops.abs(x), axis=axis, keepdims=keepdims)
-    if ord == np.inf:
-        return reduce_max(math_ops.abs(x), axis=axis, keepdims=keepdims)
-    if isinstance(ord, (int, float, np.number)) and not isinstance(ord, bool) and ord > 0:
-        return reduce_sum(math_ops.abs(x) ** ord, axis=axis, keepdims=keepdims) ** (1.0 / ord)
-    raise ValueError(f"norm: ord={ord!r} is not a supported vector norm; use 'euclidean', 1, 2, np.inf or a "
-                     f"positive number")
-
-
-@numpy_function(np.linalg.norm)
-def _np_norm(x, ord=None, axis=None, keepdims=False):
-    nd = _nd(_ensure_tensor(x))
-    matrix = (axis is None and nd == 2) or (isinstance(axis, tuple) and len(axis) == 2)
-    if ord is None:
-        return norm(x, "euclidean", axis=axis, keepdims=keepdims) if not matrix else \
-            norm(x, "fro", axis=(-2, -1) if axis is None else axis, keepdims=keepdims)
-    return norm(x, ord, axis=(-2, -1) if matrix and axis is None else axis, keepdims=keepdims)
-
-
 def clip_by_norm(t, clip_norm, axes=None, name=None):
     """t * clip_norm / max(norm(t), clip_norm), as TensorFlow computes it: a
     zero t has gradient clip_norm / clip_norm, not nan."""
-    t = _ensure_tensor(t)
+    t = as_tensor(t)
     l2sum = reduce_sum(t * t, axis=axes, keepdims=True)
     pred = l2sum > 0
     safe = math_ops.where(pred, l2sum, np.ones_like(l2sum._value))
     l2norm = math_ops.where(pred, math_ops.sqrt(safe), l2sum)
-    cn = _core.raw_from_python(clip_norm, np.result_type(t._value)) if not isinstance(clip_norm, (Tensor, Variable)) \
-        else clip_norm
+    t, cn = _core.operands((t, clip_norm), "ClipByNorm")
     return t * cn / math_ops.maximum(l2norm, cn)
 
 
@@ -414,12 +357,11 @@ argmin_op = nondiff("argmin", lambda x, axis, out_type: np.argmin(x, axis=axis).
 
 def _arg_reducer(op):
     def arg(input, axis=None, output_type=np.int64, name=None):
-        from tapegrad import dtypes
-        t = _ensure_tensor(input)
-        if _nd(t) == 0:
+        t = as_tensor(input)
+        if ndim_of(t) == 0:
             raise InvalidArgumentError(f"{op.name}: input must have rank >= 1 [Op:{op.name.capitalize()}]")
-        ax = 0 if axis is None else _neg_axis(axis, _nd(t), op.name) % _nd(t)
-        if _shape_of(t)[ax] == 0:
+        ax = 0 if axis is None else neg_axis(axis, ndim_of(t), op.name) % ndim_of(t)
+        if shape_of(t)[ax] == 0:
             raise InvalidArgumentError(f"{op.name}: reduction axis {ax} is empty [Op:{op.name.capitalize()}]")
         return apply(op, (t,), (ax, dtypes.numpy_dtype(output_type)))
     arg.__name__ = op.name

@@ -1,0 +1,127 @@
+"""Helpers shared by several test modules, each defined once.
+
+Test modules import the plain helpers with ``from conftest import ...``: pyproject.toml puts
+``tests/`` on ``pythonpath`` and sets ``consider_namespace_packages``, so pytest itself imports this
+file under the module name ``conftest`` and the import finds that same module instead of loading a
+second copy (``test_conftest.py`` checks this).  The fixtures need no import.
+"""
+import logging
+import re
+import warnings
+
+import pytest
+
+import tapegrad as tf
+
+# --- TensorFlow's message texts that several modules assert exactly ------------------------------
+
+ONE_SHOT = ('A non-persistent GradientTape can only be used to compute one set of '
+            'gradients (or jacobians)')
+NOT_RECORDING = 'Tape is not recording.'
+TRUTH_VALUE = ('The truth value of an array with more than one element is ambiguous. '
+               'Use a.any() or a.all()')
+INT_WATCH_WARNING = ('The dtype of the watched tensor must be floating (e.g. tf.float32), '
+                     'got tf.int32')
+
+
+def raises_exactly(exc_type, message):
+    """pytest.raises whose message must equal `message` exactly."""
+    return pytest.raises(exc_type, match='^' + re.escape(message) + '$')
+
+
+def repr_scalar(value, dtype='float32'):
+    """repr() of a 0-d tensor, as TensorFlow prints it with `tapegrad.` for `tf.`."""
+    return f'<tapegrad.Tensor: shape=(), dtype={dtype}, numpy={value}>'
+
+
+def str_scalar(value, dtype='float32'):
+    """str() of a 0-d tensor, as TensorFlow prints it with `tapegrad.` for `tf.`."""
+    return f'tapegrad.Tensor({value}, shape=(), dtype={dtype})'
+
+
+def d2l_f(a):
+    """The control-flow function of the d2l autograd chapter (seeds 000, 002, 003): linear in `a`
+    (a power-of-two factor, times 100 on the negative branch), so its second derivative is None."""
+    b = a * 2
+    while tf.norm(b) < 1000:
+        b = b * 2
+    if tf.reduce_sum(b) > 0:
+        c = b
+    else:
+        c = 100 * b
+    return c
+
+
+# --- matplotlib: optional ----------------------------------------------------------------------
+
+@pytest.fixture
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend (no display on CI)."""
+    matplotlib = pytest.importorskip(
+        'matplotlib', reason='matplotlib is optional (not a test dependency); the plotting tests '
+                             'check that it accepts tensors when a user has it installed')
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    return plt
+
+
+# --- warnings: whichever channel tapegrad uses -----------------------------------------------------
+
+_TF_WARNING_MARKERS = ('The dtype of the watched', 'must be floating',
+                       'Calling GradientTape.gradient on a persistent tape')
+
+
+class _ToCaplog(logging.Handler):
+    """Forwards records to the handler caplog uses for the current test phase."""
+
+    def __init__(self, caplog):
+        super().__init__()
+        self.caplog = caplog
+
+    def emit(self, record):
+        self.caplog.handler.handle(record)
+
+
+@pytest.fixture
+def warning_channels(caplog, recwarn):
+    """Route records of the 'tapegrad' and 'tensorflow' loggers (and their children) to caplog,
+    even if those loggers do not propagate to the root logger; and record every Python warning
+    (not once per location), so that counts measure tapegrad's own rate limits."""
+    warnings.simplefilter('always')      # inside recwarn's context, which restores the filters
+    caplog.set_level(logging.WARNING)
+    names = ['tapegrad', 'tensorflow'] + [
+        n for n in logging.root.manager.loggerDict
+        if n.startswith(('tapegrad.', 'tensorflow.'))]
+    loggers = [logging.getLogger(n) for n in names]
+    forward = _ToCaplog(caplog)
+    for logger in loggers:
+        logger.addHandler(forward)
+    yield
+    for logger in loggers:
+        logger.removeHandler(forward)
+
+
+def warning_texts(caplog, recwarn, capsys):
+    """The warning messages emitted so far in this test, from whichever channel carried them.
+
+    tapegrad may log (logger 'tapegrad' or 'tensorflow'), call warnings.warn, or print to
+    stderr. A message can reach several channels at once (a logger that both prints and
+    propagates), so the channel carrying the most TF warning texts is returned rather than the
+    sum, which keeps the rate-limit counts exact. Reads (and so consumes) captured output."""
+    seen, logged = set(), []
+    for record in caplog.records:          # a record reaches caplog.handler once per logger
+        if id(record) not in seen:
+            seen.add(id(record))
+            logged.append(record.getMessage())
+    warned = [str(w.message) for w in recwarn]
+    out, err = capsys.readouterr()
+    printed = (out + '\n' + err).splitlines()
+
+    def relevance(texts):
+        return sum(any(m in t for m in _TF_WARNING_MARKERS) for t in texts)
+    return max((logged, warned, printed), key=relevance)
+
+
+def count(texts, phrase):
+    """How many of `texts` contain `phrase`."""
+    return sum(phrase in t for t in texts)
