@@ -323,3 +323,9 @@ def test_explain_rejects_what_gradient_rejects():
         t.explain(y, np.ones(2))
     with pytest.raises(TypeError):
         t.explain(y, [x, None])
+
+
+def test_every_reason_is_documented():
+    from pathlib import Path
+    page = (Path(__file__).resolve().parents[1] / "docs" / "why-none.md").read_text()
+    assert [r for r in REASONS if f"| `{r}` |" not in page] == []
