@@ -221,3 +221,23 @@ def test_the_shared_base_class_is_not_a_tensor():
     for f in (float, len, bool, lambda o: o.shape, lambda o: o.numpy(), lambda o: o + 1.0):
         with pytest.raises(TypeError):
             f(bare)
+
+
+def test_a_rule_call_from_python_is_checked_before_the_core_indexes_anything():
+    x = np.array([0.3])
+    with pytest.raises(IndexError):
+        tg.sin.vjp(1, x, None, (x,))
+    with pytest.raises(ValueError, match="takes 1 inputs"):
+        tg.sin.jvp(0, x, None, ())
+    with pytest.raises(ValueError, match="two input shapes"):
+        tg.multiply.vjp(0, x, None, (x, x), ((1,),))
+    with pytest.raises(TypeError, match="params must be a tuple"):
+        _registry.OPS["reshape"].vjp(0, x, None, (x,), [(1,), (1,)])
+
+
+def test_sum_to_shape_refuses_a_shape_it_cannot_sum_to():
+    np.testing.assert_array_equal(_core.sum_to_shape(np.ones((2, 3)), (1, 3)), [[2.0, 2.0, 2.0]])
+    np.testing.assert_array_equal(_core.sum_to_shape(np.ones((4, 2, 3)), (3,), 1), np.full((4, 3), 2.0))
+    for shape, batch in (((1, 1), 0), ((3,), -1), ((3,), 5)):
+        with pytest.raises(ValueError, match="cannot sum a gradient"):
+            _core.sum_to_shape(np.ones(3), shape, batch)

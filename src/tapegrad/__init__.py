@@ -37,4 +37,4 @@ from tapegrad.functions import function
 
 newaxis = None
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one version source: pyproject.toml reads this line

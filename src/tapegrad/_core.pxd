@@ -70,6 +70,7 @@ cdef class Op:
     cdef readonly bint differentiable
     cdef readonly bint joint
     cdef tuple _nones
+    cdef int _check_rule_call(self, Py_ssize_t i, tuple inputs, object params) except -1
 
 
 cdef class Recorder:

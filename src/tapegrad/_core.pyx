@@ -81,7 +81,8 @@ cdef extern from *:
     """
     /* This thread's recorder list (a borrowed reference: the thread-state
        dict owns it, and both die with the thread).  Saves a dict lookup per op. */
-    static __thread PyObject *tg_thread_stack = NULL;
+    #include "tg_compat.h"
+    static TG_THREAD_LOCAL PyObject *tg_thread_stack = NULL;
     """
     PyObject *tg_thread_stack
 
@@ -816,6 +817,7 @@ cdef class Op:
         reverse sweep calls it (inputs and ans the op does not save should be
         None; params: the op's static params, or for a BINARY op the input
         shapes to un-broadcast to; batch_ndim: leading batch axes of g)."""
+        self._check_rule_call(i, inputs, params)
         if self.calling == _CALL_JOINT:
             needs = tuple([j == i for j in range(len(inputs))])
             return self.vjps[0](g, ans, needs, inputs, *(params or ()))[i]
@@ -824,10 +826,27 @@ cdef class Op:
     def jvp(self, Py_ssize_t i, t, ans, tuple inputs, params=None):
         """The output tangent contributed by input i's tangent t, called
         exactly as forward mode calls it (None: none)."""
+        self._check_rule_call(i, inputs, params)
         if self.calling == _CALL_JOINT:
             tans = tuple([t if j == i else None for j in range(len(inputs))])
             return self.jvps[0](tans, ans, inputs, *(params or ()))
         return _jvp_of(self, i, t, ans, inputs, params)
+
+    cdef int _check_rule_call(self, Py_ssize_t i, tuple inputs, object params) except -1:
+        # The engines call _vjp_of/_jvp_of with layouts they built; from Python
+        # the layout is checked first (the core indexes tuples unchecked).
+        cdef Py_ssize_t n = len(inputs)
+        if self.n_in >= 0 and n != self.n_in:
+            raise ValueError(f"op {self.name!r} takes {self.n_in} inputs, got {n}")
+        if not 0 <= i < n:
+            raise IndexError(f"op {self.name!r}: input index {i} is out of range for {n} inputs")
+        if not (self.calling == _CALL_VARIADIC or self.calling == _CALL_JOINT) and i >= len(self.vjps):
+            raise IndexError(f"op {self.name!r} has no rule for input {i}")
+        if self.calling == _CALL_BINARY and params is not None and (type(params) is not tuple or len(params) != 2):
+            raise ValueError(f"op {self.name!r}: params of a broadcasting op are the two input shapes (or None)")
+        if params is not None and type(params) is not tuple:
+            raise TypeError(f"op {self.name!r}: params must be a tuple, got {type(params).__name__}")
+        return 0
 
     def __repr__(self):
         return f"<tapegrad op {self.name}>"
@@ -886,9 +905,12 @@ cpdef object sum_to_shape(object g, object shape, Py_ssize_t batch_ndim=0):
         shape = tuple(shape)
     cdef tuple gshape = _shape_tuple(g)
     cdef tuple target = gshape[:batch_ndim] + shape
-    if gshape == target:
-        return g
     cdef Py_ssize_t lead = len(gshape) - len(target), k
+    if batch_ndim < 0 or lead < 0:
+        raise ValueError(f"cannot sum a gradient of shape {gshape} to shape {shape} "
+                         f"with {batch_ndim} leading batch axes")
+    if lead == 0 and gshape == target:
+        return g
     axes = tuple(range(batch_ndim, batch_ndim + lead)) + tuple([
         batch_ndim + lead + k for k in range(len(shape))
         if shape[k] == 1 and gshape[batch_ndim + lead + k] != 1])
