@@ -8,7 +8,7 @@
 Names: every tensor a tape knows has a *slot* (a dense index, in the order the tape met the
 tensors); slot s is called ``v{s+1}`` here, as Hands-On ML names the nodes of a Wengert list.
 
-All of this reads a snapshot of the compiled tape (``Tape.inspect_nodes``), taken on request.
+All of this reads a snapshot of the compiled tape (``WengertList.inspect_nodes``), taken on request.
 The tape itself stores no more than it needs for the backward sweep, so recording costs
 nothing extra; what it does not store is derived here:
 
