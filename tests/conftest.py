@@ -29,6 +29,12 @@ def raises_exactly(exc_type, message):
     return pytest.raises(exc_type, match='^' + re.escape(message) + '$')
 
 
+def raises_starting(exc_type, message):
+    """pytest.raises whose message must begin with `message`: TensorFlow's text comes first, so
+    code matching on it still works, and tapegrad may go on to say what to do."""
+    return pytest.raises(exc_type, match='^' + re.escape(message))
+
+
 def repr_scalar(value, dtype='float32'):
     """repr() of a 0-d tensor, as TensorFlow prints it with `tapegrad.` for `tf.`."""
     return f'<tapegrad.Tensor: shape=(), dtype={dtype}, numpy={value}>'
@@ -52,14 +58,12 @@ def d2l_f(a):
     return c
 
 
-# --- matplotlib: optional ----------------------------------------------------------------------
+# --- matplotlib: a test dependency (the `test` extra), so the plotting tests never skip -----------
 
 @pytest.fixture
 def pyplot():
     """matplotlib.pyplot on the file-only Agg backend (no display on CI)."""
-    matplotlib = pytest.importorskip(
-        'matplotlib', reason='matplotlib is optional (not a test dependency); the plotting tests '
-                             'check that it accepts tensors when a user has it installed')
+    import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     return plt

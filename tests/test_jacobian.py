@@ -10,7 +10,7 @@ import tapegrad as tf
 from tapegrad import _core
 from tapegrad.test import numerical_jacobian
 
-from conftest import ONE_SHOT, raises_exactly
+from conftest import ONE_SHOT, raises_exactly, raises_starting
 from op_records import RECORDS
 
 
@@ -61,7 +61,7 @@ def test_jacobian_of_a_watched_constant_and_the_pfor_error_on_a_used_tape():
         h.watch(w)
         q = w * w
     assert str(h.jacobian(q, w)) == ("tapegrad.Tensor(\n[[2. 0.]\n [0. 4.]], shape=(2, 2), dtype=float32)")
-    with raises_exactly(RuntimeError, ONE_SHOT):
+    with raises_starting(RuntimeError, ONE_SHOT):
         h.jacobian(q, w, experimental_use_pfor=False)
 
 
@@ -125,7 +125,7 @@ def test_jacobian_inside_a_non_persistent_context_consumes_the_tape():
         y = x * x
         assert t.jacobian(y, x).numpy() == 6.0
         w = x * 5.0
-        with raises_exactly(RuntimeError, ONE_SHOT):
+        with raises_starting(RuntimeError, ONE_SHOT):
             t.gradient(w, x)
 
 
@@ -305,8 +305,8 @@ def test_batch_jacobian_one_shot_typo_and_pfor_error():
                                 "with eager execution enabled and  with experimental_use_pfor set to False."):
         t.batch_jacobian(tf.reshape(y, [4, 1]), tf.reshape(x, [4, 1]), experimental_use_pfor=False)
     t.gradient(y, x)
-    with raises_exactly(RuntimeError, 'A non-persistent GradientTape can only be used tocompute one set of gradients '
-                                '(or jacobians)'):
+    with raises_starting(RuntimeError, 'A non-persistent GradientTape can only be used tocompute one set of gradients '
+                                 '(or jacobians)'):
         t.batch_jacobian(tf.reshape(y, [4, 1]), tf.reshape(x, [4, 1]))
 
 
@@ -347,7 +347,7 @@ def test_zero_size_targets_need_no_sweep():
         g.watch(x)
         e = tf.reshape(x, [-1])[:0] * 2.0
     assert g.jacobian(e, x).shape == (0, 1, 2)
-    with raises_exactly(RuntimeError, ONE_SHOT):                # still the tape's one use
+    with raises_starting(RuntimeError, ONE_SHOT):                # still the tape's one use
         g.jacobian(e, x)
     with tf.GradientTape() as g:
         g.watch(x)

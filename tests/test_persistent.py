@@ -14,6 +14,7 @@ from conftest import (
     ONE_SHOT,
     count,
     raises_exactly,
+    raises_starting,
     str_scalar,
     warning_texts,
 )
@@ -30,9 +31,9 @@ def test_second_gradient_on_a_non_persistent_tape_raises():
         y = x * x
     assert repr(t.gradient(y, x)) == ('<tapegrad.Tensor: shape=(4,), dtype=float32, '
                                       'numpy=array([0., 2., 4., 6.], dtype=float32)>')
-    with raises_exactly(RuntimeError, ONE_SHOT):
+    with raises_starting(RuntimeError, ONE_SHOT):
         t.gradient(y, x)
-    with raises_exactly(RuntimeError, ONE_SHOT):   # and every later call
+    with raises_starting(RuntimeError, ONE_SHOT):   # and every later call
         t.gradient(y, x)
 
 
@@ -41,7 +42,7 @@ def test_jacobian_after_gradient_raises():
     with tf.GradientTape() as t:
         y = x * x
     t.gradient(y, x)
-    with raises_exactly(RuntimeError, ONE_SHOT):
+    with raises_starting(RuntimeError, ONE_SHOT):
         t.jacobian(y, x)
 
 
@@ -50,7 +51,7 @@ def test_gradient_after_jacobian_raises():
     with tf.GradientTape() as t:
         y = x * x
     np.testing.assert_array_equal(t.jacobian(y, x).numpy(), [[2., 0.], [0., 4.]])
-    with raises_exactly(RuntimeError, ONE_SHOT):
+    with raises_starting(RuntimeError, ONE_SHOT):
         t.gradient(y, x)
 
 
@@ -60,7 +61,7 @@ def test_batch_jacobian_after_gradient_raises_with_tfs_typo():
         y = x * x
     t.gradient(y, x)
     # TF's typo "tocompute" survives in batch_jacobian only.
-    with raises_exactly(RuntimeError, 'A non-persistent GradientTape can only be used tocompute '
+    with raises_starting(RuntimeError, 'A non-persistent GradientTape can only be used tocompute '
                          'one set of gradients (or jacobians)'):
         t.batch_jacobian(tf.reshape(y, [4, 1]), tf.reshape(x, [4, 1]))
 
@@ -74,7 +75,7 @@ def test_target_none_raises_and_does_not_consume_the_tape():
     with raises_exactly(ValueError, "Unknown value for unconnected_gradients: 'nonsense'"):
         t.gradient(y, x, unconnected_gradients='nonsense')
     assert str(t.gradient(y, x)) == str_scalar(2.0)     # still usable once
-    with raises_exactly(RuntimeError, ONE_SHOT):
+    with raises_starting(RuntimeError, ONE_SHOT):
         t.gradient(y, x)
 
 
@@ -106,7 +107,7 @@ def test_non_persistent_gradient_inside_the_context_pops_the_tape():
         y = x * x
         assert str(t.gradient(y, x)) == str_scalar(6.0)
         w = x * 5.0
-        with raises_exactly(RuntimeError, ONE_SHOT):
+        with raises_starting(RuntimeError, ONE_SHOT):
             t.gradient(w, x)
         with raises_exactly(ValueError, NOT_RECORDING):
             t.reset()

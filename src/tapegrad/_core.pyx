@@ -413,7 +413,14 @@ cdef class _Operand:
 
     # ---- value access
     def numpy(self):
-        """The value as a NumPy array (a writable copy), or a NumPy scalar for 0-d tensors."""
+        """The value as NumPy data, detached from tapegrad.
+
+        Returns:
+            A new writable ``numpy.ndarray`` (changing it does not change the
+            tensor or variable), or a NumPy scalar such as ``numpy.float32``
+            for a 0-d value, as TensorFlow's ``numpy()`` does.  Nothing
+            computed from it is recorded on a tape.
+        """
         v = _raw_of(self)
         if isinstance(v, ndarray):
             return np.array(v)
@@ -429,17 +436,21 @@ cdef class _Operand:
 
     @property
     def shape(self):
+        """The shape, a `tapegrad.TensorShape` (compares equal to tuples and lists)."""
         return TensorShape(_raw_of(self).shape)
 
     @property
     def dtype(self):
+        """The element type, a `tapegrad.DType` such as `tapegrad.float32`."""
         return _DTYPE_OBJECTS[_np_dtype(_raw_of(self))]
 
     @property
     def ndim(self):
+        """The number of axes (0 for a scalar)."""
         return _raw_of(self).ndim
 
     def get_shape(self):
+        """The shape (TensorFlow's alias of `shape`)."""
         return self.shape
 
     # ---- Python's protocols
@@ -536,9 +547,12 @@ cdef class Tensor(_Operand):
 
     @property
     def id(self):
+        """The tensor's unique integer id (how tapes find it)."""
         return self._id
 
     def ref(self):
+        """A hashable `Reference` to this tensor, for dict keys and sets
+        (tensors themselves are unhashable, as in TensorFlow)."""
         return Reference(self)
 
     def __repr__(self):
@@ -576,6 +590,7 @@ class Reference:
         self._obj = obj
 
     def deref(self):
+        """The Tensor or Variable this reference wraps."""
         return self._obj
 
     def __hash__(self):
@@ -622,7 +637,24 @@ cdef inline Variable _owner(Variable v):
 cdef class Variable(_Operand):
     """A mutable holder of a tensor value, watched automatically by tapes when
     read (if trainable).  ``assign`` replaces the value; it is not
-    differentiable with respect to the assigned value, as in TensorFlow."""
+    differentiable with respect to the assigned value, as in TensorFlow.
+
+    Args:
+        initial_value: a Tensor, NumPy value, Python number or nested list, or
+            a callable of no arguments returning one.  Its dtype follows
+            TensorFlow's rules (Python floats become float32).
+        trainable: bool, default True.  Trainable variables are watched by a
+            tape as soon as it reads them; others need ``tape.watch(v)``.
+        name: str or None, default None (shown as ``'Variable:0'``).
+        dtype: a dtype or None, default None: convert the initial value to it.
+
+    Raises:
+        ValueError: initial_value is None.
+
+    Change the value with `assign`, `assign_add` and `assign_sub`: ``v += 1``
+    raises RuntimeError, as in TensorFlow, because rebinding ``v`` to a new
+    Tensor would silently cut it from every later gradient.
+    """
 
     def __init__(self, initial_value=None, trainable=True, name=None, dtype=None):
         if initial_value is None:
@@ -650,9 +682,18 @@ cdef class Variable(_Operand):
 
     # ---- reading
     def value(self):
+        """The current value as a Tensor (a read: tapes that watch the
+        variable differentiate through it)."""
         return _read(self)
 
     def read_value(self):
+        """The current value as a new Tensor, through an identity op (TensorFlow's
+        ``read_value``).  Gradients flow from it to the variable; later
+        assignments do not change it.
+
+        Returns:
+            A Tensor with the variable's shape, dtype and current value.
+        """
         return _unary(_op_identity, _read(self))
 
     @property
@@ -665,31 +706,92 @@ cdef class Variable(_Operand):
 
     @property
     def id(self):
+        """The variable's unique integer id, shared by all its reads."""
         return self._state.id
 
     @property
     def name(self):
+        """The name with TensorFlow's output suffix, e.g. ``'Variable:0'``."""
         return self._state.name + ":0"
 
     @property
     def trainable(self):
+        """Whether tapes watch this variable automatically when they read it."""
         return self._state.trainable
 
     def ref(self):
+        """A hashable `Reference` to this variable, for dict keys and sets."""
         return Reference(_owner(self))
 
     # ---- state changes
     def assign(self, value, use_locking=False, name=None, read_value=True):
+        """Replace the variable's value in place: ``v.assign(v * 0.9)``.
+
+        Not differentiable with respect to `value` (as in TensorFlow): a tape
+        sees each read of the variable, with the value it had at that read.
+
+        Args:
+            value: a Tensor, Variable, NumPy value or Python number of the
+                variable's shape, converted to its dtype.
+            use_locking: accepted for TensorFlow compatibility; ignored.
+            name: accepted for TensorFlow compatibility; ignored.
+            read_value: bool, default True: return the updated variable;
+                False returns None.
+
+        Returns:
+            The variable (shown as ``'UnreadVariable'``, as in TensorFlow), or
+            None when read_value is False.
+
+        Raises:
+            ValueError: the shape differs from the variable's, or a Tensor's
+                dtype differs from the variable's.
+            TypeError: a Python value cannot be represented in the dtype
+                (a fraction for an integer variable).
+        """
         self._state_set(_assign_value(self._state, value, "assign"))
         return Variable._unread_view(self._state) if read_value else None
 
     def assign_add(self, delta, use_locking=False, name=None, read_value=True):
+        """Add `delta` to the variable in place: ``v.assign_add(1.0)``, the
+        TensorFlow spelling of ``v += 1.0``.
+
+        Args:
+            delta: a Tensor, Variable, NumPy value or Python number of the
+                variable's shape, converted to its dtype.
+            use_locking, name: accepted for TensorFlow compatibility; ignored.
+            read_value: bool, default True: return the updated variable;
+                False returns None.
+
+        Returns:
+            The variable, or None when read_value is False.
+
+        Raises:
+            ValueError: the shape or a Tensor's dtype differs from the variable's.
+            TypeError: a Python value cannot be represented in the dtype.
+        """
         cdef _VarState s = self._state
         d = _assign_value(s, delta, "assign_add")
         self._state_set(_own(np.add(s.value, d)))
         return Variable._unread_view(s) if read_value else None
 
     def assign_sub(self, delta, use_locking=False, name=None, read_value=True):
+        """Subtract `delta` from the variable in place: ``w.assign_sub(lr * g)``,
+        the TensorFlow spelling of ``w -= lr * g``.
+
+        Args:
+            delta: a Tensor, Variable, NumPy value or Python number of the
+                variable's shape, converted to its dtype.
+            use_locking, name: accepted for TensorFlow compatibility; ignored.
+            read_value: bool, default True: return the updated variable;
+                False returns None.
+
+        Returns:
+            The variable, or None when read_value is False.
+
+        Raises:
+            ValueError: the shape or a Tensor's dtype differs from the variable's.
+            TypeError: a Python value cannot be represented in the dtype.
+        """
         cdef _VarState s = self._state
         d = _assign_value(s, delta, "assign_sub")
         self._state_set(_own(np.subtract(s.value, d)))
@@ -703,6 +805,26 @@ cdef class Variable(_Operand):
         raise TypeError("'tapegrad.Variable' object does not support item assignment; "
                         "use variable[key].assign(value)")
 
+    # ---- in-place operators: TensorFlow 2.21's ResourceVariable refuses exactly
+    # these five (+=, -=, *=, /=, **=) with a RuntimeError.  Without them Python
+    # would rebind the name to a new Tensor, and every later gradient with
+    # respect to it would silently be None.  The other in-place operators
+    # (//=, %=, @=, &=, |=, ^=) rebind to a Tensor, as they do in TensorFlow.
+    def __iadd__(self, other):
+        raise RuntimeError(_inplace_error("variable += value", "variable.assign_add(value)", "variable + value"))
+
+    def __isub__(self, other):
+        raise RuntimeError(_inplace_error("variable -= value", "variable.assign_sub(value)", "variable - value"))
+
+    def __imul__(self, other):
+        raise RuntimeError(_inplace_error("var *= value", "var.assign(var * value)", "var * value"))
+
+    def __itruediv__(self, other):
+        raise RuntimeError(_inplace_error("var /= value", "var.assign(var / value)", "var / value"))
+
+    def __ipow__(self, other):
+        raise RuntimeError(_inplace_error("var **= value", "var.assign(var ** value)", "var ** value"))
+
     def __getitem__(self, key):
         return _hook_variable_slice(self, key)
 
@@ -714,6 +836,13 @@ cdef class Variable(_Operand):
 
     def __str__(self):
         return self.__repr__()
+
+
+cdef str _inplace_error(str statement, str fix, str expression):
+    # The first sentence is TensorFlow's, verbatim, so code matching on it works.
+    return (f"`{statement}` with `tf.Variable`s is not supported. To change the variable in place use "
+            f"`{fix}`; for a new Tensor write `out = {expression}`. (Rebinding the name to a Tensor would "
+            f"leave the Variable behind: tapes would no longer watch it and its gradients would be None.)")
 
 
 cdef object _assign_value(_VarState s, object value, str method):
@@ -831,6 +960,14 @@ cdef class Op:
             tans = tuple([t if j == i else None for j in range(len(inputs))])
             return self.jvps[0](tans, ans, inputs, *(params or ()))
         return _jvp_of(self, i, t, ans, inputs, params)
+
+    def __get__(self, instance, owner):
+        # An op stored on a class stays the op (like a builtin function: not
+        # bound to the instance).  Being a non-data descriptor also makes
+        # inspect.isroutine() true, so help(tg.sin) and API references show
+        # the op as a function with its signature and docstring (set by the
+        # op library in the instance __dict__), not the Op class.
+        return self
 
     cdef int _check_rule_call(self, Py_ssize_t i, tuple inputs, object params) except -1:
         # The engines call _vjp_of/_jvp_of with layouts they built; from Python

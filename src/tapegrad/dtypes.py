@@ -3,12 +3,18 @@
 ``tapegrad.float32 == np.float32`` is true and tensors report their dtype as
 these objects, so code written against ``tf.float32`` runs unchanged.
 """
+from __future__ import annotations
+
 from typing import Any
 
 import numpy as np
 
 
 class DType:
+    """An element type (``tapegrad.float32``, ...), TensorFlow's DType over a NumPy dtype.
+
+    ``name`` is the NumPy name (``'float32'``); a DType compares equal to the
+    NumPy dtype and type of the same name."""
     __slots__ = ("_np", "name")
 
     def __init__(self, np_dtype: Any) -> None:
@@ -17,30 +23,37 @@ class DType:
 
     @property
     def as_numpy_dtype(self) -> type:
+        """The NumPy scalar type, e.g. ``numpy.float32``."""
         return self._np.type
 
     @property
     def is_floating(self) -> bool:
+        """Whether this is a real floating-point type (the dtypes that get gradients)."""
         return self._np.kind == "f"
 
     @property
     def is_integer(self) -> bool:
+        """Whether this is a signed or unsigned integer type."""
         return self._np.kind in "iu"
 
     @property
     def is_complex(self) -> bool:
+        """Whether this is complex64 or complex128."""
         return self._np.kind == "c"
 
     @property
     def is_bool(self) -> bool:
+        """Whether this is bool."""
         return self._np.kind == "b"
 
     @property
-    def base_dtype(self) -> "DType":
+    def base_dtype(self) -> DType:
+        """The dtype itself (TensorFlow's reference dtypes do not exist here)."""
         return self
 
     @property
     def size(self) -> int:
+        """Bytes per element."""
         return self._np.itemsize
 
     def __eq__(self, other):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tapegrad import _core, _nest
+from tapegrad import _callsite, _core, _nest
 from tapegrad._core import Tensor, Variable
 from tapegrad.ops.math_ops import cast
 from tapegrad.tape import UnconnectedGradients, _dtype_name, warn_first_n
@@ -57,6 +57,24 @@ class ForwardAccumulator:
     variables and their tangents.  Inside ``with acc:`` every op that depends
     on a primal gets a tangent; ``acc.jvp(y)`` looks it up (inside or after the
     context).  Ops need JVP rules, not finite differences.
+
+    Args:
+        primals: a Tensor or Variable, or a nest of them: the inputs whose
+            directional derivative is taken.
+        tangents: a matching nest of tangents (tensors, arrays or numbers of
+            each primal's shape), converted to each primal's dtype.
+
+    Raises:
+        ValueError: the nests differ in structure, a tangent's shape differs
+            from its primal's, or a primal is given twice.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> x = tg.constant(2.0)
+        >>> with tg.autodiff.ForwardAccumulator(primals=x, tangents=1.0) as acc:
+        ...     y = x * x * x
+        >>> acc.jvp(y)
+        <tapegrad.Tensor: shape=(), dtype=float32, numpy=12.0>
     """
 
     def __init__(self, primals: Nest, tangents: Nest) -> None:
@@ -67,6 +85,7 @@ class ForwardAccumulator:
             pairs = zip(_nest.flatten(primals), _nest.flatten(tangents))
         self._acc = _core.Accumulator()
         self._recording = False
+        self._primals = []                # what the repr lists
         seen = set()
         for p, t in pairs:
             if not isinstance(p, (Tensor, Variable)):
@@ -75,12 +94,25 @@ class ForwardAccumulator:
                 raise ValueError(_DUPLICATE_PRIMAL)
             seen.add(p._id)
             if p._value.dtype.kind not in "fc":
-                warn_first_n(f"The dtype of the watched primal must be floating (e.g. tf.float32), got "
-                             f"tf.{_dtype_name(p)}", 5)
+                tg = _callsite.module_name()
+                warn_first_n(f"The dtype of the watched primal must be floating (e.g. {tg}.float32), got "
+                             f"{tg}.{_dtype_name(p)}", 5)
                 continue
             self._acc.watch(p._id, _tangent_like(t, p))
+            self._primals.append(p)
+
+    def __repr__(self):
+        state = "recording" if self._recording else "not recording"
+        primals = [p.name if isinstance(p, Variable) else f"Tensor{tuple(np.shape(p._value))}"
+                   for p in self._primals]
+        return f"<tapegrad.autodiff.ForwardAccumulator: {state}, primals: {primals}>"
 
     def __enter__(self) -> ForwardAccumulator:
+        """Start computing tangents for the ops run inside ``with acc:``.
+
+        Raises:
+            ValueError: the accumulator is already recording.
+        """
         if self._recording:
             raise ValueError("Accumulator is already recording.")
         _core.push_recorder(self._acc)
@@ -88,16 +120,33 @@ class ForwardAccumulator:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        """Stop computing tangents; those computed stay available to jvp()."""
         if self._recording:
             _core.pop_recorder(self._acc)
             self._recording = False
         return False
 
-    def jvp(self, primals: Nest,
-            unconnected_gradients: UnconnectedGradients | str = UnconnectedGradients.NONE) -> Any:
-        """The tangent of each tensor in the nest `primals` (J @ tangents),
-        None where it does not depend on the accumulator's primals (zeros with
-        ``unconnected_gradients='zero'``).  A lookup: nothing is computed."""
+    def jvp(self, primals: Nest, unconnected_gradients: UnconnectedGradients | str = UnconnectedGradients.NONE) -> Any:
+        """The tangent (Jacobian-vector product) of each tensor in a nest.
+
+        A lookup: tangents were computed as the ops ran.
+
+        Args:
+            primals: a Tensor or Variable computed inside the accumulator (or
+                one of its primals), or a nest of them.
+            unconnected_gradients: ``'none'`` (default) or ``'zero'``.
+
+        Returns:
+            J @ tangents for each tensor, in the structure of `primals`.  An
+            entry is None when the tensor does not depend on the accumulator's
+            primals (computed outside the context, through NumPy values, or
+            an integer op); zeros of its shape with
+            ``unconnected_gradients='zero'``.
+
+        Raises:
+            TypeError: an element is not a Tensor or Variable.
+            ValueError: an unknown unconnected_gradients value.
+        """
         zero = UnconnectedGradients(unconnected_gradients) is UnconnectedGradients.ZERO
 
         def one(x):

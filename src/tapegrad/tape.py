@@ -10,15 +10,13 @@ from __future__ import annotations
 import contextlib
 import enum
 import logging
-import os
-import sys
 import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tapegrad import _core, _nest, inspect_tape
+from tapegrad import _callsite, _core, _nest, inspect_tape
 from tapegrad._core import Tensor, Variable
 from tapegrad.errors import InvalidArgumentError
 from tapegrad.ops.array_ops import broadcast_to, reshape, stack, transpose
@@ -29,7 +27,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("tapegrad")
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 _ONE_SHOT = "A non-persistent GradientTape can only be used to compute one set of gradients (or jacobians)"
 # TensorFlow's texts, verbatim: "tocompute" and the double spaces are theirs.
 _ONE_SHOT_BATCH = "A non-persistent GradientTape can only be used tocompute one set of gradients (or jacobians)"
@@ -57,26 +54,15 @@ class UnconnectedGradients(enum.Enum):
 _log_counts = {}
 
 
-def _caller_site():
-    """(file, line) of the first frame outside tapegrad: warnings are rate
-    limited per user call site, as TensorFlow's log_first_n does."""
-    f = sys._getframe(1)
-    while f is not None and _inside_package(f.f_code.co_filename):
-        f = f.f_back
-    return (f.f_code.co_filename, f.f_lineno) if f is not None else ("?", 0)
-
-
-def _inside_package(filename):
-    d = os.path.dirname(os.path.abspath(filename))
-    return d == _PACKAGE_DIR or d.startswith(_PACKAGE_DIR + os.sep)
-
-
 def warn_first_n(message, n):
-    key = (message, _caller_site())
+    """Log `message` at most n times per user call site, as TensorFlow's
+    log_first_n does; the record carries the user's file and line."""
+    f = _callsite.user_frame()
+    key = (message, (f.f_code.co_filename, f.f_lineno) if f is not None else ("?", 0))
     count = _log_counts.get(key, 0)
     if count < n:
         _log_counts[key] = count + 1
-        logger.warning(message)
+        logger.warning(message, stacklevel=_callsite.stacklevel())
 
 
 def _dtype_name(t):
@@ -90,6 +76,21 @@ class GradientTape:
     Trainable variables read inside the context are watched automatically;
     tensors are watched with ``t.watch(x)``.  A non-persistent tape yields one
     set of gradients and frees its memory as it computes them.
+
+    Args:
+        persistent: bool, default False.  True lets gradient(), jacobian() and
+            batch_jacobian() be called any number of times; the tape then
+            keeps what it recorded until it is deleted.
+        watch_accessed_variables: bool, default True.  False: only what
+            watch() was given is watched, not every trainable variable read.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> x = tg.Variable(3.0)
+        >>> with tg.GradientTape() as tape:
+        ...     y = x * x
+        >>> tape.gradient(y, x)
+        <tapegrad.Tensor: shape=(), dtype=float32, numpy=6.0>
     """
 
     def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True) -> None:
@@ -97,16 +98,35 @@ class GradientTape:
         self._watch_accessed_variables = bool(watch_accessed_variables)
         self._wengert = None              # the compiled tape; None before entering / after a one-shot use
         self._recording = False
+        self._released = False            # a non-persistent tape that computed its one result
         self._last_watched_variables = ()
         # For describe()/explain(), kept outside the per-op path: when recording started and
-        # stopped ((id clock, event) pairs, see WengertList.id_clock), the shape and dtype of
-        # each tensor passed to watch(), and whether a one-shot tape was used.
+        # stopped ((id clock, event) pairs, see WengertList.id_clock) and the shape and dtype of
+        # each tensor passed to watch().
         self._events = []
         self._watched_meta = {}
-        self._released = False
+
+    def __repr__(self):
+        if self._recording:
+            state = "recording"
+        elif self._released:
+            state = "released (its one gradient computed)"
+        elif self._wengert is None:
+            state = "not entered"
+        else:
+            state = "not recording"
+        ops = self._wengert.num_nodes if self._wengert is not None else 0
+        names = [v.name for v in self.watched_variables()]
+        return (f"<tapegrad.GradientTape: {state}, persistent={self._persistent}, {ops} ops recorded, "
+                f"watched variables: {names}>")
 
     # ---- context ---------------------------------------------------------------------
     def __enter__(self) -> GradientTape:
+        """Start recording (``with tape:``); returns the tape.
+
+        Raises:
+            ValueError: the tape is already recording.
+        """
         if self._recording:
             raise ValueError("Tape is still recording, This can happen if you try to re-enter an already-active tape.")
         if self._wengert is None:
@@ -118,6 +138,7 @@ class GradientTape:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        """Stop recording; what was recorded stays for gradient()."""
         if self._recording:
             self._pop("exit")
         return False
@@ -134,7 +155,15 @@ class GradientTape:
 
     @contextlib.contextmanager
     def stop_recording(self) -> Iterator[None]:
-        """Temporarily stop this tape recording (outer tapes keep recording)."""
+        """A context in which this tape does not record (outer tapes still do).
+
+        Example: ``with tape.stop_recording(): metric = loss * 1.0`` is not
+        differentiated by this tape.
+
+        Raises:
+            RuntimeError: the tape was never entered.
+            ValueError: the tape has exited (is not recording).
+        """
         if self._wengert is None:
             raise RuntimeError("Trying to stop recording a tape which is not recording.")
         if not self._recording:
@@ -146,7 +175,11 @@ class GradientTape:
             self._push("resume")
 
     def reset(self) -> None:
-        """Forget everything recorded so far; only valid while recording."""
+        """Forget everything recorded so far and keep recording.
+
+        Raises:
+            ValueError: the tape is not recording.
+        """
         if not self._recording:
             raise ValueError("Tape is not recording.")
         self._pop("reset")
@@ -157,7 +190,21 @@ class GradientTape:
 
     # ---- watching -----------------------------------------------------------------------
     def watch(self, tensor: Nest) -> None:
-        """Watch a tensor, a variable, or a nest of them."""
+        """Watch a tensor, a variable, or a nest of them: operations on it are
+        recorded, so gradient() can differentiate with respect to it.
+
+        Constants must be watched; trainable variables are watched when read.
+        Watching while the tape does not record is ignored (as in TensorFlow);
+        an integer or bool tensor logs a warning and gets no gradient.
+
+        Args:
+            tensor: a Tensor, a Variable, or a list/tuple/dict nest of them.
+
+        Raises:
+            AttributeError: the tape was never entered, or is a non-persistent
+                tape that already computed its gradient.
+            ValueError: an element is not a Tensor or Variable.
+        """
         if self._wengert is None:
             raise AttributeError(
                 "GradientTape.watch() was called on a tape that has no recording: enter the tape first "
@@ -167,8 +214,9 @@ class GradientTape:
                 raise ValueError(f"Passed in object {t} of type '{type(t).__name__}', not tf.Tensor or "
                                  f"tf.Variable or ExtensionType.")
             if t._value.dtype.kind not in "fc":
-                warn_first_n(f"The dtype of the watched tensor must be floating (e.g. tf.float32), got "
-                             f"tf.{_dtype_name(t)}", 5)
+                tg = _callsite.module_name()
+                warn_first_n(f"The dtype of the watched tensor must be floating (e.g. {tg}.float32), got "
+                             f"{tg}.{_dtype_name(t)}", 5)
             # Watching while nothing records is ignored (TensorFlow's rule).
             if not (self._recording or _core.any_recording()):
                 continue
@@ -179,7 +227,8 @@ class GradientTape:
                 self._watched_meta[t._id] = (np.shape(t._value), np.result_type(t._value))
 
     def watched_variables(self) -> tuple[Variable, ...]:
-        """The variables this tape watched, in their construction order."""
+        """The variables this tape watched, as a tuple in the order they were
+        created (TensorFlow's order), including after a one-shot gradient."""
         if self._wengert is None:
             return self._last_watched_variables
         return self._wengert.watched_variables()
@@ -187,24 +236,45 @@ class GradientTape:
     # ---- looking at the recording (tapegrad.inspect_tape) ----------------------------------
     def describe(self) -> str:
         """The recording as a Wengert list, one line per op: ``v3 = multiply(v1, v2)``, with
-        each result's dtype and shape; watched tensors and variables where the tape met them."""
+        each result's dtype and shape; watched tensors and variables where the tape met them.
+
+        Works while recording, and on a persistent tape before and after gradient(); a
+        non-persistent tape that computed its gradient says it was released.
+        """
         return inspect_tape.describe(self)
 
     def to_dot(self, target: Nest = None) -> str:
-        """Graphviz DOT source of the recording: one node per op (name, output dtype and
-        shape), edges for tensors, watched tensors and variables marked.  With `target`, only
-        the ops on a path to it, and the edges its gradient flows back along highlighted."""
+        """Graphviz DOT source of the recording.
+
+        One node per op (its name, output dtype and shape), edges for tensors, watched
+        tensors and variables marked. With `target` (a tensor or a nest of them), only the
+        ops on a path to it, and the edges its gradient flows back along in red. Needs
+        neither the graphviz package nor Graphviz.
+        """
         return inspect_tape.to_dot(self, target)
 
     def render(self, path: str, target: Nest = None, format: str = "svg") -> str:  # noqa: A002 - graphviz's name
-        """Draw to_dot(target) into the file `path` with Graphviz (the optional ``graphviz``
-        Python package and Graphviz's ``dot`` program).  Returns `path`."""
+        """Draw to_dot(target) into the file `path` and return `path`.
+
+        Args:
+            path: the file to write.
+            target: as for to_dot().
+            format: any output format of Graphviz's ``dot`` ("svg", "png", "pdf", ...).
+
+        Raises:
+            ImportError: the optional ``graphviz`` Python package is not installed.
+            RuntimeError: Graphviz's ``dot`` program is not on PATH.
+        """
         return inspect_tape.render(self, path, target, format)
 
     def explain(self, target: Nest, sources: Nest) -> Any:
-        """Why gradient(target, sources) is None for each source (or through which ops it is
-        connected), in sources' structure: `inspect_tape.Explanation` objects; print one to
-        read it."""
+        """Why gradient(target, sources) is None for each source, or through which ops it is
+        connected.
+
+        Returns:
+            One `inspect_tape.Explanation` per source, in the structure of `sources`: its
+            ``reason`` is a key of `inspect_tape.REASONS`, and printing it gives the message.
+        """
         return _pack(sources, inspect_tape.explain(self, target, self._check_sources(_flat(sources))))
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
@@ -217,9 +287,38 @@ class GradientTape:
     # ---- gradients ------------------------------------------------------------------------
     def gradient(self, target: Nest, sources: Nest, output_gradients: Nest = None,
                  unconnected_gradients: UnconnectedGradients | str = UnconnectedGradients.NONE) -> Any:
-        """d(sum of targets)/d(source) for each source, in sources' structure."""
+        """The gradient of the sum of the targets with respect to each source.
+
+        Args:
+            target: a Tensor or Variable, or a nest of them (each is summed;
+                non-scalar targets are summed over their elements).
+            sources: a Tensor or Variable, or a nest of them.
+            output_gradients: None (the default: ones), or one seed per
+                flattened target: gradient() then returns the vector-Jacobian
+                product with those seeds.
+            unconnected_gradients: ``'none'`` (default) or ``'zero'``, or an
+                `UnconnectedGradients`.
+
+        Returns:
+            One Tensor per source, in the structure of `sources`, with the
+            source's shape and dtype.  An entry is None when that source does
+            not affect the targets through recorded operations (it was not
+            watched, the path goes through NumPy values, an integer op, a
+            stop_gradient, or an assign), when the source has an integer
+            dtype, and when the gradient is a constant computed by an inner
+            tape (a second derivative of linear code); with
+            ``unconnected_gradients='zero'`` those entries are zeros instead.
+
+        Raises:
+            RuntimeError: a non-persistent tape is used a second time, or the
+                tape was never entered.
+            TypeError: target is None, or a source is None.
+            AttributeError: a target or source is not a tapegrad Tensor or
+                Variable (a Python number, an ndarray).
+            ValueError: an unknown unconnected_gradients value.
+        """
         if self._wengert is None:
-            raise RuntimeError(_ONE_SHOT)
+            raise RuntimeError(self._not_recorded_message(_ONE_SHOT, "gradient()"))
         if target is None:
             raise TypeError("Argument `target` should be a list or nested structure of Tensors, Variables or "
                             "CompositeTensors to be differentiated, but received None.")
@@ -234,7 +333,8 @@ class GradientTape:
         seeds = self._seeds(flat_targets, output_gradients)
         wengert = self._begin_use("gradient")
         start = _core.WengertList.id_clock()
-        results = self._backward(wengert, flat_targets, seeds, flat_sources)
+        with _callsite.fp_errors_reported_at_user_line():
+            results = self._backward(wengert, flat_targets, seeds, flat_sources)
         out = self._finish(results, flat_sources, unconnected)
         self._note_nested(start)
         return _pack(sources, out)
@@ -291,6 +391,17 @@ class GradientTape:
             self._released = True
         return wengert
 
+    def _not_recorded_message(self, tf_text, method):
+        """TensorFlow's message for a tape with nothing to differentiate, then why and what to do."""
+        tg = _callsite.module_name()
+        if self._released:
+            return (f"{tf_text}. This tape already computed its {method} result and released what it "
+                    f"recorded: to call gradient() or jacobian() more than once, create the tape with "
+                    f"`{tg}.GradientTape(persistent=True)`.")
+        return (f"{tf_text}. This tape was never entered, so it recorded nothing: compute the target "
+                f"inside `with tape:` (e.g. `with {tg}.GradientTape() as tape: y = f(x)`), then call "
+                f"tape.{method} after the block.")
+
     def _backward(self, wengert, flat_targets, seeds, flat_sources):
         # Rules run on Tensors (and are recorded) when some recorder is still
         # active: that is how nested tapes give higher derivatives.
@@ -311,16 +422,38 @@ class GradientTape:
     def jacobian(self, target: Tensor | Variable, sources: Nest,
                  unconnected_gradients: UnconnectedGradients | str = UnconnectedGradients.NONE,
                  parallel_iterations: int | None = None, experimental_use_pfor: bool = True) -> Any:
-        """d target / d source for each source: shape target.shape + source.shape.
+        """The full Jacobian of one target with respect to each source.
 
         One reverse sweep with every cotangent row stacked on a leading batch
         axis (the identity), when every op on the path accepts batched
-        cotangents; one sweep per target element otherwise.  The target is a
-        single tensor; unconnected sources give None (zeros with 'zero').
-        parallel_iterations is accepted for TensorFlow compatibility.
+        cotangents; one sweep per target element otherwise.
+
+        Args:
+            target: one Tensor or Variable (not a nest).
+            sources: a Tensor or Variable, or a nest of them.
+            unconnected_gradients: ``'none'`` (default) or ``'zero'``.
+            parallel_iterations: accepted for TensorFlow compatibility; ignored.
+            experimental_use_pfor: bool, default True; False requires a
+                persistent tape (TensorFlow's rule), the result is the same.
+
+        Returns:
+            For each source, in the structure of `sources`, a Tensor of shape
+            ``target.shape + source.shape``: entry [i..., j...] is
+            d target[i...] / d source[j...].  An entry is None when the source
+            does not affect the target through recorded operations or has an
+            integer dtype (zeros with ``unconnected_gradients='zero'``); a
+            zero-size target gives zeros.
+
+        Raises:
+            RuntimeError: a non-persistent tape is used a second time, the tape
+                was never entered, or experimental_use_pfor=False on a
+                non-persistent tape.
+            AttributeError: the target is not a Tensor or Variable, or a source
+                is not one.
+            ValueError: an unknown unconnected_gradients value.
         """
         if self._wengert is None:
-            raise RuntimeError(_ONE_SHOT)
+            raise RuntimeError(self._not_recorded_message(_ONE_SHOT, "jacobian()"))
         if not isinstance(target, (Tensor, Variable)):
             raise AttributeError(f"'{type(target).__name__}' object has no attribute 'shape': jacobian() "
                                  f"differentiates a single target tensor (stack several targets into one)")
@@ -352,6 +485,30 @@ class GradientTape:
                        experimental_check_independence: bool = True) -> Tensor:
         """Per-example Jacobians: target [b, y...], source [b, x...] -> [b, y..., x...].
 
+        Args:
+            target: one Tensor or Variable of rank >= 2, examples on axis 0.
+            source: one Tensor or Variable of rank >= 2 with the same first
+                dimension.
+            unconnected_gradients: checked as in gradient(); the result for an
+                unconnected source is zeros whatever it says (TensorFlow's
+                behaviour).
+            parallel_iterations: accepted for TensorFlow compatibility; ignored.
+            experimental_use_pfor: bool, default True; False requires a
+                persistent tape.
+            experimental_check_independence: bool, default True: warn when the
+                examples are coupled (see below).
+
+        Returns:
+            A Tensor of shape ``target.shape + source.shape[1:]``.  It is never
+            None: an unconnected source, or an integer target, gives zeros.
+
+        Raises:
+            RuntimeError: a non-persistent tape is used a second time, the tape
+                was never entered, or experimental_use_pfor=False on a
+                non-persistent tape.
+            ValueError: a rank below 2, or first dimensions that differ.
+            AttributeError: target or source is not a Tensor or Variable.
+
         As TensorFlow computes it: entry [i, j, k] is the gradient of target
         column j *summed over the batch* with respect to source[i, k], which is
         the per-example Jacobian only when each target row depends on its own
@@ -362,7 +519,7 @@ class GradientTape:
         unconnected_gradients says).
         """
         if self._wengert is None:
-            raise RuntimeError(_ONE_SHOT_BATCH)
+            raise RuntimeError(self._not_recorded_message(_ONE_SHOT_BATCH, "batch_jacobian()"))
         for t in (target, source):
             if not isinstance(t, (Tensor, Variable)):
                 raise AttributeError(f"'{type(t).__name__}' object has no attribute 'shape': batch_jacobian() "
@@ -417,7 +574,8 @@ class GradientTape:
         try:
             if len(seeds) == 0 or seeds[0].size == 0:       # nothing to differentiate (zero-size target)
                 return [None] * len(flat_sources)
-            return jacobian_rows(wengert, target, seeds, flat_sources, self._persistent)
+            with _callsite.fp_errors_reported_at_user_line():
+                return jacobian_rows(wengert, target, seeds, flat_sources, self._persistent)
         finally:
             if not self._persistent:
                 wengert.release()
@@ -428,8 +586,12 @@ class GradientTape:
                 raise TypeError("Cannot convert the argument `type_value`: None to a TensorFlow DType. "
                                 "(a source passed to gradient() is None)")
             if not isinstance(s, (Tensor, Variable)):
-                raise AttributeError(f"'{type(s).__name__}' object has no attribute '_id': gradient() sources "
-                                     f"must be tapegrad Tensors or Variables")
+                tg = _callsite.module_name()
+                raise AttributeError(
+                    f"'{type(s).__name__}' object has no attribute '_id': gradient() sources must be tapegrad "
+                    f"Tensors or Variables, not {s!r:.40}. Make the source a variable before the tape, "
+                    f"`x = {tg}.Variable(...)`, or a constant that the tape watches: `x = {tg}.constant(...)` "
+                    f"then `tape.watch(x)` inside the `with` block; then compute the target from x.")
         return flat_sources
 
     def _finish(self, results, flat_sources, unconnected):

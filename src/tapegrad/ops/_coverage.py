@@ -1,4 +1,4 @@
-"""The op-coverage table, generated from the registry (docs/ops.md):
+"""The op reference and coverage tables, generated from the op declarations (docs/ops.md):
 
     python -m tapegrad.ops._coverage > docs/ops.md
 
@@ -9,7 +9,7 @@ import numpy as np
 
 import tapegrad
 from tapegrad import _core
-from tapegrad.ops import _registry, array_ops, linalg_ops, math_ops, nn_ops, reduction_ops
+from tapegrad.ops import _docs, _registry, array_ops, linalg_ops, math_ops, nn_ops, reduction_ops
 
 FAMILIES = [("Elementwise math", math_ops), ("Reductions and scans", reduction_ops),
             ("Shape and indexing", array_ops), ("Linear algebra", linalg_ops), ("Neural networks", nn_ops)]
@@ -56,23 +56,48 @@ def _binding(module, op):
     return None
 
 
-def _summary(obj):
-    doc = inspect.getdoc(obj) or ""
-    return " ".join(doc.split("\n\n")[0].split()).replace("|", "\\|")
-
-
-def api_rows():
-    rows = []
+def public_ops():
+    """Every public op once, in namespace order: (object, [its public names])."""
+    found = {}
     for prefix, ns in NAMESPACES:
         for name in sorted(vars(ns)):
             obj = getattr(ns, name)
             if name.startswith("_") or inspect.ismodule(obj) or isinstance(obj, type):
                 continue
-            if isinstance(obj, _core.Op):
-                rows.append(f"| `{prefix}.{name}` | op `{obj.name}` |")
-            elif callable(obj) and getattr(obj, "__module__", "").startswith("tapegrad.ops"):
-                rows.append(f"| `{prefix}.{name}` | {_summary(obj) or 'function'} |")
-    return rows
+            if isinstance(obj, _core.Op) or (callable(obj) and obj.__module__.startswith("tapegrad.ops")):
+                found.setdefault(id(obj), (obj, []))[1].append(f"{prefix}.{name}")
+    return list(found.values())
+
+
+_REFERENCE_FAMILIES = [("math_ops", "Elementwise math"), ("reduction_ops", "Reductions and scans"),
+                       ("array_ops", "Shape and indexing"), ("linalg_ops", "Linear algebra"),
+                       ("nn_ops", "Neural networks"), ("creation", "Creation, conversion and random")]
+
+
+def _one_line(text):
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def reference():
+    """One entry per public op: its signature, what it computes, its derivative and dtypes."""
+    out = []
+    ops = public_ops()
+    for module, title in _REFERENCE_FAMILIES:
+        out += [f"### {title}", ""]
+        for obj, names in ops:
+            if obj.__module__.rsplit(".", 1)[-1] != module:
+                continue
+            fields = _docs.DOCS[obj]
+            out.append(f"#### `{names[0]}{inspect.signature(obj)}`")
+            out.append("")
+            if len(names) > 1:
+                out += ["Also " + ", ".join(f"`{n}`" for n in names[1:]) + ".", ""]
+            out += [_one_line(fields["summary"].split("\n\n")[0]), ""]
+            out.append(f"* **Derivative:** {_one_line(fields['derivative'])}")
+            out.append(f"* **Dtypes:** {_one_line(fields['dtypes'])}")
+            out.append(f"* **Equivalents:** NumPy {fields['numpy']}; TensorFlow {fields['tf']}.")
+            out.append("")
+    return out
 
 
 def numpy_rows():
@@ -85,27 +110,32 @@ def numpy_rows():
 
 
 def render():
-    out = ["# Op coverage", "",
-           "Generated from the op registry by `python -m tapegrad.ops._coverage > docs/ops.md`; "
-           "tests/test_ops_docs.py checks it is current. Every differentiable op below has a record in "
-           "tests/op_records.py, checked against finite differences at first and second order, JVP against "
-           "VJP, and (where batching is yes) with batched cotangents.", "",
-           "Columns: **reverse** has VJP rules; **forward** has JVP rules; **higher order**: the rules are "
-           "written with registered ops, so they are differentiable again; **batching**: VJP rules accept a "
-           "cotangent with extra leading axes (a Jacobian is one batched sweep); **saves**: what a node "
-           "keeps for its rules. Ops marked — are not differentiable (their outputs are integers, booleans "
-           "or piecewise constant): gradients through them are None, as in TensorFlow.", ""]
+    out = ["# Ops", "",
+           "Generated from the op declarations by `python -m tapegrad.ops._coverage > docs/ops.md`; "
+           "tests/test_ops_docs.py checks it is current. Every op below has the same text in its docstring "
+           "(`help(tapegrad.sin)`), with its arguments and an example that the test suite runs.", "",
+           "## Reference", "",
+           "One entry per public op: its signature, what it computes, its derivative and the dtypes it accepts. "
+           "A derivative marked *none* means gradients through the op are None, as in TensorFlow.", ""]
+    out += reference()
+    out += ["## Coverage of the registered ops", "",
+            "Every differentiable op below has a record in tests/op_records.py, checked against finite "
+            "differences at first and second order, JVP against VJP, and (where batching is yes) with batched "
+            "cotangents. Public functions that are not listed here are compositions of these ops, "
+            "differentiable through them.", "",
+            "Columns: **reverse** has VJP rules; **forward** has JVP rules; **higher order**: the rules are "
+            "written with registered ops, so they are differentiable again; **batching**: VJP rules accept a "
+            "cotangent with extra leading axes (a Jacobian is one batched sweep); **saves**: what a node "
+            "keeps for its rules. Ops marked — are not differentiable (their outputs are integers, booleans "
+            "or piecewise constant): gradients through them are None, as in TensorFlow.", ""]
     head = ["| op | kind | reverse | forward | higher order | batching | saves | NumPy names |",
             "|---|---|---|---|---|---|---|---|"]
     for title, module in FAMILIES:
-        out += [f"## {title}", ""] + head + op_rows(module) + [""]
+        out += [f"### {title}", ""] + head + op_rows(module) + [""]
     covered = {op.name for _, m in FAMILIES for op in vars(m).values() if isinstance(op, _core.Op)}
     missing = sorted(set(_registry.OPS) - covered)
     if missing:
         raise RuntimeError(f"ops outside the families: {missing}")
-    out += ["## Public functions", "",
-            "TensorFlow names; a function that is not an op is a composition of the ops above, differentiable "
-            "through them.", "", "| name | what it is |", "|---|---|"] + api_rows() + [""]
     out += ["## NumPy functions on Tensors", "",
             "These NumPy functions, called on a Tensor, run tapegrad and are recorded; any other NumPy function "
             "raises a TypeError naming it.", "", "| NumPy name | runs |", "|---|---|"] + numpy_rows() + [""]

@@ -41,8 +41,11 @@ Rule conventions (the engines rely on them; tests/test_ops_rules.py checks them)
   NumPy lacks.  Rules follow TensorFlow's formulas (which tensors they read),
   so a second derivative is None exactly where TensorFlow's is.
 """
+import sys
+
 from tapegrad import _core
 from tapegrad._core import BINARY, GENERAL, SAVE_ANS, SAVE_INPUTS, UNARY, Op, Tensor, Variable
+from tapegrad.ops._docs import document_op
 
 OPS = {}          # name -> Op (differentiable or not)
 UFUNCS = {}       # numpy ufunc -> callable taking the ufunc's positional inputs
@@ -64,26 +67,37 @@ def _register(op, ufunc=None):
     return op
 
 
-def unary(name, forward, vjp, save="", ufunc=None, scalar=None, jvp=None):
+def _documented(op, ufunc, doc):
+    """A public op's docstring and signature (ops/_docs.py), from the `doc`
+    fields of its declaration; internal ops (relu_grad, ...) have none."""
+    if doc:
+        module = sys._getframe(2).f_globals["__name__"]       # the family module declaring the op
+        document_op(op, module, numpy=doc.pop("numpy", f"numpy.{ufunc.__name__}" if ufunc else None), **doc)
+    return op
+
+
+def unary(name, forward, vjp, save="", ufunc=None, scalar=None, jvp=None, **doc):
     """An elementwise op of one tensor: ``vjp(g, ans, x)``, ``jvp(t, ans, x)``
     (default: the VJP, the Jacobian being diagonal).  `scalar` is the same
-    function from the math module, a fast path for float64 scalars."""
-    return _register(Op(name, forward, (vjp,), kind=UNARY, save=_SAVE[save], scalar=scalar,
-                        jvps=(vjp if jvp is None else jvp,)), ufunc)
+    function from the math module, a fast path for float64 scalars.  `doc`:
+    the public op's docstring fields (doc=, grad=, at=, gives=, dtypes=, ...;
+    see ops/_docs.document_op)."""
+    return _documented(_register(Op(name, forward, (vjp,), kind=UNARY, save=_SAVE[save], scalar=scalar,
+                                    jvps=(vjp if jvp is None else jvp,)), ufunc), ufunc, doc)
 
 
 X, Y = 1, 2   # `reads` bits: the rule reads input x / input y
 
 
-def binary(name, forward, vjp_x, vjp_y, save="", ufunc=None, jvp_x=None, jvp_y=None, reads=None):
+def binary(name, forward, vjp_x, vjp_y, save="", ufunc=None, jvp_x=None, jvp_y=None, reads=None, **doc):
     """A broadcasting elementwise op of two tensors: ``vjp_x(g, ans, x, y)``.
     Rules return the gradient at the broadcast shape; the core sums it back.
     JVPs default to the VJPs (diagonal Jacobians).  `reads=(X|Y, X)` says
     which inputs each rule reads, so a tape keeps only those alive (for
     ``x * 1.0001`` only the constant)."""
     jvps = (vjp_x if jvp_x is None else jvp_x, vjp_y if jvp_y is None else jvp_y)
-    return _register(Op(name, forward, (vjp_x, vjp_y), kind=BINARY, save=_SAVE[save], jvps=jvps,
-                        reads=reads), ufunc)
+    return _documented(_register(Op(name, forward, (vjp_x, vjp_y), kind=BINARY, save=_SAVE[save], jvps=jvps,
+                                    reads=reads), ufunc), ufunc, doc)
 
 
 def general(name, forward, vjps, save="", n_out=1, jvps=None, batching=True, linear=False):
@@ -120,10 +134,11 @@ def variadic(name, forward, vjp, jvp, save=""):
     return _register(Op(name, forward, (vjp,), kind=GENERAL, save=_SAVE[save], jvps=(jvp,), variadic=True))
 
 
-def nondiff(name, forward, kind=GENERAL, ufunc=None):
+def nondiff(name, forward, kind=GENERAL, ufunc=None, **doc):
     """An op whose outputs never carry gradients (comparisons, rounding,
     argmax, ...): TensorFlow returns None through them, and so do we."""
-    return _register(Op(name, forward, None, kind=kind, differentiable=False), ufunc)
+    return _documented(_register(Op(name, forward, None, kind=kind, differentiable=False), ufunc), ufunc,
+                       dict(doc, grad=None) if doc else doc)
 
 
 def numpy_function(*np_funcs):

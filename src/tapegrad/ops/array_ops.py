@@ -12,6 +12,7 @@ import numpy as np
 from tapegrad import _core
 from tapegrad._core import Tensor, Variable, apply
 from tapegrad.errors import InvalidArgumentError
+from tapegrad.ops._docs import op_doc
 from tapegrad.ops._registry import call, general, numpy_function, raw, unary, variadic
 from tapegrad.ops._shapes import as_tensor, ndim_of, neg_axis, shape_of, static_shape, unbroadcast
 
@@ -24,6 +25,21 @@ def _reshape_vjp(g, ans, x, shape, in_shape):
 reshape_op = general("reshape", lambda x, shape, in_shape: np.reshape(x, shape), (_reshape_vjp,), linear=True)
 
 
+@op_doc(
+    tf="``tf.reshape``",
+    numpy="``numpy.reshape``",
+    returns="A Tensor with the same elements in the new shape.",
+    args={"shape": ("list or tuple of ints, or a 1-d integer Tensor", "the new shape; one entry may be -1 "
+                                                                      "(inferred).")},
+    dtypes="any dtype (values are moved, not computed on); only floating inputs get gradients.",
+    derivative="g reshaped back to the input's shape.",
+    raises="InvalidArgumentError: a shape with another number of elements.",
+    example="""
+        >>> tg.reshape(tg.range(6), (2, -1))
+        <tapegrad.Tensor: shape=(2, 3), dtype=int32, numpy=
+        array([[0, 1, 2],
+               [3, 4, 5]], dtype=int32)>
+    """)
 def reshape(tensor, shape, name=None):
     """tf.reshape: same elements, new shape (one dimension may be -1)."""
     t = as_tensor(tensor)
@@ -44,6 +60,21 @@ broadcast_to_op = general(
     (lambda g, ans, x, shape, in_shape: unbroadcast(g, in_shape, len(shape)),), linear=True)
 
 
+@op_doc(
+    summary="input repeated along new or length-1 axes to reach `shape` (NumPy's broadcasting rules).",
+    tf="``tf.broadcast_to``",
+    numpy="``numpy.broadcast_to``",
+    returns="A Tensor of the given shape.",
+    args={"shape": ("list or tuple of ints", "the target shape."),
+          "subok": ("bool", "NumPy's argument, accepted when numpy.broadcast_to is called on a Tensor; ignored.")},
+    dtypes="any dtype (values are moved, not computed on); only floating inputs get gradients.",
+    derivative="g summed over the broadcast axes.",
+    raises="InvalidArgumentError: shapes that do not broadcast.",
+    example="""
+        >>> tg.broadcast_to([1.0, 2.0], (2, 2)).numpy()
+        array([[1., 2.],
+               [1., 2.]], dtype=float32)
+    """)
 @numpy_function(np.broadcast_to)
 def broadcast_to(input, shape, name=None, subok=False):
     t = as_tensor(input)
@@ -75,6 +106,19 @@ def _transpose_vjp(g, ans, x, perm):
 transpose_op = general("transpose", lambda x, perm: np.transpose(x, perm), (_transpose_vjp,), linear=True)
 
 
+@op_doc(
+    summary="The axes of a permuted: result axis i is a's axis perm[i] (default: all reversed).",
+    tf="``tf.transpose``",
+    numpy="``numpy.transpose``",
+    returns="A Tensor with permuted axes.",
+    args={"perm": ("list of ints or None", "the permutation; None reverses the axes."),
+          "conjugate": ("bool", "also conjugate complex values.")},
+    dtypes="any dtype (values are moved, not computed on); only floating inputs get gradients.",
+    derivative="g transposed back by the inverse permutation.",
+    example="""
+        >>> tg.transpose([[1.0, 2.0, 3.0]]).shape
+        (3, 1)
+    """)
 def transpose(a, perm=None, conjugate=False, name=None):
     t = as_tensor(a)
     nd = len(shape_of(t))
@@ -111,6 +155,17 @@ def _np_moveaxis(a, source, destination):
     return transpose(a, perm)
 
 
+@op_doc(
+    tf="``tf.linalg.matrix_transpose``",
+    numpy="``numpy.swapaxes(a, -1, -2)``",
+    returns="A Tensor (..., N, M).",
+    args={"conjugate": ("bool", "also conjugate complex values.")},
+    dtypes="any dtype (values are moved, not computed on); only floating inputs get gradients.",
+    derivative="g with its last two axes swapped back.",
+    example="""
+        >>> tg.linalg.matrix_transpose(tg.zeros((5, 2, 3))).shape
+        (5, 3, 2)
+    """)
 def matrix_transpose(a, name=None, conjugate=False):
     """tf.linalg.matrix_transpose: swap the last two axes."""
     nd = ndim_of(as_tensor(a))
@@ -119,6 +174,18 @@ def matrix_transpose(a, name=None, conjugate=False):
     return _np_swapaxes(a, -1, -2)
 
 
+@op_doc(
+    summary="input with a new axis of length 1 inserted at `axis`.",
+    tf="``tf.expand_dims``",
+    numpy="``numpy.expand_dims``",
+    returns="A Tensor of rank input's rank + 1.",
+    args={"axis": ("int", "where the new axis goes (negative: from the end).")},
+    dtypes="any dtype (values are moved, not computed on); only floating inputs get gradients.",
+    derivative="g reshaped back to the input's shape.",
+    example="""
+        >>> tg.expand_dims([1.0, 2.0], 0).shape
+        (1, 2)
+    """)
 def expand_dims(input, axis, name=None):
     t = as_tensor(input)
     shape = shape_of(t)
@@ -139,6 +206,19 @@ def _np_expand_dims(a, axis):
     return expand_dims(a, axis)
 
 
+@op_doc(
+    summary="input without axes of length 1 (all of them, or those listed in `axis`).",
+    tf="``tf.squeeze``",
+    numpy="``numpy.squeeze``",
+    returns="A Tensor with the same elements.",
+    args={"axis": ("int, list of ints or None", "the axes to remove; each must have length 1.")},
+    dtypes="any dtype (values are moved, not computed on); only floating inputs get gradients.",
+    derivative="g reshaped back to the input's shape.",
+    raises="InvalidArgumentError: a listed axis whose length is not 1.",
+    example="""
+        >>> tg.squeeze(tg.zeros((1, 3, 1))).shape
+        (3,)
+    """)
 def squeeze(input, axis=None, name=None):
     t = as_tensor(input)
     shape = shape_of(t)
@@ -310,6 +390,23 @@ def _check_indices(indices, dim, op, allow_negative=False):
     return idx
 
 
+@op_doc(
+    tf="``tf.gather``",
+    numpy="``numpy.take``",
+    returns="A Tensor: params with `axis` replaced by indices' shape.",
+    args={"params": ("Tensor, Variable or array-like", "the tensor to take from."),
+          "indices": ("integer Tensor or array-like", "positions along `axis`."),
+          "validate_indices": ("ignored", "accepted for TensorFlow compatibility."),
+          "axis": ("int or None", "the axis to index; None means batch_dims."),
+          "batch_dims": ("int", "leading axes shared by params and indices.")},
+    dtypes="any dtype (values are moved, not computed on); only floating inputs get gradients.",
+    derivative="g scattered (added) back into zeros of params' shape at the indices, repeated indices adding up; "
+               "none for indices.",
+    raises="InvalidArgumentError: an index out of range.",
+    example="""
+        >>> tg.gather([10.0, 20.0, 30.0], [2, 0, 2])
+        <tapegrad.Tensor: shape=(3,), dtype=float32, numpy=array([30., 10., 30.], dtype=float32)>
+    """)
 def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name=None):
     """tf.gather: params[..., indices, ...] along `axis`; the gradient
     scatters (adds) back, duplicates included."""
@@ -348,6 +445,20 @@ def _np_take_along_axis(arr, indices, axis):
     return getitem(t, key)
 
 
+@op_doc(
+    tf="``tf.gather_nd``",
+    numpy="``params[tuple(numpy.moveaxis(indices, -1, 0))]``",
+    returns="A Tensor: indices' shape without its last axis, then params' remaining axes.",
+    args={"params": ("Tensor, Variable or array-like", "the tensor to take from."),
+          "indices": ("integer Tensor or array-like", "(..., k) coordinates into params' first k axes."),
+          "batch_dims": ("int", "leading axes shared by params and indices.")},
+    dtypes="any dtype (values are moved, not computed on); only floating inputs get gradients.",
+    derivative="g scattered (added) back into zeros of params' shape; none for indices.",
+    raises="InvalidArgumentError: an index out of range.",
+    example="""
+        >>> tg.gather_nd([[1.0, 2.0], [3.0, 4.0]], [[1, 0], [0, 1]])
+        <tapegrad.Tensor: shape=(2,), dtype=float32, numpy=array([3., 2.], dtype=float32)>
+    """)
 def gather_nd(params, indices, batch_dims=0, name=None):
     """tf.gather_nd: indices[..., k] index the first k axes of params."""
     t = as_tensor(params)
@@ -363,6 +474,18 @@ def gather_nd(params, indices, batch_dims=0, name=None):
     return getitem(t, tuple(idx[..., k] for k in builtins.range(idx.shape[-1])))
 
 
+@op_doc(
+    tf="``tf.boolean_mask``",
+    numpy="``tensor[mask]``",
+    returns="A Tensor whose first masked axis has one entry per True.",
+    args={"mask": ("bool Tensor or array-like", "which entries to keep."),
+          "axis": ("int or None", "the first axis the mask covers; None means 0.")},
+    dtypes="any dtype (values are moved, not computed on); only floating inputs get gradients.",
+    derivative="g placed back at the selected positions, zeros elsewhere; none for mask.",
+    example="""
+        >>> tg.boolean_mask([1.0, 2.0, 3.0], [True, False, True])
+        <tapegrad.Tensor: shape=(2,), dtype=float32, numpy=array([1., 3.], dtype=float32)>
+    """)
 def boolean_mask(tensor, mask, axis=None, name=None):
     """tf.boolean_mask: the entries where mask (of shape tensor.shape[axis:axis+k]) is True."""
     t = as_tensor(tensor)
@@ -377,6 +500,20 @@ def boolean_mask(tensor, mask, axis=None, name=None):
     return getitem(t, (slice(None),) * axis + (m,))
 
 
+@op_doc(
+    tf="``tf.slice``",
+    numpy="``input_[b0:b0 + s0, b1:b1 + s1, ...]``",
+    returns="A Tensor of shape `size` (with -1 resolved).",
+    args={"begin": ("list of ints", "the start on each axis."),
+          "size": ("list of ints", "the length on each axis; -1: to the end.")},
+    dtypes="any dtype (values are moved, not computed on); only floating inputs get gradients.",
+    derivative="g placed back into zeros of the input's shape.",
+    example="""
+        >>> tg.slice([[1, 2, 3], [4, 5, 6]], [0, 1], [2, -1])
+        <tapegrad.Tensor: shape=(2, 2), dtype=int32, numpy=
+        array([[2, 3],
+               [5, 6]], dtype=int32)>
+    """)
 def slice_(input_, begin, size, name=None):
     """tf.slice: input_[begin[i] : begin[i] + size[i]] (size -1: to the end)."""
     t = as_tensor(input_)
@@ -394,6 +531,19 @@ def slice_(input_, begin, size, name=None):
     return getitem(t, tuple(key))
 
 
+@op_doc(
+    tf="``tf.strided_slice`` (without its mask arguments)",
+    numpy="``input_[begin:end:strides]``",
+    returns="A Tensor: the selected elements.",
+    args={"begin": ("list of ints", "the start on each axis."),
+          "end": ("list of ints", "the end (excluded) on each axis."),
+          "strides": ("list of ints or None", "the step on each axis; None: 1.")},
+    dtypes="any dtype (values are moved, not computed on); only floating inputs get gradients.",
+    derivative="g placed back into zeros of the input's shape.",
+    example="""
+        >>> tg.strided_slice([0, 1, 2, 3, 4, 5], [1], [6], [2])
+        <tapegrad.Tensor: shape=(3,), dtype=int32, numpy=array([1, 3, 5], dtype=int32)>
+    """)
 def strided_slice(input_, begin, end, strides=None, name=None):
     """tf.strided_slice without masks: input_[begin:end:strides]."""
     t = as_tensor(input_)
@@ -423,6 +573,20 @@ concat_op = variadic(
         scatter_op, t, params=index_params(_concat_part(i, axis, sizes), out_shape)))
 
 
+@op_doc(
+    summary="Tensors joined along an existing axis.",
+    tf="``tf.concat``",
+    numpy="``numpy.concatenate``",
+    returns="A Tensor whose `axis` is as long as the inputs' together.",
+    args={"values": ("list of Tensors or array-likes", "tensors of one dtype, equal except along `axis`."),
+          "axis": ("int", "the axis to join along.")},
+    dtypes="any dtype (values are moved, not computed on); only floating inputs get gradients.",
+    derivative="g split back into pieces of each input's length.",
+    raises="ValueError: an empty list.\nInvalidArgumentError: shapes that differ off `axis`.",
+    example="""
+        >>> tg.concat([[1.0, 2.0], [3.0]], axis=0)
+        <tapegrad.Tensor: shape=(3,), dtype=float32, numpy=array([1., 2., 3.], dtype=float32)>
+    """)
 def concat(values, axis, name=None):
     ts = _core.operands(list(values), "ConcatV2")
     if not ts:
@@ -446,6 +610,21 @@ def _np_concatenate(arrays, axis=0, out=None, **kwargs):
     return concat(arrays, axis)
 
 
+@op_doc(
+    summary="Tensors of one shape joined along a new axis.",
+    tf="``tf.stack``",
+    numpy="``numpy.stack``",
+    returns="A Tensor of rank one more than the inputs'.",
+    args={"values": ("list of Tensors or array-likes", "tensors of one shape and dtype."),
+          "axis": ("int", "where the new axis goes.")},
+    dtypes="any dtype (values are moved, not computed on); only floating inputs get gradients.",
+    derivative="g unstacked along `axis`: each input gets its slice.",
+    raises="ValueError: an empty list.\nInvalidArgumentError: shapes that differ.",
+    example="""
+        >>> tg.stack([[1.0, 2.0], [3.0, 4.0]], axis=1).numpy()
+        array([[1., 3.],
+               [2., 4.]], dtype=float32)
+    """)
 def stack(values, axis=0, name=None):
     ts = _core.operands(list(values), "Pack")
     if not ts:
@@ -466,6 +645,19 @@ def _np_stack(arrays, axis=0, out=None, **kwargs):
     return stack(arrays, axis)
 
 
+@op_doc(
+    summary="A tensor split along an axis into a list of its slices (the axis removed).",
+    tf="``tf.unstack``",
+    numpy="``list(numpy.moveaxis(value, axis, 0))``",
+    returns="A list of Tensors.",
+    args={"num": ("int or None", "the expected number of slices."),
+          "axis": ("int", "the axis to split along.")},
+    dtypes="any dtype (values are moved, not computed on); only floating inputs get gradients.",
+    derivative="the slices' gradients stacked back (zeros for slices that were not used).",
+    example="""
+        >>> [t.numpy() for t in tg.unstack([[1.0, 2.0], [3.0, 4.0]])]
+        [array([1., 2.], dtype=float32), array([3., 4.], dtype=float32)]
+    """)
 def unstack(value, num=None, axis=0, name=None):
     t = as_tensor(value)
     shape = shape_of(t)
@@ -475,6 +667,21 @@ def unstack(value, num=None, axis=0, name=None):
     return [getitem(t, (builtins.slice(None),) * axis + (i,)) for i in builtins.range(shape[axis])]
 
 
+@op_doc(
+    tf="``tf.split``",
+    numpy="``numpy.split``",
+    returns="A list of Tensors.",
+    args={"num_or_size_splits": ("int or list of ints", "a number of equal parts, or each part's length (one may be "
+                                                        "-1)."),
+          "axis": ("int", "the axis to split along."),
+          "num": ("int or None", "accepted for TensorFlow compatibility.")},
+    dtypes="any dtype (values are moved, not computed on); only floating inputs get gradients.",
+    derivative="the parts' gradients concatenated back (zeros for unused parts).",
+    raises="InvalidArgumentError: sizes that do not add up to the axis length.",
+    example="""
+        >>> [t.numpy() for t in tg.split(tg.range(5), [2, 3])]
+        [array([0, 1], dtype=int32), array([2, 3, 4], dtype=int32)]
+    """)
 def split(value, num_or_size_splits, axis=0, num=None, name=None):
     """tf.split: a list of slices along `axis` (equal parts or given sizes)."""
     t = as_tensor(value)
@@ -498,6 +705,17 @@ def split(value, num_or_size_splits, axis=0, num=None, name=None):
             for a, b in zip(starts[:-1], starts[1:])]
 
 
+@op_doc(
+    tf="``tf.tile``",
+    numpy="``numpy.tile``",
+    returns="A Tensor: each axis i repeated multiples[i] times.",
+    args={"multiples": ("list of ints", "repetitions per axis, one per axis of input.")},
+    dtypes="any dtype (values are moved, not computed on); only floating inputs get gradients.",
+    derivative="g summed over the copies.",
+    example="""
+        >>> tg.tile([1.0, 2.0], [2])
+        <tapegrad.Tensor: shape=(4,), dtype=float32, numpy=array([1., 2., 1., 2.], dtype=float32)>
+    """)
 def tile(input, multiples, name=None):
     """tf.tile: the gradient sums the copies (reshape + broadcast + reshape)."""
     t = as_tensor(input)
@@ -544,6 +762,21 @@ pad_op = general("pad", _pad_forward,
                  jvps=(lambda t, ans, x, pads, value, in_shape: call(pad_op, t, params=(pads, 0, in_shape)),))
 
 
+@op_doc(
+    tf="``tf.pad``",
+    numpy="``numpy.pad``",
+    returns="A Tensor padded on each axis.",
+    args={"paddings": ("list of [before, after] pairs", "one pair per axis."),
+          "mode": ("str", "'CONSTANT', 'REFLECT' or 'SYMMETRIC' (any case)."),
+          "constant_values": ("scalar", "the fill value for CONSTANT.")},
+    dtypes="any dtype (values are moved, not computed on); only floating inputs get gradients.",
+    derivative="g with the padding cut off; REFLECT and SYMMETRIC also add the mirrored copies back; none for "
+               "constant_values.",
+    raises="ValueError: an unknown mode, or paddings of the wrong shape.",
+    example="""
+        >>> tg.pad([1.0, 2.0], [[1, 2]])
+        <tapegrad.Tensor: shape=(5,), dtype=float32, numpy=array([0., 1., 2., 0., 0.], dtype=float32)>
+    """)
 def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None):
     """tf.pad: CONSTANT (an op), REFLECT and SYMMETRIC (gathers, so their
     gradients add the mirrored copies back)."""
@@ -594,6 +827,17 @@ reverse_op = general("reverse", lambda x, axes: np.flip(x, axes),
                      (lambda g, ans, x, axes: call(reverse_op, g, params=(axes,)),), linear=True)
 
 
+@op_doc(
+    tf="``tf.reverse``",
+    numpy="``numpy.flip``",
+    returns="A Tensor of tensor's shape.",
+    args={"axis": ("list of ints", "the axes to reverse.")},
+    dtypes="any dtype (values are moved, not computed on); only floating inputs get gradients.",
+    derivative="g reversed along the same axes.",
+    example="""
+        >>> tg.reverse([1.0, 2.0, 3.0], [0])
+        <tapegrad.Tensor: shape=(3,), dtype=float32, numpy=array([3., 2., 1.], dtype=float32)>
+    """)
 def reverse(tensor, axis, name=None):
     """tf.reverse: flip the given axes (negative axes, so batching leaves them)."""
     t = as_tensor(tensor)
@@ -658,16 +902,56 @@ def _tensor_scatter(tensor, indices, updates, add, op):
     return apply(tensor_scatter_op, (t, u), params + (add,))
 
 
+@op_doc(
+    summary="A copy of tensor with the entries at `indices` replaced by `updates`.",
+    tf="``tf.tensor_scatter_nd_update``",
+    numpy="``t = tensor.copy(); t[tuple(numpy.moveaxis(indices, -1, 0))] = updates``",
+    returns="A Tensor of tensor's shape.",
+    args={"indices": ("integer Tensor or array-like", "(..., k) coordinates into tensor's first k axes."),
+          "updates": ("Tensor, Variable or array-like", "the new values, indices' shape without its last axis, then "
+                                                        "tensor's remaining axes.")},
+    dtypes="any dtype (values are moved, not computed on); only floating inputs get gradients.",
+    derivative="d/d tensor = g with zeros at the replaced entries; d/d updates = g gathered at indices.",
+    example="""
+        >>> tg.tensor_scatter_nd_update([0.0, 0.0, 0.0], [[1]], [5.0])
+        <tapegrad.Tensor: shape=(3,), dtype=float32, numpy=array([0., 5., 0.], dtype=float32)>
+    """)
 def tensor_scatter_nd_update(tensor, indices, updates, name=None):
     return _tensor_scatter(tensor, indices, updates, False, "tensor_scatter_nd_update")
 
 
+@op_doc(
+    summary="A copy of tensor with `updates` added at `indices` (repeated indices add up).",
+    tf="``tf.tensor_scatter_nd_add``",
+    numpy="``numpy.add.at``",
+    returns="A Tensor of tensor's shape.",
+    args={"indices": ("integer Tensor or array-like", "(..., k) coordinates into tensor's first k axes."),
+          "updates": ("Tensor, Variable or array-like", "the values to add.")},
+    dtypes="any dtype (values are moved, not computed on); only floating inputs get gradients.",
+    derivative="d/d tensor = g; d/d updates = g gathered at indices.",
+    example="""
+        >>> tg.tensor_scatter_nd_add([1.0, 1.0, 1.0], [[1], [1]], [5.0, 5.0])
+        <tapegrad.Tensor: shape=(3,), dtype=float32, numpy=array([ 1., 11.,  1.], dtype=float32)>
+    """)
 def tensor_scatter_nd_add(tensor, indices, updates, name=None):
     return _tensor_scatter(tensor, indices, updates, True, "tensor_scatter_nd_add")
 
 
 # ---- sums of tensors, identity ------------------------------------------------------------
 
+@op_doc(
+    summary="The elementwise sum of a list of tensors of one shape and dtype.",
+    tf="``tf.math.add_n``",
+    numpy="``sum(inputs)``",
+    returns="A Tensor of the inputs' shape.",
+    args={"inputs": ("list of Tensors or array-likes", "the tensors to add.")},
+    dtypes="every numeric dtype; only floating (and complex) inputs get gradients.",
+    derivative="d/d inputs[i] = 1 for every input.",
+    raises="ValueError: an empty list, or shapes that differ.",
+    example="""
+        >>> tg.add_n([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+        <tapegrad.Tensor: shape=(2,), dtype=float32, numpy=array([ 9., 12.], dtype=float32)>
+    """)
 def add_n(inputs, name=None):
     inputs = list(inputs)
     if not inputs:
@@ -684,5 +968,16 @@ def add_n(inputs, name=None):
 identity_op = unary("identity", lambda x: x, lambda g, ans, x: g)
 
 
+@op_doc(
+    summary="A new Tensor with the same value (a recorded op, unlike stop_gradient).",
+    tf="``tf.identity``",
+    numpy="``numpy.copy``",
+    returns="A Tensor equal to input.",
+    dtypes="any dtype (values are moved, not computed on); only floating inputs get gradients.",
+    derivative="1: g passes through unchanged.",
+    example="""
+        >>> tg.identity([1.0])
+        <tapegrad.Tensor: shape=(1,), dtype=float32, numpy=array([1.], dtype=float32)>
+    """)
 def identity(input, name=None):
     return _core.apply(identity_op, (input,))

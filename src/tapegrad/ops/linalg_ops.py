@@ -10,6 +10,7 @@ from tapegrad import _core
 from tapegrad._core import apply
 from tapegrad.errors import InvalidArgumentError
 from tapegrad.ops import math_ops
+from tapegrad.ops._docs import op_doc
 from tapegrad.ops._registry import UFUNCS, call, general, numpy_function, raw, variadic
 from tapegrad.ops._shapes import as_tensor, ndim_of, neg_axis, shape_of, unbroadcast
 from tapegrad.ops.array_ops import reshape, transpose
@@ -49,6 +50,26 @@ matmul_op = general("matmul", lambda a, b, ta, tb: _mm(a, b, ta, tb), (_matmul_g
                           lambda t, ans, a, b, ta, tb: _mm(a, t, ta, tb)))
 
 
+@op_doc(
+    tf="``tf.linalg.matmul``",
+    numpy="``numpy.matmul``",
+    returns="A Tensor (..., M, N): the (batched) matrix product.",
+    args={"a": ("Tensor, Variable or array-like", "(..., M, K) matrices."),
+          "b": ("Tensor, Variable or array-like", "(..., K, N) matrices; batch axes broadcast."),
+          "transpose_a": ("bool", "use a's transpose."),
+          "transpose_b": ("bool", "use b's transpose."),
+          "adjoint_a": ("bool", "use a's conjugate transpose."),
+          "adjoint_b": ("bool", "use b's conjugate transpose."),
+          "a_is_sparse": ("bool", "accepted for TensorFlow compatibility; ignored."),
+          "b_is_sparse": ("bool", "accepted for TensorFlow compatibility; ignored."),
+          "output_type": ("None", "accepted for TensorFlow compatibility.")},
+    dtypes="every numeric dtype; only floating (and complex) inputs get gradients.",
+    derivative="d/da = g @ b^T, d/db = a^T @ g (transposed back when transpose_* is set).",
+    raises="InvalidArgumentError: inner dimensions that differ.",
+    example="""
+        >>> tg.matmul([[1.0, 2.0]], [[3.0], [4.0]])
+        <tapegrad.Tensor: shape=(1, 1), dtype=float32, numpy=array([[11.]], dtype=float32)>
+    """)
 def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False,
            a_is_sparse=False, b_is_sparse=False, output_type=None, name=None):
     """tf.linalg.matmul (batched, with transposes); also the `@` operator,
@@ -85,6 +106,20 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
 UFUNCS[np.matmul] = matmul
 
 
+@op_doc(
+    summary="The matrix-vector product a @ b, batched.",
+    tf="``tf.linalg.matvec``",
+    numpy="``numpy.matmul(a, b[..., None])[..., 0]``",
+    returns="A Tensor (..., M).",
+    args={"a": ("Tensor, Variable or array-like", "(..., M, N) matrices."),
+          "b": ("Tensor, Variable or array-like", "(..., N) vectors."),
+          "transpose_a": ("bool", "use a's transpose.")},
+    dtypes="every numeric dtype; only floating (and complex) inputs get gradients.",
+    derivative="d/da = outer(g, b), d/db = a^T g.",
+    example="""
+        >>> tg.linalg.matvec([[1.0, 2.0], [3.0, 4.0]], [1.0, 1.0])
+        <tapegrad.Tensor: shape=(2,), dtype=float32, numpy=array([3., 7.], dtype=float32)>
+    """)
 def matvec(a, b, transpose_a=False, name=None):
     return reshape(matmul(a, expand_last(b), transpose_a=transpose_a), shape_of(as_tensor(a))[:-2] + (
         shape_of(as_tensor(a))[-1 if transpose_a else -2],))
@@ -107,6 +142,21 @@ def _normalize_axes(axes, nda, ndb):
     return [x % nda for x in a_axes], [x % ndb for x in b_axes]
 
 
+@op_doc(
+    tf="``tf.tensordot``",
+    numpy="``numpy.tensordot``",
+    returns="A Tensor: a's free axes, then b's.",
+    args={"a": ("Tensor, Variable or array-like", "the first tensor."),
+          "b": ("Tensor, Variable or array-like", "the second tensor."),
+          "axes": ("int, or a pair of axis lists", "n: contract a's last n axes with b's first n; a pair: those "
+                                                   "axes.")},
+    dtypes="every numeric dtype; only floating (and complex) inputs get gradients.",
+    derivative="through transpose, reshape and matmul: each input's gradient contracts g with the other input over "
+               "its free axes.",
+    example="""
+        >>> tg.tensordot([1.0, 2.0], [3.0, 4.0], axes=1)
+        <tapegrad.Tensor: shape=(), dtype=float32, numpy=11.0>
+    """)
 @numpy_function(np.tensordot)
 def tensordot(a, b, axes=2, name=None):
     """tf.tensordot, composite (transpose, reshape, matmul) like TensorFlow's."""
@@ -213,6 +263,21 @@ def _einsum_jvp(t, ans, i, inputs, ins, out, free, sizes):
 einsum_op = variadic("einsum", _einsum_forward, _einsum_vjp, _einsum_jvp, save="x")
 
 
+@op_doc(
+    tf="``tf.einsum``",
+    numpy="``numpy.einsum``",
+    returns="A Tensor with the output subscripts' axes.",
+    args={"equation": ("str", "the subscripts, e.g. 'ij,jk->ik'."),
+          "inputs": ("Tensor, Variable or array-like", "one tensor per comma-separated term."),
+          "kwargs": ("keyword arguments", "NumPy's optimize= etc. are accepted and ignored.")},
+    dtypes="every numeric dtype; only floating (and complex) inputs get gradients.",
+    derivative="each operand's gradient is an einsum of g with the other operands (output and operand subscripts "
+               "exchanged).",
+    raises="ValueError: a malformed equation or mismatched dimensions.",
+    example="""
+        >>> tg.einsum('ij,j->i', [[1.0, 2.0], [3.0, 4.0]], [1.0, 1.0])
+        array([3., 7.])
+    """)
 @numpy_function(np.einsum)
 def einsum(equation, *inputs, **kwargs):
     """tf.einsum / numpy.einsum (subscripts form): ellipses, implicit outputs,
@@ -451,20 +516,76 @@ svd_op = general("svd", _lapack(_svd_forward, "Svd", "SVD did not converge."), (
                  jvps=(_svd_jvp,))
 
 
+@op_doc(
+    summary="The inverse of a square matrix (or a batch of them).",
+    tf="``tf.linalg.inv``",
+    numpy="``numpy.linalg.inv``",
+    returns="A Tensor of input's shape.",
+    args={"input": ("Tensor, Variable or array-like", "a square matrix or a batch of them (..., M, M)."),
+          "adjoint": ("bool", "invert the conjugate transpose.")},
+    dtypes="float32 and float64.",
+    derivative="d inv(A) = -inv(A) dA inv(A): the gradient is -inv(A)^T g inv(A)^T.",
+    raises="InvalidArgumentError: a singular matrix.",
+    example="""
+        >>> tg.linalg.inv([[2.0, 0.0], [0.0, 4.0]])
+        <tapegrad.Tensor: shape=(2, 2), dtype=float32, numpy=
+        array([[0.5 , 0.  ],
+               [0.  , 0.25]], dtype=float32)>
+    """)
 def inv(input, adjoint=False, name=None):
     t = _square_matrices(input, "inv")
     return apply(inv_op, (np.swapaxes(t, -1, -2) if adjoint else t,))
 
 
+@op_doc(
+    summary="The determinant of a square matrix (or a batch of them).",
+    tf="``tf.linalg.det``",
+    numpy="``numpy.linalg.det``",
+    returns="A Tensor (...,): one determinant per matrix.",
+    args={"input": ("Tensor, Variable or array-like", "a square matrix or a batch of them (..., M, M).")},
+    dtypes="float32 and float64.",
+    derivative="d det(A) / dA = det(A) inv(A)^T.",
+    example="""
+        >>> tg.linalg.det([[2.0, 1.0], [1.0, 3.0]])
+        <tapegrad.Tensor: shape=(), dtype=float32, numpy=5.0>
+    """)
 def det(input, name=None):
     return apply(det_op, (_square_matrices(input, "det"),))
 
 
+@op_doc(
+    tf="``tf.linalg.slogdet``",
+    numpy="``numpy.linalg.slogdet``",
+    returns="A tuple (sign, log_abs_det) of Tensors (...,).",
+    args={"input": ("Tensor, Variable or array-like", "a square matrix or a batch of them (..., M, M).")},
+    dtypes="float32 and float64.",
+    derivative="d log|det A| / dA = inv(A)^T; the sign has no gradient.",
+    example="""
+        >>> sign, logdet = tg.linalg.slogdet([[2.0, 0.0], [0.0, -3.0]])
+        >>> float(sign), round(float(logdet), 4)
+        (-1.0, 1.7918)
+    """)
 def slogdet(input, name=None):
     """(sign, log|det|): only the second carries a gradient."""
     return apply(slogdet_op, (_square_matrices(input, "slogdet"),))
 
 
+@op_doc(
+    tf="``tf.linalg.solve``",
+    numpy="``numpy.linalg.solve``",
+    returns="A Tensor (..., M, K): X.",
+    args={"matrix": ("Tensor, Variable or array-like", "(..., M, M) matrices."),
+          "rhs": ("Tensor, Variable or array-like", "(..., M, K) right-hand sides."),
+          "adjoint": ("bool", "solve with matrix's conjugate transpose.")},
+    dtypes="float32 and float64.",
+    derivative="d/d rhs = solve(A^T, g); d/dA = -solve(A^T, g) @ X^T.",
+    raises="InvalidArgumentError: a singular matrix or mismatched shapes.",
+    example="""
+        >>> tg.linalg.solve([[2.0, 0.0], [0.0, 4.0]], [[2.0], [2.0]])
+        <tapegrad.Tensor: shape=(2, 1), dtype=float32, numpy=
+        array([[1. ],
+               [0.5]], dtype=float32)>
+    """)
 def solve(matrix, rhs, adjoint=False, name=None):
     """tf.linalg.solve: X with matrix @ X = rhs; rhs is (..., M, K)."""
     a = _square_matrices(matrix, "solve")
@@ -476,22 +597,77 @@ def solve(matrix, rhs, adjoint=False, name=None):
     return apply(solve_op, (a, b), (bool(adjoint),))
 
 
+@op_doc(
+    tf="``tf.linalg.cholesky``",
+    numpy="``numpy.linalg.cholesky``",
+    returns="A Tensor of input's shape: lower-triangular L with L @ L^T = input.",
+    args={"input": ("Tensor, Variable or array-like", "symmetric positive-definite matrices (..., M, M).")},
+    dtypes="float32 and float64.",
+    derivative="TensorFlow's symmetric formula, from L and inv(L): the gradient with respect to a symmetric "
+               "perturbation of the input.",
+    raises="InvalidArgumentError: a matrix that is not positive definite.",
+    example="""
+        >>> tg.linalg.cholesky([[4.0, 2.0], [2.0, 2.0]])
+        <tapegrad.Tensor: shape=(2, 2), dtype=float32, numpy=
+        array([[2., 0.],
+               [1., 1.]], dtype=float32)>
+    """)
 def cholesky(input, name=None):
     """The lower Cholesky factor; reads the lower triangle.  Its gradient is
     TensorFlow's, symmetric (for symmetric perturbations)."""
     return apply(cholesky_op, (_square_matrices(input, "cholesky"),))
 
 
+@op_doc(
+    tf="``tf.linalg.eigh``",
+    numpy="``numpy.linalg.eigh``",
+    returns="A tuple (e, v): e (..., M) ascending, v (..., M, M) with the eigenvectors as columns.",
+    args={"tensor": ("Tensor, Variable or array-like", "symmetric matrices (..., M, M).")},
+    dtypes="float32 and float64.",
+    derivative="d e_i = v_i^T dA v_i; the eigenvectors' gradient has factors 1 / (e_j - e_i), so it needs distinct "
+               "eigenvalues.",
+    example="""
+        >>> e, v = tg.linalg.eigh([[2.0, 0.0], [0.0, 1.0]])
+        >>> e
+        <tapegrad.Tensor: shape=(2,), dtype=float32, numpy=array([1., 2.], dtype=float32)>
+    """)
 def eigh(tensor, name=None):
     """(eigenvalues ascending, eigenvectors as columns); reads the lower
     triangle.  Gradients through the eigenvectors need distinct eigenvalues."""
     return apply(eigh_op, (_square_matrices(tensor, "eigh"),))
 
 
+@op_doc(
+    summary="The eigenvalues of symmetric matrices, ascending.",
+    tf="``tf.linalg.eigvalsh``",
+    numpy="``numpy.linalg.eigvalsh``",
+    returns="A Tensor (..., M).",
+    args={"tensor": ("Tensor, Variable or array-like", "symmetric matrices (..., M, M).")},
+    dtypes="float32 and float64.",
+    derivative="d e_i / dA = v_i v_i^T (v_i: the unit eigenvector of e_i).",
+    example="""
+        >>> tg.linalg.eigvalsh([[2.0, 1.0], [1.0, 2.0]])
+        <tapegrad.Tensor: shape=(2,), dtype=float32, numpy=array([1., 3.], dtype=float32)>
+    """)
 def eigvalsh(tensor, name=None):
     return eigh(tensor)[0]
 
 
+@op_doc(
+    tf="``tf.linalg.svd``",
+    numpy="``numpy.linalg.svd`` (which returns u, s, vh instead)",
+    returns="s (..., K) with K = min(M, N), descending; or (s, u, v) when compute_uv.",
+    args={"tensor": ("Tensor, Variable or array-like", "matrices (..., M, N)."),
+          "full_matrices": ("bool", "full-size u and v instead of K columns."),
+          "compute_uv": ("bool", "also return u and v.")},
+    dtypes="float32 and float64.",
+    derivative="d s_i / dA = u_i v_i^T; gradients through u and v need distinct (and, for non-square matrices, "
+               "non-zero) singular values.",
+    raises="NotImplementedError: complex input.",
+    example="""
+        >>> tg.linalg.svd([[3.0, 0.0], [0.0, 4.0]], compute_uv=False)
+        <tapegrad.Tensor: shape=(2,), dtype=float32, numpy=array([4., 3.], dtype=float32)>
+    """)
 def svd(tensor, full_matrices=False, compute_uv=True, name=None):
     """tf.linalg.svd: s (descending), or (s, u, v) with a = u @ diag(s) @ v^T.
     Gradients through u or v need distinct (and, for non-square matrices,
@@ -544,6 +720,18 @@ diag_part_op = general("diag_part", lambda x, n, m: np.diagonal(x, axis1=-2, axi
                        (lambda g, ans, x, n, m: _diag_embed(g, n, m),), linear=True)
 
 
+@op_doc(
+    summary="The main diagonal of (a batch of) matrices.",
+    tf="``tf.linalg.diag_part``",
+    numpy="``numpy.diagonal(x, axis1=-2, axis2=-1)``",
+    returns="A Tensor (..., min(M, N)).",
+    args={"k": ("int", "only 0 (the main diagonal) is supported.")},
+    dtypes="any dtype (values are moved, not computed on); only floating inputs get gradients.",
+    derivative="g placed on the diagonal of a zero matrix of the input's shape.",
+    example="""
+        >>> tg.linalg.diag_part([[1.0, 2.0], [3.0, 4.0]])
+        <tapegrad.Tensor: shape=(2,), dtype=float32, numpy=array([1., 4.], dtype=float32)>
+    """)
 def diag_part(input, name=None, k=0):
     t = as_tensor(input)
     s = shape_of(t)
@@ -554,6 +742,20 @@ def diag_part(input, name=None, k=0):
     return apply(diag_part_op, (t,), s[-2:])
 
 
+@op_doc(
+    tf="``tf.linalg.diag``",
+    numpy="``numpy.diag`` (one matrix)",
+    returns="A Tensor (..., N, N).",
+    args={"diagonal": ("Tensor, Variable or array-like", "(..., N) diagonals."),
+          "k": ("int", "only 0 is supported.")},
+    dtypes="any dtype (values are moved, not computed on); only floating inputs get gradients.",
+    derivative="the diagonal of g.",
+    raises="NotImplementedError: k != 0.",
+    example="""
+        >>> tg.linalg.diag([1.0, 2.0]).numpy()
+        array([[1., 0.],
+               [0., 2.]], dtype=float32)
+    """)
 def diag(diagonal, name=None, k=0):
     """tf.linalg.diag: a (batch of) diagonal matrices from the last axis."""
     if k != 0:
@@ -563,6 +765,17 @@ def diag(diagonal, name=None, k=0):
     return _diag_embed(t, n, n)
 
 
+@op_doc(
+    summary="The sum of the main diagonal of (a batch of) matrices.",
+    tf="``tf.linalg.trace``",
+    numpy="``numpy.trace(x, axis1=-2, axis2=-1)``",
+    returns="A Tensor (...,).",
+    dtypes="every numeric dtype; only floating (and complex) inputs get gradients.",
+    derivative="the identity matrix (times g).",
+    example="""
+        >>> tg.linalg.trace([[1.0, 2.0], [3.0, 4.0]])
+        <tapegrad.Tensor: shape=(), dtype=float32, numpy=5.0>
+    """)
 def trace(x, name=None):
     return reduce_sum(diag_part(x), axis=-1)
 
@@ -588,6 +801,24 @@ def _np_outer(a, b, out=None):
 
 # ---- norms --------------------------------------------------------------------------------
 
+@op_doc(
+    tf="``tf.norm``",
+    numpy="``numpy.linalg.norm``",
+    returns="A Tensor: the input reduced over `axis`.",
+    args={"ord": ("'euclidean', 'fro', 1, 2, numpy.inf or a number p > 0", "which norm."),
+          "axis": ("int, pair of ints or None", "None: the whole tensor as a vector; an int: vectors along it; a "
+                                                "pair: matrices."),
+          "keepdims": ("bool or None", "keep the reduced axes with length 1.")},
+    dtypes="float16, float32, float64.",
+    derivative="for the euclidean norm x / norm(x) (nan at x = 0, as in TensorFlow); the other orders differentiate "
+               "their composition.",
+    raises="ValueError: an unsupported ord or axis.",
+    example="""
+        >>> tg.norm([3.0, 4.0])
+        <tapegrad.Tensor: shape=(), dtype=float32, numpy=5.0>
+        >>> tg.norm([[1.0, -2.0], [3.0, 4.0]], ord=1, axis=1)
+        <tapegrad.Tensor: shape=(2,), dtype=float32, numpy=array([3., 7.], dtype=float32)>
+    """)
 def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):
     """tf.norm / tf.linalg.norm, composed like TensorFlow's (so the gradient
     at the zero vector is nan too).  Vector norms (axis None or an int):

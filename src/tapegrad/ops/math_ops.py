@@ -15,6 +15,7 @@ from tapegrad import _core, dtypes
 from tapegrad._core import Tensor
 from tapegrad.errors import InvalidArgumentError
 from tapegrad.ops import array_ops
+from tapegrad.ops._docs import op_doc
 from tapegrad.ops._registry import BINARY, UNARY, X, Y, binary, call, general, nondiff, numpy_function, raw, unary
 from tapegrad.ops._shapes import ndim_of, shape_of, unbroadcast
 
@@ -29,35 +30,67 @@ def _zeros(g, ans, x):
 
 
 # ---- binary arithmetic -------------------------------------------------------
-add = binary("add", operator.add, lambda g, ans, x, y: g, lambda g, ans, x, y: g, ufunc=np.add)
-subtract = binary("subtract", operator.sub, lambda g, ans, x, y: g, lambda g, ans, x, y: -g, ufunc=np.subtract)
+# The doc fields (doc=, grad=, at=, gives=, dtypes=) make each public op's docstring
+# (ops/_docs.py): `grad` is the derivative in one line, `at`/`gives` the doctest's input and output.
+add = binary("add", operator.add, lambda g, ans, x, y: g, lambda g, ans, x, y: g, ufunc=np.add,
+             doc="x + y, elementwise with broadcasting (the ``+`` operator).",
+             grad="d/dx = 1, d/dy = 1 (summed over the axes an input was broadcast along)",
+             at=(1.5, 2.0), gives="3.5 1.0 1.0", dtypes="numeric")
+subtract = binary("subtract", operator.sub, lambda g, ans, x, y: g, lambda g, ans, x, y: -g, ufunc=np.subtract,
+                  doc="x - y, elementwise with broadcasting (the ``-`` operator).",
+                  grad="d/dx = 1, d/dy = -1", at=(1.5, 2.0), gives="-0.5 1.0 -1.0", dtypes="numeric")
 multiply = binary("multiply", operator.mul,
                   lambda g, ans, x, y: g * y,
-                  lambda g, ans, x, y: g * x, save="x", reads=(Y, X), ufunc=np.multiply)
+                  lambda g, ans, x, y: g * x, save="x", reads=(Y, X), ufunc=np.multiply,
+                  doc="x * y, elementwise with broadcasting (the ``*`` operator).",
+                  grad="d/dx = y, d/dy = x", at=(1.5, 2.0), gives="3.0 2.0 1.5", dtypes="numeric")
 truediv = binary("truediv", operator.truediv,
                  lambda g, ans, x, y: g / y,
-                 lambda g, ans, x, y: g * (-x / y / y), save="x", reads=(Y, X | Y), ufunc=np.true_divide)
+                 lambda g, ans, x, y: g * (-x / y / y), save="x", reads=(Y, X | Y), ufunc=np.true_divide,
+                 doc="x / y, elementwise with broadcasting (the ``/`` operator; ``divide`` is the same op).",
+                 grad="d/dx = 1 / y, d/dy = -x / y**2", at=(1.5, 2.0), gives="0.75 0.5 -0.375", dtypes="divide")
 divide = truediv
-floordiv = nondiff("floordiv", operator.floordiv, kind=BINARY, ufunc=np.floor_divide)
+floordiv = nondiff("floordiv", operator.floordiv, kind=BINARY, ufunc=np.floor_divide,
+                   doc="floor(x / y), elementwise with broadcasting (the ``//`` operator).",
+                   at=([7.0, -7.0], 2.0), gives="array([ 3., -4.], dtype=float32)", dtypes="real")
 mod = binary("mod", operator.mod,
              lambda g, ans, x, y: g,
-             lambda g, ans, x, y: -g * np.floor(x / y), save="x", reads=(0, X | Y), ufunc=np.mod)
+             lambda g, ans, x, y: -g * np.floor(x / y), save="x", reads=(0, X | Y), ufunc=np.mod,
+             doc="The remainder x - floor(x / y) * y, with the sign of y (the ``%`` operator; TensorFlow's "
+                 "``floormod``).",
+             grad="d/dx = 1, d/dy = -floor(x / y)", at=(7.5, 2.0), gives="1.5 1.0 -3.0", dtypes="real",
+             tf="tf.math.floormod")
 pow = binary("pow", operator.pow,                                        # noqa: A001 - TensorFlow's name
              lambda g, ans, x, y: g * y * x ** (y - 1),
              # TensorFlow: bases <= 0 contribute nothing to the exponent's gradient.
              lambda g, ans, x, y: g * ans * np.where(x > 0, np.log(np.where(x > 0, x, 1)), 0),
-             save="x,ans", ufunc=np.power)
+             save="x,ans", ufunc=np.power,
+             doc="x ** y, elementwise with broadcasting (the ``**`` operator).",
+             grad="d/dx = y * x**(y - 1), d/dy = x**y * log(x), taken as 0 where x <= 0 (as in TensorFlow)",
+             at=(1.5, 2.0), gives="2.25 3.0 0.9122965", dtypes="numeric")
 maximum = binary("maximum", np.maximum,                              # ties go to x, as in TensorFlow
                  lambda g, ans, x, y: np.where(x >= y, g, 0),
-                 lambda g, ans, x, y: np.where(x >= y, 0, g), save="x", ufunc=np.maximum)
+                 lambda g, ans, x, y: np.where(x >= y, 0, g), save="x", ufunc=np.maximum,
+                 doc="The larger of x and y, elementwise with broadcasting.",
+                 grad="d/dx = 1 where x >= y else 0, d/dy = 1 where x < y else 0 (a tie goes to x)",
+                 at=(1.5, 2.0), gives="2.0 0.0 1.0", dtypes="numeric")
 minimum = binary("minimum", np.minimum,
                  lambda g, ans, x, y: np.where(x <= y, g, 0),
-                 lambda g, ans, x, y: np.where(x <= y, 0, g), save="x", ufunc=np.minimum)
+                 lambda g, ans, x, y: np.where(x <= y, 0, g), save="x", ufunc=np.minimum,
+                 doc="The smaller of x and y, elementwise with broadcasting.",
+                 grad="d/dx = 1 where x <= y else 0, d/dy = 1 where x > y else 0 (a tie goes to x)",
+                 at=(1.5, 2.0), gives="1.5 1.0 0.0", dtypes="numeric")
 atan2 = binary("atan2", np.arctan2,                                  # atan2(y, x), TF's argument names
                lambda g, ans, y, x: g * x / (x * x + y * y),
-               lambda g, ans, y, x: -g * y / (x * x + y * y), save="x", ufunc=np.arctan2)
+               lambda g, ans, y, x: -g * y / (x * x + y * y), save="x", ufunc=np.arctan2,
+               doc="The angle of the point (y, x) = (second, first argument): arctan(x / y) in the right "
+                   "quadrant, in [-pi, pi], elementwise.",
+               notes="TensorFlow names the arguments ``atan2(y, x)``; tapegrad's are x (TensorFlow's y) and y "
+                     "(TensorFlow's x), so pass them by position as in TensorFlow.",
+               grad="d/dx = y / (x**2 + y**2), d/dy = -x / (x**2 + y**2)", at=(1.0, 2.0), gives="0.4636476 0.4 -0.2",
+               dtypes="real_to_float")
 
-# ---- unary: one line each; rules read what TensorFlow's read ----------------------------
+# ---- unary: the op and its rule first, its doc fields after; rules read what TensorFlow's read
 _TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
 _erf_object = np.frompyfunc(math.erf, 1, 1)     # math.erf, vectorised: exact, and no scipy at import
 
@@ -67,37 +100,88 @@ def _erf(x):
     return np.asarray(_erf_object(x), dtype=x.dtype if x.dtype.kind == "f" else np.float64)
 
 
-negative = unary("negative", np.negative, lambda g, ans, x: -g, ufunc=np.negative)
-abs = unary("abs", np.abs, lambda g, ans, x: g * np.sign(x), save="x", ufunc=np.absolute)  # noqa: A001
-sign = unary("sign", np.sign, _zeros, ufunc=np.sign)               # a zero gradient, as in TensorFlow
-exp = unary("exp", np.exp, lambda g, ans, x: g * ans, save="ans", scalar=math.exp, ufunc=np.exp)
-expm1 = unary("expm1", np.expm1, lambda g, ans, x: g * np.exp(x), save="x", scalar=math.expm1, ufunc=np.expm1)
-log = unary("log", np.log, lambda g, ans, x: g / x, save="x", scalar=math.log, ufunc=np.log)
-log1p = unary("log1p", np.log1p, lambda g, ans, x: g / (1 + x), save="x", scalar=math.log1p, ufunc=np.log1p)
-log2 = unary("log2", np.log2, lambda g, ans, x: g / (x * math.log(2)), save="x", scalar=math.log2, ufunc=np.log2)
-sqrt = unary("sqrt", np.sqrt, lambda g, ans, x: g * 0.5 / ans, save="ans", scalar=math.sqrt, ufunc=np.sqrt)
-rsqrt = unary("rsqrt", lambda x: 1 / np.sqrt(x), lambda g, ans, x: g * -0.5 * ans * ans * ans, save="ans")
-square = unary("square", np.square, lambda g, ans, x: g * (2 * x), save="x", ufunc=np.square)
-reciprocal = unary("reciprocal", np.reciprocal, lambda g, ans, x: -g * ans * ans, save="ans", ufunc=np.reciprocal)
-sin = unary("sin", np.sin, lambda g, ans, x: g * np.cos(x), save="x", scalar=math.sin, ufunc=np.sin)
-cos = unary("cos", np.cos, lambda g, ans, x: -g * np.sin(x), save="x", scalar=math.cos, ufunc=np.cos)
+negative = unary("negative", np.negative, lambda g, ans, x: -g, ufunc=np.negative,
+                 doc="-x, elementwise (the unary ``-`` operator).",
+                 grad="-1", at=1.5, gives="-1.5 -1.0", dtypes="numeric")
+abs = unary("abs", np.abs, lambda g, ans, x: g * np.sign(x), save="x", ufunc=np.absolute,  # noqa: A001
+            doc="The absolute value of x, elementwise (for complex x, the modulus).",
+            grad="sign(x) (0 at x = 0)", at=-1.5, gives="1.5 -1.0", dtypes="numeric")
+sign = unary("sign", np.sign, _zeros, ufunc=np.sign,
+             doc="-1, 0 or 1 by the sign of x, elementwise.",
+             grad="0 (a zero gradient, as in TensorFlow)", at=-1.5, gives="-1.0 0.0", dtypes="numeric")
+exp = unary("exp", np.exp, lambda g, ans, x: g * ans, save="ans", scalar=math.exp, ufunc=np.exp,
+            doc="e ** x, elementwise.",
+            grad="exp(x)", at=0.5, gives="1.6487212 1.6487212", dtypes="float_complex")
+expm1 = unary("expm1", np.expm1, lambda g, ans, x: g * np.exp(x), save="x", scalar=math.expm1, ufunc=np.expm1,
+              doc="exp(x) - 1, elementwise, accurate for small x.",
+              grad="exp(x)", at=0.5, gives="0.6487213 1.6487212", dtypes="float_complex")
+log = unary("log", np.log, lambda g, ans, x: g / x, save="x", scalar=math.log, ufunc=np.log,
+            doc="The natural logarithm, elementwise (log(0) is -inf, a negative x gives nan).",
+            grad="1 / x", at=0.5, gives="-0.6931472 2.0", dtypes="float_complex")
+log1p = unary("log1p", np.log1p, lambda g, ans, x: g / (1 + x), save="x", scalar=math.log1p, ufunc=np.log1p,
+              doc="log(1 + x), elementwise, accurate for small x.",
+              grad="1 / (1 + x)", at=0.5, gives="0.4054651 0.6666667", dtypes="float_complex")
+log2 = unary("log2", np.log2, lambda g, ans, x: g / (x * math.log(2)), save="x", scalar=math.log2, ufunc=np.log2,
+             doc="The base-2 logarithm, elementwise.",
+             grad="1 / (x * log(2))", at=0.5, gives="-1.0 2.88539", dtypes="float_complex")
+sqrt = unary("sqrt", np.sqrt, lambda g, ans, x: g * 0.5 / ans, save="ans", scalar=math.sqrt, ufunc=np.sqrt,
+             doc="The square root, elementwise.",
+             grad="0.5 / sqrt(x) (inf at x = 0)", at=0.25, gives="0.5 1.0", dtypes="float_complex")
+rsqrt = unary("rsqrt", lambda x: 1 / np.sqrt(x), lambda g, ans, x: g * -0.5 * ans * ans * ans, save="ans",
+              doc="1 / sqrt(x), elementwise.",
+              grad="-0.5 * x**-1.5", at=0.25, gives="2.0 -4.0", dtypes="float_complex")
+square = unary("square", np.square, lambda g, ans, x: g * (2 * x), save="x", ufunc=np.square,
+               doc="x * x, elementwise.",
+               grad="2 * x", at=1.5, gives="2.25 3.0", dtypes="numeric")
+reciprocal = unary("reciprocal", np.reciprocal, lambda g, ans, x: -g * ans * ans, save="ans", ufunc=np.reciprocal,
+                   doc="1 / x, elementwise.",
+                   grad="-1 / x**2", at=0.5, gives="2.0 -4.0", dtypes="numeric")
+sin = unary("sin", np.sin, lambda g, ans, x: g * np.cos(x), save="x", scalar=math.sin, ufunc=np.sin,
+            doc="The sine of x (in radians), elementwise.",
+            grad="cos(x)", at=0.5, gives="0.47942555 0.87758255", dtypes="float_complex")
+cos = unary("cos", np.cos, lambda g, ans, x: -g * np.sin(x), save="x", scalar=math.cos, ufunc=np.cos,
+            doc="The cosine of x (in radians), elementwise.",
+            grad="-sin(x)", at=0.5, gives="0.87758255 -0.47942555", dtypes="float_complex")
 tan = unary("tan", np.tan, lambda g, ans, x: g * np.square(np.reciprocal(np.cos(x))), save="x", scalar=math.tan,
-            ufunc=np.tan)
+            ufunc=np.tan,
+            doc="The tangent of x (in radians), elementwise.",
+            grad="1 / cos(x)**2", at=0.5, gives="0.5463025 1.2984464", dtypes="float_complex")
 asin = unary("asin", np.arcsin, lambda g, ans, x: g / np.sqrt(1 - x * x), save="x", scalar=math.asin,
-             ufunc=np.arcsin)
+             ufunc=np.arcsin,
+             doc="The inverse sine, elementwise: the angle in [-pi/2, pi/2] whose sine is x.",
+             grad="1 / sqrt(1 - x**2)", at=0.5, gives="0.5235988 1.1547005", dtypes="float_complex")
 acos = unary("acos", np.arccos, lambda g, ans, x: -g / np.sqrt(1 - x * x), save="x", scalar=math.acos,
-             ufunc=np.arccos)
-atan = unary("atan", np.arctan, lambda g, ans, x: g / (1 + x * x), save="x", scalar=math.atan, ufunc=np.arctan)
-sinh = unary("sinh", np.sinh, lambda g, ans, x: g * np.cosh(x), save="x", scalar=math.sinh, ufunc=np.sinh)
-cosh = unary("cosh", np.cosh, lambda g, ans, x: g * np.sinh(x), save="x", scalar=math.cosh, ufunc=np.cosh)
-tanh = unary("tanh", np.tanh, lambda g, ans, x: g * (1 - ans * ans), save="ans", scalar=math.tanh, ufunc=np.tanh)
+             ufunc=np.arccos,
+             doc="The inverse cosine, elementwise: the angle in [0, pi] whose cosine is x.",
+             grad="-1 / sqrt(1 - x**2)", at=0.5, gives="1.0471976 -1.1547005", dtypes="float_complex")
+atan = unary("atan", np.arctan, lambda g, ans, x: g / (1 + x * x), save="x", scalar=math.atan, ufunc=np.arctan,
+             doc="The inverse tangent, elementwise: the angle in (-pi/2, pi/2) whose tangent is x.",
+             grad="1 / (1 + x**2)", at=0.5, gives="0.4636476 0.8", dtypes="float_complex")
+sinh = unary("sinh", np.sinh, lambda g, ans, x: g * np.cosh(x), save="x", scalar=math.sinh, ufunc=np.sinh,
+             doc="The hyperbolic sine, elementwise.",
+             grad="cosh(x)", at=0.5, gives="0.5210953 1.127626", dtypes="float_complex")
+cosh = unary("cosh", np.cosh, lambda g, ans, x: g * np.sinh(x), save="x", scalar=math.cosh, ufunc=np.cosh,
+             doc="The hyperbolic cosine, elementwise.",
+             grad="sinh(x)", at=0.5, gives="1.127626 0.5210953", dtypes="float_complex")
+tanh = unary("tanh", np.tanh, lambda g, ans, x: g * (1 - ans * ans), save="ans", scalar=math.tanh, ufunc=np.tanh,
+             doc="The hyperbolic tangent, elementwise.",
+             grad="1 - tanh(x)**2", at=0.5, gives="0.4621172 0.7864477", dtypes="float_complex")
 asinh = unary("asinh", np.arcsinh, lambda g, ans, x: g / np.cosh(ans), save="ans", scalar=math.asinh,
-              ufunc=np.arcsinh)
+              ufunc=np.arcsinh,
+              doc="The inverse hyperbolic sine, elementwise.",
+              grad="1 / sqrt(x**2 + 1)", at=0.5, gives="0.48121184 0.8944272", dtypes="float_complex")
 acosh = unary("acosh", np.arccosh, lambda g, ans, x: g / np.sinh(ans), save="ans", scalar=math.acosh,
-              ufunc=np.arccosh)
+              ufunc=np.arccosh,
+              doc="The inverse hyperbolic cosine, elementwise (x >= 1).",
+              grad="1 / sqrt(x**2 - 1)", at=1.5, gives="0.9624237 0.89442706", dtypes="float_complex")
 atanh = unary("atanh", np.arctanh, lambda g, ans, x: g / (1 - x * x), save="x", scalar=math.atanh,
-              ufunc=np.arctanh)
-erf = unary("erf", _erf, lambda g, ans, x: g * _TWO_OVER_SQRT_PI * np.exp(-(x * x)), save="x", scalar=math.erf)
+              ufunc=np.arctanh,
+              doc="The inverse hyperbolic tangent, elementwise (-1 < x < 1).",
+              grad="1 / (1 - x**2)", at=0.5, gives="0.54930615 1.3333334", dtypes="float_complex")
+erf = unary("erf", _erf, lambda g, ans, x: g * _TWO_OVER_SQRT_PI * np.exp(-(x * x)), save="x", scalar=math.erf,
+            doc="The error function, 2 / sqrt(pi) times the integral of exp(-t**2) from 0 to x, elementwise.",
+            numpy="scipy.special.erf (NumPy has none)", grad="2 / sqrt(pi) * exp(-x**2)", at=0.5,
+            gives="0.5204999 0.8787826", dtypes="float")
 
 
 def _sigmoid(x):
@@ -106,14 +190,20 @@ def _sigmoid(x):
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(np.result_type(x, np.float16), copy=False)
 
 
-sigmoid = unary("sigmoid", _sigmoid, lambda g, ans, x: g * ans * (1 - ans), save="ans")
+sigmoid = unary("sigmoid", _sigmoid, lambda g, ans, x: g * ans * (1 - ans), save="ans",
+                doc="The logistic function 1 / (1 + exp(-x)), elementwise, stable for large positive and negative x.",
+                numpy="1 / (1 + numpy.exp(-x))", grad="sigmoid(x) * (1 - sigmoid(x))", at=0.5,
+                gives="0.62245935 0.23500371", dtypes="float_complex")
 
 
 def _softplus(x):
     return (np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))).astype(np.result_type(x, np.float16), copy=False)
 
 
-softplus = unary("softplus", _softplus, lambda g, ans, x: g * call(sigmoid, x), save="x")
+softplus = unary("softplus", _softplus, lambda g, ans, x: g * call(sigmoid, x), save="x",
+                 doc="log(1 + exp(x)), elementwise, stable for large positive and negative x.",
+                 numpy="numpy.logaddexp(0, x)", tf="tf.nn.softplus", grad="sigmoid(x)", at=0.5,
+                 gives="0.974077 0.62245935", dtypes="float_complex")
 
 
 # ---- piecewise-linear activations ----------------------------------------------------
@@ -145,27 +235,65 @@ def _relu(x):
     return np.maximum(x, 0).astype(np.result_type(x), copy=False)
 
 
-relu = unary("relu", _relu, lambda g, ans, x: call(relu_grad, g, ans), save="ans")
+relu = unary("relu", _relu, lambda g, ans, x: call(relu_grad, g, ans), save="ans",
+             doc="The rectified linear unit max(x, 0), elementwise.",
+             numpy="numpy.maximum(x, 0)", tf="tf.nn.relu", grad="1 where x > 0, else 0", at=1.5,
+             gives="1.5 1.0", dtypes="numeric")
 relu6 = unary("relu6", lambda x: np.clip(x, 0, 6).astype(np.result_type(x), copy=False),
-              lambda g, ans, x: call(relu6_grad, g, x), save="x")
+              lambda g, ans, x: call(relu6_grad, g, x), save="x",
+              doc="min(max(x, 0), 6), elementwise.",
+              numpy="numpy.clip(x, 0, 6)", tf="tf.nn.relu6", grad="1 where 0 < x < 6, else 0", at=1.5,
+              gives="1.5 1.0", dtypes="numeric")
 
 # ---- not differentiable (TensorFlow returns None through these) -------------------
-round = nondiff("round", np.rint, kind=UNARY, ufunc=np.rint)        # noqa: A001 - banker's rounding, as TF
-floor = nondiff("floor", np.floor, kind=UNARY, ufunc=np.floor)
-ceil = nondiff("ceil", np.ceil, kind=UNARY, ufunc=np.ceil)
-equal = nondiff("equal", operator.eq, kind=BINARY, ufunc=np.equal)
-not_equal = nondiff("not_equal", operator.ne, kind=BINARY, ufunc=np.not_equal)
-less = nondiff("less", operator.lt, kind=BINARY, ufunc=np.less)
-less_equal = nondiff("less_equal", operator.le, kind=BINARY, ufunc=np.less_equal)
-greater = nondiff("greater", operator.gt, kind=BINARY, ufunc=np.greater)
-greater_equal = nondiff("greater_equal", operator.ge, kind=BINARY, ufunc=np.greater_equal)
-logical_and = nondiff("logical_and", np.logical_and, kind=BINARY, ufunc=np.logical_and)
-logical_or = nondiff("logical_or", np.logical_or, kind=BINARY, ufunc=np.logical_or)
-logical_xor = nondiff("logical_xor", np.logical_xor, kind=BINARY, ufunc=np.logical_xor)
-logical_not = nondiff("logical_not", np.logical_not, kind=UNARY, ufunc=np.logical_not)
-is_nan = nondiff("is_nan", np.isnan, kind=UNARY, ufunc=np.isnan)
-is_inf = nondiff("is_inf", np.isinf, kind=UNARY, ufunc=np.isinf)
-is_finite = nondiff("is_finite", np.isfinite, kind=UNARY, ufunc=np.isfinite)
+round = nondiff("round", np.rint, kind=UNARY, ufunc=np.rint,  # noqa: A001
+                doc="x rounded to the nearest integer, halves to even (banker's rounding, as in TensorFlow).",
+                at=[0.5, 1.5, 2.7], gives="array([0., 2., 3.], dtype=float32)", dtypes="float_complex")
+floor = nondiff("floor", np.floor, kind=UNARY, ufunc=np.floor,
+                doc="The largest integer <= x, elementwise.",
+                at=[-1.5, 2.5], gives="array([-2.,  2.], dtype=float32)", dtypes="real")
+ceil = nondiff("ceil", np.ceil, kind=UNARY, ufunc=np.ceil,
+               doc="The smallest integer >= x, elementwise.",
+               at=[-1.5, 2.5], gives="array([-1.,  3.], dtype=float32)", dtypes="real")
+equal = nondiff("equal", operator.eq, kind=BINARY, ufunc=np.equal,
+                doc="x == y, elementwise with broadcasting.",
+                at=([1.0, 2.0], 2.0), gives="array([False,  True])", dtypes="any_to_bool")
+not_equal = nondiff("not_equal", operator.ne, kind=BINARY, ufunc=np.not_equal,
+                    doc="x != y, elementwise with broadcasting.",
+                    at=([1.0, 2.0], 2.0), gives="array([ True, False])", dtypes="any_to_bool")
+less = nondiff("less", operator.lt, kind=BINARY, ufunc=np.less,
+               doc="x < y, elementwise with broadcasting.",
+               at=([1.0, 2.0], 2.0), gives="array([ True, False])", dtypes="any_to_bool")
+less_equal = nondiff("less_equal", operator.le, kind=BINARY, ufunc=np.less_equal,
+                     doc="x <= y, elementwise with broadcasting.",
+                     at=([1.0, 2.0], 2.0), gives="array([ True,  True])", dtypes="any_to_bool")
+greater = nondiff("greater", operator.gt, kind=BINARY, ufunc=np.greater,
+                  doc="x > y, elementwise with broadcasting.",
+                  at=([1.0, 2.0], 2.0), gives="array([False, False])", dtypes="any_to_bool")
+greater_equal = nondiff("greater_equal", operator.ge, kind=BINARY, ufunc=np.greater_equal,
+                        doc="x >= y, elementwise with broadcasting.",
+                        at=([1.0, 2.0], 2.0), gives="array([False,  True])", dtypes="any_to_bool")
+logical_and = nondiff("logical_and", np.logical_and, kind=BINARY, ufunc=np.logical_and,
+                      doc="x and y, elementwise with broadcasting (the ``&`` operator on bool tensors).",
+                      at=([True, False], True), gives="array([ True, False])", dtypes="any_to_bool")
+logical_or = nondiff("logical_or", np.logical_or, kind=BINARY, ufunc=np.logical_or,
+                     doc="x or y, elementwise with broadcasting (the ``|`` operator on bool tensors).",
+                     at=([True, False], False), gives="array([ True, False])", dtypes="any_to_bool")
+logical_xor = nondiff("logical_xor", np.logical_xor, kind=BINARY, ufunc=np.logical_xor,
+                      doc="x xor y, elementwise with broadcasting (the ``^`` operator on bool tensors).",
+                      at=([True, False], True), gives="array([False,  True])", dtypes="any_to_bool")
+logical_not = nondiff("logical_not", np.logical_not, kind=UNARY, ufunc=np.logical_not,
+                      doc="not x, elementwise (the ``~`` operator on bool tensors).",
+                      at=[True, False], gives="array([False,  True])", dtypes="any_to_bool")
+is_nan = nondiff("is_nan", np.isnan, kind=UNARY, ufunc=np.isnan,
+                 doc="Whether each element is nan.",
+                 at=[1.0, float('nan')], gives="array([False,  True])", dtypes="any_to_bool")
+is_inf = nondiff("is_inf", np.isinf, kind=UNARY, ufunc=np.isinf,
+                 doc="Whether each element is +inf or -inf.",
+                 at=[1.0, float('inf')], gives="array([False,  True])", dtypes="any_to_bool")
+is_finite = nondiff("is_finite", np.isfinite, kind=UNARY, ufunc=np.isfinite,
+                    doc="Whether each element is neither inf nor nan.",
+                    at=[1.0, float('inf')], gives="array([ True, False])", dtypes="any_to_bool")
 
 
 @numpy_function(np.round, np.around)
@@ -190,6 +318,27 @@ cast_op = general("cast", lambda x, dtype, in_dtype: np.asarray(x).astype(dtype)
                   jvps=(_cast_rule,))
 
 
+@op_doc(
+    summary="x converted to another dtype (NumPy's astype): floats to integers truncate towards zero, bools become 0 "
+            "and 1.",
+    tf="``tf.cast``",
+    numpy="``x.astype(dtype)``",
+    returns="A Tensor of x's shape with the new dtype.",
+    args={"dtype": ("DType or NumPy dtype", "the target dtype.")},
+    dtypes="every dtype; complex to real raises TypeError.",
+    derivative="1 for a floating-to-floating cast (the gradient is cast back to x's dtype); none when either dtype "
+               "is not floating, as in TensorFlow.",
+    raises="TypeError: a complex tensor cast to a real dtype.",
+    example="""
+        >>> tg.cast([1.7, -1.7], tg.int32)
+        <tapegrad.Tensor: shape=(2,), dtype=int32, numpy=array([ 1, -1], dtype=int32)>
+        >>> x = tg.constant(1.5)
+        >>> with tg.GradientTape() as tape:
+        ...     tape.watch(x)
+        ...     y = tg.cast(x, tg.float64) * 2.0
+        >>> tape.gradient(y, x)
+        <tapegrad.Tensor: shape=(), dtype=float32, numpy=2.0>
+    """)
 def cast(x, dtype, name=None):
     t = _core.as_tensor(x)
     dt = dtypes.numpy_dtype(dtype)
@@ -224,6 +373,26 @@ where_op = general("where", _where_forward, (
           lambda t, ans, x, y, cond, xs, ys: np.where(cond, 0, t)))
 
 
+@op_doc(
+    tf="``tf.where``",
+    numpy="``numpy.where``",
+    returns="With x and y: a Tensor of the broadcast shape of condition, x and y. With the condition only: an int64 "
+            "Tensor of shape (number of True entries, condition's rank).",
+    args={"condition": ("bool Tensor or array-like", "where to take x."),
+          "x": ("Tensor, Variable or array-like or None", "values where condition holds."),
+          "y": ("Tensor, Variable or array-like or None", "values elsewhere; x and y take one dtype.")},
+    dtypes="any dtype for x and y (one dtype for both); condition must be bool.",
+    derivative="d/dx = 1 where condition holds, else 0; d/dy = the opposite; none for condition.",
+    raises="TypeError: condition is not bool.\nValueError: only one of x and y is given.\nInvalidArgumentError: "
+           "shapes that do not broadcast.",
+    example="""
+        >>> tg.where([True, False], [1.0, 2.0], [10.0, 20.0])
+        <tapegrad.Tensor: shape=(2,), dtype=float32, numpy=array([ 1., 20.], dtype=float32)>
+        >>> tg.where([[True, False], [False, True]])
+        <tapegrad.Tensor: shape=(2, 2), dtype=int64, numpy=
+        array([[0, 0],
+               [1, 1]])>
+    """)
 def where(condition, x=None, y=None, name=None):
     """tf.where: select from x where condition holds, else from y (with
     broadcasting); with only a condition, the int64 coordinates of its True
@@ -254,12 +423,32 @@ def where(condition, x=None, y=None, name=None):
     return _core.apply(where_op, (tx, ty), (cond, xs, ys))
 
 
+@op_doc(
+    tf="``tf.math.squared_difference``",
+    numpy="``numpy.square(x - y)``",
+    returns="A Tensor of the broadcast shape of x and y.",
+    dtypes="every numeric dtype; only floating (and complex) inputs get gradients.",
+    derivative="d/dx = 2 (x - y), d/dy = -2 (x - y)",
+    example="""
+        >>> tg.math.squared_difference([1.0, 5.0], 3.0)
+        <tapegrad.Tensor: shape=(2,), dtype=float32, numpy=array([4., 4.], dtype=float32)>
+    """)
 def squared_difference(x, y, name=None):
     """(x - y) ** 2, elementwise with broadcasting."""
     d = subtract(x, y)
     return d * d
 
 
+@op_doc(
+    tf="``tf.math.divide_no_nan``",
+    numpy="``numpy.divide(x, y, out=numpy.zeros_like(x), where=y != 0)``",
+    returns="A Tensor of the broadcast shape of x and y.",
+    dtypes="float16, float32, float64, complex64, complex128.",
+    derivative="d/dx = 1 / y, d/dy = -x / y**2 where y != 0; both 0 where y == 0.",
+    example="""
+        >>> tg.math.divide_no_nan([1.0, 1.0], [2.0, 0.0])
+        <tapegrad.Tensor: shape=(2,), dtype=float32, numpy=array([0.5, 0. ], dtype=float32)>
+    """)
 def divide_no_nan(x, y, name=None):
     """x / y, and 0 where y == 0; the gradient there is 0 too (the divisor
     is guarded, so no NaN leaks through where)."""
@@ -291,6 +480,20 @@ def _np_clip(a, a_min=None, a_max=None, out=None, **kwargs):
     return clip_by_value(a, lo, hi)
 
 
+@op_doc(
+    tf="``tf.clip_by_value``",
+    numpy="``numpy.clip``",
+    returns="A Tensor of t's shape and dtype.",
+    args={"clip_value_min": ("number or Tensor", "the lower bound; broadcasts to t's shape."),
+          "clip_value_max": ("number or Tensor", "the upper bound.")},
+    dtypes="floating and integer dtypes.",
+    derivative="d/dt = 1 where clip_value_min <= t <= clip_value_max (the bounds included), else 0; none for the "
+               "bounds.",
+    raises="InvalidArgumentError: bounds that do not broadcast to t's shape.",
+    example="""
+        >>> tg.clip_by_value([-1.0, 0.5, 3.0], 0.0, 1.0)
+        <tapegrad.Tensor: shape=(3,), dtype=float32, numpy=array([0. , 0.5, 1. ], dtype=float32)>
+    """)
 def clip_by_value(t, clip_value_min, clip_value_max, name=None):
     """Gradient 1 inside [min, max] including the bounds, 0 outside (as TF);
     the bounds are constants (no gradient flows to them)."""

@@ -4,6 +4,7 @@ import numpy as np
 from tapegrad._core import Tensor, apply
 from tapegrad.errors import InvalidArgumentError
 from tapegrad.ops import math_ops
+from tapegrad.ops._docs import op_doc
 from tapegrad.ops._registry import call, general, unary
 from tapegrad.ops._shapes import as_tensor, ndim_of, neg_axis, shape_of
 from tapegrad.ops.array_ops import squeeze
@@ -45,11 +46,37 @@ def _float_logits(logits, op):
     return t
 
 
+@op_doc(
+    summary="log(softmax(logits)) along an axis, computed stably: logits - logsumexp(logits).",
+    tf="``tf.nn.log_softmax``",
+    numpy="``x - scipy.special.logsumexp(x, axis, keepdims=True)``",
+    returns="A Tensor of logits' shape.",
+    args={"axis": ("int or None", "the class axis; None means -1 (the last).")},
+    dtypes="float16, float32, float64.",
+    derivative="d y_i / d x_j = delta_ij - softmax(x)_j along the axis.",
+    raises="InvalidArgumentError: integer logits, or a scalar.",
+    example="""
+        >>> tg.nn.log_softmax([0.0, 0.0])
+        <tapegrad.Tensor: shape=(2,), dtype=float32, numpy=array([-0.6931472, -0.6931472], dtype=float32)>
+    """)
 def log_softmax(logits, axis=None, name=None):
     t = _float_logits(logits, "log_softmax")
     return apply(log_softmax_op, (t,), (-1 if axis is None else neg_axis(axis, ndim_of(t), "log_softmax"),))
 
 
+@op_doc(
+    summary="exp(logits) / sum(exp(logits)) along an axis, computed stably (the maximum is subtracted first).",
+    tf="``tf.nn.softmax``",
+    numpy="``scipy.special.softmax``",
+    returns="A Tensor of logits' shape whose entries along the axis sum to 1.",
+    args={"axis": ("int or None", "the class axis; None means -1 (the last).")},
+    dtypes="float16, float32, float64.",
+    derivative="d y_i / d x_j = y_i (delta_ij - y_j) along the axis.",
+    raises="InvalidArgumentError: integer logits, or a scalar.",
+    example="""
+        >>> tg.nn.softmax([1.0, 1.0, 1.0])
+        <tapegrad.Tensor: shape=(3,), dtype=float32, numpy=array([0.33333334, 0.33333334, 0.33333334], dtype=float32)>
+    """)
 def softmax(logits, axis=None, name=None):
     t = _float_logits(logits, "softmax")
     return apply(softmax_op, (t,), (-1 if axis is None else neg_axis(axis, ndim_of(t), "softmax"),))
@@ -84,6 +111,21 @@ sparse_xent_op = general("sparse_softmax_cross_entropy_with_logits", _sparse_xen
                          (_sparse_xent_grad,), save="x", jvps=(_sparse_xent_jvp,))
 
 
+@op_doc(
+    tf="``tf.nn.sparse_softmax_cross_entropy_with_logits``",
+    numpy="has none",
+    returns="A Tensor of labels' shape: each example's loss.",
+    args={"labels": ("integer Tensor or array-like", "class ids in [0, classes), logits' shape without its last "
+                                                     "axis."),
+          "logits": ("Tensor, Variable or array-like", "float scores, classes on the last axis.")},
+    dtypes="float16, float32, float64 logits; integer labels.",
+    derivative="d/d logits = softmax(logits) - one_hot(labels), per example; none for labels.",
+    raises="ValueError: labels or logits missing.\nInvalidArgumentError: non-integer labels, a shape mismatch, or a "
+           "label out of range.",
+    example="""
+        >>> tg.nn.sparse_softmax_cross_entropy_with_logits(labels=[0], logits=[[0.0, 0.0]])
+        <tapegrad.Tensor: shape=(1,), dtype=float32, numpy=array([0.6931472], dtype=float32)>
+    """)
 def sparse_softmax_cross_entropy_with_logits(labels=None, logits=None, name=None):
     """Per-example -log softmax(logits)[label]; labels are int class ids."""
     if labels is None or logits is None:
@@ -110,18 +152,54 @@ def _same_shape(labels, logits, op):
     return z, x
 
 
+@op_doc(
+    tf="``tf.nn.softmax_cross_entropy_with_logits``",
+    numpy="has none",
+    returns="A Tensor: logits' shape without `axis`, each example's loss.",
+    args={"labels": ("Tensor, Variable or array-like", "a probability distribution per example, logits' shape."),
+          "axis": ("int", "the class axis.")},
+    dtypes="float16, float32, float64.",
+    derivative="d/d logits = softmax(logits) * sum(labels) - labels; d/d labels = -log_softmax(logits).",
+    raises="ValueError: labels and logits of different shapes.",
+    example="""
+        >>> tg.nn.softmax_cross_entropy_with_logits(labels=[[1.0, 0.0]], logits=[[0.0, 0.0]])
+        <tapegrad.Tensor: shape=(1,), dtype=float32, numpy=array([0.6931472], dtype=float32)>
+    """)
 def softmax_cross_entropy_with_logits(labels, logits, axis=-1, name=None):
     """-sum(labels * log_softmax(logits)); composite, differentiable in both."""
     z, x = _same_shape(labels, logits, "softmax_cross_entropy_with_logits")
     return -reduce_sum(z * log_softmax(x, axis=axis), axis=axis)
 
 
+@op_doc(
+    tf="``tf.nn.sigmoid_cross_entropy_with_logits``",
+    numpy="has none",
+    returns="A Tensor of logits' shape: the elementwise loss.",
+    args={"labels": ("Tensor, Variable or array-like", "targets in [0, 1], logits' shape."),
+          "logits": ("Tensor, Variable or array-like", "the scores x.")},
+    dtypes="float16, float32, float64.",
+    derivative="d/d logits = sigmoid(x) - z; d/d labels = -x.",
+    raises="ValueError: labels and logits of different shapes, or one of them missing.",
+    example="""
+        >>> tg.nn.sigmoid_cross_entropy_with_logits(labels=[1.0, 0.0], logits=[0.0, 0.0])
+        <tapegrad.Tensor: shape=(2,), dtype=float32, numpy=array([0.6931472, 0.6931472], dtype=float32)>
+    """)
 def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
     """max(x, 0) - x * z + log(1 + exp(-|x|)), TensorFlow's stable form."""
     z, x = _same_shape(labels, logits, "sigmoid_cross_entropy_with_logits")
     return math_ops.maximum(x, 0.0) - x * z + softplus(-math_ops.abs(x))
 
 
+@op_doc(
+    tf="``tf.nn.l2_loss``",
+    numpy="``numpy.sum(t ** 2) / 2``",
+    returns="A scalar Tensor.",
+    dtypes="floating and integer dtypes; only floating inputs get gradients.",
+    derivative="d/dt = t",
+    example="""
+        >>> tg.nn.l2_loss([1.0, 2.0])
+        <tapegrad.Tensor: shape=(), dtype=float32, numpy=2.5>
+    """)
 def l2_loss(t, name=None):
     """sum(t ** 2) / 2."""
     t = as_tensor(t)
@@ -143,9 +221,17 @@ def _selu(x):
 
 
 # TensorFlow's EluGrad/SeluGrad read the output.
-elu = unary("elu", _elu, lambda g, ans, x: np.where(ans > 0, g, g * (ans + 1)), save="ans")
+elu = unary("elu", _elu, lambda g, ans, x: np.where(ans > 0, g, g * (ans + 1)), save="ans",
+            doc="The exponential linear unit: x where x > 0, else exp(x) - 1.",
+            numpy="numpy.where(x > 0, x, numpy.expm1(x))",
+            grad="1 where x > 0, else exp(x)", at=-0.5, gives="-0.39346933 0.60653067", dtypes="float_complex")
 selu = unary("selu", _selu, lambda g, ans, x: np.where(ans > 0, g * _SELU_SCALE, g * (ans + _SELU_SCALE * _SELU_ALPHA)),
-             save="ans")
+             save="ans",
+             doc="The scaled exponential linear unit: scale * x where x > 0, else scale * alpha * (exp(x) - 1), "
+                 "with alpha = 1.6732632 and scale = 1.0507010 (self-normalising networks).",
+             numpy="scale * numpy.where(x > 0, x, alpha * numpy.expm1(x))",
+             grad="scale where x > 0, else scale * alpha * exp(x)", at=-0.5, gives="-0.6917582 1.0663412",
+             dtypes="numeric")
 
 
 def _leaky_relu_rule(g, ans, x, alpha):
@@ -157,11 +243,35 @@ leaky_relu_op = general("leaky_relu", lambda x, alpha: np.where(x > 0, x, alpha 
                         (_leaky_relu_rule,), save="x", jvps=(_leaky_relu_rule,))
 
 
+@op_doc(
+    summary="The leaky rectifier: features where features > 0, else alpha * features.",
+    tf="``tf.nn.leaky_relu``",
+    numpy="``numpy.where(x > 0, x, alpha * x)``",
+    returns="A Tensor of features' shape.",
+    args={"alpha": ("float", "the slope for negative inputs.")},
+    dtypes="floating and integer dtypes; only floating inputs get gradients.",
+    derivative="1 where features > 0, else alpha.",
+    example="""
+        >>> tg.nn.leaky_relu([-1.0, 2.0])
+        <tapegrad.Tensor: shape=(2,), dtype=float32, numpy=array([-0.2,  2. ], dtype=float32)>
+    """)
 def leaky_relu(features, alpha=0.2, name=None):
     t = as_tensor(features)
     return apply(leaky_relu_op, (t,), (float(alpha),))
 
 
+@op_doc(
+    tf="``tf.nn.gelu``",
+    numpy="has none",
+    returns="A Tensor of features' shape.",
+    args={"approximate": ("bool", "use the tanh approximation.")},
+    dtypes="float16, float32, float64.",
+    derivative="for the exact form Phi(x) + x phi(x) (Phi, phi: the standard normal CDF and density); the "
+               "approximation differentiates its own formula.",
+    example="""
+        >>> tg.nn.gelu([-1.0, 0.0, 1.0]).numpy()
+        array([-0.15865526,  0.        ,  0.8413447 ], dtype=float32)
+    """)
 def gelu(features, approximate=False, name=None):
     """0.5 x (1 + erf(x / sqrt 2)), or TensorFlow's tanh approximation;
     composite, like TensorFlow's."""
@@ -172,6 +282,18 @@ def gelu(features, approximate=False, name=None):
     return 0.5 * x * (1.0 + math_ops.erf(x * (1 / np.sqrt(2))))
 
 
+@op_doc(
+    summary="The sigmoid linear unit (swish): features * sigmoid(beta * features).",
+    tf="``tf.nn.silu`` (alias ``tf.nn.swish``)",
+    numpy="``x / (1 + numpy.exp(-beta * x))``",
+    returns="A Tensor of features' shape.",
+    args={"beta": ("float", "the sigmoid's slope; a constant (no gradient).")},
+    dtypes="float16, float32, float64.",
+    derivative="s + beta x s (1 - s) with s = sigmoid(beta x).",
+    example="""
+        >>> tg.nn.silu([0.0, 1.0])
+        <tapegrad.Tensor: shape=(2,), dtype=float32, numpy=array([0.       , 0.7310586], dtype=float32)>
+    """)
 def silu(features, beta=1.0, name=None):
     x = as_tensor(features)
     return x * sigmoid(beta * x)
@@ -180,12 +302,37 @@ def silu(features, beta=1.0, name=None):
 swish = silu
 
 
+@op_doc(
+    summary="log(sigmoid(x)) = -softplus(-x), elementwise and stable.",
+    tf="``tf.math.log_sigmoid``",
+    numpy="``-numpy.logaddexp(0, -x)``",
+    returns="A Tensor of x's shape.",
+    dtypes="float16, float32, float64.",
+    derivative="d/dx = sigmoid(-x) = 1 - sigmoid(x)",
+    example="""
+        >>> tg.math.log_sigmoid([0.0])
+        <tapegrad.Tensor: shape=(1,), dtype=float32, numpy=array([-0.6931472], dtype=float32)>
+    """)
 def log_sigmoid(x, name=None):
     return -softplus(-as_tensor(x))
 
 
 # ---- statistics and regularisation ------------------------------------------------------------
 
+@op_doc(
+    tf="``tf.nn.moments``",
+    numpy="``(numpy.mean(x, axes), numpy.var(x, axes))``",
+    returns="A tuple (mean, variance) of Tensors reduced over `axes`.",
+    args={"axes": ("int or list of ints", "the axes to reduce."),
+          "shift": ("ignored", "accepted for TensorFlow compatibility."),
+          "keepdims": ("bool", "keep the reduced axes with length 1.")},
+    dtypes="float16, float32, float64.",
+    derivative="d mean / d x_i = 1 / n; d variance / d x_i = 2 (x_i - mean) / n.",
+    example="""
+        >>> mean, variance = tg.nn.moments(tg.constant([1.0, 2.0, 3.0, 4.0]), axes=[0])
+        >>> float(mean), float(variance)
+        (2.5, 1.25)
+    """)
 def moments(x, axes, shift=None, keepdims=False, name=None):
     """(mean, variance) over `axes`.  TensorFlow stops the gradient through
     the mean inside the variance: the same first derivative (the deviations
@@ -199,6 +346,21 @@ def moments(x, axes, shift=None, keepdims=False, name=None):
     return mean, variance
 
 
+@op_doc(
+    tf="``tf.nn.dropout``",
+    numpy="has none",
+    returns="A Tensor of x's shape.",
+    args={"rate": ("float in [0, 1)", "the probability of dropping each entry."),
+          "noise_shape": ("list of ints or None", "the mask's shape, broadcast against x (share a mask along axes of "
+                                                  "length 1).")},
+    dtypes="float16, float32, float64.",
+    derivative="d/dx = mask / (1 - rate): 0 for dropped entries, 1 / (1 - rate) for kept ones.",
+    raises="ValueError: a rate outside [0, 1), or a non-floating x.",
+    example="""
+        >>> y = tg.nn.dropout(tg.ones(1000), rate=0.5, seed=1)
+        >>> sorted(set(y.numpy().tolist()))
+        [0.0, 2.0]
+    """)
 def dropout(x, rate, noise_shape=None, seed=None, name=None):
     """Zero each entry with probability `rate` and scale the rest by
     1 / (1 - rate); the mask is a constant (seeded like tapegrad.random)."""

@@ -5,7 +5,8 @@ import numpy as np
 from tapegrad import _core, dtypes
 from tapegrad._core import Tensor, Variable, apply
 from tapegrad.errors import InvalidArgumentError
-from tapegrad.ops import math_ops
+from tapegrad.ops import _docs, math_ops
+from tapegrad.ops._docs import op_doc
 from tapegrad.ops._registry import call, general, nondiff, numpy_function, raw
 from tapegrad.ops._shapes import as_tensor, ndim_of, neg_axis, shape_of, unbroadcast
 from tapegrad.ops.array_ops import pad_op, reshape, reverse_op, take_slice
@@ -191,8 +192,41 @@ def _scan(op_name):
     return scan
 
 
-cumsum = _scan("cumsum")
-cumprod = _scan("cumprod")
+_SCAN_ARGS = {"x": (_docs.TENSOR, "the input, of rank >= 1."),
+              "axis": ("int", "the axis to scan along."),
+              "exclusive": ("bool", "leave each element out of its own result (the first result is the "
+                                    "identity: 0 for a sum, 1 for a product)."),
+              "reverse": ("bool", "scan from the end of the axis towards its start.")}
+cumsum = op_doc(
+    summary="The cumulative sum of x along an axis: y[k] = x[0] + ... + x[k].",
+    tf="``tf.math.cumsum``", numpy="``numpy.cumsum``", args=_SCAN_ARGS,
+    returns="A Tensor of x's shape and dtype.",
+    derivative="d y[k] / d x[j] = 1 for j <= k (for j >= k with reverse=True), else 0: the gradient is the "
+               "reversed cumulative sum of g.",
+    dtypes=_docs.NUMERIC, raises="InvalidArgumentError: x is a scalar, or axis is out of range.",
+    example="""
+        >>> tg.cumsum([1.0, 2.0, 3.0])
+        <tapegrad.Tensor: shape=(3,), dtype=float32, numpy=array([1., 3., 6.], dtype=float32)>
+        >>> tg.cumsum([1.0, 2.0, 3.0], exclusive=True, reverse=True)
+        <tapegrad.Tensor: shape=(3,), dtype=float32, numpy=array([5., 3., 0.], dtype=float32)>
+    """)(_scan("cumsum"))
+cumprod = op_doc(
+    summary="The cumulative product of x along an axis: y[k] = x[0] * ... * x[k].",
+    tf="``tf.math.cumprod``", numpy="``numpy.cumprod``", args=_SCAN_ARGS,
+    returns="A Tensor of x's shape and dtype.",
+    derivative="d y[k] / d x[j] = y[k] / x[j] for j <= k, computed without dividing (as products of the "
+               "other factors), so zeros in x are handled exactly at every order.",
+    dtypes=_docs.NUMERIC, raises="InvalidArgumentError: x is a scalar, or axis is out of range.",
+    example="""
+        >>> x = tg.constant([1.0, 2.0, 3.0])
+        >>> with tg.GradientTape() as tape:
+        ...     tape.watch(x)
+        ...     y = tg.math.cumprod(x)
+        >>> y
+        <tapegrad.Tensor: shape=(3,), dtype=float32, numpy=array([1., 2., 6.], dtype=float32)>
+        >>> tape.gradient(y, x)      # d(x0 + x0 x1 + x0 x1 x2)/dx
+        <tapegrad.Tensor: shape=(3,), dtype=float32, numpy=array([9., 4., 2.], dtype=float32)>
+    """)(_scan("cumprod"))
 
 
 def _np_scan(f):
@@ -247,11 +281,78 @@ def _reducer(op):
     return reduce
 
 
-reduce_sum = _reducer(reduce_sum_op)
-reduce_mean = _reducer(reduce_mean_op)
-reduce_max = _reducer(reduce_max_op)
-reduce_min = _reducer(reduce_min_op)
-reduce_prod = _reducer(reduce_prod_op)
+_MATRIX = """
+        >>> x = tg.constant([[1.0, 2.0], [3.0, 4.0]])"""
+reduce_sum = op_doc(
+    summary="The sum of the elements of a tensor over `axis`.", tf="``tf.math.reduce_sum``",
+    numpy="``numpy.sum``", returns=_docs.REDUCED, dtypes=_docs.NUMERIC,
+    derivative="d y / d x[i] = 1 for every element summed into y: the gradient is g broadcast back to x's shape.",
+    raises="InvalidArgumentError: an axis is out of range.",
+    example=_MATRIX + """
+        >>> tg.reduce_sum(x)
+        <tapegrad.Tensor: shape=(), dtype=float32, numpy=10.0>
+        >>> tg.reduce_sum(x, axis=0)
+        <tapegrad.Tensor: shape=(2,), dtype=float32, numpy=array([4., 6.], dtype=float32)>
+        >>> tg.reduce_sum(x, axis=1, keepdims=True).shape
+        (2, 1)
+    """)(_reducer(reduce_sum_op))
+reduce_mean = op_doc(
+    summary="The mean of the elements of a tensor over `axis`.", tf="``tf.math.reduce_mean``",
+    numpy="``numpy.mean``", returns=_docs.REDUCED,
+    dtypes="every numeric dtype; the mean of integers is float64 (NumPy's rule; TensorFlow truncates it to an "
+           "integer) and has no gradient.",
+    derivative="d y / d x[i] = 1 / n for each of the n elements averaged into y.",
+    raises="InvalidArgumentError: an axis is out of range.",
+    example=_MATRIX + """
+        >>> tg.reduce_mean(x, axis=0)
+        <tapegrad.Tensor: shape=(2,), dtype=float32, numpy=array([2., 3.], dtype=float32)>
+        >>> with tg.GradientTape() as tape:
+        ...     tape.watch(x)
+        ...     y = tg.reduce_mean(x)
+        >>> tape.gradient(y, x)
+        <tapegrad.Tensor: shape=(2, 2), dtype=float32, numpy=
+        array([[0.25, 0.25],
+               [0.25, 0.25]], dtype=float32)>
+    """)(_reducer(reduce_mean_op))
+reduce_max = op_doc(
+    summary="The largest element of a tensor over `axis`.", tf="``tf.math.reduce_max``",
+    numpy="``numpy.max``", returns=_docs.REDUCED, dtypes=_docs.NUMERIC,
+    derivative="d y / d x[i] = 1 / k for the k elements equal to the maximum (tied maxima share the gradient, "
+               "as in TensorFlow), 0 for the others.",
+    raises="InvalidArgumentError: an axis is out of range.",
+    example="""
+        >>> x = tg.constant([1.0, 3.0, 3.0])
+        >>> with tg.GradientTape() as tape:
+        ...     tape.watch(x)
+        ...     y = tg.reduce_max(x)
+        >>> y
+        <tapegrad.Tensor: shape=(), dtype=float32, numpy=3.0>
+        >>> tape.gradient(y, x)
+        <tapegrad.Tensor: shape=(3,), dtype=float32, numpy=array([0. , 0.5, 0.5], dtype=float32)>
+    """)(_reducer(reduce_max_op))
+reduce_min = op_doc(
+    summary="The smallest element of a tensor over `axis`.", tf="``tf.math.reduce_min``",
+    numpy="``numpy.min``", returns=_docs.REDUCED, dtypes=_docs.NUMERIC,
+    derivative="d y / d x[i] = 1 / k for the k elements equal to the minimum, 0 for the others.",
+    raises="InvalidArgumentError: an axis is out of range.",
+    example=_MATRIX + """
+        >>> tg.reduce_min(x, axis=1)
+        <tapegrad.Tensor: shape=(2,), dtype=float32, numpy=array([1., 3.], dtype=float32)>
+    """)(_reducer(reduce_min_op))
+reduce_prod = op_doc(
+    summary="The product of the elements of a tensor over `axis`.", tf="``tf.math.reduce_prod``",
+    numpy="``numpy.prod``", returns=_docs.REDUCED, dtypes=_docs.NUMERIC,
+    derivative="d y / d x[i] = the product of the other elements reduced with x[i] (exact where x has "
+               "zeros: no division).",
+    raises="InvalidArgumentError: an axis is out of range.",
+    example="""
+        >>> x = tg.constant([2.0, 0.0, 4.0])
+        >>> with tg.GradientTape() as tape:
+        ...     tape.watch(x)
+        ...     y = tg.reduce_prod(x)
+        >>> tape.gradient(y, x)
+        <tapegrad.Tensor: shape=(3,), dtype=float32, numpy=array([0., 8., 0.], dtype=float32)>
+    """)(_reducer(reduce_prod_op))
 
 
 def _np_reduction(reducer):
@@ -272,8 +373,19 @@ numpy_function(np.min, np.amin)(_np_reduction(reduce_min))
 numpy_function(np.prod)(_np_reduction(reduce_prod))
 
 
+@op_doc(tf="``tf.math.reduce_logsumexp``", numpy="``scipy.special.logsumexp`` (NumPy: "
+        "``numpy.log(numpy.sum(numpy.exp(x)))``, which overflows)",
+        returns=_docs.REDUCED, dtypes="float16, float32, float64.",
+        derivative="d y / d x[i] = softmax(x)[i] = exp(x[i] - y) over the reduced elements.",
+        raises="InvalidArgumentError: an axis is out of range.",
+        example="""
+        >>> tg.reduce_logsumexp([1000.0, 1000.0])      # log(2 e**1000), without overflow
+        <tapegrad.Tensor: shape=(), dtype=float32, numpy=1000.6931762695312>
+    """)
 def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
-    """log(sum(exp(x))) computed stably, as TensorFlow does (composite)."""
+    """log(sum(exp(x))) over `axis`, computed stably as TensorFlow does
+    (the maximum is subtracted first); composite, differentiable through its
+    parts."""
     x = as_tensor(input_tensor)
     m = stop_gradient(reduce_max(x, axis=axis, keepdims=True))
     m = np.where(np.isfinite(m), m, 0)     # all -inf rows: keep log(0) = -inf, not nan
@@ -284,7 +396,17 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
     return r
 
 
+@op_doc(tf="``tf.math.reduce_variance``", numpy="``numpy.var``", returns=_docs.REDUCED,
+        dtypes="float16, float32, float64, complex64, complex128; integer tensors raise TypeError.",
+        derivative="d y / d x[i] = 2 (x[i] - mean) / n over the n reduced elements.",
+        raises="TypeError: an integer or bool tensor.\nInvalidArgumentError: an axis is out of range.",
+        example="""
+        >>> tg.math.reduce_variance([1.0, 2.0, 3.0, 4.0])
+        <tapegrad.Tensor: shape=(), dtype=float32, numpy=1.25>
+    """)
 def reduce_variance(input_tensor, axis=None, keepdims=False, name=None):
+    """The variance of the elements over `axis`: mean((x - mean(x))**2),
+    dividing by n (NumPy's ``ddof=0``)."""
     x = as_tensor(input_tensor)
     if np.result_type(x._value).kind not in "fc":
         raise TypeError(f"reduce_variance: input must be a float or complex tensor, got {np.result_type(x._value)}")
@@ -292,12 +414,29 @@ def reduce_variance(input_tensor, axis=None, keepdims=False, name=None):
     return reduce_mean(math_ops.square(x - mean), axis=axis, keepdims=keepdims)
 
 
+@op_doc(tf="``tf.math.reduce_std``", numpy="``numpy.std``", returns=_docs.REDUCED,
+        dtypes="float16, float32, float64, complex64, complex128; integer tensors raise TypeError.",
+        derivative="d y / d x[i] = (x[i] - mean) / (n y) over the n reduced elements (inf where y = 0).",
+        raises="TypeError: an integer or bool tensor.\nInvalidArgumentError: an axis is out of range.",
+        example="""
+        >>> tg.math.reduce_std([1.0, 2.0, 3.0, 4.0])
+        <tapegrad.Tensor: shape=(), dtype=float32, numpy=1.1180340051651>
+    """)
 def reduce_std(input_tensor, axis=None, keepdims=False, name=None):
+    """The standard deviation over `axis`: sqrt(reduce_variance(x))."""
     return math_ops.sqrt(reduce_variance(input_tensor, axis=axis, keepdims=keepdims))
 
 
+@op_doc(tf="``tf.math.reduce_euclidean_norm``", numpy="``numpy.linalg.norm`` (over one or two axes)",
+        returns=_docs.REDUCED, dtypes="float16, float32, float64, complex64, complex128.",
+        derivative="d y / d x[i] = x[i] / y (nan where y = 0).",
+        raises="InvalidArgumentError: an axis is out of range.",
+        example="""
+        >>> tg.math.reduce_euclidean_norm([3.0, 4.0])
+        <tapegrad.Tensor: shape=(), dtype=float32, numpy=5.0>
+    """)
 def reduce_euclidean_norm(input_tensor, axis=None, keepdims=False, name=None):
-    """sqrt(sum(x ** 2)) over `axis` (tf.math.reduce_euclidean_norm)."""
+    """sqrt(sum(x ** 2)) over `axis`."""
     x = as_tensor(input_tensor)
     return math_ops.sqrt(reduce_sum(x * x, axis=axis, keepdims=keepdims))
 
@@ -335,10 +474,36 @@ def _logical_reducer(op):
     return reduce
 
 
-reduce_any = _logical_reducer(reduce_any_op)
-reduce_all = _logical_reducer(reduce_all_op)
+reduce_any = op_doc(
+    summary="Whether any element over `axis` is True (a logical or).", tf="``tf.math.reduce_any``",
+    numpy="``numpy.any``", returns=_docs.REDUCED.replace("A Tensor", "A bool Tensor"),
+    dtypes="bool only; other dtypes raise TypeError.", derivative="none: the result is bool.",
+    raises="TypeError: the input is not bool.", args={"input_tensor": (_docs.TENSOR, "a bool tensor.")},
+    example="""
+        >>> tg.reduce_any([[True, False], [False, False]], axis=1)
+        <tapegrad.Tensor: shape=(2,), dtype=bool, numpy=array([ True, False])>
+    """)(_logical_reducer(reduce_any_op))
+reduce_all = op_doc(
+    summary="Whether every element over `axis` is True (a logical and).", tf="``tf.math.reduce_all``",
+    numpy="``numpy.all``", returns=_docs.REDUCED.replace("A Tensor", "A bool Tensor"),
+    dtypes="bool only; other dtypes raise TypeError.", derivative="none: the result is bool.",
+    raises="TypeError: the input is not bool.", args={"input_tensor": (_docs.TENSOR, "a bool tensor.")},
+    example="""
+        >>> tg.reduce_all([[True, False], [True, True]], axis=1)
+        <tapegrad.Tensor: shape=(2,), dtype=bool, numpy=array([False,  True])>
+    """)(_logical_reducer(reduce_all_op))
 
 
+@op_doc(tf="``tf.clip_by_norm``", numpy="has none", returns="A Tensor of t's shape: t rescaled so that its "
+        "L2 norm over `axes` is at most clip_norm.", dtypes="float16, float32, float64.",
+        args={"clip_norm": ("positive number or scalar Tensor", "the largest norm allowed."),
+              "axes": ("int, list of ints or None", "the axes the norm is taken over; None: all.")},
+        derivative="that of t * clip_norm / max(norm(t), clip_norm): the identity while norm(t) <= clip_norm; "
+                   "at t = 0 the gradient is 1, not nan (TensorFlow's formulation).",
+        example="""
+        >>> tg.clip_by_norm([3.0, 4.0], 1.0)
+        <tapegrad.Tensor: shape=(2,), dtype=float32, numpy=array([0.6, 0.8], dtype=float32)>
+    """)
 def clip_by_norm(t, clip_norm, axes=None, name=None):
     """t * clip_norm / max(norm(t), clip_norm), as TensorFlow computes it: a
     zero t has gradient clip_norm / clip_norm, not nan."""
@@ -369,5 +534,26 @@ def _arg_reducer(op):
     return arg
 
 
-argmax = _arg_reducer(argmax_op)
-argmin = _arg_reducer(argmin_op)
+_ARG_ARGS = {"input": (_docs.TENSOR, "the input, of rank >= 1."),
+             "axis": ("int or None", "the axis to search along; None means 0 (TensorFlow's default)."),
+             "output_type": ("integer dtype", "the dtype of the indices.")}
+argmax = op_doc(
+    summary="The index of the largest element along an axis (the first one, for ties).",
+    tf="``tf.math.argmax``", numpy="``numpy.argmax``", args=_ARG_ARGS,
+    returns="An integer Tensor: x's shape without `axis`.", dtypes="float and integer dtypes.",
+    derivative="none: the result is an integer index; gradients through it are None.",
+    raises="InvalidArgumentError: a scalar input, an empty axis, or an axis out of range.",
+    example="""
+        >>> tg.argmax([[1.0, 5.0], [7.0, 2.0]], axis=1)
+        <tapegrad.Tensor: shape=(2,), dtype=int64, numpy=array([1, 0])>
+    """)(_arg_reducer(argmax_op))
+argmin = op_doc(
+    summary="The index of the smallest element along an axis (the first one, for ties).",
+    tf="``tf.math.argmin``", numpy="``numpy.argmin``", args=_ARG_ARGS,
+    returns="An integer Tensor: x's shape without `axis`.", dtypes="float and integer dtypes.",
+    derivative="none: the result is an integer index; gradients through it are None.",
+    raises="InvalidArgumentError: a scalar input, an empty axis, or an axis out of range.",
+    example="""
+        >>> tg.argmin([[1.0, 5.0], [7.0, 2.0]], axis=1)
+        <tapegrad.Tensor: shape=(2,), dtype=int64, numpy=array([0, 1])>
+    """)(_arg_reducer(argmin_op))
