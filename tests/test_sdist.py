@@ -20,12 +20,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Top-level files the sdist carries, and the folders whose sources it carries whole.
 TOP_FILES = {"pyproject.toml", "CMakeLists.txt", "README.md", "LICENSE", "CHANGELOG.md"}
-SOURCE_DIRS = {"src", "csrc", "tests", "benchmarks", "docs"}
+SOURCE_DIRS = {"src", "csrc", "tests", "benchmarks", "docs", "examples"}
 # Named here so that losing one is a failure even if the walk below were wrong.
 REQUIRED = TOP_FILES | {"src/tapegrad/__init__.py", "src/tapegrad/_core.pyx", "src/tapegrad/_core.pxd",
-                        "csrc/tg_compat.h", "tests/test_sdist.py", "docs/ops.md", "benchmarks/run.py"}
+                        "csrc/tg_compat.h", "tests/test_sdist.py", "docs/ops.md", "benchmarks/run.py",
+                        "src/tapegrad/_core.pyi", "src/tapegrad/py.typed", "examples/d2l_autograd.py"}
 # In the repository, but only for CI and releases: never needed to build or to test.
-NOT_SHIPPED = {".ci", ".github", ".gitignore", "noxfile.py", "tools"}
+NOT_SHIPPED = {".ci", ".github", ".gitignore", "noxfile.py", "tools", "mkdocs.yml"}
 GENERATED_DIRS = {"__pycache__", "build", "dist", ".nox", ".venv", ".pytest_cache", ".hypothesis"}
 GENERATED_SUFFIXES = {".so", ".pyd", ".dll", ".dylib", ".o", ".obj", ".pyc", ".html", ".whl"}
 
@@ -38,6 +39,10 @@ def _generated(rel):
     if rel.as_posix().startswith("benchmarks/results/"):
         return True
     if rel.suffix == ".c" and rel.parts[0] != "csrc":
+        return True
+    # Figures the examples and the benchmarks draw for the site (docs/examples.md and
+    # docs/benchmarks.md give their commands): outputs, and most of the sdist's size if shipped.
+    if rel.suffix == ".png" and rel.parts[:2] == ("docs", "images"):
         return True
     return rel.suffix in GENERATED_SUFFIXES
 

@@ -1906,6 +1906,44 @@ cdef class WengertList(Recorder):
             _accumulate(grads, targets[i], gi)
         return 0
 
+    # ---- inspection (tapegrad.inspect_tape: describe, to_dot, explain).  Read-only
+    # snapshots built on request; recording and sweeping never call these.
+    def inspect_nodes(self):
+        """Every node, in execution order, as (op, input slots, output slots,
+        saved, params).  An input slot is -1 where the input was not on this
+        tape (a constant to it).  `saved` is what the rules keep (the inputs
+        tuple, the output, or (output, inputs)), None once freed.  Empty
+        after release()."""
+        cdef Py_ssize_t k, j
+        cdef PyObject *p
+        cdef list nodes = []
+        if self.released:
+            return nodes
+        for k in range(self.node_op.len):
+            ins = tuple([self.in_slot.data[j] for j in range(self.in_start.data[k], self.in_start.data[k + 1])])
+            outs = tuple([self.out_slot.data[j] for j in range(self.out_start.data[k], self.out_start.data[k + 1])])
+            p = self.node_saved.data[k]
+            saved = <object>p if p != NULL else None
+            p = self.node_params.data[k]
+            params = <object>p if p != NULL else None
+            nodes.append((<object>self.node_op.data[k], ins, outs, saved, params))
+        return nodes
+
+    def slot_of_id(self, int64_t tid):
+        """The slot of a tensor or variable id, -1 if this tape does not know it."""
+        return -1 if self.released else tg_idmap_get(&self.slots, tid)
+
+    def watched_variables_by_id(self):
+        """{variable id: Variable} of the variables this tape watches."""
+        return dict(self._watched_vars)
+
+    @staticmethod
+    def id_clock():
+        """The last tensor id handed out.  Ids grow by one per new tensor (all
+        threads), so comparing a tensor's id with the clock read when a tape
+        was entered or exited tells when the tensor was made."""
+        return _next_id
+
 
 cdef inline Py_ssize_t _ndim(object x):
     if isinstance(x, Tensor):

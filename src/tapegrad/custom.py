@@ -6,8 +6,12 @@ outputs.  The op's gradient rule calls the user's grad_fn (a "joint" rule: all
 inputs' gradients at once); its forward-mode rule transposes grad_fn, which
 is linear in its upstream gradients, as TensorFlow does.
 """
+from __future__ import annotations
+
 import functools
 import inspect
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +23,7 @@ from tapegrad.tape import GradientTape
 __all__ = ["custom_gradient", "recompute_grad"]
 
 
-def custom_gradient(f=None):
+def custom_gradient(f: Callable[..., Any] | None = None) -> Any:
     """Decorator: ``f(*args)`` returns ``(y, grad_fn)``; ``grad_fn(*upstreams)``
     returns one gradient per flattened argument (``None``: no gradient).
 
@@ -56,7 +60,7 @@ def custom_gradient(f=None):
     return decorated
 
 
-def recompute_grad(f):
+def recompute_grad(f: Callable[..., Any]) -> Callable[..., Any]:
     """Decorator: f's forward values are not kept on the tape; the gradient
     runs f again (under a fresh tape) during the backward sweep, trading
     compute for memory.  Gradients (also for variables f reads, and second

@@ -3,6 +3,10 @@
 ``tapegrad.float32 == np.float32`` is true and tensors report their dtype as
 these objects, so code written against ``tf.float32`` runs unchanged.
 """
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
 
 
@@ -13,42 +17,42 @@ class DType:
     NumPy dtype and type of the same name."""
     __slots__ = ("_np", "name")
 
-    def __init__(self, np_dtype):
+    def __init__(self, np_dtype: Any) -> None:
         self._np = np.dtype(np_dtype)
         self.name = self._np.name
 
     @property
-    def as_numpy_dtype(self):
+    def as_numpy_dtype(self) -> type:
         """The NumPy scalar type, e.g. ``numpy.float32``."""
         return self._np.type
 
     @property
-    def is_floating(self):
+    def is_floating(self) -> bool:
         """Whether this is a real floating-point type (the dtypes that get gradients)."""
         return self._np.kind == "f"
 
     @property
-    def is_integer(self):
+    def is_integer(self) -> bool:
         """Whether this is a signed or unsigned integer type."""
         return self._np.kind in "iu"
 
     @property
-    def is_complex(self):
+    def is_complex(self) -> bool:
         """Whether this is complex64 or complex128."""
         return self._np.kind == "c"
 
     @property
-    def is_bool(self):
+    def is_bool(self) -> bool:
         """Whether this is bool."""
         return self._np.kind == "b"
 
     @property
-    def base_dtype(self):
+    def base_dtype(self) -> DType:
         """The dtype itself (TensorFlow's reference dtypes do not exist here)."""
         return self
 
     @property
-    def size(self):
+    def size(self) -> int:
         """Bytes per element."""
         return self._np.itemsize
 
@@ -98,7 +102,7 @@ complex64 = _register(np.complex64)
 complex128 = _register(np.complex128)
 
 
-def as_dtype(type_value):
+def as_dtype(type_value: Any) -> DType:
     """A DType from a DType, a NumPy dtype/type or a name ('float32')."""
     if isinstance(type_value, DType):
         return type_value
@@ -114,7 +118,7 @@ def as_dtype(type_value):
         raise TypeError(f"tapegrad has no dtype for NumPy dtype {np_dtype}.") from None
 
 
-def numpy_dtype(dtype):
+def numpy_dtype(dtype: Any) -> np.dtype | None:
     """The NumPy dtype of a DType / NumPy dtype / name, or None for None."""
     if dtype is None:
         return None

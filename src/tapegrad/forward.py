@@ -10,6 +10,10 @@ tangents through the op's JVP rules.  Nesting with tapes and other
 accumulators follows TensorFlow (docs/tensorflow_semantics.md §14, pinned by
 tests/test_forward.py): see the core class.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from tapegrad import _callsite, _core, _nest
@@ -17,6 +21,9 @@ from tapegrad._core import Tensor, Variable
 from tapegrad.ops.math_ops import cast
 from tapegrad.ops.sparse_ops import IndexedSlices
 from tapegrad.tape import UnconnectedGradients, _dtype_name, warn_first_n
+
+if TYPE_CHECKING:
+    from tapegrad._types import Nest
 
 __all__ = ["ForwardAccumulator"]
 
@@ -71,7 +78,7 @@ class ForwardAccumulator:
         <tapegrad.Tensor: shape=(), dtype=float32, numpy=12.0>
     """
 
-    def __init__(self, primals, tangents):
+    def __init__(self, primals: Nest, tangents: Nest) -> None:
         if isinstance(primals, (Tensor, Variable)) and not _nest.is_nested(tangents):
             pairs = ((primals, tangents),)
         else:
@@ -101,7 +108,7 @@ class ForwardAccumulator:
                    for p in self._primals]
         return f"<tapegrad.autodiff.ForwardAccumulator: {state}, primals: {primals}>"
 
-    def __enter__(self):
+    def __enter__(self) -> ForwardAccumulator:
         """Start computing tangents for the ops run inside ``with acc:``.
 
         Raises:
@@ -113,14 +120,14 @@ class ForwardAccumulator:
         self._recording = True
         return self
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
         """Stop computing tangents; those computed stay available to jvp()."""
         if self._recording:
             _core.pop_recorder(self._acc)
             self._recording = False
         return False
 
-    def jvp(self, primals, unconnected_gradients=UnconnectedGradients.NONE):
+    def jvp(self, primals: Nest, unconnected_gradients: UnconnectedGradients | str = UnconnectedGradients.NONE) -> Any:
         """The tangent (Jacobian-vector product) of each tensor in a nest.
 
         A lookup: tangents were computed as the ops ran.

@@ -13,7 +13,11 @@ tape and the forward accumulator:
 Transforms nest (``grad(grad(f))``) because each one records on the tapes and
 accumulators that are active around it.  Unconnected inputs get zeros.
 """
+from __future__ import annotations
+
 import functools
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +29,9 @@ from tapegrad.ops.reduction_ops import reduce_sum
 from tapegrad.tape import GradientTape, _broadcast, _identity_rows, _reshape, jacobian_rows
 
 __all__ = ["grad", "value_and_grad", "jacobian", "hessian", "hvp", "jvp", "vjp", "hessians"]
+
+if TYPE_CHECKING:
+    from tapegrad._types import Function, Nest, TensorLike
 
 
 def _argnums(argnums, n):
@@ -70,7 +77,7 @@ def _one_or_tuple(argnums, values):
     return values[0] if isinstance(argnums, int) else tuple(values)
 
 
-def value_and_grad(f, argnums=0):
+def value_and_grad(f: Function, argnums: int | Sequence[int] = 0) -> Callable[..., tuple[Any, Any]]:
     """A function returning (f(*args), gradient of f with respect to the
     arguments at `argnums`); f must return a scalar."""
     @functools.wraps(f)
@@ -84,7 +91,7 @@ def value_and_grad(f, argnums=0):
     return value_and_grad_f
 
 
-def grad(f, argnums=0):
+def grad(f: Function, argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
     """A function returning the gradient of scalar f with respect to the
     arguments at `argnums` (an int: one gradient; a tuple: a tuple of them)."""
     vg = value_and_grad(f, argnums)
@@ -95,7 +102,7 @@ def grad(f, argnums=0):
     return grad_f
 
 
-def jacobian(f, argnums=0, mode="auto"):
+def jacobian(f: Function, argnums: int | Sequence[int] = 0, mode: str = "auto") -> Callable[..., Any]:
     """A function returning the Jacobian of f (shape f(x).shape + x.shape)
     with respect to the arguments at `argnums`.
 
@@ -139,7 +146,7 @@ def _forward_jacobian(f, args, kwargs, i, y):
     return _core.wrap(np.reshape(j, y_shape + shape))
 
 
-def hessian(f, argnums=0):
+def hessian(f: Function, argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
     """A function returning the Hessian of scalar f with respect to the
     argument at `argnums` (shape x.shape + x.shape): the Jacobian of the
     gradient, reverse over reverse, in one batched sweep."""
@@ -160,7 +167,7 @@ def hessian(f, argnums=0):
     return hessian_f
 
 
-def hvp(f, x, v):
+def hvp(f: Function, x: Nest, v: Nest) -> Any:
     """H(x) @ v for scalar f of one argument x (or a nest of arguments, with v
     the same nest): forward mode over the reverse-mode gradient, so the
     Hessian is never formed."""
@@ -174,7 +181,7 @@ def hvp(f, x, v):
     return _nest.pack_sequence_as(x, acc.jvp(gs, unconnected_gradients="zero"))
 
 
-def jvp(f, primals, tangents):
+def jvp(f: Function, primals: Sequence[TensorLike], tangents: Sequence[TensorLike]) -> tuple[Any, Any]:
     """(f(*primals), J @ tangents): forward mode.  primals and tangents are
     sequences of the same length (one entry per argument of f)."""
     primals = [_as_input(p) for p in primals]
@@ -186,7 +193,7 @@ def jvp(f, primals, tangents):
     return out, acc.jvp(out, unconnected_gradients="zero")
 
 
-def vjp(f, *primals):
+def vjp(f: Function, *primals: TensorLike) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """(f(*primals), vjp_fn): vjp_fn(cotangent) returns a tuple with
     cotangent @ J for each primal.  vjp_fn may be called many times (the
     recording is kept until vjp_fn is dropped)."""
@@ -200,7 +207,8 @@ def vjp(f, *primals):
     return out, vjp_fn
 
 
-def hessians(ys, xs, gate_gradients=False, aggregation_method=None, name="hessians"):
+def hessians(ys: Nest | Function, xs: Nest, gate_gradients: bool = False, aggregation_method: Any = None,
+             name: str = "hessians") -> list[Tensor]:
     """tf.hessians: for each x in xs, the Hessian of sum(ys) with respect to x
     (shape x.shape + x.shape), as a list.
 

@@ -7,20 +7,20 @@ class TensorShape(tuple):
     __slots__ = ()
 
     @property
-    def rank(self):
+    def rank(self) -> int:
         """The number of dimensions."""
         return len(self)
 
     @property
-    def ndims(self):
+    def ndims(self) -> int:
         """The number of dimensions (TensorFlow's older name for `rank`)."""
         return len(self)
 
-    def as_list(self):
+    def as_list(self) -> list[int]:
         """The dimensions as a list of ints."""
         return list(self)
 
-    def num_elements(self):
+    def num_elements(self) -> int:
         """The number of elements: the product of the dimensions (1 for a scalar)."""
         n = 1
         for d in self:

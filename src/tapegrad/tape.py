@@ -2,20 +2,29 @@
 
 The lifecycle (enter, exit, re-enter, stop_recording, reset, the one-shot
 rule) and the argument handling live here; recording and the backward sweep
-live in the compiled core (`tapegrad._core.WengertList`).
+live in the compiled core (`tapegrad._core.WengertList`).  Looking at what a tape recorded
+(describe, to_dot, render, explain) lives in tapegrad.inspect_tape.
 """
+from __future__ import annotations
+
 import contextlib
 import enum
 import logging
+import weakref
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tapegrad import _callsite, _core, _nest
+from tapegrad import _callsite, _core, _nest, inspect_tape
 from tapegrad._core import Tensor, Variable
 from tapegrad.errors import InvalidArgumentError
 from tapegrad.ops.array_ops import broadcast_to, reshape, stack, transpose
 from tapegrad.ops.math_ops import cast
 from tapegrad.ops.sparse_ops import IndexedSlices, densify
+
+if TYPE_CHECKING:
+    from tapegrad._types import Nest
 
 logger = logging.getLogger("tapegrad")
 
@@ -85,13 +94,18 @@ class GradientTape:
         <tapegrad.Tensor: shape=(), dtype=float32, numpy=6.0>
     """
 
-    def __init__(self, persistent=False, watch_accessed_variables=True):
+    def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True) -> None:
         self._persistent = bool(persistent)
         self._watch_accessed_variables = bool(watch_accessed_variables)
         self._wengert = None              # the compiled tape; None before entering / after a one-shot use
         self._recording = False
         self._released = False            # a non-persistent tape that computed its one result
         self._last_watched_variables = ()
+        # For describe()/explain(), kept outside the per-op path: when recording started and
+        # stopped ((id clock, event) pairs, see WengertList.id_clock) and the shape and dtype of
+        # each tensor passed to watch().
+        self._events = []
+        self._watched_meta = {}
 
     def __repr__(self):
         if self._recording:
@@ -108,7 +122,7 @@ class GradientTape:
                 f"watched variables: {names}>")
 
     # ---- context ---------------------------------------------------------------------
-    def __enter__(self):
+    def __enter__(self) -> GradientTape:
         """Start recording (``with tape:``); returns the tape.
 
         Raises:
@@ -118,25 +132,30 @@ class GradientTape:
             raise ValueError("Tape is still recording, This can happen if you try to re-enter an already-active tape.")
         if self._wengert is None:
             self._wengert = _core.WengertList(self._persistent, self._watch_accessed_variables)
-        self._push()
+            self._events = []
+            self._watched_meta = {}
+            self._released = False
+        self._push("enter")
         return self
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
         """Stop recording; what was recorded stays for gradient()."""
         if self._recording:
-            self._pop()
+            self._pop("exit")
         return False
 
-    def _push(self):
+    def _push(self, event):
         _core.push_recorder(self._wengert)
         self._recording = True
+        self._events.append((_core.WengertList.id_clock(), event))
 
-    def _pop(self):
+    def _pop(self, event):
         _core.pop_recorder(self._wengert)
         self._recording = False
+        self._events.append((_core.WengertList.id_clock(), event))
 
     @contextlib.contextmanager
-    def stop_recording(self):
+    def stop_recording(self) -> Iterator[None]:
         """A context in which this tape does not record (outer tapes still do).
 
         Example: ``with tape.stop_recording(): metric = loss * 1.0`` is not
@@ -150,13 +169,13 @@ class GradientTape:
             raise RuntimeError("Trying to stop recording a tape which is not recording.")
         if not self._recording:
             raise ValueError("Tape is not recording.")
-        self._pop()
+        self._pop("stop_recording")
         try:
             yield
         finally:
-            self._push()
+            self._push("resume")
 
-    def reset(self):
+    def reset(self) -> None:
         """Forget everything recorded so far and keep recording.
 
         Raises:
@@ -164,12 +183,14 @@ class GradientTape:
         """
         if not self._recording:
             raise ValueError("Tape is not recording.")
-        self._pop()
+        self._pop("reset")
         self._wengert = _core.WengertList(self._persistent, self._watch_accessed_variables)
-        self._push()
+        self._events = []
+        self._watched_meta = {}
+        self._push("enter")
 
     # ---- watching -----------------------------------------------------------------------
-    def watch(self, tensor):
+    def watch(self, tensor: Nest) -> None:
         """Watch a tensor, a variable, or a nest of them: operations on it are
         recorded, so gradient() can differentiate with respect to it.
 
@@ -204,17 +225,69 @@ class GradientTape:
                 self._wengert.watch_variable(t)
             else:
                 self._wengert.watch_tensor(t)
+                self._watched_meta[t._id] = (np.shape(t._value), np.result_type(t._value))
 
-    def watched_variables(self):
+    def watched_variables(self) -> tuple[Variable, ...]:
         """The variables this tape watched, as a tuple in the order they were
         created (TensorFlow's order), including after a one-shot gradient."""
         if self._wengert is None:
             return self._last_watched_variables
         return self._wengert.watched_variables()
 
+    # ---- looking at the recording (tapegrad.inspect_tape) ----------------------------------
+    def describe(self) -> str:
+        """The recording as a Wengert list, one line per op: ``v3 = multiply(v1, v2)``, with
+        each result's dtype and shape; watched tensors and variables where the tape met them.
+
+        Works while recording, and on a persistent tape before and after gradient(); a
+        non-persistent tape that computed its gradient says it was released.
+        """
+        return inspect_tape.describe(self)
+
+    def to_dot(self, target: Nest = None) -> str:
+        """Graphviz DOT source of the recording.
+
+        One node per op (its name, output dtype and shape), edges for tensors, watched
+        tensors and variables marked. With `target` (a tensor or a nest of them), only the
+        ops on a path to it, and the edges its gradient flows back along in red. Needs
+        neither the graphviz package nor Graphviz.
+        """
+        return inspect_tape.to_dot(self, target)
+
+    def render(self, path: str, target: Nest = None, format: str = "svg") -> str:  # noqa: A002 - graphviz's name
+        """Draw to_dot(target) into the file `path` and return `path`.
+
+        Args:
+            path: the file to write.
+            target: as for to_dot().
+            format: any output format of Graphviz's ``dot`` ("svg", "png", "pdf", ...).
+
+        Raises:
+            ImportError: the optional ``graphviz`` Python package is not installed.
+            RuntimeError: Graphviz's ``dot`` program is not on PATH.
+        """
+        return inspect_tape.render(self, path, target, format)
+
+    def explain(self, target: Nest, sources: Nest) -> Any:
+        """Why gradient(target, sources) is None for each source, or through which ops it is
+        connected.
+
+        Returns:
+            One `inspect_tape.Explanation` per source, in the structure of `sources`: its
+            ``reason`` is a key of `inspect_tape.REASONS`, and printing it gives the message.
+        """
+        return _pack(sources, inspect_tape.explain(self, target, self._check_sources(_flat(sources))))
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        # Jupyter shows a tape as its graph when Graphviz can draw it, else as describe().
+        return inspect_tape.mimebundle(self)
+
+    def _repr_svg_(self) -> str | None:
+        return inspect_tape.svg_or_none(self)
+
     # ---- gradients ------------------------------------------------------------------------
-    def gradient(self, target, sources, output_gradients=None,
-                 unconnected_gradients=UnconnectedGradients.NONE):
+    def gradient(self, target: Nest, sources: Nest, output_gradients: Nest = None,
+                 unconnected_gradients: UnconnectedGradients | str = UnconnectedGradients.NONE) -> Any:
         """The gradient of the sum of the targets with respect to each source.
 
         Args:
@@ -261,9 +334,18 @@ class GradientTape:
                     f"Tensors or Variables (a value computed outside tapegrad has no recorded history)")
         seeds = self._seeds(flat_targets, output_gradients)
         wengert = self._begin_use("gradient")
+        start = _core.WengertList.id_clock()
         with _callsite.fp_errors_reported_at_user_line():
             results = self._backward(wengert, flat_targets, seeds, flat_sources)
-        return _pack(sources, self._finish(results, flat_sources, unconnected))
+        out = self._finish(results, flat_sources, unconnected)
+        self._note_nested(start)
+        return _pack(sources, out)
+
+    def _note_nested(self, start):
+        """Remember which tensor ids a gradient computed under another recording tape made
+        (explain() recognises a second derivative of linear code by them)."""
+        if _core.any_recording():
+            inspect_tape.NESTED_GRADIENT_SPANS.append((start, _core.WengertList.id_clock(), weakref.ref(self)))
 
     def _seeds(self, flat_targets, output_gradients):
         """One seed per flattened target: the given output gradient or ones."""
@@ -304,7 +386,7 @@ class GradientTape:
             if self._persistent:
                 warn_first_n(_PERSISTENT_IN_CONTEXT, 1)
             else:
-                self._pop()            # a non-persistent tape stops recording
+                self._pop("gradient")  # a non-persistent tape stops recording
         if not self._persistent:
             self._last_watched_variables = wengert.watched_variables()
             self._wengert = None          # one-shot: consumed whatever happens next
@@ -339,8 +421,9 @@ class GradientTape:
                 wengert.release()
 
     # ---- jacobians --------------------------------------------------------------------------
-    def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
-                 parallel_iterations=None, experimental_use_pfor=True):
+    def jacobian(self, target: Tensor | Variable, sources: Nest,
+                 unconnected_gradients: UnconnectedGradients | str = UnconnectedGradients.NONE,
+                 parallel_iterations: int | None = None, experimental_use_pfor: bool = True) -> Any:
         """The full Jacobian of one target with respect to each source.
 
         One reverse sweep with every cotangent row stacked on a leading batch
@@ -383,6 +466,7 @@ class GradientTape:
         target_shape = np.shape(target._value)
         size = int(np.prod(target_shape, dtype=np.int64))
         wengert = self._begin_use("jacobian")
+        start = _core.WengertList.id_clock()
         rows = self._rows(wengert, target, _identity_rows(size, target_shape, _value_dtype(target)), flat_sources)
         out = []
         for g, s in zip(rows, flat_sources):
@@ -394,11 +478,13 @@ class GradientTape:
             else:
                 g = _reshape(_broadcast(g, (size,) + np.shape(s._value)), shape)
             out.append(g)
+        self._note_nested(start)
         return _pack(sources, out)
 
-    def batch_jacobian(self, target, source, unconnected_gradients=UnconnectedGradients.NONE,
-                       parallel_iterations=None, experimental_use_pfor=True,
-                       experimental_check_independence=True):
+    def batch_jacobian(self, target: Tensor | Variable, source: Tensor | Variable,
+                       unconnected_gradients: UnconnectedGradients | str = UnconnectedGradients.NONE,
+                       parallel_iterations: int | None = None, experimental_use_pfor: bool = True,
+                       experimental_check_independence: bool = True) -> Tensor:
         """Per-example Jacobians: target [b, y...], source [b, x...] -> [b, y..., x...].
 
         Args:

@@ -5,6 +5,11 @@ and autograd's ``check_grads``).  Public so users can check their own code.
     tapegrad.test.check_gradients(f, [x], order=2)                  # forward and reverse mode
     tapegrad.test.check_gradients(f, [x], order=2, modes=("rev",))  # reverse mode only
 """
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
 
 from tapegrad import _core
@@ -31,7 +36,7 @@ def _value(y):
     return np.asarray(y.numpy() if isinstance(y, (Tensor, Variable)) else y, dtype=np.float64)
 
 
-def numerical_jacobian(f, xs, i, delta=1e-6):
+def numerical_jacobian(f: Callable[..., Any], xs: Sequence[Any], i: int, delta: float = 1e-6) -> np.ndarray:
     """d f / d xs[i] by central differences: shape (f.size, xs[i].size)."""
     xs = [_as_array(x) for x in xs]
     x = xs[i]
@@ -68,7 +73,8 @@ def _reverse_jacobian(f, xs, i):
     return jac
 
 
-def compute_gradient(f, x, delta=None):
+def compute_gradient(f: Callable[..., Any], x: Any,
+                     delta: float | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(theoretical, numerical) Jacobians of f at the list of arguments x: two
     lists (one entry per argument) of arrays of shape (f.size, x_i.size)."""
     xs = list(x) if isinstance(x, (list, tuple)) else [x]
@@ -82,7 +88,9 @@ def compute_gradient(f, x, delta=None):
 MODES = ("fwd", "rev")
 
 
-def check_gradients(f, args, order=2, rtol=1e-5, atol=1e-6, delta=1e-6, seed=0, argnums=None, modes=MODES):
+def check_gradients(f: Callable[..., Any], args: Sequence[Any], order: int = 2, rtol: float = 1e-5, atol: float = 1e-6,
+                    delta: float = 1e-6, seed: int = 0, argnums: Sequence[int] | None = None,
+                    modes: Sequence[str] = MODES) -> None:
     """Check the derivatives of f up to `order` against central differences
     along random directions (float64 recommended), in forward mode, reverse
     mode or both (``modes``, a subset of ``("fwd", "rev")``; default both).
