@@ -11,7 +11,7 @@ from tapegrad import _core
 from tapegrad.test import numerical_jacobian
 
 from conftest import ONE_SHOT, raises_exactly, raises_starting
-from op_records import RECORDS
+from op_records import COMPLEX_RECORDS, RECORDS
 
 
 def _counting_op(batching):
@@ -199,9 +199,9 @@ def test_broadcasting_binary_ops_keep_the_batch_axis():
         np.testing.assert_allclose(g.jacobian(y, src).numpy(), num, rtol=1e-6, atol=1e-8)
 
 
-@pytest.mark.parametrize("name", sorted(RECORDS))
+@pytest.mark.parametrize("name", sorted({**RECORDS, **COMPLEX_RECORDS}))
 def test_jacobian_against_finite_differences(name):
-    rec = RECORDS[name]
+    rec = {**RECORDS, **COMPLEX_RECORDS}[name]
     xs = rec.inputs()
     ts = [tf.constant(x) for x in xs]
     with np.errstate(all="ignore"):

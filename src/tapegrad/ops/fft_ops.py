@@ -1,0 +1,317 @@
+"""Discrete Fourier transforms: NumPy's numpy.fft functions on tensors and
+TensorFlow's tf.signal names, built on three ops.
+
+* ``fft``: the complex transform over some axes, forward or inverse, with a
+  normalisation.  It is complex-linear, y = s F x (F the DFT matrix, s the
+  scale of the norm), so its gradient is s conj(F) g: the *inverse* transform
+  with the dual norm ("backward" <-> "forward", "ortho" itself).
+* ``rfft``: real input, the first n // 2 + 1 outputs of the complex
+  transform.  Gradient: g zero-padded back to n entries, inverse-transformed
+  (dual norm), real part.
+* ``irfft``: the real signal of n samples whose spectrum is the Hermitian
+  extension of its n // 2 + 1 inputs.  Each input except the first (and,
+  for even n, the last) stands for two entries of the full spectrum, so the
+  gradient is rfft(g) (dual norm) times the Hermitian weights 1, 2, ..., 2, 1:
+  the correction a plain "the adjoint of irfft is rfft" misses.
+
+The ops take inputs already cropped or zero-padded to the transform's
+lengths (the n= and s= arguments are getitem and pad ops before them) and
+axes counted from the end, so a cotangent with leading batch axes passes.
+Gradients follow TensorFlow's complex convention (docs/complex.md).
+"""
+import numpy as np
+
+from tapegrad import _core
+from tapegrad._core import apply
+from tapegrad.errors import InvalidArgumentError
+from tapegrad.ops._docs import op_doc
+from tapegrad.ops._registry import call, general, numpy_function, raw
+from tapegrad.ops._shapes import as_tensor, ndim_of, shape_of
+from tapegrad.ops.math_ops import cast
+
+_DUAL = {"backward": "forward", "forward": "backward", "ortho": "ortho"}
+_COMPLEX = {np.dtype(np.float32): np.dtype(np.complex64), np.dtype(np.complex64): np.dtype(np.complex64)}
+_REAL = {np.dtype(np.complex64): np.dtype(np.float32), np.dtype(np.float32): np.dtype(np.float32)}
+
+
+def _complex_dtype(dt):
+    return _COMPLEX.get(np.dtype(dt), np.dtype(np.complex128))
+
+
+def _real_dtype(dt):
+    return _REAL.get(np.dtype(dt), np.dtype(np.float64))
+
+
+# ---- the three ops ---------------------------------------------------------------------------
+
+def _fft_forward(x, axes, inverse, norm):
+    f = np.fft.ifftn if inverse else np.fft.fftn
+    return f(x, axes=axes, norm=norm).astype(_complex_dtype(np.result_type(x)), copy=False)
+
+
+fft_op = general("fft", _fft_forward,
+                 (lambda g, ans, x, axes, inverse, norm: call(fft_op, g, params=(axes, not inverse, _DUAL[norm])),),
+                 linear=True)
+
+
+def _rfft_forward(x, axis, norm):
+    return np.fft.rfft(x, axis=axis, norm=norm).astype(_complex_dtype(np.result_type(x)), copy=False)
+
+
+def _rfft_vjp(g, ans, x, axis, norm):
+    n = shape_of(x)[axis]
+    widths = [(0, 0)] * ndim_of(g)
+    widths[axis] = (0, n - shape_of(g)[axis])
+    full = call(fft_op, np.pad(g, widths), params=((axis,), True, _DUAL[norm]))
+    return np.real(full)
+
+
+rfft_op = general("rfft", _rfft_forward, (_rfft_vjp,), save="x", linear=True)
+
+
+def _hermitian_weights(m, n, axis, dtype):
+    w = np.full(m, 2.0, dtype=dtype)
+    w[0] = 1.0
+    if n % 2 == 0:
+        w[-1] = 1.0
+    return w.reshape((m,) + (1,) * (-axis - 1))
+
+
+def _irfft_forward(x, axis, n, norm):
+    return np.fft.irfft(x, n=n, axis=axis, norm=norm).astype(_real_dtype(np.result_type(x)), copy=False)
+
+
+def _irfft_vjp(g, ans, x, axis, n, norm):
+    spectrum = call(rfft_op, g, params=(axis, _DUAL[norm]))
+    return spectrum * _hermitian_weights(shape_of(x)[axis], n, axis, _real_dtype(np.result_type(raw(g))))
+
+
+irfft_op = general("irfft", _irfft_forward, (_irfft_vjp,), save="x", linear=True)
+
+
+# ---- argument handling (NumPy's rules) -------------------------------------------------------
+
+def _norm(norm):
+    if norm is None:
+        return "backward"
+    if norm not in _DUAL:
+        raise ValueError(f'Invalid norm value {norm}; should be "backward", "ortho" or "forward".')
+    return norm
+
+
+def _resized(t, axis, n):
+    """t cropped or zero-padded to n entries along axis (NumPy's n= / s=)."""
+    size = shape_of(t)[axis]
+    if n is None or n == size:
+        return t
+    if n < 1:
+        raise ValueError(f"Invalid number of FFT data points ({n}) specified.")
+    if n < size:
+        return t[(slice(None),) * (axis % ndim_of(t)) + (slice(0, n),)]
+    widths = [(0, 0)] * ndim_of(t)
+    widths[axis] = (0, n - size)
+    return np.pad(t, widths)
+
+
+def _as_complex(a):
+    t = as_tensor(a)
+    dt = np.result_type(t._value)
+    return t if dt.kind == "c" else cast(t, _complex_dtype(dt))
+
+
+def _as_real(a, op):
+    t = as_tensor(a)
+    dt = np.result_type(t._value)
+    if dt.kind == "c":
+        raise TypeError(f"{op}: the input must be real, got {dt.name}")
+    return t if dt.kind == "f" else cast(t, np.float64)
+
+
+def _axes(t, s, axes, default_last=None):
+    nd = ndim_of(t)
+    if axes is None:
+        axes = list(range(-len(s), 0)) if s is not None else list(range(-(default_last or nd), 0))
+    axes = [int(a) for a in np.atleast_1d(axes)]
+    for a in axes:
+        if not -nd <= a < nd:
+            raise IndexError(f"axis {a} is out of bounds for array of dimension {nd}")
+    axes = [a % nd - nd for a in axes]
+    if s is None:
+        s = [None] * len(axes)
+    s = list(s)
+    if len(s) != len(axes):
+        raise ValueError("Shape and axes have different lengths.")
+    return axes, s
+
+
+def _c2c(a, s, axes, norm, inverse):
+    t = _as_complex(a)
+    axes, s = _axes(t, s, axes)
+    for ax, n in zip(axes, s):
+        t = _resized(t, ax, n)
+    if not axes:
+        return t
+    return apply(fft_op, (t,), (tuple(axes), inverse, _norm(norm)))
+
+
+def _r2c(a, s, axes, norm, op):
+    t = _as_real(a, op)
+    axes, s = _axes(t, s, axes)
+    t = apply(rfft_op, (_resized(t, axes[-1], s[-1]),), (axes[-1], _norm(norm)))
+    return _c2c(t, s[:-1], axes[:-1], norm, False) if len(axes) > 1 else t
+
+
+def _c2r(a, s, axes, norm):
+    t = _as_complex(a)
+    axes, s = _axes(t, s, axes)
+    if len(axes) > 1:
+        t = _c2c(t, s[:-1], axes[:-1], norm, True)
+    n = s[-1] if s[-1] is not None else 2 * (shape_of(t)[axes[-1]] - 1)
+    if n < 1:
+        raise ValueError(f"Invalid number of FFT data points ({n}) specified.")
+    return apply(irfft_op, (_resized(t, axes[-1], n // 2 + 1),), (axes[-1], n, _norm(norm)))
+
+
+# ---- numpy.fft on tensors ------------------------------------------------------------------
+
+numpy_function(np.fft.fft)(lambda a, n=None, axis=-1, norm=None, out=None: _c2c(a, [n], [axis], norm, False))
+numpy_function(np.fft.ifft)(lambda a, n=None, axis=-1, norm=None, out=None: _c2c(a, [n], [axis], norm, True))
+numpy_function(np.fft.fft2)(lambda a, s=None, axes=(-2, -1), norm=None, out=None: _c2c(a, s, axes, norm, False))
+numpy_function(np.fft.ifft2)(lambda a, s=None, axes=(-2, -1), norm=None, out=None: _c2c(a, s, axes, norm, True))
+numpy_function(np.fft.fftn)(lambda a, s=None, axes=None, norm=None, out=None: _c2c(a, s, axes, norm, False))
+numpy_function(np.fft.ifftn)(lambda a, s=None, axes=None, norm=None, out=None: _c2c(a, s, axes, norm, True))
+numpy_function(np.fft.rfft)(lambda a, n=None, axis=-1, norm=None, out=None: _r2c(a, [n], [axis], norm, "rfft"))
+numpy_function(np.fft.rfft2)(lambda a, s=None, axes=(-2, -1), norm=None, out=None: _r2c(a, s, axes, norm, "rfft2"))
+numpy_function(np.fft.rfftn)(lambda a, s=None, axes=None, norm=None, out=None: _r2c(a, s, axes, norm, "rfftn"))
+numpy_function(np.fft.irfft)(lambda a, n=None, axis=-1, norm=None, out=None: _c2r(a, [n], [axis], norm))
+numpy_function(np.fft.irfft2)(lambda a, s=None, axes=(-2, -1), norm=None, out=None: _c2r(a, s, axes, norm))
+numpy_function(np.fft.irfftn)(lambda a, s=None, axes=None, norm=None, out=None: _c2r(a, s, axes, norm))
+
+
+def _shifted(x, axes, sign):
+    t = as_tensor(x)
+    nd = ndim_of(t)
+    axes = range(nd) if axes is None else [int(a) for a in np.atleast_1d(axes)]
+    for ax in axes:
+        n = shape_of(t)[ax]
+        perm = (np.arange(n) - sign * (n // 2)) % n          # np.roll by sign * (n // 2)
+        t = t[(slice(None),) * (ax % nd) + (perm,)]
+    return t
+
+
+numpy_function(np.fft.fftshift)(lambda x, axes=None: _shifted(x, axes, 1))
+numpy_function(np.fft.ifftshift)(lambda x, axes=None: _shifted(x, axes, -1))
+
+
+# ---- TensorFlow's tf.signal names: the innermost axes, complex inputs ----------------------
+
+def _tf_complex(x, op):
+    if isinstance(x, (_core.Tensor, _core.Variable)):
+        dt = np.result_type(as_tensor(x)._value)
+        if dt.kind != "c":
+            raise InvalidArgumentError(f"Value for attr 'Tcomplex' of {dt.name} is not in the list of allowed "
+                                       f"values: complex64, complex128 [Op:{op}]")
+        return x
+    return as_tensor(np.asarray(x, dtype=np.complex64))
+
+
+def _tf_real(x, op):
+    if isinstance(x, (_core.Tensor, _core.Variable)):
+        dt = np.result_type(as_tensor(x)._value)
+        if dt.kind != "f" or dt.itemsize < 4:
+            raise InvalidArgumentError(f"Value for attr 'Treal' of {dt.name} is not in the list of allowed values: "
+                                       f"float, double [Op:{op}]")
+        return x
+    return as_tensor(np.asarray(x, dtype=np.float32))
+
+
+def _fft_length(fft_length, k, op):
+    if fft_length is None:
+        return None
+    n = [int(v) for v in np.atleast_1d(np.asarray(raw(as_tensor(fft_length))))]
+    if len(n) != k:
+        raise InvalidArgumentError(f"{op}: fft_length must have {k} element(s), got {n}")
+    return n
+
+
+_C2C_DOC = dict(
+    dtypes="complex64 and complex128 (a float tensor raises InvalidArgumentError, as in TensorFlow; Python "
+           "lists become complex64).",
+    raises="InvalidArgumentError: a real tensor.")
+
+
+def _tf_c2c(k, inverse, tf_name):
+    op = tf_name.split(".")[-1]
+    first = ", ".join(["0"] * k)
+
+    @op_doc(
+        summary=f"The {'inverse ' if inverse else ''}discrete Fourier transform over the innermost {k} "
+                f"ax{'is' if k == 1 else 'es'} (unnormalised forward, 1/n inverse).",
+        tf=f"``{tf_name}``",
+        numpy=f"``numpy.fft.{'i' if inverse else ''}fft{'' if k == 1 else '2' if k == 2 else 'n'}``",
+        returns="A complex Tensor of input's shape and dtype.",
+        derivative=f"the {'forward' if inverse else 'inverse'} transform of g, scaled so it is the adjoint "
+                   f"(conjugate transpose) of this linear map.",
+        example=f"""
+            >>> complex(tg.signal.{op}(tg.ones([2] * {k}, dtype=tg.complex64)).numpy()[{first}])
+            {'(1+0j)' if inverse else f'({2 ** k}+0j)'}
+        """, **_C2C_DOC)
+    def transform(input, name=None):
+        t = _tf_complex(input, op.upper())
+        return _c2c(t, None, list(range(-k, 0)), None, inverse)
+    transform.__name__ = transform.__qualname__ = op
+    return transform
+
+
+fft = _tf_c2c(1, False, "tf.signal.fft")
+ifft = _tf_c2c(1, True, "tf.signal.ifft")
+fft2d = _tf_c2c(2, False, "tf.signal.fft2d")
+ifft2d = _tf_c2c(2, True, "tf.signal.ifft2d")
+fft3d = _tf_c2c(3, False, "tf.signal.fft3d")
+ifft3d = _tf_c2c(3, True, "tf.signal.ifft3d")
+
+
+@op_doc(
+    summary="The discrete Fourier transform of a real signal over the innermost axis: the n // 2 + 1 "
+            "non-negative frequencies.",
+    tf="``tf.signal.rfft``",
+    numpy="``numpy.fft.rfft``",
+    args={"input_tensor": ("Tensor, Variable or array-like", "real signals, samples on the last axis."),
+          "fft_length": ("list of one int or None", "n: the signal is cropped or zero-padded to n samples.")},
+    returns="A complex Tensor (..., n // 2 + 1): complex64 for float32, complex128 for float64.",
+    dtypes="float32 and float64.",
+    derivative="g zero-padded to n entries, inverse-transformed without the 1/n, real part.",
+    raises="InvalidArgumentError: a complex or integer tensor.",
+    example="""
+        >>> tg.signal.rfft(tg.constant([1.0, 2.0, 3.0, 4.0]))
+        <tapegrad.Tensor: shape=(3,), dtype=complex64, numpy=array([10.+0.j, -2.+2.j, -2.+0.j], dtype=complex64)>
+    """)
+def rfft(input_tensor, fft_length=None, name=None):
+    n = _fft_length(fft_length, 1, "RFFT")
+    return _r2c(_tf_real(input_tensor, "RFFT"), n, [-1], None, "rfft")
+
+
+@op_doc(
+    summary="The real signal of n samples whose non-negative frequencies are the innermost axis (the inverse "
+            "of rfft).",
+    tf="``tf.signal.irfft``",
+    numpy="``numpy.fft.irfft``",
+    args={"input_tensor": ("Tensor, Variable or array-like", "complex spectra on the last axis."),
+          "fft_length": ("list of one int or None", "n, the output's length; default 2 * (m - 1) for m "
+                                                    "inputs.")},
+    returns="A real Tensor (..., n): float32 for complex64, float64 for complex128.",
+    dtypes="complex64 and complex128.",
+    derivative="rfft(g) / n times the Hermitian weights (1 for the zero frequency and, for even n, the last; 2 "
+               "for the others, which stand for two entries of the full spectrum).",
+    raises="InvalidArgumentError: a real tensor.",
+    example="""
+        >>> tg.signal.irfft(tg.constant([10 + 0j, -2 + 2j, -2 + 0j], dtype=tg.complex64))
+        <tapegrad.Tensor: shape=(4,), dtype=float32, numpy=array([1., 2., 3., 4.], dtype=float32)>
+    """)
+def irfft(input_tensor, fft_length=None, name=None):
+    n = _fft_length(fft_length, 1, "IRFFT")
+    return _c2r(_tf_complex(input_tensor, "IRFFT"), n, [-1], None)
+
+
+__all__ = ["fft", "fft2d", "fft3d", "fft_op", "ifft", "ifft2d", "ifft3d", "irfft", "irfft_op", "rfft",
+           "rfft_op"]
