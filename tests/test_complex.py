@@ -4,6 +4,10 @@ TensorFlow's tf.signal names, and the linear algebra of general and complex matr
 
 Per-op rules are checked through tests/op_records.py (RECORDS and COMPLEX_RECORDS); this module checks the public
 functions: their arguments, values against NumPy's, and gradients of whole programs."""
+import doctest
+import pathlib
+import re
+
 import numpy as np
 import pytest
 
@@ -355,3 +359,13 @@ def test_qr():
     assert q.shape == (3, 3)
     with pytest.raises(NotImplementedError, match="full_matrices"):
         tape.gradient(q, full)
+
+
+def test_the_examples_of_docs_complex_md_run():
+    text = (pathlib.Path(__file__).resolve().parent.parent / "docs" / "complex.md").read_text()
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", text, flags=re.S) if ">>>" in b]
+    assert len(blocks) == 2
+    test = doctest.DocTestParser().get_doctest("\n".join(blocks), {"tg": tg, "np": np}, "complex.md", None, 0)
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    runner.run(test)
+    assert runner.summarize().failed == 0
