@@ -206,6 +206,8 @@ def test_fft_arguments_are_checked():
         np.fft.fft(tg.constant(Z), n=0)
     with pytest.raises(TypeError, match="must be real"):
         np.fft.rfft(tg.constant(Z))
+    with pytest.raises(TypeError, match="out="):
+        np.fft.fft(tg.constant(Z), out=np.zeros(Z.shape, complex))
 
 
 def test_tensorflow_signal_names():

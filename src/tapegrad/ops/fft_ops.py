@@ -174,18 +174,40 @@ def _c2r(a, s, axes, norm):
 
 # ---- numpy.fft on tensors ------------------------------------------------------------------
 
-numpy_function(np.fft.fft)(lambda a, n=None, axis=-1, norm=None, out=None: _c2c(a, [n], [axis], norm, False))
-numpy_function(np.fft.ifft)(lambda a, n=None, axis=-1, norm=None, out=None: _c2c(a, [n], [axis], norm, True))
-numpy_function(np.fft.fft2)(lambda a, s=None, axes=(-2, -1), norm=None, out=None: _c2c(a, s, axes, norm, False))
-numpy_function(np.fft.ifft2)(lambda a, s=None, axes=(-2, -1), norm=None, out=None: _c2c(a, s, axes, norm, True))
-numpy_function(np.fft.fftn)(lambda a, s=None, axes=None, norm=None, out=None: _c2c(a, s, axes, norm, False))
-numpy_function(np.fft.ifftn)(lambda a, s=None, axes=None, norm=None, out=None: _c2c(a, s, axes, norm, True))
-numpy_function(np.fft.rfft)(lambda a, n=None, axis=-1, norm=None, out=None: _r2c(a, [n], [axis], norm, "rfft"))
-numpy_function(np.fft.rfft2)(lambda a, s=None, axes=(-2, -1), norm=None, out=None: _r2c(a, s, axes, norm, "rfft2"))
-numpy_function(np.fft.rfftn)(lambda a, s=None, axes=None, norm=None, out=None: _r2c(a, s, axes, norm, "rfftn"))
-numpy_function(np.fft.irfft)(lambda a, n=None, axis=-1, norm=None, out=None: _c2r(a, [n], [axis], norm))
-numpy_function(np.fft.irfft2)(lambda a, s=None, axes=(-2, -1), norm=None, out=None: _c2r(a, s, axes, norm))
-numpy_function(np.fft.irfftn)(lambda a, s=None, axes=None, norm=None, out=None: _c2r(a, s, axes, norm))
+def _no_out(out, np_func):
+    if out is not None:
+        raise TypeError(f"tapegrad: numpy.fft.{np_func.__name__}(..., out=...) is not supported: Tensors are "
+                        f"immutable")
+
+
+def _transform(s, axes, norm, kind, inverse, np_func):
+    if kind == "c2c":
+        return lambda a: _c2c(a, s, axes, norm, inverse)
+    if kind == "r2c":
+        return lambda a: _r2c(a, s, axes, norm, np_func.__name__)
+    return lambda a: _c2r(a, s, axes, norm)
+
+
+def _numpy_fft(np_func, kind, inverse, one_axis, default_axes=None):
+    """numpy.fft.<name> on tensors, with NumPy's signature (out= is refused)."""
+    if one_axis:
+        def f(a, n=None, axis=-1, norm=None, out=None):
+            _no_out(out, np_func)
+            return _transform([n], [axis], norm, kind, inverse, np_func)(a)
+    else:
+        def f(a, s=None, axes=default_axes, norm=None, out=None):
+            _no_out(out, np_func)
+            return _transform(s, axes, norm, kind, inverse, np_func)(a)
+    numpy_function(np_func)(f)
+
+
+for _args in [(np.fft.fft, "c2c", False, True), (np.fft.ifft, "c2c", True, True),
+              (np.fft.fft2, "c2c", False, False, (-2, -1)), (np.fft.ifft2, "c2c", True, False, (-2, -1)),
+              (np.fft.fftn, "c2c", False, False), (np.fft.ifftn, "c2c", True, False),
+              (np.fft.rfft, "r2c", False, True), (np.fft.rfft2, "r2c", False, False, (-2, -1)),
+              (np.fft.rfftn, "r2c", False, False), (np.fft.irfft, "c2r", True, True),
+              (np.fft.irfft2, "c2r", True, False, (-2, -1)), (np.fft.irfftn, "c2r", True, False)]:
+    _numpy_fft(*_args)
 
 
 def _shifted(x, axes, sign):
