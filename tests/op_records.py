@@ -312,5 +312,7 @@ C.append(Record("qr", (((3, 3), "real"),), params=(True,), finish=_qr_finish, dt
                 tag=",square"))
 C.append(Record("qr", (((2, 5), "real"),), params=(True,), finish=_qr_finish, dtypes=("float64", "float32"),
                 tag=",wide"))
+C.append(Record("cast", ((S, "real"),), params=(np.dtype(np.float64), np.dtype(np.complex128)), dtypes=("complex128",),
+                tag=",to real", note="complex128 -> float64: the real part (TensorFlow's cast)"))
 COMPLEX_RECORDS = {f"{r.op}[{r.dtypes[0]}{r.tag}]": r for r in C}
 assert len(COMPLEX_RECORDS) == len(C), "two complex records for one op"

@@ -59,6 +59,16 @@ def test_real_inputs_to_the_complex_functions():
     np.testing.assert_array_equal(tape.gradient(y, x).numpy(), [3.0, 3.0])
 
 
+def test_cast_between_complex_and_real_as_tensorflow():
+    z = tg.constant([1.5 + 2j, -3 - 1j])
+    assert tg.cast(z, tg.float32).numpy().tolist() == [1.5, -3.0]                 # the real part
+    assert tg.cast(z, tg.int32).numpy().tolist() == [1, -3]
+    with tg.GradientTape() as tape:
+        tape.watch(z)
+        y = tg.reduce_sum(tg.cast(z, tg.float64) * [2.0, 3.0])
+    np.testing.assert_array_equal(tape.gradient(y, z).numpy(), [2 + 0j, 3 + 0j])
+
+
 def test_real_if_close():
     close = np.real_if_close(tg.constant([1 + 1e-20j, 2 + 0j]))
     assert close.dtype == tg.float64

@@ -378,10 +378,9 @@ cast_op = general("cast", _cast_forward,
     numpy="``x.astype(dtype)``",
     returns="A Tensor of x's shape with the new dtype.",
     args={"dtype": ("DType or NumPy dtype", "the target dtype.")},
-    dtypes="every dtype; complex to real raises TypeError.",
+    dtypes="every dtype; complex to real keeps the real part (as TensorFlow and NumPy do).",
     derivative="1 for a floating-to-floating cast (the gradient is cast back to x's dtype); none when either dtype "
                "is not floating, as in TensorFlow.",
-    raises="TypeError: a complex tensor cast to a real dtype.",
     example="""
         >>> tg.cast([1.7, -1.7], tg.int32)
         <tapegrad.Tensor: shape=(2,), dtype=int32, numpy=array([ 1, -1], dtype=int32)>
@@ -398,9 +397,6 @@ def cast(x, dtype, name=None):
     in_dt = np.result_type(t._value)
     if dt == in_dt:
         return _core.apply(array_ops.identity_op, (t,))
-    if in_dt.kind == "c" and dt.kind != "c":
-        raise TypeError(f"cast: casting complex to real ({in_dt} to {dt}) discards the imaginary part; "
-                        f"use tapegrad.math.real")
     return _core.apply(cast_op, (t,), (dt, in_dt))
 
 
