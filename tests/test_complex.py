@@ -242,6 +242,16 @@ def test_tensorflow_signal_names():
     with pytest.raises(InvalidArgumentError, match="Treal"):
         tg.signal.rfft(tg.constant([1j]))
     check_gradients(lambda t: tg.signal.irfft(tg.signal.fft2d(t), fft_length=[7]), [Z[:2, :4]], order=2)
+    cube = RNG.standard_normal((2, 3, 4))
+    np.testing.assert_allclose(tg.signal.rfft2d(cube, fft_length=[2, 6]).numpy(), np.fft.rfft2(cube, s=(2, 6)),
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(tg.signal.irfft3d(tg.signal.rfft3d(tg.constant(cube))).numpy(), cube, atol=1e-12)
+    np.testing.assert_allclose(tg.signal.irfft2d(tg.constant(Z), fft_length=[3, 5]).numpy(),
+                               np.fft.irfft2(Z, s=(3, 5)), atol=1e-12)
+    with pytest.raises(InvalidArgumentError, match="fft_length"):
+        tg.signal.rfft2d(cube, fft_length=[4])
+    check_gradients(lambda t: tg.signal.irfft2d(tg.signal.rfft2d(t, fft_length=[3, 5]) * (1 + 2j)), [cube],
+                    order=2)
 
 
 # ---- linear algebra -----------------------------------------------------------------------------

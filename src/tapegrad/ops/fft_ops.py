@@ -293,47 +293,70 @@ fft3d = _tf_c2c(3, False, "tf.signal.fft3d")
 ifft3d = _tf_c2c(3, True, "tf.signal.ifft3d")
 
 
-@op_doc(
-    summary="The discrete Fourier transform of a real signal over the innermost axis: the n // 2 + 1 "
-            "non-negative frequencies.",
-    tf="``tf.signal.rfft``",
-    numpy="``numpy.fft.rfft``",
-    args={"input_tensor": ("Tensor, Variable or array-like", "real signals, samples on the last axis."),
-          "fft_length": ("list of one int or None", "n: the signal is cropped or zero-padded to n samples.")},
-    returns="A complex Tensor (..., n // 2 + 1): complex64 for float32, complex128 for float64.",
-    dtypes="float32 and float64.",
-    derivative="g zero-padded to n entries, inverse-transformed without the 1/n, real part.",
-    raises="InvalidArgumentError: a complex or integer tensor.",
-    example="""
-        >>> tg.signal.rfft(tg.constant([1.0, 2.0, 3.0, 4.0]))
-        <tapegrad.Tensor: shape=(3,), dtype=complex64, numpy=array([10.+0.j, -2.+2.j, -2.+0.j], dtype=complex64)>
-    """)
-def rfft(input_tensor, fft_length=None, name=None):
-    n = _fft_length(fft_length, 1, "RFFT")
-    return _r2c(_tf_real(input_tensor, "RFFT"), n, [-1], None, "rfft")
+def _tf_r2c(k, tf_name):
+    op = tf_name.split(".")[-1]
+    axes = "innermost axis" if k == 1 else f"innermost {k} axes"
+
+    @op_doc(
+        summary=f"The discrete Fourier transform of a real signal over the {axes}: the n // 2 + 1 non-negative "
+                f"frequencies along the last one.",
+        tf=f"``{tf_name}``",
+        numpy=f"``numpy.fft.rfft{'' if k == 1 else '2' if k == 2 else 'n'}``",
+        args={"input_tensor": ("Tensor, Variable or array-like", "real signals, samples on the last axes."),
+              "fft_length": (f"list of {k} int(s) or None", "the signal is cropped or zero-padded to these "
+                                                             "lengths.")},
+        returns="A complex Tensor (..., n // 2 + 1) for n samples on the last axis: complex64 for float32, "
+                "complex128 for float64.",
+        dtypes="float32 and float64.",
+        derivative="g zero-padded to n entries, inverse-transformed without the 1/n, real part (and the adjoint "
+                   "complex transform over the other axes).",
+        raises="InvalidArgumentError: a complex or integer tensor, or an fft_length of another length.",
+        example=f"""
+            >>> tuple(tg.signal.{op}(tg.ones({[2] * (k - 1) + [4]})).shape)
+            {tuple([2] * (k - 1) + [3])}
+        """)
+    def transform(input_tensor, fft_length=None, name=None):
+        n = _fft_length(fft_length, k, op.upper())
+        return _r2c(_tf_real(input_tensor, op.upper()), n, list(range(-k, 0)), None, op)
+    transform.__name__ = transform.__qualname__ = op
+    return transform
 
 
-@op_doc(
-    summary="The real signal of n samples whose non-negative frequencies are the innermost axis (the inverse "
-            "of rfft).",
-    tf="``tf.signal.irfft``",
-    numpy="``numpy.fft.irfft``",
-    args={"input_tensor": ("Tensor, Variable or array-like", "complex spectra on the last axis."),
-          "fft_length": ("list of one int or None", "n, the output's length; default 2 * (m - 1) for m "
-                                                    "inputs.")},
-    returns="A real Tensor (..., n): float32 for complex64, float64 for complex128.",
-    dtypes="complex64 and complex128.",
-    derivative="rfft(g) / n times the Hermitian weights (1 for the zero frequency and, for even n, the last; 2 "
-               "for the others, which stand for two entries of the full spectrum).",
-    raises="InvalidArgumentError: a real tensor.",
-    example="""
-        >>> tg.signal.irfft(tg.constant([10 + 0j, -2 + 2j, -2 + 0j], dtype=tg.complex64))
-        <tapegrad.Tensor: shape=(4,), dtype=float32, numpy=array([1., 2., 3., 4.], dtype=float32)>
-    """)
-def irfft(input_tensor, fft_length=None, name=None):
-    n = _fft_length(fft_length, 1, "IRFFT")
-    return _c2r(_tf_complex(input_tensor, "IRFFT"), n, [-1], None)
+def _tf_c2r(k, tf_name):
+    op = tf_name.split(".")[-1]
+    axes = "innermost axis" if k == 1 else f"innermost {k} axes"
+
+    @op_doc(
+        summary=f"The real signal whose spectrum over the {axes} is the input, non-negative frequencies along "
+                f"the last one (the inverse of rfft{'' if k == 1 else f'{k}d'}).",
+        tf=f"``{tf_name}``",
+        numpy=f"``numpy.fft.irfft{'' if k == 1 else '2' if k == 2 else 'n'}``",
+        args={"input_tensor": ("Tensor, Variable or array-like", "complex spectra on the last axes."),
+              "fft_length": (f"list of {k} int(s) or None", "the output's lengths; the last defaults to "
+                                                             "2 * (m - 1) for m inputs.")},
+        returns="A real Tensor: float32 for complex64, float64 for complex128.",
+        dtypes="complex64 and complex128.",
+        derivative="rfft(g) / n times the Hermitian weights (1 for the zero frequency and, for even n, the last; 2 "
+                   "for the others, which stand for two entries of the full spectrum).",
+        raises="InvalidArgumentError: a real tensor, or an fft_length of another length.",
+        example=f"""
+            >>> tuple(tg.signal.{op}(tg.ones({[2] * (k - 1) + [3]}, dtype=tg.complex64)).shape)
+            {tuple([2] * (k - 1) + [4])}
+        """)
+    def transform(input_tensor, fft_length=None, name=None):
+        n = _fft_length(fft_length, k, op.upper())
+        return _c2r(_tf_complex(input_tensor, op.upper()), n, list(range(-k, 0)), None)
+    transform.__name__ = transform.__qualname__ = op
+    return transform
 
 
-__all__ = ["fft", "fft2d", "fft3d", "fft_op", "ifft", "ifft2d", "ifft3d", "irfft", "irfft_op", "rfft",
-           "rfft_op"]
+rfft = _tf_r2c(1, "tf.signal.rfft")
+irfft = _tf_c2r(1, "tf.signal.irfft")
+rfft2d = _tf_r2c(2, "tf.signal.rfft2d")
+irfft2d = _tf_c2r(2, "tf.signal.irfft2d")
+rfft3d = _tf_r2c(3, "tf.signal.rfft3d")
+irfft3d = _tf_c2r(3, "tf.signal.irfft3d")
+
+
+__all__ = ["fft", "fft2d", "fft3d", "fft_op", "ifft", "ifft2d", "ifft3d", "irfft", "irfft2d", "irfft3d", "irfft_op",
+           "rfft", "rfft2d", "rfft3d", "rfft_op"]
