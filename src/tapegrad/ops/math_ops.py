@@ -128,12 +128,8 @@ def _erf(x):
 negative = unary("negative", np.negative, lambda g, ans, x: -g, ufunc=np.negative,
                  doc="-x, elementwise (the unary ``-`` operator).",
                  grad="-1", at=1.5, gives="-1.5 -1.0", dtypes="numeric")
-def _is_complex(x):
-    return np.result_type(raw(x)).kind == "c"
-
-
 def _abs_vjp(g, ans, x):
-    if type(x) is np.ndarray and x.dtype.kind != "c" or not _is_complex(x):
+    if raw(x).dtype.kind != "c":           # a tensor's value is an ndarray or a NumPy scalar
         return g * np.sign(x)
     # |z| of a complex z: dL/dRe z + i dL/dIm z = g z / |z| (0 at z = 0), written with
     # differentiable ops (sign's own gradient is zero, which is wrong for complex z).
