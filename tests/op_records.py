@@ -43,7 +43,10 @@ DOMAINS = {
     "erfc": lambda r, s: r.uniform(0.2, 1.8, s),
 }
 
-HAVE_SCIPY = importlib.util.find_spec("scipy") is not None
+try:
+    HAVE_SCIPY = importlib.util.find_spec("scipy") is not None
+except (ImportError, ValueError):           # a finder that refuses it, or sys.modules["scipy"] = None
+    HAVE_SCIPY = False
 
 
 def _spd(r, s):
