@@ -82,7 +82,7 @@ def test_a_missing_derivative_raises_instead_of_being_zero(call, argument):
 
 
 def test_autograds_values():
-    # autograd 1.9.1's results for the same calls (AUTOGRAD_API section 5's probes).
+    # autograd 1.9.1's results for the same calls (run with SciPy 1.17.1), as literals.
     assert float(tg.grad(special.gammaln)(np.float64(3.5))) == pytest.approx(1.103156640645243, rel=1e-14)
     assert float(tg.grad(lambda x: special.jn(2, x))(np.float64(1.5))) == pytest.approx(0.24848627838447995, 1e-14)
     assert float(tg.grad(special.erf)(np.float64(0.3))) == pytest.approx(1.031260909618963, rel=1e-14)
@@ -367,3 +367,27 @@ def test_odeint_refuses_second_derivatives_and_forward_mode():
         tg.hessian(lambda y0: _final(y0, TT, 0.5))(np.array([1.0]))
     with pytest.raises(NotImplementedError, match="forward mode"):
         tg.jvp(lambda y0: _final(y0, TT, 0.5), (np.array([1.0]),), (np.array([1.0]),))
+
+
+def test_odeint_args_by_keyword_and_a_scalar_y0():
+    # autograd needs args positionally, as a traced tuple, and returns a (1,)-shaped gradient for a scalar y0.
+    gk = tg.grad(lambda k: np.sum(integrate.odeint(_decay, np.array([1.0]), TT, args=(k,), rtol=1e-10,
+                                                   atol=1e-10)[-1]))(np.float64(0.5))
+    assert float(gk) == pytest.approx(-2 * np.exp(-1.0), rel=1e-6)
+    gy = tg.grad(lambda y0: np.sum(integrate.odeint(_decay, y0, TT, args=(0.5,), rtol=1e-10, atol=1e-10)[-1]))(
+        np.float64(1.0))
+    assert gy.shape == () and float(gy) == pytest.approx(np.exp(-1.0), rel=1e-7)
+
+
+def test_log_ndtr_gradient_is_finite_in_the_far_left_tail():
+    # d/dx log Phi(x) -> -x as x -> -inf (Mills' ratio); pdf / cdf formed separately would be 0 / 0.
+    g = float(tg.grad(special.log_ndtr)(np.float64(-40.0)))
+    assert g == pytest.approx(40.02496884721088, rel=1e-10)
+    assert float(tg.grad(special.log_ndtr)(np.float64(40.0))) == 0.0
+
+
+def test_float32_tensors_stay_float32():
+    x = tg.constant(np.float32([0.5, 1.0]))
+    for y in [stats.norm.logpdf(x, 0.1, 2.0), stats.gamma.logpdf(x, 2.0), stats.t.cdf(x, 3.0), special.gammaln(x),
+              special.logsumexp(x, b=np.array([1.0, 2.0]))]:
+        assert y.dtype == tg.float32
