@@ -15,7 +15,6 @@ import scipy.optimize  # noqa: E402
 from tapegrad.scipy import stats  # noqa: E402
 from tapegrad.scipy.stats import multivariate_normal as mvn  # noqa: E402
 
-
 # ---- Gaussian process regression: fit the kernel's hyperparameters ---------------------------
 
 def _gp_data():
