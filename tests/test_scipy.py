@@ -227,7 +227,7 @@ def test_multivariate_normal():
     np.testing.assert_allclose(np.asarray(mvn.logpdf(0.3, 0.1, 2.0)), ref.logpdf(0.3, 0.1, 2.0))
     np.testing.assert_allclose(np.asarray(mvn.entropy(mean, cov)), ref.entropy(mean, cov), rtol=1e-12)
     sym = lambda c: (c + np.transpose(c)) * 0.5                                  # noqa: E731
-    check_gradients(lambda x, m, c: mvn.logpdf(x, m, sym(c)), [xs, mean, cov], order=2, rtol=1e-4)
+    check_gradients(lambda x, m, c: mvn.logpdf(x, m, sym(c)), [xs[:2], mean, cov], order=2, rtol=1e-4)
     # autograd's value: d logpdf / d cov at x = [1, 0], mean 0, cov I
     np.testing.assert_allclose(np.asarray(tg.grad(lambda c: mvn.logpdf(np.array([1., 0.]), np.zeros(2), c))(
         np.eye(2))), [[0., 0.], [0., -0.5]], atol=1e-12)

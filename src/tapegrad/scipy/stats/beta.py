@@ -28,4 +28,5 @@ def cdf(x, a, b, loc=0, scale=1):
 
 
 def logcdf(x, a, b, loc=0, scale=1):
-    return np.log(cdf(x, a, b, loc, scale))
+    with np.errstate(divide="ignore"):           # log(0) = -inf, as in SciPy, silently
+        return np.log(cdf(x, a, b, loc, scale))

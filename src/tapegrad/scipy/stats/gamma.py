@@ -26,4 +26,5 @@ def cdf(x, a, loc=0, scale=1):
 
 
 def logcdf(x, a, loc=0, scale=1):
-    return np.log(cdf(x, a, loc, scale))
+    with np.errstate(divide="ignore"):           # log(0) = -inf, as in SciPy, silently
+        return np.log(cdf(x, a, loc, scale))

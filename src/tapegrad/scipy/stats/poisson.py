@@ -30,4 +30,5 @@ def cdf(k, mu, loc=0):
 
 
 def logcdf(k, mu, loc=0):
-    return np.log(cdf(k, mu, loc))
+    with np.errstate(divide="ignore"):           # log(0) = -inf, as in SciPy, silently
+        return np.log(cdf(k, mu, loc))

@@ -27,4 +27,5 @@ def cdf(x, df, loc=0, scale=1):
 
 
 def logcdf(x, df, loc=0, scale=1):
-    return np.log(cdf(x, df, loc, scale))
+    with np.errstate(divide="ignore"):           # log(0) = -inf, as in SciPy, silently
+        return np.log(cdf(x, df, loc, scale))
