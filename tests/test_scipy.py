@@ -391,3 +391,10 @@ def test_float32_tensors_stay_float32():
     for y in [stats.norm.logpdf(x, 0.1, 2.0), stats.gamma.logpdf(x, 2.0), stats.t.cdf(x, 3.0), special.gammaln(x),
               special.logsumexp(x, b=np.array([1.0, 2.0]))]:
         assert y.dtype == tg.float32
+
+
+def test_hessian_through_a_log_density_against_the_hand_derived_value():
+    # d^2/ds^2 [-(x - m)^2 / (2 s^2) - log s] = -3 (x - m)^2 / s^4 + 1 / s^2, summed over x
+    x, m, s = np.array([0.3, -1.2, 2.0]), 0.1, 1.7
+    h = tg.hessian(lambda s: np.sum(stats.norm.logpdf(x, m, s)))(np.float64(s))
+    assert float(h) == pytest.approx(np.sum(-3 * (x - m) ** 2 / s ** 4 + 1 / s ** 2), rel=1e-12)
