@@ -293,9 +293,11 @@ def test_sqrtm_solve_sylvester_expm():
     np.testing.assert_allclose(np.asarray(g), [[0.22007, 0.235992], [0.235992, 0.25491]], atol=1e-6)
 
 
-def test_sqrtm_of_a_matrix_without_a_real_square_root_is_refused():
-    with pytest.raises(ValueError, match="complex"):
+def test_complex_matrices_and_results_are_refused():
+    with pytest.raises(ValueError, match="the result is complex"):
         linalg.sqrtm(np.array([[-1.0, 0.0], [0.0, 1.0]]))
+    with pytest.raises(TypeError, match="expm is differentiable for real arguments only"):
+        linalg.expm(np.eye(2) * (1 + 1j))
 
 
 # ---- signal ----------------------------------------------------------------------------------
@@ -398,3 +400,11 @@ def test_hessian_through_a_log_density_against_the_hand_derived_value():
     x, m, s = np.array([0.3, -1.2, 2.0]), 0.1, 1.7
     h = tg.hessian(lambda s: np.sum(stats.norm.logpdf(x, m, s)))(np.float64(s))
     assert float(h) == pytest.approx(np.sum(-3 * (x - m) ** 2 / s ** 4 + 1 / s ** 2), rel=1e-12)
+
+
+def test_complex_arguments_are_refused_where_the_rules_assume_real_ones():
+    z = np.array([1.0 + 1.0j])
+    with pytest.raises(TypeError, match="gammaln is differentiable for real arguments only"):
+        special.gammaln(z)
+    with pytest.raises(TypeError, match=r"scipy\.special\.jv is differentiable for real arguments only"):
+        scipy.special.jv(1.0, tg.constant(z))

@@ -52,6 +52,8 @@ def array_ufunc(ufunc, method, inputs, kwargs):
         if f is None:
             raise TypeError(f"tapegrad has no gradient rule for scipy.special.{ufunc.__name__}; use a "
                             f"tapegrad.scipy function, or call it on t.numpy() to leave the tape explicitly")
+        if any(isinstance(x, (Tensor, Variable)) and x.dtype.is_complex for x in inputs):
+            raise TypeError(f"tapegrad: scipy.special.{ufunc.__name__} is differentiable for real arguments only")
     if f is None:
         raise TypeError(f"tapegrad has no gradient rule for numpy.{ufunc.__name__}; use a tapegrad op, or "
                         f"call it on t.numpy() to leave the tape explicitly")

@@ -60,6 +60,7 @@ def _no_derivative(function, argument):
 
 
 def binary(name, forward, vjp_x, vjp_y, save="x"):
+    """The registry's broadcasting op of two inputs; these rules read their inputs (save="x")."""
     return _binary(name, forward, vjp_x, vjp_y, save=save)
 
 
@@ -155,14 +156,17 @@ betainc = general("betainc", lambda a, b, x: sc.betainc(a, b, x), (_betainc_a, _
 
 
 def _real(name, value, like):
-    """A SciPy result in its input's dtype; a complex result of a real input
-    (the square root of a matrix with negative eigenvalues) is refused: its
-    derivative is not this op's."""
+    """A SciPy result in its input's dtype.  Real matrices only: the rules
+    transpose where a complex matrix would need a conjugate, and a complex
+    result of a real input (the square root of a matrix with negative
+    eigenvalues) is not the real function these rules differentiate."""
     dt = np.result_type(like)
-    if np.iscomplexobj(value) and dt.kind != "c":
+    if dt.kind == "c":
+        raise TypeError(f"tapegrad.scipy.linalg.{name} differentiates real matrices only, got {dt}")
+    if np.iscomplexobj(value):
         if np.any(np.imag(value) != 0):
             raise ValueError(f"tapegrad.scipy.linalg.{name}: the result is complex for this real input; "
-                             f"tapegrad differentiates real results only (pass a complex matrix)")
+                             f"tapegrad differentiates real results only")
         value = np.real(value)
     return np.asarray(value).astype(dt, copy=False)
 
@@ -280,12 +284,6 @@ convolve = general(
 
 # ---- SciPy's ufuncs applied to tensors (numpy_dispatch): name -> what runs ----------------
 
-SCIPY_UFUNCS.update(
-    gammaln=gammaln, psi=digamma, gamma=gamma, rgamma=rgamma, beta=beta, betaln=betaln, erf=math_ops.erf, erfc=erfc,
-    erfinv=erfinv, erfcinv=erfcinv, expit=math_ops.sigmoid, logit=logit, xlogy=xlogy, xlog1py=xlog1py, i0=i0, i1=i1,
-    iv=iv, ive=ive, j0=j0, j1=j1, jv=jv, y0=y0, y1=y1, yn=yn, ndtr=ndtr, log_ndtr=log_ndtr, stdtr=stdtr,
-    gammainc=gammainc, gammaincc=gammaincc)
-
 
 def betainc_of(a, b, x):
     """betainc on operands of any shapes: broadcast to one shape first."""
@@ -294,4 +292,8 @@ def betainc_of(a, b, x):
     return call(betainc, *(np.broadcast_to(v, shape) for v in (a, b, x)))
 
 
-SCIPY_UFUNCS["betainc"] = betainc_of
+SCIPY_UFUNCS.update(
+    gammaln=gammaln, psi=digamma, gamma=gamma, rgamma=rgamma, beta=beta, betaln=betaln, erf=math_ops.erf, erfc=erfc,
+    erfinv=erfinv, erfcinv=erfcinv, expit=math_ops.sigmoid, logit=logit, xlogy=xlogy, xlog1py=xlog1py, i0=i0, i1=i1,
+    iv=iv, ive=ive, j0=j0, j1=j1, jv=jv, y0=y0, y1=y1, yn=yn, ndtr=ndtr, log_ndtr=log_ndtr, stdtr=stdtr,
+    gammainc=gammainc, gammaincc=gammaincc, betainc=betainc_of)

@@ -15,9 +15,13 @@ def as_float(x):
 
 
 def tensors(name, *values):
-    """The values as Tensors of one dtype."""
-    return operands([as_float(v) for v in values], name)
+    """The values as Tensors of one dtype; real only (the rules would need
+    conjugates for complex arguments)."""
+    out = operands([as_float(v) for v in values], name)
+    if out and out[0].dtype.is_complex:
+        raise TypeError(f"tapegrad.scipy: {name or 'this function'} is differentiable for real arguments only")
+    return out
 
 
-def tensor(x):
-    return tensors("", x)[0]
+def tensor(x, name):
+    return tensors(name, x)[0]

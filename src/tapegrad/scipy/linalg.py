@@ -49,10 +49,10 @@ def sqrtm(A, disp=True, blocksize=64):
     """The principal square root of a real matrix with a real square root;
     differentiable (its derivative solves a Sylvester equation).  disp and
     blocksize are accepted for SciPy compatibility and ignored."""
-    return apply(_ops.sqrtm, (tensor(A),))
+    return apply(_ops.sqrtm, (tensor(A, "sqrtm"),))
 
 
 def expm(A):
     """The matrix exponential of a square matrix; differentiable (the
     derivative is a block of expm of a matrix twice the size)."""
-    return apply(_ops.expm, (tensor(A),))
+    return apply(_ops.expm, (tensor(A, "expm"),))

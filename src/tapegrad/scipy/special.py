@@ -21,7 +21,7 @@ __all__ = ["gammaln", "digamma", "psi", "polygamma", "multigammaln", "gamma", "r
 
 def _unary(op):
     def f(x):
-        return op(tensor(x))
+        return op(tensor(x, op.name))
     f.__name__ = f.__qualname__ = op.name
     f.__doc__ = f"scipy.special.{op.name}(x), recorded on the active tapes."
     return f
@@ -77,7 +77,7 @@ def multigammaln(a, d):
     """scipy.special.multigammaln(a, d): the log of the multivariate gamma
     function, sum over j < d of gammaln(a - j / 2) plus d (d - 1) / 4 log(pi);
     differentiable in a (d is an integer)."""
-    a = tensor(a)
+    a = tensor(a, "multigammaln")
     d = int(d)
     if d < 1 or np.any(np.asarray(a.numpy()) <= 0.5 * (d - 1)):
         raise ValueError(f"condition a ({np.asarray(a.numpy())}) > 0.5 * (d-1) ({0.5 * (d - 1)}) not met")
@@ -96,7 +96,7 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     large a; with return_sign, (log|sum|, sign of the sum).  Differentiable in
     a and b."""
     if b is None and not return_sign:
-        return reduce_logsumexp(tensor(a), axis=axis, keepdims=keepdims)
+        return reduce_logsumexp(tensor(a, "logsumexp"), axis=axis, keepdims=keepdims)
     a, b = tensors("logsumexp", a, 1.0 if b is None else b)
     full = np.broadcast_shapes(tuple(a.shape), tuple(b.shape))
     a, b = np.broadcast_to(a, full), np.broadcast_to(b, full)
