@@ -222,7 +222,7 @@ def _case(rec):
 ALL = {**RECORDS, **COMPLEX_RECORDS}
 
 
-@pytest.mark.parametrize("name", sorted(ALL))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=ALL[n].marks) for n in sorted(ALL)])
 def test_forward_mode_agrees_with_reverse_mode(name):
     rec = ALL[name]
     xs, us, rng = _case(rec)
@@ -240,7 +240,8 @@ def test_forward_mode_agrees_with_reverse_mode(name):
     assert lhs == pytest.approx(rhs, rel=1e-7, abs=1e-9)
 
 
-@pytest.mark.parametrize("name", sorted(n for n in ALL if ALL[n].order >= 2))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=ALL[n].marks) for n in sorted(ALL)
+                                  if ALL[n].order >= 2])
 def test_forward_over_reverse_agrees_with_reverse_over_reverse(name):
     # <w, H u> for the scalar <v, f(x)>: a JVP of the gradient against the
     # gradient of <gradient, u>.
