@@ -602,9 +602,9 @@ cdef class _Operand:
         """ndarray.astype, recorded: see numpy.ndarray.astype."""
         return _methods["astype"](self, *args, **kwargs)
 
-    def sum(self, *args, **kwargs):
+    def sum(self, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True):
         """ndarray.sum, recorded: see numpy.ndarray.sum."""
-        return _methods["sum"](self, *args, **kwargs)
+        return _methods["sum"](self, axis, dtype, out, keepdims, initial, where)
 
     def mean(self, *args, **kwargs):
         """ndarray.mean, recorded: see numpy.ndarray.mean."""

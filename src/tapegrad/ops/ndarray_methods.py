@@ -12,7 +12,7 @@ import numpy as np
 from tapegrad import _core
 from tapegrad.ops import math_ops, numpy_arrays, numpy_math, reduction_ops
 from tapegrad.ops._registry import FUNCTIONS, raw
-from tapegrad.ops._shapes import as_tensor, ndim_of, shape_of
+from tapegrad.ops._shapes import as_tensor, ndim_of
 from tapegrad.ops.array_ops import identity_op, transpose
 
 
@@ -30,15 +30,6 @@ def _reshape(x, *shape, order="C", copy=None):
 def _transpose(x, *axes):
     axes = _shape_args(axes, "transpose") if axes else None
     return transpose(x, axes)
-
-
-def _sum(x, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
-    if out is None and dtype is None and not kwargs:      # the common case: straight to the op
-        t = as_tensor(x)
-        shape = shape_of(t)
-        axes = None if axis is None else reduction_ops._axes(axis, len(shape), "reduce_sum")
-        return _core.apply(reduction_ops.reduce_sum_op, (t,), (axes, keepdims is True or bool(keepdims), shape))
-    return FUNCTIONS[np.sum](x, axis, dtype, out, keepdims, **kwargs)
 
 
 def _function(np_func):
@@ -137,7 +128,7 @@ METHODS = {
     "ravel": _flatten,
     "flatten": _flatten,
     "astype": _astype,
-    "sum": _sum,
+    "sum": reduction_ops.np_sum,
     "mean": _function(np.mean),
     "prod": _function(np.prod),
     "max": _function(np.max),
