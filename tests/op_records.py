@@ -278,6 +278,8 @@ NUMPY = [
     NumpyRecord("diff", lambda a: np.diff(a, n=2, axis=1, prepend=1.0, append=a[:, :1]), (A,)),
     NumpyRecord("gradient", lambda a: np.gradient(a, 0.5)[1], (A,)),
     NumpyRecord("gradient_edge2", lambda a: np.gradient(a, edge_order=2, axis=0), (A,)),
+    NumpyRecord("gradient_coordinates", lambda a: np.multiply(*np.gradient(a, [0.0, 1.0, 1.5], [0, 0.5, 1.5, 1.7],
+                                                                          edge_order=2)), (A,)),
     NumpyRecord("select", lambda a: np.select([np.asarray(a) > 0.5, np.asarray(a) < -1], [a, a * a], 3.0), (A,)),
     NumpyRecord("linspace", lambda a, b: np.linspace(a, b, 5), (V, V)),
     NumpyRecord("linspace_axis", lambda a, b: np.linspace(a, b, 4, endpoint=False, axis=1), (V, V)),

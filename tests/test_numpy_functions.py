@@ -7,6 +7,9 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import tapegrad as tg
 from tapegrad.ops import _coverage, _registry
@@ -286,3 +289,42 @@ def test_real_imag_conj_of_a_real_tensor():
     assert re is x and cj is x
     np.testing.assert_array_equal(im.numpy(), [0.0, 0.0])
     assert im.dtype == tg.float32 and tape.gradient(im, x) is None
+
+
+# ---- values against NumPy on random shapes and arguments (hypothesis) -------------------------
+
+_PROGRAMS = {
+    "split": lambda a, k: np.array_split(a, k % 4 + 1, axis=-1),
+    "roll": lambda a, k: np.roll(a, k - 3, axis=0),
+    "rot90": lambda a, k: np.rot90(a, k, axes=(0, -1)),
+    "repeat": lambda a, k: np.repeat(a, k % 3, axis=-1),
+    "diff": lambda a, k: np.diff(a, n=k % 3, axis=0),
+    "tril": lambda a, k: np.tril(a, k - 3),
+    "triu": lambda a, k: np.triu(a, k - 3),
+    "diagonal": lambda a, k: np.diagonal(a, k - 3, axis1=0, axis2=-1),
+    "trace": lambda a, k: np.trace(a, k - 3, axis1=-1, axis2=0),
+    "kron": lambda a, k: np.kron(a, a[..., : k % 3]),
+    "atleast_3d": lambda a, k: np.atleast_3d(a[(0,) * (k % a.ndim)]),
+    "partition": lambda a, k: np.sort(np.partition(a, k % a.shape[-1], axis=-1)[..., : k % a.shape[-1] + 1]),
+    "reshape_F": lambda a, k: np.reshape(a, (-1,) + a.shape[2:], order="F"),
+    "rollaxis": lambda a, k: np.rollaxis(a, k % a.ndim, (k * 7) % (a.ndim + 1)),
+}
+
+
+def _as_list(r):
+    return list(r) if isinstance(r, (list, tuple)) else [r]
+
+
+@pytest.mark.parametrize("name", sorted(_PROGRAMS))
+@settings(max_examples=12, deadline=None)
+@given(a=hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=3, min_side=1, max_side=4),
+                    elements=st.floats(-4, 4)),
+       k=st.integers(0, 6))
+def test_values_match_numpy_on_random_shapes(name, a, k):
+    f = _PROGRAMS[name]
+    want = _as_list(f(a, k))
+    got = _as_list(f(tg.constant(a), k))
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert isinstance(g, tg.Tensor) and g.shape == np.shape(w)
+        np.testing.assert_allclose(g.numpy(), w, rtol=1e-12, atol=1e-12)

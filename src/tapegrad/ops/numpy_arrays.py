@@ -386,10 +386,41 @@ def _np_diff(a, n=1, axis=-1, prepend=np._NoValue, append=np._NoValue):
     return t
 
 
+def _coefficient(c, ax, nd, dtype):
+    """A vector of per-position coefficients, shaped to broadcast along `ax`."""
+    return np.asarray(c, dtype=dtype).reshape([-1 if i == ax else 1 for i in builtins.range(nd)])
+
+
+def _uniform_gradient(sl, h, n, edge_order):
+    inner = (sl(2) - sl(None, -2)) / (2.0 * h) if n > 2 else None
+    if edge_order == 1:
+        return (sl(1, 2) - sl(0, 1)) / h, inner, (sl(-1) - sl(-2, -1)) / h
+    return ((sl(0, 1) * -1.5 + sl(1, 2) * 2.0 - sl(2, 3) * 0.5) / h, inner,
+            (sl(-3, -2) * 0.5 - sl(-2, -1) * 2.0 + sl(-1) * 1.5) / h)
+
+
+def _coordinate_gradient(sl, x, n, edge_order, coef):
+    """NumPy's second-order-accurate formulas for sample coordinates x (constants)."""
+    dx = np.diff(x)
+    d1, d2 = dx[:-1], dx[1:]
+    inner = (sl(None, -2) * coef(-d2 / (d1 * (d1 + d2))) + sl(1, -1) * coef((d2 - d1) / (d1 * d2))
+             + sl(2) * coef(d1 / (d2 * (d1 + d2)))) if n > 2 else None
+    if edge_order == 1:
+        return (sl(1, 2) - sl(0, 1)) / dx[0], inner, (sl(-1) - sl(-2, -1)) / dx[-1]
+    a, b = dx[0], dx[1]
+    first = (sl(0, 1) * (-(2 * a + b) / (a * (a + b))) + sl(1, 2) * ((a + b) / (a * b))
+             + sl(2, 3) * (-a / (b * (a + b))))
+    a, b = dx[-2], dx[-1]
+    last = (sl(-3, -2) * (b / (a * (a + b))) + sl(-2, -1) * (-(a + b) / (a * b))
+            + sl(-1) * ((2 * b + a) / (b * (a + b))))
+    return first, inner, last
+
+
 @numpy_function(np.gradient)
 def _np_gradient(f, *varargs, axis=None, edge_order=1):
-    """Central differences inside, one-sided (edge_order 1 or 2) at the ends,
-    for uniform spacings given as scalars."""
+    """Central differences inside, one-sided (edge_order 1 or 2) at the ends;
+    spacings as scalars (differentiable, if tensors) or as sample coordinates
+    (constants), as NumPy takes them."""
     t = as_tensor(f)
     nd = ndim_of(t)
     axes = list(builtins.range(nd)) if axis is None else \
@@ -398,12 +429,13 @@ def _np_gradient(f, *varargs, axis=None, edge_order=1):
         spacing = [1.0] * len(axes)
     elif len(varargs) == 1 and np.ndim(raw(varargs[0])) == 0:
         spacing = [varargs[0]] * len(axes)
-    elif len(varargs) == len(axes) and all(np.ndim(raw(v)) == 0 for v in varargs):
+    elif len(varargs) == len(axes):
         spacing = list(varargs)
     else:
-        raise TypeError("tapegrad: numpy.gradient on Tensors supports scalar spacings only")
+        raise TypeError("invalid number of arguments")
     if edge_order not in (1, 2):
         raise ValueError("'edge_order' greater than 2 not supported")
+    dtype = np.result_type(raw(t))
     out = []
     for ax, h in zip(axes, spacing):
         n = shape_of(t)[ax]
@@ -413,14 +445,14 @@ def _np_gradient(f, *varargs, axis=None, edge_order=1):
 
         def sl(a, b=None, ax=ax):
             return getitem(t, _along(ax, builtins.slice(a, b)))
-        inner = (sl(2) - sl(None, -2)) / (2.0 * h) if n > 2 else None
-        if edge_order == 1:
-            first = (sl(1, 2) - sl(0, 1)) / h
-            last = (sl(-1) - sl(-2, -1)) / h
+        if np.ndim(raw(h)) == 0:
+            parts = _uniform_gradient(sl, h, n, edge_order)
         else:
-            first = (sl(0, 1) * -1.5 + sl(1, 2) * 2.0 - sl(2, 3) * 0.5) / h
-            last = (sl(-3, -2) * 0.5 - sl(-2, -1) * 2.0 + sl(-1) * 1.5) / h
-        out.append(concat([p for p in (first, inner, last) if p is not None], ax))
+            x = np.asarray(raw(h), dtype=np.float64)
+            if x.shape != (n,):
+                raise ValueError("when 1d, distances must match the length of the corresponding dimension")
+            parts = _coordinate_gradient(sl, x, n, edge_order, lambda c, ax=ax: _coefficient(c, ax, nd, dtype))
+        out.append(concat([p for p in parts if p is not None], ax))
     return out[0] if len(out) == 1 else tuple(out)
 
 
