@@ -6,8 +6,8 @@ the TensorFlow-named op it maps to).
     python -m benchmarks.numpy_dispatch --smoke      # what tests/test_benchmarks_smoke.py runs
 
 Each pair runs on a 16-element float32 tensor, untaped and under a tape that
-watches it; a row's time is the median over rounds of the best per-call time
-of a timing sample (timeit's own loop, ``--number`` calls per sample).
+watches it; a row's time is the median over rounds of the best per-call CPU
+time (this thread's) of a timing sample (``--number`` calls per sample).
 """
 import os
 import sys
@@ -22,6 +22,7 @@ import benchmarks  # noqa: E402,F401  (pins threads before numpy is imported)
 # isort: split
 import argparse  # noqa: E402
 import statistics  # noqa: E402
+import time  # noqa: E402
 import timeit  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -38,7 +39,9 @@ PAIRS = [  # (NumPy spelling, TensorFlow spelling)
 
 
 def per_call(stmt, env, number, rounds):
-    timer = timeit.Timer(stmt, globals=env)
+    # CPU time of this thread, not wall time: on a shared machine the wall clock also counts the
+    # time other processes hold the CPU, which is most of it when the load exceeds the cores.
+    timer = timeit.Timer(stmt, globals=env, timer=time.thread_time)
     return statistics.median(min(timer.repeat(repeat=3, number=number)) / number for _ in range(rounds)) * 1e6
 
 
