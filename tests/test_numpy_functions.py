@@ -328,3 +328,16 @@ def test_values_match_numpy_on_random_shapes(name, a, k):
     for g, w in zip(got, want):
         assert isinstance(g, tg.Tensor) and g.shape == np.shape(w)
         np.testing.assert_allclose(g.numpy(), w, rtol=1e-12, atol=1e-12)
+
+
+def test_positional_arguments_follow_numpys_signatures():
+    a = np.arange(6.0).reshape(2, 3)
+    x = tg.constant(a)
+    for got, want in [(np.max(x, 0, None, True), np.max(a, 0, None, True)),
+                      (x.min(1, None, True), a.min(1, None, True)),
+                      (x.sum(0, None, None, True), a.sum(0, None, None, True)),
+                      (x.std(1, None, None, 1), a.std(1, None, None, 1)),
+                      (x.reshape(3, 2).transpose(1, 0), a.reshape(3, 2).transpose(1, 0)),
+                      (x.repeat(2, 1), a.repeat(2, 1)), (x.clip(1, 4), a.clip(1, 4)), (x.trace(1), a.trace(1))]:
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got.numpy(), want)

@@ -357,7 +357,7 @@ reduce_prod = op_doc(
     """)(_reducer(reduce_prod_op))
 
 
-def _np_reduction(reducer):
+def _np_reduction(reducer, dtype_arg=True):
     def f(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
         if out is not None:
             raise TypeError("tapegrad: out= is not supported on Tensors (they are immutable)")
@@ -365,7 +365,10 @@ def _np_reduction(reducer):
             raise TypeError(f"tapegrad: numpy.{reducer.__name__} on Tensors does not support where=/initial=")
         r = reducer(a, axis=axis, keepdims=keepdims)
         return r if dtype is None else math_ops.cast(r, dtype)
-    return f
+
+    def extremum(a, axis=None, out=None, keepdims=False, **kwargs):   # np.max and np.min take no dtype
+        return f(a, axis, None, out, keepdims, **kwargs)
+    return f if dtype_arg else extremum
 
 
 _np_sum_checked = _np_reduction(reduce_sum)
@@ -382,8 +385,8 @@ def np_sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, whe
         return apply(reduce_sum_op, (t,), (axes, keepdims is True or bool(keepdims), shape))
     return _np_sum_checked(a, axis, dtype, out, keepdims, initial=initial, where=where)
 numpy_function(np.mean)(_np_reduction(reduce_mean))
-numpy_function(np.max, np.amax)(_np_reduction(reduce_max))
-numpy_function(np.min, np.amin)(_np_reduction(reduce_min))
+numpy_function(np.max, np.amax)(_np_reduction(reduce_max, dtype_arg=False))
+numpy_function(np.min, np.amin)(_np_reduction(reduce_min, dtype_arg=False))
 numpy_function(np.prod)(_np_reduction(reduce_prod))
 
 
