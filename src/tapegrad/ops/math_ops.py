@@ -340,13 +340,6 @@ is_finite = nondiff("is_finite", np.isfinite, kind=UNARY, ufunc=np.isfinite,
                     at=[1.0, float('inf')], gives="array([ True, False])", dtypes="any_to_bool")
 
 
-@numpy_function(np.round, np.around)
-def _np_round(a, decimals=0, out=None):
-    if decimals or out is not None:
-        raise TypeError("tapegrad: numpy.round on Tensors supports neither decimals= nor out=")
-    return round(a)
-
-
 # ---- cast, where, clip -------------------------------------------------------------------
 
 def _cast_rule(t, ans, x, dtype, in_dtype):
