@@ -14,6 +14,8 @@ import warnings
 
 import numpy as np
 
+from tapegrad import _core
+from tapegrad.errors import GradientLostWarning
 from tapegrad.ops import _registry
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -144,3 +146,34 @@ def fp_errors_reported_at_user_line():
     if "warn" not in modes.values() or "call" in modes.values():
         return contextlib.nullcontext()
     return np.errstate(call=_on_fp_error, **{k: "call" if v == "warn" else v for k, v in modes.items()})
+
+
+# ---- implicit conversions that lose a gradient -------------------------------------------------
+# The core calls `_gradient_lost` when NumPy converts a tensor that an active tape, accumulator or
+# transform tracks to an ndarray (`__array__`): what follows is NumPy (or SciPy, ...) on plain
+# arrays, invisible to the recorders.  The core tests "is anything recording" before it calls in,
+# so code that records nothing pays nothing.  Explicit conversions (`.numpy()`, `float()`, `str()`)
+# never come here: they read the value without `__array__`.
+
+_LOST_SITES = set()        # (file, line) of the conversions already reported
+
+
+def _gradient_lost(x):
+    frame = user_frame()
+    site = (frame.f_code.co_filename, frame.f_lineno) if frame is not None else None
+    if site in _LOST_SITES:
+        return
+    _LOST_SITES.add(site)
+    where = f" in {frame.f_code.co_name}() ({frame.f_globals.get('__name__', '?')})" if frame is not None else ""
+    kind = "variable" if isinstance(x, _core.Variable) else "tensor"
+    tg = module_name()
+    warnings.warn(
+        f"a {kind} that is being differentiated was converted to a NumPy array{where} (np.asarray / "
+        f"__array__): everything computed from that array is a constant to tapegrad, so the gradient "
+        f"through it is lost (zero from {tg}.grad).  Keep the gradient by calling a differentiable "
+        f"function instead (NumPy functions tapegrad records, tapegrad.scipy for SciPy's), or give the "
+        f"foreign function a derivative with {tg}.custom_gradient or tapegrad.autograd.primitive + defvjp.",
+        GradientLostWarning, stacklevel=stacklevel())
+
+
+_core.install_gradient_lost(_gradient_lost)

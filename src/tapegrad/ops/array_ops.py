@@ -244,6 +244,7 @@ def _np_ravel(a, order="C"):
     return reshape(a, (-1,))
 
 
+
 # ---- indexing ---------------------------------------------------------------------------
 # Keys index the *trailing* axes: an input (or cotangent) with extra leading
 # axes is indexed as x[(:, ..., :) + key].  params = (key, in_shape, out_ndim,

@@ -4,6 +4,7 @@ ndarrays there and loses the gradient).  A NumPy function with no rule raises
 a TypeError naming it instead of returning a detached result."""
 import numpy as np
 
+from tapegrad import _core
 from tapegrad._core import Tensor, Variable
 from tapegrad.ops._registry import FUNCTIONS, UFUNCS
 
@@ -19,7 +20,7 @@ _INSPECTION = {
 
 def _to_arrays(x):
     if isinstance(x, (Tensor, Variable)):
-        return np.asarray(x)
+        return _core.as_tensor(x)._value      # a non-differentiable use: not the lossy __array__ path
     if isinstance(x, (list, tuple)):
         return type(x)(_to_arrays(e) for e in x)
     return x
@@ -44,7 +45,10 @@ def array_function(func, types, args, kwargs):
     f = FUNCTIONS.get(func)
     if f is not None:
         return f(*args, **kwargs)
-    if func in _INSPECTION:
+    if func in _INSPECTION or not _core.any_recording():
+        # Nothing records (or the function only inspects values): no gradient can be lost, so the
+        # function runs on the plain arrays.  That is how tensors returned by tg.grad /
+        # tg.value_and_grad reach SciPy (minimize calls np.atleast_1d on the gradient).
         return func(*_to_arrays(args), **{k: _to_arrays(v) for k, v in kwargs.items()})
     raise TypeError(f"tapegrad has no gradient rule for numpy.{func.__name__}; use a tapegrad op, or "
                     f"call it on t.numpy() to leave the tape explicitly")
