@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 
 
 def _argnums(argnums, n):
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums) if isinstance(argnums, (tuple, list)) \
+        else (argnums,)
     for i in nums:
         if not isinstance(i, int) or isinstance(i, bool):
             raise TypeError(f"argnums must be an int or a tuple of ints, got {argnums!r}")

@@ -80,14 +80,12 @@ def _check_unary(f, x, modes, order):
     assert all(m in ("fwd", "rev") for m in modes), ""
     if "fwd" in modes:
         check_jvp(f, x)
-        if order > 1:
-            v = _randn(x)
-            _check_unary(lambda x_: make_jvp(f)(x_)(v)[1], x, modes, order - 1)
+        if order > 1:                     # the JVP as a function of (x, tangent), checked in turn
+            _check_unary(lambda xv: make_jvp(f)(xv[0])(xv[1])[1], (x, _randn(x)), modes, order - 1)
     if "rev" in modes:
         check_vjp(f, x)
-        if order > 1:
-            v = _randn(f(x))
-            _check_unary(lambda x_: make_vjp(f)(x_)[0](v), x, modes, order - 1)
+        if order > 1:                     # the VJP as a function of (x, cotangent)
+            _check_unary(lambda xv: make_vjp(f)(xv[0])[0](xv[1]), (x, _randn(f(x))), modes, order - 1)
 
 
 def check_grads(f: Callable[..., Any], argnum: Any = 0, *, modes: Any = ("fwd", "rev"),
