@@ -50,7 +50,7 @@ def test_grad_argnum_conventions_and_result_types():
 
 
 def test_grad_of_containers():
-    g = ag.grad(lambda l: l[0] * l[1])([2.0, 3.0])
+    g = ag.grad(lambda p: p[0] * p[1])([2.0, 3.0])
     assert type(g) is list and [type(e) for e in g] == [numpy.ndarray] * 2 and g == [3.0, 2.0]
     assert ag.grad(lambda t: t[0] * t[1])((2.0, 3.0)) == (3.0, 2.0)
     d = ag.grad(lambda d: d["a"] * np.sum(d["b"]))({"b": np.array([1.0, 2.0]), "a": 3.0})
@@ -85,7 +85,7 @@ def test_independent_output_warns_and_gives_zeros():
         g = ag.grad(lambda x: 1.0)(2.0)
     assert type(g) is numpy.ndarray and g.shape == () and g == 0.0
     with pytest.warns(UserWarning, match="independent"):
-        assert ag.grad(lambda l: 1.0)([1.0, np.zeros(2)])[1].tolist() == [0.0, 0.0]
+        assert ag.grad(lambda p: 1.0)([1.0, np.zeros(2)])[1].tolist() == [0.0, 0.0]
     with pytest.warns(UserWarning, match="independent"):
         v, g = ag.value_and_grad(lambda x: 3.0)(1.0)
     assert v == 3.0 and g == 0.0
@@ -261,7 +261,8 @@ def test_primitive_rule_variants_and_errors():
 # ---- autograd.misc --------------------------------------------------------------------------
 
 def test_flatten_and_flatten_func():
-    tree = {"b": [np.array([1.0, 2.0]), 3.0], "a": (np.array([[4.0, 5.0], [6.0, 7.0]]), {"z": 8.0, "y": np.array([9.0])})}
+    tree = {"b": [np.array([1.0, 2.0]), 3.0],
+            "a": (np.array([[4.0, 5.0], [6.0, 7.0]]), {"z": 8.0, "y": np.array([9.0])})}
     flat, unflatten = flatten(tree)
     close(flat, [4.0, 5.0, 6.0, 7.0, 9.0, 8.0, 1.0, 2.0, 3.0])
     back = unflatten(flat * 10)
@@ -325,7 +326,7 @@ def test_check_grads_passes_good_rules_and_catches_bad_ones():
     x = np.array([0.3, -0.7])
     check_grads(np.sin)(x)
     check_grads(lambda a, b: a * b, argnum=1, modes=["rev"])(x, x)
-    check_grads(lambda l: l[0] * np.sin(l[1]))([0.5, np.array([1.0, 2.0])])
+    check_grads(lambda p: p[0] * np.sin(p[1]))([0.5, np.array([1.0, 2.0])])
 
     @primitive
     def bad(x):
@@ -354,7 +355,7 @@ def test_builtins_see_through_tensors():
 def test_scipy_is_tapegrads():
     pytest.importorskip("scipy")
     scipy_front = pytest.importorskip("tapegrad.scipy")
-    import tapegrad.autograd.scipy.stats as stats       # noqa: PLC0415 - needs the optional extra
+    import tapegrad.autograd.scipy.stats as stats  # noqa: PLC0415 - needs the optional extra
     assert stats is scipy_front.stats
     with warnings.catch_warnings():
         warnings.simplefilter("error")

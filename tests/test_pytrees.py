@@ -49,7 +49,7 @@ def test_grad_of_a_list_of_tuples_has_that_structure_and_matches_finite_differen
 
 
 def test_same_shaped_list_is_never_stacked():
-    g = tg.grad(lambda l: l[0] * l[1])([2.0, 3.0])
+    g = tg.grad(lambda p: p[0] * p[1])([2.0, 3.0])
     assert type(g) is list and len(g) == 2
     assert [t.numpy() for t in g] == [3.0, 2.0]
 
