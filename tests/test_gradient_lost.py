@@ -95,3 +95,14 @@ def test_scipy_function_on_a_traced_tensor_warns_instead_of_a_silent_zero():
         with pytest.warns(UserWarning, match="independent"):
             g = tg.grad(lambda m: stats.norm.logpdf(m, 0.0, 1.0))(0.5)
     assert g.numpy() == 0.0
+
+
+def test_a_library_conversion_is_reported_at_the_users_line():
+    stats = pytest.importorskip("scipy.stats")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tg.grad(lambda m: tg.constant(stats.norm.logpdf(m, 0.0, 1.0)) + 0.0 * m)(0.5)
+        tg.grad(lambda m: tg.constant(stats.norm.logpdf(m, 0.0, 2.0)) + 0.0 * m)(0.5)   # another user line
+    lost = [w for w in caught if issubclass(w.category, tg.GradientLostWarning)]
+    assert [w.filename for w in lost] == [__file__, __file__]
+    assert "scipy" in str(lost[0].message)                   # names the module that converted

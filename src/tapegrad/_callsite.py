@@ -155,25 +155,40 @@ def fp_errors_reported_at_user_line():
 # so code that records nothing pays nothing.  Explicit conversions (`.numpy()`, `float()`, `str()`)
 # never come here: they read the value without `__array__`.
 
-_LOST_SITES = set()        # (file, line) of the conversions already reported
+_LOST_SITES = set()        # (conversion line, user's line) pairs already reported
+_LIBRARY_DIRS = ("site-packages", "dist-packages")
+
+
+def _in_library(filename):
+    return any(d in filename for d in _LIBRARY_DIRS) or filename.startswith("<frozen")
 
 
 def _gradient_lost(x):
-    frame = user_frame()
-    site = (frame.f_code.co_filename, frame.f_lineno) if frame is not None else None
+    # The frame that converted (the first outside tapegrad: SciPy's, or the user's own), and the
+    # user's frame that called into that library: the warning is reported there.
+    conv, level = sys._getframe(1), 2
+    while conv is not None and inside_package(conv.f_code.co_filename):
+        conv, level = conv.f_back, level + 1
+    user, user_level = conv, level
+    while user is not None and _in_library(user.f_code.co_filename):
+        user, user_level = user.f_back, user_level + 1
+    if user is None:
+        user, user_level = conv, level
+    site = None if conv is None else (conv.f_code.co_filename, conv.f_lineno, user.f_code.co_filename,
+                                      user.f_lineno)
     if site in _LOST_SITES:
         return
     _LOST_SITES.add(site)
-    where = f" in {frame.f_code.co_name}() ({frame.f_globals.get('__name__', '?')})" if frame is not None else ""
+    where = "" if conv is None else f" in {conv.f_code.co_name}() ({conv.f_globals.get('__name__', '?')})"
     kind = "variable" if isinstance(x, _core.Variable) else "tensor"
-    tg = module_name()
+    tg = module_name(user)
     warnings.warn(
         f"a {kind} that is being differentiated was converted to a NumPy array{where} (np.asarray / "
         f"__array__): everything computed from that array is a constant to tapegrad, so the gradient "
         f"through it is lost (zero from {tg}.grad).  Keep the gradient by calling a differentiable "
         f"function instead (NumPy functions tapegrad records, tapegrad.scipy for SciPy's), or give the "
         f"foreign function a derivative with {tg}.custom_gradient or tapegrad.autograd.primitive + defvjp.",
-        GradientLostWarning, stacklevel=stacklevel())
+        GradientLostWarning, stacklevel=user_level)
 
 
 _core.install_gradient_lost(_gradient_lost)
