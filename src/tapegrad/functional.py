@@ -25,7 +25,7 @@ import numpy as np
 from tapegrad import _callsite, _core, _nest
 from tapegrad._core import Tensor, Variable
 from tapegrad.forward import ForwardAccumulator
-from tapegrad.ops.array_ops import stack
+from tapegrad.ops.array_ops import concat, stack
 from tapegrad.ops.reduction_ops import reduce_sum
 from tapegrad.tape import GradientTape, _broadcast, _identity_rows, _reshape, jacobian_rows
 
@@ -199,18 +199,25 @@ def jacobian(f: Function, argnums: int | Sequence[int] = 0, mode: str = "auto",
     def jacobian_f(*args, **kwargs):
         a = _Args(args, argnums)
         xs = a.sources
-        with GradientTape(persistent=True) as tape:
+        with GradientTape() as tape:
             tape.watch(xs)
             out, aux = _split_aux(f(*a.args, **kwargs), has_aux)
             ys = [_core.as_tensor(y) for y in _nest.flatten(out)]
-        n_in = sum(int(np.size(x._value)) for x in xs)
-        n_out = sum(int(np.size(y._value)) for y in ys)
-        if mode == "forward" or (mode == "auto" and n_in < n_out):
+            n_in = sum(int(np.size(x._value)) for x in xs)
+            n_out = sum(int(np.size(y._value)) for y in ys)
+            forward = mode == "forward" or (mode == "auto" and n_in < n_out)
+            if not forward and len(ys) > 1:       # several outputs: one sweep over all their rows
+                y_all = concat([_reshape(y, (-1,)) for y in ys], 0)
+        if forward:
             per_x = [_forward_jacobian(f, a, kwargs, x, ys, has_aux) for x in xs]
             blocks = [[per_x[k][j] for k in range(len(xs))] for j in range(len(ys))]
+        elif len(ys) == 1:
+            blocks = [tape.jacobian(ys[0], xs, unconnected_gradients="zero")]
         else:
-            blocks = [tape.jacobian(y, xs, unconnected_gradients="zero") for y in ys]
-        del tape
+            js = tape.jacobian(y_all, xs, unconnected_gradients="zero")
+            ends = np.cumsum([int(np.size(y._value)) for y in ys]).tolist()
+            blocks = [[_reshape(j[e - int(np.size(y._value)):e], np.shape(y._value) + np.shape(x._value))
+                       for j, x in zip(js, xs)] for y, e in zip(ys, ends)]
         packed = [a.pack(row) for row in blocks]
         result = _nest.pack_sequence_as(out, packed) if _nest.is_nested(out) else packed[0]
         return (result, aux) if has_aux else result
