@@ -96,9 +96,9 @@ def test_sdist_has_nothing_generated_or_ci_only(sdist):
 
 def test_sdist_is_small(sdist):
     archive, _, _ = sdist
-    # Sources only: 174 kB on 2026-11-28, 410 kB with issue 10's front end and tests. Cython's
-    # _core.c alone adds ~320 kB compressed, which this limit still catches.
-    assert archive.stat().st_size < 500_000, archive.stat().st_size
+    # Sources only: 174 kB early on 2026-11-28, 401 kB with tapegrad.scipy (issue 10). Cython's _core.c
+    # alone adds ~320 kB compressed, which this bound still catches.
+    assert archive.stat().st_size < 550_000, archive.stat().st_size
 
 
 def test_one_version_and_licence_in_the_metadata(sdist):
