@@ -8,10 +8,12 @@ to the registry without a record here.
 Records call the op itself (``_core.apply(op, inputs, params)``), not the
 public function, so each op is checked on exactly the params it receives.
 """
+import importlib.util
 import zlib
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
 
 from tapegrad import _core
 from tapegrad.ops import _registry
@@ -37,7 +39,14 @@ DOMAINS = {
     "wellcond": lambda r, s: r.standard_normal(s) + 3 * np.eye(s[-1]),
     "spd": lambda r, s: _spd(r, s),
     "with_zeros": lambda r, s: np.where(r.uniform(size=s) < 0.3, 0.0, r.uniform(0.5, 1.5, s)),
+    "prob": lambda r, s: r.uniform(0.1, 0.9, s),
+    "erfc": lambda r, s: r.uniform(0.2, 1.8, s),
 }
+
+try:
+    HAVE_SCIPY = importlib.util.find_spec("scipy") is not None
+except (ImportError, ValueError):           # a finder that refuses it, or sys.modules["scipy"] = None
+    HAVE_SCIPY = False
 
 
 def _spd(r, s):
@@ -57,6 +66,12 @@ class Record:
     finish: object = None                # op output -> one tensor to check (multi-output ops)
     dtypes: tuple = ("float64", "float32")
     note: str = ""
+    nograd: tuple = ()                   # inputs (after prepare) without a derivative: their rules raise
+    scipy: bool = False                  # the op's forward is SciPy's: skipped when SciPy is absent
+
+    @property
+    def marks(self):
+        return (pytest.mark.skipif(not HAVE_SCIPY, reason="needs SciPy"),) if self.scipy else ()
 
     def inputs(self, dtype=np.float64):
         r = _rng(self.op)
@@ -201,6 +216,48 @@ add(Record("patches_transpose", ((_P, "real"),), params=_WIN + (_IMG, 0)))
 add(Record("window_max", ((_P, "spread"),), note="distinct values: no tie at the finite-difference step"))
 add(Record("window_max_grad", (((2, 3, 4, 3), "real"), (_P, "spread"))))
 add(Record("window_max_gather", ((_P, "real"), (_P, "spread"))))
+
+# ---- SciPy (ops/scipy_ops.py): special functions, the cdfs behind tapegrad.scipy.stats, linalg, signal ----
+
+
+def _fixed(*where):
+    """prepare: insert constant inputs (value, position) that have no derivative
+    (an order, a shape parameter), in x's dtype and shape."""
+    def prepare(*xs):
+        x = xs[0]
+        raw = x._value if isinstance(x, _core.Tensor) else x
+        out = list(xs)
+        for value, pos in where:
+            c = np.full(np.shape(raw), value, dtype=np.result_type(raw))
+            out.insert(pos, _core.wrap(c) if isinstance(x, _core.Tensor) else c)
+        return tuple(out)
+    return prepare
+
+
+def scipy_record(*args, **kwargs):
+    add(Record(*args, scipy=True, **kwargs))
+
+
+for name, domain in [("gammaln", "pos"), ("digamma", "pos"), ("gamma", "pos"), ("rgamma", "pos"),
+                     ("erfc", "real"), ("erfinv", "unit"), ("erfcinv", "erfc"), ("logit", "prob"),
+                     ("i0", "real"), ("i1", "real"), ("j0", "real"), ("j1", "real"), ("y0", "pos"), ("y1", "pos"),
+                     ("ndtr", "real"), ("log_ndtr", "real")]:
+    scipy_record(name, ((S, domain),))
+for name in ["beta", "betaln", "xlogy", "xlog1py"]:
+    scipy_record(name, ((S, "pos"), ((4,), "pos")))
+for name, order, domain in [("polygamma", 1.0, "pos"), ("jv", 1.5, "pos"), ("yn", 2.0, "pos"), ("iv", 0.5, "pos"),
+                            ("ive", 1.0, "nonzero"), ("stdtr", 3.0, "real"), ("gammainc", 2.5, "pos"),
+                            ("gammaincc", 2.5, "pos")]:
+    scipy_record(name, ((S, domain),), prepare=_fixed((order, 0)), nograd=(0,),
+                 note="the first input (an order, a shape or degrees of freedom) has no derivative")
+scipy_record("betainc", ((S, "prob"),), prepare=_fixed((2.5, 0), (1.5, 1)), nograd=(0, 1),
+             note="the shapes a and b have no derivative")
+scipy_record("solve_triangular", (((3, 3), "wellcond"), ((3, 2), "real")), params=(1, True, False),
+             note="a^T x = b with a lower triangular: the gradient of a is its lower triangle")
+scipy_record("solve_sylvester", (((3, 3), "wellcond"), ((2, 2), "wellcond"), ((3, 2), "real")), rtol=1e-4)
+scipy_record("sqrtm", (((3, 3), "spd"),), rtol=1e-4)
+scipy_record("expm", (((3, 3), "real"),), rtol=1e-4)
+scipy_record("convolve", (((4, 5), "real"), ((2, 3), "real")), params=("valid", "direct"))
 
 RECORDS = {r.op: r for r in R}
 assert len(RECORDS) == len(R), "two records for one op"

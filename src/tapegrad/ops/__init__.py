@@ -14,6 +14,7 @@ from tapegrad.ops import (
     nn_ops,
     numpy_dispatch,
     reduction_ops,
+    scipy_ops,
     segment_ops,
     sort_ops,
     sparse_ops,

@@ -19,6 +19,7 @@ from tapegrad.ops import (
     math_ops,
     nn_ops,
     reduction_ops,
+    scipy_ops,
     segment_ops,
     sort_ops,
     sparse_ops,
@@ -27,7 +28,8 @@ from tapegrad.ops import (
 FAMILIES = [("Elementwise math", math_ops), ("Reductions and scans", reduction_ops),
             ("Shape and indexing", array_ops), ("Linear algebra", linalg_ops), ("Neural networks", nn_ops),
             ("Segments and counting", segment_ops), ("Sorting", sort_ops), ("Matrix bands", band_ops),
-            ("Sparse gradients", sparse_ops), ("Convolution and pooling", conv_ops)]
+            ("Sparse gradients", sparse_ops), ("Convolution and pooling", conv_ops),
+            ("SciPy functions (tapegrad.scipy)", scipy_ops)]
 NAMESPACES = [("tapegrad", tapegrad), ("tapegrad.math", tapegrad.math), ("tapegrad.linalg", tapegrad.linalg),
               ("tapegrad.nn", tapegrad.nn), ("tapegrad.random", tapegrad.random)]
 _SAVED = {0: "nothing", _core.SAVE_INPUTS: "inputs", _core.SAVE_ANS: "output",
@@ -41,6 +43,7 @@ def _kind(op):
 
 def _numpy_names(op):
     names = [f"`numpy.{u.__name__}`" for u, f in _registry.UFUNCS.items() if f is op]
+    names += [f"`scipy.special.{name}`" for name, f in _registry.SCIPY_UFUNCS.items() if f is op]
     return ", ".join(sorted(names))
 
 
