@@ -361,3 +361,10 @@ def test_scipy_is_tapegrads():
         warnings.simplefilter("error")
         g = ag.grad(lambda s: stats.norm.logpdf(0.5, 0.0, s))(2.0)
     assert g == pytest.approx(-0.46875, rel=1e-12)
+    import tapegrad.autograd.scipy.stats.norm as norm  # noqa: PLC0415 - autograd's import spelling
+    from tapegrad.autograd.scipy.special import logsumexp  # noqa: PLC0415
+    assert norm is scipy_front.stats.norm
+    gx, gm, gs = ag.grad(norm.logpdf, (0, 1, 2))(0.5, 0.1, 2.0)
+    close([gx, gm, gs], [-0.1, 0.1, -0.48])                 # autograd's values
+    numpy.testing.assert_allclose(ag.grad(logsumexp)(np.array([1.0, 2.0, 3.0])), [0.090031, 0.244728, 0.665241],
+                                  atol=1e-6)
