@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-EXPECTED = {"W1", "W2", "W3", "W4-f32", "W4-f64", "W5", "W6", "W7", "W10", "W11", "W12"}
+EXPECTED = {"W1", "W2", "W3", "W4-f32", "W4-f64", "W5", "W6", "W7", "W10", "W11", "W12", "W13"}
 
 
 def _env():

@@ -8,6 +8,14 @@ from tapegrad.errors import InvalidArgumentError
 
 M = tg.constant(np.arange(12.0).reshape(3, 4), tg.float32)
 V = tg.constant([1.0, 2.0, 3.0])
+
+
+def _recording(f):
+    with tg.GradientTape() as tape:
+        tape.watch(V)
+        return f()
+
+
 SINGULAR = tg.ones([2, 2])
 
 
@@ -86,6 +94,8 @@ SINGULAR = tg.ones([2, 2])
     ("np.sum out", lambda: np.sum(M, out=np.zeros(())), TypeError, "out="),
     ("np.cumsum out", lambda: np.cumsum(M, out=np.zeros(12)), TypeError, "out="),
     ("np.sort order", lambda: np.sort(V, order="x"), TypeError, "structured arrays"),
+    ("np.convolve (no rule) while recording", lambda: _recording(lambda: np.convolve(V, V)), TypeError,
+     "no gradient rule for numpy.convolve"),
     ("np.pad mode", lambda: np.pad(V, 1, mode="wrap"), TypeError, "numpy.pad mode='wrap'"),
     ("np.clip out", lambda: np.clip(V, 0, 1, out=np.zeros(3)), TypeError, "numpy.clip"),
 ])

@@ -462,6 +462,8 @@ cdef class _Operand:
         return v
 
     def __array__(self, dtype=None, copy=None):
+        if _n_active:                   # an implicit conversion while something records: is a gradient lost?
+            _check_gradient_lost(self)
         v = _as_tensor(self)._value
         if copy is False and not isinstance(v, ndarray):
             raise ValueError("a 0-d tapegrad Tensor holds a NumPy scalar; it cannot be viewed without a copy")
@@ -799,6 +801,10 @@ cdef object _equality(Op op, object a, object b, bint if_none):
     # shapes compare unequal (a scalar False tensor) instead of raising.
     if b is None:
         return if_none
+    if not isinstance(b, (_Operand, np.ndarray, np.generic, int, float, complex, list, tuple)):
+        # A foreign object (pytest.approx, a unit, a sentinel) gets its own say: Python then
+        # calls its reflected __eq__, or compares identities.
+        return NotImplemented
     try:
         return _binary(op, a, b)
     except (ValueError, InvalidArgumentError):
@@ -836,6 +842,29 @@ cdef class _VarState:
 # The name scope a new Variable's name is prefixed with ('' or 'outer/inner/'):
 # a callable installed by tapegrad.module, which owns the (thread-local) scope stack.
 cdef object _hook_name_scope = None
+cdef object _hook_gradient_lost = None
+
+
+def install_gradient_lost(hook):
+    """Give the core the function it calls with a Tensor or Variable that an
+    active recorder tracks when NumPy converts it to an ndarray implicitly
+    (``__array__``): the derivative through that conversion is lost."""
+    global _hook_gradient_lost
+    _hook_gradient_lost = hook
+
+
+cdef int _check_gradient_lost(object x) except -1:
+    # Called only while some recorder is active (the caller tests _n_active).
+    cdef int64_t tid
+    cdef Recorder r
+    if _hook_gradient_lost is None:
+        return 0
+    tid = (<Tensor>x)._id if isinstance(x, Tensor) else (<Variable>x)._state.id
+    for r in _thread_stack():
+        if r.tracks(tid):
+            _hook_gradient_lost(x)
+            return 0
+    return 0
 
 
 def install_name_scope(hook):
@@ -1787,6 +1816,10 @@ cdef class Recorder:
     cdef int on_variable_read(self, Variable v) except -1:
         return 0
 
+    cdef bint tracks(self, int64_t tid):
+        """Whether a gradient or tangent would flow to the tensor (or variable) with id `tid`."""
+        return False
+
 
 cdef class WengertList(Recorder):
     """The Wengert list: nodes in execution order, stored as flat arrays.
@@ -1873,6 +1906,9 @@ cdef class WengertList(Recorder):
 
     def slot_of(self, Tensor t):
         return -1 if self.released else tg_idmap_get(&self.slots, t._id)
+
+    cdef bint tracks(self, int64_t tid):
+        return not self.released and tg_idmap_get(&self.slots, tid) >= 0
 
     cdef int on_variable_read(self, Variable v) except -1:
         if self.watch_accessed_variables and v._state.trainable and not self.released:
@@ -2275,6 +2311,9 @@ cdef class Accumulator(Recorder):
     def watch(self, int64_t tid, tangent):
         """Give the tensor (or variable) with id `tid` a tangent."""
         self._set(tid, tangent)
+
+    cdef bint tracks(self, int64_t tid):
+        return tg_idmap_get(&self.index, tid) >= 0
 
     def tangent(self, int64_t tid):
         """The tangent of the tensor with id `tid` (a Tensor), or None."""

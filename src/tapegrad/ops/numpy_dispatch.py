@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 
+from tapegrad import _core
 from tapegrad._core import Tensor, Variable, tracks
 from tapegrad.ops._registry import FUNCTIONS, SCIPY_UFUNCS, UFUNCS
 
@@ -28,7 +29,7 @@ _INSPECTION = {
 
 def _to_arrays(x):
     if isinstance(x, (Tensor, Variable)):
-        return np.asarray(x)
+        return _core.as_tensor(x)._value      # a non-differentiable use: not the lossy __array__ path
     if isinstance(x, (list, tuple)):
         return type(x)(_to_arrays(e) for e in x)
     if isinstance(x, dict):
