@@ -70,6 +70,8 @@ cdef class Op:
     cdef readonly bint differentiable
     cdef readonly bint joint
     cdef readonly bint linear       # JVP = forward applied to the tangent
+    cdef readonly tuple cvjps       # rules for complex cotangents (None: the real ones)
+    cdef readonly tuple cjvps       # rules for complex tangents (None: the real ones)
     cdef tuple _nones
     # Public ops are Op instances (tg.sin): their docstring, signature and
     # names live here, so help() and inspect.signature() describe the op.

@@ -197,6 +197,19 @@ cdef inline bint _differentiable_value(object value):
     return isinstance(value, inexact)
 
 
+cdef type complexfloating = np.complexfloating
+
+
+cdef inline bint _complex_value(object value):
+    """Whether a gradient or tangent (raw or a Tensor) is complex: it picks
+    an op's complex rules (Op.cvjps / Op.cjvps)."""
+    if type(value) is Tensor:
+        value = (<Tensor>value)._value
+    if type(value) is ndarray:
+        return cnp.PyArray_ISCOMPLEX(<cnp.ndarray>value)
+    return isinstance(value, complexfloating)
+
+
 cdef inline object _np_dtype(object value):
     if type(value) is ndarray:
         return <object>cnp.PyArray_DESCR(<cnp.ndarray>value)
@@ -1265,8 +1278,14 @@ cdef class Op:
 
     def __init__(self, name, forward, vjps=None, *, kind=GENERAL, save=0, jvps=None, n_out=1,
                  differentiable=True, variadic=False, scalar=None, batching=True, joint=False, reads=None,
-                 linear=False):
+                 linear=False, cvjps=None, cjvps=None):
         self.name = name
+        # cvjps / cjvps: the rules for complex values, where they differ from
+        # the real ones (a holomorphic op's VJP conjugates what it reads; see
+        # docs/complex.md).  _vjp_of / _jvp_of pick them when the cotangent /
+        # tangent is complex, so real values never pay for a conjugation.
+        self.cvjps = None if cvjps is None else tuple(cvjps)
+        self.cjvps = None if cjvps is None else tuple(cjvps)
         self.joint = joint
         # linear: the op is linear in its one input, so its JVP is its own
         # forward applied to the tangent (_jvp_of does that; no rule is written).
@@ -1381,6 +1400,8 @@ cdef inline object _vjp_of(Op op, Py_ssize_t i, object g, object ans, tuple ins,
     cdef object gi, shape
     if rule is None:
         return None
+    if op.cvjps is not None and _complex_value(g):
+        rule = op.cvjps[0] if calling == _CALL_VARIADIC else op.cvjps[i]
     if calling == _CALL_UNARY:
         return rule(g, ans, ins[0])
     if calling == _CALL_BINARY:
@@ -1413,6 +1434,8 @@ cdef inline object _jvp_of(Op op, Py_ssize_t i, object t, object ans, tuple ins,
     cdef object rule = op.jvps[0] if calling == _CALL_VARIADIC else op.jvps[i]
     if rule is None:
         return None
+    if op.cjvps is not None and _complex_value(t):
+        rule = op.cjvps[0] if calling == _CALL_VARIADIC else op.cjvps[i]
     if calling == _CALL_UNARY:
         return rule(t, ans, ins[0])
     if calling == _CALL_BINARY:
