@@ -26,7 +26,7 @@ import numpy as np
 import weakref
 from tapegrad import dtypes as _dtypes
 from tapegrad.shapes import TensorShape
-from tapegrad.errors import InvalidArgumentError, NotFoundError
+from tapegrad.errors import InvalidArgumentError
 
 cnp.import_array()
 
@@ -80,21 +80,34 @@ cdef str _STACK_KEY = "tapegrad.recorders"
 cdef extern from *:
     """
     /* This thread's recorder list (a borrowed reference: the thread-state
-       dict owns it, and both die with the thread).  Saves a dict lookup per op. */
+       dict owns it, and both die with the thread).  Saves a dict lookup per op.
+       The cache is keyed by the thread state's unique id: a native thread that
+       calls into Python through PyGILState_Ensure/Release (ctypes callbacks,
+       C thread pools) gets a new thread state, and a new dict, per call, and
+       the list cached from the previous one is freed with its dict. */
     #include "tg_compat.h"
     static TG_THREAD_LOCAL PyObject *tg_thread_stack = NULL;
+    static TG_THREAD_LOCAL uint64_t tg_thread_stack_owner = 0;
+    static inline int tg_thread_stack_valid(void) {
+        return tg_thread_stack != NULL && tg_thread_stack_owner == PyThreadState_GetID(PyThreadState_Get());
+    }
+    static inline void tg_thread_stack_set(PyObject *stack) {
+        tg_thread_stack = stack;
+        tg_thread_stack_owner = PyThreadState_GetID(PyThreadState_Get());
+    }
     """
     PyObject *tg_thread_stack
+    bint tg_thread_stack_valid()
+    void tg_thread_stack_set(PyObject *stack)
 
 
 cdef inline list _thread_stack():
-    if tg_thread_stack != NULL:
+    if tg_thread_stack_valid():
         return <list>tg_thread_stack
     return _thread_stack_slow()
 
 
 cdef list _thread_stack_slow():
-    global tg_thread_stack
     cdef PyObject *d = PyThreadState_GetDict()
     if d == NULL:
         raise RuntimeError("tapegrad: no thread state")
@@ -103,7 +116,7 @@ cdef list _thread_stack_slow():
     if stack is None:
         stack = []
         tdict[_STACK_KEY] = stack
-    tg_thread_stack = <PyObject *>stack
+    tg_thread_stack_set(<PyObject *>stack)
     return <list>stack
 
 
@@ -144,10 +157,10 @@ cdef list _replace_stack(list new):
     an accumulator's JVP ops (seen by the recorders entered before it), a
     recompute_grad forward (seen by none).  A list object is swapped, never
     mutated in place: a caller may be iterating over the old one."""
-    global _n_active, tg_thread_stack
+    global _n_active
     cdef list old = _thread_stack()
     (<dict>PyThreadState_GetDict())[_STACK_KEY] = new     # `old` stays alive: we return it
-    tg_thread_stack = <PyObject *>new
+    tg_thread_stack_set(<PyObject *>new)
     _n_active += len(new) - len(old)
     return old
 
@@ -174,7 +187,7 @@ cdef inline object _own(object value):
         return value
     arr = np.asarray(value)
     if arr.dtype.kind in "OUSV":
-        raise TypeError(f"tapegrad tensors hold numbers; got a value of NumPy dtype {arr.dtype}")
+        raise ValueError(f"tapegrad tensors hold numbers; got a value of NumPy dtype {arr.dtype}")
     return _own(arr)
 
 
@@ -250,6 +263,44 @@ cdef object _aligned_copy(object value, object dtype):
     return out
 
 
+cdef object _unsupported(object value):
+    """TensorFlow's error for a Python object that is no tensor value (None, a
+    dict, a set, a string, a generator, a function, ...): ValueError."""
+    return ValueError(f"Attempt to convert a value ({value!r:.80}) with an unsupported type ({type(value)!r}) to a "
+                      f"tapegrad Tensor: tensors hold numbers (a number, a nested list of numbers, a NumPy array "
+                      f"or an object with __array__)")
+
+
+cdef inline bint _array_like(object value):
+    """Objects NumPy converts to numbers by a protocol (their own code runs, and
+    any exception it raises is theirs to propagate)."""
+    cdef type tp = type(value)
+    return (hasattr(tp, "__array__") or hasattr(tp, "__array_interface__") or hasattr(tp, "__array_struct__")
+            or hasattr(tp, "__float__") or hasattr(tp, "__index__") or hasattr(tp, "__complex__")
+            or isinstance(value, memoryview))
+
+
+cdef inline object _native(object dt):
+    """dt in this machine's byte order (a big-endian array's dtype is a distinct
+    NumPy dtype that no tapegrad DType names)."""
+    return dt if dt.isnative else dt.newbyteorder("=")
+
+
+cdef object _to_dtype(object arr, object dtype):
+    """An array of Python or NumPy values in `dtype`, with TensorFlow's
+    refusals: a value that does not fit an integer dtype, a fraction into an
+    integer dtype or a non-zero imaginary part into a real one is a TypeError."""
+    if _same_dtype(arr.dtype, dtype):
+        return arr
+    if dtype.kind in "iu" and arr.dtype.kind in "iub" and arr.size:
+        info = np.iinfo(dtype)
+        if arr.min() < info.min or arr.max() > info.max:
+            raise TypeError(f"Cannot convert {arr.tolist()!r:.80} to a tapegrad Tensor of dtype {dtype.name}: "
+                            f"out of its range [{info.min}, {info.max}]")
+    _check_lossless(arr, dtype)
+    return arr.astype(dtype)
+
+
 def _raw_from_python(value, dtype=None):
     """The raw value of tapegrad.constant(value, dtype)."""
     if isinstance(value, Tensor):
@@ -262,22 +313,42 @@ def _raw_from_python(value, dtype=None):
         if dtype is None or _same_dtype(_np_dtype(raw), dtype):
             return raw
         return _own(np.asarray(raw, dtype=dtype))
+    cdef type tp = type(value)
+    if not (tp is float or tp is int or tp is list or tp is tuple or isinstance(value, (ndarray, generic))
+            or isinstance(value, (int, float, complex, list, tuple)) or _array_like(value)) or isinstance(value, str):
+        raise _unsupported(value)
+    if isinstance(value, ndarray) and value.dtype.kind in "OUSVMm":
+        raise ValueError(f"tapegrad tensors hold numbers; cannot convert a NumPy array of dtype {value.dtype}")
     if dtype is not None:
-        if isinstance(value, float) and np.dtype(dtype).kind in "iub" and value != int(value):
-            raise TypeError(f"Cannot convert {value!r} to a tapegrad Tensor of dtype {np.dtype(dtype).name}")
+        dtype = np.dtype(dtype)
+        if isinstance(value, float) and dtype.kind in "iub" and value != int(value):
+            raise TypeError(f"Cannot convert {value!r} to a tapegrad Tensor of dtype {dtype.name}")
         if isinstance(value, ndarray):
-            return _own(_aligned_copy(value, np.dtype(dtype)))
-        return _own(np.array(value, dtype=dtype))
+            return _own(_aligned_copy(value, dtype))
+        if tp is float or tp is int or tp is bool:
+            try:
+                return _own(np.array(value, dtype=dtype))
+            except OverflowError:
+                raise TypeError(f"Cannot convert {value!r} to a tapegrad Tensor of dtype {dtype.name}: out of "
+                                f"its range") from None
+        arr = np.array(value)
+        if arr.dtype.kind == "O" and not isinstance(value, (list, tuple)):
+            arr = np.array(value, dtype=dtype)    # a number type of its own (__float__, __index__)
+        if arr.dtype.kind in "OUSVMm":
+            raise _unsupported(value)
+        return _own(_to_dtype(arr, dtype))
     if isinstance(value, ndarray):
-        return _own(_aligned_copy(value, value.dtype))   # a copy: the caller keeps their array
+        return _own(_aligned_copy(value, _native(value.dtype)))   # a copy: the caller keeps their array
     if isinstance(value, generic):
         return _own(np.array(value))
     default = _python_value_dtype(value)
     if default is not None:
         return _own(np.array(value, dtype=default))
     arr = np.array(value)
-    if arr.dtype.kind in "OUSV":
-        raise TypeError(f"tapegrad tensors hold numbers; cannot convert a value of type {type(value).__name__!r}")
+    if arr.dtype.kind in "OUSVMm":
+        raise _unsupported(value)
+    if not arr.dtype.isnative:
+        arr = arr.astype(_native(arr.dtype))
     if isinstance(value, (list, tuple)) and not any(isinstance(e, (Tensor, Variable, ndarray, generic)) for e in value):
         # Python literals follow TensorFlow's defaults, not NumPy's.
         if arr.dtype == np.float64:
@@ -310,12 +381,19 @@ cdef object _operand_like(object value, object dtype, bint weak_scalars=True):
         _check_lossless(value, dtype)
         return dtype.type(value)
     if isinstance(value, ndarray):
+        if value.dtype.kind in "OUSVMm":
+            raise ValueError(f"tapegrad tensors hold numbers; cannot use a NumPy array of dtype {value.dtype}")
         if not _same_dtype(value.dtype, dtype):
             _check_lossless(value, dtype)
         return _own(_aligned_copy(value, dtype))              # a copy: the caller keeps their array
     if isinstance(value, (list, tuple)):
         return _raw_from_python(value, dtype)
-    raise TypeError(f"tapegrad cannot use an object of type {type(value).__name__!r} as a tensor operand")
+    if _array_like(value) and not isinstance(value, str):
+        arr = np.asarray(value)           # the object's own __array__: its exceptions propagate as they are
+        if arr.dtype.kind in "OUSVMm":
+            raise _unsupported(value)
+        return _operand_like(arr, dtype, weak_scalars)
+    raise _unsupported(value)
 
 
 cdef int _check_lossless(object value, object dtype) except -1:
@@ -1005,6 +1083,9 @@ cdef object _exclusive_value(_VarState s):
     return cur
 
 
+cdef dict _KERNEL_NAMES = {"assign_add": "AssignAddVariableOp", "assign_sub": "AssignSubVariableOp"}
+
+
 cdef object _assign_value(_VarState s, object value, str method):
     """The raw value that `value` becomes in variable s, with TensorFlow's checks."""
     cur = s.value
@@ -1016,6 +1097,10 @@ cdef object _assign_value(_VarState s, object value, str method):
                              f"{_np_dtype(raw).name}: {value!r}")
     else:
         raw = _raw_from_python(value, dt)
+    if tuple(np.shape(raw)) != tuple(cur.shape) and method != "assign":
+        # assign_add/assign_sub have no Python-level check in TensorFlow: its kernel raises.
+        raise InvalidArgumentError(f"Cannot update variable with shape {list(cur.shape)} using a Tensor with shape "
+                                   f"{list(np.shape(raw))}, shapes must be equal. [Op:{_KERNEL_NAMES[method]}]")
     if tuple(np.shape(raw)) != tuple(cur.shape):
         # TensorFlow's text, verbatim (including its missing space after "mismatch.").
         raise ValueError(f"Cannot assign value to variable ' {s.name}:0': Shape mismatch.The variable shape "
@@ -1272,7 +1357,7 @@ cdef object _unary(Op op, object x):
     if _differentiable_value(r) and not _differentiable_value(v):
         # NumPy promoted an integer/bool input to float: sin, exp, log, ... are
         # float-only in TensorFlow, which has no kernel for them on integers.
-        raise NotFoundError(f"{op.name} is only defined for floating-point and complex tensors, got "
+        raise InvalidArgumentError(f"{op.name} is only defined for floating-point and complex tensors, got "
                             f"{_np_dtype(v).name}; cast first: tapegrad.cast(x, tapegrad.float32) [Op:{op.name}]")
     cdef Tensor out = _wrap(r)
     if _n_active and op.differentiable and _differentiable_value(out._value):
@@ -1943,6 +2028,77 @@ cdef class WengertList(Recorder):
         threads), so comparing a tensor's id with the clock read when a tape
         was entered or exited tells when the tensor was made."""
         return _next_id
+
+
+# The cyclic garbage collector must see the references a tape holds in its C
+# buffers: ops (a custom gradient's Op holds the user's closures, which may
+# capture the tape), saved values and params.  Cython writes tp_traverse and
+# tp_clear for a class's object fields only, so WengertList's are wrapped once
+# at import: the generated ones (for _watched_vars) run, then the buffers'.
+cdef extern from *:
+    """
+    static traverseproc tg_wl_base_traverse = NULL;
+    static inquiry tg_wl_base_clear = NULL;
+    static int tg_objvec_traverse(tg_objvec *v, visitproc visit, void *arg) {
+        for (size_t i = 0; i < v->len; i++) Py_VISIT(v->data[i]);
+        return 0;
+    }
+    """
+    ctypedef int (*visitproc)(PyObject *, void *)
+    ctypedef int (*traverseproc)(PyObject *, visitproc, void *) noexcept
+    ctypedef int (*inquiry)(PyObject *) noexcept
+    ctypedef struct PyTypeObject:
+        traverseproc tp_traverse
+        inquiry tp_clear
+        unsigned long tp_flags
+    traverseproc tg_wl_base_traverse
+    inquiry tg_wl_base_clear
+    int tg_objvec_traverse(tg_objvec *v, visitproc visit, void *arg) noexcept
+    unsigned long Py_TPFLAGS_HAVE_GC
+
+
+cdef int _wl_traverse(PyObject *o, visitproc visit, void *arg) noexcept:
+    cdef int r = tg_wl_base_traverse(o, visit, arg) if tg_wl_base_traverse != NULL else 0
+    if r:
+        return r
+    cdef WengertList w = <WengertList>o
+    r = tg_objvec_traverse(&w.node_op, visit, arg)
+    if r == 0:
+        r = tg_objvec_traverse(&w.node_saved, visit, arg)
+    if r == 0:
+        r = tg_objvec_traverse(&w.node_params, visit, arg)
+    return r
+
+
+cdef int _wl_clear(PyObject *o) noexcept:
+    # Like release(): a tape the collector clears is unreachable, but a
+    # finalizer in the same cycle may still call it; it must find it empty.
+    cdef WengertList w = <WengertList>o
+    w.released = True
+    w.generation += 1
+    w._free_nodes()
+    tg_idmap_free(&w.slots)
+    w.n_slots = 0
+    w = None
+    if tg_wl_base_clear != NULL:
+        tg_wl_base_clear(o)
+    return 0
+
+
+cdef int _install_wengert_gc() except -1:
+    global tg_wl_base_traverse, tg_wl_base_clear
+    cdef PyTypeObject *tp = <PyTypeObject *>WengertList
+    if not (tp.tp_flags & Py_TPFLAGS_HAVE_GC):
+        raise ImportError("tapegrad: WengertList was compiled without garbage-collector support")
+    if tp.tp_traverse != <traverseproc>_wl_traverse:
+        tg_wl_base_traverse = tp.tp_traverse
+        tg_wl_base_clear = tp.tp_clear
+        tp.tp_traverse = <traverseproc>_wl_traverse
+        tp.tp_clear = <inquiry>_wl_clear
+    return 0
+
+
+_install_wengert_gc()
 
 
 cdef inline Py_ssize_t _ndim(object x):

@@ -45,6 +45,9 @@ def reshape(tensor, shape, name=None):
     t = as_tensor(tensor)
     in_shape = shape_of(t)
     shape = static_shape(shape)
+    for d in shape:
+        if d < -1:
+            raise InvalidArgumentError(f"Size {shape.index(d)} must be non-negative, not {d} [Op:Reshape]")
     try:
         shape = np.empty(in_shape, dtype=np.bool_).reshape(shape).shape if 0 in in_shape \
             else np.shape(np.reshape(t._value, shape))
