@@ -1,4 +1,5 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: language_level=3, cdivision=True
+# (boundscheck and wraparound are set by CMakeLists.txt: off, or on in the sanitizer build)
 """The compiled core of tapegrad.
 
 It knows tensors, variables, ops-as-data and the tape; it does not know what

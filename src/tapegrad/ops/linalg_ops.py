@@ -72,9 +72,9 @@ matmul_op = general("matmul", lambda a, b, ta, tb: _mm(a, b, ta, tb), (_matmul_g
     """)
 def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False,
            a_is_sparse=False, b_is_sparse=False, output_type=None, name=None):
-    """tf.linalg.matmul (batched, with transposes): operands of rank >= 2, as
-    in TensorFlow.  The `@` operator and numpy.matmul follow NumPy's rules for
-    1-d operands instead (matmul_numpy)."""
+    """tf.linalg.matmul (batched, with transposes) of operands of rank >= 2, as
+    in TensorFlow; the `@` operator and numpy.matmul on tensors follow NumPy's
+    rules for 1-d operands."""
     return _matmul(a, b, bool(transpose_a or adjoint_a), bool(transpose_b or adjoint_b), False)
 
 
