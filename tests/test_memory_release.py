@@ -72,7 +72,7 @@ def test_a_100_mb_intermediate_goes_back_to_the_os():
     base = _rss()
     with tg.GradientTape() as t:
         t.watch(x)
-        y = tg.reduce_sum(tg.sin(x))                 # sin's output is recorded? no: reduce_sum saves no input
+        y = tg.reduce_sum(tg.sin(x))                 # sin saves x (the caller's); its output dies here
         z = tg.reduce_sum(tg.exp(x) * 2.0)           # exp's 100 MB output is saved for its rule
     grown = _rss() - base
     assert grown > 90 * 2**20
