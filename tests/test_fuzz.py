@@ -184,7 +184,7 @@ def test_random_programs_against_finite_differences(request):
     long = request.config.getoption("--long")
     COUNTS.update(programs=0, checks=0)
 
-    @settings(max_examples=3000 if long else 40, deadline=None, derandomize=not long, database=None,
+    @settings(max_examples=2000 if long else 40, deadline=None, derandomize=not long, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(programs())
     def run(p):
@@ -275,7 +275,7 @@ _CHILD = textwrap.dedent(r'''
 
 def test_junk_arguments_only_ever_raise_python_exceptions(request, tmp_path):
     long = request.config.getoption("--long")
-    n_calls, seeds = (20000, range(5)) if long else (1500, range(1))
+    n_calls, seeds = (10000, range(4)) if long else (1500, range(1))
     total = {"calls": 0, "returned": 0, "raised": {}}
     for seed in seeds:
         proc = subprocess.run([sys.executable, "-c", _CHILD, str(n_calls), str(seed)], cwd=tmp_path,
