@@ -2,6 +2,7 @@
 threads, odd NumPy layouts, and user exceptions that propagate unchanged.
 
 Expected gradients are derived by hand in each test (d/dx sum(x*x) = 2x, ...)."""
+import ctypes
 import gc
 import sys
 import threading
@@ -252,6 +253,36 @@ def test_short_lived_threads_leave_no_recorder_stacks():
     assert not _core.any_recording() and _core.active_recorders() == []
     # each thread made a recorder stack (a list in its thread-state dict): all freed with the threads
     assert len(gc.get_objects()) < objects_before + 100
+
+
+def test_a_thread_whose_state_dict_is_cleared_gets_a_new_recorder_stack():
+    # What PyGILState_Release does to a native thread's state between two calls into Python
+    # (ctypes callbacks, C thread pools): the dict holding the recorder stack is dropped while
+    # the OS thread lives on.  The core's cached pointer to the stack must not outlive it.
+    api = ctypes.pythonapi
+    api.PyThreadState_GetDict.restype = ctypes.py_object
+
+    def work(junk=()):
+        x = tg.constant(2.0)
+        with tg.GradientTape() as t:
+            t.watch(x)
+            y = x * x * x
+            assert all(j == [] for j in junk)         # the recorder went onto this thread's stack, not there
+            assert len(_core.active_recorders()) == 1
+        return float(t.gradient(y, x))
+
+    def run():
+        assert work() == 12.0
+        d = api.PyThreadState_GetDict()
+        keys = [k for k in d if str(k).startswith("tapegrad.recorders")]
+        assert keys == ["tapegrad.recorders.guard", "tapegrad.recorders"]     # the guard goes first
+        for k in keys:
+            del d[k]                                  # as the cleared dict drops its values
+        junk = [[] for _ in range(100)]               # reuse freed lists: a stale pointer would find these
+        results = [work(junk) for _ in range(3)]
+        assert _core.active_recorders() == []
+        return results
+    assert _in_thread(run) == [12.0, 12.0, 12.0]
 
 
 # ---------------------------------------------------------------- odd NumPy layouts

@@ -82,42 +82,51 @@ cdef extern from *:
     """
     /* This thread's recorder list (a borrowed reference: the thread-state
        dict owns it, and both die with the thread).  Saves a dict lookup per op.
-       The cache is keyed by the thread state's unique id: a native thread that
-       calls into Python through PyGILState_Ensure/Release (ctypes callbacks,
-       C thread pools) gets a new thread state, and a new dict, per call, and
-       the list cached from the previous one is freed with its dict. */
+       The dict can die while the OS thread goes on: a native thread calling
+       into Python through PyGILState_Ensure/Release (ctypes callbacks, C
+       thread pools) gets a new thread state, and a new dict, per call.  So
+       the dict also holds a _StackGuard, inserted before the list (a dict
+       drops its values in insertion order), whose deallocation forgets the
+       cached pointer before the list can be freed. */
     #include "tg_compat.h"
     static TG_THREAD_LOCAL PyObject *tg_thread_stack = NULL;
-    static TG_THREAD_LOCAL uint64_t tg_thread_stack_owner = 0;
-    static inline int tg_thread_stack_valid(void) {
-        return tg_thread_stack != NULL && tg_thread_stack_owner == PyThreadState_GetID(PyThreadState_Get());
-    }
-    static inline void tg_thread_stack_set(PyObject *stack) {
-        tg_thread_stack = stack;
-        tg_thread_stack_owner = PyThreadState_GetID(PyThreadState_Get());
-    }
     """
     PyObject *tg_thread_stack
-    bint tg_thread_stack_valid()
-    void tg_thread_stack_set(PyObject *stack)
 
 
 cdef inline list _thread_stack():
-    if tg_thread_stack_valid():
+    if tg_thread_stack != NULL:
         return <list>tg_thread_stack
     return _thread_stack_slow()
 
 
+@cython.final
+@cython.no_gc
+cdef class _StackGuard:
+    """Lives in a thread state's dict next to the recorder stack; when that
+    dict is cleared (the thread, or a PyGILState call, ends), forgets this
+    OS thread's cached pointer to the stack."""
+    def __dealloc__(self):
+        global tg_thread_stack
+        tg_thread_stack = NULL
+
+
+cdef str _GUARD_KEY = "tapegrad.recorders.guard"
+
+
 cdef list _thread_stack_slow():
+    global tg_thread_stack
     cdef PyObject *d = PyThreadState_GetDict()
     if d == NULL:
         raise RuntimeError("tapegrad: no thread state")
     cdef dict tdict = <dict>d
     stack = tdict.get(_STACK_KEY)
     if stack is None:
+        if _GUARD_KEY not in tdict:
+            tdict[_GUARD_KEY] = _StackGuard()     # first: cleared before the list
         stack = []
         tdict[_STACK_KEY] = stack
-    tg_thread_stack_set(<PyObject *>stack)
+    tg_thread_stack = <PyObject *>stack
     return <list>stack
 
 
@@ -158,10 +167,10 @@ cdef list _replace_stack(list new):
     an accumulator's JVP ops (seen by the recorders entered before it), a
     recompute_grad forward (seen by none).  A list object is swapped, never
     mutated in place: a caller may be iterating over the old one."""
-    global _n_active
+    global _n_active, tg_thread_stack
     cdef list old = _thread_stack()
     (<dict>PyThreadState_GetDict())[_STACK_KEY] = new     # `old` stays alive: we return it
-    tg_thread_stack_set(<PyObject *>new)
+    tg_thread_stack = <PyObject *>new
     _n_active += len(new) - len(old)
     return old
 
