@@ -29,7 +29,10 @@ fi
 "$VENV/bin/python" -m pip install -q ".[test]" --no-build-isolation -Ccmake.define.TAPEGRAD_SANITIZE=ON \
     -Cbuild-dir=build/sanitize
 
-core=$("$VENV/bin/python" -c "import importlib.util as u; print(u.find_spec('tapegrad._core').origin)" 2>/dev/null || true)
+# (found without importing it: an ASan module cannot load before the runtime is preloaded)
+core=$("$VENV/bin/python" -c "import glob, importlib.util as u, os
+d = u.find_spec('tapegrad').submodule_search_locations[0]
+print(glob.glob(os.path.join(d, '_core*'))[0])" 2>/dev/null || true)
 if [ -z "$core" ] || ! nm -D "$core" | grep -q "__asan_"; then
     echo "sanitize.sh: $core is not an ASan build" >&2
     exit 2
