@@ -136,6 +136,7 @@ def check_program(p):
         ref = weakref.ref(acc)
         del acc
         assert ref() is None
+        COUNTS["checks"] += 1
         return
     persistent = mode in ("persistent", "nested")
     outer = tg.GradientTape(persistent=True) if mode == "nested" else None
