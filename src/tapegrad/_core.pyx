@@ -25,6 +25,7 @@ cimport cython
 
 import numpy as np
 import weakref
+from collections.abc import Sequence as _Sequence
 from tapegrad import dtypes as _dtypes
 from tapegrad.shapes import TensorShape
 from tapegrad.errors import InvalidArgumentError
@@ -325,7 +326,8 @@ def _raw_from_python(value, dtype=None):
         return _own(np.asarray(raw, dtype=dtype))
     cdef type tp = type(value)
     if not (tp is float or tp is int or tp is list or tp is tuple or isinstance(value, (ndarray, generic))
-            or isinstance(value, (int, float, complex, list, tuple)) or _array_like(value)) or isinstance(value, str):
+            or isinstance(value, (int, float, complex, _Sequence)) or _array_like(value)) \
+            or isinstance(value, (str, bytes, bytearray)):
         raise _unsupported(value)
     if isinstance(value, ndarray) and value.dtype.kind in "OUSVMm":
         raise ValueError(f"tapegrad tensors hold numbers; cannot convert a NumPy array of dtype {value.dtype}")
@@ -342,7 +344,7 @@ def _raw_from_python(value, dtype=None):
                 raise TypeError(f"Cannot convert {value!r} to a tapegrad Tensor of dtype {dtype.name}: out of "
                                 f"its range") from None
         arr = np.array(value)
-        if arr.dtype.kind == "O" and not isinstance(value, (list, tuple)):
+        if arr.dtype.kind == "O" and not isinstance(value, _Sequence):
             arr = np.array(value, dtype=dtype)    # a number type of its own (__float__, __index__)
         if arr.dtype.kind in "OUSVMm":
             raise _unsupported(value)
