@@ -24,15 +24,14 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q "scikit-build-core>=1.0" "cython>=3.0" "cython-cmake>=0.2" "numpy>=2.0" ninja cmake
-"$VENV/bin/python" -m pip install -q --no-build-isolation --force-reinstall --no-deps \
-    -Ccmake.define.TAPEGRAD_SANITIZE=ON -Cbuild-dir=build/sanitize .
-"$VENV/bin/python" -m pip install -q ".[test]" --no-build-isolation -Ccmake.define.TAPEGRAD_SANITIZE=ON \
-    -Cbuild-dir=build/sanitize
+# (pip always rebuilds and reinstalls a project given as a path; the build folder keeps it incremental)
+"$VENV/bin/python" -m pip install -q --no-build-isolation -Ccmake.define.TAPEGRAD_SANITIZE=ON \
+    -Cbuild-dir=build/sanitize ".[test]"
 
 # (found without importing it: an ASan module cannot load before the runtime is preloaded)
 core=$("$VENV/bin/python" -c "import glob, importlib.util as u, os
 d = u.find_spec('tapegrad').submodule_search_locations[0]
-print(glob.glob(os.path.join(d, '_core*'))[0])" 2>/dev/null || true)
+print(glob.glob(os.path.join(d, '_core*.so'))[0])" 2>/dev/null || true)
 if [ -z "$core" ] || ! nm -D "$core" | grep -q "__asan_"; then
     echo "sanitize.sh: $core is not an ASan build" >&2
     exit 2
