@@ -33,6 +33,7 @@ cdef class _Operand:
 
 
 cdef class Tensor(_Operand):
+    cdef object __weakref__         # caches and frameworks hold tensors weakly (as TensorFlow's allow)
     cdef readonly object _value     # read-only ndarray, or a NumPy scalar for 0-d
     cdef readonly int64_t _id
 
@@ -86,6 +87,7 @@ cdef class Recorder:
 
 
 cdef class WengertList(Recorder):
+    cdef object __weakref__
     cdef tg_idmap slots
     cdef int32_t n_slots
     cdef tg_objvec node_op
@@ -114,6 +116,7 @@ cdef class WengertList(Recorder):
 
 
 cdef class Accumulator(Recorder):
+    cdef object __weakref__
     cdef tg_idmap index              # tensor id -> position in `tangents`
     cdef list tangents
     cdef int _set(self, int64_t tid, object tangent) except -1

@@ -73,9 +73,19 @@ matmul_op = general("matmul", lambda a, b, ta, tb: _mm(a, b, ta, tb), (_matmul_g
     """)
 def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False,
            a_is_sparse=False, b_is_sparse=False, output_type=None, name=None):
-    """tf.linalg.matmul (batched, with transposes); also the `@` operator,
-    which follows NumPy for 1-d operands."""
-    ta, tb = bool(transpose_a or adjoint_a), bool(transpose_b or adjoint_b)
+    """tf.linalg.matmul (batched, with transposes) of operands of rank >= 2, as
+    in TensorFlow; the `@` operator and numpy.matmul on tensors follow NumPy's
+    rules for 1-d operands."""
+    return _matmul(a, b, bool(transpose_a or adjoint_a), bool(transpose_b or adjoint_b), False)
+
+
+def matmul_numpy(a, b):
+    """a @ b and numpy.matmul on tensors: NumPy's 1-d rules (a vector is a row
+    on the left, a column on the right, and the added axis is dropped)."""
+    return _matmul(a, b, False, False, True)
+
+
+def _matmul(a, b, ta, tb, numpy_1d):
     if isinstance(a, _TENSORS) and isinstance(b, _TENSORS):
         # Fast path (an MLP's x @ W): two matrices of one dtype that fit.
         av, bv = a._value, b._value
@@ -86,11 +96,15 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
     sa, sb = shape_of(a), shape_of(b)
     if len(sa) == 0 or len(sb) == 0:
         raise InvalidArgumentError(f"matmul: both operands must have rank >= 1, got shapes {sa} and {sb}")
+    if (len(sa) == 1 or len(sb) == 1) and not numpy_1d:
+        raise InvalidArgumentError(f"In[{0 if len(sa) == 1 else 1}] and In[{1 if len(sa) == 1 else 0}] ndims must "
+                                   f"be >= 2: matmul takes matrices (shapes {list(sa)} and {list(sb)}); use "
+                                   f"tensordot or the @ operator for vectors [Op:MatMul]")
     if len(sa) == 1 or len(sb) == 1:
         # NumPy's 1-d rules: promote to a matrix, multiply, drop the added axis.
         a2 = reshape(a, (1, -1)) if len(sa) == 1 else a
         b2 = reshape(b, (-1, 1)) if len(sb) == 1 else b
-        r = matmul(a2, b2, transpose_a=ta and len(sa) > 1, transpose_b=tb and len(sb) > 1)
+        r = _matmul(a2, b2, False, False, True)
         rs = shape_of(r)
         return reshape(r, rs[:-2] + (rs[-2:-1] if len(sa) > 1 else ()) + (rs[-1:] if len(sb) > 1 else ()))
     ka = sa[-2] if ta else sa[-1]
@@ -104,7 +118,7 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
     return apply(matmul_op, (a, b), (ta, tb))
 
 
-UFUNCS[np.matmul] = matmul
+UFUNCS[np.matmul] = matmul_numpy
 
 
 @op_doc(
@@ -134,12 +148,20 @@ def expand_last(x):
 def _normalize_axes(axes, nda, ndb):
     if isinstance(axes, (int, np.integer)):
         axes = int(axes)
+        if axes < 0:
+            raise ValueError("'axes' must be at least 0.")
+        if axes > nda or axes > ndb:
+            raise ValueError(f"tensordot: 'axes' ({axes}) must not be larger than the number of dimensions of "
+                             f"either tensor (ranks {nda} and {ndb})")
         return list(range(nda - axes, nda)), list(range(axes))
     a_axes, b_axes = axes
     a_axes = [a_axes] if isinstance(a_axes, (int, np.integer)) else list(a_axes)
     b_axes = [b_axes] if isinstance(b_axes, (int, np.integer)) else list(b_axes)
     if len(a_axes) != len(b_axes):
         raise ValueError(f"tensordot: axes lists differ in length: {a_axes} vs {b_axes}")
+    for x, nd in [(x, nda) for x in a_axes] + [(x, ndb) for x in b_axes]:
+        if not -nd <= x < nd:
+            raise ValueError(f"tensordot: axis {x} is out of range for a tensor of rank {nd}")
     return [x % nda for x in a_axes], [x % ndb for x in b_axes]
 
 
@@ -181,7 +203,7 @@ def _np_dot(a, b, out=None):
         raise TypeError("tapegrad: out= is not supported on Tensors")
     if len(shape_of(as_tensor(a))) == 0 or len(shape_of(as_tensor(b))) == 0:
         return a * b
-    return matmul(a, b)
+    return matmul_numpy(a, b)
 
 
 # ---- einsum -------------------------------------------------------------------------------

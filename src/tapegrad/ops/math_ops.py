@@ -74,6 +74,16 @@ mod = binary("mod", operator.mod,
                  "``floormod``).",
              grad="d/dx = 1, d/dy = -floor(x / y)", at=(7.5, 2.0), gives="1.5 1.0 -3.0", dtypes="real",
              tf="tf.math.floormod")
+def _power(x, y):
+    try:
+        return operator.pow(x, y)
+    except ValueError as e:
+        # NumPy's ValueError; TensorFlow's kernel raises InvalidArgumentError.
+        if "negative integer powers" in str(e):
+            raise InvalidArgumentError("Integers to negative integer powers are not allowed [Op:Pow]") from None
+        raise
+
+
 def _pow_grad_x(g, ans, x, y):
     return g * y * x ** (y - 1)
 
@@ -85,7 +95,7 @@ def _pow_complex_grad_y(g, ans, x, y):
     return g * np.conjugate(ans * log_x)
 
 
-pow = binary("pow", operator.pow,                                        # noqa: A001 - TensorFlow's name
+pow = binary("pow", _power,                                              # noqa: A001 - TensorFlow's name
              _pow_grad_x,
              # TensorFlow: bases <= 0 contribute nothing to the exponent's gradient.
              lambda g, ans, x, y: g * ans * np.where(x > 0, np.log(np.where(x > 0, x, 1)), 0),
@@ -227,6 +237,8 @@ def _sigmoid(x):
     # Numerically stable on both tails (real x; complex x has no tails to order).
     if np.result_type(x).kind == "c":
         return 1 / (1 + np.exp(-x))
+    if np.result_type(x).kind == "b":
+        x = np.asarray(x, np.float16)   # a float result: the core then rejects the bool input, as for every float op
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(np.result_type(x, np.float16), copy=False)
 
@@ -451,7 +463,8 @@ def where(condition, x=None, y=None, name=None):
     """
     cond = np.asarray(condition)
     if cond.dtype != np.bool_:
-        raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
+        raise InvalidArgumentError(f"cannot compute SelectV2 as input #0(zero-based) was expected to be a bool "
+                                   f"tensor but is a {cond.dtype} tensor (where: condition must be bool) [Op:SelectV2]")
     if x is None and y is None:
         return _core.wrap(np.argwhere(cond).astype(np.int64))
     if x is None or y is None:
