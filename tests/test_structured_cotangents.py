@@ -55,6 +55,13 @@ def jac_of(f, *xs):
 RNG = np.random.default_rng(15)
 
 
+@tg.custom_gradient
+def _squared(x):
+    def grad(dy):
+        return dy * 2.0 * x
+    return x * x, grad
+
+
 # ---------------------------------------------------------------- a cotangent of ones
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_sum_of_elementwise_products_w5(dtype):
@@ -145,6 +152,7 @@ def test_jacobian_w8(n, dtype):
     lambda x, y: x @ tg.transpose(y),                         # matrix @ matrix: the general rule
     lambda x, y: tg.exp(x * 400.0) + y,                       # inf factors: densified, NaN kept
     lambda x, y: x,                                           # the target is a source
+    lambda x, y: _squared(x) * y,                             # a custom gradient (one joint rule)
 ])
 def test_programs_with_a_diagonal_seed(program):
     x, y = RNG.uniform(-2, 2, (3, 4)), RNG.uniform(-2, 2, (3, 4))

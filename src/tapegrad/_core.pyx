@@ -1919,30 +1919,15 @@ cdef class WengertList(Recorder):
                          object params, PyObject **grads, bint tensor_mode, object batch) except -1:
         cdef Py_ssize_t i
         cdef Py_ssize_t batch_ndim = 0 if batch is None else len(<tuple>batch)
-        cdef object gi, gs = None, dense = None
+        cdef object gi, gs = None
         cdef bint unit = False
-        if type(g) is _Diag:
-            # A Jacobian's diagonal cotangents (raw values only): each input
-            # keeps them diagonal where the op allows it, else gets the general
-            # rule applied to the dense batch (built once).
-            for i in range(n_in):
-                if targets[i] < 0:
-                    continue
-                gi = None if op.calling == _CALL_JOINT else _diag_vjp(op, i, <_Diag>g, ans, ins, params)
-                if gi is None:
-                    if dense is None:
-                        dense = _diag_dense(<_Diag>g)
-                    if op.calling == _CALL_JOINT:
-                        gi = op.vjps[0](dense, ans, tuple([targets[j] >= 0 for j in range(n_in)]), ins,
-                                        *(params or ()))[i]
-                    else:
-                        gi = _vjp_of(op, i, dense, ans, ins, params, batch_ndim)
-                    if gi is None:
-                        continue
-                _accumulate(grads, targets[i], gi)
-            return 0
-        if not tensor_mode and op.factors is not None and _structured and _is_unit(g):
-            unit = True
+        cdef type gt = type(g)
+        if gt is ndarray:
+            unit = not tensor_mode and _structured and op.factors is not None and _is_unit(g)
+        elif gt is _Diag:
+            if op.calling != _CALL_JOINT:
+                return _call_rules_diag(op, targets, n_in, <_Diag>g, ans, ins, params, grads, batch_ndim)
+            g = _diag_dense(<_Diag>g)
         if op.calling == _CALL_JOINT:
             gs = op.vjps[0](g, ans, tuple([targets[i] >= 0 for i in range(n_in)]), ins, *(params or ()))
             if len(gs) != n_in:
@@ -2138,6 +2123,27 @@ cdef inline object _factor_of(Op op, Py_ssize_t i, object ans, tuple ins):
     if op.calling == _CALL_UNARY:
         return fac(ans, ins[0])
     return fac(ans, ins[0], ins[1])
+
+
+cdef int _call_rules_diag(Op op, int32_t *targets, Py_ssize_t n_in, _Diag g, object ans, tuple ins,
+                          object params, PyObject **grads, Py_ssize_t batch_ndim) except -1:
+    """WengertList._call_rules for a Jacobian's diagonal cotangents (raw values
+    only, not a joint rule): each input keeps them diagonal where the op allows
+    it, else gets the general rule applied to the dense batch (built once)."""
+    cdef Py_ssize_t i
+    cdef object gi, dense = None
+    for i in range(n_in):
+        if targets[i] < 0:
+            continue
+        gi = _diag_vjp(op, i, g, ans, ins, params)
+        if gi is None:
+            if dense is None:
+                dense = _diag_dense(g)
+            gi = _vjp_of(op, i, dense, ans, ins, params, batch_ndim)
+            if gi is None:
+                continue
+        _accumulate(grads, targets[i], gi)
+    return 0
 
 
 cdef object _unit_vjp(Op op, Py_ssize_t i, object g, object ans, tuple ins, object params):
