@@ -2205,11 +2205,20 @@ cdef inline bint _owned_sum_target(PyObject *old, object g):
 
 
 cdef inline int _accumulate(PyObject **grads, int32_t s, object g) except -1:
+    """grads[s] += g.  The first contribution (the common case: a value used
+    once) is stored as it is; a second one takes _accumulate_more, kept out
+    of line so this stays small enough to inline."""
+    if grads[s] == NULL:
+        Py_INCREF(g)
+        grads[s] = <PyObject *>g
+        return 0
+    return _accumulate_more(grads, s, g)
+
+
+cdef int _accumulate_more(PyObject **grads, int32_t s, object g) except -1:
     cdef PyObject *old = grads[s]
     cdef object total
-    if old == NULL:
-        total = g
-    elif type(g) is _sparse_type or type(<object>old) is _sparse_type:
+    if type(g) is _sparse_type or type(<object>old) is _sparse_type:
         total = _sparse_add(<object>old, g)
     elif type(g) is _Diag or type(<object>old) is _Diag:
         total = _diag_add(<object>old, g)
