@@ -123,6 +123,10 @@ class Workload:
     rtol = 1e-9
     atol = 1e-12
     ratio_target = None  # tapegrad's target as a ratio to the floor's time, or None
+    # A workload with a closed-form floor (``make_closed``: what a person writes after simplifying the
+    # derivative) times it as one more row, "closed", always run, checked against the floor like any
+    # implementation; every row then also gets ``ratio_closed``, and tapegrad's target is to it.
+    closed_ratio_target = None
     show_ratio = True  # print/store value / floor value
     unit_ops = None  # number of ops the time is divided by for "per op", or None
 
@@ -155,9 +159,13 @@ class Workload:
 
     def targets(self, row, floor_row):
         """tapegrad's targets for this row (list of judge_le dicts)."""
-        if self.ratio_target is None:
-            return []
-        return [judge_le(row.get("ratio"), self.ratio_target, "time / floor", lambda v: f"{v:.2f}×")]
+        out = []
+        if self.ratio_target is not None:
+            out.append(judge_le(row.get("ratio"), self.ratio_target, "time / floor", lambda v: f"{v:.2f}×"))
+        if self.closed_ratio_target is not None:
+            out.append(judge_le(row.get("ratio_closed"), self.closed_ratio_target, "time / closed form",
+                                lambda v: f"{v:.2f}×"))
+        return out
 
     def target_line(self, rows):
         """Where tapegrad's target sits on the chart's axis (same unit as metrics['value'])."""
@@ -174,10 +182,15 @@ class Workload:
             cols.append((f"per op ({self.ops():,} ops)", lambda r: fmt_time(r["metrics"].get("per_op_s"))))
         if self.show_ratio:
             cols.append(("× floor", lambda r: "-" if r.get("ratio") is None else f"{r['ratio']:.2f}×"))
+            if hasattr(self, "make_closed"):
+                cols.append(("× closed form",
+                             lambda r: "-" if r.get("ratio_closed") is None else f"{r['ratio_closed']:.2f}×"))
         return cols
 
     def factory(self, impl):
         fn = getattr(self, "make_" + impl, None)
+        if impl == "closed":
+            return fn(self.cfg)
         shared = fn is None and impl in peers.TF_API and hasattr(self, "make_tf_api")
         if fn is None and not shared:
             raise Unavailable(f"{impl} has no implementation of {self.id}")
@@ -194,6 +207,8 @@ class Workload:
         rows, built = [], {}
         floor_out = None
         impls = ["floor"] + [i for i in ctx.impls if i != "floor" and i in self.impls]
+        if hasattr(self, "make_closed"):
+            impls.insert(1, "closed")
         for impl in impls:
             row = {"impl": impl, "label": peers.LABELS.get(impl, impl), "status": "ok", "message": ""}
             rows.append(row)
@@ -282,6 +297,8 @@ class Workload:
 
     def _finish(self, rows):
         floor_row = next((r for r in rows if r["impl"] == "floor" and r["status"] == "ok"), None)
+        closed_row = next((r for r in rows if r["impl"] == "closed" and r["status"] == "ok" and "times" in r), None)
+        cv = closed_row and self.metrics({v: t["median_s"] for v, t in closed_row["times"].items()})["value"]
         for row in rows:
             if row["status"] != "ok" or "times" not in row and "metrics" not in row:
                 continue
@@ -290,5 +307,7 @@ class Workload:
             fv = floor_row and floor_row.get("metrics", {}).get("value")
             if fv and row["metrics"].get("value") is not None and self.show_ratio:
                 row["ratio"] = row["metrics"]["value"] / fv
+            if cv and row["metrics"].get("value") is not None:
+                row["ratio_closed"] = row["metrics"]["value"] / cv
             if row["impl"] == "tapegrad":
                 row["targets"] = self.targets(row, floor_row)

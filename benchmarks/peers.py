@@ -88,6 +88,7 @@ ALL_IMPLS = tuple(IMPL_MODULE)
 TF_API = ("tapegrad", "tensorflow")
 LABELS = {
     "floor": "numpy floor",
+    "closed": "closed-form floor",
     "tapegrad": "tapegrad",
     "torch": "torch",
     "tensorflow": "tensorflow",

@@ -106,8 +106,8 @@ def write_chart(result, path):
     ncol = 3
     nrow = math.ceil(len(panels) / ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(6 * ncol, 3.4 * nrow), squeeze=False)
-    colors = {"floor": "#555555", "tapegrad": "#d62728", "torch": "#ff7f0e", "tensorflow": "#1f77b4",
-              "jax": "#2ca02c", "jax_jit": "#98df8a", "autograd": "#9467bd"}
+    colors = {"floor": "#555555", "closed": "#999999", "tapegrad": "#d62728", "torch": "#ff7f0e",
+              "tensorflow": "#1f77b4", "jax": "#2ca02c", "jax_jit": "#98df8a", "autograd": "#9467bd"}
     for ax, (w, kind) in zip(axes.flat, panels):
         rows = [r for r in w["rows"] if "metrics" in r]
         if kind == "bars":

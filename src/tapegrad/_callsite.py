@@ -74,7 +74,7 @@ _RULE_OPS = {}        # rule code object -> op name, built on the first warning
 def _rule_ops():
     if not _RULE_OPS:
         for name, op in _registry.OPS.items():
-            for rule in tuple(op.vjps) + tuple(op.jvps):
+            for rule in tuple(op.vjps) + tuple(op.jvps) + tuple(op.factors or ()) + tuple(op.diag_vjps or ()):
                 code = getattr(rule, "__code__", None)
                 if code is not None:
                     _RULE_OPS.setdefault(code, name)

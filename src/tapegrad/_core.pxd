@@ -73,6 +73,8 @@ cdef class Op:
     cdef readonly bint linear       # JVP = forward applied to the tangent
     cdef readonly tuple cvjps       # rules for complex cotangents (None: the real ones)
     cdef readonly tuple cjvps       # rules for complex tangents (None: the real ones)
+    cdef readonly tuple factors     # per input: factor(ans, *inputs) with vjp == g * factor, or None
+    cdef readonly tuple diag_vjps   # per input: rule for a diagonal batched cotangent, or None
     cdef tuple _nones
     # Public ops are Op instances (tg.sin): their docstring, signature and
     # names live here, so help() and inspect.signature() describe the op.

@@ -1375,7 +1375,7 @@ cdef class Op:
 
     def __init__(self, name, forward, vjps=None, *, kind=GENERAL, save=0, jvps=None, n_out=1,
                  differentiable=True, variadic=False, scalar=None, batching=True, joint=False, reads=None,
-                 linear=False, cvjps=None, cjvps=None):
+                 linear=False, cvjps=None, cjvps=None, factors=None, diag_vjps=None):
         self.name = name
         # cvjps / cjvps: the rules for complex values, where they differ from
         # the real ones (a holomorphic op's VJP conjugates what it reads; see
@@ -1424,6 +1424,25 @@ cdef class Op:
         self.reads = None if reads is None else tuple(int(r) for r in reads)
         if self.reads is not None and len(self.reads) != len(self.vjps):
             raise ValueError(f"op {name!r}: {len(self.reads)} read masks for {len(self.vjps)} rules")
+        # factors (UNARY and BINARY ops): per input, ``factor(ans, *inputs)``, the
+        # local derivative f such that the VJP rule is exactly ``g * f`` (the
+        # rule's own expression for f, so the bits agree).  The sweep uses it
+        # for cotangents with known structure: a broadcast 1 (reduce_sum's
+        # gradient) gives f itself, a diagonal batch of cotangents (a
+        # Jacobian's identity seed) stays diagonal (d * f).
+        self.factors = None if factors is None else tuple(factors)
+        if self.factors is not None and (kind not in (UNARY, BINARY) or len(self.factors) != len(self.vjps)):
+            raise ValueError(f"op {name!r}: factors are for unary and binary ops, one per input")
+        # diag_vjps: per input, ``rule(d, ans, *inputs, *params)`` for a
+        # diagonal batch of cotangents (row b of the batch is d[b] times the
+        # b-th unit tensor of the output; d has the output's shape).  Returns
+        # (True, d_in): a diagonal batch again, for the input; (False, dense):
+        # the batched gradient the general rule would give; or None: use the
+        # general rule on the dense batch.  Results must match the general
+        # rule's bit for bit (up to the sign of zeros).
+        self.diag_vjps = None if diag_vjps is None else tuple(diag_vjps)
+        if self.diag_vjps is not None and len(self.diag_vjps) != len(self.vjps):
+            raise ValueError(f"op {name!r}: {len(self.diag_vjps)} diagonal rules for {len(self.vjps)} inputs")
 
     def __call__(self, x, y=_NO_ARG, name=None):
         if self.kind == _UNARY:
@@ -2071,7 +2090,7 @@ cdef class WengertList(Recorder):
         return 0
 
     def backward(self, list targets, list seeds, list sources, bint tensor_mode, tuple batch=None,
-                 bint retain=False):
+                 bint retain=False, bint identity=False):
         """Gradients of sum(seed_i * target_i) with respect to each source.
 
         targets/sources are Tensors (variables already read); seeds are raw
@@ -2084,7 +2103,11 @@ cdef class WengertList(Recorder):
         lack the batch axes when they do not depend on the seed).  If an op on
         the path from the sources to the targets cannot batch (``op.batching``
         False), nothing is computed and None is returned.
-        retain: keep saved values of a non-persistent tape (several sweeps)."""
+        retain: keep saved values of a non-persistent tape (several sweeps).
+        identity: the caller's word that the one seed is the identity batch (a
+        Jacobian's: row b is the b-th unit tensor of the target); on raw values
+        the sweep then carries it as its diagonal (_Diag) while ops keep it
+        diagonal, and densifies it where one cannot."""
         if self.released:
             raise RuntimeError("tapegrad: this tape's resources were already released")
         cdef int32_t n_slots = self.n_slots
@@ -2115,7 +2138,10 @@ cdef class WengertList(Recorder):
                 t = targets[i]
                 s = tg_idmap_get(&self.slots, (<Tensor>t)._id)
                 if s >= 0:
-                    _accumulate(grads, s, seeds[i])
+                    if identity and _structured and not tensor_mode and batch is not None and len(targets) == 1:
+                        _accumulate(grads, s, _identity_diag(seeds[i], len(<tuple>batch)))
+                    else:
+                        _accumulate(grads, s, seeds[i])
                 else:
                     tid = (<Tensor>t)._id
                     off_tape[tid] = seeds[i] if tid not in off_tape else off_tape[tid] + seeds[i]
@@ -2131,6 +2157,8 @@ cdef class WengertList(Recorder):
                 s = tg_idmap_get(&self.slots, (<Tensor>src)._id) if not self.released else -1
                 # (a rule may have watched new tensors: slots past n_slots have no gradient)
                 g = <object>grads[s] if 0 <= s < n_slots and grads[s] != NULL else None
+                if type(g) is _Diag:
+                    g = _diag_dense(<_Diag>g)
                 extra = off_tape.get((<Tensor>src)._id)
                 if extra is not None:
                     g = extra if g is None else g + extra
@@ -2254,6 +2282,7 @@ cdef class WengertList(Recorder):
         else:
             g = tuple([<object>grads[self.out_slot.data[j]] if grads[self.out_slot.data[j]] != NULL
                        and reach[self.out_slot.data[j]] else None for j in range(o0, o1)])
+            g = tuple([_diag_dense(<_Diag>x) if type(x) is _Diag else x for x in g])
             if _sparse_type is not None:
                 g = tuple([_sparse_dense(x) if type(x) is _sparse_type else x for x in g])
         cdef PyObject *ans_ref = NULL
@@ -2286,6 +2315,14 @@ cdef class WengertList(Recorder):
         cdef Py_ssize_t i
         cdef Py_ssize_t batch_ndim = 0 if batch is None else len(<tuple>batch)
         cdef object gi, gs = None
+        cdef bint unit = False
+        cdef type gt = type(g)
+        if gt is ndarray:
+            unit = not tensor_mode and _structured and op.factors is not None and _is_unit(g)
+        elif gt is _Diag:
+            if op.calling != _CALL_JOINT:
+                return _call_rules_diag(op, targets, n_in, <_Diag>g, ans, ins, params, grads, batch_ndim)
+            g = _diag_dense(<_Diag>g)
         if op.calling == _CALL_JOINT:
             gs = op.vjps[0](g, ans, tuple([targets[i] >= 0 for i in range(n_in)]), ins, *(params or ()))
             if len(gs) != n_in:
@@ -2293,7 +2330,12 @@ cdef class WengertList(Recorder):
         for i in range(n_in):
             if targets[i] < 0:
                 continue
-            gi = gs[i] if gs is not None else _vjp_of(op, i, g, ans, ins, params, batch_ndim)
+            if gs is not None:
+                gi = gs[i]
+            elif unit:
+                gi = _unit_vjp(op, i, g, ans, ins, params)
+            else:
+                gi = _vjp_of(op, i, g, ans, ins, params, batch_ndim)
             if gi is None:
                 continue
             if tensor_mode and not isinstance(gi, Tensor) and type(gi) is not _sparse_type:
@@ -2438,13 +2480,225 @@ cdef inline tuple _unwrap_tuple(tuple xs):
     return tuple([(<Tensor>x)._value if isinstance(x, Tensor) else x for x in xs])
 
 
+# ---- cotangents with known structure (raw values only) ---------------------
+# A broadcast 1 (reduce_sum's gradient of a scalar seed of 1) times a factor f
+# is f; a Jacobian's identity seed stays its diagonal through elementwise ops.
+# Both shortcuts give the general rule's bits (g * f with g == 1 is f; the
+# dense batch's off-diagonal entries are 0 * f == 0 while f is finite, which
+# is checked), tests/test_structured_cotangents.py runs both paths.
+
+cdef bint _structured = True
+
+
+def structured_cotangents(bint enabled):
+    """Switch the two shortcuts below on or off (for tests that run both paths
+    on the same program); returns the previous setting."""
+    global _structured
+    cdef bint was = _structured
+    _structured = enabled
+    return was
+
+
+@cython.final
+cdef class _Diag:
+    """A batch of cotangents kept as its diagonal: the dense batch has shape
+    (d.size,) + d.shape, and its row b is d.flat[b] times the b-th unit tensor
+    of d's shape.  Never given to a rule or returned: densified first."""
+    cdef readonly object d
+
+    def __cinit__(self, d):
+        self.d = d
+
+
+cdef object _identity_diag(object seed, Py_ssize_t batch_ndim):
+    """The identity batch `seed` (shape (n,) + shape, n = size of shape) as a
+    _Diag of ones, or the seed itself where that does not apply."""
+    if (type(seed) is not ndarray or batch_ndim != 1 or cnp.PyArray_NDIM(<cnp.ndarray>seed) < 1
+            or (<object>seed).dtype.kind != "f"):
+        return seed
+    cdef tuple shape = (<object>seed).shape[1:]
+    if (<object>seed).shape[0] != _prod(shape):
+        return seed
+    return _Diag(np.ones(shape, dtype=(<object>seed).dtype))
+
+
+cdef inline Py_ssize_t _prod(tuple shape):
+    cdef Py_ssize_t n = 1
+    for k in shape:
+        n *= <Py_ssize_t>k
+    return n
+
+
+cdef object _diag_dense(_Diag g):
+    """The dense batch a _Diag stands for."""
+    cdef object d = g.d
+    cdef Py_ssize_t n = d.size
+    out = np.zeros((n,) + d.shape, dtype=d.dtype)
+    out.reshape(-1)[::n + 1] = d.reshape(-1)
+    return out
+
+
+cdef object _diag_add(object a, object b):
+    """a + b where one or both are _Diag (of the same batch)."""
+    cdef object d
+    if type(a) is _Diag and type(b) is _Diag and (<_Diag>a).d.shape == (<_Diag>b).d.shape:
+        return _Diag((<_Diag>a).d + (<_Diag>b).d)
+    if type(a) is _Diag:
+        a, b = b, a
+    if type(a) is _Diag or type(a) is not ndarray:
+        return (_diag_dense(<_Diag>a) if type(a) is _Diag else a) + _diag_dense(<_Diag>b)
+    d = (<_Diag>b).d
+    cdef Py_ssize_t n = d.size
+    if (<object>a).shape != (n,) + d.shape or (<object>a).dtype != d.dtype:
+        return a + _diag_dense(<_Diag>b)
+    out = np.array(a, order="C", copy=True)     # C-contiguous: its flat view is a view
+    flat = out.reshape(-1)
+    flat[::n + 1] += d.reshape(-1)
+    return out
+
+
+cdef inline bint _all_finite(object x):
+    """No inf or nan in the real array x (one reduction: a sum of finite
+    numbers is finite or overflows, which only makes this conservative)."""
+    cdef double s = np.add.reduce(x, axis=None)
+    return s - s == 0.0
+
+
+cdef inline bint _is_unit(object g):
+    """g is a broadcast view of one real 1.0 (every stride 0)."""
+    if type(g) is not ndarray:
+        return False
+    cdef cnp.ndarray a = <cnp.ndarray>g
+    cdef int k, nd = cnp.PyArray_NDIM(a)
+    cdef int tn = cnp.PyArray_TYPE(a)
+    if (nd == 0 or not (tn == cnp.NPY_DOUBLE or tn == cnp.NPY_FLOAT) or cnp.PyArray_SIZE(a) == 0
+            or not cnp.PyArray_ISBEHAVED_RO(a)):   # (aligned, native byte order: the element is read below)
+        return False
+    for k in range(nd):
+        if cnp.PyArray_STRIDES(a)[k] != 0:
+            return False
+    if tn == cnp.NPY_DOUBLE:
+        return (<double *>cnp.PyArray_DATA(a))[0] == 1.0
+    return (<float *>cnp.PyArray_DATA(a))[0] == 1.0
+
+
+cdef inline object _factor_of(Op op, Py_ssize_t i, object ans, tuple ins):
+    cdef object fac = op.factors[i]
+    if fac is None:
+        return None
+    if op.calling == _CALL_UNARY:
+        return fac(ans, ins[0])
+    return fac(ans, ins[0], ins[1])
+
+
+cdef int _call_rules_diag(Op op, int32_t *targets, Py_ssize_t n_in, _Diag g, object ans, tuple ins,
+                          object params, PyObject **grads, Py_ssize_t batch_ndim) except -1:
+    """WengertList._call_rules for a Jacobian's diagonal cotangents (raw values
+    only, not a joint rule): each input keeps them diagonal where the op allows
+    it, else gets the general rule applied to the dense batch (built once)."""
+    cdef Py_ssize_t i
+    cdef object gi, dense = None
+    for i in range(n_in):
+        if targets[i] < 0:
+            continue
+        gi = _diag_vjp(op, i, g, ans, ins, params)
+        if gi is None:
+            if dense is None:
+                dense = _diag_dense(g)
+            gi = _vjp_of(op, i, dense, ans, ins, params, batch_ndim)
+            if gi is None:
+                continue
+        _accumulate(grads, targets[i], gi)
+    return 0
+
+
+cdef object _unit_vjp(Op op, Py_ssize_t i, object g, object ans, tuple ins, object params):
+    """Input i's gradient for a broadcast-1 cotangent g: the factor itself when
+    it is an array of g's shape and dtype (g * f would be f), else the rule."""
+    cdef object f = _factor_of(op, i, ans, ins), shape
+    if (type(f) is ndarray and cnp.PyArray_TYPE(<cnp.ndarray>f) == cnp.PyArray_TYPE(<cnp.ndarray>g)
+            and _same_shape(f, g)):
+        if params is not None:
+            shape = (<tuple>params)[i]
+            if shape is not None:
+                return sum_to_shape(f, shape, 0)
+        return f
+    return _vjp_of(op, i, g, ans, ins, params, 0)
+
+
+cdef object _diag_vjp(Op op, Py_ssize_t i, _Diag g, object ans, tuple ins, object params):
+    """Input i's gradient for diagonal cotangents g: a _Diag, a dense batched
+    gradient, or None (use the general rule on the dense batch)."""
+    cdef object f, d2, r, d = g.d
+    if op.factors is not None:
+        if op.calling == _CALL_BINARY and params is not None and (<tuple>params)[i] is not None:
+            return None                # input i was broadcast: not one-to-one
+        f = _factor_of(op, i, ans, ins)
+        if type(f) is float:
+            if f == 1.0:
+                return g
+        elif type(f) is not ndarray or not _same_shape(f, d):
+            return None
+        d2 = d * f
+        if (type(d2) is not ndarray or cnp.PyArray_TYPE(<cnp.ndarray>d2) != cnp.PyArray_TYPE(<cnp.ndarray>d)
+                or not _all_finite(d2)):
+            return None
+        return _Diag(d2)
+    if op.diag_vjps is not None and op.diag_vjps[i] is not None:
+        r = op.diag_vjps[i](d, ans, *ins, *(params or ()))
+        if r is None:
+            return None
+        return _Diag(r[1]) if r[0] else r[1]
+    return None
+
+
+cdef inline bint _owned_sum_target(PyObject *old, object g):
+    """True if the gradient `old` may take `g` in place (``old += g`` gives the
+    bits of ``old + g``): a plain writeable ndarray owning its data, referenced
+    only by the gradient slot (so no saved value, tensor, seed, other slot or
+    view can see it change), and `g` an ndarray of the same dtype and shape.
+    Rules' results are fresh arrays nobody else holds; forward values are
+    read-only and referenced by their tensors, so they never qualify."""
+    if Py_REFCNT(<object>old) != 1 or type(<object>old) is not ndarray or type(g) is not ndarray:
+        return False
+    cdef cnp.ndarray a = <cnp.ndarray>old, b = <cnp.ndarray>g
+    cdef int nd = cnp.PyArray_NDIM(a)
+    if (nd == 0 or nd != cnp.PyArray_NDIM(b) or cnp.PyArray_TYPE(a) != cnp.PyArray_TYPE(b)
+            or cnp.PyArray_BASE(a) != NULL
+            or not cnp.PyArray_CHKFLAGS(a, cnp.NPY_ARRAY_WRITEABLE | cnp.NPY_ARRAY_OWNDATA)):
+        return False
+    return memcmp(cnp.PyArray_DIMS(a), cnp.PyArray_DIMS(b), nd * sizeof(cnp.npy_intp)) == 0
+
+
 cdef inline int _accumulate(PyObject **grads, int32_t s, object g) except -1:
+    """grads[s] += g.  The first contribution (the common case: a value used
+    once) is stored as it is; a second one takes _accumulate_more, kept out
+    of line so this stays small enough to inline."""
+    if grads[s] == NULL:
+        Py_INCREF(g)
+        grads[s] = <PyObject *>g
+        return 0
+    return _accumulate_more(grads, s, g)
+
+
+cdef int _accumulate_more(PyObject **grads, int32_t s, object g) except -1:
     cdef PyObject *old = grads[s]
     cdef object total
-    if old == NULL:
-        total = g
-    elif type(g) is _sparse_type or type(<object>old) is _sparse_type:
+    if type(g) is _sparse_type or type(<object>old) is _sparse_type:
         total = _sparse_add(<object>old, g)
+    elif type(g) is _Diag or type(<object>old) is _Diag:
+        total = _diag_add(<object>old, g)
+    elif _owned_sum_target(old, g):
+        # In place: no new buffer (for 1e6 elements, no 8 MB allocation and
+        # its page faults); IEEE addition gives the same bits either way.
+        total = <object>old
+        total += g                     # ndarray.__iadd__: np.add(old, g, out=old)
+        return 0
+    elif _owned_sum_target(<PyObject *>g, <object>old):
+        # The new contribution is a fresh array only the caller holds: add
+        # the old one into it (a + b and b + a have the same bits).
+        total = g
+        total += <object>old
     else:
         total = <object>old + g
     Py_INCREF(total)

@@ -388,7 +388,7 @@ def hessians(ys: Nest | Function, xs: Nest, gate_gradients: bool = False, aggreg
         old = _core.replace_stack([])                # the Hessian itself is not recorded
         try:
             (h,) = jacobian_rows(wengert, g, _identity_rows(size, np.shape(x._value), np.result_type(x._value)),
-                                 [x], True)
+                                 [x], True, True)
         finally:
             _core.replace_stack(old)
         out.append(_core.wrap(np.zeros(shape, dtype=np.result_type(x._value))) if h is None

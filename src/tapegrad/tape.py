@@ -474,7 +474,8 @@ class GradientTape:
         size = int(np.prod(target_shape, dtype=np.int64))
         wengert = self._begin_use("jacobian")
         start = _core.WengertList.id_clock()
-        rows = self._rows(wengert, target, _identity_rows(size, target_shape, _value_dtype(target)), flat_sources)
+        rows = self._rows(wengert, target, _identity_rows(size, target_shape, _value_dtype(target)), flat_sources,
+                          identity=True)
         out = []
         for g, s in zip(rows, flat_sources):
             shape = target_shape + np.shape(s._value)
@@ -579,12 +580,12 @@ class GradientTape:
         if np.max(np.abs(full - predicted), initial=0.0) > tol * scale * max(1.0, size ** 0.5):
             warn_first_n(_COUPLED_BATCH, 1)
 
-    def _rows(self, wengert, target, seeds, flat_sources):
+    def _rows(self, wengert, target, seeds, flat_sources, identity=False):
         try:
             if len(seeds) == 0 or seeds[0].size == 0:       # nothing to differentiate (zero-size target)
                 return [None] * len(flat_sources)
             with _callsite.fp_errors_reported_at_user_line():
-                return jacobian_rows(wengert, target, seeds, flat_sources, self._persistent)
+                return jacobian_rows(wengert, target, seeds, flat_sources, self._persistent, identity)
         finally:
             if not self._persistent:
                 wengert.release()
@@ -665,20 +666,22 @@ def _pack(structure, flat):
     return _nest.pack_sequence_as(structure, flat)
 
 
-def jacobian_rows(wengert, target, seeds, flat_sources, retain):
+def jacobian_rows(wengert, target, seeds, flat_sources, retain, identity=False):
     """For each source, the gradients of <seeds[i], target> for every row i
     of `seeds` (shape (rows,) + target.shape), stacked: a value of shape
     (rows,) + source.shape (or broadcastable to it), or None.  One batched
     sweep if the path allows it, else one sweep per row.  `wengert` is the
     core WengertList; retain: keep its saved values (else a non-persistent tape frees them
-    as its last sweep passes)."""
+    as its last sweep passes).  identity: `seeds` is `_identity_rows(...)` (the
+    core may then carry it as its diagonal)."""
     tensor_mode = _core.any_recording()
     t = target.value() if isinstance(target, Variable) else target
     srcs = [s.value() if isinstance(s, Variable) else s for s in flat_sources]
     if _value_dtype(t).kind not in "fc":
         return [None] * len(srcs)
     n = len(seeds)
-    res = wengert.backward([t], [_core.wrap(seeds) if tensor_mode else seeds], srcs, tensor_mode, (n,), retain)
+    res = wengert.backward([t], [_core.wrap(seeds) if tensor_mode else seeds], srcs, tensor_mode, (n,), retain,
+                           identity)
     if res is not None:
         return [_clean(g, s) for g, s in zip(res, srcs)]
     per_row = []

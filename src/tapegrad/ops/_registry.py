@@ -110,38 +110,43 @@ def _complex_rules(rules, holomorphic, given, n_in):
 
 
 def unary(name, forward, vjp, save="", ufunc=None, scalar=None, jvp=None, holomorphic=False, cvjp=None, cjvp=None,
-          **doc):
+          factor=None, **doc):
     """An elementwise op of one tensor: ``vjp(g, ans, x)``, ``jvp(t, ans, x)``
     (default: the VJP, the Jacobian being diagonal).  `scalar` is the same
     function from the math module, a fast path for float64 scalars.
     `holomorphic`: complex inputs are differentiated with the same rules
-    (conjugated for the VJP); `cvjp` / `cjvp`: explicit complex rules.  `doc`:
-    the public op's docstring fields (doc=, grad=, at=, gives=, dtypes=, ...;
-    see ops/_docs.document_op)."""
+    (conjugated for the VJP); `cvjp` / `cjvp`: explicit complex rules.
+    `factor(ans, x)`: where the VJP is exactly ``g * f``, the rule's own f (the
+    sweep then skips multiplying by a cotangent of ones and keeps a Jacobian's
+    diagonal seed diagonal; real values only).  `doc`: the public op's
+    docstring fields (doc=, grad=, at=, gives=, dtypes=, ...; see
+    ops/_docs.document_op)."""
     return _documented(_register(Op(name, forward, (vjp,), kind=UNARY, save=_SAVE[save], scalar=scalar,
                                     jvps=(vjp if jvp is None else jvp,),
                                     cvjps=_complex_rules((vjp,), holomorphic, None if cvjp is None else (cvjp,), 1),
-                                    cjvps=None if cjvp is None else (cjvp,)), ufunc), ufunc, doc)
+                                    cjvps=None if cjvp is None else (cjvp,),
+                                    factors=None if factor is None else (factor,)), ufunc), ufunc, doc)
 
 
 X, Y = 1, 2   # `reads` bits: the rule reads input x / input y
 
 
 def binary(name, forward, vjp_x, vjp_y, save="", ufunc=None, jvp_x=None, jvp_y=None, reads=None, holomorphic=False,
-           cvjps=None, **doc):
+           cvjps=None, factors=None, **doc):
     """A broadcasting elementwise op of two tensors: ``vjp_x(g, ans, x, y)``.
     Rules return the gradient at the broadcast shape; the core sums it back.
     JVPs default to the VJPs (diagonal Jacobians).  `reads=(X|Y, X)` says
     which inputs each rule reads, so a tape keeps only those alive (for
-    ``x * 1.0001`` only the constant)."""
+    ``x * 1.0001`` only the constant).  `factors=(fx, fy)`: as `unary`'s
+    factor, ``f(ans, x, y)`` per input (None where the rule is not ``g * f``)."""
     jvps = (vjp_x if jvp_x is None else jvp_x, vjp_y if jvp_y is None else jvp_y)
     return _documented(_register(Op(name, forward, (vjp_x, vjp_y), kind=BINARY, save=_SAVE[save], jvps=jvps,
-                                    reads=reads, cvjps=_complex_rules((vjp_x, vjp_y), holomorphic, cvjps, 2)),
-                                 ufunc), ufunc, doc)
+                                    reads=reads, cvjps=_complex_rules((vjp_x, vjp_y), holomorphic, cvjps, 2),
+                                    factors=factors), ufunc), ufunc, doc)
 
 
 def general(name, forward, vjps, save="", n_out=1, jvps=None, batching=True, linear=False, holomorphic=False,
-            cvjps=None, cjvps=None):
+            cvjps=None, cjvps=None, diag_vjps=None):
     """An op of tensors plus static params: ``forward(*inputs, *params)``,
     ``vjp_i(g, ans, *inputs, *params)``, ``jvp_i(t_i, ans, *inputs, *params)``.
 
@@ -149,10 +154,11 @@ def general(name, forward, vjps, save="", n_out=1, jvps=None, batching=True, lin
     indexing, sums), so its JVP is the op itself applied to the tangent and is
     not written out.  holomorphic / cvjps / cjvps: as for `unary` (a
     holomorphic op of one output; multi-output ops handle complex values in
-    their rules)."""
+    their rules).  diag_vjps: per input, ``rule(d, ans, *inputs, *params)``
+    for a Jacobian's cotangents kept diagonal (see the core's Op)."""
     return _register(Op(name, forward, vjps, kind=GENERAL, save=_SAVE[save], n_out=n_out, jvps=jvps,
                         batching=batching, linear=linear,
-                        cvjps=_complex_rules(vjps, holomorphic, cvjps, len(vjps)), cjvps=cjvps))
+                        cvjps=_complex_rules(vjps, holomorphic, cvjps, len(vjps)), cjvps=cjvps, diag_vjps=diag_vjps))
 
 
 def _conjugated_variadic(rule):

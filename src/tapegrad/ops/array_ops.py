@@ -22,7 +22,10 @@ def _reshape_vjp(g, ans, x, shape, in_shape):
     return np.reshape(g, shape_of(g)[:ndim_of(g) - len(shape)] + in_shape)
 
 
-reshape_op = general("reshape", lambda x, shape, in_shape: np.reshape(x, shape), (_reshape_vjp,), linear=True)
+# A Jacobian's diagonal cotangents stay diagonal through a reshape (the batch
+# is over flat positions, which a reshape keeps).
+reshape_op = general("reshape", lambda x, shape, in_shape: np.reshape(x, shape), (_reshape_vjp,), linear=True,
+                     diag_vjps=(lambda d, ans, x, shape, in_shape: (True, np.reshape(d, in_shape)),))
 
 
 @op_doc(

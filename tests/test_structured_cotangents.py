@@ -1,0 +1,224 @@
+"""The sweep's shortcuts for cotangents with known structure give the general path's results.
+
+Two shortcuts (see docs/internals.md, "Cotangents with known structure"): a cotangent that is a
+broadcast 1 (reduce_sum's gradient of a scalar seed) times an op's factor is the factor itself, and
+a Jacobian's identity seed is carried as its diagonal while elementwise ops, reshapes and
+matrix-vector products keep it so.  Each test runs the same program with the shortcuts on and off
+(``_core.structured_cotangents``) and wants the same bits (NaN where NaN; the sign of a zero may
+differ), and checks the value against a hand-derived one, so that a shortcut that broke both
+paths alike would still fail.  In-place accumulation into a gradient buffer is covered too: it
+must never write into an array anyone else holds.
+"""
+import numpy as np
+import pytest
+
+import tapegrad as tg
+from tapegrad import _core
+
+
+def both(fn):
+    """fn() with the shortcuts on, then off; the switch is restored."""
+    was = _core.structured_cotangents(True)
+    try:
+        on = fn()
+        _core.structured_cotangents(False)
+        off = fn()
+    finally:
+        _core.structured_cotangents(was)
+    return on, off
+
+
+def same(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.dtype == b.dtype and a.shape == b.shape
+    np.testing.assert_array_equal(a, b)  # NaN == NaN here; -0.0 == 0.0
+
+
+def grad_of(f, *xs):
+    xs = [tg.constant(x) for x in xs]
+    with tg.GradientTape() as tape:
+        for x in xs:
+            tape.watch(x)
+        y = f(*xs)
+    return [None if g is None else g.numpy() for g in tape.gradient(y, xs)]
+
+
+def jac_of(f, *xs):
+    xs = [tg.constant(x) for x in xs]
+    with tg.GradientTape() as tape:
+        for x in xs:
+            tape.watch(x)
+        y = f(*xs)
+    return [None if j is None else j.numpy() for j in tape.jacobian(y, xs)]
+
+
+RNG = np.random.default_rng(15)
+
+
+@tg.custom_gradient
+def _squared(x):
+    def grad(dy):
+        return dy * 2.0 * x
+    return x * x, grad
+
+
+# ---------------------------------------------------------------- a cotangent of ones
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sum_of_elementwise_products_w5(dtype):
+    x = RNG.uniform(-3, 3, 1000).astype(dtype)
+    on, off = both(lambda: grad_of(lambda v: tg.reduce_sum(tg.exp(tg.sin(v)) * v), x))
+    same(on[0], off[0])
+    e = np.exp(np.sin(x))
+    np.testing.assert_allclose(on[0], e * (x * np.cos(x) + 1), rtol=1e-5 if dtype == np.float32 else 1e-13)
+
+
+@pytest.mark.parametrize("program", [
+    lambda x, y: tg.reduce_sum(x * y),
+    lambda x, y: tg.reduce_sum(tg.tanh(x) - tg.cos(y)),
+    lambda x, y: tg.reduce_sum(-tg.sinh(x) + tg.cosh(y) * x),
+    lambda x, y: tg.reduce_sum(tg.square(x) * tg.exp(y)),
+    lambda x, y: tg.reduce_sum(x * x) + tg.reduce_sum(x * y),
+    lambda x, y: tg.reduce_sum(x * y[:1, :]),                 # y broadcast: its part is summed
+    lambda x, y: tg.reduce_sum(x[:, :1] * y),                 # x broadcast
+    lambda x, y: tg.reduce_sum(x * 3.0),                      # a scalar factor: the general rule
+    lambda x, y: tg.reduce_sum(tg.exp(x * 400.0) * y),        # inf factors
+])
+def test_programs_with_a_cotangent_of_ones(program):
+    x, y = RNG.uniform(-2, 2, (3, 4)), RNG.uniform(-2, 2, (3, 4))
+    with np.errstate(over="ignore", invalid="ignore"):
+        on, off = both(lambda: grad_of(program, x, y))
+    for a, b in zip(on, off):
+        same(a, b)
+
+
+def test_ones_gradient_values_by_hand():
+    x, y = RNG.uniform(-2, 2, 5), RNG.uniform(-2, 2, 5)
+    gx, gy = grad_of(lambda a, b: tg.reduce_sum(a * b) + tg.reduce_sum(tg.sin(a)), x, y)
+    np.testing.assert_allclose(gx, y + np.cos(x), rtol=1e-15)
+    np.testing.assert_allclose(gy, x, rtol=1e-15)
+
+
+def test_a_gradient_that_is_a_saved_value_is_not_written_into():
+    # d/dx sum(x * y) is y itself (no multiplication); adding the second term must not change y.
+    x, y = RNG.uniform(-2, 2, 6), RNG.uniform(-2, 2, 6)
+    yt = tg.constant(y)
+    xt = tg.constant(x)
+    with tg.GradientTape() as tape:
+        tape.watch(xt)
+        f = tg.reduce_sum(xt * yt) + tg.reduce_sum(xt * xt)
+    g = tape.gradient(f, xt).numpy()
+    np.testing.assert_array_equal(yt.numpy(), y)
+    np.testing.assert_allclose(g, y + 2 * x, rtol=1e-15)
+
+
+def test_in_place_accumulation_leaves_seeds_and_tensors_alone():
+    x = tg.constant(RNG.uniform(-1, 1, 8))
+    seed = np.full(8, 0.5)
+    keep = seed.copy()
+    with tg.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        a = tg.sin(x)
+        y = a + a * 2.0 + tg.exp(x)
+    g1 = tape.gradient(y, x, output_gradients=tg.constant(seed)).numpy()
+    g2 = tape.gradient(y, x, output_gradients=tg.constant(seed)).numpy()
+    np.testing.assert_array_equal(seed, keep)
+    np.testing.assert_array_equal(g1, g2)
+    np.testing.assert_allclose(g1, 0.5 * (3 * np.cos(x.numpy()) + np.exp(x.numpy())), rtol=1e-14)
+
+
+# ---------------------------------------------------------------- a Jacobian's diagonal seed
+@pytest.mark.parametrize("n", [1, 7, 64])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_jacobian_w8(n, dtype):
+    W = (RNG.standard_normal((n, n)) / np.sqrt(n)).astype(dtype)
+    x = RNG.standard_normal(n).astype(dtype)
+    Wt = tg.constant(W)
+    on, off = both(lambda: jac_of(lambda v: tg.sin(tg.tanh(Wt @ v) * 2.0 + v), x))
+    same(on[0], off[0])
+    t = np.tanh(W.astype(np.float64) @ x)
+    u = 2 * t + x
+    closed = np.cos(u)[:, None] * (2 * (1 - t * t)[:, None] * W + np.eye(n))
+    np.testing.assert_allclose(on[0], closed, rtol=1e-4 if dtype == np.float32 else 1e-12, atol=1e-6)
+
+
+@pytest.mark.parametrize("program", [
+    lambda x, y: x * y,
+    lambda x, y: tg.exp(x) - y * x,
+    lambda x, y: -tg.cos(x) + tg.square(y),
+    lambda x, y: tg.reshape(tg.sinh(tg.reshape(x, (12,))), (3, 4)) * tg.cosh(y),
+    lambda x, y: x * y[:1, :],                                # broadcast input: dense from there on
+    lambda x, y: tg.reduce_sum(x * y, axis=1),                # reduction: densified
+    lambda x, y: tg.transpose(x) * 2.0,
+    lambda x, y: x @ tg.transpose(y),                         # matrix @ matrix: the general rule
+    lambda x, y: tg.exp(x * 400.0) + y,                       # inf factors: densified, NaN kept
+    lambda x, y: x,                                           # the target is a source
+    lambda x, y: _squared(x) * y,                             # a custom gradient (one joint rule)
+])
+def test_programs_with_a_diagonal_seed(program):
+    x, y = RNG.uniform(-2, 2, (3, 4)), RNG.uniform(-2, 2, (3, 4))
+    with np.errstate(over="ignore", invalid="ignore"):
+        on, off = both(lambda: jac_of(program, x, y))
+    for a, b in zip(on, off):
+        if a is None or b is None:
+            assert a is None and b is None
+        else:
+            same(a, b)
+
+
+def test_matvec_with_inf_in_the_matrix_keeps_the_general_result():
+    W = RNG.standard_normal((4, 4))
+    W[1, 2] = np.inf
+    Wt = tg.constant(W)
+    x = RNG.standard_normal(4)
+    with np.errstate(invalid="ignore"):
+        on, off = both(lambda: jac_of(lambda v: tg.tanh(Wt @ v), x))
+    assert np.isnan(on[0][:, 2]).all() and np.isfinite(np.delete(on[0], 2, axis=1)).all()
+    same(on[0], off[0])
+
+
+def test_diagonal_jacobian_by_hand():
+    x = RNG.uniform(-1, 1, 5)
+    (j,) = jac_of(lambda v: tg.sin(v) * v, x)
+    np.testing.assert_allclose(j, np.diag(np.cos(x) * x + np.sin(x)), rtol=1e-15)
+
+
+@pytest.mark.parametrize("how", ["hessian", "hessians"])
+def test_hessians_agree_on_both_paths(how):
+    W = RNG.standard_normal((6, 6)) / 3
+    x = RNG.standard_normal(6)
+    Wt = tg.constant(W)
+    f = lambda v: tg.reduce_sum(tg.tanh(Wt @ v)) + tg.reduce_sum(tg.sin(v))  # noqa: E731
+    if how == "hessian":
+        on, off = both(lambda: tg.hessian(f)(tg.constant(x)).numpy())
+    else:
+        on, off = both(lambda: tg.hessians(f, [tg.constant(x)])[0].numpy())
+    same(on, off)
+    t = np.tanh(W @ x)
+    H = W.T @ np.diag(-2 * t * (1 - t * t)) @ W - np.diag(np.sin(x))
+    np.testing.assert_allclose(on, H, rtol=1e-10, atol=1e-12)
+
+
+def test_the_shortcuts_are_taken():
+    """An op whose factor counts its calls: the sweep asks for it exactly when a shortcut applies
+    (so the comparisons above compare two different paths)."""
+    calls = []
+
+    def factor(ans, x):
+        calls.append(np.shape(x))
+        return np.cos(x)
+
+    op = _core.Op("counted_sin", np.sin, (lambda g, ans, x: g * np.cos(x),), kind=_core.UNARY,
+                  save=_core.SAVE_INPUTS, jvps=(lambda t, ans, x: t * np.cos(x),), factors=(factor,))
+    x = RNG.uniform(-1, 1, 5)
+    on, off = both(lambda: grad_of(lambda v: tg.reduce_sum(op(v)), x))
+    assert calls == [(5,)]                        # the gradient with shortcuts on; none with them off
+    same(on[0], off[0])
+    np.testing.assert_allclose(on[0], np.cos(x), rtol=1e-15)
+    calls.clear()
+    on, off = both(lambda: jac_of(lambda v: op(v) * 2.0, x))
+    assert calls == [(5,)]
+    same(on[0], off[0])
+    np.testing.assert_allclose(on[0], np.diag(2 * np.cos(x)), rtol=1e-15)
+    calls.clear()
+    grad_of(lambda v: tg.reduce_sum(op(v) * v), x)  # the cotangent is x, not ones: the rule runs
+    assert calls == []
