@@ -96,8 +96,9 @@ def test_sdist_has_nothing_generated_or_ci_only(sdist):
 
 def test_sdist_is_small(sdist):
     archive, _, _ = sdist
-    # Sources only: 174 kB on 2026-11-28. Cython's _core.c alone adds ~320 kB compressed.
-    assert archive.stat().st_size < 400_000, archive.stat().st_size
+    # Sources only: 174 kB on 2026-11-28, ~402 kB with issue 14's tapegrad.torch and _graph.pyx.
+    # Cython's _core.c alone adds ~320 kB compressed.
+    assert archive.stat().st_size < 450_000, archive.stat().st_size
 
 
 def test_one_version_and_licence_in_the_metadata(sdist):

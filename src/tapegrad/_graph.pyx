@@ -30,7 +30,11 @@ unary math) skip that and call the op's forward directly (`binary`, `unary`).
 """
 from libc.stdint cimport int64_t
 from cpython.ref cimport PyObject
+cimport cython
 cimport numpy as cnp
+
+cdef extern from "Python.h":
+    void PyObject_GC_UnTrack(void *op)
 
 import numpy as np
 import weakref
@@ -79,7 +83,7 @@ cdef class Version:
     cdef public int64_t v
 
 
-cdef int64_t _next_seq = 0
+cdef int64_t _sweep_id = 0
 
 
 # --------------------------------------------------------------------------
@@ -107,6 +111,14 @@ cdef inline object _own(object value):
     return _own(np.asarray(value))
 
 
+# Tensors and nodes are untracked by the cyclic GC as they are made (a graph
+# of a million nodes would otherwise be traversed by every collection): the
+# graph is a DAG of references from results to inputs, freed by reference
+# counting.  The one cycle PyTorch also documents -- a leaf's .grad made with
+# create_graph=True references a graph that references the leaf -- is broken
+# by `x.grad = None`.  trashcan: freeing a long chain does not recurse on the
+# C stack (CPython's trashcan needs the GC header, hence untracked, not no_gc).
+@cython.trashcan(True)
 cdef class TensorBase:
     """The fields of a tensor and its hot operators; the public API is the
     Python subclass `tapegrad.torch.Tensor`."""
@@ -134,7 +146,19 @@ cdef class TensorBase:
 
     @property
     def _version_number(self):
-        return self._version.v
+        return 0 if self._version is None else self._version.v
+
+    def _bump_version(self):
+        """An in-place change: saved copies of this tensor are now stale."""
+        if self._version is None:
+            self._version = Version.__new__(Version)
+        self._version.v += 1
+
+    def _share_version(self, TensorBase other):
+        """self is a view of other's storage (detach): one counter for both."""
+        if other._version is None:
+            other._version = Version.__new__(Version)
+        self._version = other._version
 
     def __add__(self, other): return binary(_ops["add"], self, other, None)
     def __radd__(self, other): return binary(_ops["add"], other, self, None)
@@ -145,15 +169,34 @@ cdef class TensorBase:
     def __truediv__(self, other): return binary(_ops["truediv"], self, other, None)
     def __rtruediv__(self, other): return binary(_ops["truediv"], other, self, "MulBackward0")
     def __neg__(self): return unary(_ops["negative"], self)
+    # Elementwise math (torch.sin is TensorBase.sin): float-only ops take an
+    # integer tensor in the default float dtype, as PyTorch does.
+    def exp(self): return _float_unary("exp", self)
+    def log(self): return _float_unary("log", self)
+    def sin(self): return _float_unary("sin", self)
+    def cos(self): return _float_unary("cos", self)
+    def tan(self): return _float_unary("tan", self)
+    def tanh(self): return _float_unary("tanh", self)
+    def sigmoid(self): return _float_unary("sigmoid", self)
+    def sqrt(self): return _float_unary("sqrt", self)
+    def relu(self): return unary(_ops["relu"], self)
+    def abs(self): return unary(_ops["abs"], self)
 
 
 cdef dict _ops = {}
+cdef object _to_float_hook = None      # Python: x -> x in the default float dtype
+
+
+cdef object _float_unary(str name, TensorBase x):
+    if not _is_float_value(x._value):
+        x = _to_float_hook(x)
+    return unary(_ops[name], x)
 
 
 cdef inline TensorBase _new(object value):
     cdef TensorBase t = TensorBase.__new__(_tensor_class)
+    PyObject_GC_UnTrack(<PyObject *>t)      # the public subclass is a heap type (GC) with no fields of its own
     t._value = value
-    t._version = Version.__new__(Version)
     return t
 
 
@@ -164,13 +207,18 @@ def new_tensor(value, bint requires_grad=False):
     return t
 
 
-def install(tensor_class, dict ops, dict names):
-    """The front end gives the engine its Tensor class, the ops behind the
-    hot operators, and the grad_fn names of ops."""
-    global _tensor_class, _names
+def install(tensor_class, dict ops, dict names, to_float):
+    """The front end gives the engine its Tensor class, the op registry, the
+    grad_fn names of ops and its conversion to the default float dtype."""
+    global _tensor_class, _names, _to_float_hook
     _tensor_class = tensor_class
     _ops.update(ops)
     _names = names
+    _to_float_hook = to_float
+
+
+cdef inline int64_t _version_of(TensorBase t):
+    return 0 if t._version is None else t._version.v
 
 
 cdef inline bint _needs(object x):
@@ -189,6 +237,7 @@ cdef inline object _edge(TensorBase t):
 # --------------------------------------------------------------------------
 # Nodes
 
+@cython.trashcan(True)
 cdef class Node:
     """One recorded op (PyTorch's grad_fn)."""
     cdef readonly Op op
@@ -204,6 +253,7 @@ cdef class Node:
     cdef object label            # grad_fn class name if not the op's default
     cdef object out_meta         # per output: (shape, dtype) for a zero gradient
     cdef Py_ssize_t deps
+    cdef int64_t mark            # the sweep that last reached this node
     cdef list grads              # during a sweep: one gradient per output
     cdef list retained           # (output index, weakref to a tensor that retains its grad)
     cdef object __weakref__
@@ -275,35 +325,50 @@ cdef object _accumulate_grad(TensorBase leaf):
     return a
 
 
+cdef inline object _edge_of(object x):
+    return _edge(<TensorBase>x) if isinstance(x, TensorBase) else None
+
+
+cdef inline Py_ssize_t _out_of(object x):
+    return (<TensorBase>x)._out if isinstance(x, TensorBase) else 0
+
+
+cdef inline int64_t _version_or_zero(object x):
+    return _version_of(<TensorBase>x) if isinstance(x, TensorBase) else 0
+
+
 cdef Node _make_node(Op op, tuple inputs, object out_value, object params, object name, Py_ssize_t n_out):
-    """A node for op applied to inputs (TensorBase or raw values)."""
+    """A node for op applied to inputs (TensorBase or raw values).  The
+    tuples are untracked by the cyclic GC: they hold tensors, nodes and
+    numbers, which are not GC-tracked either."""
     cdef Node node = Node.__new__(Node)
-    cdef Py_ssize_t i, n = len(inputs)
-    cdef list edges = [None] * n
-    cdef list versions = None
-    cdef object x
+    PyObject_GC_UnTrack(<PyObject *>node)
+    cdef Py_ssize_t n = len(inputs)
+    cdef object x0, x1
     node.op = op
     node.params = params
     node.label = name
     node.n_out = n_out
-    for i in range(n):
-        x = inputs[i]
-        if isinstance(x, TensorBase):
-            edges[i] = _edge(<TensorBase>x)
-    node.edges = tuple(edges)
-    node.edge_out = tuple([(<TensorBase>x)._out if isinstance(x, TensorBase) and (<TensorBase>x)._node is not None
-                           else 0 for x in inputs])
+    if n == 1:
+        x0 = inputs[0]
+        node.edges = (_edge_of(x0),)
+        node.edge_out = (_out_of(x0),)
+    elif n == 2:
+        x0 = inputs[0]
+        x1 = inputs[1]
+        node.edges = (_edge_of(x0), _edge_of(x1))
+        node.edge_out = (_out_of(x0), _out_of(x1))
+    else:
+        node.edges = tuple([_edge_of(x) for x in inputs])
+        node.edge_out = tuple([_out_of(x) for x in inputs])
+    PyObject_GC_UnTrack(<PyObject *>node.edges)
     if op.save & _SAVE_INPUTS:
+        # The inputs themselves (PyTorch keeps saved tensors alive too) and
+        # their versions, checked before the rules read them.
         node.saved = inputs
+        PyObject_GC_UnTrack(<PyObject *>inputs)
         node.had_saved = True
-        for i in range(n):
-            x = inputs[i]
-            if isinstance(x, TensorBase):
-                if versions is None:
-                    versions = []
-                versions.append((x, (<TensorBase>x)._version.v))
-        if versions is not None:
-            node.versions = tuple(versions)
+        node.versions = tuple([_version_or_zero(x) for x in inputs])
     if op.save & _SAVE_ANS:
         node.saved_ans = out_value
         node.had_saved = True
@@ -331,6 +396,22 @@ cdef inline object _dtype_of(object v):
     if type(v) is ndarray:
         return (<cnp.ndarray>v).dtype
     return v.dtype
+
+
+cdef inline bint _same_shape(object a, object b):
+    cdef int nd
+    cdef bint a_arr = type(a) is ndarray, b_arr = type(b) is ndarray
+    if not a_arr and not b_arr and type(a) is not float and type(b) is not float:
+        return True                    # two NumPy scalars
+    if a_arr and b_arr:
+        nd = cnp.PyArray_NDIM(<cnp.ndarray>a)
+        if nd != cnp.PyArray_NDIM(<cnp.ndarray>b):
+            return False
+        for i in range(nd):
+            if cnp.PyArray_DIMS(<cnp.ndarray>a)[i] != cnp.PyArray_DIMS(<cnp.ndarray>b)[i]:
+                return False
+        return True
+    return np.shape(a) == np.shape(b)
 
 
 cpdef object binary(Op op, object a, object b, object name):
@@ -366,8 +447,8 @@ cpdef object binary(Op op, object a, object b, object name):
     value = op.forward(ra, rb)
     out = _new(_own(value))
     if _grad_enabled and op.differentiable and (_needs(a) or _needs(b)) and _is_float_value(out._value):
-        bx = _needs(a) and np.shape(ra) != np.shape(out._value)
-        by = _needs(b) and np.shape(rb) != np.shape(out._value)
+        bx = _needs(a) and not _same_shape(ra, out._value)
+        by = _needs(b) and not _same_shape(rb, out._value)
         if bx or by:
             params = (np.shape(ra) if bx else None, np.shape(rb) if by else None)
         node = _make_node(op, (a, b), out._value, params, name, 1)
@@ -454,6 +535,7 @@ cdef class Capture(Recorder):
         if edges is None:
             return 0
         cdef Node node = Node.__new__(Node)
+        PyObject_GC_UnTrack(<PyObject *>node)
         node.op = op
         node.params = params
         node.n_out = op.n_out
@@ -463,17 +545,12 @@ cdef class Capture(Recorder):
             # Keep the front end's tensor where the input stands for one (its
             # version is checked at backward), else the core Tensor.
             saved = []
-            versions = []
             for i in range(n):
                 x = inputs[i]
                 info = self.known.get((<CoreTensor>x)._id) if isinstance(x, CoreTensor) else None
-                if info is not None and info[2] is not None:
-                    saved.append(info[2])
-                    versions.append((info[2], (<TensorBase>info[2])._version.v))
-                else:
-                    saved.append(x)
+                saved.append(info[2] if info is not None and info[2] is not None else x)
             node.saved = tuple(saved)
-            node.versions = tuple(versions) if versions else None
+            node.versions = tuple([_version_or_zero(x) for x in saved])
             node.had_saved = True
         if op.save & _SAVE_ANS:
             node.saved_ans = (<CoreTensor>out)._value if op.n_out == 1 else tuple([(<CoreTensor>o)._value for o in out])
@@ -576,8 +653,11 @@ cdef object _check_versions(Node node):
     cdef TensorBase t
     if node.versions is None:
         return None
-    for t, v in node.versions:
-        if t._version.v != v:
+    for x, v in zip(node.saved, node.versions):
+        if not isinstance(x, TensorBase):
+            continue
+        t = <TensorBase>x
+        if _version_of(t) != v:
             shape = list(np.shape(t._value))
             what = ""
             if t._node is not None:
@@ -587,7 +667,7 @@ cdef object _check_versions(Node node):
                 what = f", which is output {t._out} of {n},"
             raise RuntimeError(
                 "one of the variables needed for gradient computation has been modified by an inplace "
-                f"operation: [{_legacy_type(t._value)} {shape}]{what} is at version {t._version.v}; expected "
+                f"operation: [{_legacy_type(t._value)} {shape}]{what} is at version {_version_of(t)}; expected "
                 f"version {v} instead. Hint: enable anomaly detection to find the operation that failed to "
                 "compute its gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False).")
     return None
@@ -605,6 +685,15 @@ cdef object _raw(object x):
     if isinstance(x, CoreTensor):
         return (<CoreTensor>x)._value
     return x
+
+
+cdef tuple _raw_tuple(tuple xs):
+    cdef Py_ssize_t n = len(xs)
+    if n == 1:
+        return (_raw(xs[0]),)
+    if n == 2:
+        return (_raw(xs[0]), _raw(xs[1]))
+    return tuple([_raw(x) for x in xs])
 
 
 cdef object _as_core(Capture cap, object x):
@@ -636,8 +725,10 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
     cdef dict wanted_nodes = {}          # (id(node), out) -> position in inputs, for non-leaf inputs
     cdef list results = None
     cdef Capture cap = None
-    cdef set seen = set()
     cdef list visited = []
+    global _sweep_id
+    _sweep_id += 1
+    cdef int64_t mark = _sweep_id
     cdef object only = None
     global _pending_leaves, _pending_objs
     cdef object old_pending = (_pending_leaves, _pending_objs)
@@ -657,8 +748,8 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
     for t in roots:
         if t._node is not None:
             node = <Node>t._node
-            if id(node) not in seen:
-                seen.add(id(node))
+            if node.mark != mark:
+                node.mark = mark
                 stack.append(node)
                 visited.append(node)
     while stack:
@@ -669,8 +760,8 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
             if isinstance(e, Node):
                 nxt = <Node>e
                 nxt.deps += 1
-                if id(nxt) not in seen:
-                    seen.add(id(nxt))
+                if nxt.mark != mark:
+                    nxt.mark = mark
                     stack.append(nxt)
                     visited.append(nxt)
     # (2) seeds.
@@ -829,8 +920,8 @@ cdef int _run_node(Node node, list grads, bint create_graph, Capture cap, bint r
         if ans is not None:
             ans = _core_for_out(cap, node, ans)
     else:
-        ins = tuple([_raw(x) for x in ins])
-        g = _raw(g) if node.n_out == 1 else tuple([_raw(x) for x in g])
+        ins = _raw_tuple(ins)
+        g = _raw(g) if node.n_out == 1 else _raw_tuple(g)
     if op.calling == _CALL_JOINT:
         needs = tuple([node.edges[i] is not None for i in range(n)])
         gs = op.vjps[0](g, ans, needs, ins, *(node.params or ()))

@@ -226,16 +226,16 @@ def _method(name):
     return f
 
 
-exp = _method("exp")
-log = _method("log")
-sin = _method("sin")
-cos = _method("cos")
-tan = _method("tan")
-tanh = _method("tanh")
-sigmoid = _method("sigmoid")
-relu = _method("relu")
-sqrt = _method("sqrt")
-abs = _method("abs")  # noqa: A001
+exp = Tensor.exp
+log = Tensor.log
+sin = Tensor.sin
+cos = Tensor.cos
+tan = Tensor.tan
+tanh = Tensor.tanh
+sigmoid = Tensor.sigmoid
+relu = Tensor.relu
+sqrt = Tensor.sqrt
+abs = Tensor.abs  # noqa: A001
 neg = _method("neg")
 square = _method("square")
 log1p = _method("log1p")

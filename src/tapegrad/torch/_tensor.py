@@ -258,6 +258,7 @@ class Tensor(_graph.TensorBase):
     """A PyTorch-style tensor: a NumPy value, and for a result of recorded ops
     the node (`grad_fn`) that produced it."""
 
+    __slots__ = ()                 # no __dict__: tensors stay out of the cyclic GC
     __hash__ = object.__hash__
 
     # ---- identity, dtype, shape
@@ -383,7 +384,7 @@ class Tensor(_graph.TensorBase):
 
     def detach(self):
         t = _graph.new_tensor(self._value)
-        t._version = self._version
+        t._share_version(self)
         t._is_view = True
         return t
 
@@ -570,7 +571,7 @@ class Tensor(_graph.TensorBase):
             return
         arr = self._writable()
         arr[key] = np.asarray(v, dtype=arr.dtype) if not isinstance(v, np.ndarray) else v
-        self._version.v += 1
+        self._bump_version()
 
     def _writable(self):
         v = self._value
@@ -622,7 +623,7 @@ class Tensor(_graph.TensorBase):
             _rebase(self, self * 0.0, "ZeroBackward0")
             return self
         self._writable()[...] = 0
-        self._version.v += 1
+        self._bump_version()
         return self
 
     def fill_(self, value):
@@ -631,47 +632,17 @@ class Tensor(_graph.TensorBase):
             _rebase(self, self * 0.0 + float(value), "FillBackward0")
             return self
         self._writable()[...] = value
-        self._version.v += 1
+        self._bump_version()
         return self
 
     def copy_(self, src):
         _inplace_check(self)
         v = src._value if isinstance(src, _graph.TensorBase) else src
         self._writable()[...] = v
-        self._version.v += 1
+        self._bump_version()
         return self
 
     # ---- math methods
-    def exp(self):
-        return _unary("exp", self)
-
-    def log(self):
-        return _unary("log", self)
-
-    def sin(self):
-        return _unary("sin", self)
-
-    def cos(self):
-        return _unary("cos", self)
-
-    def tan(self):
-        return _unary("tan", self)
-
-    def tanh(self):
-        return _unary("tanh", self)
-
-    def sigmoid(self):
-        return _unary("sigmoid", self)
-
-    def relu(self):
-        return _unary("relu", self)
-
-    def sqrt(self):
-        return _unary("sqrt", self)
-
-    def abs(self):
-        return _unary("abs", self)
-
     def neg(self):
         return -self
 
@@ -866,7 +837,7 @@ def _rebase(t, out, name):
     t._value = out._value
     t._node = out._node
     t._out = out._out
-    t._version.v += 1
+    t._bump_version()
     if name is not None and t._node is not None:
         _graph.set_node_name(t, name)
 
@@ -1146,5 +1117,4 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     return tuple(res)
 
 
-_graph.install(Tensor, {name: OPS[name] for name in ("add", "subtract", "multiply", "truediv", "negative")},
-               GRAD_FN_NAMES)
+_graph.install(Tensor, OPS, GRAD_FN_NAMES, lambda x: x.to(get_default_dtype()))
