@@ -39,7 +39,8 @@ class _Formatter:
                 self.sci_mode = hi / lo > 1000.0 or hi > 1.0e8
             else:
                 self.sci_mode = hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4
-        self.width = max((len(self._fmt(float(v))) for v in values), default=0)
+        # PyTorch sizes the column on the finite non-zero values only.
+        self.width = max([1] + [len(self._fmt(v)) for v in finite])
 
     def _fmt(self, v):
         if not math.isfinite(v):

@@ -567,7 +567,7 @@ class Tensor(_graph.TensorBase):
             src = value if isinstance(value, _graph.TensorBase) else tensor(v, dtype=self.dtype)
             src = src.to(self.dtype).expand(*np.shape(mask[key]))
             spread = captured(_apply, (OPS["scatter_into_zeros"], src, index_params(key, shape)))
-            _rebase(self, where(_graph.new_tensor(mask), spread, self), "CopySlices")
+            _rebase(self, where(_graph.new_tensor(mask), spread, _snapshot(self)), "CopySlices")
             return
         arr = self._writable()
         arr[key] = np.asarray(v, dtype=arr.dtype) if not isinstance(v, np.ndarray) else v
@@ -586,10 +586,15 @@ class Tensor(_graph.TensorBase):
     # ---- in-place arithmetic
     def _inplace(self, op_name, other, name):
         _inplace_check(self)
-        out = _graph.binary(OPS[op_name], self, other, name)
-        if np.result_type(out._value) != np.result_type(self._value):
-            raise RuntimeError(f"result type {torch_dtype(np.result_type(out._value)).name.capitalize()} can't be "
-                               f"cast to the desired output type {self.dtype.name.capitalize()}")
+        op = OPS[op_name]
+        if not (_graph.is_grad_enabled() and (self.requires_grad or getattr(other, "requires_grad", False))):
+            out = _graph.binary(op, self, other, None)
+            _check_inplace_dtype(self, out)
+            self._writable()[...] = out._value          # in the storage: NumPy arrays sharing it see it
+            self._bump_version()
+            return self
+        out = _graph.binary(op, _snapshot(self), other, name)
+        _check_inplace_dtype(self, out)
         _rebase(self, out, None)
         return self
 
@@ -620,7 +625,7 @@ class Tensor(_graph.TensorBase):
     def zero_(self):
         _inplace_check(self)
         if self._node is not None:
-            _rebase(self, self * 0.0, "ZeroBackward0")
+            _rebase(self, _snapshot(self) * 0.0, "ZeroBackward0")
             return self
         self._writable()[...] = 0
         self._bump_version()
@@ -629,7 +634,7 @@ class Tensor(_graph.TensorBase):
     def fill_(self, value):
         _inplace_check(self)
         if self._node is not None:
-            _rebase(self, self * 0.0 + float(value), "FillBackward0")
+            _rebase(self, _snapshot(self) * 0.0 + float(value), "FillBackward0")
             return self
         self._writable()[...] = value
         self._bump_version()
@@ -830,6 +835,22 @@ def _inplace_check(t, view=False):
     if t._node is None and t._requires_grad and _graph.is_grad_enabled():
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation."
                             if view else _INPLACE_LEAF)
+
+
+def _check_inplace_dtype(t, out):
+    if np.result_type(out._value) != np.result_type(t._value):
+        raise RuntimeError(f"result type {torch_dtype(np.result_type(out._value)).name.capitalize()} can't be "
+                           f"cast to the desired output type {t.dtype.name.capitalize()}")
+
+
+def _snapshot(t):
+    """t as it is before an in-place op on it: a copy of its value (the op's
+    node may save it) with t's history.  t then takes the op's result."""
+    s = _graph.new_tensor(np.array(t._value) if type(t._value) is np.ndarray else t._value)
+    s._node = t._node
+    s._out = t._out
+    s._requires_grad = t._requires_grad
+    return s
 
 
 def _rebase(t, out, name):
