@@ -246,7 +246,7 @@ cdef class Node:
     cdef object versions         # tuple of (TensorBase, version) to check, or None
     cdef readonly object params
     cdef tuple edges             # per input: Node, leaf TensorBase or None
-    cdef tuple edge_out          # per input: the output index of the edge's node
+    cdef tuple edge_out          # per input: the output index of the edge's node (None: all 0)
     cdef readonly int n_out
     cdef bint had_saved
     cdef bint freed
@@ -270,7 +270,7 @@ cdef class Node:
     @property
     def next_functions(self):
         out = []
-        for e, i in zip(self.edges, self.edge_out):
+        for e, i in zip(self.edges, self.edge_out or (0,) * len(self.edges)):
             if e is None:
                 out.append((None, 0))
             elif isinstance(e, Node):
@@ -337,6 +337,15 @@ cdef inline int64_t _version_or_zero(object x):
     return _version_of(<TensorBase>x) if isinstance(x, TensorBase) else 0
 
 
+cdef object _versions(tuple saved):
+    """The versions of the saved tensors, or None when all are 0 (the usual case)."""
+    cdef object x
+    for x in saved:
+        if _version_or_zero(x):
+            return tuple([_version_or_zero(y) for y in saved])
+    return None
+
+
 cdef Node _make_node(Op op, tuple inputs, object out_value, object params, object name, Py_ssize_t n_out):
     """A node for op applied to inputs (TensorBase or raw values).  The
     tuples are untracked by the cyclic GC: they hold tensors, nodes and
@@ -352,12 +361,14 @@ cdef Node _make_node(Op op, tuple inputs, object out_value, object params, objec
     if n == 1:
         x0 = inputs[0]
         node.edges = (_edge_of(x0),)
-        node.edge_out = (_out_of(x0),)
+        if _out_of(x0):
+            node.edge_out = (_out_of(x0),)
     elif n == 2:
         x0 = inputs[0]
         x1 = inputs[1]
         node.edges = (_edge_of(x0), _edge_of(x1))
-        node.edge_out = (_out_of(x0), _out_of(x1))
+        if _out_of(x0) or _out_of(x1):
+            node.edge_out = (_out_of(x0), _out_of(x1))
     else:
         node.edges = tuple([_edge_of(x) for x in inputs])
         node.edge_out = tuple([_out_of(x) for x in inputs])
@@ -368,7 +379,7 @@ cdef Node _make_node(Op op, tuple inputs, object out_value, object params, objec
         node.saved = inputs
         PyObject_GC_UnTrack(<PyObject *>inputs)
         node.had_saved = True
-        node.versions = tuple([_version_or_zero(x) for x in inputs])
+        node.versions = _versions(inputs)
     if op.save & _SAVE_ANS:
         node.saved_ans = out_value
         node.had_saved = True
@@ -550,7 +561,7 @@ cdef class Capture(Recorder):
                 info = self.known.get((<CoreTensor>x)._id) if isinstance(x, CoreTensor) else None
                 saved.append(info[2] if info is not None and info[2] is not None else x)
             node.saved = tuple(saved)
-            node.versions = tuple([_version_or_zero(x) for x in saved])
+            node.versions = _versions(node.saved)
             node.had_saved = True
         if op.save & _SAVE_ANS:
             node.saved_ans = (<CoreTensor>out)._value if op.n_out == 1 else tuple([(<CoreTensor>o)._value for o in out])
@@ -651,9 +662,9 @@ cdef class _Targets:
 
 cdef object _check_versions(Node node):
     cdef TensorBase t
-    if node.versions is None:
+    if node.saved is None:
         return None
-    for x, v in zip(node.saved, node.versions):
+    for x, v in zip(node.saved, node.versions or (0,) * len(node.saved)):
         if not isinstance(x, TensorBase):
             continue
         t = <TensorBase>x
@@ -940,7 +951,7 @@ cdef int _run_node(Node node, list grads, bint create_graph, Capture cap, bint r
             nxt = <Node>e
             if nxt.grads is None:
                 nxt.grads = [None] * nxt.n_out
-            j = node.edge_out[i]
+            j = node.edge_out[i] if node.edge_out is not None else 0
             nxt.grads[j] = _add(nxt.grads[j], gi)
         else:
             _leaf_add(<TensorBase>e, gi)
