@@ -241,7 +241,7 @@ cdef inline object _edge(TensorBase t):
 cdef class Node:
     """One recorded op (PyTorch's grad_fn)."""
     cdef readonly Op op
-    cdef object saved            # tuple: inputs the rules read (TensorBase/raw/None), or None
+    cdef tuple saved             # inputs the rules read (TensorBase/raw/None), or None
     cdef object saved_ans        # the output's raw value (SAVE_ANS), or None
     cdef object versions         # tuple of (TensorBase, version) to check, or None
     cdef readonly object params
@@ -254,7 +254,8 @@ cdef class Node:
     cdef object out_meta         # per output: (shape, dtype) for a zero gradient
     cdef Py_ssize_t deps
     cdef int64_t mark            # the sweep that last reached this node
-    cdef list grads              # during a sweep: one gradient per output
+    cdef object grad0            # during a sweep: the gradient of a single-output node
+    cdef list grads              # during a sweep: one gradient per output (multi-output nodes)
     cdef list retained           # (output index, weakref to a tensor that retains its grad)
     cdef object __weakref__
 
@@ -660,28 +661,40 @@ cdef class _Targets:
     cdef object only              # backward(inputs=...): set of leaf ids, or None
 
 
-cdef object _check_versions(Node node):
+cdef int _check_versions(Node node) except -1:
+    cdef tuple saved = node.saved
+    cdef object vs = node.versions
+    cdef Py_ssize_t i
     cdef TensorBase t
-    if node.saved is None:
-        return None
-    for x, v in zip(node.saved, node.versions or (0,) * len(node.saved)):
+    cdef int64_t v
+    if saved is None:
+        return 0
+    for i in range(len(saved)):
+        x = saved[i]
         if not isinstance(x, TensorBase):
             continue
         t = <TensorBase>x
-        if _version_of(t) != v:
-            shape = list(np.shape(t._value))
-            what = ""
-            if t._node is not None:
-                n = (<Node>t._node)._name()
-                if n.endswith("Backward0") or n.endswith("Backward1"):
-                    n = n[:len(n) - 9]
-                what = f", which is output {t._out} of {n},"
-            raise RuntimeError(
-                "one of the variables needed for gradient computation has been modified by an inplace "
-                f"operation: [{_legacy_type(t._value)} {shape}]{what} is at version {_version_of(t)}; expected "
-                f"version {v} instead. Hint: enable anomaly detection to find the operation that failed to "
-                "compute its gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False).")
-    return None
+        if t._version is None:
+            continue                       # never changed in place: still version 0
+        v = 0 if vs is None else (<tuple>vs)[i]
+        if t._version.v != v:
+            _version_error(t, v)
+    return 0
+
+
+cdef int _version_error(TensorBase t, int64_t v) except -1:
+    shape = list(np.shape(t._value))
+    what = ""
+    if t._node is not None:
+        n = (<Node>t._node)._name()
+        if n.endswith("Backward0") or n.endswith("Backward1"):
+            n = n[:len(n) - 9]
+        what = f", which is output {t._out} of {n},"
+    raise RuntimeError(
+        "one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: [{_legacy_type(t._value)} {shape}]{what} is at version {_version_of(t)}; expected "
+        f"version {v} instead. Hint: enable anomaly detection to find the operation that failed to "
+        "compute its gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False).")
 
 
 cdef str _legacy_type(object v):
@@ -730,7 +743,7 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
     cdef Node node, nxt
     cdef TensorBase t, leaf
     cdef Py_ssize_t i, n
-    cdef object e, g, gi
+    cdef object e, g, gi, g0
     cdef dict leaf_grads = {}            # id(leaf) -> gradient (raw or core Tensor)
     cdef dict leaf_obj = {}
     cdef dict wanted_nodes = {}          # (id(node), out) -> position in inputs, for non-leaf inputs
@@ -787,9 +800,12 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
             leaf_obj[id(t)] = t
             continue
         node = <Node>t._node
-        if node.grads is None:
-            node.grads = [None] * node.n_out
-        node.grads[t._out] = _add(node.grads[t._out], g)
+        if node.n_out == 1:
+            node.grad0 = _add(node.grad0, g)
+        else:
+            if node.grads is None:
+                node.grads = [None] * node.n_out
+            node.grads[t._out] = _add(node.grads[t._out], g)
     for t in roots:
         if t._node is not None and (<Node>t._node).deps == 0 and (<Node>t._node) not in ready:
             ready.append(t._node)
@@ -801,8 +817,14 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
     try:
         while ready:
             node = <Node>ready.pop()
-            grads = node.grads
-            node.grads = None
+            if node.n_out == 1:
+                grads = [node.grad0] if (node.retained is not None or wanted_nodes) else None
+                g0 = node.grad0
+                node.grad0 = None
+            else:
+                grads = node.grads
+                node.grads = None
+                g0 = None
             if node.retained is not None:
                 _deliver_retained(node, grads, create_graph)
             if wanted_nodes:
@@ -810,7 +832,7 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
                     k = (id(node), i)
                     if k in wanted_nodes and grads[i] is not None:
                         results[wanted_nodes[k]] = grads[i]
-            _run_node(node, grads, create_graph, cap, retain_graph)
+            _run_node(node, g0, grads, create_graph, cap, retain_graph)
             for e in node.edges:
                 if isinstance(e, Node):
                     nxt = <Node>e
@@ -829,6 +851,7 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
             cap.active = False
         for node in visited:          # a failed sweep leaves no counts behind
             node.deps = 0
+            node.grad0 = None
             node.grads = None
     # (4) deliver.
     if not accumulate:
@@ -905,7 +928,7 @@ def retain_grad(TensorBase t):
     t._retains_grad = True
 
 
-cdef int _run_node(Node node, list grads, bint create_graph, Capture cap, bint retain_graph) except -1:
+cdef int _run_node(Node node, object g0, list grads, bint create_graph, Capture cap, bint retain_graph) except -1:
     cdef Op op = node.op
     cdef Py_ssize_t i, n = len(node.edges)
     cdef object g, ans, gi, e
@@ -914,24 +937,26 @@ cdef int _run_node(Node node, list grads, bint create_graph, Capture cap, bint r
         raise RuntimeError(FREED_MESSAGE)
     _check_versions(node)
     if node.n_out == 1:
-        g = grads[0]
+        g = g0
         if g is None:
             return 0
     else:
         if all(x is None for x in grads):
             return 0
         g = tuple(grads)
-    if node.saved is not None:
-        ins = node.saved
-    else:
-        ins = (None,) * n
     ans = node.saved_ans
-    if create_graph:
-        ins = tuple([_as_core(cap, x) for x in ins])
+    if node.saved is None:
+        ins = op._nones if op.n_in >= 0 else (None,) * n
+        if create_graph and ans is not None:
+            ans = _core_for_out(cap, node, ans)
+        elif not create_graph:
+            g = _raw(g) if node.n_out == 1 else _raw_tuple(g)
+    elif create_graph:
+        ins = tuple([_as_core(cap, x) for x in node.saved])
         if ans is not None:
             ans = _core_for_out(cap, node, ans)
     else:
-        ins = _raw_tuple(ins)
+        ins = _raw_tuple(node.saved)
         g = _raw(g) if node.n_out == 1 else _raw_tuple(g)
     if op.calling == _CALL_JOINT:
         needs = tuple([node.edges[i] is not None for i in range(n)])
@@ -949,6 +974,9 @@ cdef int _run_node(Node node, list grads, bint create_graph, Capture cap, bint r
             gi = _core.wrap(gi)
         if isinstance(e, Node):
             nxt = <Node>e
+            if nxt.n_out == 1:
+                nxt.grad0 = _add(nxt.grad0, gi)
+                continue
             if nxt.grads is None:
                 nxt.grads = [None] * nxt.n_out
             j = node.edge_out[i] if node.edge_out is not None else 0
