@@ -41,8 +41,10 @@ def linear(input, weight, bias=None):  # noqa: A002
 
 
 def mse_loss(input, target, reduction="mean"):  # noqa: A002
-    d = (input - target) ** 2
-    return _reduce(d, reduction)
+    out = _reduce((input - target) ** 2, reduction)
+    if reduction != "none":
+        _graph.set_node_name(out, "MseLossBackward0")
+    return out
 
 
 def _reduce(x, reduction):
