@@ -2,7 +2,9 @@
 below is PyTorch 2.13's, observed by running PyTorch and written in as a literal
 (PyTorch is not a test dependency)."""
 import gc
+import os
 import re
+import tracemalloc
 import weakref
 
 import numpy as np
@@ -548,3 +550,24 @@ def test_deep_graph_without_recursion():
     for _ in range(200_000):
         z = z + 0.0
     del z                                 # a long chain is freed without C recursion
+
+
+@pytest.mark.skipif(not os.environ.get("TAPEGRAD_LONG_TESTS"), reason="long budget: set TAPEGRAD_LONG_TESTS=1")
+def test_hundred_thousand_training_steps_hold_flat_memory():
+    # The issue's budget: 1e5 steps of forward, backward and an SGD update under no_grad.
+    rng = np.random.default_rng(0)
+    xs = torch.from_numpy(rng.standard_normal((16, 8)).astype(np.float32))
+    ys = torch.from_numpy(rng.standard_normal(16).astype(np.float32))
+    w = torch.zeros(8, requires_grad=True)
+    tracemalloc.start()
+    sizes = []
+    for step in range(100_000):
+        loss = ((xs @ w - ys) ** 2).mean()
+        loss.backward()
+        with torch.no_grad():
+            w -= 0.01 * w.grad
+        w.grad.zero_()
+        if step % 20_000 == 19_999:
+            sizes.append(tracemalloc.get_traced_memory()[0])
+    tracemalloc.stop()
+    assert max(sizes) - min(sizes) < 100_000, sizes
