@@ -1041,6 +1041,7 @@ def clamp(x, min=None, max=None):  # noqa: A002
             out = maximum(out, min)
         if max is not None:
             out = minimum(out, max)
+        _graph.set_node_name(out, "ClampBackward0")
         return out
     lo = -np.inf if min is None else min
     hi = np.inf if max is None else max
