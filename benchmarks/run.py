@@ -39,11 +39,12 @@ from benchmarks.workloads import (  # noqa: E402
     w10_import,
     w11_embedding,
     w12_conv2d,
+    w13_transform_call,
 )
 
 MODULES = (w1_scalar_chain, w2_vector_chain, w3_recording, w4_mlp, w5_elementwise, w6_deep_chain,
            w7_second_derivative, w8_jacobian, w9_hvp, w10_import, w11_embedding,
-           w12_conv2d)
+           w12_conv2d, w13_transform_call)
 WORKLOAD_CLASSES = [cls for m in MODULES for cls in m.WORKLOADS]
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 

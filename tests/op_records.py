@@ -8,10 +8,12 @@ to the registry without a record here.
 Records call the op itself (``_core.apply(op, inputs, params)``), not the
 public function, so each op is checked on exactly the params it receives.
 """
+import importlib.util
 import zlib
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
 
 from tapegrad import _core
 from tapegrad.ops import _registry
@@ -37,7 +39,14 @@ DOMAINS = {
     "wellcond": lambda r, s: r.standard_normal(s) + 3 * np.eye(s[-1]),
     "spd": lambda r, s: _spd(r, s),
     "with_zeros": lambda r, s: np.where(r.uniform(size=s) < 0.3, 0.0, r.uniform(0.5, 1.5, s)),
+    "prob": lambda r, s: r.uniform(0.1, 0.9, s),
+    "erfc": lambda r, s: r.uniform(0.2, 1.8, s),
 }
+
+try:
+    HAVE_SCIPY = importlib.util.find_spec("scipy") is not None
+except (ImportError, ValueError):           # a finder that refuses it, or sys.modules["scipy"] = None
+    HAVE_SCIPY = False
 
 
 def _spd(r, s):
@@ -57,6 +66,12 @@ class Record:
     finish: object = None                # op output -> one tensor to check (multi-output ops)
     dtypes: tuple = ("float64", "float32")
     note: str = ""
+    nograd: tuple = ()                   # inputs (after prepare) without a derivative: their rules raise
+    scipy: bool = False                  # the op's forward is SciPy's: skipped when SciPy is absent
+
+    @property
+    def marks(self):
+        return (pytest.mark.skipif(not HAVE_SCIPY, reason="needs SciPy"),) if self.scipy else ()
 
     def inputs(self, dtype=np.float64):
         r = _rng(self.op)
@@ -202,5 +217,155 @@ add(Record("window_max", ((_P, "spread"),), note="distinct values: no tie at the
 add(Record("window_max_grad", (((2, 3, 4, 3), "real"), (_P, "spread"))))
 add(Record("window_max_gather", ((_P, "real"), (_P, "spread"))))
 
+# ---- SciPy (ops/scipy_ops.py): special functions, the cdfs behind tapegrad.scipy.stats, linalg, signal ----
+
+
+def _fixed(*where):
+    """prepare: insert constant inputs (value, position) that have no derivative
+    (an order, a shape parameter), in x's dtype and shape."""
+    def prepare(*xs):
+        x = xs[0]
+        raw = x._value if isinstance(x, _core.Tensor) else x
+        out = list(xs)
+        for value, pos in where:
+            c = np.full(np.shape(raw), value, dtype=np.result_type(raw))
+            out.insert(pos, _core.wrap(c) if isinstance(x, _core.Tensor) else c)
+        return tuple(out)
+    return prepare
+
+
+def scipy_record(*args, **kwargs):
+    add(Record(*args, scipy=True, **kwargs))
+
+
+for name, domain in [("gammaln", "pos"), ("digamma", "pos"), ("gamma", "pos"), ("rgamma", "pos"),
+                     ("erfc", "real"), ("erfinv", "unit"), ("erfcinv", "erfc"), ("logit", "prob"),
+                     ("i0", "real"), ("i1", "real"), ("j0", "real"), ("j1", "real"), ("y0", "pos"), ("y1", "pos"),
+                     ("ndtr", "real"), ("log_ndtr", "real")]:
+    scipy_record(name, ((S, domain),))
+for name in ["beta", "betaln", "xlogy", "xlog1py"]:
+    scipy_record(name, ((S, "pos"), ((4,), "pos")))
+for name, order, domain in [("polygamma", 1.0, "pos"), ("jv", 1.5, "pos"), ("yn", 2.0, "pos"), ("iv", 0.5, "pos"),
+                            ("ive", 1.0, "nonzero"), ("stdtr", 3.0, "real"), ("gammainc", 2.5, "pos"),
+                            ("gammaincc", 2.5, "pos")]:
+    scipy_record(name, ((S, domain),), prepare=_fixed((order, 0)), nograd=(0,),
+                 note="the first input (an order, a shape or degrees of freedom) has no derivative")
+scipy_record("betainc", ((S, "prob"),), prepare=_fixed((2.5, 0), (1.5, 1)), nograd=(0, 1),
+             note="the shapes a and b have no derivative")
+scipy_record("solve_triangular", (((3, 3), "wellcond"), ((3, 2), "real")), params=(1, True, False),
+             note="a^T x = b with a lower triangular: the gradient of a is its lower triangle")
+scipy_record("solve_sylvester", (((3, 3), "wellcond"), ((2, 2), "wellcond"), ((3, 2), "real")), rtol=1e-4)
+scipy_record("sqrtm", (((3, 3), "spd"),), rtol=1e-4)
+scipy_record("expm", (((3, 3), "real"),), rtol=1e-4)
+scipy_record("convolve", (((4, 5), "real"), ((2, 3), "real")), params=("valid", "direct"))
+
 RECORDS = {r.op: r for r in R}
 assert len(RECORDS) == len(R), "two records for one op"
+
+# ---- NumPy's elementwise functions TensorFlow lacks (ops/numpy_math.py) ----
+for name, domain in [("exp2", "real"), ("log10", "pos"), ("cbrt", "pos"), ("sinc", "real")]:
+    add(Record(name, ((S, domain),)))
+for name in ["logaddexp", "logaddexp2", "hypot"]:
+    add(Record(name, ((S, "real"), ((4,), "nonzero"))))
+for name in ["fmax", "fmin"]:
+    add(Record(name, ((S, "spread"), ((4,), "real"))))
+RECORDS.update({r.op: r for r in R[len(RECORDS):]})
+assert len(RECORDS) == len(R), "two records for one op"
+
+
+# ---- NumPy functions on tensors that are compositions of the ops above ----
+# (ops/numpy_arrays.py, ops/numpy_math.py, ndarray methods): no rule of their own, so each is
+# checked as a function: its value against NumPy's on the same arrays, and its derivatives
+# through the ops it is made of (tests/test_numpy_functions.py).
+
+@dataclass
+class NumpyRecord:
+    name: str
+    f: object                            # the NumPy program: the same code runs on ndarrays and on tensors
+    args: tuple                          # ((shape, domain), ...)
+    order: int = 2
+    rtol: float = 1e-5
+    atol: float = 1e-6
+
+    def inputs(self, dtype=np.float64):
+        r = _rng(self.name)
+        return [np.asarray(DOMAINS[d](r, s), dtype=dtype) for s, d in self.args]
+
+
+def _first(parts, i=0):
+    return parts[i]
+
+
+A, V, M = ((3, 4), "real"), ((4,), "real"), ((3, 3), "real")
+NUMPY = [
+    NumpyRecord("atleast_1d", lambda a: np.atleast_1d(a[0, 0]) * 1.0, (A,)),
+    NumpyRecord("atleast_2d", lambda v: np.atleast_2d(v), (V,)),
+    NumpyRecord("atleast_3d", lambda a, v: np.multiply(*np.atleast_3d(a, v)), (A, V)),
+    NumpyRecord("hstack", lambda a, b: np.hstack([a, a * b]), (A, V)),
+    NumpyRecord("vstack", lambda a, v: np.vstack([a, v]), (A, V)),
+    NumpyRecord("row_stack", lambda a, v: np.vstack((v, a)), (A, V)),
+    NumpyRecord("dstack", lambda a, b: np.dstack([a, b]), (A, A)),
+    NumpyRecord("column_stack", lambda a, v: np.column_stack([v, a.T]), (A, V)),
+    NumpyRecord("block", lambda m, a: np.block([[m, a], [a.T[:1], a[:1, :2]]]), (M, ((3, 2), "real"))),
+    NumpyRecord("append", lambda a, v: np.append(a, v), (A, V)),
+    NumpyRecord("append_axis", lambda a, v: np.append(a, v[None], axis=0), (A, V)),
+    NumpyRecord("split", lambda a: np.split(a, 2, axis=1)[1], (A,)),
+    NumpyRecord("split_indices", lambda a: np.split(a, [1, 3], axis=-1)[1], (A,)),
+    NumpyRecord("array_split", lambda a: np.array_split(a, 3, axis=1)[0], (A,)),
+    NumpyRecord("hsplit", lambda a: np.hsplit(a, [1])[1], (A,)),
+    NumpyRecord("vsplit", lambda a: np.vsplit(a, 3)[2], (A,)),
+    NumpyRecord("dsplit", lambda a: np.dsplit(np.reshape(a, (1, 3, 4)), 2)[0], (A,)),
+    NumpyRecord("repeat", lambda a: np.repeat(a, [1, 2, 0, 3], axis=1), (A,)),
+    NumpyRecord("repeat_flat", lambda a: np.repeat(a, 2), (A,)),
+    NumpyRecord("roll", lambda a: np.roll(a, (1, -5), axis=(0, 1)), (A,)),
+    NumpyRecord("roll_flat", lambda a: np.roll(a, 5), (A,)),
+    NumpyRecord("rot90", lambda a: np.rot90(a), (A,)),
+    NumpyRecord("rot90_k3", lambda a: np.rot90(np.reshape(a, (2, 3, 2)), 3, axes=(2, 0)), (A,)),
+    NumpyRecord("rollaxis", lambda a: np.rollaxis(np.reshape(a, (3, 2, 2)), 2), (A,)),
+    NumpyRecord("fliplr", lambda a: np.fliplr(a), (A,)),
+    NumpyRecord("flipud", lambda a: np.flipud(a), (A,)),
+    NumpyRecord("reshape_F", lambda a: np.reshape(a, (2, -1), order="F"), (A,)),
+    NumpyRecord("ravel_F", lambda a: np.ravel(a, order="F"), (A,)),
+    NumpyRecord("diag_matrix", lambda a: np.diag(a, -1), (A,)),
+    NumpyRecord("diag_vector", lambda v: np.diag(v, 2), (V,)),
+    NumpyRecord("tril", lambda a: np.tril(a, 1), (A,)),
+    NumpyRecord("triu", lambda a: np.triu(a, -1), (A,)),
+    NumpyRecord("trace", lambda a: np.trace(np.reshape(a, (2, 3, 2)), 1, axis1=2, axis2=1), (A,)),
+    NumpyRecord("diagonal", lambda a: np.diagonal(a, -1), (A,)),
+    NumpyRecord("diff", lambda a: np.diff(a, n=2, axis=1, prepend=1.0, append=a[:, :1]), (A,)),
+    NumpyRecord("gradient", lambda a: np.gradient(a, 0.5)[1], (A,)),
+    NumpyRecord("gradient_edge2", lambda a: np.gradient(a, edge_order=2, axis=0), (A,)),
+    NumpyRecord("gradient_coordinates", lambda a: np.multiply(*np.gradient(a, [0.0, 1.0, 1.5], [0, 0.5, 1.5, 1.7],
+                                                                          edge_order=2)), (A,)),
+    NumpyRecord("select", lambda a: np.select([np.asarray(a) > 0.5, np.asarray(a) < -1], [a, a * a], 3.0), (A,)),
+    NumpyRecord("linspace", lambda a, b: np.linspace(a, b, 5), (V, V)),
+    NumpyRecord("linspace_axis", lambda a, b: np.linspace(a, b, 4, endpoint=False, axis=1), (V, V)),
+    NumpyRecord("sort", lambda a: np.sort(a, axis=0), (((3, 4), "spread"),)),
+    NumpyRecord("partition", lambda a: np.partition(a, 2, axis=1), (((3, 4), "spread"),)),
+    NumpyRecord("inner", lambda a, v: np.inner(a, v), (A, V)),
+    NumpyRecord("outer", lambda a, v: np.outer(a, v), (A, V)),
+    NumpyRecord("kron", lambda a, v: np.kron(a, v), (A, V)),
+    NumpyRecord("kron_2d", lambda m, a: np.kron(m, a), (((2, 2), "real"), ((2, 3), "real"))),
+    NumpyRecord("cross", lambda a, b: np.cross(a, b), (((2, 3), "real"), ((2, 3), "real"))),
+    NumpyRecord("cross_2_3", lambda a, b: np.cross(a, b, axisa=0, axisc=0), (((2, 4), "real"), ((4, 3), "real"))),
+    NumpyRecord("cross_2d", lambda a, b: np.cross(a, b), (((4, 2), "real"), ((2,), "real"))),
+    NumpyRecord("einsum_sublists", lambda a, v: np.einsum(a, [0, 1], v, [1], [0]), (A, V)),
+    NumpyRecord("einsum_ellipsis", lambda a, b: np.einsum(a, [Ellipsis, 1], b, [1, 2]), (A, ((4, 2), "real"))),
+    NumpyRecord("fabs", lambda a: np.fabs(a), (((3, 4), "nonzero"),)),
+    NumpyRecord("degrees", lambda a: np.degrees(a) + np.rad2deg(a), (A,)),
+    NumpyRecord("radians", lambda a: np.radians(a) * np.deg2rad(a), (A,)),
+    NumpyRecord("nan_to_num", lambda a: np.nan_to_num(np.log(a)), (A,)),
+    NumpyRecord("sinc_near_zero", lambda a: np.sinc(a * 0.2), (A,)),
+    NumpyRecord("method_T", lambda a: a.T @ a, (A,)),
+    NumpyRecord("method_reshape", lambda a: a.reshape(2, 6).sum(0) + a.reshape((6, 2)).mean(axis=1), (A,)),
+    NumpyRecord("method_reductions", lambda a: a.std(axis=0) + a.var(0, ddof=1) + a.max(0) * a.min(0)
+                + a.prod(axis=0), (((3, 4), "spread"),)),
+    NumpyRecord("method_scans", lambda a: a.cumsum(axis=1) + a.cumprod(1), (A,)),
+    NumpyRecord("method_shapes", lambda a: a.ravel() + a.flatten() + a.transpose().swapaxes(0, 1).ravel()
+                + a[None].squeeze(0).ravel() + a.copy().ravel(), (A,)),
+    NumpyRecord("method_matrix", lambda a: a.dot(a.T).trace() + a.diagonal(1).sum() + a.repeat(2, axis=0).sum(),
+                (A,)),
+    NumpyRecord("method_clip", lambda a: a.clip(-0.5, 0.5), (((3, 4), "clip"),)),
+]
+NUMPY_RECORDS = {r.name: r for r in NUMPY}
+assert len(NUMPY_RECORDS) == len(NUMPY), "two NumPy records with one name"

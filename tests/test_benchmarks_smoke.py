@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-EXPECTED = {"W1", "W2", "W3", "W4-f32", "W4-f64", "W5", "W6", "W7", "W10", "W11", "W12"}
+EXPECTED = {"W1", "W2", "W3", "W4-f32", "W4-f64", "W5", "W6", "W7", "W10", "W11", "W12", "W13"}
 
 
 def _env():
@@ -112,6 +112,14 @@ def test_tf_api_adapters_run_with_tensorflows_spelling():
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.split() == ["W4-f32", "W4-f64", "W5", "W7", "W8-64", "W8-256", "W9", "W11", "W12"]
+
+
+def test_numpy_dispatch_benchmark_runs_every_pair():
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.numpy_dispatch", "--smoke"], cwd=REPO, env=_env(),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = [line.split() for line in proc.stdout.splitlines()[2:]]
+    assert [r[0] for r in rows] == ["np.sin(x)", "x.sum()", "np.sum(x)", "x.T", "np.exp(x)"] * 2
 
 
 _TORCH_STYLE = """

@@ -10,6 +10,7 @@ import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 FIGURES = {
+    "autograd_style.py": [],
     "d2l_autograd.py": ["d2l_sin_and_derivative.png"],
     "d2l_forum_pitfalls.py": ["d2l_forum_sin_grad.png"],
     "hands_on_ml_autodiff.py": ["hands_on_ml_checkpointing.png"],

@@ -218,7 +218,7 @@ def _case(rec):
     return xs, us, rng
 
 
-@pytest.mark.parametrize("name", sorted(RECORDS))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=RECORDS[n].marks) for n in sorted(RECORDS)])
 def test_forward_mode_agrees_with_reverse_mode(name):
     rec = RECORDS[name]
     xs, us, rng = _case(rec)
@@ -236,7 +236,8 @@ def test_forward_mode_agrees_with_reverse_mode(name):
     assert lhs == pytest.approx(rhs, rel=1e-7, abs=1e-9)
 
 
-@pytest.mark.parametrize("name", sorted(n for n in RECORDS if RECORDS[n].order >= 2))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=RECORDS[n].marks) for n in sorted(RECORDS)
+                                  if RECORDS[n].order >= 2])
 def test_forward_over_reverse_agrees_with_reverse_over_reverse(name):
     # <w, H u> for the scalar <v, f(x)>: a JVP of the gradient against the
     # gradient of <gradient, u>.

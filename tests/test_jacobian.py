@@ -199,7 +199,7 @@ def test_broadcasting_binary_ops_keep_the_batch_axis():
         np.testing.assert_allclose(g.jacobian(y, src).numpy(), num, rtol=1e-6, atol=1e-8)
 
 
-@pytest.mark.parametrize("name", sorted(RECORDS))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=RECORDS[n].marks) for n in sorted(RECORDS)])
 def test_jacobian_against_finite_differences(name):
     rec = RECORDS[name]
     xs = rec.inputs()

@@ -278,3 +278,12 @@ def test_indexing_and_slicing_values():
     np.testing.assert_array_equal(c[..., ::2].numpy(), [[1., 3.], [4., 6.]])
     assert c[1, 2].numpy() == 6.0
     assert c[:, None].shape == (2, 1, 3)
+
+
+def test_equality_with_a_foreign_object_defers_to_it():
+    # Python's protocol: an operand tapegrad cannot convert gets its reflected __eq__ (pytest.approx
+    # compares a tensor SciPy returned), or the identity comparison for a plain object.
+    x = tf.constant(0.5, tf.float64)
+    assert x == pytest.approx(0.5 + 1e-9)
+    assert not (x == pytest.approx(0.6))
+    assert (x == object()) is False and (x != object()) is True

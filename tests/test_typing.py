@@ -33,7 +33,7 @@ def test_installed_package_ships_its_types():
 def test_mypy_accepts_the_examples(mypy_cache, tmp_path):
     res = mypy([str(ROOT / "examples")], mypy_cache, tmp_path)
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "Success: no issues found in 6 source files" in res.stdout
+    assert "Success: no issues found in 7 source files" in res.stdout
 
 
 def test_mypy_knows_the_types(mypy_cache, tmp_path):

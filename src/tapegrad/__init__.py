@@ -10,6 +10,7 @@ GradientTape semantics and a compiled tape.
 from tapegrad import _core
 from tapegrad._core import Tensor, Variable
 from tapegrad import dtypes, errors
+from tapegrad.errors import GradientLostWarning
 from tapegrad.dtypes import (DType, as_dtype, float16, half, float32, float64, double, int8, int16, int32,
                              int64, uint8, uint16, uint32, uint64, bool, complex64, complex128)
 from tapegrad.shapes import TensorShape
@@ -34,7 +35,7 @@ from tapegrad.ops.sort_ops import argsort, sort
 from tapegrad.ops.sparse_ops import IndexedSlices, gather
 from tapegrad.tape import GradientTape, UnconnectedGradients
 from tapegrad.custom import custom_gradient, recompute_grad
-from tapegrad.functional import grad, value_and_grad, jacobian, hessian, hvp, jvp, vjp, hessians
+from tapegrad.functional import grad, value_and_grad, jacobian, hessian, hvp, jvp, vjp, hessians, ravel_pytree
 from tapegrad import math, linalg, nn, random, autodiff, test, optimizers
 from tapegrad.module import Module, name_scope
 from tapegrad.functions import function

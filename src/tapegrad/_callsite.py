@@ -14,6 +14,8 @@ import warnings
 
 import numpy as np
 
+from tapegrad import _core
+from tapegrad.errors import GradientLostWarning
 from tapegrad.ops import _registry
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -144,3 +146,49 @@ def fp_errors_reported_at_user_line():
     if "warn" not in modes.values() or "call" in modes.values():
         return contextlib.nullcontext()
     return np.errstate(call=_on_fp_error, **{k: "call" if v == "warn" else v for k, v in modes.items()})
+
+
+# ---- implicit conversions that lose a gradient -------------------------------------------------
+# The core calls `_gradient_lost` when NumPy converts a tensor that an active tape, accumulator or
+# transform tracks to an ndarray (`__array__`): what follows is NumPy (or SciPy, ...) on plain
+# arrays, invisible to the recorders.  The core tests "is anything recording" before it calls in,
+# so code that records nothing pays nothing.  Explicit conversions (`.numpy()`, `float()`, `str()`)
+# never come here: they read the value without `__array__`.
+
+_LOST_SITES = set()        # (conversion line, user's line) pairs already reported
+_LIBRARY_DIRS = ("site-packages", "dist-packages")
+
+
+def _in_library(filename):
+    return any(d in filename for d in _LIBRARY_DIRS) or filename.startswith("<frozen")
+
+
+def _gradient_lost(x):
+    # The frame that converted (the first outside tapegrad: SciPy's, or the user's own), and the
+    # user's frame that called into that library: the warning is reported there.
+    conv, level = sys._getframe(1), 2
+    while conv is not None and inside_package(conv.f_code.co_filename):
+        conv, level = conv.f_back, level + 1
+    user, user_level = conv, level
+    while user is not None and _in_library(user.f_code.co_filename):
+        user, user_level = user.f_back, user_level + 1
+    if user is None:
+        user, user_level = conv, level
+    site = None if conv is None else (conv.f_code.co_filename, conv.f_lineno, user.f_code.co_filename,
+                                      user.f_lineno)
+    if site in _LOST_SITES:
+        return
+    _LOST_SITES.add(site)
+    where = "" if conv is None else f" in {conv.f_code.co_name}() ({conv.f_globals.get('__name__', '?')})"
+    kind = "variable" if isinstance(x, _core.Variable) else "tensor"
+    tg = module_name(user)
+    warnings.warn(
+        f"a {kind} that is being differentiated was converted to a NumPy array{where} (np.asarray / "
+        f"__array__): everything computed from that array is a constant to tapegrad, so the gradient "
+        f"through it is lost (zero from {tg}.grad).  Keep the gradient by calling a differentiable "
+        f"function instead (NumPy functions tapegrad records, tapegrad.scipy for SciPy's), or give the "
+        f"foreign function a derivative with {tg}.custom_gradient or tapegrad.autograd.primitive + defvjp.",
+        GradientLostWarning, stacklevel=user_level)
+
+
+_core.install_gradient_lost(_gradient_lost)

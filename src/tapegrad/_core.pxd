@@ -80,6 +80,7 @@ cdef class Op:
 cdef class Recorder:
     cdef int record(self, Op op, tuple inputs, object out, object params) except -1
     cdef int on_variable_read(self, Variable v) except -1
+    cdef bint tracks(self, int64_t tid)
 
 
 cdef class WengertList(Recorder):

@@ -449,6 +449,8 @@ cdef class _Operand:
         return v
 
     def __array__(self, dtype=None, copy=None):
+        if _n_active:                   # an implicit conversion while something records: is a gradient lost?
+            _check_gradient_lost(self)
         v = _as_tensor(self)._value
         if copy is False and not isinstance(v, ndarray):
             raise ValueError("a 0-d tapegrad Tensor holds a NumPy scalar; it cannot be viewed without a copy")
@@ -548,11 +550,193 @@ cdef class _Operand:
     def __ne__(self, other): return _equality(_op_not_equal, self, other, True)
 
     # ---- NumPy's protocols: NumPy functions on tensors and variables are recorded too
+    # The registered ufuncs and functions are looked up here, in C, and called at
+    # once; anything else (keywords, ufunc methods, no rule) goes to the hooks.
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if not kwargs and method == "__call__":
+            f = _ufunc_table.get(ufunc)
+            if f is not None:
+                return f(*inputs)
         return _hook_array_ufunc(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
+        f = _function_table.get(func)
+        if f is not None:
+            return f(*args, **kwargs)
         return _hook_array_function(func, types, args, kwargs)
+
+    # ---- ndarray's methods and properties, recorded like the NumPy functions
+    # they name (x.sum() is np.sum(x)).  tapegrad.ops installs them
+    # (install_numpy); each is one dict lookup away from its function.
+    @property
+    def T(self):
+        """The tensor with its axes reversed (ndarray.T), recorded."""
+        return _methods["T"](self)
+
+    @property
+    def mT(self):
+        """The tensor with its last two axes swapped (ndarray.mT), recorded."""
+        return _methods["mT"](self)
+
+    @property
+    def real(self):
+        """The real part (ndarray.real), recorded."""
+        return _methods["real"](self)
+
+    @property
+    def imag(self):
+        """The imaginary part (ndarray.imag), recorded."""
+        return _methods["imag"](self)
+
+    def reshape(self, *args, **kwargs):
+        """ndarray.reshape, recorded: see numpy.ndarray.reshape."""
+        return _methods["reshape"](self, *args, **kwargs)
+
+    def ravel(self, *args, **kwargs):
+        """ndarray.ravel, recorded: see numpy.ndarray.ravel."""
+        return _methods["ravel"](self, *args, **kwargs)
+
+    def flatten(self, *args, **kwargs):
+        """ndarray.flatten, recorded: see numpy.ndarray.flatten."""
+        return _methods["flatten"](self, *args, **kwargs)
+
+    def astype(self, *args, **kwargs):
+        """ndarray.astype, recorded: see numpy.ndarray.astype."""
+        return _methods["astype"](self, *args, **kwargs)
+
+    def sum(self, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True):
+        """ndarray.sum, recorded: see numpy.ndarray.sum."""
+        return _methods["sum"](self, axis, dtype, out, keepdims, initial, where)
+
+    def mean(self, *args, **kwargs):
+        """ndarray.mean, recorded: see numpy.ndarray.mean."""
+        return _methods["mean"](self, *args, **kwargs)
+
+    def prod(self, *args, **kwargs):
+        """ndarray.prod, recorded: see numpy.ndarray.prod."""
+        return _methods["prod"](self, *args, **kwargs)
+
+    def max(self, *args, **kwargs):
+        """ndarray.max, recorded: see numpy.ndarray.max."""
+        return _methods["max"](self, *args, **kwargs)
+
+    def min(self, *args, **kwargs):
+        """ndarray.min, recorded: see numpy.ndarray.min."""
+        return _methods["min"](self, *args, **kwargs)
+
+    def std(self, *args, **kwargs):
+        """ndarray.std, recorded: see numpy.ndarray.std."""
+        return _methods["std"](self, *args, **kwargs)
+
+    def var(self, *args, **kwargs):
+        """ndarray.var, recorded: see numpy.ndarray.var."""
+        return _methods["var"](self, *args, **kwargs)
+
+    def cumsum(self, *args, **kwargs):
+        """ndarray.cumsum, recorded: see numpy.ndarray.cumsum."""
+        return _methods["cumsum"](self, *args, **kwargs)
+
+    def cumprod(self, *args, **kwargs):
+        """ndarray.cumprod, recorded: see numpy.ndarray.cumprod."""
+        return _methods["cumprod"](self, *args, **kwargs)
+
+    def dot(self, *args, **kwargs):
+        """ndarray.dot, recorded: see numpy.ndarray.dot."""
+        return _methods["dot"](self, *args, **kwargs)
+
+    def transpose(self, *args, **kwargs):
+        """ndarray.transpose, recorded: see numpy.ndarray.transpose."""
+        return _methods["transpose"](self, *args, **kwargs)
+
+    def swapaxes(self, *args, **kwargs):
+        """ndarray.swapaxes, recorded: see numpy.ndarray.swapaxes."""
+        return _methods["swapaxes"](self, *args, **kwargs)
+
+    def squeeze(self, *args, **kwargs):
+        """ndarray.squeeze, recorded: see numpy.ndarray.squeeze."""
+        return _methods["squeeze"](self, *args, **kwargs)
+
+    def clip(self, *args, **kwargs):
+        """ndarray.clip, recorded: see numpy.ndarray.clip."""
+        return _methods["clip"](self, *args, **kwargs)
+
+    def round(self, *args, **kwargs):
+        """ndarray.round, recorded: see numpy.ndarray.round."""
+        return _methods["round"](self, *args, **kwargs)
+
+    def conj(self, *args, **kwargs):
+        """ndarray.conj, recorded: see numpy.ndarray.conj."""
+        return _methods["conj"](self, *args, **kwargs)
+
+    def conjugate(self, *args, **kwargs):
+        """ndarray.conjugate, recorded: see numpy.ndarray.conjugate."""
+        return _methods["conjugate"](self, *args, **kwargs)
+
+    def all(self, *args, **kwargs):
+        """ndarray.all, recorded: see numpy.ndarray.all."""
+        return _methods["all"](self, *args, **kwargs)
+
+    def any(self, *args, **kwargs):
+        """ndarray.any, recorded: see numpy.ndarray.any."""
+        return _methods["any"](self, *args, **kwargs)
+
+    def argmax(self, *args, **kwargs):
+        """ndarray.argmax, recorded: see numpy.ndarray.argmax."""
+        return _methods["argmax"](self, *args, **kwargs)
+
+    def argmin(self, *args, **kwargs):
+        """ndarray.argmin, recorded: see numpy.ndarray.argmin."""
+        return _methods["argmin"](self, *args, **kwargs)
+
+    def argsort(self, *args, **kwargs):
+        """ndarray.argsort, recorded: see numpy.ndarray.argsort."""
+        return _methods["argsort"](self, *args, **kwargs)
+
+    def diagonal(self, *args, **kwargs):
+        """ndarray.diagonal, recorded: see numpy.ndarray.diagonal."""
+        return _methods["diagonal"](self, *args, **kwargs)
+
+    def trace(self, *args, **kwargs):
+        """ndarray.trace, recorded: see numpy.ndarray.trace."""
+        return _methods["trace"](self, *args, **kwargs)
+
+    def repeat(self, *args, **kwargs):
+        """ndarray.repeat, recorded: see numpy.ndarray.repeat."""
+        return _methods["repeat"](self, *args, **kwargs)
+
+    def item(self, *args, **kwargs):
+        """ndarray.item, recorded: see numpy.ndarray.item."""
+        return _methods["item"](self, *args, **kwargs)
+
+    def tolist(self, *args, **kwargs):
+        """ndarray.tolist, recorded: see numpy.ndarray.tolist."""
+        return _methods["tolist"](self, *args, **kwargs)
+
+    def copy(self, *args, **kwargs):
+        """ndarray.copy, recorded: see numpy.ndarray.copy."""
+        return _methods["copy"](self, *args, **kwargs)
+
+    # ndarray's in-place methods: tensors are immutable (a Variable changes only through assign).
+    def sort(self, *args, **kwargs):
+        """Raises TypeError: ndarray.sort changes the array in place, and tensors are immutable."""
+        raise TypeError(_immutable_error("sort", self))
+
+    def fill(self, *args, **kwargs):
+        """Raises TypeError: ndarray.fill changes the array in place, and tensors are immutable."""
+        raise TypeError(_immutable_error("fill", self))
+
+    def resize(self, *args, **kwargs):
+        """Raises TypeError: ndarray.resize changes the array in place, and tensors are immutable."""
+        raise TypeError(_immutable_error("resize", self))
+
+    def partition(self, *args, **kwargs):
+        """Raises TypeError: ndarray.partition changes the array in place, and tensors are immutable."""
+        raise TypeError(_immutable_error("partition", self))
+
+    def put(self, *args, **kwargs):
+        """Raises TypeError: ndarray.put changes the array in place, and tensors are immutable."""
+        raise TypeError(_immutable_error("put", self))
+
 
 
 @cython.freelist(256)
@@ -604,6 +788,10 @@ cdef object _equality(Op op, object a, object b, bint if_none):
     # shapes compare unequal (a scalar False tensor) instead of raising.
     if b is None:
         return if_none
+    if not isinstance(b, (_Operand, np.ndarray, np.generic, int, float, complex, list, tuple)):
+        # A foreign object (pytest.approx, a unit, a sentinel) gets its own say: Python then
+        # calls its reflected __eq__, or compares identities.
+        return NotImplemented
     try:
         return _binary(op, a, b)
     except (ValueError, InvalidArgumentError):
@@ -641,6 +829,29 @@ cdef class _VarState:
 # The name scope a new Variable's name is prefixed with ('' or 'outer/inner/'):
 # a callable installed by tapegrad.module, which owns the (thread-local) scope stack.
 cdef object _hook_name_scope = None
+cdef object _hook_gradient_lost = None
+
+
+def install_gradient_lost(hook):
+    """Give the core the function it calls with a Tensor or Variable that an
+    active recorder tracks when NumPy converts it to an ndarray implicitly
+    (``__array__``): the derivative through that conversion is lost."""
+    global _hook_gradient_lost
+    _hook_gradient_lost = hook
+
+
+cdef int _check_gradient_lost(object x) except -1:
+    # Called only while some recorder is active (the caller tests _n_active).
+    cdef int64_t tid
+    cdef Recorder r
+    if _hook_gradient_lost is None:
+        return 0
+    tid = (<Tensor>x)._id if isinstance(x, Tensor) else (<Variable>x)._state.id
+    for r in _thread_stack():
+        if r.tracks(tid):
+            _hook_gradient_lost(x)
+            return 0
+    return 0
 
 
 def install_name_scope(hook):
@@ -1428,6 +1639,63 @@ def install_operators(*, Op add, Op subtract, Op multiply, Op truediv, Op floord
     _hook_array_ufunc, _hook_array_function = array_ufunc, array_function
 
 
+# ndarray's methods on Tensor and Variable (T, sum, reshape, ...): functions
+# installed by tapegrad.ops (ops/ndarray_methods.py), keyed by method name.
+cdef dict _methods = {}
+cdef dict _ufunc_table = {}, _function_table = {}
+METHOD_NAMES = ("T", "mT", "real", "imag", "reshape", "ravel", "flatten", "astype", "sum", "mean", "prod", "max",
+                "min", "std", "var", "cumsum", "cumprod", "dot", "transpose", "swapaxes", "squeeze", "clip",
+                "round", "conj", "conjugate", "all", "any", "argmax", "argmin", "argsort", "diagonal", "trace",
+                "repeat", "item", "tolist", "copy")
+
+
+def install_numpy(*, dict methods, dict ufuncs, dict functions):
+    """Give the core the functions behind ndarray's methods and properties on
+    tensors (every name of METHOD_NAMES is required), and the registry's
+    tables of NumPy ufuncs and functions (shared, not copied: ops registered
+    later are seen)."""
+    global _ufunc_table, _function_table
+    missing = sorted(set(METHOD_NAMES) - set(methods))
+    if missing:
+        raise ValueError(f"install_numpy: no method for {missing}")
+    _methods.clear()
+    _methods.update(methods)
+    _ufunc_table, _function_table = ufuncs, functions
+
+
+cdef str _immutable_error(str method, object x):
+    what = "Variable" if isinstance(x, Variable) else "Tensor"
+    fix = ("use variable.assign(...) to change a Variable" if what == "Variable" else
+           "compute a new tensor instead (e.g. tapegrad.sort(x) or numpy.sort(x))")
+    return (f"'tapegrad.{what}' has no in-place {method}(): tensors are immutable; {fix}")
+
+
+def tracks(x):
+    """Whether an active recorder tracks x: a tape that has x on its list (or
+    would watch the Variable x when reading it), or a forward accumulator
+    holding a tangent for it.  ReadLogs track nothing."""
+    cdef int64_t tid
+    cdef bint auto_watch
+    cdef WengertList w
+    if _n_active == 0:
+        return False
+    if isinstance(x, Tensor):
+        tid, auto_watch = (<Tensor>x)._id, False
+    elif isinstance(x, Variable):
+        tid, auto_watch = (<Variable>x)._state.id, (<Variable>x)._state.trainable
+    else:
+        return False
+    for r in _thread_stack():
+        if isinstance(r, WengertList):
+            w = <WengertList>r
+            if not w.released and (tg_idmap_get(&w.slots, tid) >= 0 or (auto_watch and w.watch_accessed_variables)):
+                return True
+        elif isinstance(r, Accumulator):
+            if tg_idmap_get(&(<Accumulator>r).index, tid) >= 0:
+                return True
+    return False
+
+
 # --------------------------------------------------------------------------
 # Recorders and the tape
 #
@@ -1525,6 +1793,10 @@ cdef class Recorder:
     cdef int on_variable_read(self, Variable v) except -1:
         return 0
 
+    cdef bint tracks(self, int64_t tid):
+        """Whether a gradient or tangent would flow to the tensor (or variable) with id `tid`."""
+        return False
+
 
 cdef class WengertList(Recorder):
     """The Wengert list: nodes in execution order, stored as flat arrays.
@@ -1611,6 +1883,9 @@ cdef class WengertList(Recorder):
 
     def slot_of(self, Tensor t):
         return -1 if self.released else tg_idmap_get(&self.slots, t._id)
+
+    cdef bint tracks(self, int64_t tid):
+        return not self.released and tg_idmap_get(&self.slots, tid) >= 0
 
     cdef int on_variable_read(self, Variable v) except -1:
         if self.watch_accessed_variables and v._state.trainable and not self.released:
@@ -2013,6 +2288,9 @@ cdef class Accumulator(Recorder):
     def watch(self, int64_t tid, tangent):
         """Give the tensor (or variable) with id `tid` a tangent."""
         self._set(tid, tangent)
+
+    cdef bint tracks(self, int64_t tid):
+        return tg_idmap_get(&self.index, tid) >= 0
 
     def tangent(self, int64_t tid):
         """The tangent of the tensor with id `tid` (a Tensor), or None."""

@@ -11,9 +11,13 @@ from tapegrad.ops import (
     creation,
     linalg_ops,
     math_ops,
+    ndarray_methods,
     nn_ops,
+    numpy_arrays,
     numpy_dispatch,
+    numpy_math,
     reduction_ops,
+    scipy_ops,
     segment_ops,
     sort_ops,
     sparse_ops,
@@ -33,5 +37,6 @@ _core.install_operators(
     matmul=linalg_ops.matmul, getitem=array_ops.getitem, variable_slice=array_ops.variable_slice,
     array_ufunc=numpy_dispatch.array_ufunc, array_function=numpy_dispatch.array_function,
 )
+_core.install_numpy(methods=ndarray_methods.METHODS, ufuncs=UFUNCS, functions=FUNCTIONS)
 
 __all__ = ["FUNCTIONS", "OPS", "UFUNCS", "cast", "creation", "nn_ops", "reduction_ops", "where"]

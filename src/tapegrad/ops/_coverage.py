@@ -18,7 +18,9 @@ from tapegrad.ops import (
     linalg_ops,
     math_ops,
     nn_ops,
+    numpy_math,
     reduction_ops,
+    scipy_ops,
     segment_ops,
     sort_ops,
     sparse_ops,
@@ -27,7 +29,9 @@ from tapegrad.ops import (
 FAMILIES = [("Elementwise math", math_ops), ("Reductions and scans", reduction_ops),
             ("Shape and indexing", array_ops), ("Linear algebra", linalg_ops), ("Neural networks", nn_ops),
             ("Segments and counting", segment_ops), ("Sorting", sort_ops), ("Matrix bands", band_ops),
-            ("Sparse gradients", sparse_ops), ("Convolution and pooling", conv_ops)]
+            ("Sparse gradients", sparse_ops), ("Convolution and pooling", conv_ops),
+            ("NumPy's elementwise functions", numpy_math),
+            ("SciPy functions (tapegrad.scipy)", scipy_ops)]
 NAMESPACES = [("tapegrad", tapegrad), ("tapegrad.math", tapegrad.math), ("tapegrad.linalg", tapegrad.linalg),
               ("tapegrad.nn", tapegrad.nn), ("tapegrad.random", tapegrad.random)]
 _SAVED = {0: "nothing", _core.SAVE_INPUTS: "inputs", _core.SAVE_ANS: "output",
@@ -41,6 +45,7 @@ def _kind(op):
 
 def _numpy_names(op):
     names = [f"`numpy.{u.__name__}`" for u, f in _registry.UFUNCS.items() if f is op]
+    names += [f"`scipy.special.{name}`" for name, f in _registry.SCIPY_UFUNCS.items() if f is op]
     return ", ".join(sorted(names))
 
 
@@ -127,6 +132,21 @@ def numpy_rows():
     return sorted(set(rows))
 
 
+def numpy_namespace():
+    """Every public function and ufunc of numpy, numpy.linalg and numpy.fft, as
+    (qualified name, whether tapegrad has a rule for it on tensors), sorted."""
+    rows = {}
+    for prefix, ns in (("numpy", np), ("numpy.linalg", np.linalg), ("numpy.fft", np.fft)):
+        for name in dir(ns):
+            obj = getattr(ns, name, None)
+            if name.startswith("_") or isinstance(obj, type) or inspect.ismodule(obj) or not callable(obj):
+                continue
+            if not isinstance(obj, np.ufunc) and not getattr(obj, "__module__", "").startswith("numpy"):
+                continue
+            rows[f"{prefix}.{name}"] = obj in _registry.UFUNCS or obj in _registry.FUNCTIONS
+    return sorted(rows.items())
+
+
 def render():
     out = ["# Ops", "",
            "Generated from the op declarations by `python -m tapegrad.ops._coverage > docs/ops.md`; "
@@ -156,7 +176,15 @@ def render():
         raise RuntimeError(f"ops outside the families: {missing}")
     out += ["## NumPy functions on Tensors", "",
             "These NumPy functions, called on a Tensor, run tapegrad and are recorded; any other NumPy function "
-            "raises a TypeError naming it.", "", "| NumPy name | runs |", "|---|---|"] + numpy_rows() + [""]
+            "runs on plain values unless a tracked tensor reaches it (below).", "", "| NumPy name | runs |",
+            "|---|---|"] + numpy_rows() + [""]
+    with_rule = [name for name, ok in numpy_namespace() if ok]
+    out += ["## NumPy's namespace", "",
+            "The public names of numpy, numpy.linalg and numpy.fft that have a rule on tensors (aliases included), "
+            "found by walking NumPy's namespace (tests/test_numpy_functions.py walks it too). Any other NumPy "
+            "function runs on the plain values when no tape or accumulator tracks its inputs, and raises a "
+            "TypeError naming it when one does.", "",
+            f"{len(with_rule)} names: " + ", ".join(f"`{n}`" for n in with_rule) + ".", ""]
     return "\n".join(out)
 
 

@@ -50,6 +50,7 @@ from tapegrad.ops._docs import document_op
 OPS = {}          # name -> Op (differentiable or not)
 UFUNCS = {}       # numpy ufunc -> callable taking the ufunc's positional inputs
 FUNCTIONS = {}    # numpy function -> callable with the numpy signature
+SCIPY_UFUNCS = {}  # name of a scipy.special ufunc -> callable taking its positional inputs (ops/scipy_ops.py)
 
 _SAVE = {"": 0, "x": SAVE_INPUTS, "ans": SAVE_ANS, "x,ans": SAVE_INPUTS | SAVE_ANS}
 

@@ -88,13 +88,6 @@ def broadcast_to(input, shape, name=None, subok=False):
     return apply(broadcast_to_op, (t,), (shape, shape_of(t)))
 
 
-@numpy_function(np.reshape)
-def _np_reshape(a, shape=None, order="C", *, newshape=None, copy=None):
-    if order != "C":
-        raise TypeError("tapegrad supports only order='C' in numpy.reshape on Tensors")
-    return reshape(a, shape if shape is not None else newshape)
-
-
 # ---- transpose / expand / squeeze ----------------------------------------------------
 
 def _transpose_vjp(g, ans, x, perm):
@@ -237,11 +230,6 @@ def squeeze(input, axis=None, name=None):
 @numpy_function(np.squeeze)
 def _np_squeeze(a, axis=None):
     return squeeze(a, axis)
-
-
-@numpy_function(np.ravel)
-def _np_ravel(a, order="C"):
-    return reshape(a, (-1,))
 
 
 # ---- indexing ---------------------------------------------------------------------------

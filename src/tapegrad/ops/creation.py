@@ -12,9 +12,10 @@ from tapegrad.ops._registry import numpy_function
 @op_doc(
     tf="``tf.constant``",
     numpy="``numpy.array`` (a copy)",
-    returns="A new Tensor.",
+    returns="A new Tensor (a Tensor of the requested dtype: that Tensor itself).",
     dtypes="every dtype NumPy has (bool, integers, floats, complex).",
-    derivative="none: a new constant with no history; ``tape.watch`` it to differentiate with respect to it.",
+    derivative="none: a new constant with no history; ``tape.watch`` it to differentiate with respect to it (a "
+               "Tensor passed in as it is keeps its history).",
     args={"value": ("number, bool, nested list, NumPy array or Tensor", "the value, copied."),
           "dtype": ("DType, NumPy dtype or None", "convert to this dtype; None: TensorFlow's rule (Python floats "
                                                   "float32, ints int32, NumPy values keep theirs)."),
@@ -31,7 +32,11 @@ from tapegrad.ops._registry import numpy_function
     """)
 def constant(value, dtype=None, shape=None, name=None):
     """A constant tensor.  Python floats become float32 and ints int32 (as in
-    TensorFlow); NumPy values keep their dtype.  The value is copied."""
+    TensorFlow); NumPy values keep their dtype.  The value is copied, except
+    that a Tensor of the requested dtype is returned as it is (TensorFlow's
+    eager constant does the same), so it stays connected to the tape."""
+    if isinstance(value, Tensor) and shape is None and (dtype is None or dtypes.as_dtype(dtype) == value.dtype):
+        return value
     raw = _core.raw_from_python(value, dtypes.numpy_dtype(dtype))
     if shape is not None:
         shape = tuple(int(d) for d in shape)

@@ -278,7 +278,6 @@ einsum_op = variadic("einsum", _einsum_forward, _einsum_vjp, _einsum_jvp, save="
         >>> tg.einsum('ij,j->i', [[1.0, 2.0], [3.0, 4.0]], [1.0, 1.0])
         array([3., 7.])
     """)
-@numpy_function(np.einsum)
 def einsum(equation, *inputs, **kwargs):
     """tf.einsum / numpy.einsum (subscripts form): ellipses, implicit outputs,
     traces and diagonals ('ii->i'); differentiable in every operand."""
@@ -778,25 +777,6 @@ def diag(diagonal, name=None, k=0):
     """)
 def trace(x, name=None):
     return reduce_sum(diag_part(x), axis=-1)
-
-
-@numpy_function(np.trace)
-def _np_trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
-    if offset or dtype is not None or out is not None:
-        raise TypeError("tapegrad: numpy.trace on Tensors supports only axis1 and axis2")
-    return trace(np.moveaxis(a, (axis1, axis2), (-2, -1)))
-
-
-@numpy_function(np.diagonal)
-def _np_diagonal(a, offset=0, axis1=0, axis2=1):
-    if offset:
-        raise TypeError("tapegrad: numpy.diagonal on Tensors supports only offset=0")
-    return diag_part(np.moveaxis(a, (axis1, axis2), (-2, -1)))
-
-
-@numpy_function(np.outer)
-def _np_outer(a, b, out=None):
-    return reshape(a, (-1, 1)) * reshape(b, (1, -1))
 
 
 # ---- norms --------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import operator
 import numpy as np
 
 from tapegrad import _core, dtypes
-from tapegrad._core import Tensor
+from tapegrad._core import Tensor, Variable
 from tapegrad.errors import InvalidArgumentError
 from tapegrad.ops import array_ops
 from tapegrad.ops._docs import op_doc
@@ -296,13 +296,6 @@ is_finite = nondiff("is_finite", np.isfinite, kind=UNARY, ufunc=np.isfinite,
                     at=[1.0, float('inf')], gives="array([ True, False])", dtypes="any_to_bool")
 
 
-@numpy_function(np.round, np.around)
-def _np_round(a, decimals=0, out=None):
-    if decimals or out is not None:
-        raise TypeError("tapegrad: numpy.round on Tensors supports neither decimals= nor out=")
-    return round(a)
-
-
 # ---- cast, where, clip -------------------------------------------------------------------
 
 def _cast_rule(t, ans, x, dtype, in_dtype):
@@ -472,7 +465,8 @@ clip_op = general("clip_by_value", _clip_forward, (_clip_rule,), save="x", jvps=
 def _np_clip(a, a_min=None, a_max=None, out=None, **kwargs):
     if out is not None or kwargs:
         raise TypeError("tapegrad: numpy.clip on Tensors supports only a, a_min, a_max")
-    dt = np.asarray(a).dtype
+    # the raw value, not np.asarray(a): __array__ on a recorded tensor warns that a gradient is lost
+    dt = np.asarray(_core.as_tensor(a)._value if isinstance(a, (Tensor, Variable)) else a).dtype
     lo = -np.inf if a_min is None else a_min
     hi = np.inf if a_max is None else a_max
     if dt.kind != "f" and (a_min is None or a_max is None):

@@ -56,8 +56,10 @@ def _count(in_shape, axes):
     return int(np.prod([in_shape[a] for a in axes], dtype=np.int64))
 
 
+# np.add.reduce is what np.sum calls after ~2 us of argument handling in Python: the
+# whole cost of summing a small tensor (benchmarks/numpy_dispatch.py).
 reduce_sum_op = general(
-    "reduce_sum", lambda x, axes, keepdims, in_shape: np.sum(x, axis=axes, keepdims=keepdims),
+    "reduce_sum", lambda x, axes, keepdims, in_shape: np.add.reduce(x, axes, None, None, keepdims),
     (lambda g, ans, x, axes, keepdims, in_shape: _grad_to_input(g, in_shape, axes, keepdims),), linear=True)
 reduce_mean_op = general(
     "reduce_mean", lambda x, axes, keepdims, in_shape: np.mean(x, axis=axes, keepdims=keepdims),
@@ -355,7 +357,7 @@ reduce_prod = op_doc(
     """)(_reducer(reduce_prod_op))
 
 
-def _np_reduction(reducer):
+def _np_reduction(reducer, dtype_arg=True):
     def f(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
         if out is not None:
             raise TypeError("tapegrad: out= is not supported on Tensors (they are immutable)")
@@ -363,13 +365,28 @@ def _np_reduction(reducer):
             raise TypeError(f"tapegrad: numpy.{reducer.__name__} on Tensors does not support where=/initial=")
         r = reducer(a, axis=axis, keepdims=keepdims)
         return r if dtype is None else math_ops.cast(r, dtype)
-    return f
+
+    def extremum(a, axis=None, out=None, keepdims=False, **kwargs):   # np.max and np.min take no dtype
+        return f(a, axis, None, out, keepdims, **kwargs)
+    return f if dtype_arg else extremum
 
 
-numpy_function(np.sum)(_np_reduction(reduce_sum))
+_np_sum_checked = _np_reduction(reduce_sum)
+
+
+@numpy_function(np.sum)
+def np_sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True):
+    """np.sum(x) and x.sum(): with NumPy's defaults, straight to the op (no **kwargs, no
+    second function), so they cost what tg.reduce_sum(x) does."""
+    if out is None and dtype is None and initial is None and where is True:
+        t = as_tensor(a)
+        shape = shape_of(t)
+        axes = None if axis is None else _axes(axis, len(shape), "reduce_sum")
+        return apply(reduce_sum_op, (t,), (axes, keepdims is True or bool(keepdims), shape))
+    return _np_sum_checked(a, axis, dtype, out, keepdims, initial=initial, where=where)
 numpy_function(np.mean)(_np_reduction(reduce_mean))
-numpy_function(np.max, np.amax)(_np_reduction(reduce_max))
-numpy_function(np.min, np.amin)(_np_reduction(reduce_min))
+numpy_function(np.max, np.amax)(_np_reduction(reduce_max, dtype_arg=False))
+numpy_function(np.min, np.amin)(_np_reduction(reduce_min, dtype_arg=False))
 numpy_function(np.prod)(_np_reduction(reduce_prod))
 
 
