@@ -1,4 +1,4 @@
-# cython: language_level=3, boundscheck=False, wraparound=False
+# cython: language_level=3, boundscheck=False, wraparound=False, c_api_binop_methods=True
 """Graphs owned by tensors: the engine behind `tapegrad.torch` (PyTorch's style).
 
 Terms.  A *node* is one recorded op application: the Op (the registry's, with
@@ -160,14 +160,12 @@ cdef class TensorBase:
             other._version = Version.__new__(Version)
         self._version = other._version
 
-    def __add__(self, other): return binary(_ops["add"], self, other, None)
-    def __radd__(self, other): return binary(_ops["add"], other, self, None)
-    def __sub__(self, other): return binary(_ops["subtract"], self, other, None)
-    def __rsub__(self, other): return binary(_ops["subtract"], other, self, "RsubBackward1")
-    def __mul__(self, other): return binary(_ops["multiply"], self, other, None)
-    def __rmul__(self, other): return binary(_ops["multiply"], other, self, None)
-    def __truediv__(self, other): return binary(_ops["truediv"], self, other, None)
-    def __rtruediv__(self, other): return binary(_ops["truediv"], other, self, "MulBackward0")
+    # C-API binary slots (c_api_binop_methods): one function for both operand
+    # orders, so the public Python subclass inherits the C slot itself rather
+    # than a slot wrapper that looks __mul__ / __rmul__ up in the MRO per call.
+    def __add__(a, b): return binary(_op_add, a, b, None)
+    def __sub__(a, b): return binary(_op_sub, a, b, None if isinstance(a, TensorBase) else "RsubBackward1")
+    def __mul__(a, b): return binary(_op_mul, a, b, None)
     def __neg__(self): return unary(_ops["negative"], self)
     # Elementwise math (torch.sin is TensorBase.sin): float-only ops take an
     # integer tensor in the default float dtype, as PyTorch does.
@@ -184,6 +182,7 @@ cdef class TensorBase:
 
 
 cdef dict _ops = {}
+cdef Op _op_add = None, _op_sub = None, _op_mul = None
 cdef object _to_float_hook = None      # Python: x -> x in the default float dtype
 
 
@@ -207,12 +206,39 @@ def new_tensor(value, bint requires_grad=False):
     return t
 
 
+cdef extern from *:
+    """
+    /* A Python subclass of a compiled class gets generic number slots (each
+       call looks __mul__ up in the MRO) when the base exposes the methods as
+       method descriptors, as Cython does.  The public Tensor class defines
+       none of these itself, so it can use the base's C slots directly. */
+    static void tg_inherit_number_slots(PyObject *sub, PyObject *base) {
+        PyTypeObject *s = (PyTypeObject *)sub, *b = (PyTypeObject *)base;
+        if (s->tp_as_number != NULL && b->tp_as_number != NULL) {
+            s->tp_as_number->nb_add = b->tp_as_number->nb_add;
+            s->tp_as_number->nb_subtract = b->tp_as_number->nb_subtract;
+            s->tp_as_number->nb_multiply = b->tp_as_number->nb_multiply;
+            s->tp_as_number->nb_negative = b->tp_as_number->nb_negative;
+            PyType_Modified(s);
+        }
+    }
+    """
+    void tg_inherit_number_slots(object sub, object base)
+
+
 def install(tensor_class, dict ops, dict names, to_float):
     """The front end gives the engine its Tensor class, the op registry, the
     grad_fn names of ops and its conversion to the default float dtype."""
     global _tensor_class, _names, _to_float_hook
+    global _op_add, _op_sub, _op_mul
+    if not issubclass(tensor_class, TensorBase) or tensor_class.__base__ is not TensorBase or any(
+            name in tensor_class.__dict__ for name in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__",
+                                                      "__rmul__", "__neg__")):
+        raise TypeError("the tensor class must subclass TensorBase directly and keep its arithmetic operators")
+    tg_inherit_number_slots(tensor_class, TensorBase)
     _tensor_class = tensor_class
     _ops.update(ops)
+    _op_add, _op_sub, _op_mul = ops["add"], ops["subtract"], ops["multiply"]
     _names = names
     _to_float_hook = to_float
 

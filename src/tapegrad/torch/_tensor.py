@@ -492,12 +492,12 @@ class Tensor(_graph.TensorBase):
     def __truediv__(self, other):
         if np.result_type(self._value).kind in "biu":
             return self.to(get_default_dtype()) / other
-        return _graph.TensorBase.__truediv__(self, other)
+        return _graph.binary(OPS["truediv"], self, other, None)
 
     def __rtruediv__(self, other):
         if np.result_type(self._value).kind in "biu":
             return other / self.to(get_default_dtype())
-        return _graph.TensorBase.__rtruediv__(self, other)
+        return _graph.binary(OPS["truediv"], other, self, "MulBackward0")
 
     def __pow__(self, other):
         return _graph.binary(OPS["pow"], self, other,
