@@ -14,7 +14,7 @@ import builtins
 
 import numpy as np
 
-from tapegrad import _graph
+from tapegrad import __version__, _graph
 from tapegrad.torch import autograd, linalg, nn
 from tapegrad.torch._grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from tapegrad.torch._tensor import (Size, Tensor, backward, bool_, cat, clamp, complex64, complex128, dot, dtype,
