@@ -129,3 +129,10 @@ def warning_texts(caplog, recwarn, capsys):
 def count(texts, phrase):
     """How many of `texts` contain `phrase`."""
     return sum(phrase in t for t in texts)
+
+
+def pytest_addoption(parser):
+    # The fuzzers (tests/test_fuzz.py) run a short budget in every suite run; `--long` gives them
+    # the budget meant to be run by hand.
+    parser.addoption("--long", action="store_true", default=False,
+                     help="run the fuzzers (tests/test_fuzz.py) with their long budget")

@@ -49,6 +49,15 @@ except (ImportError, ValueError):           # a finder that refuses it, or sys.m
     HAVE_SCIPY = False
 
 
+def _hpd(r, s):
+    a = r.standard_normal(s) + 1j * r.standard_normal(s)
+    return a @ np.conjugate(np.swapaxes(a, -1, -2)) + s[-1] * np.eye(s[-1])
+
+
+COMPLEX_DOMAINS = {"hpd"}          # domains that draw complex values themselves
+DOMAINS["hpd"] = lambda r, s: _hpd(r, s)
+
+
 def _spd(r, s):
     a = r.standard_normal(s)
     return a @ np.swapaxes(a, -1, -2) + s[-1] * np.eye(s[-1])
@@ -66,6 +75,7 @@ class Record:
     finish: object = None                # op output -> one tensor to check (multi-output ops)
     dtypes: tuple = ("float64", "float32")
     note: str = ""
+    tag: str = ""                        # tells apart two complex records of one op
     nograd: tuple = ()                   # inputs (after prepare) without a derivative: their rules raise
     scipy: bool = False                  # the op's forward is SciPy's: skipped when SciPy is absent
 
@@ -73,7 +83,10 @@ class Record:
     def marks(self):
         return (pytest.mark.skipif(not HAVE_SCIPY, reason="needs SciPy"),) if self.scipy else ()
 
-    def inputs(self, dtype=np.float64):
+    def inputs(self, dtype=None):
+        """The inputs, in `dtype` (default: the record's first dtype); complex dtypes get an imaginary part
+        (0.3 * a standard normal) on the domain's real values."""
+        dtype = np.dtype(self.dtypes[0] if dtype is None else dtype)
         r = _rng(self.op)
         out = []
         for a in self.args:
@@ -81,7 +94,10 @@ class Record:
                 out.append(a.astype(dtype))
             else:
                 shape, domain = a
-                out.append(np.asarray(DOMAINS[domain](r, shape), dtype=dtype))
+                x = DOMAINS[domain](r, shape)
+                if dtype.kind == "c" and domain not in COMPLEX_DOMAINS:
+                    x = x + 0.3j * r.standard_normal(shape)
+                out.append(np.asarray(x, dtype=dtype))
         return out
 
     @property
@@ -217,6 +233,37 @@ add(Record("window_max", ((_P, "spread"),), note="distinct values: no tie at the
 add(Record("window_max_grad", (((2, 3, 4, 3), "real"), (_P, "spread"))))
 add(Record("window_max_gather", ((_P, "real"), (_P, "spread"))))
 
+# ---- complex numbers (issue 9) ----
+_CX = ("complex128", "complex64")
+add(Record("complex", ((S, "real"), ((4,), "real")), params=(np.dtype(np.complex128), S, (4,)), dtypes=("float64",),
+           note="float64 parts; complex64 from float32 parts is checked in test_complex"))
+add(Record("real", ((S, "real"),), dtypes=_CX))
+add(Record("imag", ((S, "real"),), dtypes=_CX))
+add(Record("conj", ((S, "real"),), dtypes=_CX))
+add(Record("angle", ((S, "nonzero"),), dtypes=_CX))
+# ---- Fourier transforms (issue 9) ----
+add(Record("fft", (((2, 3, 4), "real"),), params=((-3, -1), False, "ortho"), dtypes=_CX))
+add(Record("rfft", (((3, 6), "real"),), params=(-1, "backward")))
+add(Record("irfft", (((3, 4), "real"),), params=(-2, 5, "forward"), dtypes=_CX,
+           note="odd n along a non-last axis: the Hermitian weights 1, 2, 2"))
+
+# ---- linear algebra (issue 9) ----
+def _eig_finish(outs):
+    import tapegrad as tg
+    e, v = outs
+    return _cat_outputs([tg.math.real(e), tg.math.imag(e), tg.math.real(v * tg.math.conj(v))])   # |v|**2: phase-free
+
+
+add(Record("pinv", (((4, 3), "real"),), params=(1e-12,), note="full column rank"))
+add(Record("eig", (((3, 3), "real"),), finish=_eig_finish, rtol=1e-4,
+           note="a real matrix with a complex pair of eigenvalues; |v|**2 does not depend on each column's phase"))
+
+def _qr_finish(outs):
+    return _cat_outputs(list(outs))
+
+
+add(Record("qr", (((4, 3), "real"),), params=(False,), finish=_qr_finish))
+
 # ---- SciPy (ops/scipy_ops.py): special functions, the cdfs behind tapegrad.scipy.stats, linalg, signal ----
 
 
@@ -261,6 +308,74 @@ scipy_record("convolve", (((4, 5), "real"), ((2, 3), "real")), params=("valid", 
 
 RECORDS = {r.op: r for r in R}
 assert len(RECORDS) == len(R), "two records for one op"
+
+# ---- complex values (issue 9): ops already recorded above, checked again on complex inputs ----
+C = []
+_CX = ("complex128", "complex64")
+for name, domain in [("negative", "real"), ("abs", "nonzero"), ("exp", "real"), ("expm1", "real"), ("log", "pos"),
+                     ("log1p", "pos"), ("log2", "pos"), ("sqrt", "pos"), ("rsqrt", "pos"), ("square", "real"),
+                     ("reciprocal", "nonzero"), ("sin", "real"), ("cos", "real"), ("tan", "unit"), ("asin", "unit"),
+                     ("acos", "unit"), ("atan", "unit"), ("sinh", "real"), ("cosh", "real"), ("tanh", "unit"),
+                     ("asinh", "unit"), ("acosh", "gt1"), ("atanh", "unit"), ("sigmoid", "unit"),
+                     ("softplus", "unit"), ("identity", "real")]:
+    C.append(Record(name, ((S, domain),), dtypes=_CX))
+for name in ["add", "subtract", "multiply"]:
+    C.append(Record(name, ((S, "real"), ((4,), "real")), dtypes=_CX))
+C.append(Record("truediv", ((S, "real"), ((4,), "nonzero")), dtypes=_CX))
+C.append(Record("pow", ((S, "pos"), ((4,), "real")), dtypes=_CX))
+C.append(Record("reduce_sum", (((2, 3, 4), "real"),), params=((0, 2), False, (2, 3, 4)), dtypes=_CX))
+C.append(Record("reduce_mean", (((2, 3, 4), "real"),), params=((0, 2), False, (2, 3, 4)), dtypes=_CX))
+C.append(Record("matmul", (((2, 3, 4), "real"), ((5, 4), "real")), params=(False, True), dtypes=_CX))
+C.append(Record("einsum", (((3, 3, 2), "real"), ((2, 4), "real")),
+                params=_parse_einsum("iij,jk->ik", [(3, 3, 2), (2, 4)]), dtypes=_CX))
+C.append(Record("transpose", (((2, 3, 4), "real"),), params=((2, 0, 1),), dtypes=_CX))
+C.append(Record("cast", ((S, "real"),), params=(np.dtype(np.complex128), np.dtype(np.float64)), dtypes=("float64",),
+                note="float64 -> complex128: the gradient is the real part"))
+C.append(Record("inv", (((2, 3, 3), "wellcond"),), dtypes=_CX))
+C.append(Record("det", (((3, 3), "wellcond"),), dtypes=_CX))
+C.append(Record("slogdet", (((3, 3), "wellcond"),), finish=lambda o: o[1], dtypes=_CX))
+C.append(Record("solve", (((3, 3), "wellcond"), ((3, 2), "real")), params=(False,), dtypes=_CX))
+C.append(Record("irfft", (((3, 4), "real"),), params=(-1, 6, "backward"), dtypes=_CX,
+                note="even n: the last input counts once"))
+C.append(Record("pinv", (((3, 4), "real"),), params=(1e-12,), dtypes=_CX, note="full row rank"))
+C.append(Record("eig", (((3, 3), "real"),), finish=_eig_finish, rtol=1e-4, dtypes=_CX))
+C.append(Record("reduce_prod", (((2, 3, 4), "with_zeros"),), params=((0, 2), False, (2, 3, 4)), dtypes=_CX))
+C.append(Record("cumprod", (((3, 5), "with_zeros"),), params=(-1,), dtypes=_CX))
+C.append(Record("linear_recurrence", (((5,), "real"), ((3, 5), "real")), params=(-1, False), dtypes=_CX))
+def _herm(a):
+    return ((a + np.conjugate(np.swapaxes(a, -1, -2))) * 0.5,)
+
+
+def _eigh_complex_finish(outs):
+    import tapegrad as tg
+    e, v = outs
+    return _cat_outputs([e, tg.math.real(v * tg.math.conj(v))])        # |v|**2: free of each column's phase
+
+
+C.append(Record("cholesky", (((3, 3), "hpd"),), prepare=_herm, dtypes=_CX, note="Hermitian perturbations"))
+C.append(Record("eigh", (((3, 3), "hpd"),), prepare=_herm, finish=_eigh_complex_finish, rtol=1e-4, dtypes=_CX))
+def _svd_complex_finish(outs):
+    import tapegrad as tg
+    s, u, v = outs
+    return _cat_outputs([s, tg.math.real(u * tg.math.conj(u)), tg.math.real(v * tg.math.conj(v))])
+
+
+C.append(Record("svd", (((4, 3), "real"),), params=(False,), finish=_svd_complex_finish, rtol=1e-4, dtypes=_CX))
+C.append(Record("svd", (((2, 4), "real"),), params=(False,), finish=_svd_complex_finish, rtol=1e-4,
+                dtypes=_CX, tag=",wide"))
+C.append(Record("qr", (((4, 3), "real"),), params=(False,), finish=_qr_finish, dtypes=_CX))
+C.append(Record("qr", (((2, 4), "real"),), params=(False,), finish=_qr_finish, dtypes=_CX, tag=",wide"))
+C.append(Record("qr", (((3, 3), "real"),), params=(True,), finish=_qr_finish, dtypes=("float64", "float32"),
+                tag=",square"))
+C.append(Record("qr", (((2, 5), "real"),), params=(True,), finish=_qr_finish, dtypes=("float64", "float32"),
+                tag=",wide"))
+C.append(Record("cast", ((S, "real"),), params=(np.dtype(np.float64), np.dtype(np.complex128)), dtypes=("complex128",),
+                tag=",to real", note="complex128 -> float64: the real part (TensorFlow's cast)"))
+C.append(Record("exp2", ((S, "real"),), dtypes=_CX))
+C.append(Record("log10", ((S, "pos"),), dtypes=_CX))
+COMPLEX_RECORDS = {f"{r.op}[{r.dtypes[0]}{r.tag}]": r for r in C}
+assert len(COMPLEX_RECORDS) == len(C), "two complex records for one op"
+
 
 # ---- NumPy's elementwise functions TensorFlow lacks (ops/numpy_math.py) ----
 for name, domain in [("exp2", "real"), ("log10", "pos"), ("cbrt", "pos"), ("sinc", "real")]:

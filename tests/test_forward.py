@@ -7,10 +7,10 @@ import pytest
 
 import tapegrad as tf
 from tapegrad import _core
-from tapegrad.test import check_gradients
+from tapegrad.test import _direction, _inner, check_gradients
 
 from conftest import raises_exactly
-from op_records import RECORDS
+from op_records import COMPLEX_RECORDS, RECORDS
 
 DUPLICATE = ("Tensor {} was specified as a primal multiple times. This may indicate an error. If it was "
              "intended, please sum the corresponding tangents.")
@@ -214,38 +214,42 @@ def test_op_without_a_jvp_rule_raises_lookup_error():
 def _case(rec):
     xs = [tf.constant(x) for x in rec.inputs()]
     rng = np.random.default_rng(7)
-    us = [rng.standard_normal(np.shape(x._value)) for x in xs]
+    us = [_direction(rng, np.shape(x._value), x._value) for x in xs]
     return xs, us, rng
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=RECORDS[n].marks) for n in sorted(RECORDS)])
+# Complex values are checked as pairs of reals: complex directions, the inner product Re(sum(conj(a) * b)).
+ALL = {**RECORDS, **COMPLEX_RECORDS}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=ALL[n].marks) for n in sorted(ALL)])
 def test_forward_mode_agrees_with_reverse_mode(name):
-    rec = RECORDS[name]
+    rec = ALL[name]
     xs, us, rng = _case(rec)
     with np.errstate(all="ignore"):
         with tf.autodiff.ForwardAccumulator(xs, [tf.constant(u) for u in us]) as acc:
             y = rec.apply(*xs)
-        v = rng.standard_normal(np.shape(y._value))
+        v = _direction(rng, np.shape(y._value), y._value)
         with tf.GradientTape() as tape:
             tape.watch(xs)
             y2 = rec.apply(*xs)
         grads = tape.gradient(y2, xs, output_gradients=tf.constant(v), unconnected_gradients="zero")
     jv = acc.jvp(y, unconnected_gradients="zero").numpy()
-    lhs = float(np.sum(v * jv))
-    rhs = sum(float(np.sum(np.asarray(g) * u)) for g, u in zip(grads, us))      # (gather's is an IndexedSlices)
+    lhs = _inner(v, jv)
+    rhs = sum(_inner(np.asarray(g), u) for g, u in zip(grads, us))      # (gather's is an IndexedSlices)
     assert lhs == pytest.approx(rhs, rel=1e-7, abs=1e-9)
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=RECORDS[n].marks) for n in sorted(RECORDS)
-                                  if RECORDS[n].order >= 2])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=ALL[n].marks) for n in sorted(ALL)
+                                  if ALL[n].order >= 2])
 def test_forward_over_reverse_agrees_with_reverse_over_reverse(name):
     # <w, H u> for the scalar <v, f(x)>: a JVP of the gradient against the
     # gradient of <gradient, u>.
-    rec = RECORDS[name]
+    rec = ALL[name]
     xs, us, rng = _case(rec)
     with np.errstate(all="ignore"):
         y0 = rec.apply(*xs)
-        v = tf.constant(rng.standard_normal(np.shape(y0._value)))
+        v = tf.constant(_direction(rng, np.shape(y0._value), y0._value))
         with tf.autodiff.ForwardAccumulator(xs, [tf.constant(u) for u in us]) as acc:
             with tf.GradientTape() as tape:
                 tape.watch(xs)
@@ -258,7 +262,8 @@ def test_forward_over_reverse_agrees_with_reverse_over_reverse(name):
                 inner.watch(xs)
                 y = rec.apply(*xs)
             g = inner.gradient(y, xs, output_gradients=v, unconnected_gradients="zero")
-            inner_u = tf.add_n([tf.reduce_sum(tf.convert_to_tensor(gi) * u) for gi, u in zip(g, us)])
+            inner_u = tf.add_n([tf.math.real(tf.reduce_sum(tf.convert_to_tensor(gi) * np.conj(u)))
+                                for gi, u in zip(g, us)])
         hu_rev = [h.numpy() for h in outer.gradient(inner_u, xs, unconnected_gradients="zero")]
     for a, b in zip(hu_fwd, hu_rev):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-8)

@@ -11,7 +11,7 @@ from tapegrad import _core
 from tapegrad.test import numerical_jacobian
 
 from conftest import ONE_SHOT, raises_exactly, raises_starting
-from op_records import RECORDS
+from op_records import COMPLEX_RECORDS, RECORDS
 
 
 def _counting_op(batching):
@@ -199,9 +199,12 @@ def test_broadcasting_binary_ops_keep_the_batch_axis():
         np.testing.assert_allclose(g.jacobian(y, src).numpy(), num, rtol=1e-6, atol=1e-8)
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=RECORDS[n].marks) for n in sorted(RECORDS)])
+ALL = {**RECORDS, **COMPLEX_RECORDS}          # complex cases too: numerical_jacobian reads them as pairs of reals
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=ALL[n].marks) for n in sorted(ALL)])
 def test_jacobian_against_finite_differences(name):
-    rec = RECORDS[name]
+    rec = ALL[name]
     xs = rec.inputs()
     ts = [tf.constant(x) for x in xs]
     with np.errstate(all="ignore"):

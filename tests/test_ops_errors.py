@@ -63,7 +63,7 @@ SINGULAR = tg.ones([2, 2])
     # wrong dtypes
     ("add dtypes", lambda: V + tg.constant([1, 2, 3]), InvalidArgumentError, "cannot compute add"),
     ("matmul dtypes", lambda: tg.matmul(M, tg.ones([4, 2], tg.float64)), InvalidArgumentError, "MatMul"),
-    ("where condition", lambda: tg.where(V, V, V), TypeError, "where: condition must be a bool"),
+    ("where condition", lambda: tg.where(V, V, V), InvalidArgumentError, "expected to be a bool tensor"),
     ("gather float indices", lambda: tg.gather(V, [0.0]), TypeError, "gather: indices must be integers"),
     ("one_hot float indices", lambda: tg.one_hot([0.5], 3), TypeError, "one_hot: indices must be integers"),
     ("softmax int logits", lambda: tg.nn.softmax(tg.constant([1, 2])), InvalidArgumentError,
@@ -74,7 +74,6 @@ SINGULAR = tg.ones([2, 2])
                                                                                            "float"),
     ("reduce_any float", lambda: tg.reduce_any(V), TypeError, "reduce_any: input must be a bool"),
     ("random.normal int", lambda: tg.random.normal([2], dtype=tg.int32), ValueError, "random.normal: dtype"),
-    ("cast complex to real", lambda: tg.cast(tg.constant([1j]), tg.float32), TypeError, "cast: casting complex"),
     # values outside an op's domain
     ("inv singular", lambda: tg.linalg.inv(SINGULAR), InvalidArgumentError, "Input is not invertible"),
     ("cholesky not positive definite", lambda: tg.linalg.cholesky(-tg.eye(2)), InvalidArgumentError,
@@ -89,7 +88,7 @@ SINGULAR = tg.ones([2, 2])
     ("gather batch_dims", lambda: tg.gather(M, [0], batch_dims=1), NotImplementedError, "gather: batch_dims"),
     ("dropout rate", lambda: tg.nn.dropout(V, 1.0), ValueError, r"dropout: rate must be a scalar in \[0, 1\)"),
     ("uniform int without maxval", lambda: tg.random.uniform([2], dtype=tg.int32), ValueError, "maxval"),
-    ("svd complex", lambda: tg.linalg.svd(tg.constant([[1j, 0], [0, 1]])), NotImplementedError, "complex"),
+    ("svd integer", lambda: tg.linalg.svd(tg.constant([[1, 0], [0, 1]])), InvalidArgumentError, "float or complex"),
     ("diag_part k", lambda: tg.linalg.diag_part(M, k=1), NotImplementedError, "k=0"),
     ("np.einsum sublist", lambda: np.einsum(M, [0, 99]), ValueError, "subscript 99"),
     ("np.sum out", lambda: np.sum(M, out=np.zeros(())), TypeError, "out="),

@@ -12,16 +12,20 @@ from hypothesis.extra import numpy as hnp
 import tapegrad as tg
 from tapegrad import _core
 from tapegrad.ops import _registry
-from tapegrad.test import check_gradients
+from tapegrad.test import _direction, _inner, check_gradients
 
-from op_records import DOMAINS, RECORDS
+from op_records import COMPLEX_RECORDS, DOMAINS, RECORDS
 
+# Complex cases of ops recorded with real values run through the same checks (tapegrad.test treats complex
+# values as pairs of reals); test_every_differentiable_op_has_a_record counts RECORDS only.
+ALL = {**RECORDS, **COMPLEX_RECORDS}
 NAMES = sorted(RECORDS)
+CASES = sorted(ALL)
 
 
 def _params(names):
     """The names as pytest params, skipped where a record needs what is not installed (SciPy)."""
-    return [pytest.param(n, marks=RECORDS[n].marks) for n in names]
+    return [pytest.param(n, marks=ALL[n].marks) for n in names]
 
 
 def test_every_differentiable_op_has_a_record():
@@ -30,9 +34,9 @@ def test_every_differentiable_op_has_a_record():
     assert sorted(set(RECORDS) - differentiable) == [], "records for ops that are not registered"
 
 
-@pytest.mark.parametrize("name", _params(NAMES))
+@pytest.mark.parametrize("name", _params(CASES))
 def test_finite_differences(name):
-    rec = RECORDS[name]
+    rec = ALL[name]
     with np.errstate(all="ignore"):
         check_gradients(rec.apply, rec.inputs(), order=rec.order, rtol=rec.rtol, atol=rec.atol)
 
@@ -67,36 +71,35 @@ def _raw_case(rec):
     return xs, ans
 
 
-@pytest.mark.parametrize("name", _params(NAMES))
+@pytest.mark.parametrize("name", _params(CASES))
 def test_jvp_agrees_with_vjp(name):
-    rec = RECORDS[name]
+    rec = ALL[name]
     xs, ans = _raw_case(rec)
     rng = np.random.default_rng(1)
     outs = _outputs(ans)
-    us = tuple(rng.standard_normal(np.shape(o)) for o in outs)
+    us = tuple(_direction(rng, np.shape(o), o) for o in outs)
     u = us if isinstance(ans, tuple) else us[0]
     for i, x in enumerate(xs):
         if i in rec.nograd:
             continue
-        v = rng.standard_normal(np.shape(x))
+        v = _direction(rng, np.shape(x), x)
         with np.errstate(all="ignore"):
             jv = _jvp(rec, v, ans, xs, i)
             vu = _vjp(rec, u, ans, xs, i)
         jv = _outputs(jv) if isinstance(ans, tuple) else (jv,)
-        lhs = sum(float(np.sum(uo * np.broadcast_to(j, np.shape(o)))) for uo, j, o in zip(us, jv, outs)
-                  if j is not None)
-        rhs = 0.0 if vu is None else float(np.sum(np.asarray(vu) * v))
+        lhs = sum(_inner(uo, np.broadcast_to(j, np.shape(o))) for uo, j, o in zip(us, jv, outs) if j is not None)
+        rhs = 0.0 if vu is None else _inner(np.asarray(vu), v)
         assert lhs == pytest.approx(rhs, rel=1e-7, abs=1e-9), f"input {i}: <u, J v> = {lhs}, <J^T u, v> = {rhs}"
 
 
-@pytest.mark.parametrize("name", _params([n for n in NAMES if RECORDS[n].Op.batching]))
+@pytest.mark.parametrize("name", _params([n for n in CASES if ALL[n].Op.batching]))
 def test_vjp_accepts_leading_batch_axes(name):
-    rec = RECORDS[name]
+    rec = ALL[name]
     xs, ans = _raw_case(rec)
     rng = np.random.default_rng(2)
     outs = _outputs(ans)
     lead = (2, 3)
-    batched = tuple(rng.standard_normal(lead + np.shape(o)) for o in outs)
+    batched = tuple(_direction(rng, lead + np.shape(o), o) for o in outs)
     for i in range(len(xs)):
         if i in rec.nograd:
             continue
@@ -114,20 +117,24 @@ def test_vjp_accepts_leading_batch_axes(name):
             np.testing.assert_allclose(got[j], np.asarray(want), rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("name", _params([n for n in NAMES if "float32" in RECORDS[n].dtypes]))
+_LOW = {"float32", "complex64"}
+
+
+@pytest.mark.parametrize("name", _params([n for n in CASES if _LOW & set(ALL[n].dtypes)]))
 def test_float32_in_float32_gradient_out(name):
-    rec = RECORDS[name]
-    xs = [tg.constant(x) for x in rec.inputs(np.float32)]
+    rec = ALL[name]
+    low = next(d for d in rec.dtypes if d in _LOW)
+    xs = [tg.constant(x) for x in rec.inputs(low)]
     with tg.GradientTape() as tape:
         tape.watch(xs)
         with np.errstate(all="ignore"):
             y = rec.apply(*xs)
-    assert y.dtype == tg.float32
+    assert y.dtype in (tg.float32, tg.complex64)
     grads = tape.gradient(y, xs)
     assert any(g is not None for g in grads)
     for x, g in zip(xs, grads):
         if g is not None:
-            assert g.dtype == tg.float32 and g.shape == x.shape
+            assert g.dtype == x.dtype and g.shape == x.shape
 
 
 # ---- broadcasting (hypothesis): every binary op, first order, against finite differences ----
@@ -154,10 +161,10 @@ def test_binary_ops_unbroadcast_gradients(name, shapes, seed):
 
 # ---- end to end through the engines: batched jacobian (VJPs) and ForwardAccumulator (JVPs) ----
 
-@pytest.mark.parametrize("name", _params(NAMES))
+@pytest.mark.parametrize("name", _params(CASES))
 def test_jacobian_matches_finite_differences(name):
     from tapegrad.test import numerical_jacobian
-    rec = RECORDS[name]
+    rec = ALL[name]
     xs = rec.inputs()
     for i in range(len(xs)):
         ts = [tg.constant(x) for x in xs]
@@ -172,13 +179,13 @@ def test_jacobian_matches_finite_differences(name):
         np.testing.assert_allclose(got, num, rtol=1e-4, atol=1e-5, err_msg=f"input {i}")
 
 
-@pytest.mark.parametrize("name", _params(NAMES))
+@pytest.mark.parametrize("name", _params(CASES))
 def test_forward_accumulator_matches_finite_differences(name):
-    rec = RECORDS[name]
+    rec = ALL[name]
     xs = rec.inputs()
     rng = np.random.default_rng(3)
     for i in range(len(xs)):
-        v = rng.standard_normal(np.shape(xs[i]))
+        v = _direction(rng, np.shape(xs[i]), xs[i])
         ts = [tg.constant(x) for x in xs]
         with tg.autodiff.ForwardAccumulator(ts[i], tg.constant(v)) as acc:
             with np.errstate(all="ignore"):

@@ -39,6 +39,8 @@ from tapegrad.functional import grad, value_and_grad, jacobian, hessian, hvp, jv
 from tapegrad import math, linalg, nn, random, autodiff, test, optimizers
 from tapegrad.module import Module, name_scope
 from tapegrad.functions import function
+from tapegrad.ops.complex_ops import complex
+from tapegrad import signal
 
 newaxis = None
 

@@ -33,6 +33,7 @@ cdef class _Operand:
 
 
 cdef class Tensor(_Operand):
+    cdef object __weakref__         # caches and frameworks hold tensors weakly (as TensorFlow's allow)
     cdef readonly object _value     # read-only ndarray, or a NumPy scalar for 0-d
     cdef readonly int64_t _id
 
@@ -70,6 +71,8 @@ cdef class Op:
     cdef readonly bint differentiable
     cdef readonly bint joint
     cdef readonly bint linear       # JVP = forward applied to the tangent
+    cdef readonly tuple cvjps       # rules for complex cotangents (None: the real ones)
+    cdef readonly tuple cjvps       # rules for complex tangents (None: the real ones)
     cdef tuple _nones
     # Public ops are Op instances (tg.sin): their docstring, signature and
     # names live here, so help() and inspect.signature() describe the op.
@@ -84,6 +87,7 @@ cdef class Recorder:
 
 
 cdef class WengertList(Recorder):
+    cdef object __weakref__
     cdef tg_idmap slots
     cdef int32_t n_slots
     cdef tg_objvec node_op
@@ -112,6 +116,7 @@ cdef class WengertList(Recorder):
 
 
 cdef class Accumulator(Recorder):
+    cdef object __weakref__
     cdef tg_idmap index              # tensor id -> position in `tangents`
     cdef list tangents
     cdef int _set(self, int64_t tid, object tangent) except -1

@@ -1,4 +1,5 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: language_level=3, cdivision=True
+# (boundscheck and wraparound are set by CMakeLists.txt: off, or on in the sanitizer build)
 """The compiled core of tapegrad.
 
 It knows tensors, variables, ops-as-data and the tape; it does not know what
@@ -24,9 +25,10 @@ cimport cython
 
 import numpy as np
 import weakref
+from collections.abc import Sequence as _Sequence
 from tapegrad import dtypes as _dtypes
 from tapegrad.shapes import TensorShape
-from tapegrad.errors import InvalidArgumentError, NotFoundError
+from tapegrad.errors import InvalidArgumentError
 
 cnp.import_array()
 
@@ -80,7 +82,13 @@ cdef str _STACK_KEY = "tapegrad.recorders"
 cdef extern from *:
     """
     /* This thread's recorder list (a borrowed reference: the thread-state
-       dict owns it, and both die with the thread).  Saves a dict lookup per op. */
+       dict owns it, and both die with the thread).  Saves a dict lookup per op.
+       The dict can die while the OS thread goes on: a native thread calling
+       into Python through PyGILState_Ensure/Release (ctypes callbacks, C
+       thread pools) gets a new thread state, and a new dict, per call.  So
+       the dict also holds a _StackGuard, inserted before the list (a dict
+       drops its values in insertion order), whose deallocation forgets the
+       cached pointer before the list can be freed. */
     #include "tg_compat.h"
     static TG_THREAD_LOCAL PyObject *tg_thread_stack = NULL;
     """
@@ -93,6 +101,20 @@ cdef inline list _thread_stack():
     return _thread_stack_slow()
 
 
+@cython.final
+@cython.no_gc
+cdef class _StackGuard:
+    """Lives in a thread state's dict next to the recorder stack; when that
+    dict is cleared (the thread, or a PyGILState call, ends), forgets this
+    OS thread's cached pointer to the stack."""
+    def __dealloc__(self):
+        global tg_thread_stack
+        tg_thread_stack = NULL
+
+
+cdef str _GUARD_KEY = "tapegrad.recorders.guard"
+
+
 cdef list _thread_stack_slow():
     global tg_thread_stack
     cdef PyObject *d = PyThreadState_GetDict()
@@ -101,6 +123,8 @@ cdef list _thread_stack_slow():
     cdef dict tdict = <dict>d
     stack = tdict.get(_STACK_KEY)
     if stack is None:
+        if _GUARD_KEY not in tdict:
+            tdict[_GUARD_KEY] = _StackGuard()     # first: cleared before the list
         stack = []
         tdict[_STACK_KEY] = stack
     tg_thread_stack = <PyObject *>stack
@@ -174,7 +198,7 @@ cdef inline object _own(object value):
         return value
     arr = np.asarray(value)
     if arr.dtype.kind in "OUSV":
-        raise TypeError(f"tapegrad tensors hold numbers; got a value of NumPy dtype {arr.dtype}")
+        raise ValueError(f"tapegrad tensors hold numbers; got a value of NumPy dtype {arr.dtype}")
     return _own(arr)
 
 
@@ -195,6 +219,19 @@ cdef inline bint _differentiable_value(object value):
     if type(value) is ndarray:
         return cnp.PyArray_ISFLOAT(<cnp.ndarray>value) or cnp.PyArray_ISCOMPLEX(<cnp.ndarray>value)
     return isinstance(value, inexact)
+
+
+cdef type complexfloating = np.complexfloating
+
+
+cdef inline bint _complex_value(object value):
+    """Whether a gradient or tangent (raw or a Tensor) is complex: it picks
+    an op's complex rules (Op.cvjps / Op.cjvps)."""
+    if type(value) is Tensor:
+        value = (<Tensor>value)._value
+    if type(value) is ndarray:
+        return cnp.PyArray_ISCOMPLEX(<cnp.ndarray>value)
+    return isinstance(value, complexfloating)
 
 
 cdef inline object _np_dtype(object value):
@@ -250,6 +287,44 @@ cdef object _aligned_copy(object value, object dtype):
     return out
 
 
+cdef object _unsupported(object value):
+    """TensorFlow's error for a Python object that is no tensor value (None, a
+    dict, a set, a string, a generator, a function, ...): ValueError."""
+    return ValueError(f"Attempt to convert a value ({value!r:.80}) with an unsupported type ({type(value)!r}) to a "
+                      f"tapegrad Tensor: tensors hold numbers (a number, a nested list of numbers, a NumPy array "
+                      f"or an object with __array__)")
+
+
+cdef inline bint _array_like(object value):
+    """Objects NumPy converts to numbers by a protocol (their own code runs, and
+    any exception it raises is theirs to propagate)."""
+    cdef type tp = type(value)
+    return (hasattr(tp, "__array__") or hasattr(tp, "__array_interface__") or hasattr(tp, "__array_struct__")
+            or hasattr(tp, "__float__") or hasattr(tp, "__index__") or hasattr(tp, "__complex__")
+            or isinstance(value, memoryview))
+
+
+cdef inline object _native(object dt):
+    """dt in this machine's byte order (a big-endian array's dtype is a distinct
+    NumPy dtype that no tapegrad DType names)."""
+    return dt if dt.isnative else dt.newbyteorder("=")
+
+
+cdef object _to_dtype(object arr, object dtype):
+    """An array of Python or NumPy values in `dtype`, with TensorFlow's
+    refusals: a value that does not fit an integer dtype, a fraction into an
+    integer dtype or a non-zero imaginary part into a real one is a TypeError."""
+    if _same_dtype(arr.dtype, dtype):
+        return arr
+    if dtype.kind in "iu" and arr.dtype.kind in "iub" and arr.size:
+        info = np.iinfo(dtype)
+        if arr.min() < info.min or arr.max() > info.max:
+            raise TypeError(f"Cannot convert {arr.tolist()!r:.80} to a tapegrad Tensor of dtype {dtype.name}: "
+                            f"out of its range [{info.min}, {info.max}]")
+    _check_lossless(arr, dtype)
+    return arr.astype(dtype)
+
+
 def _raw_from_python(value, dtype=None):
     """The raw value of tapegrad.constant(value, dtype)."""
     if isinstance(value, Tensor):
@@ -262,22 +337,43 @@ def _raw_from_python(value, dtype=None):
         if dtype is None or _same_dtype(_np_dtype(raw), dtype):
             return raw
         return _own(np.asarray(raw, dtype=dtype))
+    cdef type tp = type(value)
+    if not (tp is float or tp is int or tp is list or tp is tuple or isinstance(value, (ndarray, generic))
+            or isinstance(value, (int, float, complex, _Sequence)) or _array_like(value)) \
+            or isinstance(value, (str, bytes, bytearray)):
+        raise _unsupported(value)
+    if isinstance(value, ndarray) and value.dtype.kind in "OUSVMm":
+        raise ValueError(f"tapegrad tensors hold numbers; cannot convert a NumPy array of dtype {value.dtype}")
     if dtype is not None:
-        if isinstance(value, float) and np.dtype(dtype).kind in "iub" and value != int(value):
-            raise TypeError(f"Cannot convert {value!r} to a tapegrad Tensor of dtype {np.dtype(dtype).name}")
+        dtype = np.dtype(dtype)
+        if isinstance(value, float) and dtype.kind in "iub" and value != int(value):
+            raise TypeError(f"Cannot convert {value!r} to a tapegrad Tensor of dtype {dtype.name}")
         if isinstance(value, ndarray):
-            return _own(_aligned_copy(value, np.dtype(dtype)))
-        return _own(np.array(value, dtype=dtype))
+            return _own(_aligned_copy(value, dtype))
+        if tp is float or tp is int or tp is bool:
+            try:
+                return _own(np.array(value, dtype=dtype))
+            except OverflowError:
+                raise TypeError(f"Cannot convert {value!r} to a tapegrad Tensor of dtype {dtype.name}: out of "
+                                f"its range") from None
+        arr = np.array(value)
+        if arr.dtype.kind == "O" and not isinstance(value, _Sequence):
+            arr = np.array(value, dtype=dtype)    # a number type of its own (__float__, __index__)
+        if arr.dtype.kind in "OUSVMm":
+            raise _unsupported(value)
+        return _own(_to_dtype(arr, dtype))
     if isinstance(value, ndarray):
-        return _own(_aligned_copy(value, value.dtype))   # a copy: the caller keeps their array
+        return _own(_aligned_copy(value, _native(value.dtype)))   # a copy: the caller keeps their array
     if isinstance(value, generic):
         return _own(np.array(value))
     default = _python_value_dtype(value)
     if default is not None:
         return _own(np.array(value, dtype=default))
     arr = np.array(value)
-    if arr.dtype.kind in "OUSV":
-        raise TypeError(f"tapegrad tensors hold numbers; cannot convert a value of type {type(value).__name__!r}")
+    if arr.dtype.kind in "OUSVMm":
+        raise _unsupported(value)
+    if not arr.dtype.isnative:
+        arr = arr.astype(_native(arr.dtype))
     if isinstance(value, (list, tuple)) and not any(isinstance(e, (Tensor, Variable, ndarray, generic)) for e in value):
         # Python literals follow TensorFlow's defaults, not NumPy's.
         if arr.dtype == np.float64:
@@ -310,12 +406,19 @@ cdef object _operand_like(object value, object dtype, bint weak_scalars=True):
         _check_lossless(value, dtype)
         return dtype.type(value)
     if isinstance(value, ndarray):
+        if value.dtype.kind in "OUSVMm":
+            raise ValueError(f"tapegrad tensors hold numbers; cannot use a NumPy array of dtype {value.dtype}")
         if not _same_dtype(value.dtype, dtype):
             _check_lossless(value, dtype)
         return _own(_aligned_copy(value, dtype))              # a copy: the caller keeps their array
     if isinstance(value, (list, tuple)):
         return _raw_from_python(value, dtype)
-    raise TypeError(f"tapegrad cannot use an object of type {type(value).__name__!r} as a tensor operand")
+    if _array_like(value) and not isinstance(value, str):
+        arr = np.asarray(value)           # the object's own __array__: its exceptions propagate as they are
+        if arr.dtype.kind in "OUSVMm":
+            raise _unsupported(value)
+        return _operand_like(arr, dtype, weak_scalars)
+    raise _unsupported(value)
 
 
 cdef int _check_lossless(object value, object dtype) except -1:
@@ -1216,6 +1319,9 @@ cdef object _exclusive_value(_VarState s):
     return cur
 
 
+cdef dict _KERNEL_NAMES = {"assign_add": "AssignAddVariableOp", "assign_sub": "AssignSubVariableOp"}
+
+
 cdef object _assign_value(_VarState s, object value, str method):
     """The raw value that `value` becomes in variable s, with TensorFlow's checks."""
     cur = s.value
@@ -1227,6 +1333,10 @@ cdef object _assign_value(_VarState s, object value, str method):
                              f"{_np_dtype(raw).name}: {value!r}")
     else:
         raw = _raw_from_python(value, dt)
+    if tuple(np.shape(raw)) != tuple(cur.shape) and method != "assign":
+        # assign_add/assign_sub have no Python-level check in TensorFlow: its kernel raises.
+        raise InvalidArgumentError(f"Cannot update variable with shape {list(cur.shape)} using a Tensor with shape "
+                                   f"{list(np.shape(raw))}, shapes must be equal. [Op:{_KERNEL_NAMES[method]}]")
     if tuple(np.shape(raw)) != tuple(cur.shape):
         # TensorFlow's text, verbatim (including its missing space after "mismatch.").
         raise ValueError(f"Cannot assign value to variable ' {s.name}:0': Shape mismatch.The variable shape "
@@ -1265,8 +1375,14 @@ cdef class Op:
 
     def __init__(self, name, forward, vjps=None, *, kind=GENERAL, save=0, jvps=None, n_out=1,
                  differentiable=True, variadic=False, scalar=None, batching=True, joint=False, reads=None,
-                 linear=False):
+                 linear=False, cvjps=None, cjvps=None):
         self.name = name
+        # cvjps / cjvps: the rules for complex values, where they differ from
+        # the real ones (a holomorphic op's VJP conjugates what it reads; see
+        # docs/complex.md).  _vjp_of / _jvp_of pick them when the cotangent /
+        # tangent is complex, so real values never pay for a conjugation.
+        self.cvjps = None if cvjps is None else tuple(cvjps)
+        self.cjvps = None if cjvps is None else tuple(cjvps)
         self.joint = joint
         # linear: the op is linear in its one input, so its JVP is its own
         # forward applied to the tangent (_jvp_of does that; no rule is written).
@@ -1381,6 +1497,8 @@ cdef inline object _vjp_of(Op op, Py_ssize_t i, object g, object ans, tuple ins,
     cdef object gi, shape
     if rule is None:
         return None
+    if op.cvjps is not None and _complex_value(g):
+        rule = op.cvjps[0] if calling == _CALL_VARIADIC else op.cvjps[i]
     if calling == _CALL_UNARY:
         return rule(g, ans, ins[0])
     if calling == _CALL_BINARY:
@@ -1413,6 +1531,8 @@ cdef inline object _jvp_of(Op op, Py_ssize_t i, object t, object ans, tuple ins,
     cdef object rule = op.jvps[0] if calling == _CALL_VARIADIC else op.jvps[i]
     if rule is None:
         return None
+    if op.cjvps is not None and _complex_value(t):
+        rule = op.cjvps[0] if calling == _CALL_VARIADIC else op.cjvps[i]
     if calling == _CALL_UNARY:
         return rule(t, ans, ins[0])
     if calling == _CALL_BINARY:
@@ -1483,7 +1603,7 @@ cdef object _unary(Op op, object x):
     if _differentiable_value(r) and not _differentiable_value(v):
         # NumPy promoted an integer/bool input to float: sin, exp, log, ... are
         # float-only in TensorFlow, which has no kernel for them on integers.
-        raise NotFoundError(f"{op.name} is only defined for floating-point and complex tensors, got "
+        raise InvalidArgumentError(f"{op.name} is only defined for floating-point and complex tensors, got "
                             f"{_np_dtype(v).name}; cast first: tapegrad.cast(x, tapegrad.float32) [Op:{op.name}]")
     cdef Tensor out = _wrap(r)
     if _n_active and op.differentiable and _differentiable_value(out._value):
@@ -2218,6 +2338,77 @@ cdef class WengertList(Recorder):
         threads), so comparing a tensor's id with the clock read when a tape
         was entered or exited tells when the tensor was made."""
         return _next_id
+
+
+# The cyclic garbage collector must see the references a tape holds in its C
+# buffers: ops (a custom gradient's Op holds the user's closures, which may
+# capture the tape), saved values and params.  Cython writes tp_traverse and
+# tp_clear for a class's object fields only, so WengertList's are wrapped once
+# at import: the generated ones (for _watched_vars) run, then the buffers'.
+cdef extern from *:
+    """
+    static traverseproc tg_wl_base_traverse = NULL;
+    static inquiry tg_wl_base_clear = NULL;
+    static int tg_objvec_traverse(tg_objvec *v, visitproc visit, void *arg) {
+        for (size_t i = 0; i < v->len; i++) Py_VISIT(v->data[i]);
+        return 0;
+    }
+    """
+    ctypedef int (*visitproc)(PyObject *, void *)
+    ctypedef int (*traverseproc)(PyObject *, visitproc, void *) noexcept
+    ctypedef int (*inquiry)(PyObject *) noexcept
+    ctypedef struct PyTypeObject:
+        traverseproc tp_traverse
+        inquiry tp_clear
+        unsigned long tp_flags
+    traverseproc tg_wl_base_traverse
+    inquiry tg_wl_base_clear
+    int tg_objvec_traverse(tg_objvec *v, visitproc visit, void *arg) noexcept
+    unsigned long Py_TPFLAGS_HAVE_GC
+
+
+cdef int _wl_traverse(PyObject *o, visitproc visit, void *arg) noexcept:
+    cdef int r = tg_wl_base_traverse(o, visit, arg) if tg_wl_base_traverse != NULL else 0
+    if r:
+        return r
+    cdef WengertList w = <WengertList>o
+    r = tg_objvec_traverse(&w.node_op, visit, arg)
+    if r == 0:
+        r = tg_objvec_traverse(&w.node_saved, visit, arg)
+    if r == 0:
+        r = tg_objvec_traverse(&w.node_params, visit, arg)
+    return r
+
+
+cdef int _wl_clear(PyObject *o) noexcept:
+    # Like release(): a tape the collector clears is unreachable, but a
+    # finalizer in the same cycle may still call it; it must find it empty.
+    cdef WengertList w = <WengertList>o
+    w.released = True
+    w.generation += 1
+    w._free_nodes()
+    tg_idmap_free(&w.slots)
+    w.n_slots = 0
+    w = None
+    if tg_wl_base_clear != NULL:
+        tg_wl_base_clear(o)
+    return 0
+
+
+cdef int _install_wengert_gc() except -1:
+    global tg_wl_base_traverse, tg_wl_base_clear
+    cdef PyTypeObject *tp = <PyTypeObject *>WengertList
+    if not (tp.tp_flags & Py_TPFLAGS_HAVE_GC):
+        raise ImportError("tapegrad: WengertList was compiled without garbage-collector support")
+    if tp.tp_traverse != <traverseproc>_wl_traverse:
+        tg_wl_base_traverse = tp.tp_traverse
+        tg_wl_base_clear = tp.tp_clear
+        tp.tp_traverse = <traverseproc>_wl_traverse
+        tp.tp_clear = <inquiry>_wl_clear
+    return 0
+
+
+_install_wengert_gc()
 
 
 cdef inline Py_ssize_t _ndim(object x):

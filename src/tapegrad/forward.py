@@ -149,22 +149,23 @@ class ForwardAccumulator:
             ValueError: an unknown unconnected_gradients value.
         """
         zero = UnconnectedGradients(unconnected_gradients) is UnconnectedGradients.ZERO
-
-        def one(x):
-            if isinstance(x, IndexedSlices):        # a sparse gradient: the tangent of its values, same rows
-                t = one(x.values)
-                return None if t is None else IndexedSlices(t, x.indices, x._dense_shape)
-            if not isinstance(x, (Tensor, Variable)):
-                raise TypeError(f"ForwardAccumulator.jvp expects tensors or variables, got "
-                                f"{type(x).__name__}")
-            t = self._acc.tangent(x._id)
-            if t is None and zero:
-                return _core.wrap(np.zeros(np.shape(x._value), dtype=np.result_type(x._value)))
-            return t
-
         if isinstance(primals, (Tensor, Variable)):
-            return one(primals)
-        return _nest.pack_sequence_as(primals, [one(x) for x in _nest.flatten(primals)])
+            return self._jvp_one(primals, zero)
+        return _nest.pack_sequence_as(primals, [self._jvp_one(x, zero) for x in _nest.flatten(primals)])
+
+    def _jvp_one(self, x, zero):
+        # A method, not a closure calling itself: that closure would be a reference cycle
+        # holding the accumulator (and its tangents) until the cyclic collector ran.
+        if isinstance(x, IndexedSlices):        # a sparse gradient: the tangent of its values, same rows
+            t = self._jvp_one(x.values, zero)
+            return None if t is None else IndexedSlices(t, x.indices, x._dense_shape)
+        if not isinstance(x, (Tensor, Variable)):
+            raise TypeError(f"ForwardAccumulator.jvp expects tensors or variables, got "
+                            f"{type(x).__name__}")
+        t = self._acc.tangent(x._id)
+        if t is None and zero:
+            return _core.wrap(np.zeros(np.shape(x._value), dtype=np.result_type(x._value)))
+        return t
 
 
 def _tangent_like(t, primal):

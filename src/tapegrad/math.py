@@ -12,5 +12,6 @@ from tapegrad.ops.array_ops import add_n
 from tapegrad.ops.nn_ops import log_softmax, softmax, log_sigmoid
 from tapegrad.ops.segment_ops import bincount, segment_max, segment_mean, segment_sum, unsorted_segment_sum
 from tapegrad.ops.sort_ops import top_k
+from tapegrad.ops.complex_ops import angle, conj, imag, real
 
 floormod = mod

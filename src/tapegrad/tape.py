@@ -99,6 +99,7 @@ class GradientTape:
         self._watch_accessed_variables = bool(watch_accessed_variables)
         self._wengert = None              # the compiled tape; None before entering / after a one-shot use
         self._recording = False
+        self._pushed = None               # the WengertList on its owner thread's recorder stack
         self._released = False            # a non-persistent tape that computed its one result
         self._last_watched_variables = ()
         # For describe()/explain(), kept outside the per-op path: when recording started and
@@ -146,11 +147,13 @@ class GradientTape:
 
     def _push(self, event):
         _core.push_recorder(self._wengert)
+        self._pushed = self._wengert
         self._recording = True
         self._events.append((_core.WengertList.id_clock(), event))
 
     def _pop(self, event):
-        _core.pop_recorder(self._wengert)
+        _core.pop_recorder(self._pushed)
+        self._pushed = None
         self._recording = False
         self._events.append((_core.WengertList.id_clock(), event))
 
@@ -218,8 +221,9 @@ class GradientTape:
                 tg = _callsite.module_name()
                 warn_first_n(f"The dtype of the watched tensor must be floating (e.g. {tg}.float32), got "
                              f"{tg}.{_dtype_name(t)}", 5)
-            # Watching while nothing records is ignored (TensorFlow's rule).
-            if not (self._recording or _core.any_recording()):
+            # Watching while nothing records *in this thread* is ignored (TensorFlow's
+            # rule): a tape records only the thread that entered it.
+            if not _core.any_recording():
                 continue
             if isinstance(t, Variable):
                 self._wengert.watch_variable(t)
@@ -382,11 +386,14 @@ class GradientTape:
     def _begin_use(self, method):
         """Apply the in-context rules and take the tape for one computation."""
         wengert = self._wengert
-        if self._recording:
+        if self._recording and self._pushed in _core.active_recorders():
             if self._persistent:
                 warn_first_n(_PERSISTENT_IN_CONTEXT, 1)
             else:
                 self._pop("gradient")  # a non-persistent tape stops recording
+        # From another thread while the owner thread is still inside `with tape:`, a
+        # non-persistent tape gives the gradient of what it recorded so far and is released:
+        # the owner's later ops are not recorded, and its `with` block exits normally.
         if not self._persistent:
             self._last_watched_variables = wengert.watched_variables()
             self._wengert = None          # one-shot: consumed whatever happens next

@@ -1,6 +1,11 @@
 """Gradient checking against finite differences (like ``tf.test.compute_gradient``
 and autograd's ``check_grads``).  Public so users can check their own code.
 
+Complex inputs and outputs are checked as pairs of real numbers: directions
+are complex, a complex output is read through the real functional
+Re(sum(conj(u) * f)), and a complex gradient is taken as dL/dRe + i dL/dIm
+(TensorFlow's convention, docs/complex.md), so <grad, v> = Re(sum(conj(grad) * v)).
+
     theoretical, numerical = tapegrad.test.compute_gradient(f, [x])
     tapegrad.test.check_gradients(f, [x], order=2)                  # forward and reverse mode
     tapegrad.test.check_gradients(f, [x], order=2, modes=("rev",))  # reverse mode only
@@ -25,7 +30,10 @@ __all__ = ["compute_gradient", "check_gradients", "numerical_jacobian"]
 def _as_array(x):
     if isinstance(x, (Tensor, Variable)):
         return np.array(x.numpy(), dtype=np.result_type(x._value))
-    return np.array(x, dtype=np.float64) if not isinstance(x, np.ndarray) else x.copy()
+    if isinstance(x, np.ndarray):
+        return x.copy()
+    a = np.array(x)
+    return a if a.dtype.kind == "c" else a.astype(np.float64)
 
 
 def _tensor(a):
@@ -33,24 +41,43 @@ def _tensor(a):
 
 
 def _value(y):
-    return np.asarray(y.numpy() if isinstance(y, (Tensor, Variable)) else y, dtype=np.float64)
+    y = np.asarray(y.numpy() if isinstance(y, (Tensor, Variable)) else y)
+    return y.astype(np.complex128 if y.dtype.kind == "c" else np.float64)
+
+
+def _direction(rng, shape, like):
+    """A random direction, complex where `like` is complex."""
+    d = rng.standard_normal(shape)
+    if np.result_type(like).kind == "c":
+        d = d + 1j * rng.standard_normal(shape)
+    return d
+
+
+def _inner(a, b):
+    """The real inner product of the checks: Re(sum(conj(a) * b))."""
+    return float(np.real(np.sum(np.conjugate(a) * b)))
 
 
 def numerical_jacobian(f: Callable[..., Any], xs: Sequence[Any], i: int, delta: float = 1e-6) -> np.ndarray:
-    """d f / d xs[i] by central differences: shape (f.size, xs[i].size)."""
+    """d f / d xs[i] by central differences: shape (f.size, xs[i].size).
+
+    Complex values follow the gradient convention (docs/complex.md): row k is
+    the gradient of Re(f_k), d Re(f_k)/d Re(x_j) + i d Re(f_k)/d Im(x_j),
+    which is what ``GradientTape.jacobian`` computes."""
     xs = [_as_array(x) for x in xs]
     x = xs[i]
     y0 = _value(f(*[_tensor(a) for a in xs]))
-    jac = np.zeros((y0.size, x.size))
+    jac = np.zeros((y0.size, x.size), dtype=np.complex128 if x.dtype.kind == "c" else np.float64)
     flat = x.reshape(-1)
     for j in range(x.size):
         old = flat[j]
-        flat[j] = old + delta
-        yp = _value(f(*[_tensor(a) for a in xs]))
-        flat[j] = old - delta
-        ym = _value(f(*[_tensor(a) for a in xs]))
-        flat[j] = old
-        jac[:, j] = (yp - ym).reshape(-1) / (2 * delta)
+        for step in ((1, 1j) if x.dtype.kind == "c" else (1,)):
+            flat[j] = old + delta * step
+            yp = _value(f(*[_tensor(a) for a in xs]))
+            flat[j] = old - delta * step
+            ym = _value(f(*[_tensor(a) for a in xs]))
+            flat[j] = old
+            jac[:, j] += np.real(yp - ym).reshape(-1) / (2 * delta) * step
     return jac
 
 
@@ -62,7 +89,8 @@ def _reverse_jacobian(f, xs, i):
         y = f(*ts)
     y_shape = np.shape(y._value)
     n_out = int(np.prod(y_shape, dtype=np.int64))
-    jac = np.zeros((n_out, ts[i]._value.size))
+    jac = np.zeros((n_out, ts[i]._value.size), dtype=np.complex128 if np.result_type(ts[i]._value).kind == "c"
+                   else np.float64)
     dt = np.result_type(y._value)
     for k in range(n_out):
         seed = np.zeros(n_out, dtype=dt)
@@ -129,20 +157,20 @@ def check_gradients(f: Callable[..., Any], args: Sequence[Any], order: int = 2, 
 
 def _check_one(f, arrays, i, order, rng, rtol, atol, delta, level, mode):
     x = arrays[i]
-    v = rng.standard_normal(x.shape).astype(x.dtype)          # input direction
+    v = _direction(rng, x.shape, x).astype(x.dtype)            # input direction
     y = _value(f(*[_tensor(a) for a in arrays]))
-    u = rng.standard_normal(y.shape)                            # output direction
+    u = _direction(rng, y.shape, y)                             # output direction
 
     def directional(xx):
         xs = list(arrays)
         xs[i] = xx
-        return float(np.sum(u * _value(f(*[_tensor(a) for a in xs]))))
+        return _inner(u, _value(f(*[_tensor(a) for a in xs])))
 
     numeric = (directional(x + delta * v) - directional(x - delta * v)) / (2 * delta)
     if mode == "rev":
-        analytic = float(np.sum(_vjp(f, arrays, i, u) * v))
+        analytic = _inner(_vjp(f, arrays, i, u), v)
     else:
-        analytic = float(np.sum(u * _value(_jvp_tensor(f, arrays, i, v))))
+        analytic = _inner(u, _value(_jvp_tensor(f, arrays, i, v)))
     tol = atol + rtol * max(abs(numeric), abs(analytic))
     if not abs(numeric - analytic) <= max(tol, 1e-4 * max(1.0, abs(numeric))):
         name = "reverse" if mode == "rev" else "forward"

@@ -14,7 +14,9 @@ from tapegrad.ops import (
     _registry,
     array_ops,
     band_ops,
+    complex_ops,
     conv_ops,
+    fft_ops,
     linalg_ops,
     math_ops,
     nn_ops,
@@ -31,9 +33,10 @@ FAMILIES = [("Elementwise math", math_ops), ("Reductions and scans", reduction_o
             ("Segments and counting", segment_ops), ("Sorting", sort_ops), ("Matrix bands", band_ops),
             ("Sparse gradients", sparse_ops), ("Convolution and pooling", conv_ops),
             ("NumPy's elementwise functions", numpy_math),
-            ("SciPy functions (tapegrad.scipy)", scipy_ops)]
+            ("SciPy functions (tapegrad.scipy)", scipy_ops), ("Complex numbers", complex_ops),
+            ("Fourier transforms", fft_ops)]
 NAMESPACES = [("tapegrad", tapegrad), ("tapegrad.math", tapegrad.math), ("tapegrad.linalg", tapegrad.linalg),
-              ("tapegrad.nn", tapegrad.nn), ("tapegrad.random", tapegrad.random)]
+              ("tapegrad.nn", tapegrad.nn), ("tapegrad.random", tapegrad.random), ("tapegrad.signal", tapegrad.signal)]
 _SAVED = {0: "nothing", _core.SAVE_INPUTS: "inputs", _core.SAVE_ANS: "output",
           _core.SAVE_INPUTS | _core.SAVE_ANS: "inputs, output"}
 
@@ -94,7 +97,8 @@ _REFERENCE_FAMILIES = [("math_ops", "Elementwise math"), ("reduction_ops", "Redu
                        ("segment_ops", "Segments and counting"), ("sort_ops", "Sorting"),
                        ("band_ops", "Matrix bands"), ("clip_ops", "Clipping by norm"),
                        ("sparse_ops", "Gathering with sparse gradients"),
-                       ("creation", "Creation, conversion and random")]
+                       ("creation", "Creation, conversion and random"),
+                       ("complex_ops", "Complex numbers"), ("fft_ops", "Fourier transforms")]
 
 
 def _one_line(text):

@@ -23,6 +23,14 @@ Rule conventions (the engines rely on them; tests/test_ops_rules.py checks them)
   never by unpacking the layout itself.
 * Linear ops (reshape, transpose, indexing, sums) declare ``linear=True`` and
   write no JVP: it is the op applied to the tangent.
+* Complex values (docs/complex.md): a gradient is dL/dRe + i dL/dIm,
+  TensorFlow's convention, so a holomorphic op's VJP is ``g * conj(f'(x))``
+  and its JVP ``t * f'(x)``.  An op declared ``holomorphic=True`` writes its
+  rules once with real coefficients; its complex VJP is the same rule called
+  on conjugated inputs and output (``conjugated``), and its JVP needs no
+  change.  Other ops give ``cvjps=`` / ``cjvps=`` (complex rules, chosen by
+  the core when the cotangent / tangent is complex) or handle complex values
+  in their rules.
 * Operands: a public function that takes several tensors converts them with
   ``_core.operands(values, op_name)`` (TensorFlow's one-dtype rule), the same
   conversion the core applies to binary operators.
@@ -42,6 +50,8 @@ Rule conventions (the engines rely on them; tests/test_ops_rules.py checks them)
   so a second derivative is None exactly where TensorFlow's is.
 """
 import sys
+
+import numpy as np
 
 from tapegrad import _core
 from tapegrad._core import BINARY, GENERAL, SAVE_ANS, SAVE_INPUTS, UNARY, Op, Tensor, Variable
@@ -77,20 +87,48 @@ def _documented(op, ufunc, doc):
     return op
 
 
-def unary(name, forward, vjp, save="", ufunc=None, scalar=None, jvp=None, **doc):
+def _conj(v):
+    return None if v is None else np.conjugate(v)
+
+
+def conjugated(rule, n_lead=2):
+    """A holomorphic op's complex VJP: `rule` (written for real values) called
+    with its inputs and output conjugated (TensorFlow's gradients conjugate
+    what they read the same way).  The first `n_lead - 1` arguments after g
+    are ans and the inputs ... all but g and static params are conjugated."""
+    def complex_rule(g, ans, *args):
+        return rule(g, _conj(ans), *[_conj(a) for a in args[:n_lead]], *args[n_lead:])
+    return complex_rule
+
+
+def _complex_rules(rules, holomorphic, given, n_in):
+    if given is not None:
+        return tuple(given)
+    if holomorphic:
+        return tuple(None if r is None else conjugated(r, n_in) for r in rules)
+    return None
+
+
+def unary(name, forward, vjp, save="", ufunc=None, scalar=None, jvp=None, holomorphic=False, cvjp=None, cjvp=None,
+          **doc):
     """An elementwise op of one tensor: ``vjp(g, ans, x)``, ``jvp(t, ans, x)``
     (default: the VJP, the Jacobian being diagonal).  `scalar` is the same
-    function from the math module, a fast path for float64 scalars.  `doc`:
+    function from the math module, a fast path for float64 scalars.
+    `holomorphic`: complex inputs are differentiated with the same rules
+    (conjugated for the VJP); `cvjp` / `cjvp`: explicit complex rules.  `doc`:
     the public op's docstring fields (doc=, grad=, at=, gives=, dtypes=, ...;
     see ops/_docs.document_op)."""
     return _documented(_register(Op(name, forward, (vjp,), kind=UNARY, save=_SAVE[save], scalar=scalar,
-                                    jvps=(vjp if jvp is None else jvp,)), ufunc), ufunc, doc)
+                                    jvps=(vjp if jvp is None else jvp,),
+                                    cvjps=_complex_rules((vjp,), holomorphic, None if cvjp is None else (cvjp,), 1),
+                                    cjvps=None if cjvp is None else (cjvp,)), ufunc), ufunc, doc)
 
 
 X, Y = 1, 2   # `reads` bits: the rule reads input x / input y
 
 
-def binary(name, forward, vjp_x, vjp_y, save="", ufunc=None, jvp_x=None, jvp_y=None, reads=None, **doc):
+def binary(name, forward, vjp_x, vjp_y, save="", ufunc=None, jvp_x=None, jvp_y=None, reads=None, holomorphic=False,
+           cvjps=None, **doc):
     """A broadcasting elementwise op of two tensors: ``vjp_x(g, ans, x, y)``.
     Rules return the gradient at the broadcast shape; the core sums it back.
     JVPs default to the VJPs (diagonal Jacobians).  `reads=(X|Y, X)` says
@@ -98,24 +136,37 @@ def binary(name, forward, vjp_x, vjp_y, save="", ufunc=None, jvp_x=None, jvp_y=N
     ``x * 1.0001`` only the constant)."""
     jvps = (vjp_x if jvp_x is None else jvp_x, vjp_y if jvp_y is None else jvp_y)
     return _documented(_register(Op(name, forward, (vjp_x, vjp_y), kind=BINARY, save=_SAVE[save], jvps=jvps,
-                                    reads=reads), ufunc), ufunc, doc)
+                                    reads=reads, cvjps=_complex_rules((vjp_x, vjp_y), holomorphic, cvjps, 2)),
+                                 ufunc), ufunc, doc)
 
 
-def general(name, forward, vjps, save="", n_out=1, jvps=None, batching=True, linear=False):
+def general(name, forward, vjps, save="", n_out=1, jvps=None, batching=True, linear=False, holomorphic=False,
+            cvjps=None, cjvps=None):
     """An op of tensors plus static params: ``forward(*inputs, *params)``,
     ``vjp_i(g, ans, *inputs, *params)``, ``jvp_i(t_i, ans, *inputs, *params)``.
 
     linear=True: the op is linear in its one tensor input (reshape, transpose,
     indexing, sums), so its JVP is the op itself applied to the tangent and is
-    not written out."""
+    not written out.  holomorphic / cvjps / cjvps: as for `unary` (a
+    holomorphic op of one output; multi-output ops handle complex values in
+    their rules)."""
     return _register(Op(name, forward, vjps, kind=GENERAL, save=_SAVE[save], n_out=n_out, jvps=jvps,
-                        batching=batching, linear=linear))
+                        batching=batching, linear=linear,
+                        cvjps=_complex_rules(vjps, holomorphic, cvjps, len(vjps)), cjvps=cjvps))
 
 
-def variadic(name, forward, vjp, jvp, save=""):
+def _conjugated_variadic(rule):
+    def complex_rule(g, ans, i, inputs, *params):
+        return rule(g, _conj(ans), i, tuple(_conj(x) for x in inputs), *params)
+    return complex_rule
+
+
+def variadic(name, forward, vjp, jvp, save="", holomorphic=False):
     """An op of any number of tensors (concat): ``forward(*inputs, *params)``,
-    ``vjp(g, ans, i, inputs, *params)``, ``jvp(t_i, ans, i, inputs, *params)``."""
-    return _register(Op(name, forward, (vjp,), kind=GENERAL, save=_SAVE[save], jvps=(jvp,), variadic=True))
+    ``vjp(g, ans, i, inputs, *params)``, ``jvp(t_i, ans, i, inputs, *params)``.
+    holomorphic: as for `unary` (einsum)."""
+    return _register(Op(name, forward, (vjp,), kind=GENERAL, save=_SAVE[save], jvps=(jvp,), variadic=True,
+                        cvjps=(_conjugated_variadic(vjp),) if holomorphic else None))
 
 
 def nondiff(name, forward, kind=GENERAL, ufunc=None, **doc):

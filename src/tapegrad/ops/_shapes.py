@@ -35,7 +35,15 @@ def static_shape(shape, what="shape"):
     if isinstance(shape, (int, np.integer)):
         return (int(shape),)
     try:
-        return tuple(int(d) for d in shape)
+        dims = list(shape)
+    except TypeError:
+        raise TypeError(f"{what} must be a list of integers, got {shape!r}") from None
+    for d in dims:
+        if isinstance(d, (float, np.floating, complex, np.complexfloating, bool, np.bool_)):
+            # TensorFlow: an int32/int64-only attr given a float tensor
+            raise InvalidArgumentError(f"{what} must be a list of integers (int32 or int64), got {shape!r}")
+    try:
+        return tuple(int(d) for d in dims)
     except TypeError:
         raise TypeError(f"{what} must be a list of integers, got {shape!r}") from None
 

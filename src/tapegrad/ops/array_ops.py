@@ -45,6 +45,9 @@ def reshape(tensor, shape, name=None):
     t = as_tensor(tensor)
     in_shape = shape_of(t)
     shape = static_shape(shape)
+    for d in shape:
+        if d < -1:
+            raise InvalidArgumentError(f"Size {shape.index(d)} must be non-negative, not {d} [Op:Reshape]")
     try:
         shape = np.empty(in_shape, dtype=np.bool_).reshape(shape).shape if 0 in in_shape \
             else np.shape(np.reshape(t._value, shape))
@@ -322,6 +325,12 @@ getitem_op = general("getitem", _getitem_forward,
                      (lambda g, ans, x, *p: call(scatter_op, g, params=p),), linear=True)
 
 
+class IndexOutOfBoundsError(InvalidArgumentError, IndexError):
+    """An index past a tensor's bounds: TensorFlow's InvalidArgumentError (its
+    strided-slice kernel raises it), and an IndexError too, so Python's
+    protocols and NumPy-style code that catch IndexError keep working."""
+
+
 def getitem(x, key):
     t = as_tensor(x)
     key = _normalize_key(key)
@@ -329,7 +338,11 @@ def getitem(x, key):
     try:
         return apply(getitem_op, (t,), index_params(key, shape))
     except IndexError as e:
-        raise IndexError(f"index {key!r} is out of bounds for a tensor of shape {shape}: {e}") from None
+        if "only integers, slices" in str(e) or "arrays used as indices" in str(e):
+            # TensorFlow: a TypeError for an index of the wrong type
+            raise TypeError(f"Only integers, slices (`:`), ellipsis (`...`), None and integer or bool arrays "
+                            f"and tensors are valid indices, got {key!r}") from None
+        raise IndexOutOfBoundsError(f"index {key!r} is out of bounds for a tensor of shape {shape}: {e}") from None
 
 
 def take_slice(v, key, in_shape):

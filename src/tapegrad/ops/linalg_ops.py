@@ -14,7 +14,7 @@ from tapegrad.ops._docs import op_doc
 from tapegrad.ops._registry import UFUNCS, call, general, numpy_function, raw, variadic
 from tapegrad.ops._shapes import as_tensor, ndim_of, neg_axis, shape_of, unbroadcast
 from tapegrad.ops.array_ops import reshape, transpose
-from tapegrad.ops.reduction_ops import reduce_max, reduce_sum
+from tapegrad.ops.reduction_ops import reduce_max, reduce_min, reduce_sum
 
 _TENSORS = (_core.Tensor, _core.Variable)
 
@@ -46,6 +46,7 @@ def _matmul_grad_b(g, ans, a, b, ta, tb):
 # TensorFlow's MatMul gradient reads only the other operand: matmul by a
 # constant has a None second derivative.
 matmul_op = general("matmul", lambda a, b, ta, tb: _mm(a, b, ta, tb), (_matmul_grad_a, _matmul_grad_b), save="x",
+                    holomorphic=True,
                     jvps=(lambda t, ans, a, b, ta, tb: _mm(t, b, ta, tb),
                           lambda t, ans, a, b, ta, tb: _mm(a, t, ta, tb)))
 
@@ -72,9 +73,19 @@ matmul_op = general("matmul", lambda a, b, ta, tb: _mm(a, b, ta, tb), (_matmul_g
     """)
 def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False,
            a_is_sparse=False, b_is_sparse=False, output_type=None, name=None):
-    """tf.linalg.matmul (batched, with transposes); also the `@` operator,
-    which follows NumPy for 1-d operands."""
-    ta, tb = bool(transpose_a or adjoint_a), bool(transpose_b or adjoint_b)
+    """tf.linalg.matmul (batched, with transposes) of operands of rank >= 2, as
+    in TensorFlow; the `@` operator and numpy.matmul on tensors follow NumPy's
+    rules for 1-d operands."""
+    return _matmul(a, b, bool(transpose_a or adjoint_a), bool(transpose_b or adjoint_b), False)
+
+
+def matmul_numpy(a, b):
+    """a @ b and numpy.matmul on tensors: NumPy's 1-d rules (a vector is a row
+    on the left, a column on the right, and the added axis is dropped)."""
+    return _matmul(a, b, False, False, True)
+
+
+def _matmul(a, b, ta, tb, numpy_1d):
     if isinstance(a, _TENSORS) and isinstance(b, _TENSORS):
         # Fast path (an MLP's x @ W): two matrices of one dtype that fit.
         av, bv = a._value, b._value
@@ -85,11 +96,15 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
     sa, sb = shape_of(a), shape_of(b)
     if len(sa) == 0 or len(sb) == 0:
         raise InvalidArgumentError(f"matmul: both operands must have rank >= 1, got shapes {sa} and {sb}")
+    if (len(sa) == 1 or len(sb) == 1) and not numpy_1d:
+        raise InvalidArgumentError(f"In[{0 if len(sa) == 1 else 1}] and In[{1 if len(sa) == 1 else 0}] ndims must "
+                                   f"be >= 2: matmul takes matrices (shapes {list(sa)} and {list(sb)}); use "
+                                   f"tensordot or the @ operator for vectors [Op:MatMul]")
     if len(sa) == 1 or len(sb) == 1:
         # NumPy's 1-d rules: promote to a matrix, multiply, drop the added axis.
         a2 = reshape(a, (1, -1)) if len(sa) == 1 else a
         b2 = reshape(b, (-1, 1)) if len(sb) == 1 else b
-        r = matmul(a2, b2, transpose_a=ta and len(sa) > 1, transpose_b=tb and len(sb) > 1)
+        r = _matmul(a2, b2, False, False, True)
         rs = shape_of(r)
         return reshape(r, rs[:-2] + (rs[-2:-1] if len(sa) > 1 else ()) + (rs[-1:] if len(sb) > 1 else ()))
     ka = sa[-2] if ta else sa[-1]
@@ -103,7 +118,7 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
     return apply(matmul_op, (a, b), (ta, tb))
 
 
-UFUNCS[np.matmul] = matmul
+UFUNCS[np.matmul] = matmul_numpy
 
 
 @op_doc(
@@ -133,12 +148,20 @@ def expand_last(x):
 def _normalize_axes(axes, nda, ndb):
     if isinstance(axes, (int, np.integer)):
         axes = int(axes)
+        if axes < 0:
+            raise ValueError("'axes' must be at least 0.")
+        if axes > nda or axes > ndb:
+            raise ValueError(f"tensordot: 'axes' ({axes}) must not be larger than the number of dimensions of "
+                             f"either tensor (ranks {nda} and {ndb})")
         return list(range(nda - axes, nda)), list(range(axes))
     a_axes, b_axes = axes
     a_axes = [a_axes] if isinstance(a_axes, (int, np.integer)) else list(a_axes)
     b_axes = [b_axes] if isinstance(b_axes, (int, np.integer)) else list(b_axes)
     if len(a_axes) != len(b_axes):
         raise ValueError(f"tensordot: axes lists differ in length: {a_axes} vs {b_axes}")
+    for x, nd in [(x, nda) for x in a_axes] + [(x, ndb) for x in b_axes]:
+        if not -nd <= x < nd:
+            raise ValueError(f"tensordot: axis {x} is out of range for a tensor of rank {nd}")
     return [x % nda for x in a_axes], [x % ndb for x in b_axes]
 
 
@@ -180,7 +203,7 @@ def _np_dot(a, b, out=None):
         raise TypeError("tapegrad: out= is not supported on Tensors")
     if len(shape_of(as_tensor(a))) == 0 or len(shape_of(as_tensor(b))) == 0:
         return a * b
-    return matmul(a, b)
+    return matmul_numpy(a, b)
 
 
 # ---- einsum -------------------------------------------------------------------------------
@@ -260,7 +283,7 @@ def _einsum_jvp(t, ans, i, inputs, ins, out, free, sizes):
     return einsum(",".join(ins) + "->" + out, *xs)
 
 
-einsum_op = variadic("einsum", _einsum_forward, _einsum_vjp, _einsum_jvp, save="x")
+einsum_op = variadic("einsum", _einsum_forward, _einsum_vjp, _einsum_jvp, save="x", holomorphic=True)
 
 
 @op_doc(
@@ -303,16 +326,14 @@ def _expand2(x):
     return np.expand_dims(np.expand_dims(x, -1), -1)
 
 
-def _square_matrices(x, op, real=True):
+def _square_matrices(x, op):
     t = as_tensor(x)
     s = shape_of(t)
     if len(s) < 2 or s[-1] != s[-2]:
         raise InvalidArgumentError(f"{op}: input must be a square matrix or a stack of them, got shape {list(s)}")
     kind = np.result_type(t._value).kind
     if kind not in "fc":
-        raise InvalidArgumentError(f"{op}: input must be a float tensor, got {np.result_type(t._value)}")
-    if real and kind == "c":
-        raise NotImplementedError(f"tapegrad.{op}: complex inputs are not supported")
+        raise InvalidArgumentError(f"{op}: input must be a float or complex tensor, got {np.result_type(t._value)}")
     return t
 
 
@@ -331,7 +352,19 @@ def _inv(x):
 
 inv_op = general("inv", _lapack(np.linalg.inv, "MatrixInverse", "Input is not invertible."),
                  (lambda g, ans, a: -_mm(ans, _mm(g, ans, False, True), True, False),), save="ans",
-                 jvps=(lambda t, ans, a: -_mm(ans, _mm(t, ans)),))
+                 jvps=(lambda t, ans, a: -_mm(ans, _mm(t, ans)),), holomorphic=True)
+
+
+def _is_complex(x):
+    return np.result_type(raw(x)).kind == "c"
+
+
+def _conj_if_complex(x):
+    return np.conjugate(x) if _is_complex(x) else x
+
+
+def _real_if_complex(x):
+    return np.real(x) if _is_complex(x) else x
 
 
 def _trace_of_product(a_inv, t):
@@ -341,11 +374,14 @@ def _trace_of_product(a_inv, t):
 # TensorFlow: d det / dA = det * A^{-T}; d log|det| / dA = A^{-T}.
 det_op = general("det", _lapack(np.linalg.det, "MatrixDeterminant", "Input is not a square matrix."),
                  (lambda g, ans, a: _expand2(g * ans) * _swap(_inv(a)),), save="x,ans",
-                 jvps=(lambda t, ans, a: ans * _trace_of_product(_inv(a), t),))
+                 jvps=(lambda t, ans, a: ans * _trace_of_product(_inv(a), t),), holomorphic=True)
 slogdet_op = general(
     "slogdet", _lapack(lambda a: tuple(np.linalg.slogdet(a)), "LogMatrixDeterminant", "Input is not invertible."),
-    (lambda g, ans, a: None if g[1] is None else _expand2(g[1]) * _swap(_inv(a)),), save="x", n_out=2,
-    jvps=(lambda t, ans, a: (None, _trace_of_product(_inv(a), t)),))
+    # For complex A, log|det A| has gradient inv(A)^H (conj: TensorFlow's convention) and tangent
+    # Re(trace(inv(A) dA)); the sign (a phase) has no gradient.
+    (lambda g, ans, a: None if g[1] is None else _expand2(math_ops.as_dtype(g[1], np.result_type(raw(a)))) *
+     _swap(_inv(_conj_if_complex(a))),), save="x",
+    n_out=2, jvps=(lambda t, ans, a: (None, _real_if_complex(_trace_of_product(_inv(a), t))),))
 
 
 def _solve_raw(a, b, adjoint):
@@ -369,7 +405,7 @@ def _solve_grad_a(g, ans, a, b, adjoint):
 solve_op = general("solve", _lapack(_solve_raw, "MatrixSolve", "Input matrix is not invertible."),
                    (_solve_grad_a, _solve_grad_b), save="x,ans",
                    jvps=(lambda t, ans, a, b, adjoint: _solve(a, -_mm(t, ans, adjoint, False), adjoint),
-                         lambda t, ans, a, b, adjoint: _solve(a, t, adjoint)))
+                         lambda t, ans, a, b, adjoint: _solve(a, t, adjoint)), holomorphic=True)
 
 
 def _phi_mask(n, dtype):
@@ -393,9 +429,27 @@ def _cholesky_jvp(t, ans, a):
     return _mm(ans, _mm(linv, _mm(sym, linv, False, True)) * _phi_mask(n, np.result_type(raw(ans))))
 
 
+def _cholesky_cvjp(g, ans, a):
+    # Complex A = L L^H: the real rule with conjugate transposes (L's diagonal is real, so the
+    # half-diagonal mask is the same); Hermitian, for Hermitian perturbations of a.
+    n = shape_of(ans)[-1]
+    linv = _inv(ans)
+    middle = _mm(_adjoint(ans), g) * _phi_mask(n, np.result_type(raw(ans)))
+    grad_a = _mm(_mm(_adjoint(linv), middle), linv)
+    return 0.5 * (grad_a + _adjoint(grad_a))
+
+
+def _cholesky_cjvp(t, ans, a):
+    n = shape_of(ans)[-1]
+    linv = _inv(ans)
+    sym = 0.5 * (t + _adjoint(t))
+    return _mm(ans, _mm(linv, _mm(sym, _adjoint(linv))) * _phi_mask(n, np.result_type(raw(ans))))
+
+
 cholesky_op = general("cholesky", _lapack(np.linalg.cholesky, "Cholesky", "Cholesky decomposition was not "
                                                                            "successful. The input might not be valid."),
-                      (_cholesky_vjp,), save="ans", jvps=(_cholesky_jvp,))
+                      (_cholesky_vjp,), save="ans", jvps=(_cholesky_jvp,), cvjps=(_cholesky_cvjp,),
+                      cjvps=(_cholesky_cjvp,))
 
 
 def _separation(e, what, op, repeated):
@@ -440,14 +494,49 @@ def _eigh_jvp(t, ans, a):
     return de, _mm(v, _separation(e, "eigenvectors", "eigh", "repeated eigenvalues") * m)
 
 
+def _eigh_cvjp(g, ans, a):
+    # Hermitian A = V diag(e) V^H (e real): TensorFlow's rule with conjugate transposes.  Each
+    # eigenvector's phase is free, so only phase-independent losses have a meaningful gradient.
+    ge, gv = g
+    e, v = ans
+    n = shape_of(v)[-1]
+    cdt = np.result_type(raw(v))
+    inner = 0
+    if ge is not None:
+        inner = np.expand_dims(math_ops.as_dtype(ge, cdt), -1) * np.eye(n, dtype=cdt)
+    if gv is not None:
+        f = math_ops.as_dtype(_separation(e, "eigenvectors", "eigh", "repeated eigenvalues"), cdt)
+        inner = inner + f * _mm(_adjoint(v), gv)
+    grad_a = _mm(v, _mm(inner, _adjoint(v)))
+    return (grad_a + _adjoint(grad_a)) * _phi_mask(n, np.result_type(raw(e)))
+
+
+def _eigh_cjvp(t, ans, a):
+    e, v = ans
+    n = shape_of(v)[-1]
+    cdt = np.result_type(raw(v))
+    # LAPACK reads the strict lower triangle and the real part of the diagonal.
+    strict = t * np.tril(np.ones((n, n), dtype=cdt), -1)
+    da = strict + _adjoint(strict) + math_ops.as_dtype(np.real(t), cdt) * np.eye(n, dtype=cdt)
+    m = _mm(_adjoint(v), _mm(da, v))
+    de = np.real(np.sum(m * np.eye(n, dtype=cdt), axis=-1))
+    f = math_ops.as_dtype(_separation(e, "eigenvectors", "eigh", "repeated eigenvalues"), cdt)
+    return de, _mm(v, f * m)
+
+
+def _eigh_vjp_any(g, ans, a):
+    # A multi-output op gets a tuple g, so the core cannot pick complex rules from it: choose here.
+    return _eigh_cvjp(g, ans, a) if _is_complex(ans[1]) else _eigh_vjp(g, ans, a)
+
+
 eigh_op = general("eigh", _lapack(lambda a: tuple(np.linalg.eigh(a)), "SelfAdjointEigV2",
                                   "Self-adjoint eigen decomposition was not successful."),
-                  (_eigh_vjp,), save="ans", n_out=2, jvps=(_eigh_jvp,))
+                  (_eigh_vjp_any,), save="ans", n_out=2, jvps=(_eigh_jvp,), cjvps=(_eigh_cjvp,))
 
 
 def _svd_forward(a, full_matrices):
     u, s, vh = np.linalg.svd(a, full_matrices=full_matrices)
-    return s, u, np.swapaxes(vh, -1, -2)
+    return s, u, np.conjugate(np.swapaxes(vh, -1, -2)) if np.iscomplexobj(vh) else np.swapaxes(vh, -1, -2)
 
 
 def _svd_check(s, a, full_matrices, need_uv):
@@ -490,6 +579,71 @@ def _svd_vjp(g, ans, a, full_matrices):
     return _mm(u, _mm(inner, v, False, True)) + extra
 
 
+def _svd_cvjp(g, ans, a, full_matrices):
+    # Complex A = U S V^H: the real rule with conjugate transposes, plus TensorFlow's term for the
+    # phase u_i and v_i share: 1/2 U S^-1 (L^H - L) V^H, L = diag(V^H g_V).
+    gs, gu, gv = g
+    s, u, v = ans
+    m, n = shape_of(a)[-2:]
+    k = min(m, n)
+    _svd_check(s, a, full_matrices, gu is not None or gv is not None)
+    if full_matrices:
+        u, v = u[..., :, :k], v[..., :, :k]
+        gu = None if gu is None else gu[..., :, :k]
+        gv = None if gv is None else gv[..., :, :k]
+    cdt = np.result_type(raw(u))
+    eye = np.eye(k, dtype=cdt)
+    inner = 0 if gs is None else np.expand_dims(math_ops.as_dtype(gs, cdt), -1) * eye
+    sc = math_ops.as_dtype(np.expand_dims(s, -2), cdt)        # s as a row
+    sr = math_ops.as_dtype(np.expand_dims(s, -1), cdt)        # s as a column
+    extra = 0
+    if gu is not None or gv is not None:
+        f = math_ops.as_dtype(_separation(s * s, "u or v", "svd", "repeated singular values"), cdt)
+        if gu is not None:
+            uhgu = _mm(_adjoint(u), gu)
+            inner = inner + f * (uhgu - _adjoint(uhgu)) * sc
+            if m > k:
+                extra = extra + _mm((gu - _mm(u, uhgu)) / sc, _adjoint(v))
+        if gv is not None:
+            vhgv = _mm(_adjoint(v), gv)
+            inner = inner + sr * (f * (vhgv - _adjoint(vhgv)))
+            diag = vhgv * eye
+            inner = inner + 0.5 * (_adjoint(diag) - diag) / sr
+            if n > k:
+                extra = extra + _mm(u, _adjoint((gv - _mm(v, vhgv)) / sc))
+    return _mm(u, _mm(inner, _adjoint(v))) + extra
+
+
+def _svd_vjp_any(g, ans, a, full_matrices):
+    # A multi-output op gets a tuple g, so the core cannot pick complex rules from it: choose here.
+    return _svd_cvjp(g, ans, a, full_matrices) if _is_complex(ans[1]) else _svd_vjp(g, ans, a, full_matrices)
+
+
+def _svd_cjvp(t, ans, a, full_matrices):
+    # The adjoint of _svd_cvjp: P = U^H dA V; u keeps its phase, v takes -i Im(P_ii) / s_i.
+    s, u, v = ans
+    m, n = shape_of(a)[-2:]
+    k = min(m, n)
+    _svd_check(s, a, full_matrices, True)
+    cdt = np.result_type(raw(u))
+    eye = np.eye(k, dtype=cdt)
+    uk, vk = u[..., :, :k], v[..., :, :k]
+    p = _mm(_adjoint(uk), _mm(t, vk))
+    ds = np.real(np.sum(p * eye, axis=-1))
+    f = math_ops.as_dtype(_separation(s * s, "u or v", "svd", "repeated singular values"), cdt)
+    sc = math_ops.as_dtype(np.expand_dims(s, -2), cdt)
+    sr = math_ops.as_dtype(np.expand_dims(s, -1), cdt)
+    du = _mm(uk, f * (p * sc + _adjoint(p * sc)))
+    dv = _mm(vk, f * (sr * p + _adjoint(sr * p)) - 1j * math_ops.as_dtype(np.imag(p * eye), cdt) / sr)
+    if m > n:
+        dav = _mm(t, v)
+        du = du + (dav - _mm(u, _mm(_adjoint(u), dav))) / sc
+    if n > m:
+        dahu = _mm(_adjoint(t), u)
+        dv = dv + (dahu - _mm(v, _mm(_adjoint(v), dahu))) / sc
+    return ds, du, dv
+
+
 def _svd_jvp(t, ans, a, full_matrices):
     s, u, v = ans
     m, n = shape_of(a)[-2:]
@@ -511,8 +665,8 @@ def _svd_jvp(t, ans, a, full_matrices):
     return ds, du, dv
 
 
-svd_op = general("svd", _lapack(_svd_forward, "Svd", "SVD did not converge."), (_svd_vjp,), save="x,ans", n_out=3,
-                 jvps=(_svd_jvp,))
+svd_op = general("svd", _lapack(_svd_forward, "Svd", "SVD did not converge."), (_svd_vjp_any,), save="x,ans",
+                 n_out=3, jvps=(_svd_jvp,), cjvps=(_svd_cjvp,))
 
 
 @op_doc(
@@ -522,7 +676,7 @@ svd_op = general("svd", _lapack(_svd_forward, "Svd", "SVD did not converge."), (
     returns="A Tensor of input's shape.",
     args={"input": ("Tensor, Variable or array-like", "a square matrix or a batch of them (..., M, M)."),
           "adjoint": ("bool", "invert the conjugate transpose.")},
-    dtypes="float32 and float64.",
+    dtypes="float32, float64, complex64, complex128 (complex: conjugate transposes throughout).",
     derivative="d inv(A) = -inv(A) dA inv(A): the gradient is -inv(A)^T g inv(A)^T.",
     raises="InvalidArgumentError: a singular matrix.",
     example="""
@@ -533,7 +687,7 @@ svd_op = general("svd", _lapack(_svd_forward, "Svd", "SVD did not converge."), (
     """)
 def inv(input, adjoint=False, name=None):
     t = _square_matrices(input, "inv")
-    return apply(inv_op, (np.swapaxes(t, -1, -2) if adjoint else t,))
+    return apply(inv_op, (_conj_if_complex(np.swapaxes(t, -1, -2)) if adjoint else t,))
 
 
 @op_doc(
@@ -542,7 +696,7 @@ def inv(input, adjoint=False, name=None):
     numpy="``numpy.linalg.det``",
     returns="A Tensor (...,): one determinant per matrix.",
     args={"input": ("Tensor, Variable or array-like", "a square matrix or a batch of them (..., M, M).")},
-    dtypes="float32 and float64.",
+    dtypes="float32, float64, complex64, complex128 (complex: conjugate transposes throughout).",
     derivative="d det(A) / dA = det(A) inv(A)^T.",
     example="""
         >>> tg.linalg.det([[2.0, 1.0], [1.0, 3.0]])
@@ -557,7 +711,7 @@ def det(input, name=None):
     numpy="``numpy.linalg.slogdet``",
     returns="A tuple (sign, log_abs_det) of Tensors (...,).",
     args={"input": ("Tensor, Variable or array-like", "a square matrix or a batch of them (..., M, M).")},
-    dtypes="float32 and float64.",
+    dtypes="float32, float64, complex64, complex128 (complex: conjugate transposes throughout).",
     derivative="d log|det A| / dA = inv(A)^T; the sign has no gradient.",
     example="""
         >>> sign, logdet = tg.linalg.slogdet([[2.0, 0.0], [0.0, -3.0]])
@@ -576,7 +730,7 @@ def slogdet(input, name=None):
     args={"matrix": ("Tensor, Variable or array-like", "(..., M, M) matrices."),
           "rhs": ("Tensor, Variable or array-like", "(..., M, K) right-hand sides."),
           "adjoint": ("bool", "solve with matrix's conjugate transpose.")},
-    dtypes="float32 and float64.",
+    dtypes="float32, float64, complex64, complex128 (complex: conjugate transposes throughout).",
     derivative="d/d rhs = solve(A^T, g); d/dA = -solve(A^T, g) @ X^T.",
     raises="InvalidArgumentError: a singular matrix or mismatched shapes.",
     example="""
@@ -593,6 +747,9 @@ def solve(matrix, rhs, adjoint=False, name=None):
     if len(sb) < 2 or sb[-2] != sa[-1]:
         raise InvalidArgumentError(f"solve: input matrix and rhs are incompatible: {list(sa)} vs {list(sb)} "
                                    f"(rhs must be (..., {sa[-1]}, K)) [Op:MatrixSolve]")
+    if adjoint and _is_complex(a):
+        # solve_op is holomorphic in A only without the adjoint: conjugate-transpose A as an op instead.
+        return apply(solve_op, (np.conjugate(np.swapaxes(a, -1, -2)), b), (False,))
     return apply(solve_op, (a, b), (bool(adjoint),))
 
 
@@ -601,7 +758,7 @@ def solve(matrix, rhs, adjoint=False, name=None):
     numpy="``numpy.linalg.cholesky``",
     returns="A Tensor of input's shape: lower-triangular L with L @ L^T = input.",
     args={"input": ("Tensor, Variable or array-like", "symmetric positive-definite matrices (..., M, M).")},
-    dtypes="float32 and float64.",
+    dtypes="float32, float64, complex64, complex128 (complex: conjugate transposes throughout).",
     derivative="TensorFlow's symmetric formula, from L and inv(L): the gradient with respect to a symmetric "
                "perturbation of the input.",
     raises="InvalidArgumentError: a matrix that is not positive definite.",
@@ -622,7 +779,7 @@ def cholesky(input, name=None):
     numpy="``numpy.linalg.eigh``",
     returns="A tuple (e, v): e (..., M) ascending, v (..., M, M) with the eigenvectors as columns.",
     args={"tensor": ("Tensor, Variable or array-like", "symmetric matrices (..., M, M).")},
-    dtypes="float32 and float64.",
+    dtypes="float32, float64, complex64, complex128 (complex: conjugate transposes throughout).",
     derivative="d e_i = v_i^T dA v_i; the eigenvectors' gradient has factors 1 / (e_j - e_i), so it needs distinct "
                "eigenvalues.",
     example="""
@@ -642,7 +799,7 @@ def eigh(tensor, name=None):
     numpy="``numpy.linalg.eigvalsh``",
     returns="A Tensor (..., M).",
     args={"tensor": ("Tensor, Variable or array-like", "symmetric matrices (..., M, M).")},
-    dtypes="float32 and float64.",
+    dtypes="float32, float64, complex64, complex128 (complex: conjugate transposes throughout).",
     derivative="d e_i / dA = v_i v_i^T (v_i: the unit eigenvector of e_i).",
     example="""
         >>> tg.linalg.eigvalsh([[2.0, 1.0], [1.0, 2.0]])
@@ -659,26 +816,23 @@ def eigvalsh(tensor, name=None):
     args={"tensor": ("Tensor, Variable or array-like", "matrices (..., M, N)."),
           "full_matrices": ("bool", "full-size u and v instead of K columns."),
           "compute_uv": ("bool", "also return u and v.")},
-    dtypes="float32 and float64.",
+    dtypes="float32, float64, complex64, complex128 (complex: conjugate transposes throughout).",
     derivative="d s_i / dA = u_i v_i^T; gradients through u and v need distinct (and, for non-square matrices, "
                "non-zero) singular values.",
-    raises="NotImplementedError: complex input.",
     example="""
         >>> tg.linalg.svd([[3.0, 0.0], [0.0, 4.0]], compute_uv=False)
         <tapegrad.Tensor: shape=(2,), dtype=float32, numpy=array([4., 3.], dtype=float32)>
     """)
 def svd(tensor, full_matrices=False, compute_uv=True, name=None):
-    """tf.linalg.svd: s (descending), or (s, u, v) with a = u @ diag(s) @ v^T.
+    """tf.linalg.svd: s (descending), or (s, u, v) with a = u @ diag(s) @ v^H.
     Gradients through u or v need distinct (and, for non-square matrices,
     non-zero) singular values; a clear error says so otherwise."""
     t = as_tensor(tensor)
     s_ = shape_of(t)
     if len(s_) < 2:
         raise InvalidArgumentError(f"svd: input must have rank >= 2, got shape {list(s_)}")
-    if np.result_type(t._value).kind == "c":
-        raise NotImplementedError("tapegrad.linalg.svd: complex inputs are not supported")
-    if np.result_type(t._value).kind != "f":
-        raise InvalidArgumentError(f"svd: input must be a float tensor, got {np.result_type(t._value)}")
+    if np.result_type(t._value).kind not in "fc":
+        raise InvalidArgumentError(f"svd: input must be a float or complex tensor, got {np.result_type(t._value)}")
     s, u, v = apply(svd_op, (t,), (bool(full_matrices),))
     return (s, u, v) if compute_uv else s
 
@@ -689,7 +843,7 @@ def _np_svd(a, full_matrices=True, compute_uv=True, hermitian=False):
     if not compute_uv:
         return r
     s, u, v = r
-    return u, s, np.swapaxes(v, -1, -2)
+    return u, s, _adjoint(v)
 
 
 numpy_function(np.linalg.inv)(lambda a: inv(a))
@@ -785,13 +939,14 @@ def trace(x, name=None):
     tf="``tf.norm``",
     numpy="``numpy.linalg.norm``",
     returns="A Tensor: the input reduced over `axis`.",
-    args={"ord": ("'euclidean', 'fro', 1, 2, numpy.inf or a number p > 0", "which norm."),
+    args={"ord": ("'euclidean', 'fro', 'nuc', a number, numpy.inf or -numpy.inf", "which norm (see above)."),
           "axis": ("int, pair of ints or None", "None: the whole tensor as a vector; an int: vectors along it; a "
                                                 "pair: matrices."),
           "keepdims": ("bool or None", "keep the reduced axes with length 1.")},
-    dtypes="float16, float32, float64.",
+    dtypes="float16, float32, float64, complex64, complex128 (complex: of |x|; 'nuc', 2 and -2 through the SVD "
+           "of float32 to complex128 matrices).",
     derivative="for the euclidean norm x / norm(x) (nan at x = 0, as in TensorFlow); the other orders differentiate "
-               "their composition.",
+               "their composition (through the singular values for 'nuc', 2 and -2); ord=0 has none.",
     raises="ValueError: an unsupported ord or axis.",
     example="""
         >>> tg.norm([3.0, 4.0])
@@ -802,41 +957,59 @@ def trace(x, name=None):
 def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):
     """tf.norm / tf.linalg.norm, composed like TensorFlow's (so the gradient
     at the zero vector is nan too).  Vector norms (axis None or an int):
-    'euclidean' (= 'fro'), 1, 2, np.inf or any p > 0.  Matrix norms (axis a
-    pair): 'euclidean'/'fro', 1, 2 (largest singular value), np.inf."""
+    'euclidean' (= 'fro'), any p != 0 (sum |x|**p)**(1/p) (1, 2, negative p),
+    np.inf (max |x|), -np.inf (min |x|), 0 (the number of non-zeros, no
+    gradient).  Matrix norms (axis a pair): 'euclidean'/'fro', 'nuc' (sum of
+    singular values), 1 / -1 (largest / smallest column sum of |x|), np.inf /
+    -np.inf (row sums), 2 / -2 (largest / smallest singular value).  Complex
+    inputs use |x|."""
     x = as_tensor(tensor)
     keepdims = bool(keepdims)
     nd = ndim_of(x)
+    cplx = _is_complex(x)
     if isinstance(axis, (list, tuple)) and len(axis) == 2:
         a0, a1 = (neg_axis(a, nd, "norm") % nd for a in axis)
         if a0 == a1:
             raise ValueError(f"norm: the two axes of a matrix norm must differ, got {axis}")
         if ord in ("euclidean", "fro"):
-            return math_ops.sqrt(reduce_sum(x * x, axis=(a0, a1), keepdims=keepdims))
-        if ord in (1, np.inf):
-            rows, cols = (a0, a1) if ord == 1 else (a1, a0)
-            r = reduce_max(reduce_sum(math_ops.abs(x), axis=rows, keepdims=True), axis=cols, keepdims=True)
-        elif ord == 2:
+            return math_ops.sqrt(reduce_sum(_squared_modulus(x, cplx), axis=(a0, a1), keepdims=keepdims))
+        if isinstance(ord, (int, float, np.number)) and not isinstance(ord, bool) and abs(ord) in (1, np.inf):
+            rows, cols = (a0, a1) if abs(ord) == 1 else (a1, a0)
+            pick = reduce_max if ord > 0 else reduce_min
+            r = pick(reduce_sum(math_ops.abs(x), axis=rows, keepdims=True), axis=cols, keepdims=True)
+        elif ord in (2, -2, "nuc") and not isinstance(ord, bool):
             perm = [i for i in range(nd) if i not in (a0, a1)] + [a0, a1]
             s = svd(transpose(x, perm), compute_uv=False)
-            r = reduce_max(s, axis=-1, keepdims=True)
+            pick = reduce_sum if ord == "nuc" else reduce_max if ord == 2 else reduce_min
+            r = pick(s, axis=-1, keepdims=True)
             r = reshape(r, [1 if i in (a0, a1) else d for i, d in enumerate(shape_of(x))])
         else:
-            raise ValueError(f"norm: ord={ord!r} is not a supported matrix norm; use 'euclidean', 'fro', 1, 2 or "
-                             f"np.inf")
+            raise ValueError(f"norm: ord={ord!r} is not a supported matrix norm; use 'euclidean', 'fro', 'nuc', "
+                             f"1, -1, 2, -2, np.inf or -np.inf")
         return r if keepdims else reshape(r, [d for i, d in enumerate(shape_of(r)) if i not in (a0, a1)])
     if axis is not None and not isinstance(axis, (int, np.integer)):
         raise ValueError(f"norm: axis must be None, an int or a pair of ints, got {axis!r}")
-    if ord in ("euclidean", "fro", 2, 2.0):
-        return math_ops.sqrt(reduce_sum(x * x, axis=axis, keepdims=keepdims))
+    if ord in ("euclidean", "fro", 2, 2.0) and not isinstance(ord, bool):
+        return math_ops.sqrt(reduce_sum(_squared_modulus(x, cplx), axis=axis, keepdims=keepdims))
+    if not isinstance(ord, (int, float, np.number)) or isinstance(ord, bool):
+        raise ValueError(f"norm: ord={ord!r} is not a supported vector norm; use 'euclidean', a number, np.inf "
+                         f"or -np.inf")
     if ord in (1, 1.0):
         return reduce_sum(math_ops.abs(x), axis=axis, keepdims=keepdims)
     if ord == np.inf:
         return reduce_max(math_ops.abs(x), axis=axis, keepdims=keepdims)
-    if isinstance(ord, (int, float, np.number)) and not isinstance(ord, bool) and ord > 0:
-        return reduce_sum(math_ops.abs(x) ** ord, axis=axis, keepdims=keepdims) ** (1.0 / ord)
-    raise ValueError(f"norm: ord={ord!r} is not a supported vector norm; use 'euclidean', 1, 2, np.inf or a "
-                     f"positive number")
+    if ord == -np.inf:
+        return reduce_min(math_ops.abs(x), axis=axis, keepdims=keepdims)
+    if ord == 0:       # a count: piecewise constant, no gradient
+        v = np.asarray(x._value)
+        dt = np.finfo(v.dtype).dtype if v.dtype.kind in "fc" else np.float64
+        return _core.wrap(np.sum(v != 0, axis=axis, keepdims=keepdims).astype(dt))
+    return reduce_sum(math_ops.abs(x) ** ord, axis=axis, keepdims=keepdims) ** (1.0 / ord)
+
+
+def _squared_modulus(x, cplx):
+    # x * x for real x (TensorFlow's composition); |x|**2 = Re(x conj(x)) for complex x.
+    return np.real(x * np.conjugate(x)) if cplx else x * x
 
 
 @numpy_function(np.linalg.norm)
@@ -847,3 +1020,332 @@ def _np_norm(x, ord=None, axis=None, keepdims=False):
         return norm(x, "euclidean", axis=axis, keepdims=keepdims) if not matrix else \
             norm(x, "fro", axis=(-2, -1) if axis is None else axis, keepdims=keepdims)
     return norm(x, ord, axis=(-2, -1) if matrix and axis is None else axis, keepdims=keepdims)
+
+
+# ---- issue 9: multi_dot, pinv, eig ------------------------------------------------------------
+
+def _adjoint(x):
+    """The conjugate transpose of the last two axes (the transpose for real values), on either path."""
+    return _conj_if_complex(_swap(x))
+
+
+@op_doc(
+    tf="has none (``tf.linalg.matmul`` in a chain)",
+    numpy="``numpy.linalg.multi_dot``",
+    returns="A Tensor: the product; a 1-d first argument is a row vector and a 1-d last argument a column vector, "
+            "and their axes are dropped from the result, as in NumPy.",
+    args={"arrays": ("sequence of Tensors, Variables or array-likes", "the factors: 2-d, except the first and last "
+                                                                       "may be 1-d."),
+          "out": ("None", "NumPy's; only None is supported on tensors.")},
+    dtypes="every numeric dtype (one dtype for all factors); only floating and complex inputs get gradients.",
+    derivative="through the matmuls: each factor's gradient is the product of g with the other factors' "
+               "(conjugate) transposes.",
+    raises="ValueError: fewer than two factors, or a middle factor that is not 2-d.",
+    example="""
+        >>> tg.linalg.multi_dot([[1.0, 2.0], [[1.0, 0.0], [0.0, 2.0]], [3.0, 4.0]])
+        <tapegrad.Tensor: shape=(), dtype=float32, numpy=19.0>
+    """)
+@numpy_function(np.linalg.multi_dot)
+def multi_dot(arrays, *, out=None):
+    """numpy.linalg.multi_dot: the product of a chain of matrices, as matmuls from the left."""
+    if out is not None:
+        raise TypeError("tapegrad: out= is not supported on Tensors")
+    if len(arrays) < 2:
+        raise ValueError("Expecting at least two arrays.")
+    ts = _core.operands(arrays, "MultiDot")
+    first, last = ndim_of(ts[0]) == 1, ndim_of(ts[-1]) == 1
+    for t in ts[1:-1]:
+        if ndim_of(t) != 2:
+            raise ValueError(f"{ndim_of(t)}-dimensional array given. Array must be two-dimensional")
+    r = reshape(ts[0], (1, -1)) if first else ts[0]
+    for t in ts[1:-1]:
+        r = matmul(r, t)
+    r = matmul(r, reshape(ts[-1], (-1, 1)) if last else ts[-1])
+    s = shape_of(r)
+    return reshape(r, (() if first else s[:1]) + (() if last else s[1:]))
+
+
+def _pinv_forward(a, rcond):
+    return np.linalg.pinv(a, rcond=rcond)
+
+
+def _pinv_parts(ans, a):
+    m, n = shape_of(a)[-2:]
+    dt = np.result_type(raw(ans))
+    return np.eye(m, dtype=dt) - _mm(a, ans), np.eye(n, dtype=dt) - _mm(ans, a)
+
+
+def _pinv_vjp(g, ans, a, rcond):
+    # Differentiating P = pinv(A) at constant rank (Golub and Pereyra):
+    # dP = -P dA P + P P^H dA^H (I - A P) + (I - P A) dA^H P^H P, whose adjoint is below.
+    p, ph = ans, _adjoint(ans)
+    left, right = _pinv_parts(ans, a)
+    gh = _adjoint(g)
+    return (-_mm(ph, _mm(g, ph)) + _mm(left, _mm(gh, _mm(p, ph))) + _mm(ph, _mm(p, _mm(gh, right))))
+
+
+def _pinv_jvp(t, ans, a, rcond):
+    p, ph = ans, _adjoint(ans)
+    left, right = _pinv_parts(ans, a)
+    th = _adjoint(t)
+    return -_mm(p, _mm(t, p)) + _mm(p, _mm(ph, _mm(th, left))) + _mm(right, _mm(th, _mm(ph, p)))
+
+
+pinv_op = general("pinv", _pinv_forward, (_pinv_vjp,), save="x,ans", jvps=(_pinv_jvp,))
+
+
+@op_doc(
+    summary="The Moore-Penrose pseudo-inverse of (a batch of) matrices, from the SVD: singular values below "
+            "rcond times the largest count as zero.",
+    tf="``tf.linalg.pinv``",
+    numpy="``numpy.linalg.pinv``",
+    returns="A Tensor (..., N, M) for input (..., M, N).",
+    args={"a": ("Tensor, Variable or array-like", "matrices (..., M, N)."),
+          "rcond": ("float or None", "the cutoff; None: TensorFlow's 10 * max(M, N) * eps."),
+          "validate_args": ("bool", "accepted for TensorFlow compatibility; ignored.")},
+    dtypes="float32, float64, complex64, complex128.",
+    derivative="at constant rank, dP = -P dA P + P P^H dA^H (I - A P) + (I - P A) dA^H P^H P; the gradient is "
+               "its adjoint. It does not exist where a singular value crosses the cutoff (the rank changes).",
+    raises="InvalidArgumentError: an input of rank < 2.",
+    example="""
+        >>> tg.linalg.pinv([[2.0, 0.0], [0.0, 0.0]])
+        <tapegrad.Tensor: shape=(2, 2), dtype=float32, numpy=
+        array([[0.5, 0. ],
+               [0. , 0. ]], dtype=float32)>
+    """)
+def pinv(a, rcond=None, validate_args=False, name=None):
+    t = as_tensor(a)
+    s = shape_of(t)
+    if len(s) < 2:
+        raise InvalidArgumentError(f"pinv: input must have rank >= 2, got shape {list(s)}")
+    dt = np.result_type(t._value)
+    if dt.kind not in "fc":
+        raise InvalidArgumentError(f"pinv: input must be a float or complex tensor, got {dt}")
+    if rcond is None:
+        rcond = 10 * max(s[-2:]) * np.finfo(dt).eps
+    return apply(pinv_op, (t,), (float(rcond),))
+
+
+numpy_function(np.linalg.pinv)(lambda a, rcond=None, hermitian=False, *, rtol=None:
+                               pinv(a, 1e-15 if rcond is None and rtol is None else rtol if rcond is None else rcond))
+
+
+def _eig_forward(a):
+    e, v = np.linalg.eig(a)
+    cdt = np.result_type(a, np.complex64)
+    return e.astype(cdt, copy=False), v.astype(cdt, copy=False)
+
+
+def _eig_vjp(g, ans, a):
+    # TensorFlow's rule for A = V diag(e) V^-1 with unit-norm columns of V: the gradient is
+    # V^-H (diag(g_e) + conj(F) o (V^H g_V - V^H V diag(Re(diag(V^H g_V))))) V^H, F_ij = 1 / (e_j - e_i).
+    ge, gv = g
+    e, v = ans
+    n = shape_of(v)[-1]
+    cdt = np.result_type(raw(v))
+    eye = np.eye(n, dtype=cdt)
+    vh = _adjoint(v)
+    inner = 0
+    if ge is not None:
+        inner = np.expand_dims(ge, -1) * eye
+    if gv is not None:
+        f = np.conjugate(_separation(e, "eigenvectors", "eig", "repeated eigenvalues"))
+        vgv = _mm(vh, gv)
+        diag_real = math_ops.as_dtype(np.real(vgv), cdt) * eye
+        inner = inner + f * (vgv - _mm(_mm(vh, v), diag_real))
+    grad = call(solve_op, vh, _mm(inner, vh), params=(False,))
+    return grad if _is_complex(a) else np.real(grad)
+
+
+def _eig_jvp(t, ans, a):
+    e, v = ans
+    n = shape_of(v)[-1]
+    cdt = np.result_type(raw(v))
+    m = call(solve_op, v, _mm(math_ops.as_dtype(t, cdt), v), params=(False,))       # V^-1 dA V
+    eye = np.eye(n, dtype=cdt)
+    de = np.sum(m * eye, axis=-1)
+    dv = _mm(v, _separation(e, "eigenvectors", "eig", "repeated eigenvalues") * m)
+    # Keep the columns unit-norm: remove each column's component Re(v_i^H dv_i) v_i.
+    return de, dv - v * math_ops.as_dtype(np.real(np.sum(np.conjugate(v) * dv, axis=-2, keepdims=True)), cdt)
+
+
+eig_op = general("eig", _lapack(_eig_forward, "Eig", "Eigen decomposition was not successful."), (_eig_vjp,),
+                 save="x,ans", n_out=2, jvps=(_eig_jvp,))
+
+
+@op_doc(
+    summary="The eigenvalues and eigenvectors of general square matrices (complex in general).",
+    tf="``tf.linalg.eig``",
+    numpy="``numpy.linalg.eig`` (which returns real arrays when every eigenvalue is real)",
+    returns="A tuple (e, v) of complex Tensors: e (..., M) in LAPACK's order, v (..., M, M) with unit-norm "
+            "eigenvectors as columns.",
+    args={"tensor": ("Tensor, Variable or array-like", "square matrices (..., M, M).")},
+    dtypes="float32, float64 (complex64, complex128 results), complex64, complex128.",
+    derivative="d e = diag(V^-1 dA V); dV = V (F o (V^-1 dA V)) made unit-norm again, F_ij = 1 / (e_j - e_i). "
+               "An eigenvector is only defined up to a phase, so only losses that do not depend on that phase "
+               "(|v|, eigenvalues, projectors) have a meaningful gradient; through the eigenvectors the gradient "
+               "needs distinct eigenvalues (InvalidArgumentError otherwise). For a real input the gradient is "
+               "the real part.",
+    example="""
+        >>> e, v = tg.linalg.eig([[2.0, 0.0], [0.0, 3.0]])
+        >>> e
+        <tapegrad.Tensor: shape=(2,), dtype=complex64, numpy=array([2.+0.j, 3.+0.j], dtype=complex64)>
+    """)
+def eig(tensor, name=None):
+    """(eigenvalues, eigenvectors as columns), complex."""
+    t = as_tensor(tensor)
+    s = shape_of(t)
+    if len(s) < 2 or s[-1] != s[-2]:
+        raise InvalidArgumentError(f"eig: input must be a square matrix or a stack of them, got shape {list(s)}")
+    if np.result_type(t._value).kind not in "fc":
+        raise InvalidArgumentError(f"eig: input must be a float or complex tensor, got {np.result_type(t._value)}")
+    return apply(eig_op, (t,))
+
+
+@op_doc(
+    summary="The eigenvalues of general square matrices (complex).",
+    tf="``tf.linalg.eigvals``",
+    numpy="``numpy.linalg.eigvals``",
+    returns="A complex Tensor (..., M).",
+    args={"tensor": ("Tensor, Variable or array-like", "square matrices (..., M, M).")},
+    dtypes="float32, float64, complex64, complex128.",
+    derivative="d e_i = (V^-1 dA V)_ii.",
+    example="""
+        >>> tg.linalg.eigvals([[2.0, 0.0], [0.0, 3.0]])
+        <tapegrad.Tensor: shape=(2,), dtype=complex64, numpy=array([2.+0.j, 3.+0.j], dtype=complex64)>
+    """)
+def eigvals(tensor, name=None):
+    return eig(tensor)[0]
+
+
+@numpy_function(np.linalg.eig)
+def _np_eig(a):
+    # NumPy returns real arrays when every eigenvalue of a real matrix is real; so do we (their real parts).
+    e, v = eig(a)
+    if np.result_type(as_tensor(a)._value).kind != "c" and not np.any(np.imag(e._value)):
+        return np.real(e), np.real(v)
+    return e, v
+
+
+@numpy_function(np.linalg.eigvals)
+def _np_eigvals(a):
+    return _np_eig(a)[0]
+
+
+# ---- QR ---------------------------------------------------------------------------------------
+
+def _qr_forward(a, full_matrices):
+    return tuple(np.linalg.qr(a, mode="complete" if full_matrices else "reduced"))
+
+
+def _right_solve(x, r):
+    """x @ inv(r)^H, on either path."""
+    return _adjoint(call(solve_op, r, _adjoint(x), params=(False,)))
+
+
+def _qr_grad_deep(q, r, gq, gr):
+    # TensorFlow's rule for M >= N (reduced) and square matrices, with its complex correction (R's
+    # diagonal is real, which fixes the phase of each column of Q).
+    qgq = _mm(_adjoint(q), gq)
+    rgr = _mm(r, _adjoint(gr))
+    n = shape_of(r)[-1]
+    lower = (qgq - _adjoint(qgq) + rgr - _adjoint(rgr)) * np.tril(np.ones((n, n), dtype=np.result_type(raw(r))))
+    grad = _mm(q, gr + _right_solve(lower, r)) + _right_solve(gq - _mm(q, qgq), r)
+    if _is_complex(q):
+        d = (rgr - _adjoint(qgq)) * np.eye(n, dtype=np.result_type(raw(r)))
+        correction = d - math_ops.as_dtype(np.real(d), np.result_type(raw(r)))
+        grad = grad + _right_solve(_mm(q, _adjoint(correction)), r)
+    return grad
+
+
+def _qr_parts(g, ans):
+    gq, gr = g
+    q, r = ans
+    return q, r, (np.zeros_like(q) if gq is None else gq), (np.zeros_like(r) if gr is None else gr)
+
+
+def _full_q_check(a, full_matrices):
+    m, n = shape_of(a)[-2:]
+    if full_matrices and m > n:
+        raise NotImplementedError("tapegrad.linalg.qr: the gradient with full_matrices=True is not defined for a "
+                                  "matrix with more rows than columns (Q's extra columns are not unique); use "
+                                  "full_matrices=False")
+    return m, n
+
+
+def _qr_vjp(g, ans, a, full_matrices):
+    q, r, gq, gr = _qr_parts(g, ans)
+    m, n = _full_q_check(a, full_matrices)
+    if m >= n:
+        return _qr_grad_deep(q, r, gq, gr)
+    # Wide: A = [X | Y] with X = Q R1 square and R2 = Q^H Y (TensorFlow's split).
+    y, r1, gr2 = a[..., :, m:], r[..., :, :m], gr[..., :, m:]
+    gx = _qr_grad_deep(q, r1, gq + _mm(y, _adjoint(gr2)), gr[..., :, :m])
+    return np.concatenate([gx, _mm(q, gr2)], axis=-1)
+
+
+def _qr_tangent_deep(t, q, r):
+    # Q^H dA R^-1 = Omega + dR R^-1, Omega anti-Hermitian, dR R^-1 upper triangular with a real diagonal.
+    n = shape_of(r)[-1]
+    dt = np.result_type(raw(r))
+    c = _adjoint(call(solve_op, _adjoint(r), _adjoint(_mm(_adjoint(q), t)), params=(False,)))     # Q^H dA R^-1
+    low = c * np.tril(np.ones((n, n), dtype=dt), -1)
+    omega = low - _adjoint(low)
+    if _is_complex(c):
+        omega = omega + 1j * math_ops.as_dtype(np.imag(c * np.eye(n, dtype=dt)), dt)
+    dr = _mm(c - omega, r)
+    dq = _adjoint(call(solve_op, _adjoint(r), _adjoint(t), params=(False,))) - _mm(q, c - omega)
+    return dq, dr
+
+
+def _qr_jvp(t, ans, a, full_matrices):
+    q, r = ans
+    m, n = _full_q_check(a, full_matrices)
+    if m >= n:
+        return _qr_tangent_deep(t, q, r)
+    dq, dr1 = _qr_tangent_deep(t[..., :, :m], q, r[..., :, :m])
+    dr2 = _mm(_adjoint(dq), a[..., :, m:]) + _mm(_adjoint(q), t[..., :, m:])
+    return dq, np.concatenate([dr1, dr2], axis=-1)
+
+
+qr_op = general("qr", _lapack(_qr_forward, "Qr", "QR decomposition was not successful."), (_qr_vjp,), save="x,ans",
+                n_out=2, jvps=(_qr_jvp,))
+
+
+@op_doc(
+    summary="The QR decomposition of (a batch of) matrices: Q with orthonormal columns, R upper triangular.",
+    tf="``tf.linalg.qr``",
+    numpy="``numpy.linalg.qr`` (mode 'reduced' or 'complete')",
+    returns="A tuple (q, r): q (..., M, K), r (..., K, N) with K = min(M, N) (full_matrices: q (..., M, M), r "
+            "(..., M, N)).",
+    args={"input": ("Tensor, Variable or array-like", "matrices (..., M, N)."),
+          "full_matrices": ("bool", "square q (the gradient then needs M <= N, as in TensorFlow).")},
+    dtypes="float32, float64, complex64, complex128 (complex: conjugate transposes; R's diagonal is real).",
+    derivative="TensorFlow's: with C = Q^H dA R^-1, dQ = Q Omega + (I - Q Q^H) dA R^-1 and dR = (C - Omega) R, "
+               "Omega the anti-Hermitian matrix that makes dR upper triangular with a real diagonal; wide matrices "
+               "split A = [X | Y]. The derivative needs a full-rank leading square block (R invertible).",
+    raises="NotImplementedError: the gradient with full_matrices=True and M > N (TensorFlow's limit too).",
+    example="""
+        >>> q, r = tg.linalg.qr([[3.0, 0.0], [4.0, 1.0]])
+        >>> r
+        <tapegrad.Tensor: shape=(2, 2), dtype=float32, numpy=
+        array([[-5. , -0.8],
+               [ 0. ,  0.6]], dtype=float32)>
+    """)
+def qr(input, full_matrices=False, name=None):
+    t = as_tensor(input)
+    s = shape_of(t)
+    if len(s) < 2:
+        raise InvalidArgumentError(f"qr: input must have rank >= 2, got shape {list(s)}")
+    if np.result_type(t._value).kind not in "fc":
+        raise InvalidArgumentError(f"qr: input must be a float or complex tensor, got {np.result_type(t._value)}")
+    return apply(qr_op, (t,), (bool(full_matrices),))
+
+
+@numpy_function(np.linalg.qr)
+def _np_qr(a, mode="reduced"):
+    if mode not in ("reduced", "complete", "r"):
+        raise ValueError(f"tapegrad: numpy.linalg.qr on Tensors supports mode 'reduced', 'complete' or 'r', got "
+                         f"{mode!r}")
+    q, r = qr(a, full_matrices=mode == "complete")
+    return r if mode == "r" else (q, r)

@@ -16,7 +16,20 @@ from tapegrad._core import Tensor, Variable
 from tapegrad.errors import InvalidArgumentError
 from tapegrad.ops import array_ops
 from tapegrad.ops._docs import op_doc
-from tapegrad.ops._registry import BINARY, UNARY, X, Y, binary, call, general, nondiff, numpy_function, raw, unary
+from tapegrad.ops._registry import (
+    BINARY,
+    UNARY,
+    X,
+    Y,
+    binary,
+    call,
+    conjugated,
+    general,
+    nondiff,
+    numpy_function,
+    raw,
+    unary,
+)
 from tapegrad.ops._shapes import ndim_of, shape_of, unbroadcast
 
 # Binary forwards are Python's operators, not the ufuncs: same NumPy semantics,
@@ -42,11 +55,12 @@ subtract = binary("subtract", operator.sub, lambda g, ans, x, y: g, lambda g, an
 multiply = binary("multiply", operator.mul,
                   lambda g, ans, x, y: g * y,
                   lambda g, ans, x, y: g * x, save="x", reads=(Y, X), ufunc=np.multiply,
-                  doc="x * y, elementwise with broadcasting (the ``*`` operator).",
+                  holomorphic=True, doc="x * y, elementwise with broadcasting (the ``*`` operator).",
                   grad="d/dx = y, d/dy = x", at=(1.5, 2.0), gives="3.0 2.0 1.5", dtypes="numeric")
 truediv = binary("truediv", operator.truediv,
                  lambda g, ans, x, y: g / y,
                  lambda g, ans, x, y: g * (-x / y / y), save="x", reads=(Y, X | Y), ufunc=np.true_divide,
+                 holomorphic=True,
                  doc="x / y, elementwise with broadcasting (the ``/`` operator; ``divide`` is the same op).",
                  grad="d/dx = 1 / y, d/dy = -x / y**2", at=(1.5, 2.0), gives="0.75 0.5 -0.375", dtypes="divide")
 divide = truediv
@@ -60,11 +74,32 @@ mod = binary("mod", operator.mod,
                  "``floormod``).",
              grad="d/dx = 1, d/dy = -floor(x / y)", at=(7.5, 2.0), gives="1.5 1.0 -3.0", dtypes="real",
              tf="tf.math.floormod")
-pow = binary("pow", operator.pow,                                        # noqa: A001 - TensorFlow's name
-             lambda g, ans, x, y: g * y * x ** (y - 1),
+def _power(x, y):
+    try:
+        return operator.pow(x, y)
+    except ValueError as e:
+        # NumPy's ValueError; TensorFlow's kernel raises InvalidArgumentError.
+        if "negative integer powers" in str(e):
+            raise InvalidArgumentError("Integers to negative integer powers are not allowed [Op:Pow]") from None
+        raise
+
+
+def _pow_grad_x(g, ans, x, y):
+    return g * y * x ** (y - 1)
+
+
+def _pow_complex_grad_y(g, ans, x, y):
+    # TensorFlow's complex rule: conj(x**y * log(x)), taken as 0 where x == 0.
+    nonzero = x != 0
+    log_x = np.where(nonzero, np.log(np.where(nonzero, x, 1)), 0)
+    return g * np.conjugate(ans * log_x)
+
+
+pow = binary("pow", _power,                                              # noqa: A001 - TensorFlow's name
+             _pow_grad_x,
              # TensorFlow: bases <= 0 contribute nothing to the exponent's gradient.
              lambda g, ans, x, y: g * ans * np.where(x > 0, np.log(np.where(x > 0, x, 1)), 0),
-             save="x,ans", ufunc=np.power,
+             save="x,ans", ufunc=np.power, cvjps=(conjugated(_pow_grad_x), _pow_complex_grad_y),
              doc="x ** y, elementwise with broadcasting (the ``**`` operator).",
              grad="d/dx = y * x**(y - 1), d/dy = x**y * log(x), taken as 0 where x <= 0 (as in TensorFlow)",
              at=(1.5, 2.0), gives="2.25 3.0 0.9122965", dtypes="numeric")
@@ -103,80 +138,94 @@ def _erf(x):
 negative = unary("negative", np.negative, lambda g, ans, x: -g, ufunc=np.negative,
                  doc="-x, elementwise (the unary ``-`` operator).",
                  grad="-1", at=1.5, gives="-1.5 -1.0", dtypes="numeric")
-abs = unary("abs", np.abs, lambda g, ans, x: g * np.sign(x), save="x", ufunc=np.absolute,  # noqa: A001
+def _abs_vjp(g, ans, x):
+    if raw(x).dtype.kind != "c":           # a tensor's value is an ndarray or a NumPy scalar
+        return g * np.sign(x)
+    # |z| of a complex z: dL/dRe z + i dL/dIm z = g z / |z| (0 at z = 0), written with
+    # differentiable ops (sign's own gradient is zero, which is wrong for complex z).
+    m, dt = np.abs(x), np.result_type(raw(x))
+    return as_dtype(g, dt) * x / as_dtype(np.where(m == 0, 1, m), dt)
+
+
+def _abs_complex_jvp(t, ans, x):
+    m = np.abs(x)
+    return np.real(np.conjugate(x) * t) / np.where(m == 0, 1, m)
+
+
+abs = unary("abs", np.abs, _abs_vjp, save="x", ufunc=np.absolute, cjvp=_abs_complex_jvp,  # noqa: A001
             doc="The absolute value of x, elementwise (for complex x, the modulus).",
             grad="sign(x) (0 at x = 0)", at=-1.5, gives="1.5 -1.0", dtypes="numeric")
 sign = unary("sign", np.sign, _zeros, ufunc=np.sign,
              doc="-1, 0 or 1 by the sign of x, elementwise.",
              grad="0 (a zero gradient, as in TensorFlow)", at=-1.5, gives="-1.0 0.0", dtypes="numeric")
 exp = unary("exp", np.exp, lambda g, ans, x: g * ans, save="ans", scalar=math.exp, ufunc=np.exp,
-            doc="e ** x, elementwise.",
+            holomorphic=True, doc="e ** x, elementwise.",
             grad="exp(x)", at=0.5, gives="1.6487212 1.6487212", dtypes="float_complex")
 expm1 = unary("expm1", np.expm1, lambda g, ans, x: g * np.exp(x), save="x", scalar=math.expm1, ufunc=np.expm1,
-              doc="exp(x) - 1, elementwise, accurate for small x.",
+              holomorphic=True, doc="exp(x) - 1, elementwise, accurate for small x.",
               grad="exp(x)", at=0.5, gives="0.6487213 1.6487212", dtypes="float_complex")
 log = unary("log", np.log, lambda g, ans, x: g / x, save="x", scalar=math.log, ufunc=np.log,
-            doc="The natural logarithm, elementwise (log(0) is -inf, a negative x gives nan).",
+            holomorphic=True, doc="The natural logarithm, elementwise (log(0) is -inf, a negative x gives nan).",
             grad="1 / x", at=0.5, gives="-0.6931472 2.0", dtypes="float_complex")
 log1p = unary("log1p", np.log1p, lambda g, ans, x: g / (1 + x), save="x", scalar=math.log1p, ufunc=np.log1p,
-              doc="log(1 + x), elementwise, accurate for small x.",
+              holomorphic=True, doc="log(1 + x), elementwise, accurate for small x.",
               grad="1 / (1 + x)", at=0.5, gives="0.4054651 0.6666667", dtypes="float_complex")
 log2 = unary("log2", np.log2, lambda g, ans, x: g / (x * math.log(2)), save="x", scalar=math.log2, ufunc=np.log2,
-             doc="The base-2 logarithm, elementwise.",
+             holomorphic=True, doc="The base-2 logarithm, elementwise.",
              grad="1 / (x * log(2))", at=0.5, gives="-1.0 2.88539", dtypes="float_complex")
 sqrt = unary("sqrt", np.sqrt, lambda g, ans, x: g * 0.5 / ans, save="ans", scalar=math.sqrt, ufunc=np.sqrt,
-             doc="The square root, elementwise.",
+             holomorphic=True, doc="The square root, elementwise.",
              grad="0.5 / sqrt(x) (inf at x = 0)", at=0.25, gives="0.5 1.0", dtypes="float_complex")
 rsqrt = unary("rsqrt", lambda x: 1 / np.sqrt(x), lambda g, ans, x: g * -0.5 * ans * ans * ans, save="ans",
-              doc="1 / sqrt(x), elementwise.",
+              holomorphic=True, doc="1 / sqrt(x), elementwise.",
               grad="-0.5 * x**-1.5", at=0.25, gives="2.0 -4.0", dtypes="float_complex")
 square = unary("square", np.square, lambda g, ans, x: g * (2 * x), save="x", ufunc=np.square,
-               doc="x * x, elementwise.",
+               holomorphic=True, doc="x * x, elementwise.",
                grad="2 * x", at=1.5, gives="2.25 3.0", dtypes="numeric")
 reciprocal = unary("reciprocal", np.reciprocal, lambda g, ans, x: -g * ans * ans, save="ans", ufunc=np.reciprocal,
-                   doc="1 / x, elementwise.",
+                   holomorphic=True, doc="1 / x, elementwise.",
                    grad="-1 / x**2", at=0.5, gives="2.0 -4.0", dtypes="numeric")
 sin = unary("sin", np.sin, lambda g, ans, x: g * np.cos(x), save="x", scalar=math.sin, ufunc=np.sin,
-            doc="The sine of x (in radians), elementwise.",
+            holomorphic=True, doc="The sine of x (in radians), elementwise.",
             grad="cos(x)", at=0.5, gives="0.47942555 0.87758255", dtypes="float_complex")
 cos = unary("cos", np.cos, lambda g, ans, x: -g * np.sin(x), save="x", scalar=math.cos, ufunc=np.cos,
-            doc="The cosine of x (in radians), elementwise.",
+            holomorphic=True, doc="The cosine of x (in radians), elementwise.",
             grad="-sin(x)", at=0.5, gives="0.87758255 -0.47942555", dtypes="float_complex")
 tan = unary("tan", np.tan, lambda g, ans, x: g * np.square(np.reciprocal(np.cos(x))), save="x", scalar=math.tan,
             ufunc=np.tan,
-            doc="The tangent of x (in radians), elementwise.",
+            holomorphic=True, doc="The tangent of x (in radians), elementwise.",
             grad="1 / cos(x)**2", at=0.5, gives="0.5463025 1.2984464", dtypes="float_complex")
 asin = unary("asin", np.arcsin, lambda g, ans, x: g / np.sqrt(1 - x * x), save="x", scalar=math.asin,
              ufunc=np.arcsin,
-             doc="The inverse sine, elementwise: the angle in [-pi/2, pi/2] whose sine is x.",
+             holomorphic=True, doc="The inverse sine, elementwise: the angle in [-pi/2, pi/2] whose sine is x.",
              grad="1 / sqrt(1 - x**2)", at=0.5, gives="0.5235988 1.1547005", dtypes="float_complex")
 acos = unary("acos", np.arccos, lambda g, ans, x: -g / np.sqrt(1 - x * x), save="x", scalar=math.acos,
              ufunc=np.arccos,
-             doc="The inverse cosine, elementwise: the angle in [0, pi] whose cosine is x.",
+             holomorphic=True, doc="The inverse cosine, elementwise: the angle in [0, pi] whose cosine is x.",
              grad="-1 / sqrt(1 - x**2)", at=0.5, gives="1.0471976 -1.1547005", dtypes="float_complex")
 atan = unary("atan", np.arctan, lambda g, ans, x: g / (1 + x * x), save="x", scalar=math.atan, ufunc=np.arctan,
-             doc="The inverse tangent, elementwise: the angle in (-pi/2, pi/2) whose tangent is x.",
+             holomorphic=True, doc="The inverse tangent, elementwise: the angle in (-pi/2, pi/2) whose tangent is x.",
              grad="1 / (1 + x**2)", at=0.5, gives="0.4636476 0.8", dtypes="float_complex")
 sinh = unary("sinh", np.sinh, lambda g, ans, x: g * np.cosh(x), save="x", scalar=math.sinh, ufunc=np.sinh,
-             doc="The hyperbolic sine, elementwise.",
+             holomorphic=True, doc="The hyperbolic sine, elementwise.",
              grad="cosh(x)", at=0.5, gives="0.5210953 1.127626", dtypes="float_complex")
 cosh = unary("cosh", np.cosh, lambda g, ans, x: g * np.sinh(x), save="x", scalar=math.cosh, ufunc=np.cosh,
-             doc="The hyperbolic cosine, elementwise.",
+             holomorphic=True, doc="The hyperbolic cosine, elementwise.",
              grad="sinh(x)", at=0.5, gives="1.127626 0.5210953", dtypes="float_complex")
 tanh = unary("tanh", np.tanh, lambda g, ans, x: g * (1 - ans * ans), save="ans", scalar=math.tanh, ufunc=np.tanh,
-             doc="The hyperbolic tangent, elementwise.",
+             holomorphic=True, doc="The hyperbolic tangent, elementwise.",
              grad="1 - tanh(x)**2", at=0.5, gives="0.4621172 0.7864477", dtypes="float_complex")
 asinh = unary("asinh", np.arcsinh, lambda g, ans, x: g / np.cosh(ans), save="ans", scalar=math.asinh,
               ufunc=np.arcsinh,
-              doc="The inverse hyperbolic sine, elementwise.",
+              holomorphic=True, doc="The inverse hyperbolic sine, elementwise.",
               grad="1 / sqrt(x**2 + 1)", at=0.5, gives="0.48121184 0.8944272", dtypes="float_complex")
 acosh = unary("acosh", np.arccosh, lambda g, ans, x: g / np.sinh(ans), save="ans", scalar=math.acosh,
               ufunc=np.arccosh,
-              doc="The inverse hyperbolic cosine, elementwise (x >= 1).",
+              holomorphic=True, doc="The inverse hyperbolic cosine, elementwise (x >= 1).",
               grad="1 / sqrt(x**2 - 1)", at=1.5, gives="0.9624237 0.89442706", dtypes="float_complex")
 atanh = unary("atanh", np.arctanh, lambda g, ans, x: g / (1 - x * x), save="x", scalar=math.atanh,
               ufunc=np.arctanh,
-              doc="The inverse hyperbolic tangent, elementwise (-1 < x < 1).",
+              holomorphic=True, doc="The inverse hyperbolic tangent, elementwise (-1 < x < 1).",
               grad="1 / (1 - x**2)", at=0.5, gives="0.54930615 1.3333334", dtypes="float_complex")
 erf = unary("erf", _erf, lambda g, ans, x: g * _TWO_OVER_SQRT_PI * np.exp(-(x * x)), save="x", scalar=math.erf,
             doc="The error function, 2 / sqrt(pi) times the integral of exp(-t**2) from 0 to x, elementwise.",
@@ -185,23 +234,30 @@ erf = unary("erf", _erf, lambda g, ans, x: g * _TWO_OVER_SQRT_PI * np.exp(-(x * 
 
 
 def _sigmoid(x):
-    # Numerically stable on both tails.
+    # Numerically stable on both tails (real x; complex x has no tails to order).
+    if np.result_type(x).kind == "c":
+        return 1 / (1 + np.exp(-x))
+    if np.result_type(x).kind == "b":
+        x = np.asarray(x, np.float16)   # a float result: the core then rejects the bool input, as for every float op
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(np.result_type(x, np.float16), copy=False)
 
 
 sigmoid = unary("sigmoid", _sigmoid, lambda g, ans, x: g * ans * (1 - ans), save="ans",
+                holomorphic=True,
                 doc="The logistic function 1 / (1 + exp(-x)), elementwise, stable for large positive and negative x.",
                 numpy="1 / (1 + numpy.exp(-x))", grad="sigmoid(x) * (1 - sigmoid(x))", at=0.5,
                 gives="0.62245935 0.23500371", dtypes="float_complex")
 
 
 def _softplus(x):
+    if np.result_type(x).kind == "c":
+        return np.log1p(np.exp(x))
     return (np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))).astype(np.result_type(x, np.float16), copy=False)
 
 
 softplus = unary("softplus", _softplus, lambda g, ans, x: g * call(sigmoid, x), save="x",
-                 doc="log(1 + exp(x)), elementwise, stable for large positive and negative x.",
+                 holomorphic=True, doc="log(1 + exp(x)), elementwise, stable for large positive and negative x.",
                  numpy="numpy.logaddexp(0, x)", tf="tf.nn.softplus", grad="sigmoid(x)", at=0.5,
                  gives="0.974077 0.62245935", dtypes="float_complex")
 
@@ -306,7 +362,12 @@ def _cast_rule(t, ans, x, dtype, in_dtype):
     return t if dtype == in_dtype else call(cast_op, t, params=(dtype, in_dtype))
 
 
-cast_op = general("cast", lambda x, dtype, in_dtype: np.asarray(x).astype(dtype),
+def _cast_forward(x, dtype, in_dtype):
+    # complex -> real (reached from gradients of real -> complex casts): the real part.
+    return (np.real(x) if in_dtype.kind == "c" and dtype.kind != "c" else np.asarray(x)).astype(dtype)
+
+
+cast_op = general("cast", _cast_forward,
                   (lambda g, ans, x, dtype, in_dtype: _cast_rule(g, ans, x, in_dtype, dtype),),
                   jvps=(_cast_rule,))
 
@@ -318,10 +379,9 @@ cast_op = general("cast", lambda x, dtype, in_dtype: np.asarray(x).astype(dtype)
     numpy="``x.astype(dtype)``",
     returns="A Tensor of x's shape with the new dtype.",
     args={"dtype": ("DType or NumPy dtype", "the target dtype.")},
-    dtypes="every dtype; complex to real raises TypeError.",
+    dtypes="every dtype; complex to real keeps the real part (as TensorFlow and NumPy do).",
     derivative="1 for a floating-to-floating cast (the gradient is cast back to x's dtype); none when either dtype "
                "is not floating, as in TensorFlow.",
-    raises="TypeError: a complex tensor cast to a real dtype.",
     example="""
         >>> tg.cast([1.7, -1.7], tg.int32)
         <tapegrad.Tensor: shape=(2,), dtype=int32, numpy=array([ 1, -1], dtype=int32)>
@@ -338,10 +398,12 @@ def cast(x, dtype, name=None):
     in_dt = np.result_type(t._value)
     if dt == in_dt:
         return _core.apply(array_ops.identity_op, (t,))
-    if in_dt.kind == "c" and dt.kind != "c":
-        raise TypeError(f"cast: casting complex to real ({in_dt} to {dt}) discards the imaginary part; "
-                        f"use tapegrad.math.real")
     return _core.apply(cast_op, (t,), (dt, in_dt))
+
+
+def as_dtype(v, dt):
+    """v in dtype dt on either path (a Tensor: the cast op, recorded)."""
+    return cast(v, dt) if isinstance(v, Tensor) else np.asarray(v).astype(dt)
 
 
 def cast_like(mask, x):
@@ -401,7 +463,8 @@ def where(condition, x=None, y=None, name=None):
     """
     cond = np.asarray(condition)
     if cond.dtype != np.bool_:
-        raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
+        raise InvalidArgumentError(f"cannot compute SelectV2 as input #0(zero-based) was expected to be a bool "
+                                   f"tensor but is a {cond.dtype} tensor (where: condition must be bool) [Op:SelectV2]")
     if x is None and y is None:
         return _core.wrap(np.argwhere(cond).astype(np.int64))
     if x is None or y is None:

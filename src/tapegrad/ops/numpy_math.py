@@ -17,8 +17,9 @@ from tapegrad.ops._registry import UFUNCS, UNARY, binary, nondiff, numpy_functio
 
 _LN2, _LN10 = math.log(2), math.log(10)
 
-exp2 = unary("exp2", np.exp2, lambda g, ans, x: g * ans * _LN2, save="ans", ufunc=np.exp2)
-log10 = unary("log10", np.log10, lambda g, ans, x: g / (x * _LN10), save="x", scalar=math.log10, ufunc=np.log10)
+exp2 = unary("exp2", np.exp2, lambda g, ans, x: g * ans * _LN2, save="ans", ufunc=np.exp2, holomorphic=True)
+log10 = unary("log10", np.log10, lambda g, ans, x: g / (x * _LN10), save="x", scalar=math.log10, ufunc=np.log10,
+              holomorphic=True)
 cbrt = unary("cbrt", np.cbrt, lambda g, ans, x: g / (3 * ans * ans), save="ans", ufunc=np.cbrt)
 
 # log(e**x + e**y): each input's share of the sum, exp(x - ans), reads the output.

@@ -158,7 +158,8 @@ def _linrec_vjp_b(g, h, a, b, axis, reverse):
 linrec_op = general("linear_recurrence", _linrec_forward, (_linrec_vjp_a, _linrec_vjp_b), save="x,ans",
                     jvps=(lambda t, h, a, b, axis, reverse: call(
                               linrec_op, a, t * _shift(h, axis, 0, right=not reverse), params=(axis, reverse)),
-                          lambda t, h, a, b, axis, reverse: call(linrec_op, a, t, params=(axis, reverse))))
+                          lambda t, h, a, b, axis, reverse: call(linrec_op, a, t, params=(axis, reverse))),
+                    holomorphic=True)
 
 
 def _cumprod_vjp(g, ans, x, axis):
@@ -167,7 +168,8 @@ def _cumprod_vjp(g, ans, x, axis):
 
 
 cumprod_op = general("cumprod", lambda x, axis: np.cumprod(x, axis=axis), (_cumprod_vjp,), save="x,ans",
-                     jvps=(lambda t, ans, x, axis: call(linrec_op, x, t * _shift(ans, axis, 1), params=(axis, False)),))
+                     jvps=(lambda t, ans, x, axis: call(linrec_op, x, t * _shift(ans, axis, 1), params=(axis, False)),),
+                     holomorphic=True)
 
 
 def _cumprod(x, axis, exclusive=False, reverse=False):
@@ -270,7 +272,7 @@ reduce_prod_op = general(
     (lambda g, ans, x, axes, keepdims, in_shape: _grad_to_input(g, in_shape, axes, keepdims)
      * _prod_others(x, axes, in_shape),), save="x",
     jvps=(lambda t, ans, x, axes, keepdims, in_shape: np.sum(t * _prod_others(x, axes, in_shape), axis=axes,
-                                                             keepdims=keepdims),))
+                                                             keepdims=keepdims),), holomorphic=True)
 
 
 def _reducer(op):
