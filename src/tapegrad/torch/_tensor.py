@@ -23,7 +23,7 @@ from tapegrad.ops.array_ops import reshape as _tg_reshape
 from tapegrad.ops.array_ops import squeeze as _tg_squeeze
 from tapegrad.ops.array_ops import stack as _tg_stack
 from tapegrad.ops.array_ops import transpose as _tg_transpose
-from tapegrad.ops.linalg_ops import matmul as _tg_matmul
+from tapegrad.ops.linalg_ops import matmul_numpy as _tg_matmul
 from tapegrad.ops.linalg_ops import norm as _tg_norm
 from tapegrad.ops.math_ops import cast as _tg_cast
 from tapegrad.ops.math_ops import clip_by_value as _tg_clip
