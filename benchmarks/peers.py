@@ -20,6 +20,10 @@ def _tapegrad():
     return importlib.import_module("tapegrad")
 
 
+def _tapegrad_torch():
+    return importlib.import_module("tapegrad.torch")
+
+
 def _torch():
     import torch
 
@@ -65,6 +69,7 @@ def _autograd():
 
 _IMPORTERS = {
     "tapegrad": _tapegrad,
+    "tapegrad_torch": _tapegrad_torch,
     "torch": _torch,
     "tensorflow": _tensorflow,
     "jax": _jax,
@@ -80,6 +85,8 @@ IMPL_MODULE = {
     "jax": "jax",
     "jax_jit": "jax",
     "autograd": "autograd",
+    # PyTorch's API on tapegrad's engine (issue 14): the workloads' PyTorch code, run by tapegrad.torch.
+    "tapegrad_torch": "tapegrad_torch",
 }
 ALL_IMPLS = tuple(IMPL_MODULE)
 # The implementations with TensorFlow 2's eager API (GradientTape, watch, Variable,
@@ -95,6 +102,7 @@ LABELS = {
     "jax": "jax (eager)",
     "jax_jit": "jax.jit [compiled]",
     "autograd": "autograd",
+    "tapegrad_torch": "tapegrad.torch",
 }
 
 _cache = {}

@@ -125,3 +125,27 @@ def test_numpy_dispatch_benchmark_runs_every_pair():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = [line.split() for line in proc.stdout.splitlines()[2:]]
     assert [r[0] for r in rows] == ["np.sin(x)", "x.sum()", "np.sum(x)", "x.T", "np.exp(x)"] * 2
+
+
+_TORCH_STYLE = """
+import numpy as np
+from benchmarks import common
+from benchmarks.workloads import w1_scalar_chain, w2_vector_chain, w4_mlp
+checked = []
+for cls in w1_scalar_chain.WORKLOADS + w2_vector_chain.WORKLOADS + w4_mlp.WORKLOADS:
+    w = cls(smoke=True)
+    got, ref = w.factory("tapegrad_torch"), w.factory("floor")
+    for key in got:
+        ok, _, _, msg = common.compare(got[key](), ref[key](), w.rtol, w.atol)
+        assert ok, (cls.id, key, msg)
+    checked.append(cls.id)
+print(" ".join(checked))
+"""
+
+
+def test_pytorch_style_workloads_run_on_tapegrad_torch():
+    # W1, W2 and W4 written in PyTorch's style, run by tapegrad.torch, agree with the NumPy floor.
+    proc = subprocess.run([sys.executable, "-c", _TORCH_STYLE], cwd=REPO, env=_env(), capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.split()[-4:] == ["W1", "W2", "W4-f32", "W4-f64"]

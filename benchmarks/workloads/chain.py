@@ -104,8 +104,8 @@ def tf_api(tf, x0, iters, reduce, a=A, b=B):
 
 
 # ------------------------------------------------------------------ PyTorch
-def torch(x0, iters, reduce, a=A, b=B):
-    th = peers.get("torch")
+def torch(x0, iters, reduce, a=A, b=B, module="torch"):
+    th = peers.get(module)
     x = th.tensor(x0, dtype=th.float64, requires_grad=True)
     xp = th.tensor(x0, dtype=th.float64)  # no requires_grad: nothing is recorded
     sin, rsum, grad = th.sin, th.sum, th.autograd.grad
@@ -201,7 +201,12 @@ def _tf_api_builder(impl):
     return build
 
 
-BUILDERS = dict(floor=floor, torch=torch, jax=jax, jax_jit=jax_jit, autograd=autograd,
+def tapegrad_torch(x0, iters, reduce, a=A, b=B):
+    """The PyTorch code above, run by tapegrad.torch."""
+    return torch(x0, iters, reduce, a, b, module="tapegrad_torch")
+
+
+BUILDERS = dict(floor=floor, torch=torch, tapegrad_torch=tapegrad_torch, jax=jax, jax_jit=jax_jit, autograd=autograd,
                 **{impl: _tf_api_builder(impl) for impl in peers.TF_API})
 
 

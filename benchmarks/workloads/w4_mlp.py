@@ -136,8 +136,12 @@ class _MLP(Workload):
         return {"run": step}
 
     # ------------------------------------------------------------ PyTorch
-    def make_torch(self, cfg):
-        th = peers.get("torch")
+    def make_tapegrad_torch(self, cfg):
+        """The PyTorch code below, run by tapegrad.torch."""
+        return self.make_torch(cfg, "tapegrad_torch")
+
+    def make_torch(self, cfg, module="torch"):
+        th = peers.get(module)
         F = th.nn.functional
         x_np, labels_np, params_np = self.data()
         x = th.from_numpy(x_np)

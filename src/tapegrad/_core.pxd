@@ -128,3 +128,7 @@ cdef class Accumulator(Recorder):
 cdef class ReadLog(Recorder):
     cdef readonly list variables
     cdef set _ids
+
+
+# The one rule call, for tapegrad._graph (graphs owned by tensors).
+cdef object vjp_rule(Op op, Py_ssize_t i, object g, object ans, tuple ins, object params)

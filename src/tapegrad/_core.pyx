@@ -2869,3 +2869,13 @@ cdef class ReadLog(Recorder):
             self._ids.add(vid)
             self.variables.append(_owner(v))
         return 0
+
+
+# --------------------------------------------------------------------------
+# For the other compiled front end (tapegrad._graph, graphs owned by tensors):
+# the one rule call, exported through _core.pxd.
+
+cdef object vjp_rule(Op op, Py_ssize_t i, object g, object ans, tuple ins, object params):
+    """Input i's gradient by op's rule, exactly as the tape's sweep calls it
+    (un-broadcast for BINARY ops when params holds the input shapes)."""
+    return _vjp_of(op, i, g, ans, ins, params, 0)

@@ -1,0 +1,1037 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, c_api_binop_methods=True
+"""Graphs owned by tensors: the engine behind `tapegrad.torch` (PyTorch's style).
+
+Terms.  A *node* is one recorded op application: the Op (the registry's, with
+its rules), what its rules read (*saved*), its static params, and one *edge*
+per input: the node that produced the input (a non-leaf), the leaf tensor
+itself (a leaf that requires grad: PyTorch's AccumulateGrad), or None.  A
+tensor that requires grad and is not a leaf holds its node (``_node``) and
+which of the node's outputs it is (``_out``).  Nothing else references a node:
+no context, no list.  Dropping the last tensor of a graph frees the graph by
+reference counting; backward() drops what each node saved as it passes it,
+unless the graph is retained.
+
+Backward, without recursion: (1) a depth-first walk over the edges from the
+roots, with an explicit stack, counts for every reachable node how many
+reachable consumers feed it a gradient (``deps``); (2) the sweep starts from
+the roots and runs a node once every consumer has given it its gradient
+(Kahn's order: a node's inputs are always run after it); (3) each node calls
+its op's VJP rules through the core's one rule call (`_core.vjp_rule`, which
+is `_vjp_of`), accumulates into the nodes or leaves of its inputs, and drops
+its saved values.  The same rules run on raw arrays (first order) or, for
+``create_graph=True``, on core Tensors while a `Capture` recorder on the core's
+recorder stack turns each op the rules run into a node of a new graph.
+
+The same `Capture` recorder runs the op library's public functions (reduce_sum,
+matmul, getitem, softmax, ...) for the front end: the function runs on core
+Tensors that stand for the front end's tensors, and every op it applies is
+offered to the recorder, which builds the nodes.  The hot operators (+, *, /,
+unary math) skip that and call the op's forward directly (`binary`, `unary`).
+"""
+from libc.stdint cimport int64_t
+from cpython.ref cimport PyObject
+cimport cython
+cimport numpy as cnp
+
+cdef extern from "Python.h":
+    void PyObject_GC_UnTrack(void *op)
+
+import numpy as np
+import weakref
+
+from tapegrad._core cimport Op, Recorder, Tensor as CoreTensor, vjp_rule
+from tapegrad import _core
+
+cnp.import_array()
+
+cdef type ndarray = np.ndarray
+cdef type float64 = np.float64
+cdef type inexact = np.inexact
+cdef int _CALL_JOINT = _core.CALL_JOINT
+cdef int _BINARY = _core.BINARY
+cdef int _SAVE_INPUTS = _core.SAVE_INPUTS
+cdef int _SAVE_ANS = _core.SAVE_ANS
+
+FREED_MESSAGE = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after they "
+    "have already been freed). Saved intermediate values of the graph are freed when you call .backward() "
+    "or autograd.grad(). Specify retain_graph=True if you need to backward through the graph a second time "
+    "or if you need to access saved tensors after calling backward.")
+
+# --------------------------------------------------------------------------
+# Grad mode (PyTorch keeps it per thread; here it is per process)
+
+cdef bint _grad_enabled = True
+
+
+def is_grad_enabled():
+    return _grad_enabled
+
+
+def set_grad_enabled_flag(bint mode):
+    """Set grad mode; returns the previous one."""
+    global _grad_enabled
+    cdef bint old = _grad_enabled
+    _grad_enabled = mode
+    return old
+
+
+# --------------------------------------------------------------------------
+# Version counters: shared by a tensor and its views, bumped by in-place ops.
+
+cdef class Version:
+    cdef public int64_t v
+
+
+cdef int64_t _sweep_id = 0
+
+
+# --------------------------------------------------------------------------
+# Tensors
+
+cdef object _tensor_class = None       # the public Tensor (a Python subclass of TensorBase)
+cdef object _names = {}                # op name -> grad_fn class name ("mul" -> "MulBackward0")
+
+
+cdef inline bint _is_float_value(object v):
+    if type(v) is ndarray:
+        return cnp.PyArray_ISFLOAT(<cnp.ndarray>v) or cnp.PyArray_ISCOMPLEX(<cnp.ndarray>v)
+    return isinstance(v, inexact)
+
+
+cdef inline object _own(object value):
+    """An op's raw result as a tensor holds it: 0-d results become NumPy
+    scalars (cheap to compute with), arrays stay writable (in-place ops)."""
+    if type(value) is ndarray:
+        if cnp.PyArray_NDIM(<cnp.ndarray>value) == 0:
+            return (<cnp.ndarray>value)[()]
+        return value
+    if isinstance(value, np.generic):
+        return value
+    return _own(np.asarray(value))
+
+
+# Tensors and nodes are untracked by the cyclic GC as they are made (a graph
+# of a million nodes would otherwise be traversed by every collection): the
+# graph is a DAG of references from results to inputs, freed by reference
+# counting.  The one cycle PyTorch also documents -- a leaf's .grad made with
+# create_graph=True references a graph that references the leaf -- is broken
+# by `x.grad = None`.  trashcan: freeing a long chain does not recurse on the
+# C stack (CPython's trashcan needs the GC header, hence untracked, not no_gc).
+@cython.trashcan(True)
+cdef class TensorBase:
+    """The fields of a tensor and its hot operators; the public API is the
+    Python subclass `tapegrad.torch.Tensor`."""
+    cdef public object _value          # ndarray (writable unless shared read-only) or NumPy scalar (0-d)
+    cdef public object _node           # Node that produced it (non-leaf), else None
+    cdef public Py_ssize_t _out        # which output of _node
+    cdef public bint _requires_grad
+    cdef public object _grad
+    cdef public Version _version
+    cdef public bint _retains_grad
+    cdef public bint _is_view
+    cdef object __weakref__
+
+    @property
+    def requires_grad(self):
+        return self._requires_grad or self._node is not None
+
+    @property
+    def grad_fn(self):
+        return self._node
+
+    @property
+    def is_leaf(self):
+        return self._node is None
+
+    @property
+    def _version_number(self):
+        return 0 if self._version is None else self._version.v
+
+    def _bump_version(self):
+        """An in-place change: saved copies of this tensor are now stale."""
+        if self._version is None:
+            self._version = Version.__new__(Version)
+        self._version.v += 1
+
+    def _share_version(self, TensorBase other):
+        """self is a view of other's storage (detach): one counter for both."""
+        if other._version is None:
+            other._version = Version.__new__(Version)
+        self._version = other._version
+
+    # C-API binary slots (c_api_binop_methods): one function for both operand
+    # orders, so the public Python subclass inherits the C slot itself rather
+    # than a slot wrapper that looks __mul__ / __rmul__ up in the MRO per call.
+    def __add__(a, b): return binary(_op_add, a, b, None)
+    def __sub__(a, b): return binary(_op_sub, a, b, None if isinstance(a, TensorBase) else "RsubBackward1")
+    def __mul__(a, b): return binary(_op_mul, a, b, None)
+    def __neg__(self): return unary(_ops["negative"], self)
+    # Elementwise math (torch.sin is TensorBase.sin): float-only ops take an
+    # integer tensor in the default float dtype, as PyTorch does.
+    def exp(self): return _float_unary("exp", self)
+    def log(self): return _float_unary("log", self)
+    def sin(self): return _float_unary("sin", self)
+    def cos(self): return _float_unary("cos", self)
+    def tan(self): return _float_unary("tan", self)
+    def tanh(self): return _float_unary("tanh", self)
+    def sigmoid(self): return _float_unary("sigmoid", self)
+    def sqrt(self): return _float_unary("sqrt", self)
+    def relu(self): return unary(_ops["relu"], self)
+    def abs(self): return unary(_ops["abs"], self)
+
+
+cdef dict _ops = {}
+cdef Op _op_add = None, _op_sub = None, _op_mul = None
+cdef object _to_float_hook = None      # Python: x -> x in the default float dtype
+
+
+cdef object _float_unary(str name, TensorBase x):
+    if not _is_float_value(x._value):
+        x = _to_float_hook(x)
+    return unary(_ops[name], x)
+
+
+cdef inline TensorBase _new(object value):
+    cdef TensorBase t = TensorBase.__new__(_tensor_class)
+    PyObject_GC_UnTrack(<PyObject *>t)      # the public subclass is a heap type (GC) with no fields of its own
+    t._value = value
+    return t
+
+
+def new_tensor(value, bint requires_grad=False):
+    """A leaf around a raw value (owned by the tensor from now on)."""
+    cdef TensorBase t = _new(_own(value))
+    t._requires_grad = requires_grad
+    return t
+
+
+cdef extern from *:
+    """
+    /* A Python subclass of a compiled class gets generic number slots (each
+       call looks __mul__ up in the MRO) when the base exposes the methods as
+       method descriptors, as Cython does.  The public Tensor class defines
+       none of these itself, so it can use the base's C slots directly. */
+    static void tg_inherit_number_slots(PyObject *sub, PyObject *base) {
+        PyTypeObject *s = (PyTypeObject *)sub, *b = (PyTypeObject *)base;
+        if (s->tp_as_number != NULL && b->tp_as_number != NULL) {
+            s->tp_as_number->nb_add = b->tp_as_number->nb_add;
+            s->tp_as_number->nb_subtract = b->tp_as_number->nb_subtract;
+            s->tp_as_number->nb_multiply = b->tp_as_number->nb_multiply;
+            s->tp_as_number->nb_negative = b->tp_as_number->nb_negative;
+            PyType_Modified(s);
+        }
+    }
+    """
+    void tg_inherit_number_slots(object sub, object base)
+
+
+def install(tensor_class, dict ops, dict names, to_float):
+    """The front end gives the engine its Tensor class, the op registry, the
+    grad_fn names of ops and its conversion to the default float dtype."""
+    global _tensor_class, _names, _to_float_hook
+    global _op_add, _op_sub, _op_mul
+    if not issubclass(tensor_class, TensorBase) or tensor_class.__base__ is not TensorBase or any(
+            name in tensor_class.__dict__ for name in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__",
+                                                      "__rmul__", "__neg__")):
+        raise TypeError("the tensor class must subclass TensorBase directly and keep its arithmetic operators")
+    tg_inherit_number_slots(tensor_class, TensorBase)
+    _tensor_class = tensor_class
+    _ops.update(ops)
+    _op_add, _op_sub, _op_mul = ops["add"], ops["subtract"], ops["multiply"]
+    _names = names
+    _to_float_hook = to_float
+
+
+cdef inline int64_t _version_of(TensorBase t):
+    return 0 if t._version is None else t._version.v
+
+
+cdef inline bint _needs(object x):
+    return isinstance(x, TensorBase) and ((<TensorBase>x)._requires_grad or (<TensorBase>x)._node is not None)
+
+
+cdef inline object _edge(TensorBase t):
+    """Where gradients for t go: its node, the leaf itself, or None."""
+    if t._node is not None:
+        return t._node
+    if t._requires_grad:
+        return t
+    return None
+
+
+# --------------------------------------------------------------------------
+# Nodes
+
+@cython.trashcan(True)
+cdef class Node:
+    """One recorded op (PyTorch's grad_fn)."""
+    cdef readonly Op op
+    cdef tuple saved             # inputs the rules read (TensorBase/raw/None), or None
+    cdef object saved_ans        # the output's raw value (SAVE_ANS), or None
+    cdef object versions         # tuple of (TensorBase, version) to check, or None
+    cdef readonly object params
+    cdef tuple edges             # per input: Node, leaf TensorBase or None
+    cdef tuple edge_out          # per input: the output index of the edge's node (None: all 0)
+    cdef readonly int n_out
+    cdef bint had_saved
+    cdef bint freed
+    cdef object label            # grad_fn class name if not the op's default
+    cdef object out_meta         # per output: (shape, dtype) for a zero gradient
+    cdef Py_ssize_t deps
+    cdef int64_t mark            # the sweep that last reached this node
+    cdef object grad0            # during a sweep: the gradient of a single-output node
+    cdef list grads              # during a sweep: one gradient per output (multi-output nodes)
+    cdef list retained           # (output index, weakref to a tensor that retains its grad)
+    cdef object __weakref__
+
+    cdef str _name(self):
+        if self.label is not None:
+            return self.label
+        n = _names.get(self.op.name)
+        return n if n is not None else self.op.name.title().replace("_", "") + "Backward0"
+
+    def name(self):
+        return self._name()
+
+    @property
+    def next_functions(self):
+        out = []
+        for e, i in zip(self.edges, self.edge_out or (0,) * len(self.edges)):
+            if e is None:
+                out.append((None, 0))
+            elif isinstance(e, Node):
+                out.append((e, i))
+            else:
+                out.append((_accumulate_grad(e), 0))
+        return tuple(out)
+
+    @property
+    def _saved_tensors(self):
+        if self.freed and self.had_saved:
+            raise RuntimeError(FREED_MESSAGE)
+        return self.saved
+
+    def __repr__(self):
+        return f"<{self._name()} object at {hex(id(self))}>"
+
+    def __getattr__(self, name):
+        if name.startswith("_saved_"):
+            if self.freed and self.had_saved:
+                raise RuntimeError(FREED_MESSAGE)
+        raise AttributeError(f"'{self._name()}' object has no attribute '{name}'")
+
+
+class AccumulateGrad:
+    """The node that adds gradients into a leaf's .grad (PyTorch shows it in
+    next_functions)."""
+    __slots__ = ("variable", "__weakref__")
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    next_functions = ()
+
+    def name(self):
+        return "torch::autograd::AccumulateGrad"
+
+    def __repr__(self):
+        return f"<AccumulateGrad object at {hex(id(self))}>"
+
+
+# AccumulateGrad objects are cached per leaf while someone holds them.
+_acc_cache = weakref.WeakValueDictionary()
+
+
+cdef object _accumulate_grad(TensorBase leaf):
+    key = id(leaf)
+    a = _acc_cache.get(key)
+    if a is None or a.variable is not leaf:
+        a = AccumulateGrad(leaf)
+        _acc_cache[key] = a
+    return a
+
+
+cdef inline object _edge_of(object x):
+    return _edge(<TensorBase>x) if isinstance(x, TensorBase) else None
+
+
+cdef inline Py_ssize_t _out_of(object x):
+    return (<TensorBase>x)._out if isinstance(x, TensorBase) else 0
+
+
+cdef inline int64_t _version_or_zero(object x):
+    return _version_of(<TensorBase>x) if isinstance(x, TensorBase) else 0
+
+
+cdef object _versions(tuple saved):
+    """The versions of the saved tensors, or None when all are 0 (the usual case)."""
+    cdef object x
+    for x in saved:
+        if _version_or_zero(x):
+            return tuple([_version_or_zero(y) for y in saved])
+    return None
+
+
+cdef Node _make_node(Op op, tuple inputs, object out_value, object params, object name, Py_ssize_t n_out):
+    """A node for op applied to inputs (TensorBase or raw values).  The
+    tuples are untracked by the cyclic GC: they hold tensors, nodes and
+    numbers, which are not GC-tracked either."""
+    cdef Node node = Node.__new__(Node)
+    PyObject_GC_UnTrack(<PyObject *>node)
+    cdef Py_ssize_t n = len(inputs)
+    cdef object x0, x1
+    node.op = op
+    node.params = params
+    node.label = name
+    node.n_out = n_out
+    if n == 1:
+        x0 = inputs[0]
+        node.edges = (_edge_of(x0),)
+        if _out_of(x0):
+            node.edge_out = (_out_of(x0),)
+    elif n == 2:
+        x0 = inputs[0]
+        x1 = inputs[1]
+        node.edges = (_edge_of(x0), _edge_of(x1))
+        if _out_of(x0) or _out_of(x1):
+            node.edge_out = (_out_of(x0), _out_of(x1))
+    else:
+        node.edges = tuple([_edge_of(x) for x in inputs])
+        node.edge_out = tuple([_out_of(x) for x in inputs])
+    PyObject_GC_UnTrack(<PyObject *>node.edges)
+    if op.save & _SAVE_INPUTS:
+        # The inputs themselves (PyTorch keeps saved tensors alive too) and
+        # their versions, checked before the rules read them.
+        node.saved = inputs
+        PyObject_GC_UnTrack(<PyObject *>inputs)
+        node.had_saved = True
+        node.versions = _versions(inputs)
+    if op.save & _SAVE_ANS:
+        node.saved_ans = out_value
+        node.had_saved = True
+    return node
+
+
+cdef inline int _attach(TensorBase out, Node node, Py_ssize_t i) except -1:
+    out._node = node
+    out._out = i
+    return 0
+
+
+# --------------------------------------------------------------------------
+# The hot path: binary operators and unary math on the front end's tensors.
+
+cdef object _promote_hook = None      # Python: (op, a, b) -> (a, b) converted by PyTorch's promotion
+
+
+def install_promotion(hook):
+    global _promote_hook
+    _promote_hook = hook
+
+
+cdef inline object _dtype_of(object v):
+    if type(v) is ndarray:
+        return (<cnp.ndarray>v).dtype
+    return v.dtype
+
+
+cdef inline bint _same_shape(object a, object b):
+    cdef int nd
+    cdef bint a_arr = type(a) is ndarray, b_arr = type(b) is ndarray
+    if not a_arr and not b_arr and type(a) is not float and type(b) is not float:
+        return True                    # two NumPy scalars
+    if a_arr and b_arr:
+        nd = cnp.PyArray_NDIM(<cnp.ndarray>a)
+        if nd != cnp.PyArray_NDIM(<cnp.ndarray>b):
+            return False
+        for i in range(nd):
+            if cnp.PyArray_DIMS(<cnp.ndarray>a)[i] != cnp.PyArray_DIMS(<cnp.ndarray>b)[i]:
+                return False
+        return True
+    return np.shape(a) == np.shape(b)
+
+
+cpdef object binary(Op op, object a, object b, object name):
+    """a (op) b where a or b is a front-end tensor; Python numbers next to a
+    tensor of their kind keep the tensor's dtype (PyTorch's and NumPy 2's weak
+    scalars); anything else goes through the front end's promotion."""
+    cdef object ra, rb, value, params = None
+    cdef bint ta = isinstance(a, TensorBase), tb = isinstance(b, TensorBase)
+    cdef TensorBase out
+    cdef Node node
+    if ta and tb:
+        ra = (<TensorBase>a)._value
+        rb = (<TensorBase>b)._value
+        if _dtype_of(ra) is not _dtype_of(rb) and _dtype_of(ra) != _dtype_of(rb):
+            a, b = _promote_hook(op, a, b)
+            return binary(op, a, b, name)
+    elif ta:
+        ra = (<TensorBase>a)._value
+        if type(b) is float and _is_float_value(ra):
+            rb = b
+        else:
+            a, b = _promote_hook(op, a, b)
+            return binary(op, a, b, name)
+    elif tb:
+        rb = (<TensorBase>b)._value
+        if type(a) is float and _is_float_value(rb):
+            ra = a
+        else:
+            a, b = _promote_hook(op, a, b)
+            return binary(op, a, b, name)
+    else:
+        return NotImplemented
+    value = op.forward(ra, rb)
+    out = _new(_own(value))
+    if _grad_enabled and op.differentiable and (_needs(a) or _needs(b)) and _is_float_value(out._value):
+        bx = _needs(a) and not _same_shape(ra, out._value)
+        by = _needs(b) and not _same_shape(rb, out._value)
+        if bx or by:
+            params = (np.shape(ra) if bx else None, np.shape(rb) if by else None)
+        node = _make_node(op, (a, b), out._value, params, name, 1)
+        _attach(out, node, 0)
+    return out
+
+
+cpdef object unary(Op op, object x):
+    """op(x) for an elementwise op of one tensor."""
+    cdef TensorBase t = <TensorBase?>x
+    cdef object v = t._value, r
+    if op.scalar is not None and type(v) is float64:
+        try:
+            r = float64(op.scalar(v))
+        except (ValueError, OverflowError):
+            r = _own(op.forward(v))
+    else:
+        r = _own(op.forward(v))
+    cdef TensorBase out = _new(r)
+    if _grad_enabled and op.differentiable and _needs(t) and _is_float_value(r):
+        _attach(out, _make_node(op, (t,), r, None, None, 1), 0)
+    return out
+
+
+def record_op(Op op, tuple inputs, outs, params=None, name=None):
+    """Record an op the front end computed itself (its outputs are new
+    tensors): the node for outs (a tensor or a tuple of tensors)."""
+    if not _grad_enabled or not op.differentiable:
+        return
+    cdef bint any_needs = False
+    for x in inputs:
+        if _needs(x):
+            any_needs = True
+    if not any_needs:
+        return
+    cdef Py_ssize_t i
+    if isinstance(outs, tuple):
+        node = _make_node(op, inputs, tuple([(<TensorBase>o)._value for o in outs]), params, name, len(outs))
+        for i in range(len(outs)):
+            if _is_float_value((<TensorBase>outs[i])._value):
+                _attach(outs[i], node, i)
+    else:
+        node = _make_node(op, inputs, (<TensorBase>outs)._value, params, name, 1)
+        _attach(outs, node, 0)
+
+
+def set_node_name(TensorBase t, name):
+    if t._node is not None:
+        (<Node>t._node).label = name
+
+
+# --------------------------------------------------------------------------
+# Capture: the op library's functions (and create_graph sweeps) on core Tensors
+
+cdef class Capture(Recorder):
+    """A core recorder that turns each op applied to the tensors it knows into
+    a node.  `known` maps a core Tensor's id to (edge, output index, front-end
+    tensor or None): where that tensor's gradient goes."""
+    cdef dict known
+    cdef bint active
+
+    def __cinit__(self):
+        self.known = {}
+
+    cdef int record(self, Op op, tuple inputs, object out, object params) except -1:
+        cdef Py_ssize_t i, n = len(inputs)
+        cdef list edges = None
+        cdef list edge_out = None
+        cdef list saved = None
+        cdef tuple info
+        cdef object x
+        if not self.active or not op.differentiable:
+            return 0
+        for i in range(n):
+            x = inputs[i]
+            if isinstance(x, CoreTensor):
+                info = self.known.get((<CoreTensor>x)._id)
+                if info is not None and info[0] is not None:
+                    if edges is None:
+                        edges = [None] * n
+                        edge_out = [0] * n
+                    edges[i] = info[0]
+                    edge_out[i] = info[1]
+        if edges is None:
+            return 0
+        cdef Node node = Node.__new__(Node)
+        PyObject_GC_UnTrack(<PyObject *>node)
+        node.op = op
+        node.params = params
+        node.n_out = op.n_out
+        node.edges = tuple(edges)
+        node.edge_out = tuple(edge_out)
+        if op.save & _SAVE_INPUTS:
+            # Keep the front end's tensor where the input stands for one (its
+            # version is checked at backward), else the core Tensor.
+            saved = []
+            for i in range(n):
+                x = inputs[i]
+                info = self.known.get((<CoreTensor>x)._id) if isinstance(x, CoreTensor) else None
+                saved.append(info[2] if info is not None and info[2] is not None else x)
+            node.saved = tuple(saved)
+            node.versions = _versions(node.saved)
+            node.had_saved = True
+        if op.save & _SAVE_ANS:
+            node.saved_ans = (<CoreTensor>out)._value if op.n_out == 1 else tuple([(<CoreTensor>o)._value for o in out])
+            node.had_saved = True
+        if op.n_out == 1:
+            self.known[(<CoreTensor>out)._id] = (node, 0, None)
+        else:
+            for i in range(op.n_out):
+                self.known[(<CoreTensor>out[i])._id] = (node, i, None)
+        return 0
+
+
+cdef object _read_only_view(object v):
+    if type(v) is ndarray:
+        v = (<cnp.ndarray>v).view()
+        cnp.PyArray_CLEARFLAGS(<cnp.ndarray>v, cnp.NPY_ARRAY_WRITEABLE)
+    return v
+
+
+cdef object _core_for(Capture cap, object x):
+    """The core Tensor standing for front-end tensor x inside a capture."""
+    cdef TensorBase t
+    if not isinstance(x, TensorBase):
+        return x
+    t = <TensorBase>x
+    c = _core.wrap(_read_only_view(t._value))
+    cap.known[(<CoreTensor>c)._id] = (_edge(t), t._out, t)
+    return c
+
+
+def _map_args(Capture cap, x):
+    if isinstance(x, TensorBase):
+        return _core_for(cap, x)
+    if type(x) is list or type(x) is tuple:
+        return type(x)([_map_args(cap, e) for e in x])
+    return x
+
+
+cdef object _from_core(Capture cap, object c):
+    """A front-end tensor for a core result, holding its node if captured."""
+    cdef TensorBase t
+    cdef tuple info
+    if isinstance(c, CoreTensor):
+        t = _new((<CoreTensor>c)._value)
+        info = cap.known.get((<CoreTensor>c)._id)
+        if info is not None and info[0] is not None:
+            if isinstance(info[0], Node):
+                _attach(t, <Node>info[0], info[1])
+            elif info[2] is not None:
+                return info[2]                 # the function returned its input unchanged
+        return t
+    if type(c) is tuple or type(c) is list:
+        return type(c)([_from_core(cap, e) for e in c])
+    return c
+
+
+def call_captured(f, args, kwargs, name=None):
+    """f(*args, **kwargs) of the op library, on core Tensors standing for the
+    front-end tensors in args; the ops f applies become nodes (grad mode on
+    and an input requiring grad).  Returns f's result with front-end tensors.
+    name: the grad_fn name of the result's node."""
+    cdef Capture cap = Capture.__new__(Capture)
+    cdef bint record = _grad_enabled
+    if record:
+        for x in (list(args) + list(kwargs.values()) if kwargs else args):
+            if _needs(x) or (type(x) in (list, tuple) and any(_needs(e) for e in x)):
+                break
+        else:
+            record = False
+    cargs = _map_args(cap, args)
+    ckw = {k: _map_args(cap, v) for k, v in kwargs.items()} if kwargs else {}
+    if not record:
+        return _from_core(cap, f(*cargs, **ckw))
+    cap.active = True
+    _core.push_recorder(cap)
+    try:
+        r = f(*cargs, **ckw)
+    finally:
+        _core.pop_recorder(cap)
+        cap.active = False
+    out = _from_core(cap, r)
+    if name is not None and isinstance(out, TensorBase) and (<TensorBase>out)._node is not None:
+        (<Node>(<TensorBase>out)._node).label = name
+    return out
+
+
+# --------------------------------------------------------------------------
+# Backward
+
+cdef class _Targets:
+    """What a sweep delivers: into leaves' .grad (backward) or into a list
+    (autograd.grad: `where` maps a leaf or (node, output) to its position)."""
+    cdef dict where
+    cdef list results
+    cdef bint accumulate          # backward(): add into .grad
+    cdef object only              # backward(inputs=...): set of leaf ids, or None
+
+
+cdef int _check_versions(Node node) except -1:
+    cdef tuple saved = node.saved
+    cdef object vs = node.versions
+    cdef Py_ssize_t i
+    cdef TensorBase t
+    cdef int64_t v
+    if saved is None:
+        return 0
+    for i in range(len(saved)):
+        x = saved[i]
+        if not isinstance(x, TensorBase):
+            continue
+        t = <TensorBase>x
+        if t._version is None:
+            continue                       # never changed in place: still version 0
+        v = 0 if vs is None else (<tuple>vs)[i]
+        if t._version.v != v:
+            _version_error(t, v)
+    return 0
+
+
+cdef int _version_error(TensorBase t, int64_t v) except -1:
+    shape = list(np.shape(t._value))
+    what = ""
+    if t._node is not None:
+        n = (<Node>t._node)._name()
+        if n.endswith("Backward0") or n.endswith("Backward1"):
+            n = n[:len(n) - 9]
+        what = f", which is output {t._out} of {n},"
+    raise RuntimeError(
+        "one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: [{_legacy_type(t._value)} {shape}]{what} is at version {_version_of(t)}; expected "
+        f"version {v} instead. Hint: enable anomaly detection to find the operation that failed to "
+        "compute its gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False).")
+
+
+cdef str _legacy_type(object v):
+    k = np.result_type(v).name
+    return {"float32": "torch.FloatTensor", "float64": "torch.DoubleTensor", "float16": "torch.HalfTensor",
+            "int64": "torch.LongTensor", "int32": "torch.IntTensor"}.get(k, "torch.Tensor")
+
+
+cdef object _raw(object x):
+    if isinstance(x, TensorBase):
+        return (<TensorBase>x)._value
+    if isinstance(x, CoreTensor):
+        return (<CoreTensor>x)._value
+    return x
+
+
+cdef tuple _raw_tuple(tuple xs):
+    cdef Py_ssize_t n = len(xs)
+    if n == 1:
+        return (_raw(xs[0]),)
+    if n == 2:
+        return (_raw(xs[0]), _raw(xs[1]))
+    return tuple([_raw(x) for x in xs])
+
+
+cdef object _as_core(Capture cap, object x):
+    """Tensor mode (create_graph): a saved value as a core Tensor the capture knows."""
+    if isinstance(x, TensorBase):
+        return _core_for(cap, x)
+    return x
+
+
+cdef object _add(object a, object b):
+    if a is None:
+        return b
+    return a + b
+
+
+def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, inputs, bint accumulate,
+                 bint allow_unused=True):
+    """The sweep.  roots: tensors; seeds: raw values (or front-end tensors when
+    create_graph).  accumulate: add into leaves' .grad (backward(); `inputs`
+    restricts it to those leaves); else return the gradients of `inputs`
+    (autograd.grad), None where unused."""
+    cdef list stack = [], order = []
+    cdef Node node, nxt
+    cdef TensorBase t, leaf
+    cdef Py_ssize_t i, n
+    cdef object e, g, gi, g0
+    cdef dict leaf_grads = {}            # id(leaf) -> gradient (raw or core Tensor)
+    cdef dict leaf_obj = {}
+    cdef dict wanted_nodes = {}          # (id(node), out) -> position in inputs, for non-leaf inputs
+    cdef list results = None
+    cdef Capture cap = None
+    cdef list visited = []
+    global _sweep_id
+    _sweep_id += 1
+    cdef int64_t mark = _sweep_id
+    cdef object only = None
+    global _pending_leaves, _pending_objs
+    cdef object old_pending = (_pending_leaves, _pending_objs)
+    if inputs is not None:
+        results = [None] * len(inputs)
+        if accumulate:
+            only = set()
+        for i in range(len(inputs)):
+            t = inputs[i]
+            if t._node is not None:
+                wanted_nodes[(id(t._node), t._out)] = i
+            elif accumulate:
+                only.add(id(t))
+    if create_graph:
+        cap = Capture.__new__(Capture)
+    # (1) reachable nodes and their dependency counts, iteratively.
+    for t in roots:
+        if t._node is not None:
+            node = <Node>t._node
+            if node.mark != mark:
+                node.mark = mark
+                stack.append(node)
+                visited.append(node)
+    while stack:
+        node = stack.pop()
+        if node.freed and node.had_saved:
+            raise RuntimeError(FREED_MESSAGE)
+        for e in node.edges:
+            if isinstance(e, Node):
+                nxt = <Node>e
+                nxt.deps += 1
+                if nxt.mark != mark:
+                    nxt.mark = mark
+                    stack.append(nxt)
+                    visited.append(nxt)
+    # (2) seeds.
+    ready = []
+    for i in range(len(roots)):
+        t = roots[i]
+        g = seeds[i]
+        if create_graph:
+            g = _as_core(cap, g) if isinstance(g, TensorBase) else _core.wrap(g)
+        if t._node is None:
+            leaf_grads[id(t)] = _add(leaf_grads.get(id(t)), g)
+            leaf_obj[id(t)] = t
+            continue
+        node = <Node>t._node
+        if node.n_out == 1:
+            node.grad0 = _add(node.grad0, g)
+        else:
+            if node.grads is None:
+                node.grads = [None] * node.n_out
+            node.grads[t._out] = _add(node.grads[t._out], g)
+    for t in roots:
+        if t._node is not None and (<Node>t._node).deps == 0 and (<Node>t._node) not in ready:
+            ready.append(t._node)
+    # (3) the sweep.
+    _pending_leaves, _pending_objs = leaf_grads, leaf_obj
+    if create_graph:
+        cap.active = True
+        _core.push_recorder(cap)
+    try:
+        while ready:
+            node = <Node>ready.pop()
+            if node.n_out == 1:
+                grads = [node.grad0] if (node.retained is not None or wanted_nodes) else None
+                g0 = node.grad0
+                node.grad0 = None
+            else:
+                grads = node.grads
+                node.grads = None
+                g0 = None
+            if node.retained is not None:
+                _deliver_retained(node, grads, create_graph)
+            if wanted_nodes:
+                for i in range(node.n_out):
+                    k = (id(node), i)
+                    if k in wanted_nodes and grads[i] is not None:
+                        results[wanted_nodes[k]] = grads[i]
+            _run_node(node, g0, grads, create_graph, cap, retain_graph)
+            for e in node.edges:
+                if isinstance(e, Node):
+                    nxt = <Node>e
+                    nxt.deps -= 1
+                    if nxt.deps == 0:
+                        ready.append(nxt)
+            if not retain_graph:
+                node.saved = None
+                node.saved_ans = None
+                node.versions = None
+                node.freed = True
+    finally:
+        _pending_leaves, _pending_objs = old_pending
+        if create_graph:
+            _core.pop_recorder(cap)
+            cap.active = False
+        for node in visited:          # a failed sweep leaves no counts behind
+            node.deps = 0
+            node.grad0 = None
+            node.grads = None
+    # (4) deliver.
+    if not accumulate:
+        for i in range(len(inputs)):
+            t = inputs[i]
+            if t._node is None and id(t) in leaf_grads:
+                results[i] = leaf_grads[id(t)]
+        out = []
+        for i in range(len(results)):
+            g = results[i]
+            if g is None:
+                if not allow_unused:
+                    raise RuntimeError(
+                        f"The differentiated Tensor at index {i} appears to not have been used in the graph. "
+                        "Set allow_unused=True if this is the desired behavior.")
+                out.append(None)
+            else:
+                out.append(_grad_tensor(cap, g, inputs[i], create_graph))
+        return out
+    for k, g in leaf_grads.items():
+        leaf = leaf_obj[k]
+        if only is not None and k not in only:
+            continue
+        _accumulate_into(leaf, _grad_tensor(cap, g, leaf, create_graph), create_graph)
+    return None
+
+
+cdef object _grad_tensor(Capture cap, object g, TensorBase like, bint create_graph):
+    """A gradient as a front-end tensor in like's dtype and shape (fresh, writable)."""
+    cdef TensorBase t
+    if create_graph:
+        if isinstance(g, CoreTensor):
+            t = _from_core(cap, g)
+            if t._node is None:
+                t = _new(np.array(t._value, dtype=_dtype_of(like._value)))
+            return t
+        g = _raw(g)
+    dt = _dtype_of(like._value)
+    arr = np.array(g, dtype=dt)
+    if np.shape(arr) != np.shape(like._value):
+        arr = np.array(np.broadcast_to(arr, np.shape(like._value)))
+    return _new(_own(arr))
+
+
+cdef int _accumulate_into(TensorBase leaf, TensorBase g, bint create_graph) except -1:
+    cdef TensorBase old = leaf._grad
+    if old is None:
+        leaf._grad = g
+    elif create_graph or old._node is not None or g._node is not None:
+        leaf._grad = old + g
+    elif type(old._value) is ndarray and (<cnp.ndarray>old._value).flags.writeable:
+        np.add(old._value, g._value, out=old._value)
+    else:
+        old._value = _own(old._value + g._value)
+    return 0
+
+
+cdef int _deliver_retained(Node node, list grads, bint create_graph) except -1:
+    cdef TensorBase t
+    for i, ref in node.retained:
+        t = ref()
+        if t is not None and grads[i] is not None:
+            g = _grad_tensor(None, grads[i], t, False) if not create_graph else None
+            if g is not None:
+                _accumulate_into(t, g, False)
+    return 0
+
+
+def retain_grad(TensorBase t):
+    cdef Node node = <Node>t._node
+    if node.retained is None:
+        node.retained = []
+    node.retained.append((t._out, weakref.ref(t)))
+    t._retains_grad = True
+
+
+cdef int _run_node(Node node, object g0, list grads, bint create_graph, Capture cap, bint retain_graph) except -1:
+    cdef Op op = node.op
+    cdef Py_ssize_t i, n = len(node.edges)
+    cdef object g, ans, gi, e
+    cdef tuple ins
+    if node.freed and node.had_saved:
+        raise RuntimeError(FREED_MESSAGE)
+    _check_versions(node)
+    if node.n_out == 1:
+        g = g0
+        if g is None:
+            return 0
+    else:
+        if all(x is None for x in grads):
+            return 0
+        g = tuple(grads)
+    ans = node.saved_ans
+    if node.saved is None:
+        ins = op._nones if op.n_in >= 0 else (None,) * n
+        if create_graph and ans is not None:
+            ans = _core_for_out(cap, node, ans)
+        elif not create_graph:
+            g = _raw(g) if node.n_out == 1 else _raw_tuple(g)
+    elif create_graph:
+        ins = tuple([_as_core(cap, x) for x in node.saved])
+        if ans is not None:
+            ans = _core_for_out(cap, node, ans)
+    else:
+        ins = _raw_tuple(node.saved)
+        g = _raw(g) if node.n_out == 1 else _raw_tuple(g)
+    if op.calling == _CALL_JOINT:
+        needs = tuple([node.edges[i] is not None for i in range(n)])
+        gs = op.vjps[0](g, ans, needs, ins, *(node.params or ()))
+    else:
+        gs = None
+    for i in range(n):
+        e = node.edges[i]
+        if e is None:
+            continue
+        gi = gs[i] if gs is not None else vjp_rule(op, i, g, ans, ins, node.params)
+        if gi is None:
+            continue
+        if create_graph and not isinstance(gi, CoreTensor):
+            gi = _core.wrap(gi)
+        if isinstance(e, Node):
+            nxt = <Node>e
+            if nxt.n_out == 1:
+                nxt.grad0 = _add(nxt.grad0, gi)
+                continue
+            if nxt.grads is None:
+                nxt.grads = [None] * nxt.n_out
+            j = node.edge_out[i] if node.edge_out is not None else 0
+            nxt.grads[j] = _add(nxt.grads[j], gi)
+        else:
+            _leaf_add(<TensorBase>e, gi)
+    return 0
+
+
+cdef dict _pending_leaves = None
+
+
+cdef object _core_for_out(Capture cap, Node node, object ans):
+    if type(ans) is tuple:
+        out = []
+        for i in range(len(ans)):
+            c = _core.wrap(_read_only_view(ans[i]))
+            cap.known[(<CoreTensor>c)._id] = (node, i, None)
+            out.append(c)
+        return tuple(out)
+    c = _core.wrap(_read_only_view(ans))
+    cap.known[(<CoreTensor>c)._id] = (node, 0, None)
+    return c
+
+
+cdef int _leaf_add(TensorBase leaf, object gi) except -1:
+    _pending_leaves[id(leaf)] = _add(_pending_leaves.get(id(leaf)), gi)
+    _pending_objs[id(leaf)] = leaf
+    return 0
+
+
+cdef dict _pending_objs = None

@@ -1,0 +1,1142 @@
+"""PyTorch's Tensor over tapegrad's engine: the graph belongs to the tensors.
+
+Fields and the hot operators live in the compiled `tapegrad._graph.TensorBase`;
+this module adds PyTorch's names, dtype rules, errors and reprs.  Every
+differentiable operation is a registered tapegrad op: elementwise math calls the
+op directly (`_graph.unary` / `_graph.binary`), everything else runs the op
+library's public function under `_graph.call_captured`, which turns the ops
+it applies into nodes.
+"""
+import warnings
+
+import numpy as np
+
+from tapegrad import _graph
+from tapegrad._core import apply
+from tapegrad.ops import OPS
+from tapegrad.ops.array_ops import broadcast_to as _tg_broadcast_to
+from tapegrad.ops.array_ops import concat as _tg_concat
+from tapegrad.ops.array_ops import expand_dims as _tg_expand_dims
+from tapegrad.ops.array_ops import getitem as _tg_getitem
+from tapegrad.ops.array_ops import index_params
+from tapegrad.ops.array_ops import reshape as _tg_reshape
+from tapegrad.ops.array_ops import squeeze as _tg_squeeze
+from tapegrad.ops.array_ops import stack as _tg_stack
+from tapegrad.ops.array_ops import transpose as _tg_transpose
+from tapegrad.ops.linalg_ops import matmul_numpy as _tg_matmul
+from tapegrad.ops.linalg_ops import norm as _tg_norm
+from tapegrad.ops.math_ops import cast as _tg_cast
+from tapegrad.ops.math_ops import clip_by_value as _tg_clip
+from tapegrad.ops.math_ops import where as _tg_where
+from tapegrad.ops.nn_ops import log_softmax as _tg_log_softmax
+from tapegrad.ops.nn_ops import softmax as _tg_softmax
+from tapegrad.ops.reduction_ops import reduce_max as _tg_reduce_max
+from tapegrad.ops.reduction_ops import reduce_mean as _tg_reduce_mean
+from tapegrad.ops.reduction_ops import reduce_min as _tg_reduce_min
+from tapegrad.ops.reduction_ops import reduce_prod as _tg_reduce_prod
+from tapegrad.ops.reduction_ops import reduce_sum as _tg_reduce_sum
+from tapegrad.torch._format import tensor_repr
+
+# ---------------------------------------------------------------- dtypes
+
+
+class dtype:
+    """A PyTorch dtype object (``torch.float32``); aliases are the same object."""
+    __slots__ = ("name", "np", "is_floating_point", "is_complex", "itemsize", "_legacy")
+
+    def __init__(self, name, np_dtype, legacy):
+        self.name = name
+        self.np = np.dtype(np_dtype)
+        self.is_floating_point = self.np.kind == "f"
+        self.is_complex = self.np.kind == "c"
+        self.itemsize = self.np.itemsize
+        self._legacy = legacy
+
+    def __repr__(self):
+        return f"torch.{self.name}"
+
+    def __reduce__(self):
+        return self.name
+
+
+float16 = dtype("float16", np.float16, "Half")
+float32 = dtype("float32", np.float32, "Float")
+float64 = dtype("float64", np.float64, "Double")
+int8 = dtype("int8", np.int8, "Char")
+uint8 = dtype("uint8", np.uint8, "Byte")
+int16 = dtype("int16", np.int16, "Short")
+int32 = dtype("int32", np.int32, "Int")
+int64 = dtype("int64", np.int64, "Long")
+bool_ = dtype("bool", np.bool_, "Bool")
+complex64 = dtype("complex64", np.complex64, "ComplexFloat")
+complex128 = dtype("complex128", np.complex128, "ComplexDouble")
+_BY_NUMPY = {d.np: d for d in (float16, float32, float64, int8, uint8, int16, int32, int64, bool_, complex64,
+                               complex128)}
+_default_float = [float32]
+
+
+def get_default_dtype():
+    return _default_float[0]
+
+
+def set_default_dtype(d):
+    if not isinstance(d, dtype) or not d.is_floating_point:
+        raise TypeError("only floating-point types are supported as the default type")
+    _default_float[0] = d
+
+
+def torch_dtype(np_dtype):
+    return _BY_NUMPY[np.dtype(np_dtype)]
+
+
+def numpy_dtype(d):
+    if d is None:
+        return None
+    if isinstance(d, dtype):
+        return d.np
+    if d is float:
+        return _default_float[0].np
+    if d is int:
+        return np.dtype(np.int64)
+    if d is bool:
+        return np.dtype(np.bool_)
+    return np.dtype(d)
+
+
+class Size(tuple):
+    """torch.Size: a tuple that prints as ``torch.Size([2, 3])``."""
+
+    def __repr__(self):
+        return f"torch.Size({list(self)})"
+
+    __str__ = __repr__
+
+    def numel(self):
+        return int(np.prod(self, dtype=np.int64))
+
+
+# ---------------------------------------------------------------- type promotion
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def _category(dt):
+    return _CATEGORY[dt.kind]
+
+
+def _scalar_dtype(x):
+    """The dtype a Python or NumPy scalar stands for (its category's default)."""
+    if isinstance(x, (bool, np.bool_)):
+        return np.dtype(np.bool_)
+    if isinstance(x, (int, np.integer)):
+        return np.dtype(np.int64)
+    if isinstance(x, (float, np.floating)):
+        return _default_float[0].np
+    if isinstance(x, (complex, np.complexfloating)):
+        return np.dtype(np.complex64) if _default_float[0] is float32 else np.dtype(np.complex128)
+    raise TypeError(f"unsupported operand type: {type(x).__name__}")
+
+
+def result_type(*operands):
+    """PyTorch's promotion: tensors with dimensions decide within a category;
+    0-d tensors and then Python numbers only lift the category (a Python
+    float next to an int tensor gives the default float dtype)."""
+    dims, zeros, scalars = [], [], []
+    for x in operands:
+        if isinstance(x, _graph.TensorBase):
+            dt = np.result_type(x._value)
+            (dims if np.ndim(x._value) else zeros).append(dt)
+        else:
+            scalars.append(_scalar_dtype(x))
+    out = None
+    for group in (dims, zeros, scalars):
+        if not group:
+            continue
+        g = group[0]
+        for d in group[1:]:
+            g = np.promote_types(g, d) if _category(d) == _category(g) else (d if _category(d) > _category(g) else g)
+        if out is None:
+            out = g
+        elif _category(g) > _category(out):
+            out = g if group is not scalars else _scalar_dtype({0: False, 1: 0, 2: 0.0, 3: 0j}[_category(g)])
+            if group is scalars and _category(out) == 3 and out == np.complex64 and np.dtype(g) == np.complex128:
+                out = g
+    return out
+
+
+def _promote(op, a, b):
+    """(a, b) converted so that the compiled fast path applies: tensors of one
+    dtype, or a float tensor next to a Python float."""
+    if not isinstance(a, _graph.TensorBase) and not _is_number(a):
+        a = tensor(a) if not isinstance(a, np.ndarray) else from_numpy(np.array(a))
+    if not isinstance(b, _graph.TensorBase) and not _is_number(b):
+        b = tensor(b) if not isinstance(b, np.ndarray) else from_numpy(np.array(b))
+    dt = result_type(a, b)
+    if op.name == "truediv" and dt.kind in "biu":
+        dt = _default_float[0].np
+    return _convert(a, dt), _convert(b, dt)
+
+
+def _is_number(x):
+    return isinstance(x, (int, float, complex, np.number, np.bool_))
+
+
+def _convert(x, dt):
+    if isinstance(x, _graph.TensorBase):
+        return x if np.result_type(x._value) == dt else x.to(torch_dtype(dt))
+    if dt.kind == "f" and isinstance(x, (int, float, np.number, np.bool_)) and not isinstance(x, complex):
+        return float(x)
+    return _graph.new_tensor(np.asarray(x, dtype=dt))
+
+
+_graph.install_promotion(_promote)
+
+
+# ---------------------------------------------------------------- grad_fn names
+
+GRAD_FN_NAMES = {
+    "add": "AddBackward0", "subtract": "SubBackward0", "multiply": "MulBackward0", "truediv": "DivBackward0",
+    "pow": "PowBackward0", "negative": "NegBackward0", "exp": "ExpBackward0", "log": "LogBackward0",
+    "sin": "SinBackward0", "cos": "CosBackward0", "tan": "TanBackward0", "tanh": "TanhBackward0",
+    "sigmoid": "SigmoidBackward0", "relu": "ReluBackward0", "sqrt": "SqrtBackward0", "abs": "AbsBackward0",
+    "square": "PowBackward0", "reshape": "ViewBackward0", "transpose": "PermuteBackward0",
+    "reduce_sum": "SumBackward1", "reduce_mean": "MeanBackward1", "reduce_prod": "ProdBackward0",
+    "reduce_max": "MaxBackward1", "reduce_min": "MinBackward1", "matmul": "MmBackward0",
+    "getitem": "IndexBackward0", "concat": "CatBackward0", "softmax": "SoftmaxBackward0",
+    "log_softmax": "LogSoftmaxBackward0", "sparse_softmax_cross_entropy_with_logits": "NllLossBackward0",
+    "cast": "ToCopyBackward0", "identity": "CloneBackward0", "maximum": "MaximumBackward0",
+    "minimum": "MinimumBackward0", "where": "WhereBackward0", "clip_by_value": "ClampBackward1",
+    "broadcast_to": "ExpandBackward0", "log1p": "Log1PBackward0", "expm1": "Expm1Backward0",
+    "reciprocal": "ReciprocalBackward0", "sign": "SignBackward0", "softplus": "SoftplusBackward0",
+}
+
+_FLOAT_ONLY = {"exp", "log", "sin", "cos", "tan", "tanh", "sigmoid", "sqrt", "log1p", "expm1", "reciprocal",
+               "softplus", "asin", "acos", "atan", "sinh", "cosh", "rsqrt", "erf"}
+
+
+def _unary(name, x):
+    op = OPS[name]
+    if name in _FLOAT_ONLY and np.result_type(x._value).kind in "biu":
+        x = x.to(get_default_dtype())
+    return _graph.unary(op, x)
+
+
+def captured(f, args, kwargs=None, name=None):
+    return _graph.call_captured(f, args, kwargs or {}, name)
+
+
+def _dims(dim, nd):
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    for d in dims:
+        if not -max(nd, 1) <= d < max(nd, 1):
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-max(nd, 1)}, "
+                             f"{max(nd, 1) - 1}], but got {d})")
+    return dims
+
+
+def _shape_args(size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list, Size)):
+        size = tuple(size[0])
+    return tuple(int(s) for s in size)
+
+
+# ---------------------------------------------------------------- the Tensor class
+
+_NOT_LEAF_GRAD = (
+    "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute won't be "
+    "populated during autograd.backward(). If you indeed want the .grad field to be populated for a non-leaf "
+    "Tensor, use .retain_grad() on the non-leaf Tensor. If you access the non-leaf Tensor by mistake, make sure "
+    "you access the leaf Tensor instead. See github.com/pytorch/pytorch/pull/30531 for more information.")
+_LEAF_FLAG = ("you can only change requires_grad flags of leaf variables. If you want to use a computed variable "
+              "in a subgraph that doesn't require differentiation use var_no_grad = var.detach().")
+_INPLACE_LEAF = "a leaf Variable that requires grad is being used in an in-place operation."
+
+
+class Tensor(_graph.TensorBase):
+    """A PyTorch-style tensor: a NumPy value, and for a result of recorded ops
+    the node (`grad_fn`) that produced it."""
+
+    __slots__ = ()                 # no __dict__: tensors stay out of the cyclic GC
+    __hash__ = object.__hash__
+
+    # ---- identity, dtype, shape
+    @property
+    def dtype(self):
+        return torch_dtype(np.result_type(self._value))
+
+    @property
+    def shape(self):
+        return Size(np.shape(self._value))
+
+    def size(self, dim=None):
+        s = np.shape(self._value)
+        if dim is None:
+            return Size(s)
+        return s[_dims(dim, len(s))[0]]
+
+    def dim(self):
+        return np.ndim(self._value)
+
+    @property
+    def ndim(self):
+        return np.ndim(self._value)
+
+    def numel(self):
+        return int(np.size(self._value))
+
+    nelement = numel
+
+    def __len__(self):
+        if np.ndim(self._value) == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return np.shape(self._value)[0]
+
+    def __iter__(self):
+        if np.ndim(self._value) == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self)))
+
+    @property
+    def device(self):
+        return "cpu"
+
+    def is_floating_point(self):
+        return np.result_type(self._value).kind == "f"
+
+    # ---- repr
+    def __repr__(self):
+        return tensor_repr(self._value, self.dtype.name, get_default_dtype().name, self._requires_grad,
+                           None if self._node is None else self._node.name())
+
+    __str__ = __repr__
+
+    def __format__(self, spec):
+        if np.ndim(self._value) == 0 and spec:
+            return format(self.item(), spec)
+        return repr(self)
+
+    # ---- autograd flags
+    @property
+    def requires_grad(self):
+        return self._requires_grad or self._node is not None
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        self._set_requires_grad(flag, "only Tensors of floating point and complex dtype can require gradients")
+
+    def _set_requires_grad(self, flag, message):
+        if self._node is not None:
+            if not flag:
+                raise RuntimeError(_LEAF_FLAG)
+            return
+        if flag and np.result_type(self._value).kind not in "fc":
+            raise RuntimeError(message)
+        self._requires_grad = bool(flag)
+
+    def requires_grad_(self, requires_grad=True):
+        self._set_requires_grad(requires_grad, "only Tensors of floating point dtype can require gradients")
+        return self
+
+    @property
+    def grad(self):
+        if self._node is not None and not self._retains_grad:
+            warnings.warn(_NOT_LEAF_GRAD, UserWarning, stacklevel=2)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is None:
+            self._grad = None
+            return
+        if not isinstance(value, _graph.TensorBase):
+            raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
+                            f"{type(value).__name__}")
+        if np.shape(value._value) != np.shape(self._value):
+            raise RuntimeError(f"attempting to assign a gradient of size '{list(np.shape(value._value))}' to a "
+                               f"tensor of size '{list(np.shape(self._value))}'. Please ensure that the gradient "
+                               f"and the tensor are the same size")
+        if value.dtype is not self.dtype:
+            raise RuntimeError(
+                f"attempting to assign a gradient with dtype '{_c_name(value.dtype)}' to a tensor with grad_dtype "
+                f"'{self.dtype._legacy}'. The gradient must match the tensor's grad_dtype (defaults to the "
+                "tensor's dtype). You can set the tensor's grad_dtype attribute with a specific dtype, or None to "
+                "allow any dtype. Set grad_dtype with caution. Diverging the dtypes of a tensor and its gradient "
+                "may break downstream systems that assume they match.")
+        self._grad = value
+
+    @grad.deleter
+    def grad(self):
+        self._grad = None
+
+    @property
+    def retains_grad(self):
+        return self._retains_grad
+
+    def retain_grad(self):
+        if self._node is None:
+            if not self._requires_grad:
+                raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+            return
+        if not self._retains_grad:
+            _graph.retain_grad(self)
+
+    def detach(self):
+        t = _graph.new_tensor(self._value)
+        t._share_version(self)
+        t._is_view = True
+        return t
+
+    def detach_(self):
+        if self._is_view and self._node is not None:
+            raise RuntimeError(
+                "Can't detach views in-place. Use detach() instead. If you are using DistributedDataParallel (DDP) "
+                "for training, and gradient_as_bucket_view is set as True, gradients are views of DDP buckets, and "
+                "hence detach_() cannot be called on these gradients. To fix this error, please refer to the "
+                "Optimizer.zero_grad() function in torch/optim/optimizer.py as the solution.")
+        self._node = None
+        self._requires_grad = False
+        return self
+
+    def clone(self):
+        out = captured(_clone_raw, (self,), name="CloneBackward0")
+        return out
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        backward([self], None if gradient is None else [gradient], retain_graph, create_graph, inputs=inputs)
+
+    # ---- conversions
+    def item(self):
+        if np.size(self._value) != 1:
+            raise RuntimeError(f"a Tensor with {np.size(self._value)} elements cannot be converted to Scalar")
+        return np.asarray(self._value).reshape(()).item()
+
+    def tolist(self):
+        return np.asarray(self._value).tolist()
+
+    def numpy(self, force=False):
+        if self.requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        v = self._value
+        if type(v) is not np.ndarray:
+            v = np.asarray(v).copy()
+            self._value = v
+        return v
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.numpy()
+        if dtype is not None and np.dtype(dtype) != a.dtype:
+            return a.astype(dtype)
+        return np.array(a, copy=True) if copy else a
+
+    def _scalar(self, kind):
+        if np.size(self._value) != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return kind(np.asarray(self._value).reshape(()).item())
+
+    def __float__(self):
+        return self._scalar(float)
+
+    def __int__(self):
+        return self._scalar(int)
+
+    def __index__(self):
+        if np.result_type(self._value).kind not in "iu" or np.ndim(self._value) != 0:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self._value)
+
+    def __bool__(self):
+        if np.size(self._value) != 1:
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+        return bool(np.asarray(self._value).reshape(()))
+
+    def to(self, *args, **kwargs):
+        d = kwargs.get("dtype")
+        for a in args:
+            if isinstance(a, dtype):
+                d = a
+        if d is None or d is self.dtype:
+            return self
+        if not d.is_floating_point and not d.is_complex:
+            return _graph.new_tensor(np.asarray(self._value).astype(d.np))
+        return captured(_tg_cast, (self, d.np), name="ToCopyBackward0")
+
+    def type(self, d=None):
+        if d is None:
+            return f"torch.{self.dtype._legacy}Tensor"
+        return self.to(d)
+
+    def float(self):
+        return self.to(float32)
+
+    def double(self):
+        return self.to(float64)
+
+    def long(self):
+        return self.to(int64)
+
+    def int(self):
+        return self.to(int32)
+
+    def bool(self):
+        return self.to(bool_)
+
+    def cpu(self):
+        return self
+
+    def contiguous(self):
+        return self
+
+    # ---- operators not in the compiled base
+    def __truediv__(self, other):
+        if np.result_type(self._value).kind in "biu":
+            return self.to(get_default_dtype()) / other
+        return _graph.binary(OPS["truediv"], self, other, None)
+
+    def __rtruediv__(self, other):
+        if np.result_type(self._value).kind in "biu":
+            return other / self.to(get_default_dtype())
+        return _graph.binary(OPS["truediv"], other, self, "MulBackward0")
+
+    def __pow__(self, other):
+        return _graph.binary(OPS["pow"], self, other,
+                             "PowBackward1" if isinstance(other, _graph.TensorBase) else "PowBackward0")
+
+    def __rpow__(self, other):
+        return _graph.binary(OPS["pow"], other, self, "PowBackward2")
+
+    def __matmul__(self, other):
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return matmul(other, self)
+
+    def __abs__(self):
+        return self.abs()
+
+    def __pos__(self):
+        return self
+
+    def __eq__(self, other):
+        return _graph.binary(OPS["equal"], self, other, None)
+
+    def __ne__(self, other):
+        return _graph.binary(OPS["not_equal"], self, other, None)
+
+    def __lt__(self, other):
+        return _graph.binary(OPS["less"], self, other, None)
+
+    def __le__(self, other):
+        return _graph.binary(OPS["less_equal"], self, other, None)
+
+    def __gt__(self, other):
+        return _graph.binary(OPS["greater"], self, other, None)
+
+    def __ge__(self, other):
+        return _graph.binary(OPS["greater_equal"], self, other, None)
+
+    def __invert__(self):
+        return _graph.unary(OPS["logical_not"], self)
+
+    def __and__(self, other):
+        return _graph.binary(OPS["logical_and"], self, other, None)
+
+    def __or__(self, other):
+        return _graph.binary(OPS["logical_or"], self, other, None)
+
+    # ---- indexing
+    def __getitem__(self, key):
+        key = _index_key(key)
+        return captured(_tg_getitem, (self, key), name=_index_name(key))
+
+    def __setitem__(self, key, value):
+        _inplace_check(self, view=True)
+        key = _index_key(key)
+        if isinstance(value, _graph.TensorBase):
+            v = value._value
+            needs = value.requires_grad
+        else:
+            v = value
+            needs = False
+        if needs or self._node is not None:
+            # Differentiable: self becomes where(mask, value scattered to self's shape, self).
+            shape = np.shape(self._value)
+            mask = np.zeros(shape, dtype=bool)
+            mask[key] = True
+            src = value if isinstance(value, _graph.TensorBase) else tensor(v, dtype=self.dtype)
+            src = src.to(self.dtype).expand(*np.shape(mask[key]))
+            spread = captured(_apply, (OPS["scatter_into_zeros"], src, index_params(key, shape)))
+            _rebase(self, where(_graph.new_tensor(mask), spread, _snapshot(self)), "CopySlices")
+            return
+        arr = self._writable()
+        arr[key] = np.asarray(v, dtype=arr.dtype) if not isinstance(v, np.ndarray) else v
+        self._bump_version()
+
+    def _writable(self):
+        v = self._value
+        if type(v) is not np.ndarray:
+            v = np.array(v)
+            self._value = v
+        elif not v.flags.writeable:
+            v = v.copy()
+            self._value = v
+        return v
+
+    # ---- in-place arithmetic
+    def _inplace(self, op_name, other, name):
+        _inplace_check(self)
+        op = OPS[op_name]
+        if not (_graph.is_grad_enabled() and (self.requires_grad or getattr(other, "requires_grad", False))):
+            out = _graph.binary(op, self, other, None)
+            _check_inplace_dtype(self, out)
+            self._writable()[...] = out._value          # in the storage: NumPy arrays sharing it see it
+            self._bump_version()
+            return self
+        out = _graph.binary(op, _snapshot(self), other, name)
+        _check_inplace_dtype(self, out)
+        _rebase(self, out, None)
+        return self
+
+    def add_(self, other, alpha=1):
+        return self._inplace("add", other if alpha == 1 else other * alpha, "AddBackward0")
+
+    def sub_(self, other, alpha=1):
+        return self._inplace("subtract", other if alpha == 1 else other * alpha, "SubBackward0")
+
+    def mul_(self, other):
+        return self._inplace("multiply", other, "MulBackward0")
+
+    def div_(self, other):
+        return self._inplace("truediv", other, "DivBackward0")
+
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
+    def zero_(self):
+        _inplace_check(self)
+        if self._node is not None:
+            _rebase(self, _snapshot(self) * 0.0, "ZeroBackward0")
+            return self
+        self._writable()[...] = 0
+        self._bump_version()
+        return self
+
+    def fill_(self, value):
+        _inplace_check(self)
+        if self._node is not None:
+            _rebase(self, _snapshot(self) * 0.0 + float(value), "FillBackward0")
+            return self
+        self._writable()[...] = value
+        self._bump_version()
+        return self
+
+    def copy_(self, src):
+        _inplace_check(self)
+        v = src._value if isinstance(src, _graph.TensorBase) else src
+        self._writable()[...] = v
+        self._bump_version()
+        return self
+
+    # ---- math methods
+    def neg(self):
+        return -self
+
+    def square(self):
+        return self ** 2
+
+    def pow(self, exponent):
+        return self ** exponent
+
+    def log1p(self):
+        return _unary("log1p", self)
+
+    def expm1(self):
+        return _unary("expm1", self)
+
+    def reciprocal(self):
+        return _unary("reciprocal", self)
+
+    def sign(self):
+        return _graph.unary(OPS["sign"], self)
+
+    def add(self, other, alpha=1):
+        return self + (other if alpha == 1 else other * alpha)
+
+    def sub(self, other, alpha=1):
+        return self - (other if alpha == 1 else other * alpha)
+
+    def mul(self, other):
+        return self * other
+
+    def div(self, other):
+        return self / other
+
+    def clamp(self, min=None, max=None):  # noqa: A002 (PyTorch's argument names)
+        return clamp(self, min, max)
+
+    clip = clamp
+
+    def maximum(self, other):
+        return maximum(self, other)
+
+    def minimum(self, other):
+        return minimum(self, other)
+
+    # ---- reductions
+    def sum(self, dim=None, keepdim=False, dtype=None):
+        return sum(self, dim, keepdim, dtype=dtype)
+
+    def mean(self, dim=None, keepdim=False):
+        return mean(self, dim, keepdim)
+
+    def prod(self, dim=None, keepdim=False):
+        return captured(_tg_reduce_prod, (self,), {"axis": dim, "keepdims": keepdim}, name="ProdBackward0")
+
+    def norm(self, p="fro", dim=None, keepdim=False):
+        return norm(self, p, dim, keepdim)
+
+    def max(self, dim=None, keepdim=False):
+        return _extremum(self, dim, keepdim, "max")
+
+    def min(self, dim=None, keepdim=False):
+        return _extremum(self, dim, keepdim, "min")
+
+    def amax(self, dim=None, keepdim=False):
+        return captured(_tg_reduce_max, (self,), {"axis": dim, "keepdims": keepdim}, name="AmaxBackward0")
+
+    def argmax(self, dim=None, keepdim=False):
+        return _graph.new_tensor(np.asarray(np.argmax(self._value, axis=dim, keepdims=keepdim), dtype=np.int64))
+
+    def argmin(self, dim=None, keepdim=False):
+        return _graph.new_tensor(np.asarray(np.argmin(self._value, axis=dim, keepdims=keepdim), dtype=np.int64))
+
+    def softmax(self, dim):
+        return softmax(self, dim)
+
+    def log_softmax(self, dim):
+        return log_softmax(self, dim)
+
+    # ---- linear algebra
+    def dot(self, other):
+        return dot(self, other)
+
+    def matmul(self, other):
+        return matmul(self, other)
+
+    def mm(self, other):
+        return mm(self, other)
+
+    def mv(self, other):
+        return mv(self, other)
+
+    # ---- shapes
+    def reshape(self, *shape):
+        return captured(_tg_reshape, (self, _shape_args(shape)), name="ViewBackward0")
+
+    def view(self, *shape):
+        return self.reshape(*shape)
+
+    def view_as(self, other):
+        return self.reshape(*other.shape)
+
+    def flatten(self):
+        return self.reshape(-1)
+
+    def t(self):
+        if self.dim() > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.dim()}D")
+        if self.dim() < 2:
+            return self
+        return captured(_tg_transpose, (self,), name="TBackward0")
+
+    @property
+    def T(self):
+        return self.permute(*reversed(range(self.dim())))
+
+    @property
+    def mT(self):
+        return self.transpose(-2, -1)
+
+    def permute(self, *dims):
+        return captured(_tg_transpose, (self, _shape_args(dims)), name="PermuteBackward0")
+
+    def transpose(self, dim0, dim1):
+        perm = list(range(self.dim()))
+        d0, d1 = _dims((dim0, dim1), self.dim())
+        perm[d0], perm[d1] = perm[d1], perm[d0]
+        return captured(_tg_transpose, (self, perm), name="TransposeBackward0")
+
+    def unsqueeze(self, dim):
+        return captured(_tg_expand_dims, (self, dim), name="UnsqueezeBackward0")
+
+    def squeeze(self, dim=None):
+        if dim is not None and np.shape(self._value)[dim] != 1:
+            return self
+        return captured(_tg_squeeze, (self, dim), name="SqueezeBackward0" if dim is None else "SqueezeBackward1")
+
+    def expand(self, *sizes):
+        sizes = _shape_args(sizes)
+        shape = np.shape(self._value)
+        lead = len(sizes) - len(shape)
+        target = tuple(shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
+        return captured(_tg_broadcast_to, (self, target), name="ExpandBackward0")
+
+    def expand_as(self, other):
+        return self.expand(*other.shape)
+
+    def zero_grad_(self):
+        self._grad = None
+
+
+def _c_name(d):
+    return {"float64": "double", "float32": "float", "float16": "c10::Half", "int64": "long int"}.get(d.name, d.name)
+
+
+def _clone_raw(x):
+    return OPS["identity"](x)
+
+
+def _apply(op, x, params):
+    return apply(op, (x,), params)
+
+
+def _index_key(key):
+    if isinstance(key, _graph.TensorBase):
+        return np.asarray(key._value)
+    if isinstance(key, tuple):
+        return tuple(np.asarray(k._value) if isinstance(k, _graph.TensorBase) else k for k in key)
+    if isinstance(key, list):
+        return np.asarray(key)
+    return key
+
+
+def _index_name(key):
+    keys = key if isinstance(key, tuple) else (key,)
+    if any(isinstance(k, np.ndarray) for k in keys):
+        return "IndexBackward0"
+    if any(k is None for k in keys):
+        return "UnsqueezeBackward0"
+    if any(isinstance(k, slice) for k in keys) and not any(isinstance(k, int) for k in keys):
+        return "SliceBackward0"
+    return "SelectBackward0"
+
+
+def _inplace_check(t, view=False):
+    if t._node is None and t._requires_grad and _graph.is_grad_enabled():
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation."
+                            if view else _INPLACE_LEAF)
+
+
+def _check_inplace_dtype(t, out):
+    if np.result_type(out._value) != np.result_type(t._value):
+        raise RuntimeError(f"result type {torch_dtype(np.result_type(out._value)).name.capitalize()} can't be "
+                           f"cast to the desired output type {t.dtype.name.capitalize()}")
+
+
+def _snapshot(t):
+    """t as it is before an in-place op on it: a copy of its value (the op's
+    node may save it) with t's history.  t then takes the op's result."""
+    s = _graph.new_tensor(np.array(t._value) if type(t._value) is np.ndarray else t._value)
+    s._node = t._node
+    s._out = t._out
+    s._requires_grad = t._requires_grad
+    return s
+
+
+def _rebase(t, out, name):
+    """t takes out's value and history (an in-place op on t); t's version moves on."""
+    t._value = out._value
+    t._node = out._node
+    t._out = out._out
+    t._bump_version()
+    if name is not None and t._node is not None:
+        _graph.set_node_name(t, name)
+
+
+def _extremum(x, dim, keepdim, which):
+    f = _tg_reduce_max if which == "max" else _tg_reduce_min
+    if dim is None:
+        return captured(f, (x,), name="MaxBackward1" if which == "max" else "MinBackward1")
+    values = captured(f, (x,), {"axis": dim, "keepdims": keepdim},
+                      name="MaxBackward0" if which == "max" else "MinBackward0")
+    arg = np.argmax if which == "max" else np.argmin
+    indices = _graph.new_tensor(np.asarray(arg(x._value, axis=dim, keepdims=keepdim), dtype=np.int64))
+    return _MinMax(values, indices, which)
+
+
+class _MinMax(tuple):
+    """torch.return_types.max(values=..., indices=...)."""
+
+    def __new__(cls, values, indices, which):
+        t = super().__new__(cls, (values, indices))
+        t.which = which
+        return t
+
+    values = property(lambda self: self[0])
+    indices = property(lambda self: self[1])
+
+    def __repr__(self):
+        return f"torch.return_types.{self.which}(\nvalues={self[0]!r},\nindices={self[1]!r})"
+
+
+# ---------------------------------------------------------------- functions the methods share
+
+
+def tensor(data, dtype=None, requires_grad=False):
+    if isinstance(data, _graph.TensorBase):
+        warnings.warn("To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone() "
+                      "or sourceTensor.detach().clone().requires_grad_(True), rather than "
+                      "torch.tensor(sourceTensor).", UserWarning, stacklevel=2)
+        data = np.array(data._value)
+    value = _from_python(data, numpy_dtype(dtype))
+    t = _graph.new_tensor(value)
+    if requires_grad:
+        t._set_requires_grad(True, "Only Tensors of floating point and complex dtype can require gradients")
+    return t
+
+
+def _from_python(data, dt):
+    if data is None:
+        raise RuntimeError("Could not infer dtype of NoneType")
+    if isinstance(data, str):
+        raise TypeError("new(): invalid data type 'str'")
+    if isinstance(data, (list, tuple)):
+        data = [d.item() if isinstance(d, _graph.TensorBase) else d for d in data] if any(
+            isinstance(d, _graph.TensorBase) for d in data) else data
+    if isinstance(data, (np.ndarray, np.generic)):
+        arr = np.array(data)
+    else:
+        _check_rectangular(data)
+        arr = np.array(data)
+        if arr.dtype.kind == "f" and not _has_numpy_float64(data):
+            arr = arr.astype(_default_float[0].np)
+        elif arr.dtype.kind == "c":
+            arr = arr.astype(np.complex64)
+        elif arr.dtype.kind == "i":
+            arr = arr.astype(np.int64)
+        if arr.dtype.kind == "f" and arr.size == 0:
+            arr = arr.astype(_default_float[0].np)
+    if dt is not None:
+        arr = arr.astype(dt)
+    return arr
+
+
+def _has_numpy_float64(data):
+    if isinstance(data, np.float64):
+        return True
+    if isinstance(data, (list, tuple)):
+        return any(_has_numpy_float64(d) for d in data)
+    return False
+
+
+def _check_rectangular(data):
+    if not isinstance(data, (list, tuple)) or not data:
+        return
+    first = data[0]
+    if isinstance(first, (list, tuple)):
+        n = len(first)
+        for e in data:
+            if not isinstance(e, (list, tuple)) or len(e) != n:
+                raise ValueError(f"expected sequence of length {n} at dim 1 (got {len(e)})")
+
+
+def from_numpy(a):
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(a).__name__})")
+    return _graph.new_tensor(a if a.ndim else a.copy())
+
+
+def matmul(a, b):
+    a, b = _as_pair(a, b)
+    if np.result_type(a._value) != np.result_type(b._value):
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_c_name(a.dtype)} != "
+                           f"{_c_name(b.dtype)}")
+    na, nb = a.dim(), b.dim()
+    name = {(1, 1): "DotBackward0", (2, 2): "MmBackward0", (2, 1): "MvBackward0", (1, 2): "SqueezeBackward4"}.get(
+        (na, nb), "UnsafeViewBackward0")
+    return captured(_tg_matmul, (a, b), name=name)
+
+
+def _as_pair(a, b):
+    if not isinstance(a, _graph.TensorBase):
+        a = tensor(a)
+    if not isinstance(b, _graph.TensorBase):
+        b = tensor(b)
+    return a, b
+
+
+def dot(a, b):
+    if a.dim() != 1 or b.dim() != 1:
+        raise RuntimeError(f"1D tensors expected, but got {a.dim()}D and {b.dim()}D tensors")
+    if np.result_type(a._value) != np.result_type(b._value):
+        raise RuntimeError(f"dot : expected both vectors to have same dtype, but found {a.dtype._legacy} and "
+                           f"{b.dtype._legacy}")
+    if a.shape != b.shape:
+        raise RuntimeError(f"inconsistent tensor size, expected tensor [{a.numel()}] and src [{b.numel()}] to "
+                           "have the same number of elements, but got "
+                           f"{a.numel()} and {b.numel()} elements respectively")
+    return captured(_tg_matmul, (a, b), name="DotBackward0")
+
+
+def mm(a, b):
+    if a.dim() != 2:
+        raise RuntimeError("self must be a matrix")
+    if b.dim() != 2:
+        raise RuntimeError("mat2 must be a matrix")
+    return captured(_tg_matmul, (a, b), name="MmBackward0")
+
+
+def mv(a, b):
+    return captured(_tg_matmul, (a, b), name="MvBackward0")
+
+
+def sum(x, dim=None, keepdim=False, dtype=None):  # noqa: A001 (PyTorch's name)
+    if dtype is not None:
+        x = x.to(dtype)
+    elif np.result_type(x._value).kind in "bi" and np.result_type(x._value) != np.int64:
+        x = x.to(int64)
+    dims = _dims(dim, x.dim())
+    return captured(_tg_reduce_sum, (x,), {"axis": dims, "keepdims": keepdim},
+                    name="SumBackward0" if dim is None else "SumBackward1")
+
+
+def mean(x, dim=None, keepdim=False):
+    if np.result_type(x._value).kind not in "fc":
+        raise RuntimeError(
+            "mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. "
+            f"Got: {x.dtype._legacy}")
+    dims = _dims(dim, x.dim())
+    return captured(_tg_reduce_mean, (x,), {"axis": dims, "keepdims": keepdim},
+                    name="MeanBackward0" if dim is None else "MeanBackward1")
+
+
+def norm(x, p="fro", dim=None, keepdim=False):
+    ord_ = "euclidean" if p in ("fro", 2, 2.0, None) else p
+    return captured(_tg_norm, (x,), {"ord": ord_, "axis": dim, "keepdims": keepdim},
+                    name="LinalgVectorNormBackward0")
+
+
+def softmax(x, dim):
+    return captured(_tg_softmax, (x,), {"axis": dim}, name="SoftmaxBackward0")
+
+
+def log_softmax(x, dim):
+    return captured(_tg_log_softmax, (x,), {"axis": dim}, name="LogSoftmaxBackward0")
+
+
+def clamp(x, min=None, max=None):  # noqa: A002
+    if isinstance(min, _graph.TensorBase) or isinstance(max, _graph.TensorBase):
+        out = x
+        if min is not None:
+            out = maximum(out, min)
+        if max is not None:
+            out = minimum(out, max)
+        _graph.set_node_name(out, "ClampBackward0")
+        return out
+    lo = -np.inf if min is None else min
+    hi = np.inf if max is None else max
+    return captured(_tg_clip, (x, lo, hi), name="ClampBackward1")
+
+
+def maximum(a, b):
+    return _graph.binary(OPS["maximum"], a, b, "MaximumBackward0")
+
+
+def minimum(a, b):
+    return _graph.binary(OPS["minimum"], a, b, "MinimumBackward0")
+
+
+def where(condition, x, y):
+    x, y = _promote(OPS["add"], x, y)
+    x, y = _as_pair(x, y)
+    c = condition._value if isinstance(condition, _graph.TensorBase) else np.asarray(condition)
+    return captured(_tg_where, (_graph.new_tensor(np.asarray(c, dtype=bool)), x, y), name="WhereBackward0")
+
+
+def cat(tensors, dim=0):
+    return captured(_tg_concat, (list(tensors), dim), name="CatBackward0")
+
+
+def stack(tensors, dim=0):
+    return captured(_tg_stack, (list(tensors), dim), name="StackBackward0")
+
+
+# ---------------------------------------------------------------- backward
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    if isinstance(tensors, _graph.TensorBase):
+        tensors = [tensors]
+    tensors = list(tensors)
+    if grad_tensors is None:
+        grad_tensors = [None] * len(tensors)
+    elif isinstance(grad_tensors, _graph.TensorBase):
+        grad_tensors = [grad_tensors]
+    if retain_graph is None:
+        retain_graph = create_graph
+    seeds = []
+    for i, (t, g) in enumerate(zip(tensors, grad_tensors)):
+        if not t.requires_grad:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+        seeds.append(_seed(t, g, create_graph))
+    if inputs is not None:
+        inputs = [inputs] if isinstance(inputs, _graph.TensorBase) else list(inputs)
+        if not inputs:
+            raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+    _graph.run_backward(tensors, seeds, bool(retain_graph), bool(create_graph), inputs, True)
+
+
+def _seed(t, g, create_graph):
+    if g is None:
+        if np.size(t._value) != 1:
+            raise RuntimeError("grad can be implicitly created only for scalar outputs")
+        return np.ones_like(t._value)[()] if np.ndim(t._value) == 0 else np.ones_like(t._value)
+    if not isinstance(g, _graph.TensorBase):
+        raise TypeError(f"gradients can be either Tensors or None, but got {type(g).__name__}")
+    if np.shape(g._value) != np.shape(t._value):
+        raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of {Size(np.shape(g._value))} and "
+                           f"output[0] has a shape of {Size(np.shape(t._value))}.")
+    if create_graph:
+        return g
+    return np.asarray(g._value, dtype=np.result_type(t._value)) if np.result_type(g._value) != np.result_type(
+        t._value) else g._value
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
+         allow_unused=None, is_grads_batched=False, materialize_grads=False):
+    single = isinstance(inputs, _graph.TensorBase)
+    outputs = [outputs] if isinstance(outputs, _graph.TensorBase) else list(outputs)
+    inputs = [inputs] if single else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, _graph.TensorBase):
+        grad_outputs = [grad_outputs]
+    if retain_graph is None:
+        retain_graph = create_graph
+    for t in inputs:
+        if not t.requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    seeds = []
+    for i, (t, g) in enumerate(zip(outputs, grad_outputs)):
+        if not t.requires_grad:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+        seeds.append(_seed(t, g, create_graph))
+    res = _graph.run_backward(outputs, seeds, bool(retain_graph), bool(create_graph), inputs, False,
+                              bool(allow_unused) or materialize_grads)
+    if materialize_grads:
+        res = [_graph.new_tensor(np.zeros_like(np.asarray(t._value))) if g is None else g
+               for g, t in zip(res, inputs)]
+    return tuple(res)
+
+
+_graph.install(Tensor, OPS, GRAD_FN_NAMES, lambda x: x.to(get_default_dtype()))

@@ -1,0 +1,4 @@
+"""torch.nn: the functional API (no Module layers)."""
+from tapegrad.torch.nn import functional
+
+__all__ = ["functional"]
