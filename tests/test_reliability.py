@@ -189,6 +189,24 @@ def test_gradient_of_a_recording_persistent_tape_from_another_thread():
     assert float(_in_thread(lambda: t.jacobian(z, x))) == 27.0
 
 
+def test_stop_recording_and_reset_from_another_thread_raise_a_clear_error():
+    x = tg.constant(3.0)
+
+    def stop_elsewhere():
+        with t.stop_recording():
+            pass
+
+    with tg.GradientTape(persistent=True) as t:
+        t.watch(x)
+        y = x * x
+        with pytest.raises(ValueError, match=r"stop_recording\(\) must be called from the thread that entered"):
+            _in_thread(stop_elsewhere)
+        with pytest.raises(ValueError, match=r"reset\(\) must be called from the thread that entered"):
+            _in_thread(t.reset)
+        z = y * x                                       # this thread still records
+    assert float(t.gradient(z, x)) == 27.0
+
+
 def test_eight_threads_sweep_one_persistent_tape():
     rng = np.random.default_rng(0)
     xv = rng.standard_normal(50)

@@ -28,7 +28,6 @@ _TensorLike = Union["Tensor", "Variable", float, int, bool, complex, np.generic,
                    Sequence[Any]]
 
 
-@disjoint_base
 class _Operand:
     """The base of Tensor and Variable: one operator table, NumPy's protocols and ndarray's methods."""
 

@@ -152,7 +152,13 @@ class GradientTape:
         self._events.append((_core.WengertList.id_clock(), event))
 
     def _pop(self, event):
-        _core.pop_recorder(self._pushed)
+        try:
+            _core.pop_recorder(self._pushed)
+        except ValueError:
+            # A tape records in the thread that entered it; stop_recording() or reset() from
+            # another thread cannot pause or restart that thread's recording.
+            raise ValueError(f"Tape is not recording in this thread: {event}() must be called from the "
+                             f"thread that entered the tape (`with tape:`)") from None
         self._pushed = None
         self._recording = False
         self._events.append((_core.WengertList.id_clock(), event))
