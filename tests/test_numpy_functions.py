@@ -4,6 +4,7 @@ values and against finite differences (first and second order, forward mode,
 the batched Jacobian); the untracked fallback for functions without a rule;
 ndarray's methods on Tensor and Variable; and a walk over NumPy's namespace."""
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tapegrad as tg
-from tapegrad.ops import _coverage, _registry
+from tapegrad.ops import _coverage, _registry, numpy_arrays
 from tapegrad.test import check_gradients, numerical_jacobian
 
 from op_records import NUMPY_RECORDS
@@ -341,3 +342,17 @@ def test_positional_arguments_follow_numpys_signatures():
                       (x.repeat(2, 1), a.repeat(2, 1)), (x.clip(1, 4), a.clip(1, 4)), (x.trace(1), a.trace(1))]:
         assert got.shape == want.shape
         np.testing.assert_allclose(got.numpy(), want)
+
+
+def test_cross_of_2_element_vectors_follows_the_installed_numpy():
+    a, b = np.array([1.0, 2.0]), np.array([3.0, 5.0])
+    if numpy_arrays._numpy_takes_2d_cross():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            want = np.cross(a, b)
+        assert float(np.cross(tg.constant(a), tg.constant(b))) == float(want) == -1.0
+    else:                                   # NumPy >= 2.5 refuses them; so does np.cross on tensors
+        with pytest.raises(ValueError, match="3-dimensional vectors"):
+            np.cross(a, b)
+        with pytest.raises(ValueError, match="3-dimensional vectors"):
+            np.cross(tg.constant(a), tg.constant(b))

@@ -27,8 +27,12 @@ def test_the_public_ops_are_all_there():
 
 
 def test_docs_ops_md_is_up_to_date():
-    assert DOC.read_text() == _coverage.render(), \
-        "docs/ops.md is stale: run `python -m tapegrad.ops._coverage > docs/ops.md`"
+    doc, now = DOC.read_text(), _coverage.render()
+    if f"As NumPy {np.__version__} names them" not in doc:
+        # Generated with another NumPy release: its namespace (aliases come and go) may differ, the
+        # op tables above it may not.
+        doc, now = (text.split(_coverage.NUMPY_SECTION)[0] for text in (doc, now))
+    assert doc == now, "docs/ops.md is stale: run `python -m tapegrad.ops._coverage > docs/ops.md`"
 
 
 def test_every_public_op_has_a_reference_entry():

@@ -27,6 +27,12 @@ class DType:
         return self._np.type
 
     @property
+    def type(self) -> type:
+        """The NumPy scalar type, as ``numpy.dtype.type`` (SciPy's optimizers
+        call ``fx.dtype.type(...)`` on a function's value, a tensor here)."""
+        return self._np.type
+
+    @property
     def is_floating(self) -> bool:
         """Whether this is a real floating-point type (the dtypes that get gradients)."""
         return self._np.kind == "f"

@@ -151,6 +151,10 @@ def numpy_namespace():
     return sorted(rows.items())
 
 
+# What follows this heading depends on the installed NumPy's namespace (tests/test_ops_docs.py).
+NUMPY_SECTION = "## NumPy functions on Tensors"
+
+
 def render():
     out = ["# Ops", "",
            "Generated from the op declarations by `python -m tapegrad.ops._coverage > docs/ops.md`; "
@@ -178,7 +182,8 @@ def render():
     missing = sorted(set(_registry.OPS) - covered)
     if missing:
         raise RuntimeError(f"ops outside the families: {missing}")
-    out += ["## NumPy functions on Tensors", "",
+    out += [NUMPY_SECTION, "",
+            f"As NumPy {np.__version__} names them (NumPy adds and removes aliases between releases). "
             "These NumPy functions, called on a Tensor, run tapegrad and are recorded; any other NumPy function "
             "runs on plain values unless a tracked tensor reaches it (below).", "", "| NumPy name | runs |",
             "|---|---|"] + numpy_rows() + [""]

@@ -8,7 +8,9 @@ ops it is made of.  Static decisions (shapes, split points, sort orders) are
 made on the values, never recorded.
 """
 import builtins
+import functools
 import string
+import warnings
 
 import numpy as np
 
@@ -560,6 +562,19 @@ def _np_kron(a, b):
     return reshape(ra * rb, [x * y for x, y in zip(sa, sb)])
 
 
+@functools.cache
+def _numpy_takes_2d_cross():
+    """Whether the installed NumPy still accepts 2-element vectors in np.cross
+    (deprecated in NumPy 2.0 and since removed): np.cross on tensors follows it."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            np.cross(np.ones(2), np.ones(2))
+    except ValueError:
+        return False
+    return True
+
+
 @numpy_function(np.cross)
 def _np_cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     if axis is not None:
@@ -570,6 +585,9 @@ def _np_cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     na, nb = shape_of(a)[-1], shape_of(b)[-1]
     if na not in (2, 3) or nb not in (2, 3):
         raise ValueError("incompatible dimensions for cross product\n(dimension must be 2 or 3)")
+    if (na == 2 or nb == 2) and not _numpy_takes_2d_cross():
+        raise ValueError(f"Both input arrays must be (arrays of) 3-dimensional vectors, but they are {na} and {nb} "
+                         f"dimensional instead.")
 
     def comp(x, i, n):
         return getitem(x, (Ellipsis, i)) if i < n else None
