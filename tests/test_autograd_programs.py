@@ -2,53 +2,51 @@
 tapegrad.autograd with only the imports changed: an MLP whose parameters are a list of (W, b)
 tuples, an RNN with dict parameters, a Gaussian mixture model and a user primitive with
 defvjp.  Every gradient is checked against central finite differences, and the MLP and the
-mixture are trained with misc.optimizers."""
+mixture are trained with misc.optimizers.  The primitive, the finite differences, the MLP and the
+mixture's likelihood are examples/autograd_style.py's own functions, so the example and these
+tests run one program."""
+import importlib.util
+import sys
+from pathlib import Path
+
 import numpy
 import pytest
 
 import tapegrad.autograd.numpy as np
 import tapegrad.autograd.numpy.random as npr
 from tapegrad.autograd import elementwise_grad, grad, value_and_grad
-from tapegrad.autograd.extend import defjvp, defvjp, primitive
 from tapegrad.autograd.misc.flatten import flatten
 from tapegrad.autograd.misc.optimizers import adam, sgd
 from tapegrad.autograd.test_util import check_grads
 
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
-def numeric_grad(f, params, eps=1e-6):
-    """Central differences of scalar f over every entry of the pytree `params` (flat vector)."""
-    flat, unflatten = flatten(params)
-    out = numpy.zeros_like(flat)
-    for i in range(flat.size):
-        e = numpy.zeros_like(flat)
-        e[i] = eps
-        out[i] = (f(unflatten(flat + e)) - f(unflatten(flat - e))) / (2 * eps)
-    return out
+
+def _load_example(name):
+    # The example imports its sibling module _figures, so examples/ is on the path while it loads.
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        spec = importlib.util.spec_from_file_location(f"examples_{name}", EXAMPLES / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    return module
+
+
+example = _load_example("autograd_style")
+logsumexp, mlp_predict, mlp_loss = example.logsumexp, example.mlp_predict, example.mlp_loss
+gmm_log_likelihood = example.gmm_log_likelihood
 
 
 def assert_grad_matches_finite_differences(f, params, rtol=1e-6, atol=1e-8):
     g = grad(f)(params)
     assert type(g) is type(params)
-    numpy.testing.assert_allclose(flatten(g)[0], numeric_grad(f, params), rtol=rtol, atol=atol)
+    numpy.testing.assert_allclose(flatten(g)[0], example.finite_differences(f, params), rtol=rtol, atol=atol)
     return g
 
 
-# ---- a user primitive with defvjp: logsumexp over the last axis ---------------------------
-
-@primitive
-def logsumexp(x):
-    """log(sum(exp(x), axis=-1)), stable."""
-    m = numpy.max(x, axis=-1, keepdims=True)
-    return numpy.log(numpy.sum(numpy.exp(x - m), axis=-1)) + m[..., 0]
-
-
-def _logsumexp_vjp(ans, x):
-    return lambda g: g[..., None] * np.exp(x - ans[..., None])
-
-
-defvjp(logsumexp, _logsumexp_vjp)
-defjvp(logsumexp, lambda g, ans, x: np.sum(g * np.exp(x - ans[..., None]), axis=-1))
-
+# ---- a user primitive with defvjp and defjvp: logsumexp over the last axis -----------------
 
 def test_user_primitive_with_defvjp_and_defjvp():
     x = npr.RandomState(0).randn(3, 4)
@@ -63,17 +61,6 @@ def test_user_primitive_with_defvjp_and_defjvp():
 
 def init_mlp(layer_sizes, scale, rs):
     return [(scale * rs.randn(m, n), scale * rs.randn(n)) for m, n in zip(layer_sizes[:-1], layer_sizes[1:])]
-
-
-def mlp_predict(params, inputs):
-    for W, b in params:
-        outputs = np.dot(inputs, W) + b
-        inputs = np.tanh(outputs)
-    return outputs - logsumexp(outputs)[:, None]            # log-probabilities
-
-
-def mlp_loss(params, inputs, targets):
-    return -np.sum(mlp_predict(params, inputs) * targets) / inputs.shape[0]
 
 
 def _blobs(rs, n=60, classes=3):
@@ -132,14 +119,6 @@ def test_rnn_with_dict_parameters_matches_finite_differences():
 
 
 # ---- a Gaussian mixture model, maximum likelihood --------------------------------------------
-
-def gmm_log_likelihood(params, data):
-    log_weights = params["log_weights"] - logsumexp(params["log_weights"])
-    means, log_stds = params["means"], params["log_stds"]
-    z = (data[:, None] - means) / np.exp(log_stds)
-    component = -0.5 * z ** 2 - log_stds - 0.5 * numpy.log(2 * numpy.pi) + log_weights
-    return np.sum(logsumexp(component))
-
 
 def test_mixture_model_gradient_and_fit():
     rs = npr.RandomState(2)

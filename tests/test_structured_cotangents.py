@@ -34,22 +34,22 @@ def same(a, b):
     np.testing.assert_array_equal(a, b)  # NaN == NaN here; -0.0 == 0.0
 
 
-def grad_of(f, *xs):
+def _derivatives(method, f, *xs):
+    """tape.gradient or tape.jacobian of f at constants xs, as arrays (None where unconnected)."""
     xs = [tg.constant(x) for x in xs]
     with tg.GradientTape() as tape:
         for x in xs:
             tape.watch(x)
         y = f(*xs)
-    return [None if g is None else g.numpy() for g in tape.gradient(y, xs)]
+    return [None if d is None else d.numpy() for d in getattr(tape, method)(y, xs)]
+
+
+def grad_of(f, *xs):
+    return _derivatives("gradient", f, *xs)
 
 
 def jac_of(f, *xs):
-    xs = [tg.constant(x) for x in xs]
-    with tg.GradientTape() as tape:
-        for x in xs:
-            tape.watch(x)
-        y = f(*xs)
-    return [None if j is None else j.numpy() for j in tape.jacobian(y, xs)]
+    return _derivatives("jacobian", f, *xs)
 
 
 RNG = np.random.default_rng(15)

@@ -382,6 +382,17 @@ def _real_if_complex(x):
     return np.real(x) if _is_complex(x) else x
 
 
+def _mmh(x, y, hx=False, hy=False):
+    """x @ y with optional conjugate transposes of the last two axes: _mm itself for real values,
+    so one rule serves real and complex matrices."""
+    return _mm(_conj_if_complex(x) if hx else x, _conj_if_complex(y) if hy else y, hx, hy)
+
+
+def _in_dtype(x, dt):
+    """x in dtype dt (a real factor joining a complex rule); x itself when it already is."""
+    return x if np.result_type(raw(x)) == dt else math_ops.as_dtype(x, dt)
+
+
 def _trace_of_product(a_inv, t):
     return np.sum(_swap(a_inv) * t, axis=(-2, -1))           # trace(a_inv @ t)
 
@@ -429,42 +440,26 @@ def _phi_mask(n, dtype):
 
 
 def _cholesky_vjp(g, ans, a):
-    # TensorFlow's rule: symmetric, for symmetric perturbations of a.
+    # TensorFlow's rule: symmetric, for symmetric perturbations of a.  Complex A = L L^H: the same
+    # with conjugate transposes (L's diagonal is real, so the half-diagonal mask is the same);
+    # Hermitian, for Hermitian perturbations of a.
     n = shape_of(ans)[-1]
     linv = _inv(ans)
-    middle = _mm(ans, g, True, False) * _phi_mask(n, np.result_type(raw(ans)))
-    grad_a = _mm(_mm(linv, middle, True, False), linv)
-    return 0.5 * (grad_a + _swap(grad_a))
+    middle = _mmh(ans, g, True) * _phi_mask(n, np.result_type(raw(ans)))
+    grad_a = _mm(_mmh(linv, middle, True), linv)
+    return 0.5 * (grad_a + _adjoint(grad_a))
 
 
 def _cholesky_jvp(t, ans, a):
     n = shape_of(ans)[-1]
     linv = _inv(ans)
-    sym = 0.5 * (t + _swap(t))
-    return _mm(ans, _mm(linv, _mm(sym, linv, False, True)) * _phi_mask(n, np.result_type(raw(ans))))
-
-
-def _cholesky_cvjp(g, ans, a):
-    # Complex A = L L^H: the real rule with conjugate transposes (L's diagonal is real, so the
-    # half-diagonal mask is the same); Hermitian, for Hermitian perturbations of a.
-    n = shape_of(ans)[-1]
-    linv = _inv(ans)
-    middle = _mm(_adjoint(ans), g) * _phi_mask(n, np.result_type(raw(ans)))
-    grad_a = _mm(_mm(_adjoint(linv), middle), linv)
-    return 0.5 * (grad_a + _adjoint(grad_a))
-
-
-def _cholesky_cjvp(t, ans, a):
-    n = shape_of(ans)[-1]
-    linv = _inv(ans)
     sym = 0.5 * (t + _adjoint(t))
-    return _mm(ans, _mm(linv, _mm(sym, _adjoint(linv))) * _phi_mask(n, np.result_type(raw(ans))))
+    return _mm(ans, _mm(linv, _mmh(sym, linv, False, True)) * _phi_mask(n, np.result_type(raw(ans))))
 
 
 cholesky_op = general("cholesky", _lapack(np.linalg.cholesky, "Cholesky", "Cholesky decomposition was not "
                                                                            "successful. The input might not be valid."),
-                      (_cholesky_vjp,), save="ans", jvps=(_cholesky_jvp,), cvjps=(_cholesky_cvjp,),
-                      cjvps=(_cholesky_cjvp,))
+                      (_cholesky_vjp,), save="ans", jvps=(_cholesky_jvp,))
 
 
 def _separation(e, what, op, repeated):
@@ -480,73 +475,41 @@ def _separation(e, what, op, repeated):
     return (1 - eye) / (np.expand_dims(e, -2) - np.expand_dims(e, -1) + eye)
 
 
-def _lower_sym(grad_a):
-    # eigh reads the lower triangle only: fold the upper gradient onto it.
-    n = shape_of(grad_a)[-1]
-    return (grad_a + _swap(grad_a)) * _phi_mask(n, np.result_type(raw(grad_a)))
-
-
 def _eigh_vjp(g, ans, a):
+    # TensorFlow's rule; Hermitian A = V diag(e) V^H (e real): the same with conjugate transposes.
+    # Each complex eigenvector's phase is free, so only phase-independent losses have a meaningful
+    # gradient.
     ge, gv = g
     e, v = ans
     n = shape_of(v)[-1]
+    dt = np.result_type(raw(v))
     inner = 0
     if ge is not None:
-        inner = np.expand_dims(ge, -1) * np.eye(n, dtype=np.result_type(raw(v)))
+        inner = np.expand_dims(_in_dtype(ge, dt), -1) * np.eye(n, dtype=dt)
     if gv is not None:
-        inner = inner + _separation(e, "eigenvectors", "eigh", "repeated eigenvalues") * _mm(v, gv, True, False)
-    return _lower_sym(_mm(v, _mm(inner, v, False, True)))
+        f = _in_dtype(_separation(e, "eigenvectors", "eigh", "repeated eigenvalues"), dt)
+        inner = inner + f * _mmh(v, gv, True)
+    grad_a = _mm(v, _mmh(inner, v, False, True))
+    # eigh reads the lower triangle only: fold the upper gradient onto it.
+    return (grad_a + _adjoint(grad_a)) * _phi_mask(n, np.result_type(raw(e)))
 
 
 def _eigh_jvp(t, ans, a):
     e, v = ans
     n = shape_of(v)[-1]
     dt = np.result_type(raw(v))
-    lower = t * np.tril(np.ones((n, n), dtype=dt))
-    da = lower + _swap(lower * (1 - np.eye(n, dtype=dt)))
-    m = _mm(v, _mm(da, v), True, False)
-    de = np.sum(m * np.eye(n, dtype=dt), axis=-1)
-    return de, _mm(v, _separation(e, "eigenvectors", "eigh", "repeated eigenvalues") * m)
-
-
-def _eigh_cvjp(g, ans, a):
-    # Hermitian A = V diag(e) V^H (e real): TensorFlow's rule with conjugate transposes.  Each
-    # eigenvector's phase is free, so only phase-independent losses have a meaningful gradient.
-    ge, gv = g
-    e, v = ans
-    n = shape_of(v)[-1]
-    cdt = np.result_type(raw(v))
-    inner = 0
-    if ge is not None:
-        inner = np.expand_dims(math_ops.as_dtype(ge, cdt), -1) * np.eye(n, dtype=cdt)
-    if gv is not None:
-        f = math_ops.as_dtype(_separation(e, "eigenvectors", "eigh", "repeated eigenvalues"), cdt)
-        inner = inner + f * _mm(_adjoint(v), gv)
-    grad_a = _mm(v, _mm(inner, _adjoint(v)))
-    return (grad_a + _adjoint(grad_a)) * _phi_mask(n, np.result_type(raw(e)))
-
-
-def _eigh_cjvp(t, ans, a):
-    e, v = ans
-    n = shape_of(v)[-1]
-    cdt = np.result_type(raw(v))
     # LAPACK reads the strict lower triangle and the real part of the diagonal.
-    strict = t * np.tril(np.ones((n, n), dtype=cdt), -1)
-    da = strict + _adjoint(strict) + math_ops.as_dtype(np.real(t), cdt) * np.eye(n, dtype=cdt)
-    m = _mm(_adjoint(v), _mm(da, v))
-    de = np.real(np.sum(m * np.eye(n, dtype=cdt), axis=-1))
-    f = math_ops.as_dtype(_separation(e, "eigenvectors", "eigh", "repeated eigenvalues"), cdt)
+    strict = t * np.tril(np.ones((n, n), dtype=dt), -1)
+    da = strict + _adjoint(strict) + _in_dtype(_real_if_complex(t), dt) * np.eye(n, dtype=dt)
+    m = _mmh(v, _mm(da, v), True)
+    de = _real_if_complex(np.sum(m * np.eye(n, dtype=dt), axis=-1))
+    f = _in_dtype(_separation(e, "eigenvectors", "eigh", "repeated eigenvalues"), dt)
     return de, _mm(v, f * m)
-
-
-def _eigh_vjp_any(g, ans, a):
-    # A multi-output op gets a tuple g, so the core cannot pick complex rules from it: choose here.
-    return _eigh_cvjp(g, ans, a) if _is_complex(ans[1]) else _eigh_vjp(g, ans, a)
 
 
 eigh_op = general("eigh", _lapack(lambda a: tuple(np.linalg.eigh(a)), "SelfAdjointEigV2",
                                   "Self-adjoint eigen decomposition was not successful."),
-                  (_eigh_vjp_any,), save="ans", n_out=2, jvps=(_eigh_jvp,), cjvps=(_eigh_cjvp,))
+                  (_eigh_vjp,), save="ans", n_out=2, jvps=(_eigh_jvp,))
 
 
 def _svd_forward(a, full_matrices):
@@ -566,6 +529,8 @@ def _svd_check(s, a, full_matrices, need_uv):
 
 
 def _svd_vjp(g, ans, a, full_matrices):
+    # A = U S V^H (conjugate transposes are transposes for real A).  Complex A adds TensorFlow's term
+    # for the phase u_i and v_i share: 1/2 U S^-1 (L^H - L) V^H, L = diag(V^H g_V).
     gs, gu, gv = g
     s, u, v = ans
     m, n = shape_of(a)[-2:]
@@ -575,113 +540,60 @@ def _svd_vjp(g, ans, a, full_matrices):
         u, v = u[..., :, :k], v[..., :, :k]
         gu = None if gu is None else gu[..., :, :k]
         gv = None if gv is None else gv[..., :, :k]
-    dt = np.result_type(raw(s))
-    inner = 0 if gs is None else np.expand_dims(gs, -1) * np.eye(k, dtype=dt)
-    sr, sc = np.expand_dims(s, -1), np.expand_dims(s, -2)     # s as a column, s as a row
+    dt = np.result_type(raw(u))
+    eye = np.eye(k, dtype=dt)
+    inner = 0 if gs is None else np.expand_dims(_in_dtype(gs, dt), -1) * eye
+    sr = _in_dtype(np.expand_dims(s, -1), dt)        # s as a column
+    sc = _in_dtype(np.expand_dims(s, -2), dt)        # s as a row
     extra = 0
     if gu is not None or gv is not None:
-        f = _separation(s * s, "u or v", "svd", "repeated singular values")
+        f = _in_dtype(_separation(s * s, "u or v", "svd", "repeated singular values"), dt)
         if gu is not None:
-            uhgu = _mm(u, gu, True, False)
-            inner = inner + f * (uhgu - _swap(uhgu)) * sc
-            if m > k:
-                extra = extra + _mm((gu - _mm(u, uhgu)) / sc, v, False, True)
-        if gv is not None:
-            vhgv = _mm(v, gv, True, False)
-            inner = inner + sr * (f * (vhgv - _swap(vhgv)))
-            if n > k:
-                extra = extra + _mm(u, (gv - _mm(v, vhgv)) / sc, False, True)
-    return _mm(u, _mm(inner, v, False, True)) + extra
-
-
-def _svd_cvjp(g, ans, a, full_matrices):
-    # Complex A = U S V^H: the real rule with conjugate transposes, plus TensorFlow's term for the
-    # phase u_i and v_i share: 1/2 U S^-1 (L^H - L) V^H, L = diag(V^H g_V).
-    gs, gu, gv = g
-    s, u, v = ans
-    m, n = shape_of(a)[-2:]
-    k = min(m, n)
-    _svd_check(s, a, full_matrices, gu is not None or gv is not None)
-    if full_matrices:
-        u, v = u[..., :, :k], v[..., :, :k]
-        gu = None if gu is None else gu[..., :, :k]
-        gv = None if gv is None else gv[..., :, :k]
-    cdt = np.result_type(raw(u))
-    eye = np.eye(k, dtype=cdt)
-    inner = 0 if gs is None else np.expand_dims(math_ops.as_dtype(gs, cdt), -1) * eye
-    sc = math_ops.as_dtype(np.expand_dims(s, -2), cdt)        # s as a row
-    sr = math_ops.as_dtype(np.expand_dims(s, -1), cdt)        # s as a column
-    extra = 0
-    if gu is not None or gv is not None:
-        f = math_ops.as_dtype(_separation(s * s, "u or v", "svd", "repeated singular values"), cdt)
-        if gu is not None:
-            uhgu = _mm(_adjoint(u), gu)
+            uhgu = _mmh(u, gu, True)
             inner = inner + f * (uhgu - _adjoint(uhgu)) * sc
             if m > k:
-                extra = extra + _mm((gu - _mm(u, uhgu)) / sc, _adjoint(v))
+                extra = extra + _mmh((gu - _mm(u, uhgu)) / sc, v, False, True)
         if gv is not None:
-            vhgv = _mm(_adjoint(v), gv)
+            vhgv = _mmh(v, gv, True)
             inner = inner + sr * (f * (vhgv - _adjoint(vhgv)))
-            diag = vhgv * eye
-            inner = inner + 0.5 * (_adjoint(diag) - diag) / sr
+            if dt.kind == "c":
+                diag = vhgv * eye
+                inner = inner + 0.5 * (_adjoint(diag) - diag) / sr
             if n > k:
-                extra = extra + _mm(u, _adjoint((gv - _mm(v, vhgv)) / sc))
-    return _mm(u, _mm(inner, _adjoint(v))) + extra
-
-
-def _svd_vjp_any(g, ans, a, full_matrices):
-    # A multi-output op gets a tuple g, so the core cannot pick complex rules from it: choose here.
-    return _svd_cvjp(g, ans, a, full_matrices) if _is_complex(ans[1]) else _svd_vjp(g, ans, a, full_matrices)
-
-
-def _svd_cjvp(t, ans, a, full_matrices):
-    # The adjoint of _svd_cvjp: P = U^H dA V; u keeps its phase, v takes -i Im(P_ii) / s_i.
-    s, u, v = ans
-    m, n = shape_of(a)[-2:]
-    k = min(m, n)
-    _svd_check(s, a, full_matrices, True)
-    cdt = np.result_type(raw(u))
-    eye = np.eye(k, dtype=cdt)
-    uk, vk = u[..., :, :k], v[..., :, :k]
-    p = _mm(_adjoint(uk), _mm(t, vk))
-    ds = np.real(np.sum(p * eye, axis=-1))
-    f = math_ops.as_dtype(_separation(s * s, "u or v", "svd", "repeated singular values"), cdt)
-    sc = math_ops.as_dtype(np.expand_dims(s, -2), cdt)
-    sr = math_ops.as_dtype(np.expand_dims(s, -1), cdt)
-    du = _mm(uk, f * (p * sc + _adjoint(p * sc)))
-    dv = _mm(vk, f * (sr * p + _adjoint(sr * p)) - 1j * math_ops.as_dtype(np.imag(p * eye), cdt) / sr)
-    if m > n:
-        dav = _mm(t, v)
-        du = du + (dav - _mm(u, _mm(_adjoint(u), dav))) / sc
-    if n > m:
-        dahu = _mm(_adjoint(t), u)
-        dv = dv + (dahu - _mm(v, _mm(_adjoint(v), dahu))) / sc
-    return ds, du, dv
+                extra = extra + _mmh(u, (gv - _mm(v, vhgv)) / sc, False, True)
+    return _mm(u, _mmh(inner, v, False, True)) + extra
 
 
 def _svd_jvp(t, ans, a, full_matrices):
+    # The adjoint of _svd_vjp: P = U^H dA V; for complex A, u keeps its phase and v takes -i Im(P_ii) / s_i.
     s, u, v = ans
     m, n = shape_of(a)[-2:]
     k = min(m, n)
     _svd_check(s, a, full_matrices, True)
-    dt = np.result_type(raw(s))
-    ds_mat = _mm(u[..., :, :k], _mm(t, v[..., :, :k]), True, False)
-    ds = np.sum(ds_mat * np.eye(k, dtype=dt), axis=-1)
-    f = _separation(s * s, "u or v", "svd", "repeated singular values")
-    sr, sc = np.expand_dims(s, -1), np.expand_dims(s, -2)
-    du = _mm(u[..., :, :k], f * (ds_mat * sc + _swap(ds_mat * sc)))
-    dv = _mm(v[..., :, :k], f * (sr * ds_mat + _swap(sr * ds_mat)))
+    dt = np.result_type(raw(u))
+    eye = np.eye(k, dtype=dt)
+    uk, vk = u[..., :, :k], v[..., :, :k]
+    p = _mmh(uk, _mm(t, vk), True)
+    ds = _real_if_complex(np.sum(p * eye, axis=-1))
+    f = _in_dtype(_separation(s * s, "u or v", "svd", "repeated singular values"), dt)
+    sc = _in_dtype(np.expand_dims(s, -2), dt)        # s as a row
+    sr = _in_dtype(np.expand_dims(s, -1), dt)        # s as a column
+    du = _mm(uk, f * (p * sc + _adjoint(p * sc)))
+    dv_inner = f * (sr * p + _adjoint(sr * p))
+    if dt.kind == "c":
+        dv_inner = dv_inner - 1j * math_ops.as_dtype(np.imag(p * eye), dt) / sr
+    dv = _mm(vk, dv_inner)
     if m > n:
         dav = _mm(t, v)
-        du = du + (dav - _mm(u, _mm(u, dav, True, False))) / sc
+        du = du + (dav - _mm(u, _mmh(u, dav, True))) / sc
     if n > m:
-        dahu = _mm(t, u, True, False)
-        dv = dv + (dahu - _mm(v, _mm(v, dahu, True, False))) / sc
+        dahu = _mmh(t, u, True)
+        dv = dv + (dahu - _mm(v, _mmh(v, dahu, True))) / sc
     return ds, du, dv
 
 
-svd_op = general("svd", _lapack(_svd_forward, "Svd", "SVD did not converge."), (_svd_vjp_any,), save="x,ans",
-                 n_out=3, jvps=(_svd_jvp,), cjvps=(_svd_cjvp,))
+svd_op = general("svd", _lapack(_svd_forward, "Svd", "SVD did not converge."), (_svd_vjp,), save="x,ans",
+                 n_out=3, jvps=(_svd_jvp,))
 
 
 @op_doc(

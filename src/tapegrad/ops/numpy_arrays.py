@@ -508,25 +508,25 @@ def _gather_along(t, idx, axis):
     return getitem(t, key)
 
 
-@numpy_function(np.sort)
-def _np_sort(a, axis=-1, kind=None, order=None, *, stable=None):
+def _reorder_operand(a, axis, order, name):
+    """sort's and partition's tensor and axis: NumPy's axis=None flattens first."""
     if order is not None:
-        raise TypeError("tapegrad: numpy.sort(order=...) is for structured arrays, which tensors are not")
+        raise TypeError(f"tapegrad: numpy.{name}(order=...) is for structured arrays, which tensors are not")
     t = as_tensor(a)
     if axis is None:
         t, axis = reshape(t, (-1,)), 0
-    axis = _axis(axis, ndim_of(t), "sort")
+    return t, _axis(axis, ndim_of(t), name)
+
+
+@numpy_function(np.sort)
+def _np_sort(a, axis=-1, kind=None, order=None, *, stable=None):
+    t, axis = _reorder_operand(a, axis, order, "sort")
     return _gather_along(t, np.argsort(raw(t), axis=axis, kind="stable"), axis)
 
 
 @numpy_function(np.partition)
 def _np_partition(a, kth, axis=-1, kind="introselect", order=None):
-    if order is not None:
-        raise TypeError("tapegrad: numpy.partition(order=...) is for structured arrays, which tensors are not")
-    t = as_tensor(a)
-    if axis is None:
-        t, axis = reshape(t, (-1,)), 0
-    axis = _axis(axis, ndim_of(t), "partition")
+    t, axis = _reorder_operand(a, axis, order, "partition")
     return _gather_along(t, np.argpartition(raw(t), kth, axis=axis), axis)
 
 
