@@ -1,4 +1,5 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, c_api_binop_methods=True
+# cython: language_level=3, c_api_binop_methods=True
+# (boundscheck and wraparound are set by CMakeLists.txt: off, or on in the sanitizer build)
 """Graphs owned by tensors: the engine behind `tapegrad.torch` (PyTorch's style).
 
 Terms.  A *node* is one recorded op application: the Op (the registry's, with
