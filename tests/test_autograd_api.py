@@ -356,15 +356,31 @@ def test_scipy_is_tapegrads():
     pytest.importorskip("scipy")
     scipy_front = pytest.importorskip("tapegrad.scipy")
     import tapegrad.autograd.scipy.stats as stats  # noqa: PLC0415 - needs the optional extra
-    assert stats is scipy_front.stats
+    assert stats.__all__ == scipy_front.stats.__all__
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         g = ag.grad(lambda s: stats.norm.logpdf(0.5, 0.0, s))(2.0)
     assert g == pytest.approx(-0.46875, rel=1e-12)
     import tapegrad.autograd.scipy.stats.norm as norm  # noqa: PLC0415 - autograd's import spelling
     from tapegrad.autograd.scipy.special import logsumexp  # noqa: PLC0415
-    assert norm is scipy_front.stats.norm
+    assert norm is stats.norm and norm.__all__ == scipy_front.stats.norm.__all__
     gx, gm, gs = ag.grad(norm.logpdf, (0, 1, 2))(0.5, 0.1, 2.0)
     close([gx, gm, gs], [-0.1, 0.1, -0.48])                 # autograd's values
     numpy.testing.assert_allclose(ag.grad(logsumexp)(np.array([1.0, 2.0, 3.0])), [0.090031, 0.244728, 0.665241],
                                   atol=1e-6)
+
+
+def test_scipy_functions_give_plain_values_outside_differentiation():
+    # autograd's scipy functions return NumPy values when no argument is being differentiated
+    # (a loss printed between optimizer steps is a number); tapegrad.scipy's return tensors.
+    pytest.importorskip("scipy")
+    import tapegrad.autograd.scipy.special as special  # noqa: PLC0415 - needs the optional extra
+    import tapegrad.autograd.scipy.stats.norm as norm  # noqa: PLC0415
+    value = special.logsumexp(np.array([1.0, 2.0, 3.0]))
+    assert type(value) is np.float64 and value == pytest.approx(3.40760596444438, rel=1e-12)
+    dens = norm.pdf(np.array([0.0, 1.0]), 0.0, 1.0)
+    assert type(dens) is np.ndarray
+    numpy.testing.assert_allclose(dens, [0.3989422804014327, 0.24197072451914337], rtol=1e-12)
+    # Differentiated, the same functions are recorded: d/dx logsumexp(x) = softmax(x).
+    numpy.testing.assert_allclose(ag.grad(special.logsumexp)(np.array([1.0, 2.0, 3.0])),
+                                  [0.09003057317038046, 0.24472847105479767, 0.6652409557748219], rtol=1e-12)
