@@ -61,18 +61,22 @@ FREED_MESSAGE = (
 
 # --------------------------------------------------------------------------
 # Grad mode, per thread as in PyTorch: a C thread-local flag (each Python
-# thread is an OS thread), read directly by the recording paths.
+# thread is an OS thread).  `_n_grad_off` counts the threads whose grad mode
+# is off, so while it is 0 (the usual case) the recording paths read one
+# module variable instead of the thread-local.
 
 cdef extern from *:
     """
-    #if defined(_MSC_VER)
-    #define TG_THREAD_LOCAL __declspec(thread)
-    #else
-    #define TG_THREAD_LOCAL __thread
-    #endif
+    #include "tg_compat.h"
     static TG_THREAD_LOCAL int tg_grad_disabled = 0;
     """
     int tg_grad_disabled      # 0 in a new thread: grad mode starts enabled
+
+cdef Py_ssize_t _n_grad_off = 0
+
+
+cdef inline bint _grad_on():
+    return _n_grad_off == 0 or not tg_grad_disabled
 
 
 def is_grad_enabled():
@@ -81,9 +85,11 @@ def is_grad_enabled():
 
 def set_grad_enabled_flag(bint mode):
     """Set this thread's grad mode; returns its previous one."""
-    global tg_grad_disabled
+    global tg_grad_disabled, _n_grad_off
     cdef bint old = not tg_grad_disabled
-    tg_grad_disabled = not mode
+    if old != mode:
+        _n_grad_off += -1 if mode else 1
+        tg_grad_disabled = not mode
     return old
 
 
@@ -495,7 +501,7 @@ cpdef object binary(Op op, object a, object b, object name):
         return NotImplemented
     value = op.forward(ra, rb)
     out = _new(_own(value))
-    if not tg_grad_disabled and op.differentiable and (_needs(a) or _needs(b)) and _is_float_value(out._value):
+    if _grad_on() and op.differentiable and (_needs(a) or _needs(b)) and _is_float_value(out._value):
         bx = _needs(a) and not _same_shape(ra, out._value)
         by = _needs(b) and not _same_shape(rb, out._value)
         if bx or by:
@@ -517,7 +523,7 @@ cpdef object unary(Op op, object x):
     else:
         r = _own(op.forward(v))
     cdef TensorBase out = _new(r)
-    if not tg_grad_disabled and op.differentiable and _needs(t) and _is_float_value(r):
+    if _grad_on() and op.differentiable and _needs(t) and _is_float_value(r):
         _attach(out, _make_node(op, (t,), r, None, None, 1), 0)
     return out
 
@@ -525,7 +531,7 @@ cpdef object unary(Op op, object x):
 def record_op(Op op, tuple inputs, outs, params=None, name=None):
     """Record an op the front end computed itself (its outputs are new
     tensors): the node for outs (a tensor or a tuple of tensors)."""
-    if tg_grad_disabled or not op.differentiable:
+    if not _grad_on() or not op.differentiable:
         return
     cdef bint any_needs = False
     for x in inputs:
@@ -662,7 +668,7 @@ def call_captured(f, args, kwargs, name=None):
     and an input requiring grad).  Returns f's result with front-end tensors.
     name: the grad_fn name of the result's node."""
     cdef Capture cap = Capture.__new__(Capture)
-    cdef bint record = not tg_grad_disabled
+    cdef bint record = _grad_on()
     if record:
         for x in (list(args) + list(kwargs.values()) if kwargs else args):
             if _needs(x) or (type(x) in (list, tuple) and any(_needs(e) for e in x)):
@@ -914,11 +920,17 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
             continue
         _accumulate_into(leaf, _grad_tensor(cap, g, leaf, create_graph), create_graph)
     if wanted_nodes:                     # backward(inputs=[non-leaf]): into its .grad, as PyTorch
-        for i in range(len(inputs)):
-            t = inputs[i]
-            if t._node is not None and results[i] is not None and not _retained_by(<Node>t._node, t):
-                _accumulate_into(t, _grad_tensor(cap, results[i], t, create_graph), create_graph)
+        _accumulate_non_leaves(inputs, results, cap, create_graph)
     return None
+
+
+cdef int _accumulate_non_leaves(list inputs, list results, Capture cap, bint create_graph) except -1:
+    cdef TensorBase t
+    for i in range(len(inputs)):
+        t = inputs[i]
+        if t._node is not None and results[i] is not None and not _retained_by(<Node>t._node, t):
+            _accumulate_into(t, _grad_tensor(cap, results[i], t, create_graph), create_graph)
+    return 0
 
 
 cdef bint _retained_by(Node node, TensorBase t):
