@@ -6,6 +6,9 @@ PyTorch 2.13.0+cpu too (checked on 2026-11-28)."""
 import gc
 import os
 import re
+import subprocess
+import sys
+import threading
 import tracemalloc
 import weakref
 
@@ -572,3 +575,87 @@ def test_hundred_thousand_training_steps_hold_flat_memory():
             sizes.append(tracemalloc.get_traced_memory()[0])
     tracemalloc.stop()
     assert max(sizes) - min(sizes) < 100_000, sizes
+
+
+# ---------------------------------------------------------------- gaps closed after the first version
+
+def test_backward_inputs_non_leaf_accumulates_into_its_grad():
+    a = torch.tensor(2., requires_grad=True)
+    b = torch.tensor(3., requires_grad=True)
+    (a * b).backward(inputs=[a])
+    assert (repr(a.grad), b.grad) == ("tensor(3.)", None)
+    h = a * b
+    (h * h).backward(inputs=[h], retain_graph=True)
+    assert (repr(h.grad), repr(a.grad)) == ("tensor(12.)", "tensor(3.)")   # only h gets a gradient
+    (h * 3).backward(inputs=[h])                                           # accumulates
+    assert repr(h.grad) == "tensor(15.)"
+    (a * b).backward(inputs=a)
+    assert repr(a.grad) == "tensor(6.)"
+
+
+def test_float_of_requires_grad_warns_once_per_process():
+    # a fresh process: the warning is PyTorch's "once per process" one
+    code = (f"import warnings\nimport {torch.__name__} as torch\nwarnings.simplefilter('always')\n"
+            "x = torch.tensor([1.5, 2.5], requires_grad=True)\n"
+            "with warnings.catch_warnings(record=True) as w:\n"
+            "    warnings.simplefilter('always')\n"
+            "    r = (x[0].item(), int(x[1]), bool(x[0]), float(torch.tensor(4.)), float(x[1]), float(x[0]))\n"
+            "print(r, [str(m.message) for m in w if m.category is UserWarning])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == ("(1.5, 2, True, 4.0, 2.5, 1.5) ['Converting a tensor with requires_grad=True to a scalar "
+                           "may lead to unexpected behavior.\\nConsider using tensor.detach() first.']")
+    x = torch.tensor([1.5, 2.5], requires_grad=True)
+    with raises(ValueError, "only one element tensors can be converted to Python scalars"):
+        float(x)
+
+
+def test_norm_at_zero_has_gradient_zero():
+    z = torch.zeros(3, requires_grad=True)
+    for f in (lambda t: t.norm(), lambda t: torch.linalg.norm(t), lambda t: t.norm(p=1),
+              lambda t: torch.norm(t, p=3)):
+        z.grad = None
+        f(z).sum().backward()
+        assert repr(z.grad) == "tensor([0., 0., 0.])"
+    z.grad = None
+    (z * z).sum().sqrt().backward()                        # composed by hand: nan, as in PyTorch
+    assert repr(z.grad) == "tensor([nan, nan, nan])"
+    m = torch.tensor([[0., 0.], [3., 4.]], requires_grad=True)
+    for keepdim in (False, True):
+        m.grad = None
+        n = m.norm(dim=1, keepdim=keepdim)
+        n.sum().backward()
+        assert repr(m.grad) == "tensor([[0.0000, 0.0000],\n        [0.6000, 0.8000]])"
+    assert repr(n.detach()) == "tensor([[0.],\n        [5.]])"
+    assert n.grad_fn.name() == "LinalgVectorNormBackward0"
+
+
+def test_grad_mode_is_per_thread():
+    x = torch.tensor([1., 2.], requires_grad=True)
+    seen = {}
+    started, release = threading.Event(), threading.Event()
+
+    def other():
+        seen["fresh"] = torch.is_grad_enabled()            # a new thread starts with grad mode on
+        with torch.no_grad():
+            started.set()
+            release.wait(10)
+            seen["inside"] = ((x * 2).requires_grad, torch.is_grad_enabled())
+        seen["after"] = (x * 2).requires_grad
+
+    with torch.no_grad():
+        t = threading.Thread(target=other)
+        t.start()
+        started.wait(10)
+        assert not torch.is_grad_enabled()
+    assert torch.is_grad_enabled() and (x * 2).requires_grad   # the other thread's no_grad is still on
+    release.set()
+    t.join()
+    assert seen == {"fresh": True, "inside": (False, False), "after": True}
+    torch.set_grad_enabled(False)
+    try:
+        t = threading.Thread(target=lambda: seen.update(fn=torch.is_grad_enabled()))
+        t.start()
+        t.join()
+        assert seen["fn"] is True and not torch.is_grad_enabled()
+    finally:
+        torch.set_grad_enabled(True)

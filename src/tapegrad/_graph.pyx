@@ -60,20 +60,36 @@ FREED_MESSAGE = (
     "or if you need to access saved tensors after calling backward.")
 
 # --------------------------------------------------------------------------
-# Grad mode (PyTorch keeps it per thread; here it is per process)
+# Grad mode, per thread as in PyTorch: a C thread-local flag (each Python
+# thread is an OS thread).  `_n_grad_off` counts the threads whose grad mode
+# is off, so while it is 0 (the usual case) the recording paths read one
+# module variable instead of the thread-local.
 
-cdef bint _grad_enabled = True
+cdef extern from *:
+    """
+    #include "tg_compat.h"
+    static TG_THREAD_LOCAL int tg_grad_disabled = 0;
+    """
+    int tg_grad_disabled      # 0 in a new thread: grad mode starts enabled
+
+cdef Py_ssize_t _n_grad_off = 0
+
+
+cdef inline bint _grad_on():
+    return _n_grad_off == 0 or not tg_grad_disabled
 
 
 def is_grad_enabled():
-    return _grad_enabled
+    return not tg_grad_disabled
 
 
 def set_grad_enabled_flag(bint mode):
-    """Set grad mode; returns the previous one."""
-    global _grad_enabled
-    cdef bint old = _grad_enabled
-    _grad_enabled = mode
+    """Set this thread's grad mode; returns its previous one."""
+    global tg_grad_disabled, _n_grad_off
+    cdef bint old = not tg_grad_disabled
+    if old != mode:
+        _n_grad_off += -1 if mode else 1
+        tg_grad_disabled = not mode
     return old
 
 
@@ -485,7 +501,7 @@ cpdef object binary(Op op, object a, object b, object name):
         return NotImplemented
     value = op.forward(ra, rb)
     out = _new(_own(value))
-    if _grad_enabled and op.differentiable and (_needs(a) or _needs(b)) and _is_float_value(out._value):
+    if _grad_on() and op.differentiable and (_needs(a) or _needs(b)) and _is_float_value(out._value):
         bx = _needs(a) and not _same_shape(ra, out._value)
         by = _needs(b) and not _same_shape(rb, out._value)
         if bx or by:
@@ -507,7 +523,7 @@ cpdef object unary(Op op, object x):
     else:
         r = _own(op.forward(v))
     cdef TensorBase out = _new(r)
-    if _grad_enabled and op.differentiable and _needs(t) and _is_float_value(r):
+    if _grad_on() and op.differentiable and _needs(t) and _is_float_value(r):
         _attach(out, _make_node(op, (t,), r, None, None, 1), 0)
     return out
 
@@ -515,7 +531,7 @@ cpdef object unary(Op op, object x):
 def record_op(Op op, tuple inputs, outs, params=None, name=None):
     """Record an op the front end computed itself (its outputs are new
     tensors): the node for outs (a tensor or a tuple of tensors)."""
-    if not _grad_enabled or not op.differentiable:
+    if not _grad_on() or not op.differentiable:
         return
     cdef bint any_needs = False
     for x in inputs:
@@ -652,7 +668,7 @@ def call_captured(f, args, kwargs, name=None):
     and an input requiring grad).  Returns f's result with front-end tensors.
     name: the grad_fn name of the result's node."""
     cdef Capture cap = Capture.__new__(Capture)
-    cdef bint record = _grad_enabled
+    cdef bint record = _grad_on()
     if record:
         for x in (list(args) + list(kwargs.values()) if kwargs else args):
             if _needs(x) or (type(x) in (list, tuple) and any(_needs(e) for e in x)):
@@ -903,7 +919,28 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
         if only is not None and k not in only:
             continue
         _accumulate_into(leaf, _grad_tensor(cap, g, leaf, create_graph), create_graph)
+    if wanted_nodes:                     # backward(inputs=[non-leaf]): into its .grad, as PyTorch
+        _accumulate_non_leaves(inputs, results, cap, create_graph)
     return None
+
+
+cdef int _accumulate_non_leaves(list inputs, list results, Capture cap, bint create_graph) except -1:
+    cdef TensorBase t
+    for i in range(len(inputs)):
+        t = inputs[i]
+        if t._node is not None and results[i] is not None and not _retained_by(<Node>t._node, t):
+            _accumulate_into(t, _grad_tensor(cap, results[i], t, create_graph), create_graph)
+    return 0
+
+
+cdef bint _retained_by(Node node, TensorBase t):
+    """Whether t retains its grad (then the sweep has delivered it already)."""
+    if node.retained is None:
+        return False
+    for i, ref in node.retained:
+        if ref() is t:
+            return True
+    return False
 
 
 cdef object _grad_tensor(Capture cap, object g, TensorBase like, bint create_graph):

@@ -252,6 +252,17 @@ _NOT_LEAF_GRAD = (
 _LEAF_FLAG = ("you can only change requires_grad flags of leaf variables. If you want to use a computed variable "
               "in a subgraph that doesn't require differentiation use var_no_grad = var.detach().")
 _INPLACE_LEAF = "a leaf Variable that requires grad is being used in an in-place operation."
+_FLOAT_REQUIRES_GRAD = ("Converting a tensor with requires_grad=True to a scalar may lead to unexpected behavior.\n"
+                        "Consider using tensor.detach() first.")
+_float_warned = False
+
+
+def _warn_float_once():
+    """float() of a tensor that requires grad warns once per process, as in
+    PyTorch (item(), int() and bool() do not warn)."""
+    global _float_warned
+    _float_warned = True
+    warnings.warn(_FLOAT_REQUIRES_GRAD, UserWarning, stacklevel=3)
 
 
 class Tensor(_graph.TensorBase):
@@ -341,7 +352,7 @@ class Tensor(_graph.TensorBase):
 
     @property
     def grad(self):
-        if self._node is not None and not self._retains_grad:
+        if self._node is not None and not self._retains_grad and self._grad is None:
             warnings.warn(_NOT_LEAF_GRAD, UserWarning, stacklevel=2)
         return self._grad
 
@@ -436,7 +447,10 @@ class Tensor(_graph.TensorBase):
         return kind(np.asarray(self._value).reshape(()).item())
 
     def __float__(self):
-        return self._scalar(float)
+        v = self._scalar(float)
+        if self.requires_grad and not _float_warned:
+            _warn_float_once()
+        return v
 
     def __int__(self):
         return self._scalar(int)
@@ -1022,8 +1036,29 @@ def mean(x, dim=None, keepdim=False):
 
 def norm(x, p="fro", dim=None, keepdim=False):
     ord_ = "euclidean" if p in ("fro", 2, 2.0, None) else p
-    return captured(_tg_norm, (x,), {"ord": ord_, "axis": dim, "keepdims": keepdim},
+    return captured(_norm_zero_subgradient, (x,), {"ord": ord_, "axis": dim, "keepdims": keepdim},
                     name="LinalgVectorNormBackward0")
+
+
+def _norm_zero_subgradient(x, ord, axis, keepdims):  # noqa: A002 (tg.norm's argument name)
+    """tg.norm with PyTorch's gradient 0 (not nan) where a norm of positive
+    order is 0: those slices of x are replaced by ones (a constant, so no
+    gradient reaches them) and their norms by 0.  Only when a norm is 0."""
+    n = _tg_norm(x, ord=ord, axis=axis, keepdims=keepdims)
+    if not (isinstance(ord, str) or ord > 0):
+        return n
+    zero = np.asarray(n.numpy()) == 0
+    if not zero.any():
+        return n
+    nd = np.ndim(x.numpy())
+    zk = zero
+    if not keepdims:
+        axes = range(nd) if axis is None else (axis,) if isinstance(axis, (int, np.integer)) else axis
+        zk = np.expand_dims(zero, tuple(sorted(int(a) % max(nd, 1) for a in axes))) if nd else zero
+    one = np.ones((), np.result_type(x.numpy()))
+    safe = _tg_where(np.broadcast_to(zk, np.shape(x.numpy())), one, x)
+    zero_norm = np.zeros((), np.result_type(n.numpy()))
+    return _tg_where(zero, zero_norm, _tg_norm(safe, ord=ord, axis=axis, keepdims=keepdims))
 
 
 def softmax(x, dim):
