@@ -30,6 +30,7 @@ offered to the recorder, which builds the nodes.  The hot operators (+, *, /,
 unary math) skip that and call the op's forward directly (`binary`, `unary`).
 """
 from libc.stdint cimport int64_t
+from libc.stdlib cimport malloc, free
 from cpython.ref cimport PyObject
 cimport cython
 cimport numpy as cnp
@@ -41,6 +42,7 @@ import numpy as np
 import weakref
 
 from tapegrad._core cimport Op, Recorder, Tensor as CoreTensor, vjp_rule
+from tapegrad._core cimport tg_objvec, tg_objvec_init, tg_objvec_push, tg_objvec_free
 from tapegrad import _core
 
 cnp.import_array()
@@ -108,6 +110,19 @@ cdef int64_t _sweep_id = 0
 
 cdef object _tensor_class = None       # the public Tensor (a Python subclass of TensorBase)
 cdef object _names = {}                # op name -> grad_fn class name ("mul" -> "MulBackward0")
+cdef type _tensor_type = None         # the same class, typed for the exact-type test of _is_tb
+
+
+cdef inline bint _is_tb(object x):
+    """isinstance(x, TensorBase), without walking the MRO for the public
+    Tensor class or for the raw values (floats, NumPy scalars, arrays) that
+    sit beside tensors in inputs and saved values."""
+    cdef type tp = type(x)
+    if tp is _tensor_type:
+        return True
+    if tp is float64 or tp is ndarray or tp is float:
+        return False
+    return isinstance(x, TensorBase)
 
 
 cdef inline bint _is_float_value(object v):
@@ -246,7 +261,7 @@ cdef extern from *:
 def install(tensor_class, dict ops, dict names, to_float):
     """The front end gives the engine its Tensor class, the op registry, the
     grad_fn names of ops and its conversion to the default float dtype."""
-    global _tensor_class, _names, _to_float_hook
+    global _tensor_class, _tensor_type, _names, _to_float_hook
     global _op_add, _op_sub, _op_mul
     if not issubclass(tensor_class, TensorBase) or tensor_class.__base__ is not TensorBase or any(
             name in tensor_class.__dict__ for name in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__",
@@ -254,6 +269,7 @@ def install(tensor_class, dict ops, dict names, to_float):
         raise TypeError("the tensor class must subclass TensorBase directly and keep its arithmetic operators")
     tg_inherit_number_slots(tensor_class, TensorBase)
     _tensor_class = tensor_class
+    _tensor_type = tensor_class
     _ops.update(ops)
     _op_add, _op_sub, _op_mul = ops["add"], ops["subtract"], ops["multiply"]
     _names = names
@@ -265,7 +281,7 @@ cdef inline int64_t _version_of(TensorBase t):
 
 
 cdef inline bint _needs(object x):
-    return isinstance(x, TensorBase) and ((<TensorBase>x)._requires_grad or (<TensorBase>x)._node is not None)
+    return _is_tb(x) and ((<TensorBase>x)._requires_grad or (<TensorBase>x)._node is not None)
 
 
 cdef inline object _edge(TensorBase t):
@@ -370,15 +386,15 @@ cdef object _accumulate_grad(TensorBase leaf):
 
 
 cdef inline object _edge_of(object x):
-    return _edge(<TensorBase>x) if isinstance(x, TensorBase) else None
+    return _edge(<TensorBase>x) if _is_tb(x) else None
 
 
 cdef inline Py_ssize_t _out_of(object x):
-    return (<TensorBase>x)._out if isinstance(x, TensorBase) else 0
+    return (<TensorBase>x)._out if _is_tb(x) else 0
 
 
 cdef inline int64_t _version_or_zero(object x):
-    return _version_of(<TensorBase>x) if isinstance(x, TensorBase) else 0
+    return _version_of(<TensorBase>x) if _is_tb(x) else 0
 
 
 cdef object _versions(tuple saved):
@@ -474,7 +490,7 @@ cpdef object binary(Op op, object a, object b, object name):
     tensor of their kind keep the tensor's dtype (PyTorch's and NumPy 2's weak
     scalars); anything else goes through the front end's promotion."""
     cdef object ra, rb, value, params = None
-    cdef bint ta = isinstance(a, TensorBase), tb = isinstance(b, TensorBase)
+    cdef bint ta = _is_tb(a), tb = _is_tb(b)
     cdef TensorBase out
     cdef Node node
     if ta and tb:
@@ -714,7 +730,7 @@ cdef int _check_versions(Node node) except -1:
         return 0
     for i in range(len(saved)):
         x = saved[i]
-        if not isinstance(x, TensorBase):
+        if not _is_tb(x):
             continue
         t = <TensorBase>x
         if t._version is None:
@@ -747,7 +763,10 @@ cdef str _legacy_type(object v):
 
 
 cdef object _raw(object x):
-    if isinstance(x, TensorBase):
+    cdef type tp = type(x)
+    if tp is float64 or tp is ndarray or tp is float:
+        return x
+    if _is_tb(x):
         return (<TensorBase>x)._value
     if isinstance(x, CoreTensor):
         return (<CoreTensor>x)._value
@@ -782,17 +801,24 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
     create_graph).  accumulate: add into leaves' .grad (backward(); `inputs`
     restricts it to those leaves); else return the gradients of `inputs`
     (autograd.grad), None where unused."""
-    cdef list stack = [], order = []
     cdef Node node, nxt
     cdef TensorBase t, leaf
-    cdef Py_ssize_t i, n
-    cdef object e, g, gi, g0
+    cdef Py_ssize_t i, j, n_ready = 0
+    cdef size_t k
+    cdef object e, g, g0
+    cdef tuple edges
     cdef dict leaf_grads = {}            # id(leaf) -> gradient (raw or core Tensor)
     cdef dict leaf_obj = {}
     cdef dict wanted_nodes = {}          # (id(node), out) -> position in inputs, for non-leaf inputs
     cdef list results = None
     cdef Capture cap = None
-    cdef list visited = []
+    # The reachable nodes (owned references, so no rule or hook can free a
+    # node the sweep still holds) and the ready stack (borrowed from `visited`):
+    # C buffers, since a Python list used as a stack reallocates on every
+    # push and pop of a one-element stack (a chain's sweep).
+    cdef tg_objvec visited
+    cdef PyObject **ready = NULL
+    tg_objvec_init(&visited)
     global _sweep_id
     _sweep_id += 1
     cdef int64_t mark = _sweep_id
@@ -811,91 +837,112 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
                 only.add(id(t))
     if create_graph:
         cap = Capture.__new__(Capture)
-    # (1) reachable nodes and their dependency counts, iteratively.
-    for t in roots:
-        if t._node is not None:
-            node = <Node>t._node
-            if node.mark != mark:
-                node.mark = mark
-                stack.append(node)
-                visited.append(node)
-    while stack:
-        node = stack.pop()
-        if node.freed and node.had_saved:
-            raise RuntimeError(FREED_MESSAGE)
-        for e in node.edges:
-            if isinstance(e, Node):
-                nxt = <Node>e
-                nxt.deps += 1
-                if nxt.mark != mark:
-                    nxt.mark = mark
-                    stack.append(nxt)
-                    visited.append(nxt)
-    # (2) seeds.
-    ready = []
-    for i in range(len(roots)):
-        t = roots[i]
-        g = seeds[i]
-        if create_graph:
-            g = _as_core(cap, g) if isinstance(g, TensorBase) else _core.wrap(g)
-        if t._node is None:
-            leaf_grads[id(t)] = _add(leaf_grads.get(id(t)), g)
-            leaf_obj[id(t)] = t
-            continue
-        node = <Node>t._node
-        if node.n_out == 1:
-            node.grad0 = _add(node.grad0, g)
-        else:
-            if node.grads is None:
-                node.grads = [None] * node.n_out
-            node.grads[t._out] = _add(node.grads[t._out], g)
-    for t in roots:
-        if t._node is not None and (<Node>t._node).deps == 0 and (<Node>t._node) not in ready:
-            ready.append(t._node)
-    # (3) the sweep.
-    _pending_leaves, _pending_objs = leaf_grads, leaf_obj
-    if create_graph:
-        cap.active = True
-        _core.push_recorder(cap)
     try:
-        while ready:
-            node = <Node>ready.pop()
-            if node.n_out == 1:
-                grads = [node.grad0] if (node.retained is not None or wanted_nodes) else None
-                g0 = node.grad0
-                node.grad0 = None
-            else:
-                grads = node.grads
-                node.grads = None
-                g0 = None
-            if node.retained is not None:
-                _deliver_retained(node, grads, create_graph)
-            if wanted_nodes:
-                for i in range(node.n_out):
-                    k = (id(node), i)
-                    if k in wanted_nodes and grads[i] is not None:
-                        results[wanted_nodes[k]] = grads[i]
-            _run_node(node, g0, grads, create_graph, cap, retain_graph)
-            for e in node.edges:
+        # (1) reachable nodes and their dependency counts, breadth first over
+        # `visited` itself (the order does not matter for counting).
+        for t in roots:
+            if t._node is not None:
+                node = <Node>t._node
+                if node.mark != mark:
+                    node.mark = mark
+                    _push(&visited, node)
+        k = 0
+        while k < visited.len:
+            node = <Node>visited.data[k]
+            k += 1
+            if node.freed and node.had_saved:
+                raise RuntimeError(FREED_MESSAGE)
+            edges = node.edges
+            for j in range(len(edges)):
+                e = edges[j]
                 if isinstance(e, Node):
                     nxt = <Node>e
-                    nxt.deps -= 1
-                    if nxt.deps == 0:
-                        ready.append(nxt)
-            if not retain_graph:
-                node.saved = None
-                node.saved_ans = None
-                node.versions = None
-                node.freed = True
-    finally:
-        _pending_leaves, _pending_objs = old_pending
+                    nxt.deps += 1
+                    if nxt.mark != mark:
+                        nxt.mark = mark
+                        _push(&visited, nxt)
+        # Every node enters the ready stack once: as a root without consumers
+        # or when its last consumer has run.
+        ready = <PyObject **>malloc((visited.len + 1) * sizeof(PyObject *))
+        if ready == NULL:
+            raise MemoryError()
+        # (2) seeds.
+        for i in range(len(roots)):
+            t = roots[i]
+            g = seeds[i]
+            if create_graph:
+                g = _as_core(cap, g) if isinstance(g, TensorBase) else _core.wrap(g)
+            if t._node is None:
+                leaf_grads[id(t)] = _add(leaf_grads.get(id(t)), g)
+                leaf_obj[id(t)] = t
+                continue
+            node = <Node>t._node
+            if node.n_out == 1:
+                node.grad0 = _add(node.grad0, g)
+            else:
+                if node.grads is None:
+                    node.grads = [None] * node.n_out
+                node.grads[t._out] = _add(node.grads[t._out], g)
+        for t in roots:
+            if t._node is not None and (<Node>t._node).deps == 0:
+                for j in range(n_ready):
+                    if ready[j] == <PyObject *>t._node:
+                        break
+                else:
+                    ready[n_ready] = <PyObject *>t._node
+                    n_ready += 1
+        # (3) the sweep.
+        _pending_leaves, _pending_objs = leaf_grads, leaf_obj
         if create_graph:
-            _core.pop_recorder(cap)
-            cap.active = False
-        for node in visited:          # a failed sweep leaves no counts behind
+            cap.active = True
+            _core.push_recorder(cap)
+        try:
+            while n_ready:
+                n_ready -= 1
+                node = <Node>ready[n_ready]
+                if node.n_out == 1:
+                    grads = [node.grad0] if (node.retained is not None or wanted_nodes) else None
+                    g0 = node.grad0
+                    node.grad0 = None
+                else:
+                    grads = node.grads
+                    node.grads = None
+                    g0 = None
+                if node.retained is not None:
+                    _deliver_retained(node, grads, create_graph)
+                if wanted_nodes:
+                    for i in range(node.n_out):
+                        key = (id(node), i)
+                        if key in wanted_nodes and grads[i] is not None:
+                            results[wanted_nodes[key]] = grads[i]
+                _run_node(node, g0, grads, create_graph, cap, retain_graph)
+                edges = node.edges
+                for j in range(len(edges)):
+                    e = edges[j]
+                    if isinstance(e, Node):
+                        nxt = <Node>e
+                        nxt.deps -= 1
+                        if nxt.deps == 0:
+                            ready[n_ready] = <PyObject *>nxt
+                            n_ready += 1
+                if not retain_graph:
+                    node.saved = None
+                    node.saved_ans = None
+                    node.versions = None
+                    node.freed = True
+        finally:
+            _pending_leaves, _pending_objs = old_pending
+            if create_graph:
+                _core.pop_recorder(cap)
+                cap.active = False
+    finally:
+        for k in range(visited.len):      # a failed sweep leaves no counts behind
+            node = <Node>visited.data[k]
             node.deps = 0
             node.grad0 = None
             node.grads = None
+        free(ready)
+        tg_objvec_free(&visited)
     # (4) deliver.
     if not accumulate:
         for i in range(len(inputs)):
@@ -914,14 +961,20 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
             else:
                 out.append(_grad_tensor(cap, g, inputs[i], create_graph))
         return out
-    for k, g in leaf_grads.items():
-        leaf = leaf_obj[k]
-        if only is not None and k not in only:
+    for key, g in leaf_grads.items():
+        leaf = leaf_obj[key]
+        if only is not None and key not in only:
             continue
         _accumulate_into(leaf, _grad_tensor(cap, g, leaf, create_graph), create_graph)
     if wanted_nodes:                     # backward(inputs=[non-leaf]): into its .grad, as PyTorch
         _accumulate_non_leaves(inputs, results, cap, create_graph)
     return None
+
+
+cdef inline int _push(tg_objvec *v, Node node) except -1:
+    if tg_objvec_push(v, <PyObject *>node) < 0:
+        raise MemoryError()
+    return 0
 
 
 cdef int _accumulate_non_leaves(list inputs, list results, Capture cap, bint create_graph) except -1:
