@@ -224,8 +224,26 @@ cdef object _float_unary(str name, TensorBase x):
     return unary(_ops[name], x)
 
 
+cdef extern from *:
+    """
+    /* TensorBase.__new__(cls) without the Python call: Cython spells it as a
+       method call (tp_new_wrapper: an attribute lookup and argument tuples,
+       ~850 instructions) when cls is not known at compile time.  This is the
+       same tp_new with the same arguments. */
+    static PyObject *tg_new_of(PyObject *base, PyObject *cls, PyObject *empty) {
+        return ((PyTypeObject *)base)->tp_new((PyTypeObject *)cls, empty, NULL);
+    }
+    """
+    object tg_new_of(object base, object cls, object empty)
+
+
+cdef tuple _no_args = ()
+
+
 cdef inline TensorBase _new(object value):
-    cdef TensorBase t = TensorBase.__new__(_tensor_class)
+    if _tensor_type is None:
+        raise RuntimeError("tapegrad._graph: no tensor class installed (import tapegrad.torch)")
+    cdef TensorBase t = <TensorBase>tg_new_of(TensorBase, _tensor_type, _no_args)
     PyObject_GC_UnTrack(<PyObject *>t)      # the public subclass is a heap type (GC) with no fields of its own
     t._value = value
     return t
