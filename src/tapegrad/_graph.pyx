@@ -42,7 +42,6 @@ import numpy as np
 import weakref
 
 from tapegrad._core cimport Op, Recorder, Tensor as CoreTensor, vjp_rule
-from tapegrad._core cimport tg_objvec, tg_objvec_init, tg_objvec_push, tg_objvec_free
 from tapegrad import _core
 
 cnp.import_array()
@@ -821,22 +820,15 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
     (autograd.grad), None where unused."""
     cdef Node node, nxt
     cdef TensorBase t, leaf
-    cdef Py_ssize_t i, j, n_ready = 0
-    cdef size_t k
-    cdef object e, g, g0
-    cdef tuple edges
+    cdef Py_ssize_t i, n
+    cdef object e, g, gi, g0
     cdef dict leaf_grads = {}            # id(leaf) -> gradient (raw or core Tensor)
     cdef dict leaf_obj = {}
     cdef dict wanted_nodes = {}          # (id(node), out) -> position in inputs, for non-leaf inputs
     cdef list results = None
     cdef Capture cap = None
-    # The reachable nodes (owned references, so no rule or hook can free a
-    # node the sweep still holds) and the ready stack (borrowed from `visited`):
-    # C buffers, since a Python list used as a stack reallocates on every
-    # push and pop of a one-element stack (a chain's sweep).
-    cdef tg_objvec visited
-    cdef PyObject **ready = NULL
-    tg_objvec_init(&visited)
+    cdef list visited = []            # the reachable nodes (owned references)
+    cdef _ReadyStack ready
     global _sweep_id
     _sweep_id += 1
     cdef int64_t mark = _sweep_id
@@ -855,112 +847,74 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
                 only.add(id(t))
     if create_graph:
         cap = Capture.__new__(Capture)
+    # (1) reachable nodes and their dependency counts, iteratively.
     try:
-        # (1) reachable nodes and their dependency counts, breadth first over
-        # `visited` itself (the order does not matter for counting).
-        for t in roots:
-            if t._node is not None:
-                node = <Node>t._node
-                if node.mark != mark:
-                    node.mark = mark
-                    _push(&visited, node)
-        k = 0
-        while k < visited.len:
-            node = <Node>visited.data[k]
-            k += 1
-            if node.freed and node.had_saved:
-                raise RuntimeError(FREED_MESSAGE)
-            edges = node.edges
-            for j in range(len(edges)):
-                e = edges[j]
+        _count_deps(roots, visited, mark)
+    except BaseException:
+        _reset_counts(visited)            # a failed backward leaves no counts behind
+        raise
+    # (2) seeds.
+    ready = _ReadyStack.__new__(_ReadyStack, len(visited))
+    for i in range(len(roots)):
+        t = roots[i]
+        g = seeds[i]
+        if create_graph:
+            g = _as_core(cap, g) if isinstance(g, TensorBase) else _core.wrap(g)
+        if t._node is None:
+            leaf_grads[id(t)] = _add(leaf_grads.get(id(t)), g)
+            leaf_obj[id(t)] = t
+            continue
+        node = <Node>t._node
+        if node.n_out == 1:
+            node.grad0 = _add(node.grad0, g)
+        else:
+            if node.grads is None:
+                node.grads = [None] * node.n_out
+            node.grads[t._out] = _add(node.grads[t._out], g)
+    for t in roots:
+        if t._node is not None and (<Node>t._node).deps == 0 and not ready.has(<Node>t._node):
+            ready.push(<Node>t._node)
+    # (3) the sweep.
+    _pending_leaves, _pending_objs = leaf_grads, leaf_obj
+    if create_graph:
+        cap.active = True
+        _core.push_recorder(cap)
+    try:
+        while ready.n:
+            node = ready.pop()
+            if node.n_out == 1:
+                grads = [node.grad0] if (node.retained is not None or wanted_nodes) else None
+                g0 = node.grad0
+                node.grad0 = None
+            else:
+                grads = node.grads
+                node.grads = None
+                g0 = None
+            if node.retained is not None:
+                _deliver_retained(node, grads, create_graph)
+            if wanted_nodes:
+                for i in range(node.n_out):
+                    k = (id(node), i)
+                    if k in wanted_nodes and grads[i] is not None:
+                        results[wanted_nodes[k]] = grads[i]
+            _run_node(node, g0, grads, create_graph, cap, retain_graph)
+            for e in node.edges:
                 if isinstance(e, Node):
                     nxt = <Node>e
-                    nxt.deps += 1
-                    if nxt.mark != mark:
-                        nxt.mark = mark
-                        _push(&visited, nxt)
-        # Every node enters the ready stack once: as a root without consumers
-        # or when its last consumer has run.
-        ready = <PyObject **>malloc((visited.len + 1) * sizeof(PyObject *))
-        if ready == NULL:
-            raise MemoryError()
-        # (2) seeds.
-        for i in range(len(roots)):
-            t = roots[i]
-            g = seeds[i]
-            if create_graph:
-                g = _as_core(cap, g) if isinstance(g, TensorBase) else _core.wrap(g)
-            if t._node is None:
-                leaf_grads[id(t)] = _add(leaf_grads.get(id(t)), g)
-                leaf_obj[id(t)] = t
-                continue
-            node = <Node>t._node
-            if node.n_out == 1:
-                node.grad0 = _add(node.grad0, g)
-            else:
-                if node.grads is None:
-                    node.grads = [None] * node.n_out
-                node.grads[t._out] = _add(node.grads[t._out], g)
-        for t in roots:
-            if t._node is not None and (<Node>t._node).deps == 0:
-                for j in range(n_ready):
-                    if ready[j] == <PyObject *>t._node:
-                        break
-                else:
-                    ready[n_ready] = <PyObject *>t._node
-                    n_ready += 1
-        # (3) the sweep.
-        _pending_leaves, _pending_objs = leaf_grads, leaf_obj
-        if create_graph:
-            cap.active = True
-            _core.push_recorder(cap)
-        try:
-            while n_ready:
-                n_ready -= 1
-                node = <Node>ready[n_ready]
-                if node.n_out == 1:
-                    grads = [node.grad0] if (node.retained is not None or wanted_nodes) else None
-                    g0 = node.grad0
-                    node.grad0 = None
-                else:
-                    grads = node.grads
-                    node.grads = None
-                    g0 = None
-                if node.retained is not None:
-                    _deliver_retained(node, grads, create_graph)
-                if wanted_nodes:
-                    for i in range(node.n_out):
-                        key = (id(node), i)
-                        if key in wanted_nodes and grads[i] is not None:
-                            results[wanted_nodes[key]] = grads[i]
-                _run_node(node, g0, grads, create_graph, cap, retain_graph)
-                edges = node.edges
-                for j in range(len(edges)):
-                    e = edges[j]
-                    if isinstance(e, Node):
-                        nxt = <Node>e
-                        nxt.deps -= 1
-                        if nxt.deps == 0:
-                            ready[n_ready] = <PyObject *>nxt
-                            n_ready += 1
-                if not retain_graph:
-                    node.saved = None
-                    node.saved_ans = None
-                    node.versions = None
-                    node.freed = True
-        finally:
-            _pending_leaves, _pending_objs = old_pending
-            if create_graph:
-                _core.pop_recorder(cap)
-                cap.active = False
+                    nxt.deps -= 1
+                    if nxt.deps == 0:
+                        ready.push(nxt)
+            if not retain_graph:
+                node.saved = None
+                node.saved_ans = None
+                node.versions = None
+                node.freed = True
     finally:
-        for k in range(visited.len):      # a failed sweep leaves no counts behind
-            node = <Node>visited.data[k]
-            node.deps = 0
-            node.grad0 = None
-            node.grads = None
-        free(ready)
-        tg_objvec_free(&visited)
+        _pending_leaves, _pending_objs = old_pending
+        if create_graph:
+            _core.pop_recorder(cap)
+            cap.active = False
+        _reset_counts(visited)        # a failed sweep leaves no counts behind
     # (4) deliver.
     if not accumulate:
         for i in range(len(inputs)):
@@ -979,9 +933,9 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
             else:
                 out.append(_grad_tensor(cap, g, inputs[i], create_graph))
         return out
-    for key, g in leaf_grads.items():
-        leaf = leaf_obj[key]
-        if only is not None and key not in only:
+    for k, g in leaf_grads.items():
+        leaf = leaf_obj[k]
+        if only is not None and k not in only:
             continue
         _accumulate_into(leaf, _grad_tensor(cap, g, leaf, create_graph), create_graph)
     if wanted_nodes:                     # backward(inputs=[non-leaf]): into its .grad, as PyTorch
@@ -989,10 +943,78 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
     return None
 
 
-cdef inline int _push(tg_objvec *v, Node node) except -1:
-    if tg_objvec_push(v, <PyObject *>node) < 0:
-        raise MemoryError()
+cdef int _count_deps(list roots, list visited, int64_t mark) except -1:
+    """Collect in `visited` the nodes reachable from the roots, breadth first
+    (`visited` is its own queue: no stack that grows and shrinks per node),
+    and count each node's reachable consumers in `deps`."""
+    cdef TensorBase t
+    cdef Node node, nxt
+    cdef Py_ssize_t k = 0
+    for t in roots:
+        if t._node is not None:
+            node = <Node>t._node
+            if node.mark != mark:
+                node.mark = mark
+                visited.append(node)
+    while k < len(visited):
+        node = <Node>visited[k]
+        k += 1
+        if node.freed and node.had_saved:
+            raise RuntimeError(FREED_MESSAGE)
+        for e in node.edges:
+            if isinstance(e, Node):
+                nxt = <Node>e
+                nxt.deps += 1
+                if nxt.mark != mark:
+                    nxt.mark = mark
+                    visited.append(nxt)
     return 0
+
+
+cdef int _reset_counts(list visited) except -1:
+    cdef Node node
+    for node in visited:
+        node.deps = 0
+        node.grad0 = None
+        node.grads = None
+    return 0
+
+
+@cython.final
+cdef class _ReadyStack:
+    """The sweep's nodes whose consumers have all run: a C array of borrowed
+    references (the sweep's `visited` list owns them).  A Python list would
+    reallocate on each push and pop while it holds one node, as in a chain.
+    Each reachable node is pushed at most once, so `size` slots suffice."""
+    cdef PyObject **data
+    cdef Py_ssize_t n, size
+
+    def __cinit__(self, Py_ssize_t size):
+        self.data = <PyObject **>malloc((size + 1) * sizeof(PyObject *))
+        if self.data == NULL:
+            raise MemoryError()
+        self.size = size + 1
+
+    def __dealloc__(self):
+        free(self.data)
+
+    cdef inline int push(self, Node node) except -1:
+        if self.n >= self.size:
+            raise RuntimeError("tapegrad._graph: a node was made ready twice")
+        self.data[self.n] = <PyObject *>node
+        self.n += 1
+        return 0
+
+    cdef inline Node pop(self):
+        self.n -= 1
+        return <Node>self.data[self.n]
+
+    cdef bint has(self, Node node):
+        cdef Py_ssize_t i
+        for i in range(self.n):
+            if self.data[i] == <PyObject *>node:
+                return True
+        return False
 
 
 cdef int _accumulate_non_leaves(list inputs, list results, Capture cap, bint create_graph) except -1:
