@@ -12,11 +12,12 @@ no context, no list.  Dropping the last tensor of a graph frees the graph by
 reference counting; backward() drops what each node saved as it passes it,
 unless the graph is retained.
 
-Backward, without recursion: (1) a depth-first walk over the edges from the
-roots, with an explicit stack, counts for every reachable node how many
-reachable consumers feed it a gradient (``deps``); (2) the sweep starts from
-the roots and runs a node once every consumer has given it its gradient
-(Kahn's order: a node's inputs are always run after it); (3) each node calls
+Backward, without recursion: (1) a breadth-first walk over the edges from the
+roots (the list of reached nodes is its own queue) counts for every reachable
+node how many reachable consumers feed it a gradient (``deps``); (2) the sweep
+starts from the roots and runs a node once every consumer has given it its
+gradient (Kahn's order: a node's inputs are always run after it; the ready
+nodes wait in a C array); (3) each node calls
 its op's VJP rules through the core's one rule call (`_core.vjp_rule`, which
 is `_vjp_of`), accumulates into the nodes or leaves of its inputs, and drops
 its saved values.  The same rules run on raw arrays (first order) or, for
