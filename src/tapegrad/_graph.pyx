@@ -314,7 +314,12 @@ cdef inline object _edge(TensorBase t):
 # --------------------------------------------------------------------------
 # Nodes
 
+# A free list of 4,096 nodes (at most ~0.7 MB kept after a big graph is freed):
+# a reused node skips the allocator and, being a GC type, the allocation count
+# that triggers collections -- W1's 3,000-node graph, rebuilt each step, runs
+# 16.9 M -> 15.7 M instructions.  Cython keeps only exact Node instances in it.
 @cython.trashcan(True)
+@cython.freelist(4096)
 cdef class Node:
     """One recorded op (PyTorch's grad_fn)."""
     cdef readonly Op op
