@@ -128,6 +128,9 @@ class Workload:
     # implementation; every row then also gets ``ratio_closed``, and tapegrad's target is to it.
     closed_ratio_target = None
     show_ratio = True  # print/store value / floor value
+    # tapegrad.torch's target as a ratio to tapegrad's (GradientTape's) time on the same workload, or
+    # None (issue 14: the PyTorch-style code within 1.3x of the GradientTape code).
+    torch_style_target = None
     unit_ops = None  # number of ops the time is divided by for "per op", or None
 
     def __init__(self, smoke=False):
@@ -185,6 +188,9 @@ class Workload:
             if hasattr(self, "make_closed"):
                 cols.append(("× closed form",
                              lambda r: "-" if r.get("ratio_closed") is None else f"{r['ratio_closed']:.2f}×"))
+        if rows and any(r.get("ratio_tapegrad") is not None for r in rows):
+            cols.append(("× tapegrad",
+                         lambda r: "" if r.get("ratio_tapegrad") is None else f"{r['ratio_tapegrad']:.2f}×"))
         return cols
 
     def factory(self, impl):
@@ -311,3 +317,12 @@ class Workload:
                 row["ratio_closed"] = row["metrics"]["value"] / cv
             if row["impl"] == "tapegrad":
                 row["targets"] = self.targets(row, floor_row)
+        tapegrad_row = next((r for r in rows if r["impl"] == "tapegrad" and "metrics" in r), None)
+        tv = tapegrad_row and tapegrad_row["metrics"].get("value")
+        for row in rows:
+            # PyTorch's API on tapegrad's engine (and PyTorch itself) against the GradientTape version
+            if row["impl"] in ("tapegrad_torch", "torch") and tv and row.get("metrics", {}).get("value") is not None:
+                row["ratio_tapegrad"] = row["metrics"]["value"] / tv
+                if row["impl"] == "tapegrad_torch" and self.torch_style_target is not None:
+                    row["targets"] = [judge_le(row["ratio_tapegrad"], self.torch_style_target,
+                                               "tapegrad.torch time / tapegrad", lambda v: f"{v:.2f}×")]

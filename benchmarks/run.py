@@ -205,6 +205,9 @@ def main(argv=None):
                     lines.append(f"  {w['id']:<7} not measured ({r['status']}: {r['message']})")
                 for t in r.get("targets", []):
                     lines.append(f"  {w['id']:<7} {t['target']:<45} {t['detail']}")
+            elif r["impl"] == "tapegrad_torch":
+                for t in r.get("targets", []):
+                    lines.append(f"  {w['id']:<7} {t['target']:<45} {t['detail']}")
     if lines:
         print("tapegrad targets")
         print("\n".join(lines))

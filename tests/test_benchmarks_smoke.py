@@ -149,3 +149,31 @@ def test_pytorch_style_workloads_run_on_tapegrad_torch():
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.split()[-4:] == ["W1", "W2", "W4-f32", "W4-f64"]
+
+
+def test_torch_style_rows_report_their_ratio_to_tapegrad():
+    # Issue 14: the tapegrad.torch row (and PyTorch's) carries time / tapegrad, and W1/W4 judge
+    # tapegrad.torch against 1.3x.  Synthetic medians, so the arithmetic is exact.
+    sys.path.insert(0, str(REPO))
+    try:
+        from benchmarks import report
+        from benchmarks.workloads import w1_scalar_chain
+    finally:
+        sys.path.remove(str(REPO))
+    w = w1_scalar_chain.W1(smoke=True)
+    medians = {"floor": 1.0, "tapegrad": 2.0, "tapegrad_torch": 2.5, "torch": 40.0}
+    rows = [{"impl": k, "label": k, "status": "ok", "times": {"run": {"median_s": v, "min_s": v}}}
+            for k, v in medians.items()]
+    w._finish(rows)
+    by = {r["impl"]: r for r in rows}
+    assert by["tapegrad_torch"]["ratio_tapegrad"] == 1.25 and by["torch"]["ratio_tapegrad"] == 20.0
+    assert "ratio_tapegrad" not in by["floor"] and "ratio_tapegrad" not in by["tapegrad"]
+    [t] = by["tapegrad_torch"]["targets"]
+    assert (t["target"], t["passed"], t["detail"]) == ("tapegrad.torch time / tapegrad ≤ 1.30×", True,
+                                                        "PASS (1.25× ≤ 1.30×)")
+    rows[2]["times"]["run"]["median_s"] = 3.0
+    del rows[2]["metrics"]
+    w._finish(rows)
+    assert by["tapegrad_torch"]["targets"][0]["passed"] is False
+    table = report.format_table(w, rows)
+    assert "× tapegrad" in table and "1.50×" in table and "20.00×" in table

@@ -48,6 +48,7 @@ class W1(ChainWorkload):
     id = "W1"
     title = "scalar chain: float64 scalar, 1,000 × y = sin(y)*1.0001 + 0.1, dy/dx"
     ratio_target = 4.0
+    torch_style_target = 1.3  # issue 14: the PyTorch-style code through tapegrad.torch
 
     def description(self):
         n = self.cfg["iters"]

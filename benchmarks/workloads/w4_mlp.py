@@ -80,6 +80,7 @@ def floor_step(x, labels, params):
 class _MLP(Workload):
     dtype = np.float64
     ratio_target = 1.1
+    torch_style_target = 1.3  # issue 14: the PyTorch-style code through tapegrad.torch
 
     def config(self, smoke):
         if smoke:

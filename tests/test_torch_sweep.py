@@ -1,0 +1,86 @@
+"""tapegrad.torch's backward sweep (issue 14 item 4's fast paths): the ready stack in a C array,
+the breadth-first count of consumers, tensors made by TensorBase's tp_new from C.  Expected
+gradients are derived by hand (or by the forward-mode recurrence of the chain), never taken
+from tapegrad itself."""
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+import tapegrad.torch as torch
+from tapegrad import _graph
+
+
+def test_chain_gradient_matches_the_forward_mode_recurrence_bit_for_bit():
+    # W1's chain: the sweep multiplies the same factors in the same order as the recurrence
+    # d <- 1.0001 * cos(y) * d run backwards, so a hand-written reverse pass gives the same bits.
+    x = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+    y, ys = x, []
+    for _ in range(1000):
+        ys.append(y.item())
+        y = torch.sin(y) * 1.0001 + 0.1
+    (g,) = torch.autograd.grad(y, x)
+    ref = np.float64(1.0)
+    for yi in reversed(ys):
+        ref = ref * 1.0001
+        ref = ref * np.cos(np.float64(yi))
+    assert g.item() == ref
+
+
+def test_diamond_and_fan_out_count_every_consumer():
+    # y = sum over 300 consumers of a, each a * c_k, then through a shared node twice:
+    # dy/dx = 2 * 2x * sum(c_k) (a = x * x).
+    x = torch.tensor(1.25, dtype=torch.float64, requires_grad=True)
+    a = x * x
+    cs = [0.5 + k / 7 for k in range(300)]
+    s = a * cs[0]
+    for c in cs[1:]:
+        s = s + a * c
+    y = s + s
+    y.backward()
+    assert x.grad.item() == pytest.approx(2 * 2 * 1.25 * sum(cs), rel=1e-14)
+
+
+def test_the_same_root_twice_is_run_once_with_both_seeds():
+    x = torch.tensor(3.0, dtype=torch.float64, requires_grad=True)
+    y = x * x
+    torch.autograd.backward([y, y])
+    assert x.grad.item() == 12.0             # 2 * (2x)
+
+
+def test_a_deep_chain_sweeps_without_recursion_and_frees_its_graph():
+    x = torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
+    y = x
+    for _ in range(20_000):
+        y = y * 1.0
+    node = weakref.ref(y.grad_fn)
+    y.backward()
+    assert x.grad.item() == 1.0
+    del y
+    gc.collect()
+    assert node() is None
+
+
+def test_a_failed_backward_leaves_no_counts_behind():
+    # (b + c).backward() raises before any rule runs (b's graph is freed), so c's graph, still
+    # whole, gives its gradient afterwards: 3.  (PyTorch runs c's part of the failed sweep
+    # before reaching b's freed node, so there c.backward() raises the freed-graph error too.)
+    x = torch.tensor(1.5, requires_grad=True)
+    b = (x * 2.0).sin()
+    c = x * 3.0
+    b.backward()
+    x.grad = None
+    with pytest.raises(RuntimeError, match="Trying to backward through the graph a second time"):
+        (b + c).backward()
+    assert x.grad is None
+    c.backward()
+    assert x.grad.item() == 3.0
+
+
+def test_tensors_are_the_public_class_and_untracked():
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2.0
+    assert type(y) is torch.Tensor and isinstance(y, _graph.TensorBase)
+    assert not gc.is_tracked(y) and not gc.is_tracked(y.grad_fn)
+    assert y.requires_grad and not y.is_leaf and y._version_number == 0
