@@ -155,7 +155,7 @@ cdef class TensorBase:
 
     @property
     def grad_fn(self):
-        return self._node
+        return _named(self._node)
 
     @property
     def is_leaf(self):
@@ -253,6 +253,9 @@ def install(tensor_class, dict ops, dict names, to_float):
                                                       "__rmul__", "__neg__")):
         raise TypeError("the tensor class must subclass TensorBase directly and keep its arithmetic operators")
     tg_inherit_number_slots(tensor_class, TensorBase)
+    tg_allow_class_assignment(Node)
+    for n in names.values():
+        _node_class(n)
     _tensor_class = tensor_class
     _ops.update(ops)
     _op_add, _op_sub, _op_mul = ops["add"], ops["subtract"], ops["multiply"]
@@ -318,7 +321,7 @@ cdef class Node:
             if e is None:
                 out.append((None, 0))
             elif isinstance(e, Node):
-                out.append((e, i))
+                out.append((_named(e), i))
             else:
                 out.append((_accumulate_grad(e), 0))
         return tuple(out)
@@ -367,6 +370,45 @@ cdef object _accumulate_grad(TensorBase leaf):
         a = AccumulateGrad(leaf)
         _acc_cache[key] = a
     return a
+
+
+# grad_fn classes named as PyTorch's (``type(y.grad_fn).__name__ == "MulBackward0"``).
+# Nodes are made as plain `Node`s (nothing added to the hot path); the first
+# time one is shown to the user (`grad_fn`, `next_functions`) its class is
+# switched to a subclass named after its grad_fn name, created once per name
+# (with no fields of its own, so the layout is Node's).  `install` lets Node's
+# instances change class, which CPython allows only for mutable types.
+
+cdef extern from *:
+    """
+    static void tg_allow_class_assignment(PyObject *tp) {
+    #ifdef Py_TPFLAGS_IMMUTABLETYPE
+        ((PyTypeObject *)tp)->tp_flags &= ~Py_TPFLAGS_IMMUTABLETYPE;
+        PyType_Modified((PyTypeObject *)tp);
+    #endif
+    }
+    """
+    void tg_allow_class_assignment(object tp)
+
+cdef dict _node_classes = {}
+
+
+cdef object _node_class(str name):
+    cls = _node_classes.get(name)
+    if cls is None:
+        cls = type(name, (Node,), {"__slots__": (), "__module__": "tapegrad.torch.autograd"})
+        _node_classes[name] = cls
+    return cls
+
+
+cdef object _named(object node):
+    """node with the class of its grad_fn name (None stays None)."""
+    if node is None:
+        return None
+    cls = _node_class((<Node>node)._name())
+    if type(node) is not cls:
+        node.__class__ = cls
+    return node
 
 
 cdef inline object _edge_of(object x):
@@ -821,7 +863,7 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
                 visited.append(node)
     while stack:
         node = stack.pop()
-        if node.freed and node.had_saved:
+        if node.freed and node.had_saved and inputs is None:
             raise RuntimeError(FREED_MESSAGE)
         for e in node.edges:
             if isinstance(e, Node):
@@ -831,6 +873,9 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
                     nxt.mark = mark
                     stack.append(nxt)
                     visited.append(nxt)
+    cdef set run = None                  # with inputs: the ids of the nodes to run
+    if inputs is not None:
+        run = _nodes_to_inputs(visited, inputs, wanted_nodes)
     # (2) seeds.
     ready = []
     for i in range(len(roots)):
@@ -851,7 +896,8 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
             node.grads[t._out] = _add(node.grads[t._out], g)
     for t in roots:
         if t._node is not None and (<Node>t._node).deps == 0 and (<Node>t._node) not in ready:
-            ready.append(t._node)
+            if run is None or id(t._node) in run or _is_target(<Node>t._node, wanted_nodes):
+                ready.append(t._node)
     # (3) the sweep.
     _pending_leaves, _pending_objs = leaf_grads, leaf_obj
     if create_graph:
@@ -860,6 +906,8 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
     try:
         while ready:
             node = <Node>ready.pop()
+            if run is not None and id(node) not in run and not _is_target(node, wanted_nodes):
+                continue                  # reached, but leads to no input: not run, its hooks not called
             if node.n_out == 1:
                 grads = [node.grad0] if (node.retained is not None or wanted_nodes) else None
                 g0 = node.grad0
@@ -869,12 +917,24 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
                 node.grads = None
                 g0 = None
             if node.retained is not None:
-                _deliver_retained(node, grads, create_graph)
+                _deliver_retained(node, grads, create_graph, cap)
+                if node.n_out == 1:
+                    g0 = grads[0]                 # a hook may have replaced it
             if wanted_nodes:
                 for i in range(node.n_out):
                     k = (id(node), i)
                     if k in wanted_nodes and grads[i] is not None:
                         results[wanted_nodes[k]] = grads[i]
+            if run is not None and id(node) not in run:
+                # Not between the outputs and the inputs: PyTorch does not run
+                # it.  A non-leaf input's own node counts as run by backward()
+                # (its saved values are freed), not by autograd.grad.
+                if accumulate and not retain_graph and _is_target(node, wanted_nodes):
+                    node.saved = None
+                    node.saved_ans = None
+                    node.versions = None
+                    node.freed = True
+                continue
             _run_node(node, g0, grads, create_graph, cap, retain_graph)
             for e in node.edges:
                 if isinstance(e, Node):
@@ -902,6 +962,8 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
             t = inputs[i]
             if t._node is None and id(t) in leaf_grads:
                 results[i] = leaf_grads[id(t)]
+                if _leaf_hooks is not None and id(t) in _leaf_hooks:
+                    results[i] = _leaf_pre_hooks(t, results[i], cap, create_graph)
         out = []
         for i in range(len(results)):
             g = results[i]
@@ -918,7 +980,11 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
         leaf = leaf_obj[k]
         if only is not None and k not in only:
             continue
+        if _leaf_hooks is not None and k in _leaf_hooks:
+            g = _leaf_pre_hooks(leaf, g, cap, create_graph)
         _accumulate_into(leaf, _grad_tensor(cap, g, leaf, create_graph), create_graph)
+        if _leaf_hooks is not None and k in _leaf_hooks:
+            _leaf_post_hooks(leaf)
     if wanted_nodes:                     # backward(inputs=[non-leaf]): into its .grad, as PyTorch
         _accumulate_non_leaves(inputs, results, cap, create_graph)
     return None
@@ -938,9 +1004,63 @@ cdef bint _retained_by(Node node, TensorBase t):
     if node.retained is None:
         return False
     for i, ref in node.retained:
-        if ref() is t:
+        if type(ref) is not Hook and ref() is t:
             return True
     return False
+
+
+cdef bint _is_target(Node node, dict wanted_nodes):
+    for i in range(node.n_out):
+        if (id(node), i) in wanted_nodes:
+            return True
+    return False
+
+
+cdef set _nodes_to_inputs(list visited, list inputs, dict wanted_nodes):
+    """backward(inputs=...) / autograd.grad: the nodes that lie between the
+    outputs and the inputs (the ones PyTorch runs), as a set of ids; the
+    dependency counts are redone to count only edges from those nodes."""
+    cdef Node node, nxt
+    cdef dict count = {}
+    cdef list order = [], ready = []
+    cdef set run = set(), leaves = set()
+    cdef Py_ssize_t i
+    for t in inputs:
+        if (<TensorBase>t)._node is None:
+            leaves.add(id(t))
+    for node in visited:
+        count[id(node)] = node.deps
+        if node.deps == 0:
+            ready.append(node)
+    while ready:                         # a topological order, consumers first
+        node = ready.pop()
+        order.append(node)
+        for e in node.edges:
+            if isinstance(e, Node):
+                count[id(e)] -= 1
+                if count[id(e)] == 0:
+                    ready.append(e)
+    for node in reversed(order):         # producers first: a node runs if an edge leads to an input
+        for i in range(len(node.edges)):
+            e = node.edges[i]
+            if e is None:
+                continue
+            if isinstance(e, Node):
+                if id(e) in run or (id(e), node.edge_out[i] if node.edge_out is not None else 0) in wanted_nodes:
+                    run.add(id(node))
+                    break
+            elif id(e) in leaves:
+                run.add(id(node))
+                break
+    for node in visited:
+        node.deps = 0
+    for node in visited:
+        if id(node) in run:
+            for e in node.edges:
+                if isinstance(e, Node):
+                    nxt = <Node>e
+                    nxt.deps += 1
+    return run
 
 
 cdef object _grad_tensor(Capture cap, object g, TensorBase like, bint create_graph):
@@ -963,9 +1083,11 @@ cdef object _grad_tensor(Capture cap, object g, TensorBase like, bint create_gra
 cdef int _accumulate_into(TensorBase leaf, TensorBase g, bint create_graph) except -1:
     cdef TensorBase old = leaf._grad
     if old is None:
-        leaf._grad = g
-    elif create_graph or old._node is not None or g._node is not None:
+        leaf._grad = _copy_of_grad(g) if create_graph and g._node is not None else g
+    elif create_graph or g._node is not None:
         leaf._grad = old + g
+    elif old._node is not None:          # in place, keeping its grad_fn, as PyTorch
+        old._value = _own(old._value + g._value)
     elif type(old._value) is ndarray and (<cnp.ndarray>old._value).flags.writeable:
         np.add(old._value, g._value, out=old._value)
     else:
@@ -973,15 +1095,134 @@ cdef int _accumulate_into(TensorBase leaf, TensorBase g, bint create_graph) exce
     return 0
 
 
-cdef int _deliver_retained(Node node, list grads, bint create_graph) except -1:
+cdef TensorBase _copy_of_grad(TensorBase g):
+    """What a first accumulation with create_graph=True stores in .grad, as
+    PyTorch does: a copy of the gradient whose grad_fn is `CopyBackwards`, with
+    PyTorch's two edges (none for the zeros copied into, then the gradient's
+    node); its backward passes the gradient through."""
+    cdef TensorBase out = _new(_own(np.array(g._value)))
+    zeros = np.zeros_like(g._value)
+    _attach(out, _make_node(_op_add, (zeros, g), out._value, None, "CopyBackwards", 1), 0)
+    return out
+
+
+cdef int _deliver_retained(Node node, list grads, bint create_graph, Capture cap) except -1:
+    """The hooks registered on node's outputs, in order (each may replace the
+    gradient), then retain_grad's delivery (last, as in PyTorch 2)."""
     cdef TensorBase t
     for i, ref in node.retained:
+        if type(ref) is Hook and grads[i] is not None:
+            grads[i] = _call_hook(<Hook>ref, grads[i], cap, create_graph)
+    for i, ref in node.retained:
+        if type(ref) is Hook:
+            continue
         t = ref()
         if t is not None and grads[i] is not None:
             g = _grad_tensor(None, grads[i], t, False) if not create_graph else None
             if g is not None:
                 _accumulate_into(t, g, False)
     return 0
+
+
+# --------------------------------------------------------------------------
+# Hooks (Tensor.register_hook, register_post_accumulate_grad_hook).  A
+# non-leaf's hooks sit in its node's `retained` list beside retain_grad's
+# entries; a leaf's in `_leaf_hooks`, which stays None until the first leaf
+# hook, so unused hooks cost one test per node and per leaf.
+
+cdef class Hook:
+    cdef readonly object fn
+    cdef list where
+
+
+class RemovableHandle:
+    """What register_hook returns: `remove()` unregisters the hook."""
+    __slots__ = ("_hook",)
+
+    def __init__(self, hook):
+        self._hook = hook
+
+    def remove(self):
+        cdef Hook h = self._hook
+        if h.where is not None:
+            for i in range(len(h.where)):
+                e = h.where[i]
+                if (type(e) is tuple and e[1] is h) or e is h:
+                    del h.where[i]
+                    break
+            h.where = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+cdef dict _leaf_hooks = None             # id(leaf) -> [weakref to it, pre-hooks, post-accumulate hooks]
+
+
+cdef object _call_hook(Hook h, object g, Capture cap, bint create_graph):
+    if create_graph:
+        ft = _from_core(cap, g) if isinstance(g, CoreTensor) else _new(_own(np.array(_raw(g))))
+    else:
+        ft = _new(_own(np.array(g)))
+    r = h.fn(ft)
+    if r is None:
+        return g
+    if not isinstance(r, TensorBase):
+        raise TypeError(f"hook '{getattr(h.fn, '__name__', h.fn)}' returned a {type(r).__name__}, not a Tensor")
+    if np.shape((<TensorBase>r)._value) != np.shape(_raw(g)):
+        raise RuntimeError(f"hook '{getattr(h.fn, '__name__', h.fn)}' has changed the size of value")
+    if create_graph:
+        return _core_for(cap, r)
+    return (<TensorBase>r)._value
+
+
+cdef object _leaf_pre_hooks(TensorBase leaf, object g, Capture cap, bint create_graph):
+    for h in list(_leaf_hooks[id(leaf)][1]):
+        g = _call_hook(<Hook>h, g, cap, create_graph)
+    return g
+
+
+cdef int _leaf_post_hooks(TensorBase leaf) except -1:
+    for h in list(_leaf_hooks[id(leaf)][2]):
+        (<Hook>h).fn(leaf)
+    return 0
+
+
+def _forget_leaf(key):
+    def forget(ref):
+        entry = _leaf_hooks.get(key)
+        if entry is not None and entry[0] is ref:
+            del _leaf_hooks[key]
+    return forget
+
+
+def register_hook(TensorBase t, fn, bint post_accumulate=False):
+    """Register fn on t: a gradient hook (fn(grad) -> None or a replacement)
+    or, for a leaf, a post-accumulate hook (fn(t) after t.grad is updated)."""
+    global _leaf_hooks
+    cdef Hook h = Hook.__new__(Hook)
+    cdef Node node
+    h.fn = fn
+    if t._node is not None:
+        node = <Node>t._node
+        if node.retained is None:
+            node.retained = []
+        h.where = node.retained
+        node.retained.append((t._out, h))
+        return RemovableHandle(h)
+    if _leaf_hooks is None:
+        _leaf_hooks = {}
+    key = id(t)
+    entry = _leaf_hooks.get(key)
+    if entry is None or entry[0]() is not t:
+        entry = [weakref.ref(t, _forget_leaf(key)), [], []]
+        _leaf_hooks[key] = entry
+    h.where = entry[2] if post_accumulate else entry[1]
+    h.where.append(h)
+    return RemovableHandle(h)
 
 
 def retain_grad(TensorBase t):

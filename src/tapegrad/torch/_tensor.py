@@ -393,6 +393,22 @@ class Tensor(_graph.TensorBase):
         if not self._retains_grad:
             _graph.retain_grad(self)
 
+    def register_hook(self, hook):
+        """hook(grad) runs when the gradient of this tensor is computed; a
+        tensor it returns replaces the gradient.  Returns a handle whose
+        ``remove()`` unregisters it."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        return _graph.register_hook(self, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """hook(tensor) runs after backward() has accumulated into this leaf's .grad."""
+        if self._node is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        return _graph.register_hook(self, hook, True)
+
     def detach(self):
         t = _graph.new_tensor(self._value)
         t._share_version(self)
