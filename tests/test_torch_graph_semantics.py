@@ -2,7 +2,8 @@
 backward/grad that stop at their inputs.  Every expected value, repr and error
 text is PyTorch 2.13's, observed by running PyTorch and written in as a literal
 (PyTorch is not a test dependency); with the imports switched to `torch` the
-module's tests pass under PyTorch too."""
+module's tests pass under PyTorch too, but for the last, which checks tapegrad's
+bookkeeping."""
 import re
 
 import pytest
@@ -166,3 +167,141 @@ def test_hooks_under_create_graph_and_after_an_inplace_change():
     c.mul_(3)                                            # the hook stays with c's value before the change
     (c * c).backward()
     assert seen == ["tensor(36.)"]
+
+
+# ---------------------------------------------------------------- views share memory with their base
+
+
+def test_views_write_through_both_ways_and_share_the_version():
+    b = torch.zeros(2, 3)
+    row = b[0]
+    b.add_(1)
+    assert repr(row) == "tensor([1., 1., 1.])" and row._base is b
+    b.t()[1].fill_(7)
+    assert repr(b) == "tensor([[1., 7., 1.],\n        [1., 7., 1.]])"
+    c = torch.zeros(3)
+    c.unsqueeze(0).squeeze(0)[1] = 4
+    assert repr(c) == "tensor([0., 4., 0.])"
+    m = torch.zeros(2, 2)
+    m.T[0, 1] = 3
+    assert repr(m) == "tensor([[0., 0.],\n        [3., 0.]])"
+    v = m.view(4)
+    v.mul_(2)
+    assert repr(m) == "tensor([[0., 0.],\n        [6., 0.]])"
+    s = torch.zeros(2, 3)
+    assert all(u._base is s for u in (s.reshape(3, 2), s.unsqueeze(0), s.squeeze(), s.T, s.permute(1, 0),
+                                       s.expand(2, 2, 3), s[:, None], s[1], s[..., 0], s.transpose(0, 1)))
+    assert s.detach()._base is None and s[[0, 1]]._base is None            # advanced indexing copies
+    assert s.t().reshape(6)._base is None                                   # reshape copies here, as PyTorch
+    z = torch.tensor(1., requires_grad=True)
+    d = z.detach()
+    d.add_(1)
+    assert repr((z, d)) == "(tensor(2., requires_grad=True), tensor(2.))"
+
+
+def test_inplace_on_a_view_of_a_non_leaf_gives_pytorchs_gradients():
+    x = torch.tensor([1., 2., 3., 4.], requires_grad=True)
+    a = x * 1
+    v = a[1:3]
+    v.mul_(10)
+    assert repr((a, v)) == ("(tensor([ 1., 20., 30.,  4.], grad_fn=<CopySlices>), "
+                            "tensor([20., 30.], grad_fn=<AsStridedBackward0>))")
+    a.sum().backward()
+    assert repr(x.grad) == "tensor([ 1., 10., 10.,  1.])"
+    x.grad = None
+    a = x * 2
+    v = a.view(2, 2)
+    vt = v.t()
+    vt[0, 1] = 0.5 * vt[0, 1].clone() ** 2
+    assert repr(a) == "tensor([ 2.,  4., 18.,  8.], grad_fn=<CopySlices>)"
+    assert repr(vt) == "tensor([[ 2., 18.],\n        [ 4.,  8.]], grad_fn=<AsStridedBackward0>)"
+    (a * torch.arange(4.)).sum().backward()
+    assert repr(x.grad) == "tensor([ 0.,  2., 24.,  6.])"
+
+
+def test_views_take_their_bases_new_history():
+    x = torch.tensor([1., 2., 3.], requires_grad=True)
+    w = torch.tensor(5., requires_grad=True)
+    y = x * 2
+    v = y[0]
+    v.mul_(3)
+    assert repr((y, v)) == "(tensor([6., 4., 6.], grad_fn=<CopySlices>), tensor(6., grad_fn=<AsStridedBackward0>))"
+    y.sum().backward()
+    assert repr(x.grad) == "tensor([6., 2., 2.])"
+    x.grad = None
+    a = x * 1
+    v = a.view(3, 1)[1]                                  # a view of a view: its base is a
+    v.add_(w * w)
+    assert repr((a, v)) == ("(tensor([ 1., 27.,  3.], grad_fn=<CopySlices>), "
+                            "tensor([27.], grad_fn=<AsStridedBackward0>))")
+    (a * a).sum().backward()
+    assert repr((x.grad, w.grad)) == "(tensor([ 2., 54.,  6.]), tensor(540.))"
+    x.grad = None
+    a = x * 1
+    v = a[:2]
+    a.mul_(2)                                            # the base changes: the view's history follows
+    assert repr(v) == "tensor([2., 4.], grad_fn=<AsStridedBackward0>)"
+    (v * v).sum().backward()
+    assert repr(x.grad) == "tensor([ 8., 16.,  0.])"
+    x.grad = None
+    s = (x * x).sum()
+    sv = s.view(1)
+    sv.add_(1)
+    assert repr((s, sv)) == "(tensor(15., grad_fn=<CopySlices>), tensor([15.], grad_fn=<AsStridedBackward0>))"
+    s.backward()
+    assert repr(x.grad) == "tensor([2., 4., 6.])"
+    m = torch.arange(6.).reshape(2, 3).requires_grad_()
+    q = m * 1
+    w.grad = None
+    q.t()[2] = torch.tensor([10., 20.]) * w              # a non-grad value and one requiring grad
+    assert repr(q) == "tensor([[  0.,   1.,  50.],\n        [  3.,   4., 100.]], grad_fn=<CopySlices>)"
+    (q * torch.arange(6.).reshape(2, 3)).sum().backward()
+    assert repr((m.grad, w.grad)) == "(tensor([[0., 1., 0.],\n        [3., 4., 0.]]), tensor(120.))"
+    base = torch.zeros(3)
+    q = torch.tensor(2., requires_grad=True)
+    base[1:2].mul_(0).add_(q * 3)                        # a base without history gets one
+    assert repr(base) == "tensor([0., 6., 0.], grad_fn=<CopySlices>)"
+    base.sum().backward()
+    assert repr(q.grad) == "tensor(3.)"
+
+
+def test_view_errors():
+    x = torch.tensor([1., 2., 3., 4.], requires_grad=True)
+    with raises(RuntimeError, "a view of a leaf Variable that requires grad is being used in an in-place operation."):
+        x[0].add_(1)
+    with raises(RuntimeError, "a view of a leaf Variable that requires grad is being used in an in-place operation."):
+        x.view(2, 2).mul_(2)
+    with torch.no_grad():
+        x[0] = 5.
+        p = x[1]
+    assert repr(x) == "tensor([5., 2., 3., 4.], requires_grad=True)"
+    with raises(RuntimeError, "A view was created in no_grad mode and is being modified inplace with grad mode "
+                              "enabled."):
+        p.add_(1)
+    with raises(RuntimeError, "unsupported operation: more than one element of the written-to tensor refers to a "
+                              "single memory location. Please clone() the tensor before performing the operation."):
+        torch.zeros(3).expand(2, 3).add_(1)
+    with raises(RuntimeError, "view size is not compatible with input tensor's size and stride (at least one "
+                              "dimension spans across two contiguous subspaces). Use .reshape(...) instead."):
+        torch.zeros(2, 3).t().view(6)
+    for change in (lambda y: y[0:1].add_(1), lambda y: y.detach().add_(1), lambda y: y.add_(1)):
+        y = torch.tensor([1., 2.], requires_grad=True).exp()
+        change(y)                                        # exp saved its output: the change is caught
+        with raises(RuntimeError, "one of the variables needed for gradient computation has been modified by an "
+                                  "inplace operation: [torch.FloatTensor [2]], which is output 0 of Exp, is at "
+                                  "version 1; expected version 0 instead."):
+            y.sum().backward()
+
+
+def test_a_base_viewed_in_a_loop_keeps_no_dead_views():
+    # tapegrad's internals (the one test here that is not PyTorch's API)
+    m = torch.zeros(2, 2)
+    v = m.view(4)
+    v.mul_(2)
+    m.add_(1)
+    assert m._version_number == v._version_number == 2
+    w = torch.ones(10)
+    for i in range(1000):
+        w[i % 10].add_(1)
+    assert repr(w) == "tensor([101., 101., 101., 101., 101., 101., 101., 101., 101., 101.])"
+    assert len(w._view.refs) <= 1

@@ -147,6 +147,7 @@ cdef class TensorBase:
     cdef public Version _version
     cdef public bint _retains_grad
     cdef public bint _is_view
+    cdef public object _view           # tapegrad.torch's view bookkeeping: None unless a view or a viewed base
     cdef object __weakref__
 
     @property
@@ -169,7 +170,17 @@ cdef class TensorBase:
         """An in-place change: saved copies of this tensor are now stale."""
         if self._version is None:
             self._version = Version.__new__(Version)
+        if self._node is not None:
+            _guard_saved_output(<Node>self._node, self)
         self._version.v += 1
+
+    def _guard_saved_output(self):
+        """The memory of this tensor is about to be shared (a view, detach()):
+        if its node saved this output, check the shared version at backward."""
+        if self._node is not None:
+            if self._version is None:
+                self._version = Version.__new__(Version)
+            _guard_saved_output(<Node>self._node, self)
 
     def _share_version(self, TensorBase other):
         """self is a view of other's storage (detach): one counter for both."""
@@ -303,6 +314,7 @@ cdef class Node:
     cdef object grad0            # during a sweep: the gradient of a single-output node
     cdef list grads              # during a sweep: one gradient per output (multi-output nodes)
     cdef list retained           # (output index, weakref to a tensor that retains its grad)
+    cdef object ans_guard        # (Version, version) of the saved output once its memory may change
     cdef object __weakref__
 
     cdef str _name(self):
@@ -746,12 +758,36 @@ cdef class _Targets:
     cdef object only              # backward(inputs=...): set of leaf ids, or None
 
 
+cdef int _guard_saved_output(Node node, TensorBase t) except -1:
+    if node.saved_ans is not None and node.ans_guard is None and t._version is not None:
+        node.ans_guard = (t._version, t._version.v, t._out)
+    return 0
+
+
+cdef int _check_saved_output(Node node) except -1:
+    version, v, i = node.ans_guard
+    if (<Version>version).v != v:
+        ans = node.saved_ans[i] if type(node.saved_ans) is tuple else node.saved_ans
+        n = node._name()
+        if n.endswith("Backward0") or n.endswith("Backward1"):
+            n = n[:len(n) - 9]
+        raise RuntimeError(
+            "one of the variables needed for gradient computation has been modified by an inplace "
+            f"operation: [{_legacy_type(ans)} {list(np.shape(ans))}], which is output {i} of {n}, is at version "
+            f"{(<Version>version).v}; expected version {v} instead. Hint: enable anomaly detection to find the "
+            "operation that failed to compute its gradient, with torch.autograd.set_detect_anomaly(True, "
+            "check_nan=False).")
+    return 0
+
+
 cdef int _check_versions(Node node) except -1:
     cdef tuple saved = node.saved
     cdef object vs = node.versions
     cdef Py_ssize_t i
     cdef TensorBase t
     cdef int64_t v
+    if node.ans_guard is not None:
+        _check_saved_output(node)
     if saved is None:
         return 0
     for i in range(len(saved)):
