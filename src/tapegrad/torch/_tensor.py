@@ -209,6 +209,7 @@ GRAD_FN_NAMES = {
     "minimum": "MinimumBackward0", "where": "WhereBackward0", "clip_by_value": "ClampBackward1",
     "broadcast_to": "ExpandBackward0", "log1p": "Log1PBackward0", "expm1": "Expm1Backward0",
     "reciprocal": "ReciprocalBackward0", "sign": "SignBackward0", "softplus": "SoftplusBackward0",
+    "mod": "RemainderBackward0",
 }
 
 _FLOAT_ONLY = {"exp", "log", "sin", "cos", "tan", "tanh", "sigmoid", "sqrt", "log1p", "expm1", "reciprocal",
@@ -543,6 +544,20 @@ class Tensor(_graph.TensorBase):
     def __rpow__(self, other):
         return _graph.binary(OPS["pow"], other, self, "PowBackward2")
 
+    def __mod__(self, other):
+        return _graph.binary(OPS["mod"], self, other, None)
+
+    def __rmod__(self, other):
+        return _graph.binary(OPS["mod"], other, self, None)
+
+    remainder = __mod__
+
+    def __floordiv__(self, other):
+        return _floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _floor_divide(other, self)
+
     def __matmul__(self, other):
         return matmul(self, other)
 
@@ -842,6 +857,14 @@ class Tensor(_graph.TensorBase):
 
     def zero_grad_(self):
         self._grad = None
+
+
+def _floor_divide(a, b):
+    """a // b.  PyTorch has no derivative for it: with an operand that requires
+    grad, it raises here (PyTorch raises at backward) rather than give one."""
+    if _graph.is_grad_enabled() and any(isinstance(x, _graph.TensorBase) and x.requires_grad for x in (a, b)):
+        raise RuntimeError("derivative for aten::floor_divide is not implemented")
+    return _graph.binary(OPS["floordiv"], a, b, None)
 
 
 def _c_name(d):
