@@ -314,7 +314,6 @@ cdef class Node:
     cdef object grad0            # during a sweep: the gradient of a single-output node
     cdef list grads              # during a sweep: one gradient per output (multi-output nodes)
     cdef list retained           # (output index, weakref to a tensor that retains its grad)
-    cdef object ans_guard        # (Version, version) of the saved output once its memory may change
     cdef object __weakref__
 
     cdef str _name(self):
@@ -758,15 +757,33 @@ cdef class _Targets:
     cdef object only              # backward(inputs=...): set of leaf ids, or None
 
 
+cdef class OutputGuard:
+    """In a node's `retained` list: the version its saved output had when its
+    memory could first change (checked before the node runs)."""
+    cdef Version version
+    cdef int64_t v
+
+
 cdef int _guard_saved_output(Node node, TensorBase t) except -1:
-    if node.saved_ans is not None and node.ans_guard is None and t._version is not None:
-        node.ans_guard = (t._version, t._version.v, t._out)
+    cdef OutputGuard guard
+    if node.saved_ans is None or t._version is None:
+        return 0
+    if node.retained is None:
+        node.retained = []
+    for i, x in node.retained:
+        if type(x) is OutputGuard and i == t._out:
+            return 0
+    guard = OutputGuard.__new__(OutputGuard)
+    guard.version = t._version
+    guard.v = t._version.v
+    node.retained.append((t._out, guard))
     return 0
 
 
-cdef int _check_saved_output(Node node) except -1:
-    version, v, i = node.ans_guard
-    if (<Version>version).v != v:
+cdef int _check_saved_output(Node node, Py_ssize_t i, OutputGuard guard) except -1:
+    cdef int64_t v = guard.v
+    version = guard.version
+    if node.saved_ans is not None and (<Version>version).v != v:
         ans = node.saved_ans[i] if type(node.saved_ans) is tuple else node.saved_ans
         n = node._name()
         if n.endswith("Backward0") or n.endswith("Backward1"):
@@ -786,8 +803,6 @@ cdef int _check_versions(Node node) except -1:
     cdef Py_ssize_t i
     cdef TensorBase t
     cdef int64_t v
-    if node.ans_guard is not None:
-        _check_saved_output(node)
     if saved is None:
         return 0
     for i in range(len(saved)):
@@ -889,7 +904,14 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
                 only.add(id(t))
     if create_graph:
         cap = Capture.__new__(Capture)
-    # (1) reachable nodes and their dependency counts, iteratively.
+    # (1) reachable nodes and their dependency counts, iteratively.  With
+    # inputs, also whether every leaf reached is an input: then every node
+    # leads to an input (each node has an edge toward a leaf that requires
+    # grad) and none is to be left out.
+    cdef set input_leaves = None
+    cdef bint other_leaves = False
+    if inputs is not None:
+        input_leaves = set([id(t) for t in inputs if (<TensorBase>t)._node is None])
     for t in roots:
         if t._node is not None:
             node = <Node>t._node
@@ -909,9 +931,17 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
                     nxt.mark = mark
                     stack.append(nxt)
                     visited.append(nxt)
-    cdef set run = None                  # with inputs: the ids of the nodes to run
-    if inputs is not None:
-        run = _nodes_to_inputs(visited, inputs, wanted_nodes)
+    if input_leaves is not None and not wanted_nodes:
+        for node in visited:
+            for e in node.edges:
+                if e is not None and not isinstance(e, Node) and id(e) not in input_leaves:
+                    other_leaves = True
+                    break
+            if other_leaves:
+                break
+    cdef bint pruned = False             # with inputs: only nodes marked -mark run
+    if inputs is not None and (wanted_nodes or other_leaves):
+        pruned = _mark_nodes_to_inputs(visited, inputs, wanted_nodes, mark)
     # (2) seeds.
     ready = []
     for i in range(len(roots)):
@@ -932,7 +962,7 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
             node.grads[t._out] = _add(node.grads[t._out], g)
     for t in roots:
         if t._node is not None and (<Node>t._node).deps == 0 and (<Node>t._node) not in ready:
-            if run is None or id(t._node) in run or _is_target(<Node>t._node, wanted_nodes):
+            if not pruned or (<Node>t._node).mark == -mark or _is_target(<Node>t._node, wanted_nodes):
                 ready.append(t._node)
     # (3) the sweep.
     _pending_leaves, _pending_objs = leaf_grads, leaf_obj
@@ -942,7 +972,7 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
     try:
         while ready:
             node = <Node>ready.pop()
-            if run is not None and id(node) not in run and not _is_target(node, wanted_nodes):
+            if pruned and node.mark != -mark and not _is_target(node, wanted_nodes):
                 continue                  # reached, but leads to no input: not run, its hooks not called
             if node.n_out == 1:
                 grads = [node.grad0] if (node.retained is not None or wanted_nodes) else None
@@ -961,7 +991,7 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
                     k = (id(node), i)
                     if k in wanted_nodes and grads[i] is not None:
                         results[wanted_nodes[k]] = grads[i]
-            if run is not None and id(node) not in run:
+            if pruned and node.mark != -mark:
                 # Not between the outputs and the inputs: PyTorch does not run
                 # it.  A non-leaf input's own node counts as run by backward()
                 # (its saved values are freed), not by autograd.grad.
@@ -1040,7 +1070,7 @@ cdef bint _retained_by(Node node, TensorBase t):
     if node.retained is None:
         return False
     for i, ref in node.retained:
-        if type(ref) is not Hook and ref() is t:
+        if type(ref) is not Hook and type(ref) is not OutputGuard and ref() is t:
             return True
     return False
 
@@ -1052,51 +1082,57 @@ cdef bint _is_target(Node node, dict wanted_nodes):
     return False
 
 
-cdef set _nodes_to_inputs(list visited, list inputs, dict wanted_nodes):
-    """backward(inputs=...) / autograd.grad: the nodes that lie between the
-    outputs and the inputs (the ones PyTorch runs), as a set of ids; the
-    dependency counts are redone to count only edges from those nodes."""
+cdef bint _mark_nodes_to_inputs(list visited, list inputs, dict wanted_nodes, int64_t mark) except -1:
+    """backward(inputs=...) / autograd.grad: mark (mark = -mark) the nodes that
+    lie between the outputs and the inputs, the ones PyTorch runs, and redo the
+    dependency counts over them.  Returns whether some reached node is not
+    marked (else the sweep runs them all, as without inputs)."""
     cdef Node node, nxt
-    cdef dict count = {}
     cdef list order = [], ready = []
-    cdef set run = set(), leaves = set()
-    cdef Py_ssize_t i
+    cdef set leaves = None
+    cdef Py_ssize_t i, n_run = 0
+    cdef object e
     for t in inputs:
         if (<TensorBase>t)._node is None:
+            if leaves is None:
+                leaves = set()
             leaves.add(id(t))
     for node in visited:
-        count[id(node)] = node.deps
         if node.deps == 0:
             ready.append(node)
-    while ready:                         # a topological order, consumers first
-        node = ready.pop()
+    while ready:                         # a topological order, consumers first (uses up deps)
+        node = <Node>ready.pop()
         order.append(node)
         for e in node.edges:
             if isinstance(e, Node):
-                count[id(e)] -= 1
-                if count[id(e)] == 0:
-                    ready.append(e)
-    for node in reversed(order):         # producers first: a node runs if an edge leads to an input
+                nxt = <Node>e
+                nxt.deps -= 1
+                if nxt.deps == 0:
+                    ready.append(nxt)
+    for k in range(len(order) - 1, -1, -1):   # producers first: run if an edge leads to an input
+        node = <Node>order[k]
         for i in range(len(node.edges)):
             e = node.edges[i]
             if e is None:
                 continue
             if isinstance(e, Node):
-                if id(e) in run or (id(e), node.edge_out[i] if node.edge_out is not None else 0) in wanted_nodes:
-                    run.add(id(node))
+                if (<Node>e).mark == -mark or (wanted_nodes and (
+                        id(e), node.edge_out[i] if node.edge_out is not None else 0) in wanted_nodes):
+                    node.mark = -mark
+                    n_run += 1
                     break
-            elif id(e) in leaves:
-                run.add(id(node))
+            elif leaves is not None and id(e) in leaves:
+                node.mark = -mark
+                n_run += 1
                 break
     for node in visited:
         node.deps = 0
     for node in visited:
-        if id(node) in run:
+        if node.mark == -mark:
             for e in node.edges:
                 if isinstance(e, Node):
-                    nxt = <Node>e
-                    nxt.deps += 1
-    return run
+                    (<Node>e).deps += 1
+    return n_run != len(visited)
 
 
 cdef object _grad_tensor(Capture cap, object g, TensorBase like, bint create_graph):
@@ -1147,10 +1183,13 @@ cdef int _deliver_retained(Node node, list grads, bint create_graph, Capture cap
     gradient), then retain_grad's delivery (last, as in PyTorch 2)."""
     cdef TensorBase t
     for i, ref in node.retained:
+        if type(ref) is OutputGuard:
+            _check_saved_output(node, i, <OutputGuard>ref)
+    for i, ref in node.retained:
         if type(ref) is Hook and grads[i] is not None:
             grads[i] = _call_hook(<Hook>ref, grads[i], cap, create_graph)
     for i, ref in node.retained:
-        if type(ref) is Hook:
+        if type(ref) is Hook or type(ref) is OutputGuard:
             continue
         t = ref()
         if t is not None and grads[i] is not None:
