@@ -162,6 +162,7 @@ cdef class TensorBase:
     cdef public Version _version
     cdef public bint _retains_grad
     cdef public bint _is_view
+    cdef public object _view           # tapegrad.torch's view bookkeeping: None unless a view or a viewed base
     cdef object __weakref__
 
     @property
@@ -170,7 +171,7 @@ cdef class TensorBase:
 
     @property
     def grad_fn(self):
-        return self._node
+        return _named(self._node)
 
     @property
     def is_leaf(self):
@@ -184,7 +185,17 @@ cdef class TensorBase:
         """An in-place change: saved copies of this tensor are now stale."""
         if self._version is None:
             self._version = Version.__new__(Version)
+        if self._node is not None:
+            _guard_saved_output(<Node>self._node, self)
         self._version.v += 1
+
+    def _guard_saved_output(self):
+        """The memory of this tensor is about to be shared (a view, detach()):
+        if its node saved this output, check the shared version at backward."""
+        if self._node is not None:
+            if self._version is None:
+                self._version = Version.__new__(Version)
+            _guard_saved_output(<Node>self._node, self)
 
     def _share_version(self, TensorBase other):
         """self is a view of other's storage (detach): one counter for both."""
@@ -357,7 +368,7 @@ cdef class Node:
             if e is None:
                 out.append((None, 0))
             elif isinstance(e, Node):
-                out.append((e, i))
+                out.append((_named(e), i))
             else:
                 out.append((_accumulate_grad(e), 0))
         return tuple(out)
@@ -406,6 +417,52 @@ cdef object _accumulate_grad(TensorBase leaf):
         a = AccumulateGrad(leaf)
         _acc_cache[key] = a
     return a
+
+
+# grad_fn classes named as PyTorch's (``type(y.grad_fn).__name__ == "MulBackward0"``).
+# Nodes are made as plain `Node`s (nothing added to the hot path); the first
+# time one is shown to the user (`grad_fn`, `next_functions`) its class is
+# switched to a subclass named after its grad_fn name, created once per name
+# (with no fields of its own, so the layout is Node's).  The first switch lets
+# Node's instances change class, which CPython allows only for mutable types.
+
+cdef extern from *:
+    """
+    static void tg_allow_class_assignment(PyObject *tp) {
+    #ifdef Py_TPFLAGS_IMMUTABLETYPE
+        ((PyTypeObject *)tp)->tp_flags &= ~Py_TPFLAGS_IMMUTABLETYPE;
+        PyType_Modified((PyTypeObject *)tp);
+    #endif
+    }
+    """
+    void tg_allow_class_assignment(object tp)
+
+cdef dict _node_classes = None
+
+
+cdef object _node_class(str name):
+    global _node_classes
+    if _node_classes is None:
+        # On the first node shown, not at import: a program that never looks
+        # at grad_fn types keeps Node untouched (callgrind showed ~1% more
+        # instructions on W1 when this ran at install).
+        tg_allow_class_assignment(Node)
+        _node_classes = {}
+    cls = _node_classes.get(name)
+    if cls is None:
+        cls = type(name, (Node,), {"__slots__": (), "__module__": "tapegrad.torch.autograd"})
+        _node_classes[name] = cls
+    return cls
+
+
+cdef object _named(object node):
+    """node with the class of its grad_fn name (None stays None)."""
+    if node is None:
+        return None
+    cls = _node_class((<Node>node)._name())
+    if type(node) is not cls:
+        node.__class__ = cls
+    return node
 
 
 cdef inline object _edge_of(object x):
@@ -743,6 +800,46 @@ cdef class _Targets:
     cdef object only              # backward(inputs=...): set of leaf ids, or None
 
 
+cdef class OutputGuard:
+    """In a node's `retained` list: the version its saved output had when its
+    memory could first change (checked before the node runs)."""
+    cdef Version version
+    cdef int64_t v
+
+
+cdef int _guard_saved_output(Node node, TensorBase t) except -1:
+    cdef OutputGuard guard
+    if node.saved_ans is None or t._version is None:
+        return 0
+    if node.retained is None:
+        node.retained = []
+    for i, x in node.retained:
+        if type(x) is OutputGuard and i == t._out:
+            return 0
+    guard = OutputGuard.__new__(OutputGuard)
+    guard.version = t._version
+    guard.v = t._version.v
+    node.retained.append((t._out, guard))
+    return 0
+
+
+cdef int _check_saved_output(Node node, Py_ssize_t i, OutputGuard guard) except -1:
+    cdef int64_t v = guard.v
+    version = guard.version
+    if node.saved_ans is not None and (<Version>version).v != v:
+        ans = node.saved_ans[i] if type(node.saved_ans) is tuple else node.saved_ans
+        n = node._name()
+        if n.endswith("Backward0") or n.endswith("Backward1"):
+            n = n[:len(n) - 9]
+        raise RuntimeError(
+            "one of the variables needed for gradient computation has been modified by an inplace "
+            f"operation: [{_legacy_type(ans)} {list(np.shape(ans))}], which is output {i} of {n}, is at version "
+            f"{(<Version>version).v}; expected version {v} instead. Hint: enable anomaly detection to find the "
+            "operation that failed to compute its gradient, with torch.autograd.set_detect_anomaly(True, "
+            "check_nan=False).")
+    return 0
+
+
 cdef int _check_versions(Node node) except -1:
     cdef tuple saved = node.saved
     cdef object vs = node.versions
@@ -853,12 +950,30 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
                 only.add(id(t))
     if create_graph:
         cap = Capture.__new__(Capture)
-    # (1) reachable nodes and their dependency counts, iteratively.
+    # (1) reachable nodes and their dependency counts, iteratively.  With
+    # inputs, also whether every leaf reached is an input: then every node
+    # leads to an input (each node has an edge toward a leaf that requires
+    # grad) and none is to be left out.
+    cdef set input_leaves = None
+    cdef bint other_leaves = False
+    if inputs is not None:
+        input_leaves = set([id(t) for t in inputs if (<TensorBase>t)._node is None])
     try:
-        _count_deps(roots, visited, mark)
+        _count_deps(roots, visited, mark, inputs is None)
     except BaseException:
         _reset_counts(visited)            # a failed backward leaves no counts behind
         raise
+    if input_leaves is not None and not wanted_nodes:
+        for node in visited:
+            for e in node.edges:
+                if e is not None and not isinstance(e, Node) and id(e) not in input_leaves:
+                    other_leaves = True
+                    break
+            if other_leaves:
+                break
+    cdef bint pruned = False             # with inputs: only nodes marked -mark run
+    if inputs is not None and (wanted_nodes or other_leaves):
+        pruned = _mark_nodes_to_inputs(visited, inputs, wanted_nodes, mark)
     # (2) seeds.
     ready = _ReadyStack.__new__(_ReadyStack, len(visited))
     for i in range(len(roots)):
@@ -879,7 +994,8 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
             node.grads[t._out] = _add(node.grads[t._out], g)
     for t in roots:
         if t._node is not None and (<Node>t._node).deps == 0 and not ready.has(<Node>t._node):
-            ready.push(<Node>t._node)
+            if not pruned or (<Node>t._node).mark == -mark or _is_target(<Node>t._node, wanted_nodes):
+                ready.push(<Node>t._node)
     # (3) the sweep.
     _pending_leaves, _pending_objs = leaf_grads, leaf_obj
     if create_graph:
@@ -888,6 +1004,8 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
     try:
         while ready.n:
             node = ready.pop()
+            if pruned and node.mark != -mark and not _is_target(node, wanted_nodes):
+                continue                  # reached, but leads to no input: not run, its hooks not called
             if node.n_out == 1:
                 grads = [node.grad0] if (node.retained is not None or wanted_nodes) else None
                 g0 = node.grad0
@@ -897,12 +1015,24 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
                 node.grads = None
                 g0 = None
             if node.retained is not None:
-                _deliver_retained(node, grads, create_graph)
+                _deliver_retained(node, grads, create_graph, cap)
+                if node.n_out == 1:
+                    g0 = grads[0]                 # a hook may have replaced it
             if wanted_nodes:
                 for i in range(node.n_out):
                     k = (id(node), i)
                     if k in wanted_nodes and grads[i] is not None:
                         results[wanted_nodes[k]] = grads[i]
+            if pruned and node.mark != -mark:
+                # Not between the outputs and the inputs: PyTorch does not run
+                # it.  A non-leaf input's own node counts as run by backward()
+                # (its saved values are freed), not by autograd.grad.
+                if accumulate and not retain_graph and _is_target(node, wanted_nodes):
+                    node.saved = None
+                    node.saved_ans = None
+                    node.versions = None
+                    node.freed = True
+                continue
             _run_node(node, g0, grads, create_graph, cap, retain_graph)
             for e in node.edges:
                 if isinstance(e, Node):
@@ -927,6 +1057,8 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
             t = inputs[i]
             if t._node is None and id(t) in leaf_grads:
                 results[i] = leaf_grads[id(t)]
+                if _leaf_hooks is not None and id(t) in _leaf_hooks:
+                    results[i] = _leaf_pre_hooks(t, results[i], cap, create_graph)
         out = []
         for i in range(len(results)):
             g = results[i]
@@ -943,16 +1075,22 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
         leaf = leaf_obj[k]
         if only is not None and k not in only:
             continue
+        if _leaf_hooks is not None and k in _leaf_hooks:
+            g = _leaf_pre_hooks(leaf, g, cap, create_graph)
         _accumulate_into(leaf, _grad_tensor(cap, g, leaf, create_graph), create_graph)
+        if _leaf_hooks is not None and k in _leaf_hooks:
+            _leaf_post_hooks(leaf)
     if wanted_nodes:                     # backward(inputs=[non-leaf]): into its .grad, as PyTorch
         _accumulate_non_leaves(inputs, results, cap, create_graph)
     return None
 
 
-cdef int _count_deps(list roots, list visited, int64_t mark) except -1:
+cdef int _count_deps(list roots, list visited, int64_t mark, bint check_freed) except -1:
     """Collect in `visited` the nodes reachable from the roots, breadth first
     (`visited` is its own queue: no stack that grows and shrinks per node),
-    and count each node's reachable consumers in `deps`."""
+    and count each node's reachable consumers in `deps`.  check_freed: raise
+    at a node whose saved values a backward freed (with `inputs`, only the
+    nodes between the outputs and the inputs must still hold theirs)."""
     cdef TensorBase t
     cdef Node node, nxt
     cdef Py_ssize_t k = 0
@@ -965,7 +1103,7 @@ cdef int _count_deps(list roots, list visited, int64_t mark) except -1:
     while k < len(visited):
         node = <Node>visited[k]
         k += 1
-        if node.freed and node.had_saved:
+        if check_freed and node.freed and node.had_saved:
             raise RuntimeError(FREED_MESSAGE)
         for e in node.edges:
             if isinstance(e, Node):
@@ -1037,9 +1175,69 @@ cdef bint _retained_by(Node node, TensorBase t):
     if node.retained is None:
         return False
     for i, ref in node.retained:
-        if ref() is t:
+        if type(ref) is not Hook and type(ref) is not OutputGuard and ref() is t:
             return True
     return False
+
+
+cdef bint _is_target(Node node, dict wanted_nodes):
+    for i in range(node.n_out):
+        if (id(node), i) in wanted_nodes:
+            return True
+    return False
+
+
+cdef bint _mark_nodes_to_inputs(list visited, list inputs, dict wanted_nodes, int64_t mark) except -1:
+    """backward(inputs=...) / autograd.grad: mark (mark = -mark) the nodes that
+    lie between the outputs and the inputs, the ones PyTorch runs, and redo the
+    dependency counts over them.  Returns whether some reached node is not
+    marked (else the sweep runs them all, as without inputs)."""
+    cdef Node node, nxt
+    cdef list order = [], ready = []
+    cdef set leaves = None
+    cdef Py_ssize_t i, n_run = 0
+    cdef object e
+    for t in inputs:
+        if (<TensorBase>t)._node is None:
+            if leaves is None:
+                leaves = set()
+            leaves.add(id(t))
+    for node in visited:
+        if node.deps == 0:
+            ready.append(node)
+    while ready:                         # a topological order, consumers first (uses up deps)
+        node = <Node>ready.pop()
+        order.append(node)
+        for e in node.edges:
+            if isinstance(e, Node):
+                nxt = <Node>e
+                nxt.deps -= 1
+                if nxt.deps == 0:
+                    ready.append(nxt)
+    for k in range(len(order) - 1, -1, -1):   # producers first: run if an edge leads to an input
+        node = <Node>order[k]
+        for i in range(len(node.edges)):
+            e = node.edges[i]
+            if e is None:
+                continue
+            if isinstance(e, Node):
+                if (<Node>e).mark == -mark or (wanted_nodes and (
+                        id(e), node.edge_out[i] if node.edge_out is not None else 0) in wanted_nodes):
+                    node.mark = -mark
+                    n_run += 1
+                    break
+            elif leaves is not None and id(e) in leaves:
+                node.mark = -mark
+                n_run += 1
+                break
+    for node in visited:
+        node.deps = 0
+    for node in visited:
+        if node.mark == -mark:
+            for e in node.edges:
+                if isinstance(e, Node):
+                    (<Node>e).deps += 1
+    return n_run != len(visited)
 
 
 cdef object _grad_tensor(Capture cap, object g, TensorBase like, bint create_graph):
@@ -1062,9 +1260,11 @@ cdef object _grad_tensor(Capture cap, object g, TensorBase like, bint create_gra
 cdef int _accumulate_into(TensorBase leaf, TensorBase g, bint create_graph) except -1:
     cdef TensorBase old = leaf._grad
     if old is None:
-        leaf._grad = g
-    elif create_graph or old._node is not None or g._node is not None:
+        leaf._grad = _copy_of_grad(g) if create_graph and g._node is not None else g
+    elif create_graph or g._node is not None:
         leaf._grad = old + g
+    elif old._node is not None:          # in place, keeping its grad_fn, as PyTorch
+        old._value = _own(old._value + g._value)
     elif type(old._value) is ndarray and (<cnp.ndarray>old._value).flags.writeable:
         np.add(old._value, g._value, out=old._value)
     else:
@@ -1072,15 +1272,137 @@ cdef int _accumulate_into(TensorBase leaf, TensorBase g, bint create_graph) exce
     return 0
 
 
-cdef int _deliver_retained(Node node, list grads, bint create_graph) except -1:
+cdef TensorBase _copy_of_grad(TensorBase g):
+    """What a first accumulation with create_graph=True stores in .grad, as
+    PyTorch does: a copy of the gradient whose grad_fn is `CopyBackwards`, with
+    PyTorch's two edges (none for the zeros copied into, then the gradient's
+    node); its backward passes the gradient through."""
+    cdef TensorBase out = _new(_own(np.array(g._value)))
+    zeros = np.zeros_like(g._value)
+    _attach(out, _make_node(_op_add, (zeros, g), out._value, None, "CopyBackwards", 1), 0)
+    return out
+
+
+cdef int _deliver_retained(Node node, list grads, bint create_graph, Capture cap) except -1:
+    """The hooks registered on node's outputs, in order (each may replace the
+    gradient), then retain_grad's delivery (last, as in PyTorch 2)."""
     cdef TensorBase t
     for i, ref in node.retained:
+        if type(ref) is OutputGuard:
+            _check_saved_output(node, i, <OutputGuard>ref)
+    for i, ref in node.retained:
+        if type(ref) is Hook and grads[i] is not None:
+            grads[i] = _call_hook(<Hook>ref, grads[i], cap, create_graph)
+    for i, ref in node.retained:
+        if type(ref) is Hook or type(ref) is OutputGuard:
+            continue
         t = ref()
         if t is not None and grads[i] is not None:
             g = _grad_tensor(None, grads[i], t, False) if not create_graph else None
             if g is not None:
                 _accumulate_into(t, g, False)
     return 0
+
+
+# --------------------------------------------------------------------------
+# Hooks (Tensor.register_hook, register_post_accumulate_grad_hook).  A
+# non-leaf's hooks sit in its node's `retained` list beside retain_grad's
+# entries; a leaf's in `_leaf_hooks`, which stays None until the first leaf
+# hook, so unused hooks cost one test per node and per leaf.
+
+cdef class Hook:
+    cdef readonly object fn
+    cdef list where
+
+
+class RemovableHandle:
+    """What register_hook returns: `remove()` unregisters the hook."""
+    __slots__ = ("_hook",)
+
+    def __init__(self, hook):
+        self._hook = hook
+
+    def remove(self):
+        cdef Hook h = self._hook
+        if h.where is not None:
+            for i in range(len(h.where)):
+                e = h.where[i]
+                if (type(e) is tuple and e[1] is h) or e is h:
+                    del h.where[i]
+                    break
+            h.where = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+cdef dict _leaf_hooks = None             # id(leaf) -> [weakref to it, pre-hooks, post-accumulate hooks]
+
+
+cdef object _call_hook(Hook h, object g, Capture cap, bint create_graph):
+    if create_graph:
+        ft = _from_core(cap, g) if isinstance(g, CoreTensor) else _new(_own(np.array(_raw(g))))
+    else:
+        ft = _new(_own(np.array(g)))
+    r = h.fn(ft)
+    if r is None:
+        return g
+    if not isinstance(r, TensorBase):
+        raise TypeError(f"hook '{getattr(h.fn, '__name__', h.fn)}' returned a {type(r).__name__}, not a Tensor")
+    if np.shape((<TensorBase>r)._value) != np.shape(_raw(g)):
+        raise RuntimeError(f"hook '{getattr(h.fn, '__name__', h.fn)}' has changed the size of value")
+    if create_graph:
+        return _core_for(cap, r)
+    return (<TensorBase>r)._value
+
+
+cdef object _leaf_pre_hooks(TensorBase leaf, object g, Capture cap, bint create_graph):
+    for h in list(_leaf_hooks[id(leaf)][1]):
+        g = _call_hook(<Hook>h, g, cap, create_graph)
+    return g
+
+
+cdef int _leaf_post_hooks(TensorBase leaf) except -1:
+    for h in list(_leaf_hooks[id(leaf)][2]):
+        (<Hook>h).fn(leaf)
+    return 0
+
+
+def _forget_leaf(key):
+    def forget(ref):
+        entry = _leaf_hooks.get(key)
+        if entry is not None and entry[0] is ref:
+            del _leaf_hooks[key]
+    return forget
+
+
+def register_hook(TensorBase t, fn, bint post_accumulate=False):
+    """Register fn on t: a gradient hook (fn(grad) -> None or a replacement)
+    or, for a leaf, a post-accumulate hook (fn(t) after t.grad is updated)."""
+    global _leaf_hooks
+    cdef Hook h = Hook.__new__(Hook)
+    cdef Node node
+    h.fn = fn
+    if t._node is not None:
+        node = <Node>t._node
+        if node.retained is None:
+            node.retained = []
+        h.where = node.retained
+        node.retained.append((t._out, h))
+        return RemovableHandle(h)
+    if _leaf_hooks is None:
+        _leaf_hooks = {}
+    key = id(t)
+    entry = _leaf_hooks.get(key)
+    if entry is None or entry[0]() is not t:
+        entry = [weakref.ref(t, _forget_leaf(key)), [], []]
+        _leaf_hooks[key] = entry
+    h.where = entry[2] if post_accumulate else entry[1]
+    h.where.append(h)
+    return RemovableHandle(h)
 
 
 def retain_grad(TensorBase t):

@@ -35,6 +35,7 @@ from tapegrad.ops.reduction_ops import reduce_mean as _tg_reduce_mean
 from tapegrad.ops.reduction_ops import reduce_min as _tg_reduce_min
 from tapegrad.ops.reduction_ops import reduce_prod as _tg_reduce_prod
 from tapegrad.ops.reduction_ops import reduce_sum as _tg_reduce_sum
+from tapegrad.torch import _views
 from tapegrad.torch._format import tensor_repr
 
 # ---------------------------------------------------------------- dtypes
@@ -208,6 +209,7 @@ GRAD_FN_NAMES = {
     "minimum": "MinimumBackward0", "where": "WhereBackward0", "clip_by_value": "ClampBackward1",
     "broadcast_to": "ExpandBackward0", "log1p": "Log1PBackward0", "expm1": "Expm1Backward0",
     "reciprocal": "ReciprocalBackward0", "sign": "SignBackward0", "softplus": "SoftplusBackward0",
+    "mod": "RemainderBackward0",
 }
 
 _FLOAT_ONLY = {"exp", "log", "sin", "cos", "tan", "tanh", "sigmoid", "sqrt", "log1p", "expm1", "reciprocal",
@@ -251,7 +253,6 @@ _NOT_LEAF_GRAD = (
     "you access the leaf Tensor instead. See github.com/pytorch/pytorch/pull/30531 for more information.")
 _LEAF_FLAG = ("you can only change requires_grad flags of leaf variables. If you want to use a computed variable "
               "in a subgraph that doesn't require differentiation use var_no_grad = var.detach().")
-_INPLACE_LEAF = "a leaf Variable that requires grad is being used in an in-place operation."
 _FLOAT_REQUIRES_GRAD = ("Converting a tensor with requires_grad=True to a scalar may lead to unexpected behavior.\n"
                         "Consider using tensor.detach() first.")
 _float_warned = False
@@ -393,11 +394,34 @@ class Tensor(_graph.TensorBase):
         if not self._retains_grad:
             _graph.retain_grad(self)
 
+    def register_hook(self, hook):
+        """hook(grad) runs when the gradient of this tensor is computed; a
+        tensor it returns replaces the gradient.  Returns a handle whose
+        ``remove()`` unregisters it."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        return _graph.register_hook(self, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """hook(tensor) runs after backward() has accumulated into this leaf's .grad."""
+        if self._node is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        return _graph.register_hook(self, hook, True)
+
     def detach(self):
-        t = _graph.new_tensor(self._value)
+        self._guard_saved_output()              # the memory is shared from now on
+        v = _views.writable_memory(self) if type(self._value) is not np.ndarray else self._value
+        t = _graph.new_tensor(v)
+        t._value = v                            # a 0-d array stays one: it is shared memory
         t._share_version(self)
         t._is_view = True
         return t
+
+    @property
+    def _base(self):
+        return _views.base_of(self)
 
     def detach_(self):
         if self._is_view and self._node is not None:
@@ -520,6 +544,20 @@ class Tensor(_graph.TensorBase):
     def __rpow__(self, other):
         return _graph.binary(OPS["pow"], other, self, "PowBackward2")
 
+    def __mod__(self, other):
+        return _graph.binary(OPS["mod"], self, other, None)
+
+    def __rmod__(self, other):
+        return _graph.binary(OPS["mod"], other, self, None)
+
+    remainder = __mod__
+
+    def __floordiv__(self, other):
+        return _floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _floor_divide(other, self)
+
     def __matmul__(self, other):
         return matmul(self, other)
 
@@ -562,7 +600,12 @@ class Tensor(_graph.TensorBase):
     # ---- indexing
     def __getitem__(self, key):
         key = _index_key(key)
-        return captured(_tg_getitem, (self, key), name=_index_name(key))
+        name = _index_name(key)
+        if not _is_basic_key(key):
+            return captured(_tg_getitem, (self, key), name=name)
+        keys = key if isinstance(key, tuple) else (key,)
+        return _views.make_view(self, lambda t: captured(_tg_getitem, (t, key), name=name),
+                                lambda a: a[keys + (Ellipsis,)] if Ellipsis not in keys else a[keys])
 
     def __setitem__(self, key, value):
         _inplace_check(self, view=True)
@@ -581,21 +624,11 @@ class Tensor(_graph.TensorBase):
             src = value if isinstance(value, _graph.TensorBase) else tensor(v, dtype=self.dtype)
             src = src.to(self.dtype).expand(*np.shape(mask[key]))
             spread = captured(_apply, (OPS["scatter_into_zeros"], src, index_params(key, shape)))
-            _rebase(self, where(_graph.new_tensor(mask), spread, _snapshot(self)), "CopySlices")
+            _views.commit(self, where(_graph.new_tensor(mask), spread, _views.snapshot(self)), "CopySlices")
             return
-        arr = self._writable()
+        arr = _views.writable_memory(self)
         arr[key] = np.asarray(v, dtype=arr.dtype) if not isinstance(v, np.ndarray) else v
         self._bump_version()
-
-    def _writable(self):
-        v = self._value
-        if type(v) is not np.ndarray:
-            v = np.array(v)
-            self._value = v
-        elif not v.flags.writeable:
-            v = v.copy()
-            self._value = v
-        return v
 
     # ---- in-place arithmetic
     def _inplace(self, op_name, other, name):
@@ -604,12 +637,12 @@ class Tensor(_graph.TensorBase):
         if not (_graph.is_grad_enabled() and (self.requires_grad or getattr(other, "requires_grad", False))):
             out = _graph.binary(op, self, other, None)
             _check_inplace_dtype(self, out)
-            self._writable()[...] = out._value          # in the storage: NumPy arrays sharing it see it
+            _views.writable_memory(self)[...] = out._value   # in the storage: views and NumPy arrays see it
             self._bump_version()
             return self
-        out = _graph.binary(op, _snapshot(self), other, name)
+        out = _graph.binary(op, _views.snapshot(self), other, name)
         _check_inplace_dtype(self, out)
-        _rebase(self, out, None)
+        _views.commit(self, out, None)
         return self
 
     def add_(self, other, alpha=1):
@@ -638,26 +671,26 @@ class Tensor(_graph.TensorBase):
 
     def zero_(self):
         _inplace_check(self)
-        if self._node is not None:
-            _rebase(self, _snapshot(self) * 0.0, "ZeroBackward0")
+        if self._node is not None and _graph.is_grad_enabled():
+            _views.commit(self, _views.snapshot(self) * 0.0, "ZeroBackward0")
             return self
-        self._writable()[...] = 0
+        _views.writable_memory(self)[...] = 0
         self._bump_version()
         return self
 
     def fill_(self, value):
         _inplace_check(self)
-        if self._node is not None:
-            _rebase(self, _snapshot(self) * 0.0 + float(value), "FillBackward0")
+        if self._node is not None and _graph.is_grad_enabled():
+            _views.commit(self, _views.snapshot(self) * 0.0 + float(value), "FillBackward0")
             return self
-        self._writable()[...] = value
+        _views.writable_memory(self)[...] = value
         self._bump_version()
         return self
 
     def copy_(self, src):
         _inplace_check(self)
         v = src._value if isinstance(src, _graph.TensorBase) else src
-        self._writable()[...] = v
+        _views.writable_memory(self)[...] = v
         self._bump_version()
         return self
 
@@ -755,10 +788,14 @@ class Tensor(_graph.TensorBase):
 
     # ---- shapes
     def reshape(self, *shape):
-        return captured(_tg_reshape, (self, _shape_args(shape)), name="ViewBackward0")
+        return self._reshaped(_shape_args(shape), False)
 
     def view(self, *shape):
-        return self.reshape(*shape)
+        return self._reshaped(_shape_args(shape), True)
+
+    def _reshaped(self, shape, strict):
+        return _views.make_view(self, lambda t: captured(_tg_reshape, (t, shape), name="ViewBackward0"),
+                                lambda a: a.reshape(shape), strict)
 
     def view_as(self, other):
         return self.reshape(*other.shape)
@@ -771,7 +808,7 @@ class Tensor(_graph.TensorBase):
             raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.dim()}D")
         if self.dim() < 2:
             return self
-        return captured(_tg_transpose, (self,), name="TBackward0")
+        return _views.make_view(self, lambda t: captured(_tg_transpose, (t,), name="TBackward0"), np.transpose)
 
     @property
     def T(self):
@@ -782,34 +819,52 @@ class Tensor(_graph.TensorBase):
         return self.transpose(-2, -1)
 
     def permute(self, *dims):
-        return captured(_tg_transpose, (self, _shape_args(dims)), name="PermuteBackward0")
+        dims = _shape_args(dims)
+        return _views.make_view(self, lambda t: captured(_tg_transpose, (t, dims), name="PermuteBackward0"),
+                                lambda a: np.transpose(a, dims))
 
     def transpose(self, dim0, dim1):
         perm = list(range(self.dim()))
         d0, d1 = _dims((dim0, dim1), self.dim())
         perm[d0], perm[d1] = perm[d1], perm[d0]
-        return captured(_tg_transpose, (self, perm), name="TransposeBackward0")
+        return _views.make_view(self, lambda t: captured(_tg_transpose, (t, perm), name="TransposeBackward0"),
+                                lambda a: np.transpose(a, perm))
 
     def unsqueeze(self, dim):
-        return captured(_tg_expand_dims, (self, dim), name="UnsqueezeBackward0")
+        nd = self.dim() + 1
+        axis = _dims(dim, nd)[0] % nd
+        return _views.make_view(self, lambda t: captured(_tg_expand_dims, (t, dim), name="UnsqueezeBackward0"),
+                                lambda a: np.expand_dims(a, axis))
 
     def squeeze(self, dim=None):
         if dim is not None and np.shape(self._value)[dim] != 1:
             return self
-        return captured(_tg_squeeze, (self, dim), name="SqueezeBackward0" if dim is None else "SqueezeBackward1")
+        return _views.make_view(
+            self, lambda t: captured(_tg_squeeze, (t, dim), name="SqueezeBackward0" if dim is None else
+                                     "SqueezeBackward1"),
+            lambda a: np.squeeze(a, axis=dim))
 
     def expand(self, *sizes):
         sizes = _shape_args(sizes)
         shape = np.shape(self._value)
         lead = len(sizes) - len(shape)
         target = tuple(shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
-        return captured(_tg_broadcast_to, (self, target), name="ExpandBackward0")
+        return _views.make_view(self, lambda t: captured(_tg_broadcast_to, (t, target), name="ExpandBackward0"),
+                                lambda a: _expanded(a, target))
 
     def expand_as(self, other):
         return self.expand(*other.shape)
 
     def zero_grad_(self):
         self._grad = None
+
+
+def _floor_divide(a, b):
+    """a // b.  PyTorch has no derivative for it: with an operand that requires
+    grad, it raises here (PyTorch raises at backward) rather than give one."""
+    if _graph.is_grad_enabled() and any(isinstance(x, _graph.TensorBase) and x.requires_grad for x in (a, b)):
+        raise RuntimeError("derivative for aten::floor_divide is not implemented")
+    return _graph.binary(OPS["floordiv"], a, b, None)
 
 
 def _c_name(d):
@@ -834,6 +889,20 @@ def _index_key(key):
     return key
 
 
+def _is_basic_key(key):
+    """Whether x[key] is a view in PyTorch: integers, slices, None and ...."""
+    keys = key if isinstance(key, tuple) else (key,)
+    return all(k is None or k is Ellipsis or isinstance(k, slice) or
+               (isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_))) for k in keys)
+
+
+def _expanded(a, shape):
+    """np.broadcast_to's view of a, writable where a is (in-place ops on it
+    raise PyTorch's error when elements share memory)."""
+    b = np.broadcast_to(a, shape)
+    return np.lib.stride_tricks.as_strided(a, b.shape, b.strides, writeable=a.flags.writeable)
+
+
 def _index_name(key):
     keys = key if isinstance(key, tuple) else (key,)
     if any(isinstance(k, np.ndarray) for k in keys):
@@ -846,35 +915,16 @@ def _index_name(key):
 
 
 def _inplace_check(t, view=False):
-    if t._node is None and t._requires_grad and _graph.is_grad_enabled():
-        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation."
-                            if view else _INPLACE_LEAF)
+    """view: the op writes through a view of t (x[i] = v), as PyTorch's message says."""
+    if view and t._node is None and t._requires_grad and _graph.is_grad_enabled():
+        raise RuntimeError(_views.VIEW_OF_LEAF)
+    _views.check_inplace(t, _graph.is_grad_enabled())
 
 
 def _check_inplace_dtype(t, out):
     if np.result_type(out._value) != np.result_type(t._value):
         raise RuntimeError(f"result type {torch_dtype(np.result_type(out._value)).name.capitalize()} can't be "
                            f"cast to the desired output type {t.dtype.name.capitalize()}")
-
-
-def _snapshot(t):
-    """t as it is before an in-place op on it: a copy of its value (the op's
-    node may save it) with t's history.  t then takes the op's result."""
-    s = _graph.new_tensor(np.array(t._value) if type(t._value) is np.ndarray else t._value)
-    s._node = t._node
-    s._out = t._out
-    s._requires_grad = t._requires_grad
-    return s
-
-
-def _rebase(t, out, name):
-    """t takes out's value and history (an in-place op on t); t's version moves on."""
-    t._value = out._value
-    t._node = out._node
-    t._out = out._out
-    t._bump_version()
-    if name is not None and t._node is not None:
-        _graph.set_node_name(t, name)
 
 
 def _extremum(x, dim, keepdim, which):
