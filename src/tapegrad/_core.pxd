@@ -92,9 +92,8 @@ cdef class WengertList(Recorder):
     cdef object __weakref__
     cdef tg_idmap slots
     cdef int32_t n_slots
-    cdef tg_objvec node_op
-    cdef tg_objvec node_saved
-    cdef tg_objvec node_params
+    cdef tg_i32vec node_start       # CSR offsets into node_objs, one more than nodes
+    cdef tg_objvec node_objs        # per node: op, saved inputs, saved output, params (see _core.pyx)
     cdef tg_i32vec in_start
     cdef tg_i32vec in_slot
     cdef tg_i32vec out_start
@@ -104,7 +103,10 @@ cdef class WengertList(Recorder):
     cdef readonly bint released
     cdef dict _watched_vars
     cdef int64_t generation
+    cdef int _record(self, Op op, PyObject **ins, Py_ssize_t n, object out, object params) except -1
     cdef int32_t _new_slot(self, int64_t tid) except -2
+    cdef Py_ssize_t _n_nodes(self)
+    cdef object _node_params(self, Py_ssize_t k)
     cdef void _free_nodes(self)
     cdef int _watch_var(self, Variable v) except -1
     cdef void _propagate_reach(self, char *reach, Py_ssize_t n_nodes)
