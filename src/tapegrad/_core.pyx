@@ -13,7 +13,7 @@ Python modules around it are the user-facing API.
 """
 from libc.stdint cimport int32_t, int64_t, INT32_MAX
 from libc.stdlib cimport calloc, malloc, free
-from libc.string cimport memcmp
+from libc.string cimport memcmp, memset
 from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF, Py_REFCNT
 from cpython.pystate cimport PyThreadState_GetDict
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_New, PyTuple_SET_ITEM
@@ -187,6 +187,8 @@ cdef inline object _own(object value):
     """Normalise an op's raw result into the form a Tensor holds: 0-d results
     become NumPy scalars (immutable and much cheaper to compute with than 0-d
     arrays), arrays are made read-only so no one can mutate a saved value."""
+    if type(value) is float64:         # a float64 op on float64 scalars (W1's chain)
+        return value
     if type(value) is ndarray or isinstance(value, ndarray):
         if cnp.PyArray_NDIM(<cnp.ndarray>value) == 0:
             return (<cnp.ndarray>value)[()]
@@ -216,9 +218,10 @@ cdef type inexact = np.inexact
 cdef inline bint _differentiable_value(object value):
     """Only float and complex results carry gradients (TensorFlow's rule):
     ops producing integers or booleans are never recorded."""
-    if type(value) is ndarray:
+    cdef type tp = type(value)
+    if tp is ndarray:
         return cnp.PyArray_ISFLOAT(<cnp.ndarray>value) or cnp.PyArray_ISCOMPLEX(<cnp.ndarray>value)
-    return isinstance(value, inexact)
+    return tp is float64 or isinstance(value, inexact)
 
 
 cdef type complexfloating = np.complexfloating
@@ -1424,6 +1427,14 @@ cdef class Op:
         self.reads = None if reads is None else tuple(int(r) for r in reads)
         if self.reads is not None and len(self.reads) != len(self.vjps):
             raise ValueError(f"op {name!r}: {len(self.reads)} read masks for {len(self.vjps)} rules")
+        # The same masks as C bits, for recording (ops of up to 8 inputs).
+        self._n_read_bits = 0
+        if self.reads is not None and len(self.reads) <= 8:
+            for i in range(len(self.reads)):
+                if not 0 <= self.reads[i] < (1 << len(self.reads)):
+                    raise ValueError(f"op {name!r}: read mask {self.reads[i]} names inputs it does not have")
+                self._read_bits[i] = self.reads[i]
+            self._n_read_bits = len(self.reads)
         # factors (UNARY and BINARY ops): per input, ``factor(ans, *inputs)``, the
         # local derivative f such that the VJP rule is exactly ``g * f`` (the
         # rule's own expression for f, so the bits agree).  The sweep uses it
@@ -1922,6 +1933,11 @@ cdef inline unsigned long _saved_mask(Op op, int32_t *slots, Py_ssize_t n):
     cdef unsigned long needed = 0
     if op.reads is None or n > 63:
         return ~0UL
+    if n <= op._n_read_bits:
+        for i in range(n):
+            if slots[i] >= 0:
+                needed |= op._read_bits[i]
+        return needed
     for i in range(n):
         if slots[i] >= 0:
             needed |= <unsigned long>op.reads[i]
@@ -1934,10 +1950,10 @@ cdef inline Py_ssize_t _n_kept(Op op, Py_ssize_t n_in):
             + (1 if op.save & _SAVE_ANS else 0))
 
 
-cdef inline tuple _saved_inputs(Op op, PyObject **objs, Py_ssize_t n_in, PyObject **ans):
+cdef inline tuple _saved_inputs(Op op, PyObject **objs, Py_ssize_t n_in, PyObject **ans, bint raw):
     """The inputs a node's rules get (None where not saved), from the node's
-    entries `objs` (objs[0] is its op); *ans is set to a borrowed reference to
-    the saved output, or NULL."""
+    entries `objs` (objs[0] is its op), as raw values if `raw`; *ans is set to
+    a borrowed reference to the saved output, or NULL."""
     cdef Py_ssize_t i
     cdef PyObject *p
     cdef tuple ins
@@ -1951,7 +1967,12 @@ cdef inline tuple _saved_inputs(Op op, PyObject **objs, Py_ssize_t n_in, PyObjec
     ins = PyTuple_New(n_in)
     for i in range(n_in):
         p = objs[1 + i]
-        x = <object>p if p != NULL else None
+        if p == NULL:
+            x = None
+        elif raw and isinstance(<object>p, Tensor):
+            x = (<Tensor>p)._value
+        else:
+            x = <object>p
         Py_INCREF(x)
         PyTuple_SET_ITEM(ins, i, x)
     return ins
@@ -1969,6 +1990,83 @@ cdef class Recorder:
         return False
 
 
+# The storage of the last released tape, kept for the next one (one set per
+# process, taken and given back under the GIL): a loop that records a tape per
+# step then appends into buffers that already have the right size instead of
+# growing seven of them by doubling (realloc, copy, rehash) every step.  Only
+# small tapes' storage is kept (a few hundred KB at most), and an id map much
+# larger than its last use is not: reusing one costs a memset of its buckets.
+
+ctypedef struct _TapeBuffers:
+    tg_i32vec node_start
+    tg_objvec node_objs
+    tg_i32vec in_start
+    tg_i32vec in_slot
+    tg_i32vec out_start
+    tg_i32vec out_slot
+    tg_idmap slots
+
+cdef _TapeBuffers _spare
+cdef bint _spare_full = False
+cdef size_t _SPARE_MAX_NODES = 1 << 14
+
+
+cdef void _init_buffers(WengertList w) noexcept:
+    tg_i32vec_init(&w.node_start)
+    tg_objvec_init(&w.node_objs)
+    tg_i32vec_init(&w.in_start)
+    tg_i32vec_init(&w.in_slot)
+    tg_i32vec_init(&w.out_start)
+    tg_i32vec_init(&w.out_slot)
+    tg_idmap_init(&w.slots)
+
+
+cdef void _free_buffers(_TapeBuffers *b) noexcept:
+    """Frees storage whose references were already dropped."""
+    b.node_objs.len = 0
+    tg_objvec_free(&b.node_objs)
+    tg_i32vec_free(&b.node_start)
+    tg_i32vec_free(&b.in_start)
+    tg_i32vec_free(&b.in_slot)
+    tg_i32vec_free(&b.out_start)
+    tg_i32vec_free(&b.out_slot)
+    tg_idmap_free(&b.slots)
+
+
+cdef void _offer_spare(_TapeBuffers *b) noexcept:
+    """Keep b's storage (its object references already dropped) as the spare
+    set if there is none and it is small, else free it."""
+    global _spare, _spare_full
+    if _spare_full or b.node_start.cap > _SPARE_MAX_NODES + 1 or b.node_objs.cap > 8 * _SPARE_MAX_NODES:
+        _free_buffers(b)
+        return
+    if b.slots.cap > 8 * (b.slots.len + 64):
+        tg_idmap_free(&b.slots)       # mostly empty: a fresh small map is cheaper than clearing it
+    b.node_start.len = b.node_objs.len = b.in_start.len = b.in_slot.len = 0
+    b.out_start.len = b.out_slot.len = 0
+    _spare = b[0]
+    _spare_full = True
+
+
+cdef void _take_spare(WengertList w) noexcept:
+    """Give a new tape the spare storage, if any, else empty buffers."""
+    global _spare_full
+    if not _spare_full:
+        _init_buffers(w)
+        return
+    _spare_full = False
+    w.node_start = _spare.node_start
+    w.node_objs = _spare.node_objs
+    w.in_start = _spare.in_start
+    w.in_slot = _spare.in_slot
+    w.out_start = _spare.out_start
+    w.out_slot = _spare.out_slot
+    w.slots = _spare.slots
+    if w.slots.cap:
+        memset(w.slots.keys, 0, w.slots.cap * sizeof(int64_t))   # key 0: an empty bucket
+        w.slots.len = 0
+
+
 cdef class WengertList(Recorder):
     """The Wengert list: nodes in execution order, stored as flat arrays.
 
@@ -1979,13 +2077,7 @@ cdef class WengertList(Recorder):
     tensor ids on this tape (watched tensors, read variables, op outputs)."""
 
     def __cinit__(self, bint persistent=False, bint watch_accessed_variables=True):
-        tg_idmap_init(&self.slots)
-        tg_i32vec_init(&self.node_start)
-        tg_objvec_init(&self.node_objs)
-        tg_i32vec_init(&self.in_start)
-        tg_i32vec_init(&self.in_slot)
-        tg_i32vec_init(&self.out_start)
-        tg_i32vec_init(&self.out_slot)
+        _take_spare(self)
         if (tg_i32vec_push(&self.node_start, 0) < 0 or tg_i32vec_push(&self.in_start, 0) < 0
                 or tg_i32vec_push(&self.out_start, 0) < 0):
             raise MemoryError()
@@ -1996,22 +2088,34 @@ cdef class WengertList(Recorder):
 
     def __dealloc__(self):
         self._free_nodes()
-        tg_idmap_free(&self.slots)
 
     cdef void _free_nodes(self):
-        tg_i32vec_free(&self.node_start)
-        tg_objvec_free(&self.node_objs)
-        tg_i32vec_free(&self.in_start)
-        tg_i32vec_free(&self.in_slot)
-        tg_i32vec_free(&self.out_start)
-        tg_i32vec_free(&self.out_slot)
+        """Drop every node, saved value and slot; the storage goes to the
+        spare set (_offer_spare) or back to the allocator."""
+        cdef _TapeBuffers b
+        b.node_start = self.node_start
+        b.node_objs = self.node_objs
+        b.in_start = self.in_start
+        b.in_slot = self.in_slot
+        b.out_start = self.out_start
+        b.out_slot = self.out_slot
+        b.slots = self.slots
+        _init_buffers(self)
+        # The tape is empty before any reference is dropped: a finalizer that
+        # re-enters it finds it so.
+        cdef size_t i
+        cdef PyObject *x
+        for i in range(b.node_objs.len):
+            x = b.node_objs.data[i]
+            b.node_objs.data[i] = NULL
+            Py_XDECREF(x)
+        _offer_spare(&b)
 
     def release(self):
         """Drop every node and saved value (a used non-persistent tape)."""
         self.released = True
         self.generation += 1
         self._free_nodes()
-        tg_idmap_free(&self.slots)
         self.n_slots = 0
 
     @property
@@ -2100,42 +2204,19 @@ cdef class WengertList(Recorder):
         if not any_on:
             self.in_slot.len = base           # nothing this tape watches: forget it
             return 0
+        cdef Py_ssize_t n_out = op.n_out if op.n_out == 1 else len(<tuple>out)
         if (self.node_start.len >= <size_t>INT32_MAX or self.in_slot.len >= <size_t>INT32_MAX
-                or self.node_objs.len >= <size_t>(INT32_MAX - 3 - n)):
+                or self.node_objs.len >= <size_t>(INT32_MAX - 3 - n)
+                or self.out_slot.len >= <size_t>(INT32_MAX - n_out)):
             self.in_slot.len = base
             raise OverflowError("tapegrad: a tape can hold at most 2**31-1 nodes")
-        # Slots for the outputs; then the node itself.  On failure every
-        # buffer is cut back so the node arrays stay aligned.
+        if self.n_slots > INT32_MAX - n_out:
+            self.in_slot.len = base
+            raise OverflowError("tapegrad: a tape can hold at most 2**31-1 tensors")
         cdef size_t out_base = self.out_slot.len, obj_base = self.node_objs.len
         cdef size_t n_nodes = self.node_start.len - 1
-        try:
-            if op.n_out == 1:
-                s = self._new_slot((<Tensor>out)._id)
-                if tg_i32vec_push(&self.out_slot, s) < 0:
-                    raise MemoryError()
-            else:
-                for t in out:
-                    s = self._new_slot((<Tensor>t)._id)
-                    if tg_i32vec_push(&self.out_slot, s) < 0:
-                        raise MemoryError()
-            # The node's entries (layout above _saved_inputs).
-            if tg_objvec_push(&self.node_objs, <PyObject *>op) < 0:
-                raise MemoryError()
-            if op.save & _SAVE_INPUTS:
-                keep = _saved_mask(op, &self.in_slot.data[base], n)
-                for i in range(n):
-                    x = <object>ins[i]
-                    if tg_objvec_push(&self.node_objs, <PyObject *>x if n > 63 or keep & (1UL << i) else NULL) < 0:
-                        raise MemoryError()
-            if op.save & _SAVE_ANS and tg_objvec_push(&self.node_objs, <PyObject *>out) < 0:
-                raise MemoryError()
-            if params is not None and tg_objvec_push(&self.node_objs, <PyObject *>params) < 0:
-                raise MemoryError()
-            if (tg_i32vec_push(&self.node_start, <int32_t>self.node_objs.len) < 0
-                    or tg_i32vec_push(&self.in_start, <int32_t>self.in_slot.len) < 0
-                    or tg_i32vec_push(&self.out_start, <int32_t>self.out_slot.len) < 0):
-                raise MemoryError()
-        except BaseException:
+        if self._append_node(op, ins, n, out, n_out, params, base) < 0:
+            # Out of memory: cut every buffer back so the node arrays stay aligned.
             self.in_slot.len = base
             self.out_slot.len = out_base
             while self.node_objs.len > obj_base:
@@ -2144,7 +2225,39 @@ cdef class WengertList(Recorder):
             self.node_start.len = n_nodes + 1
             self.in_start.len = n_nodes + 1
             self.out_start.len = n_nodes + 1
-            raise
+            raise MemoryError()
+        return 0
+
+    cdef int _append_node(self, Op op, PyObject **ins, Py_ssize_t n, object out, Py_ssize_t n_out,
+                          object params, size_t base) noexcept:
+        """The rest of _record, in C only: output slots, then the node's
+        entries (layout above _saved_inputs).  -1 when memory runs out (the
+        caller cuts the buffers back); raises nothing.  (A slot given to an
+        output stays in the id map after a failure: harmless, it names no node.)"""
+        cdef Py_ssize_t i
+        cdef PyObject *t
+        cdef unsigned long keep
+        for i in range(n_out):
+            t = <PyObject *>out if n_out == 1 and op.n_out == 1 else PyTuple_GET_ITEM(out, i)
+            if (tg_idmap_put(&self.slots, (<Tensor>t)._id, self.n_slots) < 0
+                    or tg_i32vec_push(&self.out_slot, self.n_slots) < 0):
+                return -1
+            self.n_slots += 1
+        if tg_objvec_push(&self.node_objs, <PyObject *>op) < 0:
+            return -1
+        if op.save & _SAVE_INPUTS:
+            keep = _saved_mask(op, &self.in_slot.data[base], n)
+            for i in range(n):
+                if tg_objvec_push(&self.node_objs, ins[i] if n > 63 or keep & (1UL << i) else NULL) < 0:
+                    return -1
+        if op.save & _SAVE_ANS and tg_objvec_push(&self.node_objs, <PyObject *>out) < 0:
+            return -1
+        if params is not None and tg_objvec_push(&self.node_objs, <PyObject *>params) < 0:
+            return -1
+        if (tg_i32vec_push(&self.node_start, <int32_t>self.node_objs.len) < 0
+                or tg_i32vec_push(&self.in_start, <int32_t>self.in_slot.len) < 0
+                or tg_i32vec_push(&self.out_start, <int32_t>self.out_slot.len) < 0):
+            return -1
         return 0
 
     def backward(self, list targets, list seeds, list sources, bint tensor_mode, tuple batch=None,
@@ -2341,10 +2454,9 @@ cdef class WengertList(Recorder):
             if _sparse_type is not None:
                 g = tuple([_sparse_dense(x) if type(x) is _sparse_type else x for x in g])
         cdef PyObject *ans_ref = NULL
-        ins = _saved_inputs(op, &self.node_objs.data[self.node_start.data[k]], n_in, &ans_ref)
+        ins = _saved_inputs(op, &self.node_objs.data[self.node_start.data[k]], n_in, &ans_ref, not tensor_mode)
         ans = <object>ans_ref if ans_ref != NULL else None
         if not tensor_mode:
-            ins = _unwrap_tuple(ins)
             ans = _unwrap(ans)
             g = _unwrap(g)
         # Slots needing a gradient are read before any rule runs: a rule may
@@ -2417,7 +2529,7 @@ cdef class WengertList(Recorder):
             ins = tuple([self.in_slot.data[j] for j in range(self.in_start.data[k], self.in_start.data[k + 1])])
             outs = tuple([self.out_slot.data[j] for j in range(self.out_start.data[k], self.out_start.data[k + 1])])
             op = <Op>self.node_objs.data[self.node_start.data[k]]
-            saved_ins = _saved_inputs(op, &self.node_objs.data[self.node_start.data[k]], len(ins), &ans)
+            saved_ins = _saved_inputs(op, &self.node_objs.data[self.node_start.data[k]], len(ins), &ans, False)
             saved_ans = <object>ans if ans != NULL else None
             if op.save == _SAVE_INPUTS:
                 saved = saved_ins
@@ -2488,7 +2600,6 @@ cdef int _wl_clear(PyObject *o) noexcept:
     w.released = True
     w.generation += 1
     w._free_nodes()
-    tg_idmap_free(&w.slots)
     w.n_slots = 0
     w = None
     if tg_wl_base_clear != NULL:
