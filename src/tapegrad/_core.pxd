@@ -6,6 +6,8 @@ from cpython.ref cimport PyObject
 
 cdef extern from "tg_idmap.h":
     ctypedef struct tg_idmap:
+        int64_t *keys
+        size_t cap
         size_t len
     void tg_idmap_init(tg_idmap *m)
     void tg_idmap_free(tg_idmap *m)
@@ -16,9 +18,11 @@ cdef extern from "tg_buffers.h":
     ctypedef struct tg_i32vec:
         int32_t *data
         size_t len
+        size_t cap
     ctypedef struct tg_objvec:
         PyObject **data
         size_t len
+        size_t cap
     void tg_i32vec_init(tg_i32vec *v)
     void tg_i32vec_free(tg_i32vec *v)
     int tg_i32vec_push(tg_i32vec *v, int32_t x)
@@ -76,6 +80,8 @@ cdef class Op:
     cdef readonly tuple factors     # per input: factor(ans, *inputs) with vjp == g * factor, or None
     cdef readonly tuple diag_vjps   # per input: rule for a diagonal batched cotangent, or None
     cdef tuple _nones
+    cdef unsigned long _read_bits[8]   # reads as C bits (ops of up to 8 inputs)
+    cdef int _n_read_bits               # how many of _read_bits are set (0: use reads)
     # Public ops are Op instances (tg.sin): their docstring, signature and
     # names live here, so help() and inspect.signature() describe the op.
     cdef dict __dict__
@@ -92,9 +98,8 @@ cdef class WengertList(Recorder):
     cdef object __weakref__
     cdef tg_idmap slots
     cdef int32_t n_slots
-    cdef tg_objvec node_op
-    cdef tg_objvec node_saved
-    cdef tg_objvec node_params
+    cdef tg_i32vec node_start       # CSR offsets into node_objs, one more than nodes
+    cdef tg_objvec node_objs        # per node: op, saved inputs, saved output, params (see _core.pyx)
     cdef tg_i32vec in_start
     cdef tg_i32vec in_slot
     cdef tg_i32vec out_start
@@ -104,7 +109,12 @@ cdef class WengertList(Recorder):
     cdef readonly bint released
     cdef dict _watched_vars
     cdef int64_t generation
+    cdef int _record(self, Op op, PyObject **ins, Py_ssize_t n, object out, object params) except -1
+    cdef int _append_node(self, Op op, PyObject **ins, Py_ssize_t n, object out, Py_ssize_t n_out,
+                          object params, size_t base) noexcept
     cdef int32_t _new_slot(self, int64_t tid) except -2
+    cdef Py_ssize_t _n_nodes(self)
+    cdef object _node_params(self, Py_ssize_t k)
     cdef void _free_nodes(self)
     cdef int _watch_var(self, Variable v) except -1
     cdef void _propagate_reach(self, char *reach, Py_ssize_t n_nodes)

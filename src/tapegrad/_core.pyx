@@ -13,15 +13,28 @@ Python modules around it are the user-facing API.
 """
 from libc.stdint cimport int32_t, int64_t, INT32_MAX
 from libc.stdlib cimport calloc, malloc, free
-from libc.string cimport memcmp
+from libc.string cimport memcmp, memset
 from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF, Py_REFCNT
 from cpython.pystate cimport PyThreadState_GetDict
-from cpython.tuple cimport PyTuple_GET_ITEM
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_New, PyTuple_SET_ITEM
 
 cdef extern from "Python.h":
-    void PyObject_GC_UnTrack(void *op)
+    PyObject **PySequence_Fast_ITEMS(object o)    # a tuple's or a list's item array
 cimport numpy as cnp
 cimport cython
+
+cdef extern from *:
+    """
+    #include "numpy/arrayscalars.h"
+    /* A NumPy float64 scalar holding d, made directly (calling the float64
+       type goes through type_call and float.__new__: ~4x the instructions). */
+    static PyObject *tg_float64(double d) {
+        PyObject *o = PyArrayScalar_New(Double);
+        if (o != NULL) PyArrayScalar_ASSIGN(o, Double, d);
+        return o;
+    }
+    """
+    object tg_float64(double d)
 
 import numpy as np
 import weakref
@@ -187,6 +200,8 @@ cdef inline object _own(object value):
     """Normalise an op's raw result into the form a Tensor holds: 0-d results
     become NumPy scalars (immutable and much cheaper to compute with than 0-d
     arrays), arrays are made read-only so no one can mutate a saved value."""
+    if type(value) is float64:         # a float64 op on float64 scalars (W1's chain)
+        return value
     if type(value) is ndarray or isinstance(value, ndarray):
         if cnp.PyArray_NDIM(<cnp.ndarray>value) == 0:
             return (<cnp.ndarray>value)[()]
@@ -216,9 +231,10 @@ cdef type inexact = np.inexact
 cdef inline bint _differentiable_value(object value):
     """Only float and complex results carry gradients (TensorFlow's rule):
     ops producing integers or booleans are never recorded."""
-    if type(value) is ndarray:
+    cdef type tp = type(value)
+    if tp is ndarray:
         return cnp.PyArray_ISFLOAT(<cnp.ndarray>value) or cnp.PyArray_ISCOMPLEX(<cnp.ndarray>value)
-    return isinstance(value, inexact)
+    return tp is float64 or isinstance(value, inexact)
 
 
 cdef type complexfloating = np.complexfloating
@@ -231,7 +247,7 @@ cdef inline bint _complex_value(object value):
         value = (<Tensor>value)._value
     if type(value) is ndarray:
         return cnp.PyArray_ISCOMPLEX(<cnp.ndarray>value)
-    return isinstance(value, complexfloating)
+    return type(value) is not float64 and isinstance(value, complexfloating)
 
 
 cdef inline object _np_dtype(object value):
@@ -1424,6 +1440,14 @@ cdef class Op:
         self.reads = None if reads is None else tuple(int(r) for r in reads)
         if self.reads is not None and len(self.reads) != len(self.vjps):
             raise ValueError(f"op {name!r}: {len(self.reads)} read masks for {len(self.vjps)} rules")
+        # The same masks as C bits, for recording (ops of up to 8 inputs).
+        self._n_read_bits = 0
+        if self.reads is not None and len(self.reads) <= 8:
+            for i in range(len(self.reads)):
+                if not 0 <= self.reads[i] < (1 << len(self.reads)):
+                    raise ValueError(f"op {name!r}: read mask {self.reads[i]} names inputs it does not have")
+                self._read_bits[i] = self.reads[i]
+            self._n_read_bits = len(self.reads)
         # factors (UNARY and BINARY ops): per input, ``factor(ans, *inputs)``, the
         # local derivative f such that the VJP rule is exactly ``g * f`` (the
         # rule's own expression for f, so the bits agree).  The sweep uses it
@@ -1601,9 +1625,31 @@ cdef inline tuple _shape_tuple(object x):
 
 
 cdef inline int _record_all(Op op, tuple inputs, object out, object params) except -1:
-    cdef Recorder r
-    for r in _thread_stack():
-        r.record(op, inputs, out, params)
+    return _record_args(op, PySequence_Fast_ITEMS(inputs), len(inputs), out, params)
+
+
+cdef int _record_args(Op op, PyObject **ins, Py_ssize_t n, object out, object params) except -1:
+    """Offer an op to every recorder on this thread's stack; its inputs are
+    the n references at `ins` (kept alive by the caller).  Tapes take them as
+    they are; other recorders get a tuple, made once."""
+    cdef list stack = _thread_stack()       # held: a recorder may swap the thread's stack
+    cdef Py_ssize_t j, i
+    cdef object r
+    cdef tuple inputs = None
+    for j in range(len(stack)):
+        if j >= len(stack):                 # (a recorder may have shortened it)
+            break
+        r = stack[j]
+        if type(r) is WengertList:
+            (<WengertList>r)._record(op, ins, n, out, params)
+        else:
+            if inputs is None:
+                inputs = PyTuple_New(n)
+                for i in range(n):
+                    x = <object>ins[i]
+                    Py_INCREF(x)
+                    PyTuple_SET_ITEM(inputs, i, x)
+            (<Recorder>r).record(op, inputs, out, params)
     return 0
 
 
@@ -1614,7 +1660,7 @@ cdef object _unary(Op op, object x):
     if op.scalar is not None and type(v) is float64:
         try:
             d = op.scalar(v)
-            r = float64(d)
+            r = tg_float64(d)
         except (ValueError, OverflowError):       # domain edge: let NumPy give nan/inf
             r = _own(op.forward(v))
     else:
@@ -1625,8 +1671,10 @@ cdef object _unary(Op op, object x):
         raise InvalidArgumentError(f"{op.name} is only defined for floating-point and complex tensors, got "
                             f"{_np_dtype(v).name}; cast first: tapegrad.cast(x, tapegrad.float32) [Op:{op.name}]")
     cdef Tensor out = _wrap(r)
+    cdef PyObject *ins[1]
     if _n_active and op.differentiable and _differentiable_value(out._value):
-        _record_all(op, (tx,), out, None)
+        ins[0] = <PyObject *>tx
+        _record_args(op, ins, 1, out, None)
     return out
 
 
@@ -1667,6 +1715,7 @@ cdef object _binary(Op op, object a, object b):
         _check_broadcast(op, ra, rb)
         raise
     cdef Tensor out = _wrap(_own(value))
+    cdef PyObject *ins[2]
     if _n_active and op.differentiable and _differentiable_value(out._value):
         # Remember input shapes only where broadcasting happened and the input
         # is a tensor (raw constants never receive gradients).
@@ -1674,7 +1723,9 @@ cdef object _binary(Op op, object a, object b):
         by = isinstance(b, Tensor) and not _same_shape(rb, out._value)
         if bx or by:
             params = (ra.shape if bx else None, rb.shape if by else None)
-        _record_all(op, (a, b), out, params)
+        ins[0] = <PyObject *>a
+        ins[1] = <PyObject *>b
+        _record_args(op, ins, 2, out, params)
     return out
 
 
@@ -1716,7 +1767,7 @@ def apply(Op op, inputs, params=None):
         out = tuple([_wrap(_own(v)) for v in value])
     if _n_active and op.differentiable and _differentiable_value(
             (<Tensor>out)._value if op.n_out == 1 else (<Tensor>out[0])._value):
-        _record_all(op, tuple(tensors), out, params)
+        _record_args(op, PySequence_Fast_ITEMS(tensors), n, out, params)
     return out
 
 
@@ -1841,7 +1892,7 @@ def tracks(x):
 # Terms.  A *recorder* is anything on this thread's recorder stack that ops
 # are offered to: a WengertList (behind a GradientTape), an Accumulator
 # (forward mode), a ReadLog.  A *node* is one recorded op: its Op, what its
-# rules need (the *saved* value, see _pack_saved), its static params, and its
+# rules need (the *saved* values, see _saved_inputs), its static params, and its
 # input and output *slots*.  A *slot* is the dense index a WengertList gives a
 # tensor id it has seen (a watched tensor, a read variable, an op output); an
 # input that is not on the list has slot -1.
@@ -1866,9 +1917,9 @@ def tracks(x):
 #      (unless they are requested sources), and a one-shot list drops k's saved
 #      values and params, so peak memory falls while the sweep runs.
 #
-# Invariants.  node_op, node_saved and node_params have one entry per node,
-# in_start and out_start one more (CSR offsets); a failed record cuts every
-# buffer back to the same length.  Rules may record new nodes on this very
+# Invariants.  node_start, in_start and out_start have one entry more than
+# there are nodes (CSR offsets into node_objs, in_slot and out_slot); a failed
+# record cuts every buffer back to the same length.  Rules may record new nodes on this very
 # list (higher order inside a persistent tape's context), which can move the
 # buffers: the sweep walks only the nodes that existed when it started and
 # re-reads every pointer after a Python call.  `generation` changes on
@@ -1877,52 +1928,67 @@ def tracks(x):
 # themselves recorded, which is how nested tapes give higher derivatives;
 # otherwise they get raw NumPy values (the fast path).
 
-cdef tuple _inputs_read(Op op, tuple inputs, int32_t *slots):
-    """Keep only the inputs that the rules of this tape's watched inputs read
-    (x * 1.0001 needs the constant, not x): fewer arrays held alive."""
-    cdef Py_ssize_t i, n = len(inputs)
+# What a node keeps, node_objs[node_start[k]:node_start[k+1]], in this order:
+#   its Op;
+#   if its rules read inputs (op.save & SAVE_INPUTS), one entry per input,
+#     aligned with in_slot, NULL for an input no rule of this tape's inputs
+#     reads (x * 1.0001 with x on the tape keeps the constant, not x);
+#   if they read the output (op.save & SAVE_ANS), the output;
+#   its params, if it has any (the count of entries says so).
+# One object vector for all of it: no tuple per node (~50 bytes and a GC
+# allocation each), no column of NULLs for the many ops without params.
+# _saved_mask, _n_kept and _saved_inputs are the only places that know it.
+
+cdef inline unsigned long _saved_mask(Op op, int32_t *slots, Py_ssize_t n):
+    """Bit i set: input i is kept for the rules of this tape's inputs (slots[i]
+    >= 0 where input i is on the tape)."""
+    cdef Py_ssize_t i
     cdef unsigned long needed = 0
+    if op.reads is None or n > 63:
+        return ~0UL
+    if n <= op._n_read_bits:
+        for i in range(n):
+            if slots[i] >= 0:
+                needed |= op._read_bits[i]
+        return needed
     for i in range(n):
         if slots[i] >= 0:
             needed |= <unsigned long>op.reads[i]
-    if needed == (1UL << n) - 1:
-        return inputs
-    return tuple([inputs[i] if needed & (1UL << i) else None for i in range(n)])
+    return needed
 
 
-# What a node saves for its rules, by op.save: the inputs (those its rules
-# read), the output, both as (out, inputs), or nothing.  _pack_saved and
-# _unpack_saved are the only two places that know this layout.
-
-cdef inline object _pack_saved(Op op, tuple inputs, object out, int32_t *slots):
-    """The saved value of a node; slots[i] >= 0 where input i is on the tape."""
-    if op.save & _SAVE_INPUTS:
-        if op.reads is not None:
-            inputs = _inputs_read(op, inputs, slots)
-        # Tensors and raw numbers cannot reference the tape: keep the saved
-        # tuples out of the cyclic GC's scans of long tapes.
-        PyObject_GC_UnTrack(<PyObject *>inputs)
-    if op.save == _SAVE_INPUTS:
-        return inputs
-    if op.save == _SAVE_ANS:
-        return out
-    if op.save == _SAVE_INPUTS | _SAVE_ANS:
-        return (out, inputs)
-    return None
+cdef inline Py_ssize_t _n_kept(Op op, Py_ssize_t n_in):
+    """A node's entries before its params: the op, saved inputs, saved output."""
+    return (1 + (n_in if op.save & _SAVE_INPUTS else 0)
+            + (1 if op.save & _SAVE_ANS else 0))
 
 
-cdef inline tuple _unpack_saved(Op op, object saved, Py_ssize_t n_in, PyObject **ans):
-    """The inputs a node's rules get (None where not saved); *ans is set to a
-    borrowed reference to the saved output, or NULL."""
+cdef inline tuple _saved_inputs(Op op, PyObject **objs, Py_ssize_t n_in, PyObject **ans, bint raw):
+    """The inputs a node's rules get (None where not saved), from the node's
+    entries `objs` (objs[0] is its op), as raw values if `raw`; *ans is set to
+    a borrowed reference to the saved output, or NULL."""
+    cdef Py_ssize_t i
+    cdef PyObject *p
+    cdef tuple ins
     ans[0] = NULL
-    if op.save == _SAVE_INPUTS:
-        return <tuple>saved
-    if op.save == (_SAVE_INPUTS | _SAVE_ANS):
-        ans[0] = PyTuple_GET_ITEM(saved, 0)
-        return <tuple>(<tuple>saved)[1]
-    if op.save == _SAVE_ANS:
-        ans[0] = <PyObject *>saved
-    return op._nones if op.n_in >= 0 else (None,) * n_in
+    if not (op.save & _SAVE_INPUTS):
+        if op.save & _SAVE_ANS:
+            ans[0] = objs[1]
+        return op._nones if op.n_in >= 0 else (None,) * n_in
+    if op.save & _SAVE_ANS:
+        ans[0] = objs[1 + n_in]
+    ins = PyTuple_New(n_in)
+    for i in range(n_in):
+        p = objs[1 + i]
+        if p == NULL:
+            x = None
+        elif raw and isinstance(<object>p, Tensor):
+            x = (<Tensor>p)._value
+        else:
+            x = <object>p
+        Py_INCREF(x)
+        PyTuple_SET_ITEM(ins, i, x)
+    return ins
 
 
 cdef class Recorder:
@@ -1937,24 +2003,96 @@ cdef class Recorder:
         return False
 
 
+# The storage of the last released tape, kept for the next one (one set per
+# process, taken and given back under the GIL): a loop that records a tape per
+# step then appends into buffers that already have the right size instead of
+# growing seven of them by doubling (realloc, copy, rehash) every step.  Only
+# small tapes' storage is kept (a few hundred KB at most), and an id map much
+# larger than its last use is not: reusing one costs a memset of its buckets.
+
+ctypedef struct _TapeBuffers:
+    tg_i32vec node_start
+    tg_objvec node_objs
+    tg_i32vec in_start
+    tg_i32vec in_slot
+    tg_i32vec out_start
+    tg_i32vec out_slot
+    tg_idmap slots
+
+cdef _TapeBuffers _spare
+cdef bint _spare_full = False
+cdef size_t _SPARE_MAX_NODES = 1 << 14
+
+
+cdef void _init_buffers(WengertList w) noexcept:
+    tg_i32vec_init(&w.node_start)
+    tg_objvec_init(&w.node_objs)
+    tg_i32vec_init(&w.in_start)
+    tg_i32vec_init(&w.in_slot)
+    tg_i32vec_init(&w.out_start)
+    tg_i32vec_init(&w.out_slot)
+    tg_idmap_init(&w.slots)
+
+
+cdef void _free_buffers(_TapeBuffers *b) noexcept:
+    """Frees storage whose references were already dropped."""
+    b.node_objs.len = 0
+    tg_objvec_free(&b.node_objs)
+    tg_i32vec_free(&b.node_start)
+    tg_i32vec_free(&b.in_start)
+    tg_i32vec_free(&b.in_slot)
+    tg_i32vec_free(&b.out_start)
+    tg_i32vec_free(&b.out_slot)
+    tg_idmap_free(&b.slots)
+
+
+cdef void _offer_spare(_TapeBuffers *b) noexcept:
+    """Keep b's storage (its object references already dropped) as the spare
+    set if there is none and it is small, else free it."""
+    global _spare, _spare_full
+    if _spare_full or b.node_start.cap > _SPARE_MAX_NODES + 1 or b.node_objs.cap > 8 * _SPARE_MAX_NODES:
+        _free_buffers(b)
+        return
+    if b.slots.cap > 8 * (b.slots.len + 64):
+        tg_idmap_free(&b.slots)       # mostly empty: a fresh small map is cheaper than clearing it
+    b.node_start.len = b.node_objs.len = b.in_start.len = b.in_slot.len = 0
+    b.out_start.len = b.out_slot.len = 0
+    _spare = b[0]
+    _spare_full = True
+
+
+cdef void _take_spare(WengertList w) noexcept:
+    """Give a new tape the spare storage, if any, else empty buffers."""
+    global _spare_full
+    if not _spare_full:
+        _init_buffers(w)
+        return
+    _spare_full = False
+    w.node_start = _spare.node_start
+    w.node_objs = _spare.node_objs
+    w.in_start = _spare.in_start
+    w.in_slot = _spare.in_slot
+    w.out_start = _spare.out_start
+    w.out_slot = _spare.out_slot
+    w.slots = _spare.slots
+    if w.slots.cap:
+        memset(w.slots.keys, 0, w.slots.cap * sizeof(int64_t))   # key 0: an empty bucket
+        w.slots.len = 0
+
+
 cdef class WengertList(Recorder):
     """The Wengert list: nodes in execution order, stored as flat arrays.
 
-    node k: op, saved values, params; its inputs are in_slot[in_start[k]:
+    node k: op, saved values, params in node_objs[node_start[k]:
+    node_start[k+1]] (see _saved_inputs); its inputs are in_slot[in_start[k]:
     in_start[k+1]] (slot or -1 for inputs not on this tape), its outputs
     out_slot[out_start[k]:out_start[k+1]].  Slots are dense indices of the
     tensor ids on this tape (watched tensors, read variables, op outputs)."""
 
     def __cinit__(self, bint persistent=False, bint watch_accessed_variables=True):
-        tg_idmap_init(&self.slots)
-        tg_objvec_init(&self.node_op)
-        tg_objvec_init(&self.node_saved)
-        tg_objvec_init(&self.node_params)
-        tg_i32vec_init(&self.in_start)
-        tg_i32vec_init(&self.in_slot)
-        tg_i32vec_init(&self.out_start)
-        tg_i32vec_init(&self.out_slot)
-        if tg_i32vec_push(&self.in_start, 0) < 0 or tg_i32vec_push(&self.out_start, 0) < 0:
+        _take_spare(self)
+        if (tg_i32vec_push(&self.node_start, 0) < 0 or tg_i32vec_push(&self.in_start, 0) < 0
+                or tg_i32vec_push(&self.out_start, 0) < 0):
             raise MemoryError()
         self.n_slots = 0
         self.persistent = persistent
@@ -1963,32 +2101,57 @@ cdef class WengertList(Recorder):
 
     def __dealloc__(self):
         self._free_nodes()
-        tg_idmap_free(&self.slots)
 
     cdef void _free_nodes(self):
-        tg_objvec_free(&self.node_op)
-        tg_objvec_free(&self.node_saved)
-        tg_objvec_free(&self.node_params)
-        tg_i32vec_free(&self.in_start)
-        tg_i32vec_free(&self.in_slot)
-        tg_i32vec_free(&self.out_start)
-        tg_i32vec_free(&self.out_slot)
+        """Drop every node, saved value and slot; the storage goes to the
+        spare set (_offer_spare) or back to the allocator."""
+        cdef _TapeBuffers b
+        b.node_start = self.node_start
+        b.node_objs = self.node_objs
+        b.in_start = self.in_start
+        b.in_slot = self.in_slot
+        b.out_start = self.out_start
+        b.out_slot = self.out_slot
+        b.slots = self.slots
+        _init_buffers(self)
+        # The tape is empty before any reference is dropped: a finalizer that
+        # re-enters it finds it so.
+        cdef size_t i
+        cdef PyObject *x
+        for i in range(b.node_objs.len):
+            x = b.node_objs.data[i]
+            b.node_objs.data[i] = NULL
+            Py_XDECREF(x)
+        _offer_spare(&b)
 
     def release(self):
         """Drop every node and saved value (a used non-persistent tape)."""
         self.released = True
         self.generation += 1
         self._free_nodes()
-        tg_idmap_free(&self.slots)
         self.n_slots = 0
 
     @property
     def num_nodes(self):
-        return 0 if self.released else self.node_op.len
+        return 0 if self.released else self._n_nodes()
 
     @property
     def num_slots(self):
         return self.n_slots
+
+    cdef inline Py_ssize_t _n_nodes(self):
+        return self.node_start.len - 1 if self.node_start.len else 0
+
+    cdef object _node_params(self, Py_ssize_t k):
+        """Node k's params, or None (also once the sweep freed them)."""
+        cdef Py_ssize_t o0 = self.node_start.data[k], o1 = self.node_start.data[k + 1]
+        cdef Op op = <Op>self.node_objs.data[o0]
+        cdef PyObject *p
+        if o1 - o0 > _n_kept(op, self.in_start.data[k + 1] - self.in_start.data[k]):
+            p = self.node_objs.data[o1 - 1]
+            if p != NULL:
+                return <object>p
+        return None
 
     cdef int32_t _new_slot(self, int64_t tid) except -2:
         if self.n_slots == INT32_MAX:
@@ -2032,15 +2195,20 @@ cdef class WengertList(Recorder):
         return 0
 
     cdef int record(self, Op op, tuple inputs, object out, object params) except -1:
-        cdef Py_ssize_t i, n = len(inputs)
+        return self._record(op, PySequence_Fast_ITEMS(inputs), len(inputs), out, params)
+
+    cdef int _record(self, Op op, PyObject **ins, Py_ssize_t n, object out, object params) except -1:
+        """record() with the inputs as n references at `ins` (no tuple per op)."""
+        cdef Py_ssize_t i
         cdef size_t base = self.in_slot.len
         cdef int32_t s
         cdef bint any_on = False
-        cdef object x, saved
+        cdef object x
+        cdef unsigned long keep
         if self.released:
             return 0
         for i in range(n):
-            x = inputs[i]
+            x = <object>ins[i]
             s = tg_idmap_get(&self.slots, (<Tensor>x)._id) if isinstance(x, Tensor) else -1
             any_on |= s >= 0
             if tg_i32vec_push(&self.in_slot, s) < 0:
@@ -2049,44 +2217,60 @@ cdef class WengertList(Recorder):
         if not any_on:
             self.in_slot.len = base           # nothing this tape watches: forget it
             return 0
-        if self.node_op.len >= <size_t>INT32_MAX or self.in_slot.len >= <size_t>INT32_MAX:
+        cdef Py_ssize_t n_out = op.n_out if op.n_out == 1 else len(<tuple>out)
+        if (self.node_start.len >= <size_t>INT32_MAX or self.in_slot.len >= <size_t>INT32_MAX
+                or self.node_objs.len >= <size_t>(INT32_MAX - 3 - n)
+                or self.out_slot.len >= <size_t>(INT32_MAX - n_out)):
             self.in_slot.len = base
             raise OverflowError("tapegrad: a tape can hold at most 2**31-1 nodes")
-        # Slots for the outputs; then the node itself.  On failure every
-        # buffer is cut back so the node arrays stay aligned.
-        cdef size_t out_base = self.out_slot.len, n_nodes = self.node_op.len
-        try:
-            if op.n_out == 1:
-                s = self._new_slot((<Tensor>out)._id)
-                if tg_i32vec_push(&self.out_slot, s) < 0:
-                    raise MemoryError()
-            else:
-                for t in out:
-                    s = self._new_slot((<Tensor>t)._id)
-                    if tg_i32vec_push(&self.out_slot, s) < 0:
-                        raise MemoryError()
-            saved = _pack_saved(op, inputs, out, &self.in_slot.data[base])
-            if (tg_objvec_push(&self.node_op, <PyObject *>op) < 0
-                    or tg_objvec_push(&self.node_saved, NULL if saved is None else <PyObject *>saved) < 0
-                    or tg_objvec_push(&self.node_params, NULL if params is None else <PyObject *>params) < 0
-                    or tg_i32vec_push(&self.in_start, <int32_t>self.in_slot.len) < 0
-                    or tg_i32vec_push(&self.out_start, <int32_t>self.out_slot.len) < 0):
-                raise MemoryError()
-        except BaseException:
+        if self.n_slots > INT32_MAX - n_out:
+            self.in_slot.len = base
+            raise OverflowError("tapegrad: a tape can hold at most 2**31-1 tensors")
+        cdef size_t out_base = self.out_slot.len, obj_base = self.node_objs.len
+        cdef size_t n_nodes = self.node_start.len - 1
+        if self._append_node(op, ins, n, out, n_out, params, base) < 0:
+            # Out of memory: cut every buffer back so the node arrays stay aligned.
             self.in_slot.len = base
             self.out_slot.len = out_base
-            while self.node_op.len > n_nodes:
-                tg_objvec_release(&self.node_op, self.node_op.len - 1)
-                self.node_op.len -= 1
-            while self.node_saved.len > n_nodes:
-                tg_objvec_release(&self.node_saved, self.node_saved.len - 1)
-                self.node_saved.len -= 1
-            while self.node_params.len > n_nodes:
-                tg_objvec_release(&self.node_params, self.node_params.len - 1)
-                self.node_params.len -= 1
+            while self.node_objs.len > obj_base:
+                tg_objvec_release(&self.node_objs, self.node_objs.len - 1)
+                self.node_objs.len -= 1
+            self.node_start.len = n_nodes + 1
             self.in_start.len = n_nodes + 1
             self.out_start.len = n_nodes + 1
-            raise
+            raise MemoryError()
+        return 0
+
+    cdef int _append_node(self, Op op, PyObject **ins, Py_ssize_t n, object out, Py_ssize_t n_out,
+                          object params, size_t base) noexcept:
+        """The rest of _record, in C only: output slots, then the node's
+        entries (layout above _saved_inputs).  -1 when memory runs out (the
+        caller cuts the buffers back); raises nothing.  (A slot given to an
+        output stays in the id map after a failure: harmless, it names no node.)"""
+        cdef Py_ssize_t i
+        cdef PyObject *t
+        cdef unsigned long keep
+        for i in range(n_out):
+            t = <PyObject *>out if n_out == 1 and op.n_out == 1 else PyTuple_GET_ITEM(out, i)
+            if (tg_idmap_put(&self.slots, (<Tensor>t)._id, self.n_slots) < 0
+                    or tg_i32vec_push(&self.out_slot, self.n_slots) < 0):
+                return -1
+            self.n_slots += 1
+        if tg_objvec_push(&self.node_objs, <PyObject *>op) < 0:
+            return -1
+        if op.save & _SAVE_INPUTS:
+            keep = _saved_mask(op, &self.in_slot.data[base], n)
+            for i in range(n):
+                if tg_objvec_push(&self.node_objs, ins[i] if n > 63 or keep & (1UL << i) else NULL) < 0:
+                    return -1
+        if op.save & _SAVE_ANS and tg_objvec_push(&self.node_objs, <PyObject *>out) < 0:
+            return -1
+        if params is not None and tg_objvec_push(&self.node_objs, <PyObject *>params) < 0:
+            return -1
+        if (tg_i32vec_push(&self.node_start, <int32_t>self.node_objs.len) < 0
+                or tg_i32vec_push(&self.in_start, <int32_t>self.in_slot.len) < 0
+                or tg_i32vec_push(&self.out_start, <int32_t>self.out_slot.len) < 0):
+            return -1
         return 0
 
     def backward(self, list targets, list seeds, list sources, bint tensor_mode, tuple batch=None,
@@ -2111,7 +2295,7 @@ cdef class WengertList(Recorder):
         if self.released:
             raise RuntimeError("tapegrad: this tape's resources were already released")
         cdef int32_t n_slots = self.n_slots
-        cdef Py_ssize_t n_nodes = self.node_op.len
+        cdef Py_ssize_t n_nodes = self._n_nodes()
         cdef int64_t gen = self.generation
         cdef PyObject **grads = <PyObject **>calloc(n_slots + 1, sizeof(PyObject *))
         cdef char *reach = <char *>calloc(n_slots + 1, 1)
@@ -2191,7 +2375,7 @@ cdef class WengertList(Recorder):
                 if s >= 0 and reach[s]:
                     need[s] = 1
                     hit = True
-            if hit and not (<Op>self.node_op.data[k]).batching:
+            if hit and not (<Op>self.node_objs.data[self.node_start.data[k]]).batching:
                 return 0
         return 1
 
@@ -2255,18 +2439,15 @@ cdef class WengertList(Recorder):
                     p = grads[s]
                     grads[s] = NULL
                     Py_XDECREF(p)
-            if free_saved:
-                tg_objvec_release(&self.node_saved, k)
-                tg_objvec_release(&self.node_params, k)
+            if free_saved:                  # everything but the op
+                for j in range(self.node_start.data[k] + 1, self.node_start.data[k + 1]):
+                    tg_objvec_release(&self.node_objs, j)
         return 0
 
     cdef int _run_rules(self, Py_ssize_t k, PyObject **grads, char *reach, bint tensor_mode,
                         object batch) except -1:
-        cdef Op op = <Op>self.node_op.data[k]
-        cdef PyObject *p = self.node_saved.data[k]
-        cdef object saved = <object>p if p != NULL else None
-        p = self.node_params.data[k]
-        cdef object params = <object>p if p != NULL else None
+        cdef Op op = <Op>self.node_objs.data[self.node_start.data[k]]
+        cdef object params = self._node_params(k)
         cdef Py_ssize_t o0 = self.out_start.data[k], o1 = self.out_start.data[k + 1]
         cdef Py_ssize_t i0 = self.in_start.data[k], n_in = self.in_start.data[k + 1] - i0
         cdef Py_ssize_t i, j
@@ -2286,10 +2467,9 @@ cdef class WengertList(Recorder):
             if _sparse_type is not None:
                 g = tuple([_sparse_dense(x) if type(x) is _sparse_type else x for x in g])
         cdef PyObject *ans_ref = NULL
-        ins = _unpack_saved(op, saved, n_in, &ans_ref)
+        ins = _saved_inputs(op, &self.node_objs.data[self.node_start.data[k]], n_in, &ans_ref, not tensor_mode)
         ans = <object>ans_ref if ans_ref != NULL else None
         if not tensor_mode:
-            ins = _unwrap_tuple(ins)
             ans = _unwrap(ans)
             g = _unwrap(g)
         # Slots needing a gradient are read before any rule runs: a rule may
@@ -2349,21 +2529,30 @@ cdef class WengertList(Recorder):
         """Every node, in execution order, as (op, input slots, output slots,
         saved, params).  An input slot is -1 where the input was not on this
         tape (a constant to it).  `saved` is what the rules keep (the inputs
-        tuple, the output, or (output, inputs)), None once freed.  Empty
-        after release()."""
+        tuple, the output, or (output, inputs)); a value the sweep freed, or
+        an input the rules do not read, is None.  Empty after release()."""
         cdef Py_ssize_t k, j
         cdef PyObject *p
         cdef list nodes = []
         if self.released:
             return nodes
-        for k in range(self.node_op.len):
+        cdef PyObject *ans
+        cdef Op op
+        for k in range(self._n_nodes()):
             ins = tuple([self.in_slot.data[j] for j in range(self.in_start.data[k], self.in_start.data[k + 1])])
             outs = tuple([self.out_slot.data[j] for j in range(self.out_start.data[k], self.out_start.data[k + 1])])
-            p = self.node_saved.data[k]
-            saved = <object>p if p != NULL else None
-            p = self.node_params.data[k]
-            params = <object>p if p != NULL else None
-            nodes.append((<object>self.node_op.data[k], ins, outs, saved, params))
+            op = <Op>self.node_objs.data[self.node_start.data[k]]
+            saved_ins = _saved_inputs(op, &self.node_objs.data[self.node_start.data[k]], len(ins), &ans, False)
+            saved_ans = <object>ans if ans != NULL else None
+            if op.save == _SAVE_INPUTS:
+                saved = saved_ins
+            elif op.save == _SAVE_ANS:
+                saved = saved_ans
+            elif op.save == _SAVE_INPUTS | _SAVE_ANS:
+                saved = (saved_ans, saved_ins)
+            else:
+                saved = None
+            nodes.append((op, ins, outs, saved, self._node_params(k)))
         return nodes
 
     def slot_of_id(self, int64_t tid):
@@ -2414,12 +2603,7 @@ cdef int _wl_traverse(PyObject *o, visitproc visit, void *arg) noexcept:
     if r:
         return r
     cdef WengertList w = <WengertList>o
-    r = tg_objvec_traverse(&w.node_op, visit, arg)
-    if r == 0:
-        r = tg_objvec_traverse(&w.node_saved, visit, arg)
-    if r == 0:
-        r = tg_objvec_traverse(&w.node_params, visit, arg)
-    return r
+    return tg_objvec_traverse(&w.node_objs, visit, arg)
 
 
 cdef int _wl_clear(PyObject *o) noexcept:
@@ -2429,7 +2613,6 @@ cdef int _wl_clear(PyObject *o) noexcept:
     w.released = True
     w.generation += 1
     w._free_nodes()
-    tg_idmap_free(&w.slots)
     w.n_slots = 0
     w = None
     if tg_wl_base_clear != NULL:
@@ -2462,6 +2645,9 @@ cdef inline Py_ssize_t _ndim(object x):
 
 
 cdef inline object _unwrap(object x):
+    cdef type tp = type(x)
+    if tp is ndarray or tp is float64:   # raw already (no walk of float64's long MRO)
+        return x
     if isinstance(x, Tensor):
         return (<Tensor>x)._value
     if type(x) is tuple:
