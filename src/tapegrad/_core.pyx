@@ -2321,7 +2321,8 @@ cdef class WengertList(Recorder):
         cdef type gt = type(g)
         if gt is ndarray:
             unit = not tensor_mode and _structured and op.factors is not None and _is_unit(g)
-            fac = not unit and not tensor_mode and _structured and op.factors is not None and _real_float(g)
+            fac = (not unit and not tensor_mode and _structured and op.factors is not None and _real_float(g)
+                   and cnp.PyArray_SIZE(<cnp.ndarray>g) >= _FRESH_FACTOR_MIN)
         elif gt is _Diag:
             if op.calling != _CALL_JOINT:
                 return _call_rules_diag(op, targets, n_in, <_Diag>g, ans, ins, params, grads, batch_ndim)
@@ -2629,6 +2630,11 @@ cdef object _unit_vjp(Op op, Py_ssize_t i, object g, object ans, tuple ins, obje
                 return sum_to_shape(f, shape, 0)
         return f
     return _vjp_of(op, i, g, ans, ins, params, 0)
+
+
+# Below this many elements an allocation is cheap (NumPy's cache, pymalloc)
+# and asking for the factor first would only add a call per node (W1, W2).
+cdef Py_ssize_t _FRESH_FACTOR_MIN = 4096
 
 
 cdef inline bint _real_float(object g):
