@@ -220,5 +220,68 @@ def test_the_shortcuts_are_taken():
     same(on[0], off[0])
     np.testing.assert_allclose(on[0], np.diag(2 * np.cos(x)), rtol=1e-15)
     calls.clear()
-    grad_of(lambda v: tg.reduce_sum(op(v) * v), x)  # the cotangent is x, not ones: the rule runs
+    # the cotangent is x, not ones: the rule runs (for a small array; a large one gets the
+    # product written into a fresh factor, see test_fresh_factor_takes_the_product)
+    grad_of(lambda v: tg.reduce_sum(op(v) * v), x)
     assert calls == []
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fresh_factor_takes_the_product(dtype):
+    """A real cotangent that is not ones, times a factor that is a fresh array nobody else holds
+    (sin's cos(x), tanh's 1 - y*y): the product is written into the factor, so the gradient is
+    that very array, and its bits are the rule's g * f."""
+    made = []
+
+    def factor(ans, x):
+        f = np.cos(x)
+        made.append(id(f))       # (an id, not the array: holding it would make it not fresh)
+        return f
+
+    op = _core.Op("fresh_sin", np.sin, (lambda g, ans, x: g * np.cos(x),), kind=_core.UNARY,
+                  save=_core.SAVE_INPUTS, jvps=(lambda t, ans, x: t * np.cos(x),), factors=(factor,))
+    x = RNG.uniform(-2, 2, (64, 64)).astype(dtype)       # 4096 elements: the smallest array it applies to
+    w = RNG.uniform(-2, 2, (64, 64)).astype(dtype)
+    xt = tg.constant(x)
+    with tg.GradientTape() as tape:
+        tape.watch(xt)
+        y = tg.reduce_sum(op(xt) * w)
+    g = tape.gradient(y, xt)
+    assert made and id(g._value) == made[-1]
+    made.clear()
+    grad_of(lambda v: tg.reduce_sum(op(v) * w[0, :63]), x[0, :63])             # small: the rule runs
+    assert made == []
+    on, off = both(lambda: grad_of(lambda v: tg.reduce_sum(op(v) * w), x))
+    same(on[0], off[0])
+    np.testing.assert_array_equal(on[0], w * np.cos(x))
+    for f in (tg.sin, tg.cos, tg.tanh, tg.sinh, tg.cosh, tg.square, tg.exp):   # declared factors
+        on, off = both(lambda f=f: grad_of(lambda v: tg.reduce_sum(f(v) * w), x))
+        same(on[0], off[0])
+
+
+def test_fresh_factor_never_reaches_a_user_array():
+    """The product goes only into an array the factor just made: a factor that returns an
+    array someone holds (exp's output, multiply's other operand) is left alone, and the
+    gradients returned cannot change the forward values."""
+    x = RNG.uniform(-1, 1, 6)
+    w = RNG.uniform(-1, 1, 6)
+    xt, wt = tg.constant(x), tg.constant(w)
+    with tg.GradientTape(persistent=True) as tape:
+        tape.watch([xt, wt])
+        e = tg.exp(xt)
+        s = tg.sin(e)
+        y = tg.reduce_sum(s * wt)
+    ev, sv = e.numpy(), s.numpy()
+    gx, gw, ge = tape.gradient(y, [xt, wt, e])
+    np.testing.assert_array_equal(e.numpy(), ev)
+    np.testing.assert_array_equal(s.numpy(), sv)
+    np.testing.assert_array_equal(xt.numpy(), x)
+    np.testing.assert_allclose(gx.numpy(), w * np.cos(np.exp(x)) * np.exp(x), rtol=1e-14)
+    np.testing.assert_allclose(ge.numpy(), w * np.cos(np.exp(x)), rtol=1e-14)
+    for g in (gx, gw, ge):
+        assert not g._value.flags.writeable
+        before = {id(v._value): v.numpy() for v in (gx, gw, ge, e, s)}
+        a = g.numpy()                 # numpy() gives a copy: writing it changes nothing of tapegrad's
+        a[...] = 7.0
+        for v in (gx, gw, ge, e, s):
+            np.testing.assert_array_equal(v.numpy(), before[id(v._value)])

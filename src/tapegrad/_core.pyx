@@ -66,6 +66,7 @@ cdef int _CALL_UNARY = CALL_UNARY, _CALL_BINARY = CALL_BINARY, _CALL_POSITIONAL 
 cdef int _CALL_VARIADIC = CALL_VARIADIC, _CALL_JOINT = CALL_JOINT
 
 cdef type ndarray = np.ndarray
+cdef object _add_reduce = np.add.reduce, _multiply = np.multiply
 cdef type generic = np.generic
 cdef type number = np.number
 cdef type float64 = np.float64
@@ -1605,9 +1606,10 @@ cpdef object sum_to_shape(object g, object shape, Py_ssize_t batch_ndim=0):
         batch_ndim + lead + k for k in range(len(shape))
         if shape[k] == 1 and gshape[batch_ndim + lead + k] != 1])
     if type(g) is ndarray:
-        # Raw arrays (first-order sweeps): the array methods skip NumPy's
-        # function-dispatch layer, a measurable cost per bias add in an MLP.
-        return g.sum(axis=axes).reshape(target) if axes else g.reshape(target)
+        # Raw arrays (first-order sweeps): the ufunc's own reduce skips NumPy's
+        # function-dispatch layer and ndarray.sum's Python wrapper (what both
+        # call in the end), a measurable cost per bias add in an MLP.
+        return _add_reduce(g, axes).reshape(target) if axes else g.reshape(target)
     if axes:
         g = np.sum(g, axis=axes, keepdims=True)
     if _shape_tuple(g) != target:
@@ -2495,10 +2497,12 @@ cdef class WengertList(Recorder):
         cdef Py_ssize_t i
         cdef Py_ssize_t batch_ndim = 0 if batch is None else len(<tuple>batch)
         cdef object gi, gs = None
-        cdef bint unit = False
+        cdef bint unit = False, fac = False
         cdef type gt = type(g)
         if gt is ndarray:
             unit = not tensor_mode and _structured and op.factors is not None and _is_unit(g)
+            fac = (not unit and not tensor_mode and _structured and op.factors is not None and _real_float(g)
+                   and cnp.PyArray_SIZE(<cnp.ndarray>g) >= _FRESH_FACTOR_MIN)
         elif gt is _Diag:
             if op.calling != _CALL_JOINT:
                 return _call_rules_diag(op, targets, n_in, <_Diag>g, ans, ins, params, grads, batch_ndim)
@@ -2514,6 +2518,8 @@ cdef class WengertList(Recorder):
                 gi = gs[i]
             elif unit:
                 gi = _unit_vjp(op, i, g, ans, ins, params)
+            elif fac:
+                gi = _factor_vjp(op, i, g, ans, ins, params, batch_ndim)
             else:
                 gi = _vjp_of(op, i, g, ans, ins, params, batch_ndim)
             if gi is None:
@@ -2810,6 +2816,34 @@ cdef object _unit_vjp(Op op, Py_ssize_t i, object g, object ans, tuple ins, obje
                 return sum_to_shape(f, shape, 0)
         return f
     return _vjp_of(op, i, g, ans, ins, params, 0)
+
+
+# Below this many elements an allocation is cheap (NumPy's cache, pymalloc)
+# and asking for the factor first would only add a call per node (W1, W2).
+cdef Py_ssize_t _FRESH_FACTOR_MIN = 4096
+
+
+cdef inline bint _real_float(object g):
+    cdef int tn = cnp.PyArray_TYPE(<cnp.ndarray>g)
+    return tn == cnp.NPY_DOUBLE or tn == cnp.NPY_FLOAT
+
+
+cdef object _factor_vjp(Op op, Py_ssize_t i, object g, object ans, tuple ins, object params,
+                        Py_ssize_t batch_ndim):
+    """Input i's gradient g * f (g a real float array) for an op with factors:
+    when the factor is a fresh array of g's shape and dtype that nobody else
+    holds (sin's cos(x), tanh's 1 - y*y), the product goes into it, one
+    allocation and one pass over new memory fewer than the rule's g * f
+    (the same bits: g * f and f * g are one IEEE product).  Else the rule."""
+    cdef object f
+    if op.calling == _CALL_BINARY and params is not None and (<tuple>params)[i] is not None:
+        return _vjp_of(op, i, g, ans, ins, params, batch_ndim)     # a broadcast input: the rule sums it back
+    f = _factor_of(op, i, ans, ins)
+    if (type(f) is ndarray and Py_REFCNT(f) == 1 and cnp.PyArray_TYPE(<cnp.ndarray>f) == cnp.PyArray_TYPE(<cnp.ndarray>g)
+            and _same_shape(f, g) and cnp.PyArray_BASE(<cnp.ndarray>f) == NULL
+            and cnp.PyArray_CHKFLAGS(<cnp.ndarray>f, cnp.NPY_ARRAY_WRITEABLE | cnp.NPY_ARRAY_OWNDATA)):
+        return _multiply(g, f, out=f)
+    return _vjp_of(op, i, g, ans, ins, params, batch_ndim)
 
 
 cdef object _diag_vjp(Op op, Py_ssize_t i, _Diag g, object ans, tuple ins, object params):

@@ -614,6 +614,9 @@ class GradientTape:
         out = []
         for g, s in zip(results, flat_sources):
             sdt = s._value.dtype
+            if type(g) is np.ndarray and g.dtype == sdt and g.shape == s._value.shape:
+                out.append(_core.wrap(g))            # the common case: nothing to convert (see below)
+                continue
             if isinstance(g, IndexedSlices):
                 out.append(_public_slices(g, sdt))
                 continue
@@ -660,15 +663,26 @@ def _value_dtype(g):
 
 
 def _flat(structure):
-    """nest.flatten, with the common single-tensor case first."""
+    """nest.flatten, with the common cases first: one tensor, a flat list of them."""
     if isinstance(structure, (Tensor, Variable)):
         return [structure]
+    if type(structure) is list and _all_leaves(structure):
+        return list(structure)
     return _nest.flatten(structure)
+
+
+def _all_leaves(items):
+    for x in items:
+        if not isinstance(x, (Tensor, Variable)):
+            return False
+    return True
 
 
 def _pack(structure, flat):
     if isinstance(structure, (Tensor, Variable)):
         return flat[0]
+    if type(structure) is list and len(flat) == len(structure) and _all_leaves(structure):
+        return list(flat)
     return _nest.pack_sequence_as(structure, flat)
 
 
@@ -758,6 +772,8 @@ def _transpose(g, perm):
 
 
 def _unconnected_value(value):
+    if value is UnconnectedGradients.NONE:
+        return "none"                  # the default (Enum's .value is a descriptor call)
     if isinstance(value, UnconnectedGradients):
         return value.value
     if value in ("none", "zero"):

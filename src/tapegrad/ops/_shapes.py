@@ -8,7 +8,8 @@ import numpy as np
 from tapegrad._core import Tensor, Variable, as_tensor, sum_to_shape
 from tapegrad.errors import InvalidArgumentError
 
-__all__ = ["as_tensor", "shape_of", "ndim_of", "static_shape", "neg_axis", "sum_to_shape", "unbroadcast"]
+__all__ = ["as_tensor", "shape_of", "ndim_of", "static_shape", "neg_axis", "sum_to_shape", "unbroadcast",
+           "broadcast_scalar"]
 
 
 def shape_of(x):
@@ -66,3 +67,14 @@ def unbroadcast(g, shape, out_ndim):
     if shape_of(g) == shape:
         return g                     # the common case: nothing broadcast, no batch axes
     return sum_to_shape(g, shape, ndim_of(g) - out_ndim)
+
+
+def broadcast_scalar(value, shape):
+    """A raw scalar as a read-only array of `shape` whose strides are all 0
+    (what np.broadcast_to gives, without its Python-level argument handling): a reduction's
+    gradient on raw values.  The sweep recognises such a view of 1.0 as a
+    known-ones cotangent."""
+    base = np.asarray(value)
+    view = np.ndarray(shape, base.dtype, base, 0, (0,) * len(shape))
+    view.flags.writeable = False
+    return view

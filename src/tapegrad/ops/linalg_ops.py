@@ -33,12 +33,23 @@ def _mm(x, y, tx=False, ty=False):
     return np.matmul(np.swapaxes(x, -1, -2) if tx else x, np.swapaxes(y, -1, -2) if ty else y)
 
 
+def _raw_matrices(g, a, b):
+    """All three raw 2-d arrays (an MLP's first-order sweep): the rules then
+    need no dispatch, no batch axes and no un-broadcasting."""
+    return (type(g) is np.ndarray and type(a) is np.ndarray and type(b) is np.ndarray
+            and g.ndim == 2 and a.ndim == 2 and b.ndim == 2)
+
+
 def _matmul_grad_a(g, ans, a, b, ta, tb):
+    if _raw_matrices(g, a, b):
+        return np.matmul(b.T if tb else b, g.T) if ta else np.matmul(g, b if tb else b.T)    # .T: views
     ga = _mm(b, g, tb, True) if ta else _mm(g, b, False, not tb)
     return unbroadcast(ga, shape_of(a), max(ndim_of(a), ndim_of(b)))      # batch dims may have broadcast
 
 
 def _matmul_grad_b(g, ans, a, b, ta, tb):
+    if _raw_matrices(g, a, b):
+        return np.matmul(g.T, a.T if ta else a) if tb else np.matmul(a if ta else a.T, g)
     gb = _mm(g, a, True, ta) if tb else _mm(a, g, not ta, False)
     return unbroadcast(gb, shape_of(b), max(ndim_of(a), ndim_of(b)))
 
@@ -60,7 +71,13 @@ def _matmul_diag_b(d, ans, a, b, ta, tb):
 
 # TensorFlow's MatMul gradient reads only the other operand: matmul by a
 # constant has a None second derivative.
-matmul_op = general("matmul", lambda a, b, ta, tb: _mm(a, b, ta, tb), (_matmul_grad_a, _matmul_grad_b), save="x",
+def _matmul_forward(a, b, ta, tb):
+    if not (ta or tb):
+        return np.matmul(a, b)         # raw values (forward, or a JVP on raw tangents)
+    return _mm(a, b, ta, tb)
+
+
+matmul_op = general("matmul", _matmul_forward, (_matmul_grad_a, _matmul_grad_b), save="x",
                     holomorphic=True, diag_vjps=(None, _matmul_diag_b),
                     jvps=(lambda t, ans, a, b, ta, tb: _mm(t, b, ta, tb),
                           lambda t, ans, a, b, ta, tb: _mm(a, t, ta, tb)))

@@ -301,7 +301,13 @@ def _relu(x):
     return np.maximum(x, 0).astype(np.result_type(x), copy=False)
 
 
-relu = unary("relu", _relu, lambda g, ans, x: call(relu_grad, g, ans), save="ans",
+def _relu_vjp(g, ans, x):
+    if type(g) is np.ndarray and type(ans) is np.ndarray:
+        return g * (ans > 0)           # raw values: relu_grad's forward, without call()'s dispatch
+    return call(relu_grad, g, ans)
+
+
+relu = unary("relu", _relu, _relu_vjp, save="ans",
              doc="The rectified linear unit max(x, 0), elementwise.",
              numpy="numpy.maximum(x, 0)", tf="tf.nn.relu", grad="1 where x > 0, else 0", at=1.5,
              gives="1.5 1.0", dtypes="numeric")

@@ -83,20 +83,29 @@ def softmax(logits, axis=None, name=None):
 
 
 def _sparse_xent_forward(logits, labels):
+    if logits.ndim == 2:
+        # A batch of rows (an MLP's loss): only the label entries of log_softmax,
+        # -(shifted - lse) computed as lse - shifted (the same bits, but +0.0 for
+        # a loss of exactly 0, as TensorFlow's kernel gives), with the ufuncs'
+        # own reductions (no np.max / ndarray.sum argument handling).
+        shifted = logits - np.maximum.reduce(logits, -1, None, None, True)
+        lse = np.log(np.add.reduce(np.exp(shifted), -1, None, None, False))
+        return np.subtract(lse, shifted[np.arange(logits.shape[0]), labels])
     logp = _log_softmax_forward(logits, -1)
-    if logp.ndim == 2:
-        return -logp[np.arange(logp.shape[0]), labels]
     return -np.take_along_axis(logp, labels[..., None], axis=-1)[..., 0]
 
 
 def _sparse_xent_grad(g, ans, logits, labels):
     # d loss / d logits = softmax(logits) - onehot(labels), scaled per example.
-    if type(logits) is np.ndarray and type(g) is np.ndarray and logits.ndim == 2 and g.ndim == 1:
+    if (type(logits) is np.ndarray and type(g) is np.ndarray and logits.ndim == 2 and g.ndim == 1
+            and g.dtype == logits.dtype):
         # First-order fast path (an MLP's loss): one softmax, the label entries
-        # decremented in place, one broadcast multiply.
-        d = _softmax_forward(logits, -1)
+        # decremented in place, the per-example scaling into the same buffer
+        # (a fresh array: g * d and d * g have the same bits).
+        e = np.exp(logits - np.maximum.reduce(logits, -1, None, None, True))
+        d = np.divide(e, np.add.reduce(e, -1, None, None, True), out=e)
         d[np.arange(d.shape[0]), labels] -= 1
-        return g[:, None] * d
+        return np.multiply(d, g[:, None], out=d)
     sm = softmax(logits) if isinstance(logits, Tensor) else _softmax_forward(logits, -1)
     onehot = np.eye(shape_of(logits)[-1], dtype=np.result_type(logits._value if isinstance(logits, Tensor)
                                                                  else logits))[labels]
@@ -131,14 +140,15 @@ def sparse_softmax_cross_entropy_with_logits(labels=None, logits=None, name=None
     if labels is None or logits is None:
         raise ValueError("sparse_softmax_cross_entropy_with_logits needs both labels= and logits=")
     logits = _float_logits(logits, "sparse_softmax_cross_entropy_with_logits")
-    lab = np.asarray(labels)
+    # (a Tensor's value directly: integer labels carry no gradient to lose in a conversion)
+    lab = np.asarray(labels._value if type(labels) is Tensor else labels)
     if lab.dtype.kind not in "iu":
         raise InvalidArgumentError(f"labels must be integers, got dtype {lab.dtype}")
     ls = shape_of(logits)
     if lab.shape != ls[:-1]:
         raise InvalidArgumentError(f"labels shape {list(lab.shape)} must equal logits shape {list(ls)} "
                                    f"without its last dimension")
-    if lab.size and (lab.min() < 0 or lab.max() >= ls[-1]):
+    if lab.size and (np.minimum.reduce(lab, None) < 0 or np.maximum.reduce(lab, None) >= ls[-1]):
         raise InvalidArgumentError(f"Received a label value outside the valid range [0, {ls[-1]})")
     return apply(sparse_xent_op, (logits,), (lab,))
 

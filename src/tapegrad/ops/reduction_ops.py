@@ -1,5 +1,7 @@
 """Reductions.  Rules broadcast the gradient back over the reduced axes; the
 shape of the input is kept in the params, not the input itself."""
+import math
+
 import numpy as np
 
 from tapegrad import _core, dtypes
@@ -8,7 +10,7 @@ from tapegrad.errors import InvalidArgumentError
 from tapegrad.ops import _docs, math_ops
 from tapegrad.ops._docs import op_doc
 from tapegrad.ops._registry import call, general, nondiff, numpy_function, raw
-from tapegrad.ops._shapes import as_tensor, ndim_of, neg_axis, shape_of, unbroadcast
+from tapegrad.ops._shapes import as_tensor, broadcast_scalar, ndim_of, neg_axis, shape_of, unbroadcast
 from tapegrad.ops.array_ops import pad_op, reshape, reverse_op, take_slice
 from tapegrad.ops.creation import stop_gradient
 
@@ -44,6 +46,8 @@ def _out_ndim(in_shape, axes, keepdims):
 def _grad_to_input(g, in_shape, axes, keepdims):
     """Broadcast a reduction's gradient back to the input's shape (keeping
     any leading batch axes of g)."""
+    if axes is None and type(g) is not Tensor and np.ndim(g) == 0:
+        return broadcast_scalar(g, in_shape)     # a full reduction on raw values: the common case
     lead = shape_of(g)[:ndim_of(g) - _out_ndim(in_shape, axes, keepdims)]
     if not keepdims:
         g = np.reshape(g, lead + _kept_shape(in_shape, axes))
@@ -52,8 +56,21 @@ def _grad_to_input(g, in_shape, axes, keepdims):
 
 def _count(in_shape, axes):
     if axes is None:
-        return int(np.prod(in_shape, dtype=np.int64))
-    return int(np.prod([in_shape[a] for a in axes], dtype=np.int64))
+        return math.prod(in_shape)
+    return math.prod([in_shape[a] for a in axes])
+
+
+def _mean_forward(x, axes, keepdims, in_shape):
+    """np.mean, without its ~5 us of argument handling for real float arrays:
+    the same reduction and the same division (by an intp count, as NumPy's
+    own _mean divides, so float32 means round as np.mean's do)."""
+    if type(x) is not np.ndarray or x.dtype.kind != "f" or x.dtype.itemsize < 4 or x.size == 0:
+        return np.mean(x, axis=axes, keepdims=keepdims)
+    r = np.add.reduce(x, axes, None, None, keepdims)
+    n = np.intp(_count(in_shape, axes))
+    if type(r) is np.ndarray:
+        return np.true_divide(r, n, out=r, casting="unsafe")
+    return r.dtype.type(r / n)
 
 
 # np.add.reduce is what np.sum calls after ~2 us of argument handling in Python: the
@@ -62,7 +79,7 @@ reduce_sum_op = general(
     "reduce_sum", lambda x, axes, keepdims, in_shape: np.add.reduce(x, axes, None, None, keepdims),
     (lambda g, ans, x, axes, keepdims, in_shape: _grad_to_input(g, in_shape, axes, keepdims),), linear=True)
 reduce_mean_op = general(
-    "reduce_mean", lambda x, axes, keepdims, in_shape: np.mean(x, axis=axes, keepdims=keepdims),
+    "reduce_mean", _mean_forward,
     (lambda g, ans, x, axes, keepdims, in_shape: _grad_to_input(g / _count(in_shape, axes), in_shape, axes,
                                                                 keepdims),), linear=True)
 
