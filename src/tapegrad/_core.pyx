@@ -2500,8 +2500,9 @@ cdef bint _structured = True
 
 
 def structured_cotangents(bint enabled):
-    """Switch the two shortcuts below on or off (for tests that run both paths
-    on the same program); returns the previous setting."""
+    """Switch the shortcuts below and tensor mode's (_call_rules_unrecorded,
+    _call_rules_unit_tensor) on or off (for tests that run both paths on the
+    same program); returns the previous setting."""
     global _structured
     cdef bint was = _structured
     _structured = enabled
