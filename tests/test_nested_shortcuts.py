@@ -245,3 +245,29 @@ def test_unit_cotangent_in_tensor_mode_skips_the_multiply():
     close(on[2], off[2])
     np.testing.assert_allclose(on[1], np.cos(x0), rtol=1e-15)
     np.testing.assert_allclose(on[2], -np.sin(x0), rtol=1e-15)
+
+
+def test_a_raw_rule_that_numpy_would_promote_runs_on_tensors():
+    """A rule multiplying by a float64 NumPy scalar: on raw float32 values NumPy promotes the result
+    to float64, on Tensors the operand takes the tensor's dtype.  The unrecorded path sees the other
+    dtype and runs that rule on Tensors, so the gradient stays float32 on both paths."""
+    op = _core.Op("doubled", lambda x: x * np.float32(2), (lambda g, ans, x: g * np.float64(2.0),),
+                  kind=_core.UNARY, jvps=(lambda t, ans, x: t * np.float64(2.0),))
+    x0 = RNG.standard_normal(4).astype(np.float32)
+
+    def nested():
+        x = tg.constant(x0)
+        with tg.GradientTape() as outer:
+            outer.watch(x)
+            with tg.GradientTape() as inner:
+                inner.watch(x)
+                y = tg.reduce_sum(op(x)) + tg.reduce_sum(x * x)
+            g = inner.gradient(y, x)
+        return g.numpy(), outer.gradient(g, x).numpy()
+
+    on, off = both(nested)
+    for a, b in zip(on, off):
+        assert a.dtype == np.float32
+        close(a, b)
+    np.testing.assert_allclose(on[0], 2 + 2 * x0, rtol=1e-6)
+    np.testing.assert_allclose(on[1], np.full(4, 2.0, np.float32), rtol=1e-6)

@@ -2317,7 +2317,6 @@ cdef class WengertList(Recorder):
         cdef object gi, gs = None
         cdef bint unit = False
         cdef type gt = type(g)
-        cdef list stack
         if gt is ndarray:
             unit = not tensor_mode and _structured and op.factors is not None and _is_unit(g)
         elif gt is _Diag:
@@ -2325,13 +2324,8 @@ cdef class WengertList(Recorder):
                 return _call_rules_diag(op, targets, n_in, <_Diag>g, ans, ins, params, grads, batch_ndim)
             g = _diag_dense(<_Diag>g)
         elif tensor_mode and _structured and op.calling != _CALL_JOINT:
-            stack = _thread_stack()
-            if not _recorded(stack, g):
-                if not _recorded(stack, ans) and not _recorded_any(stack, ins):
-                    return _call_rules_unrecorded(op, targets, n_in, g, ans, ins, params, grads, batch_ndim)
-                if batch_ndim == 0 and op.factors is not None and gt is Tensor and _is_unit((<Tensor>g)._value):
-                    return _call_rules_unit_tensor(op, targets, n_in, <Tensor>g, ans, ins, params, grads,
-                                                   batch_ndim)
+            if _call_rules_unseen(op, targets, n_in, g, ans, ins, params, grads, batch_ndim):
+                return 0
         if op.calling == _CALL_JOINT:
             gs = op.vjps[0](g, ans, tuple([targets[i] >= 0 for i in range(n_in)]), ins, *(params or ()))
             if len(gs) != n_in:
@@ -2675,22 +2669,26 @@ cdef object _diag_vjp(Op op, Py_ssize_t i, _Diag g, object ans, tuple ins, objec
 # values (a float64 scalar op may take NumPy's kernel instead of the math
 # module's: within 1 ulp); tests/test_structured_cotangents.py runs both.
 
-cdef inline bint _known_recorder(Recorder r):
-    """A recorder whose tracks() says exactly which inputs make it record an
-    op (a tape or an accumulator; a read log records nothing)."""
+cdef inline bint _would_record(object r, int64_t tid):
+    """Whether recorder r would record an op reading the tensor with id tid:
+    WengertList.tracks and Accumulator.tracks, inlined; a read log records
+    nothing; any other recorder is assumed to record."""
     cdef type tp = type(r)
-    return tp is WengertList or tp is Accumulator or tp is ReadLog
+    if tp is WengertList:
+        return not (<WengertList>r).released and tg_idmap_get(&(<WengertList>r).slots, tid) >= 0
+    if tp is Accumulator:
+        return tg_idmap_get(&(<Accumulator>r).index, tid) >= 0
+    return tp is not ReadLog
 
 
 cdef bint _recorded(list stack, object x):
     """Whether an active recorder would record an op that reads x (a Tensor,
     a tuple of them, a raw value or None); True when it cannot tell."""
-    cdef Recorder r
     if x is None:
         return False
     if type(x) is Tensor:
         for r in stack:
-            if not _known_recorder(r) or r.tracks((<Tensor>x)._id):
+            if _would_record(r, (<Tensor>x)._id):
                 return True
         return False
     if type(x) is tuple:
@@ -2707,14 +2705,35 @@ cdef bint _recorded_any(list stack, tuple xs):
     return False
 
 
+cdef int _call_rules_unseen(Op op, int32_t *targets, Py_ssize_t n_in, object g, object ans, tuple ins,
+                            object params, PyObject **grads, Py_ssize_t batch_ndim) except -1:
+    """Tensor mode's shortcuts (kept out of WengertList._call_rules, which every
+    first-order node runs): 1 if one of them applied the node's rules, else 0."""
+    cdef list stack = _thread_stack()
+    if _recorded(stack, g):
+        return 0
+    if not _recorded(stack, ans) and not _recorded_any(stack, ins):
+        _call_rules_unrecorded(op, targets, n_in, g, ans, ins, params, grads, batch_ndim)
+        return 1
+    if batch_ndim == 0 and op.factors is not None and type(g) is Tensor and _is_unit((<Tensor>g)._value):
+        _call_rules_unit_tensor(op, targets, n_in, <Tensor>g, ans, ins, params, grads, batch_ndim)
+        return 1
+    return 0
+
+
 cdef int _call_rules_unrecorded(Op op, int32_t *targets, Py_ssize_t n_in, object g, object ans, tuple ins,
                                 object params, PyObject **grads, Py_ssize_t batch_ndim) except -1:
     """WengertList._call_rules in tensor mode for a rule no active recorder
     would see (not a joint rule): the rule on raw values, its results wrapped."""
     cdef Py_ssize_t i
     cdef object gi
-    cdef object rg = _unwrap(g), rans = _unwrap(ans)
-    cdef tuple rins = _unwrap_tuple(ins)
+    # (the raw values written out, not by _unwrap: a third caller stops the C compiler
+    # inlining it into the sweep's hot _run_rules, which costs every first-order node)
+    cdef object rg = (<Tensor>g)._value if isinstance(g, Tensor) else \
+        tuple([(<Tensor>x)._value if isinstance(x, Tensor) else x for x in <tuple>g]) if type(g) is tuple else g
+    cdef object rans = (<Tensor>ans)._value if isinstance(ans, Tensor) else \
+        tuple([(<Tensor>x)._value if isinstance(x, Tensor) else x for x in <tuple>ans]) if type(ans) is tuple else ans
+    cdef tuple rins = tuple([(<Tensor>x)._value if isinstance(x, Tensor) else x for x in ins])
     cdef bint unit = op.factors is not None and _is_unit(rg)
     for i in range(n_in):
         if targets[i] < 0:
@@ -2723,8 +2742,10 @@ cdef int _call_rules_unrecorded(Op op, int32_t *targets, Py_ssize_t n_in, object
             _vjp_of(op, i, rg, rans, rins, params, batch_ndim)
         if gi is None:
             continue
-        if type(gi) is _sparse_type:
-            # A sparse gradient holds Tensors in tensor mode: this input's rule on Tensors.
+        if type(gi) is _sparse_type or not _kept_dtype(gi, rg):
+            # A sparse gradient holds Tensors in tensor mode; a raw result of another dtype
+            # than g's may be NumPy's promotion, which Tensors do not do: this input's rule
+            # on Tensors.
             gi = _vjp_of(op, i, g, ans, ins, params, batch_ndim)
             if gi is None:
                 continue
@@ -2732,6 +2753,16 @@ cdef int _call_rules_unrecorded(Op op, int32_t *targets, Py_ssize_t n_in, object
             gi = _rewrap(gi, g, rg, ins, rins)
         _accumulate(grads, targets[i], gi)
     return 0
+
+
+cdef inline bint _kept_dtype(object gi, object rg):
+    """A raw rule result of the cotangent's own dtype (a NumPy array or scalar)."""
+    if isinstance(gi, Tensor):
+        return True
+    if not (isinstance(gi, ndarray) or isinstance(gi, generic)) or not (
+            isinstance(rg, ndarray) or isinstance(rg, generic)):
+        return False
+    return _same_dtype(_np_dtype(gi), _np_dtype(rg))
 
 
 cdef object _rewrap(object gi, object g, object rg, tuple ins, tuple rins):
