@@ -2507,6 +2507,9 @@ cdef class WengertList(Recorder):
             if op.calling != _CALL_JOINT:
                 return _call_rules_diag(op, targets, n_in, <_Diag>g, ans, ins, params, grads, batch_ndim)
             g = _diag_dense(<_Diag>g)
+        elif tensor_mode and _structured and op.calling != _CALL_JOINT:
+            if _call_rules_unseen(op, targets, n_in, g, ans, ins, params, grads, batch_ndim):
+                return 0
         if op.calling == _CALL_JOINT:
             gs = op.vjps[0](g, ans, tuple([targets[i] >= 0 for i in range(n_in)]), ins, *(params or ()))
             if len(gs) != n_in:
@@ -2683,8 +2686,9 @@ cdef bint _structured = True
 
 
 def structured_cotangents(bint enabled):
-    """Switch the two shortcuts below on or off (for tests that run both paths
-    on the same program); returns the previous setting."""
+    """Switch the shortcuts below and tensor mode's (_call_rules_unrecorded,
+    _call_rules_unit_tensor) on or off (for tests that run both paths on the
+    same program); returns the previous setting."""
     global _structured
     cdef bint was = _structured
     _structured = enabled
@@ -2870,6 +2874,158 @@ cdef object _diag_vjp(Op op, Py_ssize_t i, _Diag g, object ans, tuple ins, objec
             return None
         return _Diag(r[1]) if r[0] else r[1]
     return None
+
+
+# ---- rules in tensor mode that no recorder would see (nested tapes, forward over reverse)
+# A rule runs on Tensors in tensor mode so that the recorders still active
+# record its ops.  Where no active recorder tracks the cotangent, the saved
+# inputs or the output, none of those ops would be recorded (a recorder
+# records an op only when it tracks an input), so the rule runs on the raw
+# values (the first-order path) and its results are wrapped: the same ops on
+# the same values, without a Tensor and a recorder offer per op.  Where only
+# the cotangent is untracked and is a broadcast 1, g * f is f (the factor, on
+# Tensors and recorded): the multiply would be recorded, but its derivative
+# through the untracked g is never asked for.  Both keep the general path's
+# values (a float64 scalar op may take NumPy's kernel instead of the math
+# module's: within 1 ulp); tests/test_structured_cotangents.py runs both.
+
+cdef inline bint _would_record(object r, int64_t tid):
+    """Whether recorder r would record an op reading the tensor with id tid:
+    WengertList.tracks and Accumulator.tracks, inlined; a read log records
+    nothing; any other recorder is assumed to record."""
+    cdef type tp = type(r)
+    if tp is WengertList:
+        return not (<WengertList>r).released and tg_idmap_get(&(<WengertList>r).slots, tid) >= 0
+    if tp is Accumulator:
+        return tg_idmap_get(&(<Accumulator>r).index, tid) >= 0
+    return tp is not ReadLog
+
+
+cdef bint _recorded(list stack, object x):
+    """Whether an active recorder would record an op that reads x (a Tensor,
+    a tuple of them, a raw value or None); True when it cannot tell."""
+    if x is None:
+        return False
+    if type(x) is Tensor:
+        for r in stack:
+            if _would_record(r, (<Tensor>x)._id):
+                return True
+        return False
+    if type(x) is tuple:
+        return _recorded_any(stack, <tuple>x)
+    if type(x) is ndarray or type(x) is float or isinstance(x, number):
+        return False
+    return True                        # a Variable, a sparse gradient, anything else: assume so
+
+
+cdef bint _recorded_any(list stack, tuple xs):
+    for x in xs:
+        if _recorded(stack, x):
+            return True
+    return False
+
+
+cdef int _call_rules_unseen(Op op, int32_t *targets, Py_ssize_t n_in, object g, object ans, tuple ins,
+                            object params, PyObject **grads, Py_ssize_t batch_ndim) except -1:
+    """Tensor mode's shortcuts (kept out of WengertList._call_rules, which every
+    first-order node runs): 1 if one of them applied the node's rules, else 0."""
+    cdef list stack = _thread_stack()
+    if _recorded(stack, g):
+        return 0
+    if not _recorded(stack, ans) and not _recorded_any(stack, ins):
+        _call_rules_unrecorded(op, targets, n_in, g, ans, ins, params, grads, batch_ndim)
+        return 1
+    if batch_ndim == 0 and op.factors is not None and type(g) is Tensor and _is_unit((<Tensor>g)._value):
+        _call_rules_unit_tensor(op, targets, n_in, <Tensor>g, ans, ins, params, grads, batch_ndim)
+        return 1
+    return 0
+
+
+cdef int _call_rules_unrecorded(Op op, int32_t *targets, Py_ssize_t n_in, object g, object ans, tuple ins,
+                                object params, PyObject **grads, Py_ssize_t batch_ndim) except -1:
+    """WengertList._call_rules in tensor mode for a rule no active recorder
+    would see (not a joint rule): the rule on raw values, its results wrapped."""
+    cdef Py_ssize_t i
+    cdef object gi
+    # (the raw values written out, not by _unwrap: a third caller stops the C compiler
+    # inlining it into the sweep's hot _run_rules, which costs every first-order node)
+    cdef object rg = (<Tensor>g)._value if isinstance(g, Tensor) else \
+        tuple([(<Tensor>x)._value if isinstance(x, Tensor) else x for x in <tuple>g]) if type(g) is tuple else g
+    cdef object rans = (<Tensor>ans)._value if isinstance(ans, Tensor) else \
+        tuple([(<Tensor>x)._value if isinstance(x, Tensor) else x for x in <tuple>ans]) if type(ans) is tuple else ans
+    cdef tuple rins = tuple([(<Tensor>x)._value if isinstance(x, Tensor) else x for x in ins])
+    cdef bint unit = op.factors is not None and _is_unit(rg)
+    for i in range(n_in):
+        if targets[i] < 0:
+            continue
+        gi = _unit_vjp(op, i, rg, rans, rins, params) if unit else \
+            _vjp_of(op, i, rg, rans, rins, params, batch_ndim)
+        if gi is None:
+            continue
+        if type(gi) is _sparse_type or not _kept_dtype(gi, rg):
+            # A sparse gradient holds Tensors in tensor mode; a raw result of another dtype
+            # than g's may be NumPy's promotion, which Tensors do not do: this input's rule
+            # on Tensors.
+            gi = _vjp_of(op, i, g, ans, ins, params, batch_ndim)
+            if gi is None:
+                continue
+        if not isinstance(gi, Tensor) and type(gi) is not _sparse_type:
+            gi = _rewrap(gi, g, rg, ins, rins)
+        _accumulate(grads, targets[i], gi)
+    return 0
+
+
+cdef inline bint _kept_dtype(object gi, object rg):
+    """A raw rule result of the cotangent's own dtype (a NumPy array or scalar)."""
+    if isinstance(gi, Tensor):
+        return True
+    if not (isinstance(gi, ndarray) or isinstance(gi, generic)) or not (
+            isinstance(rg, ndarray) or isinstance(rg, generic)):
+        return False
+    return _same_dtype(_np_dtype(gi), _np_dtype(rg))
+
+
+cdef object _rewrap(object gi, object g, object rg, tuple ins, tuple rins):
+    """A raw rule result as a Tensor: the cotangent or input it passes through
+    (an add's gradient is g itself), else a new Tensor."""
+    cdef Py_ssize_t k
+    if gi is rg and isinstance(g, Tensor):
+        return g
+    for k in range(len(rins)):
+        if gi is rins[k] and isinstance(ins[k], Tensor):
+            return ins[k]
+    return _wrap(_own(gi))
+
+
+cdef int _call_rules_unit_tensor(Op op, int32_t *targets, Py_ssize_t n_in, Tensor g, object ans, tuple ins,
+                                 object params, PyObject **grads, Py_ssize_t batch_ndim) except -1:
+    """WengertList._call_rules in tensor mode for an untracked broadcast-1
+    cotangent g and an op with factors: input i gets its factor (on Tensors,
+    recorded) where it has g's shape and dtype, else the rule."""
+    cdef Py_ssize_t i
+    cdef object gi, f, fv, shape
+    cdef object gv = g._value
+    for i in range(n_in):
+        if targets[i] < 0:
+            continue
+        gi = None
+        f = _factor_of(op, i, ans, ins)
+        fv = (<Tensor>f)._value if isinstance(f, Tensor) else f
+        if (type(fv) is ndarray and cnp.PyArray_TYPE(<cnp.ndarray>fv) == cnp.PyArray_TYPE(<cnp.ndarray>gv)
+                and _same_shape(fv, gv)):
+            gi = f
+            if params is not None:
+                shape = (<tuple>params)[i]
+                if shape is not None:
+                    gi = sum_to_shape(f, shape, 0)
+        else:
+            gi = _vjp_of(op, i, g, ans, ins, params, batch_ndim)
+        if gi is None:
+            continue
+        if not isinstance(gi, Tensor) and type(gi) is not _sparse_type:
+            gi = _wrap(_own(gi))
+        _accumulate(grads, targets[i], gi)
+    return 0
 
 
 cdef inline bint _owned_sum_target(PyObject *old, object g):

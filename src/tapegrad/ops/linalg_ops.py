@@ -9,7 +9,7 @@ import numpy as np
 from tapegrad import _core
 from tapegrad._core import apply
 from tapegrad.errors import InvalidArgumentError
-from tapegrad.ops import math_ops
+from tapegrad.ops import array_ops, math_ops
 from tapegrad.ops._docs import op_doc
 from tapegrad.ops._registry import UFUNCS, call, general, numpy_function, raw, variadic
 from tapegrad.ops._shapes import as_tensor, ndim_of, neg_axis, shape_of, unbroadcast
@@ -124,6 +124,13 @@ def _matmul(a, b, ta, tb, numpy_1d):
         if (type(av) is np.ndarray and type(bv) is np.ndarray and av.ndim == 2 and bv.ndim == 2
                 and av.dtype == bv.dtype and av.shape[0 if ta else 1] == bv.shape[1 if tb else 0]):
             return apply(matmul_op, (a, b), (ta, tb))
+        if (numpy_1d and type(av) is np.ndarray and type(bv) is np.ndarray and av.ndim == 2 and bv.ndim == 1
+                and av.dtype == bv.dtype and av.shape[1] == bv.shape[0]):
+            # A matrix times a vector (W @ x): the general path's three ops (the vector as a
+            # column, the product, the column as a vector), without re-checking their shapes.
+            col = apply(array_ops.reshape_op, (b,), ((bv.shape[0], 1), bv.shape))
+            r = apply(matmul_op, (a, col), (False, False))
+            return apply(array_ops.reshape_op, (r,), ((av.shape[0],), (av.shape[0], 1)))
     a, b = _core.operands((a, b), "MatMul")
     sa, sb = shape_of(a), shape_of(b)
     if len(sa) == 0 or len(sb) == 0:

@@ -1,0 +1,273 @@
+"""Tensor-mode sweeps (nested tapes, forward over reverse) take two shortcuts and give the general
+path's results.
+
+See docs/internals.md, "Rules no recorder sees": a rule whose cotangent, saved inputs and output
+no active recorder tracks runs on raw values (its results are wrapped), and an untracked
+cotangent that is a broadcast 1 gives an op with factors its factor instead of ``1 * factor``.
+Each test runs a real program with the shortcuts on and off (``_core.structured_cotangents``),
+wants the same values within 1 ulp (a float64 scalar op may use NumPy's kernel on one path and
+the math module's on the other), and checks them against hand-derived values or finite
+differences, so that a shortcut that broke both paths alike would still fail.  The last tests
+check that the shortcuts are really taken, so that the comparisons compare two paths.
+"""
+import numpy as np
+import pytest
+
+import tapegrad as tg
+from tapegrad import _core
+from tapegrad.test import numerical_jacobian
+
+RNG = np.random.default_rng(1515)
+
+
+def both(fn):
+    """fn() with the shortcuts on, then off; the switch is restored."""
+    was = _core.structured_cotangents(True)
+    try:
+        on = fn()
+        _core.structured_cotangents(False)
+        off = fn()
+    finally:
+        _core.structured_cotangents(was)
+    return on, off
+
+
+def close(on, off):
+    on, off = np.asarray(on), np.asarray(off)
+    assert on.dtype == off.dtype and on.shape == off.shape
+    np.testing.assert_array_max_ulp(on, off, 1)
+
+
+# ---- a PINN-like residual: u(x) by a small network, u'' by nested tapes ------------------------
+
+W1, B1, W2 = RNG.standard_normal(8), RNG.standard_normal(8), RNG.standard_normal(8)
+
+
+def _u(x):
+    """u_i = sum_j W2_j tanh(W1_j x_i + B1_j) for each collocation point x_i."""
+    h = tg.tanh(tg.reshape(x, (-1, 1)) * W1 + B1)
+    return h @ W2
+
+
+def _u_xx(x0):
+    x = tg.constant(x0)
+    with tg.GradientTape() as outer:
+        outer.watch(x)
+        with tg.GradientTape() as inner:
+            inner.watch(x)
+            u = _u(x)
+        u_x = inner.gradient(u, x)            # points are independent: du_i/dx_i
+        residual = tg.reduce_sum(tg.sin(u_x) * u_x)
+    return u_x.numpy(), outer.gradient(residual, x).numpy()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_pinn_residual_gradient_through_nested_tapes(dtype):
+    x0 = RNG.uniform(-1, 1, 16).astype(dtype)
+    on, off = both(lambda: _u_xx(x0))
+    for a, b in zip(on, off):
+        close(a, b)
+    x = x0.astype(np.float64)
+    t = np.tanh(np.outer(x, W1) + B1)
+    u_x = (1 - t * t) @ (W1 * W2)
+    u_xx = (-2 * t * (1 - t * t)) @ (W1 * W1 * W2)
+    tol = dict(rtol=1e-12, atol=1e-12) if dtype == np.float64 else dict(rtol=2e-4, atol=2e-4)
+    np.testing.assert_allclose(on[0], u_x, **tol)
+    # d/dx_i of sum_k sin(u_x,k) u_x,k = (cos(u_x,i) u_x,i + sin(u_x,i)) u_xx,i
+    np.testing.assert_allclose(on[1], (np.cos(u_x) * u_x + np.sin(u_x)) * u_xx, **tol)
+
+
+def test_second_derivative_of_a_scalar_chain_w7():
+    def d2(x0):
+        x = tg.constant(x0)
+        with tg.GradientTape() as outer:
+            outer.watch(x)
+            with tg.GradientTape() as inner:
+                inner.watch(x)
+                y = x
+                for _ in range(12):
+                    y = tg.sin(y) * 1.0001 + 0.1
+            g = inner.gradient(y, x)
+        return outer.gradient(g, x).numpy()
+
+    on, off = both(lambda: d2(np.float64(0.5)))
+    close(on, off)
+    num = (_first_derivative(0.5 + 1e-6) - _first_derivative(0.5 - 1e-6)) / 2e-6
+    np.testing.assert_allclose(on, num, rtol=1e-7)
+
+
+def _first_derivative(v):
+    """d/dx of the 12-step chain at v by the forward-mode recurrence (hand-derived)."""
+    y, d = v, 1.0
+    for _ in range(12):
+        y, d = np.sin(y) * 1.0001 + 0.1, 1.0001 * np.cos(y) * d
+    return d
+
+
+# ---- a Newton step with Hessian-vector products (forward over reverse) --------------------------
+
+N = 12
+W = RNG.standard_normal((N, N)) / np.sqrt(N)
+
+
+def _f(x):
+    return tg.reduce_sum(tg.math.log(tg.math.cosh(W @ x))) + tg.reduce_sum(tg.sin(x)) + 2.0 * tg.reduce_sum(x * x)
+
+
+def _grad_hvp(x0, v0):
+    x, v = tg.constant(x0), tg.constant(v0)
+    with tg.autodiff.ForwardAccumulator(x, v) as acc:
+        with tg.GradientTape() as tape:
+            tape.watch(x)
+            f = _f(x)
+        g = tape.gradient(f, x)
+    return g.numpy(), acc.jvp(g).numpy()
+
+
+def _hessian(x):
+    t = np.tanh(W @ x)
+    return W.T @ np.diag(1 - t * t) @ W - np.diag(np.sin(x)) + 4 * np.eye(N)
+
+
+def test_hvp_forward_over_reverse_both_paths():
+    x0, v0 = RNG.standard_normal(N), RNG.standard_normal(N)
+    on, off = both(lambda: _grad_hvp(x0, v0))
+    close(on[0], off[0])
+    close(on[1], off[1])
+    np.testing.assert_allclose(on[1], _hessian(x0) @ v0, rtol=1e-12, atol=1e-12)
+    grad = lambda y: _grad_hvp(y, v0)[0]                                  # noqa: E731
+    num = (grad(x0 + 1e-6 * v0) - grad(x0 - 1e-6 * v0)) / 2e-6
+    np.testing.assert_allclose(on[1], num, rtol=1e-6, atol=1e-7)
+
+
+def test_newton_step_by_conjugate_gradients_on_hvps():
+    """Solve H p = -g with conjugate gradients that only see Hessian-vector products (the
+    function is strongly convex near x0: 4 I dominates), on both paths."""
+    x0 = RNG.uniform(-0.3, 0.3, N)
+
+    def newton_step():
+        g = _grad_hvp(x0, np.zeros(N))[0]
+        p, r = np.zeros(N), -g
+        d = r.copy()
+        for _ in range(3 * N):
+            hd = _grad_hvp(x0, d)[1]
+            alpha = (r @ r) / (d @ hd)
+            p, r_new = p + alpha * d, r - alpha * hd
+            if np.linalg.norm(r_new) < 1e-13:
+                break
+            d, r = r_new + (r_new @ r_new) / (r @ r) * d, r_new
+        return g, p
+
+    on, off = both(newton_step)
+    close(on[0], off[0])
+    np.testing.assert_allclose(on[1], off[1], rtol=1e-12, atol=1e-14)
+    t = np.tanh(W @ x0)
+    g = W.T @ t + np.cos(x0) + 4 * x0
+    np.testing.assert_allclose(on[0], g, rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(on[1], np.linalg.solve(_hessian(x0), -g), rtol=1e-10, atol=1e-12)
+
+
+def test_tg_hvp_both_paths():
+    x0, v0 = RNG.standard_normal(N), RNG.standard_normal(N)
+    f = lambda x: _f(x)                                                   # noqa: E731
+    on, off = both(lambda: np.asarray(tg.hvp(f, tg.constant(x0), tg.constant(v0))))
+    close(on, off)
+    np.testing.assert_allclose(on, _hessian(x0) @ v0, rtol=1e-12, atol=1e-12)
+
+
+# ---- matrix-vector products: the W @ x path ----------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_matvec_operator_matches_matmul_of_a_column(dtype):
+    A = RNG.standard_normal((5, 4)).astype(dtype)
+    x0 = RNG.standard_normal(4).astype(dtype)
+    a, x = tg.constant(A), tg.constant(x0)
+    with tg.GradientTape(persistent=True) as tape:
+        tape.watch([a, x])
+        y = a @ x
+        z = tg.reshape(tg.matmul(a, tg.reshape(x, (-1, 1))), (-1,))
+        s = tg.reduce_sum(tg.sin(y))
+    assert y.shape == (5,) and y.dtype == tg.as_dtype(dtype)
+    np.testing.assert_array_equal(y.numpy(), z.numpy())
+    ga, gx = tape.gradient(s, [a, x])
+    c = np.cos(A @ x0)
+    np.testing.assert_allclose(ga.numpy(), np.outer(c, x0), rtol=1e-5)
+    np.testing.assert_allclose(gx.numpy(), A.T @ c, rtol=1e-5)
+    J = tape.jacobian(y, x).numpy()
+    np.testing.assert_array_equal(J, A)
+    a64 = tg.constant(A.astype(np.float64))
+    num = numerical_jacobian(lambda v: a64 @ v, [x0.astype(np.float64)], 0)
+    np.testing.assert_allclose(num.reshape(5, 4), A, rtol=1e-6)
+
+
+def test_matvec_keeps_its_errors():
+    with pytest.raises(tg.errors.InvalidArgumentError):
+        tg.constant(np.ones((3, 2))) @ tg.constant(np.ones(3))
+    with pytest.raises(tg.errors.InvalidArgumentError):
+        tg.constant(np.ones((3, 2))) @ tg.constant(np.ones(2, dtype=np.float32))
+
+
+# ---- the shortcuts are taken --------------------------------------------------------------------
+
+def test_unrecorded_rules_make_no_tensors():
+    """With the shortcuts, the rules of reduce_sum (whose cotangent is the untracked seed) run on raw
+    values: the inner sweep makes fewer Tensors (ids) than with them off."""
+    x0, v0 = RNG.standard_normal(N), RNG.standard_normal(N)
+
+    def ids_used():
+        start = _core.WengertList.id_clock()
+        _grad_hvp(x0, v0)
+        return _core.WengertList.id_clock() - start
+
+    on, off = both(ids_used)
+    assert on < off
+
+
+def test_unit_cotangent_in_tensor_mode_skips_the_multiply():
+    """sum(sin(x)) under an outer tape: the inner gradient is cos(x) itself (no 1 * cos(x)
+    recorded), so the outer tape holds one node fewer."""
+    x0 = RNG.standard_normal(6)
+
+    def outer_nodes():
+        x = tg.constant(x0)
+        with tg.GradientTape(persistent=True) as outer:
+            outer.watch(x)
+            with tg.GradientTape() as inner:
+                inner.watch(x)
+                y = tg.reduce_sum(tg.sin(x))
+            g = inner.gradient(y, x)
+        h = outer.gradient(g, x)
+        return outer._wengert.num_nodes, g.numpy(), h.numpy()
+
+    on, off = both(outer_nodes)
+    assert on[0] == off[0] - 1
+    close(on[1], off[1])
+    close(on[2], off[2])
+    np.testing.assert_allclose(on[1], np.cos(x0), rtol=1e-15)
+    np.testing.assert_allclose(on[2], -np.sin(x0), rtol=1e-15)
+
+
+def test_a_raw_rule_that_numpy_would_promote_runs_on_tensors():
+    """A rule multiplying by a float64 NumPy scalar: on raw float32 values NumPy promotes the result
+    to float64, on Tensors the operand takes the tensor's dtype.  The unrecorded path sees the other
+    dtype and runs that rule on Tensors, so the gradient stays float32 on both paths."""
+    op = _core.Op("doubled", lambda x: x * np.float32(2), (lambda g, ans, x: g * np.float64(2.0),),
+                  kind=_core.UNARY, jvps=(lambda t, ans, x: t * np.float64(2.0),))
+    x0 = RNG.standard_normal(4).astype(np.float32)
+
+    def nested():
+        x = tg.constant(x0)
+        with tg.GradientTape() as outer:
+            outer.watch(x)
+            with tg.GradientTape() as inner:
+                inner.watch(x)
+                y = tg.reduce_sum(op(x)) + tg.reduce_sum(x * x)
+            g = inner.gradient(y, x)
+        return g.numpy(), outer.gradient(g, x).numpy()
+
+    on, off = both(nested)
+    for a, b in zip(on, off):
+        assert a.dtype == np.float32
+        close(a, b)
+    np.testing.assert_allclose(on[0], 2 + 2 * x0, rtol=1e-6)
+    np.testing.assert_allclose(on[1], np.full(4, 2.0, np.float32), rtol=1e-6)
