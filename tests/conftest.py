@@ -35,6 +35,19 @@ def raises_starting(exc_type, message):
     return pytest.raises(exc_type, match='^' + re.escape(message))
 
 
+def both_paths(fn):
+    """(fn() with the core's structured-cotangent shortcuts on, fn() with them
+    off); the switch is restored.  Tests compare the two results."""
+    was = tf._core.structured_cotangents(True)
+    try:
+        on = fn()
+        tf._core.structured_cotangents(False)
+        off = fn()
+    finally:
+        tf._core.structured_cotangents(was)
+    return on, off
+
+
 def repr_scalar(value, dtype='float32'):
     """repr() of a 0-d tensor, as TensorFlow prints it with `tapegrad.` for `tf.`."""
     return f'<tapegrad.Tensor: shape=(), dtype={dtype}, numpy={value}>'

@@ -17,19 +17,11 @@ import tapegrad as tg
 from tapegrad import _core
 from tapegrad.test import numerical_jacobian
 
+from conftest import both_paths
+
 RNG = np.random.default_rng(1515)
 
 
-def both(fn):
-    """fn() with the shortcuts on, then off; the switch is restored."""
-    was = _core.structured_cotangents(True)
-    try:
-        on = fn()
-        _core.structured_cotangents(False)
-        off = fn()
-    finally:
-        _core.structured_cotangents(was)
-    return on, off
 
 
 def close(on, off):
@@ -64,7 +56,7 @@ def _u_xx(x0):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_pinn_residual_gradient_through_nested_tapes(dtype):
     x0 = RNG.uniform(-1, 1, 16).astype(dtype)
-    on, off = both(lambda: _u_xx(x0))
+    on, off = both_paths(lambda: _u_xx(x0))
     for a, b in zip(on, off):
         close(a, b)
     x = x0.astype(np.float64)
@@ -90,7 +82,7 @@ def test_second_derivative_of_a_scalar_chain_w7():
             g = inner.gradient(y, x)
         return outer.gradient(g, x).numpy()
 
-    on, off = both(lambda: d2(np.float64(0.5)))
+    on, off = both_paths(lambda: d2(np.float64(0.5)))
     close(on, off)
     num = (_first_derivative(0.5 + 1e-6) - _first_derivative(0.5 - 1e-6)) / 2e-6
     np.testing.assert_allclose(on, num, rtol=1e-7)
@@ -131,7 +123,7 @@ def _hessian(x):
 
 def test_hvp_forward_over_reverse_both_paths():
     x0, v0 = RNG.standard_normal(N), RNG.standard_normal(N)
-    on, off = both(lambda: _grad_hvp(x0, v0))
+    on, off = both_paths(lambda: _grad_hvp(x0, v0))
     close(on[0], off[0])
     close(on[1], off[1])
     np.testing.assert_allclose(on[1], _hessian(x0) @ v0, rtol=1e-12, atol=1e-12)
@@ -158,7 +150,7 @@ def test_newton_step_by_conjugate_gradients_on_hvps():
             d, r = r_new + (r_new @ r_new) / (r @ r) * d, r_new
         return g, p
 
-    on, off = both(newton_step)
+    on, off = both_paths(newton_step)
     close(on[0], off[0])
     np.testing.assert_allclose(on[1], off[1], rtol=1e-12, atol=1e-14)
     t = np.tanh(W @ x0)
@@ -170,7 +162,7 @@ def test_newton_step_by_conjugate_gradients_on_hvps():
 def test_tg_hvp_both_paths():
     x0, v0 = RNG.standard_normal(N), RNG.standard_normal(N)
     f = lambda x: _f(x)                                                   # noqa: E731
-    on, off = both(lambda: np.asarray(tg.hvp(f, tg.constant(x0), tg.constant(v0))))
+    on, off = both_paths(lambda: np.asarray(tg.hvp(f, tg.constant(x0), tg.constant(v0))))
     close(on, off)
     np.testing.assert_allclose(on, _hessian(x0) @ v0, rtol=1e-12, atol=1e-12)
 
@@ -219,7 +211,7 @@ def test_unrecorded_rules_make_no_tensors():
         _grad_hvp(x0, v0)
         return _core.WengertList.id_clock() - start
 
-    on, off = both(ids_used)
+    on, off = both_paths(ids_used)
     assert on < off
 
 
@@ -239,7 +231,7 @@ def test_unit_cotangent_in_tensor_mode_skips_the_multiply():
         h = outer.gradient(g, x)
         return outer._wengert.num_nodes, g.numpy(), h.numpy()
 
-    on, off = both(outer_nodes)
+    on, off = both_paths(outer_nodes)
     assert on[0] == off[0] - 1
     close(on[1], off[1])
     close(on[2], off[2])
@@ -265,7 +257,7 @@ def test_a_raw_rule_that_numpy_would_promote_runs_on_tensors():
             g = inner.gradient(y, x)
         return g.numpy(), outer.gradient(g, x).numpy()
 
-    on, off = both(nested)
+    on, off = both_paths(nested)
     for a, b in zip(on, off):
         assert a.dtype == np.float32
         close(a, b)

@@ -15,17 +15,7 @@ import pytest
 import tapegrad as tg
 from tapegrad import _core
 
-
-def both(fn):
-    """fn() with the shortcuts on, then off; the switch is restored."""
-    was = _core.structured_cotangents(True)
-    try:
-        on = fn()
-        _core.structured_cotangents(False)
-        off = fn()
-    finally:
-        _core.structured_cotangents(was)
-    return on, off
+from conftest import both_paths
 
 
 def same(a, b):
@@ -66,7 +56,7 @@ def _squared(x):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_sum_of_elementwise_products_w5(dtype):
     x = RNG.uniform(-3, 3, 1000).astype(dtype)
-    on, off = both(lambda: grad_of(lambda v: tg.reduce_sum(tg.exp(tg.sin(v)) * v), x))
+    on, off = both_paths(lambda: grad_of(lambda v: tg.reduce_sum(tg.exp(tg.sin(v)) * v), x))
     same(on[0], off[0])
     e = np.exp(np.sin(x))
     np.testing.assert_allclose(on[0], e * (x * np.cos(x) + 1), rtol=1e-5 if dtype == np.float32 else 1e-13)
@@ -86,7 +76,7 @@ def test_sum_of_elementwise_products_w5(dtype):
 def test_programs_with_a_cotangent_of_ones(program):
     x, y = RNG.uniform(-2, 2, (3, 4)), RNG.uniform(-2, 2, (3, 4))
     with np.errstate(over="ignore", invalid="ignore"):
-        on, off = both(lambda: grad_of(program, x, y))
+        on, off = both_paths(lambda: grad_of(program, x, y))
     for a, b in zip(on, off):
         same(a, b)
 
@@ -133,7 +123,7 @@ def test_jacobian_w8(n, dtype):
     W = (RNG.standard_normal((n, n)) / np.sqrt(n)).astype(dtype)
     x = RNG.standard_normal(n).astype(dtype)
     Wt = tg.constant(W)
-    on, off = both(lambda: jac_of(lambda v: tg.sin(tg.tanh(Wt @ v) * 2.0 + v), x))
+    on, off = both_paths(lambda: jac_of(lambda v: tg.sin(tg.tanh(Wt @ v) * 2.0 + v), x))
     same(on[0], off[0])
     t = np.tanh(W.astype(np.float64) @ x)
     u = 2 * t + x
@@ -157,7 +147,7 @@ def test_jacobian_w8(n, dtype):
 def test_programs_with_a_diagonal_seed(program):
     x, y = RNG.uniform(-2, 2, (3, 4)), RNG.uniform(-2, 2, (3, 4))
     with np.errstate(over="ignore", invalid="ignore"):
-        on, off = both(lambda: jac_of(program, x, y))
+        on, off = both_paths(lambda: jac_of(program, x, y))
     for a, b in zip(on, off):
         if a is None or b is None:
             assert a is None and b is None
@@ -171,7 +161,7 @@ def test_matvec_with_inf_in_the_matrix_keeps_the_general_result():
     Wt = tg.constant(W)
     x = RNG.standard_normal(4)
     with np.errstate(invalid="ignore"):
-        on, off = both(lambda: jac_of(lambda v: tg.tanh(Wt @ v), x))
+        on, off = both_paths(lambda: jac_of(lambda v: tg.tanh(Wt @ v), x))
     assert np.isnan(on[0][:, 2]).all() and np.isfinite(np.delete(on[0], 2, axis=1)).all()
     same(on[0], off[0])
 
@@ -189,9 +179,9 @@ def test_hessians_agree_on_both_paths(how):
     Wt = tg.constant(W)
     f = lambda v: tg.reduce_sum(tg.tanh(Wt @ v)) + tg.reduce_sum(tg.sin(v))  # noqa: E731
     if how == "hessian":
-        on, off = both(lambda: tg.hessian(f)(tg.constant(x)).numpy())
+        on, off = both_paths(lambda: tg.hessian(f)(tg.constant(x)).numpy())
     else:
-        on, off = both(lambda: tg.hessians(f, [tg.constant(x)])[0].numpy())
+        on, off = both_paths(lambda: tg.hessians(f, [tg.constant(x)])[0].numpy())
     same(on, off)
     t = np.tanh(W @ x)
     H = W.T @ np.diag(-2 * t * (1 - t * t)) @ W - np.diag(np.sin(x))
@@ -210,12 +200,12 @@ def test_the_shortcuts_are_taken():
     op = _core.Op("counted_sin", np.sin, (lambda g, ans, x: g * np.cos(x),), kind=_core.UNARY,
                   save=_core.SAVE_INPUTS, jvps=(lambda t, ans, x: t * np.cos(x),), factors=(factor,))
     x = RNG.uniform(-1, 1, 5)
-    on, off = both(lambda: grad_of(lambda v: tg.reduce_sum(op(v)), x))
+    on, off = both_paths(lambda: grad_of(lambda v: tg.reduce_sum(op(v)), x))
     assert calls == [(5,)]                        # the gradient with shortcuts on; none with them off
     same(on[0], off[0])
     np.testing.assert_allclose(on[0], np.cos(x), rtol=1e-15)
     calls.clear()
-    on, off = both(lambda: jac_of(lambda v: op(v) * 2.0, x))
+    on, off = both_paths(lambda: jac_of(lambda v: op(v) * 2.0, x))
     assert calls == [(5,)]
     same(on[0], off[0])
     np.testing.assert_allclose(on[0], np.diag(2 * np.cos(x)), rtol=1e-15)
@@ -251,11 +241,11 @@ def test_fresh_factor_takes_the_product(dtype):
     made.clear()
     grad_of(lambda v: tg.reduce_sum(op(v) * w[0, :63]), x[0, :63])             # small: the rule runs
     assert made == []
-    on, off = both(lambda: grad_of(lambda v: tg.reduce_sum(op(v) * w), x))
+    on, off = both_paths(lambda: grad_of(lambda v: tg.reduce_sum(op(v) * w), x))
     same(on[0], off[0])
     np.testing.assert_array_equal(on[0], w * np.cos(x))
     for f in (tg.sin, tg.cos, tg.tanh, tg.sinh, tg.cosh, tg.square, tg.exp):   # declared factors
-        on, off = both(lambda f=f: grad_of(lambda v: tg.reduce_sum(f(v) * w), x))
+        on, off = both_paths(lambda f=f: grad_of(lambda v: tg.reduce_sum(f(v) * w), x))
         same(on[0], off[0])
 
 

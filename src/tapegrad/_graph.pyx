@@ -915,6 +915,14 @@ cdef object _add(object a, object b):
     return a + b
 
 
+cdef inline void _free_saved(Node node):
+    """What a backward without retain_graph does to a node it ran."""
+    node.saved = None
+    node.saved_ans = None
+    node.versions = None
+    node.freed = True
+
+
 def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, inputs, bint accumulate,
                  bint allow_unused=True):
     """The sweep.  roots: tensors; seeds: raw values (or front-end tensors when
@@ -1028,10 +1036,7 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
                 # it.  A non-leaf input's own node counts as run by backward()
                 # (its saved values are freed), not by autograd.grad.
                 if accumulate and not retain_graph and _is_target(node, wanted_nodes):
-                    node.saved = None
-                    node.saved_ans = None
-                    node.versions = None
-                    node.freed = True
+                    _free_saved(node)
                 continue
             _run_node(node, g0, grads, create_graph, cap, retain_graph)
             for e in node.edges:
@@ -1041,10 +1046,7 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
                     if nxt.deps == 0:
                         ready.push(nxt)
             if not retain_graph:
-                node.saved = None
-                node.saved_ans = None
-                node.versions = None
-                node.freed = True
+                _free_saved(node)
     finally:
         _pending_leaves, _pending_objs = old_pending
         if create_graph:
