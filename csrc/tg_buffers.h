@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "tg_alloc.h"
+
 typedef struct { int32_t *data; size_t len, cap; } tg_i32vec;
 typedef struct { PyObject **data; size_t len, cap; } tg_objvec;
 
@@ -20,14 +22,17 @@ static inline int tg_reserve(void **data, size_t *cap, size_t need, size_t item)
         new_cap *= 2;
     }
     if (new_cap > SIZE_MAX / item) return -1;
-    void *p = realloc(*data, new_cap * item);
+    void *p = tg_big_grow(*data, *cap * item, new_cap * item);
     if (!p) return -1;
     *data = p; *cap = new_cap;
     return 0;
 }
 
 static inline void tg_i32vec_init(tg_i32vec *v) { v->data = NULL; v->len = v->cap = 0; }
-static inline void tg_i32vec_free(tg_i32vec *v) { free(v->data); tg_i32vec_init(v); }
+static inline void tg_i32vec_free(tg_i32vec *v) {
+    tg_big_free(v->data, v->cap * sizeof(int32_t));
+    tg_i32vec_init(v);
+}
 static inline int tg_i32vec_push(tg_i32vec *v, int32_t x) {
     if (v->len == v->cap && tg_reserve((void **)&v->data, &v->cap, v->len + 1, sizeof(int32_t)) < 0)
         return -1;
@@ -54,10 +59,10 @@ static inline void tg_objvec_release(tg_objvec *v, size_t i) {
  * DECREF so a finalizer that re-enters the tape sees a consistent buffer. */
 static inline void tg_objvec_free(tg_objvec *v) {
     PyObject **data = v->data;
-    size_t len = v->len;
+    size_t len = v->len, cap = v->cap;
     tg_objvec_init(v);
     for (size_t i = 0; i < len; i++) Py_XDECREF(data[i]);
-    free(data);
+    tg_big_free(data, cap * sizeof(PyObject *));
 }
 
 #endif

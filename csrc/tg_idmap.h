@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tg_alloc.h"
+
 typedef struct {
     int64_t *keys;
     int32_t *vals;
@@ -28,7 +30,8 @@ static inline void tg_idmap_init(tg_idmap *m) {
 }
 
 static inline void tg_idmap_free(tg_idmap *m) {
-    free(m->keys); free(m->vals);
+    tg_big_free(m->keys, m->cap * sizeof(int64_t));
+    tg_big_free(m->vals, m->cap * sizeof(int32_t));
     tg_idmap_init(m);
 }
 
@@ -48,9 +51,13 @@ static inline int32_t tg_idmap_get(const tg_idmap *m, int64_t key) {
 static int tg_idmap_grow(tg_idmap *m) {
     size_t new_cap = m->cap ? m->cap * 2 : 64;
     if (new_cap < m->cap || new_cap > ((size_t)1 << 40)) return -1;  /* overflow guard */
-    int64_t *keys = (int64_t *)calloc(new_cap, sizeof(int64_t));
-    int32_t *vals = (int32_t *)malloc(new_cap * sizeof(int32_t));
-    if (!keys || !vals) { free(keys); free(vals); return -1; }
+    int64_t *keys = (int64_t *)tg_big_alloc(new_cap * sizeof(int64_t), 1);
+    int32_t *vals = (int32_t *)tg_big_alloc(new_cap * sizeof(int32_t), 0);
+    if (!keys || !vals) {
+        tg_big_free(keys, new_cap * sizeof(int64_t));
+        tg_big_free(vals, new_cap * sizeof(int32_t));
+        return -1;
+    }
     size_t mask = new_cap - 1;
     for (size_t j = 0; j < m->cap; j++) {
         int64_t k = m->keys[j];
@@ -59,7 +66,8 @@ static int tg_idmap_grow(tg_idmap *m) {
         while (keys[i] != 0) i = (i + 1) & mask;
         keys[i] = k; vals[i] = m->vals[j];
     }
-    free(m->keys); free(m->vals);
+    tg_big_free(m->keys, m->cap * sizeof(int64_t));
+    tg_big_free(m->vals, m->cap * sizeof(int32_t));
     m->keys = keys; m->vals = vals; m->cap = new_cap;
     return 0;
 }

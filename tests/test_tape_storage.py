@@ -114,3 +114,28 @@ def test_other_recorders_get_the_inputs_as_a_tuple():
         jvp = acc.jvp(y)
     np.testing.assert_allclose(jvp.numpy(), [1.0, 0.0])
     np.testing.assert_allclose(t.gradient(y, x).numpy(), [1.0, 4.0])
+
+
+def test_tapes_whose_buffers_are_page_mappings_give_their_gradients():
+    # 140,000 steps: every buffer and the id map pass 1 MB, where they become
+    # their own page mappings (csrc/tg_alloc.h), crossing over from malloc and
+    # then growing by mremap.  Persistent (two sweeps), one-shot, abandoned.
+    x = tg.constant(0.3, dtype=tg.float64)
+    n = 140_000
+    for persistent, use in [(True, True), (False, False), (False, True)]:
+        with tg.GradientTape(persistent=persistent) as t:
+            t.watch(x)
+            y = x
+            first = None
+            for _ in range(n):
+                y = y * 1.0 + 0.0
+                if first is None:
+                    first = y
+            y = tg.sin(y)
+        assert t._wengert.num_nodes == 2 * n + 1
+        assert t._wengert.slot_of(first) == 2   # x, x * 1.0, then first
+        if use:
+            assert t.gradient(y, x).numpy() == np.cos(0.3)
+            if persistent:
+                assert t.gradient(y, first).numpy() == np.cos(0.3)
+        del t

@@ -82,6 +82,7 @@ cdef class Op:
     cdef tuple _nones
     cdef unsigned long _read_bits[8]   # reads as C bits (ops of up to 8 inputs)
     cdef int _n_read_bits               # how many of _read_bits are set (0: use reads)
+    cdef readonly int scalar_vjp        # SCALAR_VJP_*: the rules in C for float64 scalars (0: none)
     # Public ops are Op instances (tg.sin): their docstring, signature and
     # names live here, so help() and inspect.signature() describe the op.
     cdef dict __dict__

@@ -14,6 +14,9 @@ Python modules around it are the user-facing API.
 from libc.stdint cimport int32_t, int64_t, INT32_MAX
 from libc.stdlib cimport calloc, malloc, free
 from libc.string cimport memcmp, memset
+from libc.math cimport isfinite, fabs
+from libc.float cimport DBL_MIN
+from cpython.float cimport PyFloat_AS_DOUBLE
 from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF, Py_REFCNT
 from cpython.pystate cimport PyThreadState_GetDict
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_New, PyTuple_SET_ITEM
@@ -63,6 +66,9 @@ CALL_JOINT = 5        # one rule for all inputs at once (custom gradients), see 
 cdef int _UNARY = UNARY, _BINARY = BINARY, _GENERAL = GENERAL
 cdef int _SAVE_INPUTS = SAVE_INPUTS, _SAVE_ANS = SAVE_ANS
 cdef int _CALL_UNARY = CALL_UNARY, _CALL_BINARY = CALL_BINARY, _CALL_POSITIONAL = CALL_POSITIONAL
+cdef enum:
+    _SCALAR_VJP_PASS = 1     # Op.scalar_vjp codes (see Op.__init__)
+    _SCALAR_VJP_SCALE = 2
 cdef int _CALL_VARIADIC = CALL_VARIADIC, _CALL_JOINT = CALL_JOINT
 
 cdef type ndarray = np.ndarray
@@ -1392,7 +1398,7 @@ cdef class Op:
 
     def __init__(self, name, forward, vjps=None, *, kind=GENERAL, save=0, jvps=None, n_out=1,
                  differentiable=True, variadic=False, scalar=None, batching=True, joint=False, reads=None,
-                 linear=False, cvjps=None, cjvps=None, factors=None, diag_vjps=None):
+                 linear=False, cvjps=None, cjvps=None, factors=None, diag_vjps=None, scalar_vjp=None):
         self.name = name
         # cvjps / cjvps: the rules for complex values, where they differ from
         # the real ones (a holomorphic op's VJP conjugates what it reads; see
@@ -1468,6 +1474,18 @@ cdef class Op:
         self.diag_vjps = None if diag_vjps is None else tuple(diag_vjps)
         if self.diag_vjps is not None and len(self.diag_vjps) != len(self.vjps):
             raise ValueError(f"op {name!r}: {len(self.diag_vjps)} diagonal rules for {len(self.vjps)} inputs")
+        # scalar_vjp (binary ops): the rules written in C for a float64 scalar
+        # cotangent and float inputs (_scalar_rules), where a rule's Python
+        # frame costs more than its arithmetic.  "pass": every rule returns g
+        # itself (add); "scale": input i's rule is g * (the other input)
+        # (multiply).  The C rules give the Python rules' bits; they decline
+        # (the Python rules run) wherever NumPy would flag the product.
+        if scalar_vjp is None:
+            self.scalar_vjp = 0
+        elif kind != BINARY or scalar_vjp not in ("pass", "scale"):
+            raise ValueError(f"op {name!r}: scalar_vjp is 'pass' or 'scale', for binary ops")
+        else:
+            self.scalar_vjp = _SCALAR_VJP_PASS if scalar_vjp == "pass" else _SCALAR_VJP_SCALE
 
     def __call__(self, x, y=_NO_ARG, name=None):
         if self.kind == _UNARY:
@@ -2507,6 +2525,10 @@ cdef class WengertList(Recorder):
             if op.calling != _CALL_JOINT:
                 return _call_rules_diag(op, targets, n_in, <_Diag>g, ans, ins, params, grads, batch_ndim)
             g = _diag_dense(<_Diag>g)
+        elif gt is float64:
+            if op.scalar_vjp and not tensor_mode and _structured and params is None:
+                if _scalar_rules(op, targets, g, ins, grads):
+                    return 0
         elif tensor_mode and _structured and op.calling != _CALL_JOINT:
             if _call_rules_unseen(op, targets, n_in, g, ans, ins, params, grads, batch_ndim):
                 return 0
@@ -2683,6 +2705,52 @@ cdef inline tuple _unwrap_tuple(tuple xs):
 # is checked), tests/test_structured_cotangents.py runs both paths.
 
 cdef bint _structured = True
+
+
+cdef inline bint _plain_product(double a, double b, double r) noexcept:
+    """r = a * b raised no floating-point flag NumPy would report (overflow,
+    invalid, underflow): finite, and a normal number or an exact zero."""
+    if not isfinite(r):
+        return False
+    if r == 0.0:
+        return a == 0.0 or b == 0.0
+    return fabs(r) >= DBL_MIN
+
+
+cdef int _scalar_rules(Op op, int32_t *targets, object g, tuple ins, PyObject **grads) except -1:
+    """A binary op's rules in C (op.scalar_vjp) for a float64 scalar cotangent
+    g: 1 when done, 0 to leave it to the Python rules (an input that is not a
+    float or float64, or a product NumPy would flag), before touching grads.
+    "pass" gives g itself, as the rule does; "scale" gives g * other as a new
+    float64, the bits NumPy's scalar product gives."""
+    cdef double gd, r0 = 0.0, r1 = 0.0
+    cdef object o
+    if op.scalar_vjp == _SCALAR_VJP_PASS:
+        if targets[0] >= 0:
+            _accumulate(grads, targets[0], g)
+        if targets[1] >= 0:
+            _accumulate(grads, targets[1], g)
+        return 1
+    gd = PyFloat_AS_DOUBLE(g)
+    if targets[0] >= 0:
+        o = ins[1]
+        if type(o) is not float64 and type(o) is not float:
+            return 0
+        r0 = gd * PyFloat_AS_DOUBLE(o)
+        if not _plain_product(gd, PyFloat_AS_DOUBLE(o), r0):
+            return 0
+    if targets[1] >= 0:
+        o = ins[0]
+        if type(o) is not float64 and type(o) is not float:
+            return 0
+        r1 = gd * PyFloat_AS_DOUBLE(o)
+        if not _plain_product(gd, PyFloat_AS_DOUBLE(o), r1):
+            return 0
+    if targets[0] >= 0:
+        _accumulate(grads, targets[0], tg_float64(r0))
+    if targets[1] >= 0:
+        _accumulate(grads, targets[1], tg_float64(r1))
+    return 1
 
 
 def structured_cotangents(bint enabled):

@@ -132,17 +132,19 @@ X, Y = 1, 2   # `reads` bits: the rule reads input x / input y
 
 
 def binary(name, forward, vjp_x, vjp_y, save="", ufunc=None, jvp_x=None, jvp_y=None, reads=None, holomorphic=False,
-           cvjps=None, factors=None, **doc):
+           cvjps=None, factors=None, scalar_vjp=None, **doc):
     """A broadcasting elementwise op of two tensors: ``vjp_x(g, ans, x, y)``.
     Rules return the gradient at the broadcast shape; the core sums it back.
     JVPs default to the VJPs (diagonal Jacobians).  `reads=(X|Y, X)` says
     which inputs each rule reads, so a tape keeps only those alive (for
     ``x * 1.0001`` only the constant).  `factors=(fx, fy)`: as `unary`'s
-    factor, ``f(ans, x, y)`` per input (None where the rule is not ``g * f``)."""
+    factor, ``f(ans, x, y)`` per input (None where the rule is not ``g * f``).
+    `scalar_vjp`: "pass" (both rules return g) or "scale" (each rule is g times
+    the other input): the core then runs the rules in C for float64 scalars."""
     jvps = (vjp_x if jvp_x is None else jvp_x, vjp_y if jvp_y is None else jvp_y)
     return _documented(_register(Op(name, forward, (vjp_x, vjp_y), kind=BINARY, save=_SAVE[save], jvps=jvps,
                                     reads=reads, cvjps=_complex_rules((vjp_x, vjp_y), holomorphic, cvjps, 2),
-                                    factors=factors), ufunc), ufunc, doc)
+                                    factors=factors, scalar_vjp=scalar_vjp), ufunc), ufunc, doc)
 
 
 def general(name, forward, vjps, save="", n_out=1, jvps=None, batching=True, linear=False, holomorphic=False,

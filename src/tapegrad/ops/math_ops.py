@@ -45,7 +45,7 @@ def _zeros(g, ans, x):
 # ---- binary arithmetic -------------------------------------------------------
 # The doc fields (doc=, grad=, at=, gives=, dtypes=) make each public op's docstring
 # (ops/_docs.py): `grad` is the derivative in one line, `at`/`gives` the doctest's input and output.
-add = binary("add", operator.add, lambda g, ans, x, y: g, lambda g, ans, x, y: g, ufunc=np.add,
+add = binary("add", operator.add, lambda g, ans, x, y: g, lambda g, ans, x, y: g, ufunc=np.add, scalar_vjp="pass",
              factors=(lambda ans, x, y: 1.0, lambda ans, x, y: 1.0),
              doc="x + y, elementwise with broadcasting (the ``+`` operator).",
              grad="d/dx = 1, d/dy = 1 (summed over the axes an input was broadcast along)",
@@ -56,7 +56,7 @@ subtract = binary("subtract", operator.sub, lambda g, ans, x, y: g, lambda g, an
                   grad="d/dx = 1, d/dy = -1", at=(1.5, 2.0), gives="-0.5 1.0 -1.0", dtypes="numeric")
 multiply = binary("multiply", operator.mul,
                   lambda g, ans, x, y: g * y,
-                  lambda g, ans, x, y: g * x, save="x", reads=(Y, X), ufunc=np.multiply,
+                  lambda g, ans, x, y: g * x, save="x", reads=(Y, X), ufunc=np.multiply, scalar_vjp="scale",
                   factors=(lambda ans, x, y: y, lambda ans, x, y: x),
                   holomorphic=True, doc="x * y, elementwise with broadcasting (the ``*`` operator).",
                   grad="d/dx = y, d/dy = x", at=(1.5, 2.0), gives="3.0 2.0 1.5", dtypes="numeric")
