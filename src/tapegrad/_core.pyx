@@ -2723,33 +2723,26 @@ cdef int _scalar_rules(Op op, int32_t *targets, object g, tuple ins, PyObject **
     float or float64, or a product NumPy would flag), before touching grads.
     "pass" gives g itself, as the rule does; "scale" gives g * other as a new
     float64, the bits NumPy's scalar product gives."""
-    cdef double gd, r0 = 0.0, r1 = 0.0
+    cdef double gd, r[2]
     cdef object o
+    cdef int i
     if op.scalar_vjp == _SCALAR_VJP_PASS:
-        if targets[0] >= 0:
-            _accumulate(grads, targets[0], g)
-        if targets[1] >= 0:
-            _accumulate(grads, targets[1], g)
+        for i in range(2):
+            if targets[i] >= 0:
+                _accumulate(grads, targets[i], g)
         return 1
     gd = PyFloat_AS_DOUBLE(g)
-    if targets[0] >= 0:
-        o = ins[1]
-        if type(o) is not float64 and type(o) is not float:
-            return 0
-        r0 = gd * PyFloat_AS_DOUBLE(o)
-        if not _plain_product(gd, PyFloat_AS_DOUBLE(o), r0):
-            return 0
-    if targets[1] >= 0:
-        o = ins[0]
-        if type(o) is not float64 and type(o) is not float:
-            return 0
-        r1 = gd * PyFloat_AS_DOUBLE(o)
-        if not _plain_product(gd, PyFloat_AS_DOUBLE(o), r1):
-            return 0
-    if targets[0] >= 0:
-        _accumulate(grads, targets[0], tg_float64(r0))
-    if targets[1] >= 0:
-        _accumulate(grads, targets[1], tg_float64(r1))
+    for i in range(2):                  # input i's gradient is g times the other input
+        if targets[i] >= 0:
+            o = ins[1 - i]
+            if type(o) is not float64 and type(o) is not float:
+                return 0
+            r[i] = gd * PyFloat_AS_DOUBLE(o)
+            if not _plain_product(gd, PyFloat_AS_DOUBLE(o), r[i]):
+                return 0
+    for i in range(2):
+        if targets[i] >= 0:
+            _accumulate(grads, targets[i], tg_float64(r[i]))
     return 1
 
 

@@ -263,20 +263,10 @@ def pow(x, exponent):  # noqa: A001
     return x ** exponent
 
 
-def add(a, b, alpha=1):
-    return a + (b if alpha == 1 else b * alpha)
-
-
-def sub(a, b, alpha=1):
-    return a - (b if alpha == 1 else b * alpha)
-
-
-def mul(a, b):
-    return a * b
-
-
-def div(a, b):
-    return a / b
+add = Tensor.add
+sub = Tensor.sub
+mul = Tensor.mul
+div = Tensor.div
 
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in ("builtins", "np")]
