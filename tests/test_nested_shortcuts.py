@@ -15,7 +15,7 @@ import pytest
 
 import tapegrad as tg
 from tapegrad import _core
-from tapegrad.ops import OPS
+from tapegrad.ops import OPS, linalg_ops
 from tapegrad.test import numerical_jacobian
 
 from conftest import both_paths
@@ -369,10 +369,37 @@ def test_direct_rules_skip_the_python_rule_and_keep_complex_on_it():
 
 
 def test_declared_factor_ops_are_the_rules():
-    """Every op declaring factor_op has the rule g * factor_op(x), bit for bit, on real values."""
+    """Every op declaring factor_op has the rule g * factor_op(x) and the factor factor_op(x), bit for bit,
+    on real values."""
     declared = [op for op in OPS.values() if op.factor_op is not None]
     assert {op.name for op in declared} >= {"sin", "sinh", "cosh"}
     for op in declared:
         assert op.kind == _core.UNARY
         x, g = RNG.uniform(-2, 2, 7), RNG.standard_normal(7)
         np.testing.assert_array_equal(op.vjp(0, g, None, (x,)), g * op.factor_op.forward(x))
+        np.testing.assert_array_equal(op.factors[0](None, x), op.factor_op.forward(x))
+
+
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("tb", [False, True])
+def test_matmul_rules_on_tensor_matrices_apply_the_op(ta, tb):
+    """matmul's rules on three 2-d Tensors apply the matmul op directly: the values and the one
+    recorded node are those of matmul() with the transposes the general rule asks for."""
+    a0, b0 = RNG.standard_normal((3, 4)), RNG.standard_normal((4, 5))
+    a0, b0 = (a0.T.copy() if ta else a0), (b0.T.copy() if tb else b0)
+    g0 = RNG.standard_normal((3, 5))
+    a, b, g = tg.constant(a0), tg.constant(b0), tg.constant(g0)
+    with tg.GradientTape(persistent=True) as tape:
+        tape.watch(g)
+        ga = linalg_ops._matmul_grad_a(g, None, a, b, ta, tb)
+        gb = linalg_ops._matmul_grad_b(g, None, a, b, ta, tb)
+        ref_a = tg.matmul(b, g, transpose_a=tb, transpose_b=True) if ta else tg.matmul(g, b, transpose_b=not tb)
+        ref_b = tg.matmul(g, a, transpose_a=True, transpose_b=ta) if tb else tg.matmul(a, g, transpose_a=not ta)
+    np.testing.assert_array_equal(ga.numpy(), ref_a.numpy())
+    np.testing.assert_array_equal(gb.numpy(), ref_b.numpy())
+    np.testing.assert_allclose(ga.numpy(), (g0 @ (b0.T if not tb else b0)).T if ta else g0 @ (b0 if tb else b0.T),
+                               rtol=1e-13)
+    np.testing.assert_allclose(gb.numpy(), ((a0.T if not ta else a0) @ g0).T if tb else (a0 if ta else a0.T) @ g0,
+                               rtol=1e-13)
+    assert [node[0].name for node in tape._wengert.inspect_nodes()] == ["matmul"] * 4
+    np.testing.assert_array_equal(tape.gradient(gb, g).numpy(), tape.gradient(ref_b, g).numpy())

@@ -3100,7 +3100,10 @@ cdef int _call_rules_unit_tensor(Op op, int32_t *targets, Py_ssize_t n_in, Tenso
         if targets[i] < 0:
             continue
         gi = None
-        f = _factor_of(op, i, ans, ins)
+        if op.factor_op is not None and op.calling == _CALL_UNARY and ins[0] is not None:
+            f = _unary(op.factor_op, ins[0])      # the factor's own op, without NumPy's dispatch
+        else:
+            f = _factor_of(op, i, ans, ins)
         fv = (<Tensor>f)._value if isinstance(f, Tensor) else f
         if (type(fv) is ndarray and cnp.PyArray_TYPE(<cnp.ndarray>fv) == cnp.PyArray_TYPE(<cnp.ndarray>gv)
                 and _same_shape(fv, gv)):
