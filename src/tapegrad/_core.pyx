@@ -2776,7 +2776,9 @@ cdef object _identity_diag(object seed, Py_ssize_t batch_ndim):
     cdef tuple shape = (<object>seed).shape[1:]
     if (<object>seed).shape[0] != _prod(shape):
         return seed
-    return _Diag(np.ones(shape, dtype=(<object>seed).dtype))
+    cdef object d = np.empty(shape, dtype=(<object>seed).dtype)
+    d.fill(1)                                  # np.ones, without its Python frame
+    return _Diag(d)
 
 
 cdef inline Py_ssize_t _prod(tuple shape):
