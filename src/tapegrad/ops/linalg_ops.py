@@ -79,7 +79,9 @@ def _matmul_diag_b(d, ans, a, b, ta, tb):
     a.T @ (d[s] e_s), i.e. row s of a scaled by d[s], so the batch is a with
     its rows scaled, O(m n) instead of the dense O(m^2 n) product.  Equal to
     the general rule's bits while a is finite (its other terms are 0 * a)."""
-    if ta or tb or ndim_of(a) != 2 or ndim_of(b) != 2 or shape_of(b)[1] != 1 or shape_of(d) != (shape_of(a)[0], 1):
+    if ta or tb or not (type(a) is np.ndarray and type(b) is np.ndarray and type(d) is np.ndarray):
+        return None
+    if a.ndim != 2 or b.ndim != 2 or b.shape[1] != 1 or d.shape != (a.shape[0], 1):
         return None
     rows = d * a
     s = np.add.reduce(rows, axis=None)
