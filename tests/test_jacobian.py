@@ -8,6 +8,7 @@ import pytest
 
 import tapegrad as tf
 from tapegrad import _core
+from tapegrad import tape as tape_module
 from tapegrad.test import numerical_jacobian
 
 from conftest import ONE_SHOT, raises_exactly, raises_starting
@@ -356,3 +357,13 @@ def test_zero_size_targets_need_no_sweep():
         g.watch(x)
         e = tf.reshape(x, [1, 2])[:, :0] * 2.0
     assert g.batch_jacobian(e, x).shape == (1, 0, 2)
+
+
+@pytest.mark.parametrize("size, shape, dtype", [(0, (0,), np.float64), (1, (), np.float64), (6, (2, 3), np.float32),
+                                                (4, (4,), np.int32), (3, (3,), np.complex128)])
+def test_identity_rows_are_numpy_eye(size, shape, dtype):
+    """A Jacobian's seed rows: NumPy's identity in the target's dtype (float32 for integer targets)."""
+    rows = tape_module._identity_rows(size, shape, np.dtype(dtype))
+    want = np.eye(size, dtype=dtype if np.dtype(dtype).kind in "fc" else np.float32).reshape((size,) + shape)
+    assert rows.dtype == want.dtype and rows.shape == want.shape
+    np.testing.assert_array_equal(rows, want)

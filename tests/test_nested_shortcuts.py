@@ -15,6 +15,7 @@ import pytest
 
 import tapegrad as tg
 from tapegrad import _core
+from tapegrad.ops import OPS, linalg_ops
 from tapegrad.test import numerical_jacobian
 
 from conftest import both_paths
@@ -263,3 +264,142 @@ def test_a_raw_rule_that_numpy_would_promote_runs_on_tensors():
         close(a, b)
     np.testing.assert_allclose(on[0], 2 + 2 * x0, rtol=1e-6)
     np.testing.assert_allclose(on[1], np.full(4, 2.0, np.float32), rtol=1e-6)
+
+
+# ---- rules the core applies itself in tensor mode (add, multiply, g * factor_op(x)) -------------
+
+def _sin_sinh_chain_nodes(x0, steps=6):
+    """The second derivative of a sin/sinh/cosh chain through nested tapes, the ops the outer tape
+    recorded (names, in order) and the first derivative."""
+    x = tg.constant(x0)
+    with tg.GradientTape(persistent=True) as outer:
+        outer.watch(x)
+        with tg.GradientTape() as inner:
+            inner.watch(x)
+            y = x
+            for _ in range(steps):
+                y = tg.sinh(tg.sin(y) * 0.9) + 0.1 * tg.math.cosh(y) + y
+        g = inner.gradient(y, x)
+    h = outer.gradient(g, x)
+    names = [node[0].name for node in outer._wengert.inspect_nodes()]
+    return names, g.numpy(), h.numpy()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_direct_rules_record_the_rules_own_ops(dtype):
+    """The core's direct rules call the ops the Python rules call, in their order: the outer tape
+    records the same nodes and the derivatives are bit for bit the general path's."""
+    x0 = np.asarray(RNG.uniform(-0.5, 0.5, 5), dtype=dtype)
+    on, off = both_paths(lambda: _sin_sinh_chain_nodes(x0))
+    assert on[0] == off[0]
+    assert "cos" in on[0] and "sinh" in on[0] and "cosh" in on[0]
+    np.testing.assert_array_equal(on[1], off[1])
+    np.testing.assert_array_equal(on[2], off[2])
+    # against finite differences of the first derivative, taken by a forward-mode recurrence
+    def first(v):
+        y, d = v.astype(np.float64), np.ones_like(v, dtype=np.float64)
+        for _ in range(6):
+            s = np.sin(y) * 0.9
+            y, d = np.sinh(s) + 0.1 * np.cosh(y) + y, (np.cosh(s) * 0.9 * np.cos(y) + 0.1 * np.sinh(y) + 1) * d
+        return d
+    x64 = x0.astype(np.float64)
+    num = (first(x64 + 1e-6) - first(x64 - 1e-6)) / 2e-6
+    tol = dict(rtol=1e-6, atol=1e-6) if dtype == np.float64 else dict(rtol=2e-3, atol=2e-3)
+    np.testing.assert_allclose(on[1], first(x64), **tol)
+    np.testing.assert_allclose(on[2], num, **tol)
+
+
+def test_direct_rules_third_derivative():
+    """Three nested tapes over sin(sinh(x)): the direct rules' nodes are differentiated once more."""
+    def d3(x0):
+        x = tg.constant(x0)
+        with tg.GradientTape() as t3:
+            t3.watch(x)
+            with tg.GradientTape() as t2:
+                t2.watch(x)
+                with tg.GradientTape() as t1:
+                    t1.watch(x)
+                    y = tg.sin(tg.sinh(x))
+                d1 = t1.gradient(y, x)
+            d2 = t2.gradient(d1, x)
+        return d2.numpy(), t3.gradient(d2, x).numpy()
+
+    x0 = np.array([0.3, -0.7, 1.1])
+    on, off = both_paths(lambda: d3(x0))
+    for a, b in zip(on, off):
+        np.testing.assert_array_equal(a, b)
+
+    def second(x):                     # hand-derived: f'' of sin(sinh(x))
+        return -np.sin(np.sinh(x)) * np.cosh(x) ** 2 + np.cos(np.sinh(x)) * np.sinh(x)
+
+    np.testing.assert_allclose(on[0], second(x0), rtol=1e-13)
+    np.testing.assert_allclose(on[1], (second(x0 + 1e-6) - second(x0 - 1e-6)) / 2e-6, rtol=1e-6)
+
+
+def test_direct_rules_skip_the_python_rule_and_keep_complex_on_it():
+    """A unary op declaring factor_op has its Python rule called in tensor mode only when the
+    shortcuts are off, or for a complex cotangent (whose rule conjugates)."""
+    calls = []
+
+    def rule(g, ans, x):
+        calls.append(type(g) is tg.Tensor)     # True: run on Tensors, by the inner (tensor-mode) sweep
+        return g * np.cos(x)
+
+    op = _core.Op("counted_sin", np.sin, (rule,), kind=_core.UNARY, save=_core.SAVE_INPUTS, jvps=(rule,))
+    op.factor_op = tg.cos
+
+    def second(x0):
+        del calls[:]
+        x = tg.constant(x0)
+        with tg.GradientTape() as outer:
+            outer.watch(x)
+            with tg.GradientTape() as inner:
+                inner.watch(x)
+                y = op(op(x))
+            g = inner.gradient(y, x)
+        return outer.gradient(g, x).numpy(), calls.count(True)
+
+    x0 = np.array([0.2, 0.9])
+    on, off = both_paths(lambda: second(x0))
+    assert (on[1], off[1]) == (0, 2)
+    np.testing.assert_array_equal(on[0], off[0])
+    np.testing.assert_allclose(on[0], -np.sin(np.sin(x0)) * np.cos(x0) ** 2 - np.cos(np.sin(x0)) * np.sin(x0),
+                               rtol=1e-14)
+    assert second(x0 + 0.5j)[1] == 2
+
+
+def test_declared_factor_ops_are_the_rules():
+    """Every op declaring factor_op has the rule g * factor_op(x) and the factor factor_op(x), bit for bit,
+    on real values."""
+    declared = [op for op in OPS.values() if op.factor_op is not None]
+    assert {op.name for op in declared} >= {"sin", "sinh", "cosh"}
+    for op in declared:
+        assert op.kind == _core.UNARY
+        x, g = RNG.uniform(-2, 2, 7), RNG.standard_normal(7)
+        np.testing.assert_array_equal(op.vjp(0, g, None, (x,)), g * op.factor_op.forward(x))
+        np.testing.assert_array_equal(op.factors[0](None, x), op.factor_op.forward(x))
+
+
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("tb", [False, True])
+def test_matmul_rules_on_tensor_matrices_apply_the_op(ta, tb):
+    """matmul's rules on three 2-d Tensors apply the matmul op directly: the values and the one
+    recorded node are those of matmul() with the transposes the general rule asks for."""
+    a0, b0 = RNG.standard_normal((3, 4)), RNG.standard_normal((4, 5))
+    a0, b0 = (a0.T.copy() if ta else a0), (b0.T.copy() if tb else b0)
+    g0 = RNG.standard_normal((3, 5))
+    a, b, g = tg.constant(a0), tg.constant(b0), tg.constant(g0)
+    with tg.GradientTape(persistent=True) as tape:
+        tape.watch(g)
+        ga = linalg_ops._matmul_grad_a(g, None, a, b, ta, tb)
+        gb = linalg_ops._matmul_grad_b(g, None, a, b, ta, tb)
+        ref_a = tg.matmul(b, g, transpose_a=tb, transpose_b=True) if ta else tg.matmul(g, b, transpose_b=not tb)
+        ref_b = tg.matmul(g, a, transpose_a=True, transpose_b=ta) if tb else tg.matmul(a, g, transpose_a=not ta)
+    np.testing.assert_array_equal(ga.numpy(), ref_a.numpy())
+    np.testing.assert_array_equal(gb.numpy(), ref_b.numpy())
+    np.testing.assert_allclose(ga.numpy(), (g0 @ (b0.T if not tb else b0)).T if ta else g0 @ (b0 if tb else b0.T),
+                               rtol=1e-13)
+    np.testing.assert_allclose(gb.numpy(), ((a0.T if not ta else a0) @ g0).T if tb else (a0 if ta else a0.T) @ g0,
+                               rtol=1e-13)
+    assert [node[0].name for node in tape._wengert.inspect_nodes()] == ["matmul"] * 4
+    np.testing.assert_array_equal(tape.gradient(gb, g).numpy(), tape.gradient(ref_b, g).numpy())

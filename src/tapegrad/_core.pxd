@@ -83,6 +83,7 @@ cdef class Op:
     cdef unsigned long _read_bits[8]   # reads as C bits (ops of up to 8 inputs)
     cdef int _n_read_bits               # how many of _read_bits are set (0: use reads)
     cdef readonly int scalar_vjp        # SCALAR_VJP_*: the rules in C for float64 scalars (0: none)
+    cdef public Op factor_op            # a unary op whose rule is g * factor_op(x), or None
     # Public ops are Op instances (tg.sin): their docstring, signature and
     # names live here, so help() and inspect.signature() describe the op.
     cdef dict __dict__

@@ -2776,7 +2776,9 @@ cdef object _identity_diag(object seed, Py_ssize_t batch_ndim):
     cdef tuple shape = (<object>seed).shape[1:]
     if (<object>seed).shape[0] != _prod(shape):
         return seed
-    return _Diag(np.ones(shape, dtype=(<object>seed).dtype))
+    cdef object d = np.empty(shape, dtype=(<object>seed).dtype)
+    d.fill(1)                                  # np.ones, without its Python frame
+    return _Diag(d)
 
 
 cdef inline Py_ssize_t _prod(tuple shape):
@@ -2992,14 +2994,44 @@ cdef int _call_rules_unseen(Op op, int32_t *targets, Py_ssize_t n_in, object g, 
     first-order node runs): 1 if one of them applied the node's rules, else 0."""
     cdef list stack = _thread_stack()
     if _recorded(stack, g):
-        return 0
+        return _call_rules_direct(op, targets, g, ins, params, grads)
     if not _recorded(stack, ans) and not _recorded_any(stack, ins):
         _call_rules_unrecorded(op, targets, n_in, g, ans, ins, params, grads, batch_ndim)
         return 1
     if batch_ndim == 0 and op.factors is not None and type(g) is Tensor and _is_unit((<Tensor>g)._value):
         _call_rules_unit_tensor(op, targets, n_in, <Tensor>g, ans, ins, params, grads, batch_ndim)
         return 1
-    return 0
+    return _call_rules_direct(op, targets, g, ins, params, grads)
+
+
+cdef int _call_rules_direct(Op op, int32_t *targets, object g, tuple ins, object params,
+                            PyObject **grads) except -1:
+    """Tensor mode: the rules whose ops the core knows, applied by calling
+    those ops as the Python rule would, in its order: an add's rules return g
+    (scalar_vjp "pass"), a multiply's give g * the other input ("scale"), a
+    unary op's gives g * factor_op(x) (sin: g * cos(x)).  The same nodes are
+    recorded and the same values computed, without the rule's Python frame and
+    NumPy's dispatch of np.cos(x) on a Tensor.  For a real cotangent and no
+    broadcast input (the complex rules conjugate; sum_to_shape): 1 if applied."""
+    cdef Py_ssize_t i
+    if type(g) is not Tensor or _complex_value((<Tensor>g)._value):
+        return 0
+    if op.factor_op is not None and op.calling == _CALL_UNARY:
+        if ins[0] is None:
+            return 0
+        if targets[0] >= 0:
+            _accumulate(grads, targets[0], _binary(_op_mul, g, _unary(op.factor_op, ins[0])))
+        return 1
+    if op.scalar_vjp == 0 or params is not None:
+        return 0
+    if op.scalar_vjp == _SCALAR_VJP_SCALE:
+        for i in range(2):              # input i's rule reads the other input
+            if targets[i] >= 0 and ins[1 - i] is None:
+                return 0
+    for i in range(2):
+        if targets[i] >= 0:
+            _accumulate(grads, targets[i], g if op.scalar_vjp == _SCALAR_VJP_PASS else _binary(_op_mul, g, ins[1 - i]))
+    return 1
 
 
 cdef int _call_rules_unrecorded(Op op, int32_t *targets, Py_ssize_t n_in, object g, object ans, tuple ins,
@@ -3070,7 +3102,10 @@ cdef int _call_rules_unit_tensor(Op op, int32_t *targets, Py_ssize_t n_in, Tenso
         if targets[i] < 0:
             continue
         gi = None
-        f = _factor_of(op, i, ans, ins)
+        if op.factor_op is not None and op.calling == _CALL_UNARY and ins[0] is not None:
+            f = _unary(op.factor_op, ins[0])      # the factor's own op, without NumPy's dispatch
+        else:
+            f = _factor_of(op, i, ans, ins)
         fv = (<Tensor>f)._value if isinstance(f, Tensor) else f
         if (type(fv) is ndarray and cnp.PyArray_TYPE(<cnp.ndarray>fv) == cnp.PyArray_TYPE(<cnp.ndarray>gv)
                 and _same_shape(fv, gv)):

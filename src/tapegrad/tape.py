@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import logging
+import math
 import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -477,7 +478,7 @@ class GradientTape:
             raise RuntimeError(_NO_PFOR)
         flat_sources = self._check_sources(_flat(sources))
         target_shape = np.shape(target._value)
-        size = int(np.prod(target_shape, dtype=np.int64))
+        size = math.prod(target_shape)
         wengert = self._begin_use("jacobian")
         start = _core.WengertList.id_clock()
         rows = self._rows(wengert, target, _identity_rows(size, target_shape, _value_dtype(target)), flat_sources,
@@ -659,7 +660,10 @@ def _public_slices(g, dtype):
 
 
 def _value_dtype(g):
-    return np.result_type(g._value if isinstance(g, (Tensor, Variable)) else g)
+    v = g._value if isinstance(g, (Tensor, Variable)) else g
+    if type(v) is np.ndarray or isinstance(v, np.generic):
+        return v.dtype               # what np.result_type gives, without its dispatch
+    return np.result_type(v)
 
 
 def _flat(structure):
@@ -719,7 +723,7 @@ def _clean(g, source):
         return None
     if isinstance(g, IndexedSlices):
         g = densify(g)                   # jacobian rows are dense
-    sdt = np.result_type(source._value)
+    sdt = _value_dtype(source)
     if sdt.kind not in "fc":
         return None
     if _value_dtype(g) != sdt:
@@ -731,7 +735,9 @@ def _clean(g, source):
 
 def _identity_rows(size, shape, dtype):
     """The cotangents of a Jacobian: row i is the i-th unit tensor of `shape`."""
-    return np.eye(size, dtype=dtype if dtype.kind in "fc" else np.float32).reshape((size,) + tuple(shape))
+    rows = np.zeros((size, size), dtype=dtype if dtype.kind in "fc" else np.float32)
+    rows.reshape(-1)[::size + 1] = 1             # np.eye's values, without its Python-level argument handling
+    return rows.reshape((size,) + tuple(shape))
 
 
 def _stack_rows(rows, shape):
@@ -750,7 +756,8 @@ def _stack_rows(rows, shape):
 
 
 def _broadcast(g, shape):
-    if np.shape(g._value if isinstance(g, Tensor) else g) == tuple(shape):
+    v = g._value if isinstance(g, Tensor) else g
+    if (v.shape if type(v) is np.ndarray else np.shape(v)) == tuple(shape):
         return g
     if isinstance(g, Tensor):
         return broadcast_to(g, shape)
@@ -762,7 +769,7 @@ def _reshape(g, shape):
     else a new Tensor owning its array."""
     if isinstance(g, Tensor):
         return reshape(g, shape)
-    return _core.wrap(np.array(np.reshape(g, shape)))
+    return _core.wrap(np.array(g.reshape(shape) if type(g) is np.ndarray else np.reshape(g, shape)))
 
 
 def _transpose(g, perm):

@@ -24,13 +24,17 @@ def _reshape_vjp(g, ans, x, shape, in_shape):
         # Tensor mode (a nested tape, forward over reverse): the op itself, since
         # the target has g's size (reshape()'s argument checks would only repeat that).
         return apply(reshape_op, (g,), (target, shape_of(g)))
-    return np.reshape(g, target)
+    return g.reshape(target) if type(g) is np.ndarray else np.reshape(g, target)
 
 
-# A Jacobian's diagonal cotangents stay diagonal through a reshape (the batch
-# is over flat positions, which a reshape keeps).
-reshape_op = general("reshape", lambda x, shape, in_shape: np.reshape(x, shape), (_reshape_vjp,), linear=True,
-                     diag_vjps=(lambda d, ans, x, shape, in_shape: (True, np.reshape(d, in_shape)),))
+# ndarray.reshape where the value is an ndarray: what np.reshape returns, without its
+# Python-level dispatch (two frames).  A Jacobian's diagonal cotangents stay diagonal
+# through a reshape (the batch is over flat positions, which a reshape keeps).
+reshape_op = general("reshape",
+                     lambda x, shape, in_shape: x.reshape(shape) if type(x) is np.ndarray else np.reshape(x, shape),
+                     (_reshape_vjp,), linear=True,
+                     diag_vjps=(lambda d, ans, x, shape, in_shape: (True, d.reshape(in_shape) if type(d) is np.ndarray
+                                                                    else np.reshape(d, in_shape)),))
 
 
 @op_doc(

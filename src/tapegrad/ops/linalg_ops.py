@@ -30,7 +30,22 @@ def _mm(x, y, tx=False, ty=False):
     """x @ y with optional transposes of the last two axes, on either path."""
     if _any_tensor(x, y):
         return matmul(x, y, transpose_a=tx, transpose_b=ty)
-    return np.matmul(np.swapaxes(x, -1, -2) if tx else x, np.swapaxes(y, -1, -2) if ty else y)
+    return np.matmul(_swap(x) if tx else x, _swap(y) if ty else y)
+
+
+def _swap(x):
+    # ndarray's method: the view np.swapaxes returns, without its two Python frames
+    return x.swapaxes(-1, -2) if type(x) is np.ndarray else np.swapaxes(x, -1, -2)
+
+
+def _tensor_matrices(g, a, b):
+    """All three Tensors of 2-d arrays of one dtype (tensor mode: nested tapes, forward over
+    reverse): a rule's product is then the matmul op applied directly, as matmul() would."""
+    if not (type(g) is _core.Tensor and type(a) is _core.Tensor and type(b) is _core.Tensor):
+        return False
+    gv, av, bv = g._value, a._value, b._value
+    return (type(gv) is np.ndarray and type(av) is np.ndarray and type(bv) is np.ndarray
+            and gv.ndim == 2 and av.ndim == 2 and bv.ndim == 2 and gv.dtype == av.dtype == bv.dtype)
 
 
 def _raw_matrices(g, a, b):
@@ -43,6 +58,8 @@ def _raw_matrices(g, a, b):
 def _matmul_grad_a(g, ans, a, b, ta, tb):
     if _raw_matrices(g, a, b):
         return np.matmul(b.T if tb else b, g.T) if ta else np.matmul(g, b if tb else b.T)    # .T: views
+    if _tensor_matrices(g, a, b):
+        return apply(matmul_op, (b, g), (tb, True)) if ta else apply(matmul_op, (g, b), (False, not tb))
     ga = _mm(b, g, tb, True) if ta else _mm(g, b, False, not tb)
     return unbroadcast(ga, shape_of(a), max(ndim_of(a), ndim_of(b)))      # batch dims may have broadcast
 
@@ -50,6 +67,8 @@ def _matmul_grad_a(g, ans, a, b, ta, tb):
 def _matmul_grad_b(g, ans, a, b, ta, tb):
     if _raw_matrices(g, a, b):
         return np.matmul(g.T, a.T if ta else a) if tb else np.matmul(a if ta else a.T, g)
+    if _tensor_matrices(g, a, b):
+        return apply(matmul_op, (g, a), (True, ta)) if tb else apply(matmul_op, (a, g), (not ta, False))
     gb = _mm(g, a, True, ta) if tb else _mm(a, g, not ta, False)
     return unbroadcast(gb, shape_of(b), max(ndim_of(a), ndim_of(b)))
 
@@ -60,7 +79,9 @@ def _matmul_diag_b(d, ans, a, b, ta, tb):
     a.T @ (d[s] e_s), i.e. row s of a scaled by d[s], so the batch is a with
     its rows scaled, O(m n) instead of the dense O(m^2 n) product.  Equal to
     the general rule's bits while a is finite (its other terms are 0 * a)."""
-    if ta or tb or ndim_of(a) != 2 or ndim_of(b) != 2 or shape_of(b)[1] != 1 or shape_of(d) != (shape_of(a)[0], 1):
+    if ta or tb or not (type(a) is np.ndarray and type(b) is np.ndarray and type(d) is np.ndarray):
+        return None
+    if a.ndim != 2 or b.ndim != 2 or b.shape[1] != 1 or d.shape != (a.shape[0], 1):
         return None
     rows = d * a
     s = np.add.reduce(rows, axis=None)

@@ -221,6 +221,12 @@ cosh = unary("cosh", np.cosh, lambda g, ans, x: g * np.sinh(x), save="x", scalar
              factor=lambda ans, x: np.sinh(x),
              holomorphic=True, doc="The hyperbolic cosine, elementwise.",
              grad="sinh(x)", at=0.5, gives="1.127626 0.5210953", dtypes="float_complex")
+# A rule that is exactly g * f(x) for a registered op f: in tensor mode (nested tapes,
+# forward over reverse) the core calls f and the multiply itself, the same ops in the
+# rule's order, without the rule's frame and NumPy's dispatch of np.cos on a Tensor.
+for _op, _f in ((sin, cos), (sinh, cosh), (cosh, sinh)):
+    _op.factor_op = _f
+
 tanh = unary("tanh", np.tanh, lambda g, ans, x: g * (1 - ans * ans), save="ans", scalar=math.tanh, ufunc=np.tanh,
              factor=lambda ans, x: 1 - ans * ans,
              holomorphic=True, doc="The hyperbolic tangent, elementwise.",
