@@ -14,8 +14,6 @@ Python modules around it are the user-facing API.
 from libc.stdint cimport int32_t, int64_t, INT32_MAX
 from libc.stdlib cimport calloc, malloc, free
 from libc.string cimport memcmp, memset
-from libc.math cimport isfinite, fabs
-from libc.float cimport DBL_MIN
 from cpython.float cimport PyFloat_AS_DOUBLE
 from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF, Py_REFCNT
 from cpython.pystate cimport PyThreadState_GetDict
@@ -23,6 +21,16 @@ from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_New, PyTuple_SET_ITEM
 
 cdef extern from "Python.h":
     PyObject **PySequence_Fast_ITEMS(object o)    # a tuple's or a list's item array
+    object PyObject_Vectorcall(object f, PyObject **args, size_t nargsf, PyObject *kwnames)
+
+cdef extern from "tg_forms.h":
+    enum:
+        TG_FORM_MAX
+        TG_F_G, TG_F_ANS, TG_F_IN, TG_F_CONST, TG_F_CALL1, TG_F_CALL2
+        TG_S_NONE, TG_S_ADD, TG_S_SUB, TG_S_MUL, TG_S_DIV, TG_S_NEG, TG_S_LOOP
+    void tg_fpe_clear(double *operands) noexcept
+    int tg_fpe_test(double *results) noexcept
+    void tg_form_eval_double(const tg_form *f, const double *leaves, double *out) noexcept
 cimport numpy as cnp
 cimport cython
 
@@ -1398,7 +1406,8 @@ cdef class Op:
 
     def __init__(self, name, forward, vjps=None, *, kind=GENERAL, save=0, jvps=None, n_out=1,
                  differentiable=True, variadic=False, scalar=None, batching=True, joint=False, reads=None,
-                 linear=False, cvjps=None, cjvps=None, factors=None, diag_vjps=None, scalar_vjp=None):
+                 linear=False, cvjps=None, cjvps=None, factors=None, diag_vjps=None, scalar_vjp=None,
+                 vjp_forms=None):
         self.name = name
         # cvjps / cjvps: the rules for complex values, where they differ from
         # the real ones (a holomorphic op's VJP conjugates what it reads; see
@@ -1474,18 +1483,31 @@ cdef class Op:
         self.diag_vjps = None if diag_vjps is None else tuple(diag_vjps)
         if self.diag_vjps is not None and len(self.diag_vjps) != len(self.vjps):
             raise ValueError(f"op {name!r}: {len(self.diag_vjps)} diagonal rules for {len(self.vjps)} inputs")
-        # scalar_vjp (binary ops): the rules written in C for a float64 scalar
-        # cotangent and float inputs (_scalar_rules), where a rule's Python
-        # frame costs more than its arithmetic.  "pass": every rule returns g
-        # itself (add); "scale": input i's rule is g * (the other input)
-        # (multiply).  The C rules give the Python rules' bits; they decline
-        # (the Python rules run) wherever NumPy would flag the product.
+        # scalar_vjp (binary ops): a shorthand for the two commonest forms
+        # (vjp_forms, below): "pass", every rule returns g itself (add);
+        # "scale", input i's rule is g * (the other input) (multiply).
         if scalar_vjp is None:
             self.scalar_vjp = 0
         elif kind != BINARY or scalar_vjp not in ("pass", "scale"):
             raise ValueError(f"op {name!r}: scalar_vjp is 'pass' or 'scale', for binary ops")
         else:
             self.scalar_vjp = _SCALAR_VJP_PASS if scalar_vjp == "pass" else _SCALAR_VJP_SCALE
+            if vjp_forms is None:        # the same rules, as forms (below)
+                vjp_forms = (("g", "g") if scalar_vjp == "pass" else
+                             ((np.multiply, "g", "y"), (np.multiply, "g", "x")))
+        # vjp_forms (unary and binary ops): per input, the VJP rule once more
+        # as a form the core runs without a Python frame on raw values: a
+        # nested tuple (ufunc, arg[, arg]) whose leaves are "g", "ans", "x",
+        # "y" or a number, e.g. (np.multiply, "g", (np.cos, "x")) for
+        # ``g * np.cos(x)``.  It must be the rule's own expression, operation
+        # for operation: the core calls the same ufuncs in the same order (and
+        # on float64 scalars NumPy's own loops), so the bits agree; see
+        # _form_value and _scalar_forms.  None where a rule has no form.
+        self.vjp_forms = None
+        self._forms[0].len = 0
+        self._forms[1].len = 0
+        if vjp_forms is not None:
+            _compile_forms(self, tuple(vjp_forms))
 
     def __call__(self, x, y=_NO_ARG, name=None):
         if self.kind == _UNARY:
@@ -1566,19 +1588,26 @@ cdef inline object _vjp_of(Op op, Py_ssize_t i, object g, object ans, tuple ins,
     if calling == _CALL_BINARY:
         gi = rule(g, ans, ins[0], ins[1])
         if gi is not None and params is not None:
-            shape = (<tuple>params)[i]
-            if shape is not None:
-                # Batched cotangents keep their leading axes (a gradient that
-                # does not depend on the cotangent has none).
-                if batch_ndim and _ndim(gi) > len(<tuple>shape):
-                    return sum_to_shape(gi, shape, batch_ndim)
-                return sum_to_shape(gi, shape, 0)
+            return _sum_to_input(gi, <tuple>params, i, batch_ndim)
         return gi
     if calling == _CALL_VARIADIC:
         return rule(g, ans, i, ins, *(params or ()))
     if params is None:
         return rule(g, ans, *ins)
     return rule(g, ans, *ins, *params)
+
+
+cdef inline object _sum_to_input(object gi, tuple params, Py_ssize_t i, Py_ssize_t batch_ndim):
+    """A broadcasting op's gradient for input i summed back to its shape
+    (params: the input shapes, None where no broadcast happened)."""
+    cdef object shape = params[i]
+    if shape is None:
+        return gi
+    # Batched cotangents keep their leading axes (a gradient that does not
+    # depend on the cotangent has none).
+    if batch_ndim and _ndim(gi) > len(<tuple>shape):
+        return sum_to_shape(gi, shape, batch_ndim)
+    return sum_to_shape(gi, shape, 0)
 
 
 cdef inline object _jvp_of(Op op, Py_ssize_t i, object t, object ans, tuple ins, object params):
@@ -2512,10 +2541,11 @@ cdef class WengertList(Recorder):
 
     cdef int _call_rules(self, Op op, int32_t *targets, Py_ssize_t n_in, object g, object ans, tuple ins,
                          object params, PyObject **grads, bint tensor_mode, object batch) except -1:
+        global _form_op
         cdef Py_ssize_t i
         cdef Py_ssize_t batch_ndim = 0 if batch is None else len(<tuple>batch)
         cdef object gi, gs = None
-        cdef bint unit = False, fac = False
+        cdef bint unit = False, fac = False, declined = False
         cdef type gt = type(g)
         if gt is ndarray:
             unit = not tensor_mode and _structured and op.factors is not None and _is_unit(g)
@@ -2526,9 +2556,10 @@ cdef class WengertList(Recorder):
                 return _call_rules_diag(op, targets, n_in, <_Diag>g, ans, ins, params, grads, batch_ndim)
             g = _diag_dense(<_Diag>g)
         elif gt is float64:
-            if op.scalar_vjp and not tensor_mode and _structured and params is None:
-                if _scalar_rules(op, targets, g, ins, grads):
+            if op.vjp_forms is not None and not tensor_mode and _structured and params is None:
+                if _scalar_forms(op, targets, n_in, g, ans, ins, grads):
                     return 0
+                declined = True             # (a flag NumPy reports: the rules run and report it)
         elif tensor_mode and _structured and op.calling != _CALL_JOINT:
             if _call_rules_unseen(op, targets, n_in, g, ans, ins, params, grads, batch_ndim):
                 return 0
@@ -2536,6 +2567,9 @@ cdef class WengertList(Recorder):
             gs = op.vjps[0](g, ans, tuple([targets[i] >= 0 for i in range(n_in)]), ins, *(params or ()))
             if len(gs) != n_in:
                 raise ValueError(f"op {op.name!r}: its gradient rule returned {len(gs)} gradients for {n_in} inputs")
+        # Forms: raw values, no shortcut above taken, real operands.
+        cdef bint forms = (op.vjp_forms is not None and not tensor_mode and _structured and not unit and not fac
+                           and not declined and _form_operands(op, g, ans, ins))
         for i in range(n_in):
             if targets[i] < 0:
                 continue
@@ -2545,6 +2579,14 @@ cdef class WengertList(Recorder):
                 gi = _unit_vjp(op, i, g, ans, ins, params)
             elif fac:
                 gi = _factor_vjp(op, i, g, ans, ins, params, batch_ndim)
+            elif forms and op._forms[i].len:
+                _form_op = <PyObject *>op       # for a floating-point warning's message
+                try:
+                    gi = _form_value(op, i, g, ans, ins)
+                finally:
+                    _form_op = NULL
+                if params is not None:
+                    gi = _sum_to_input(gi, <tuple>params, i, batch_ndim)
             else:
                 gi = _vjp_of(op, i, g, ans, ins, params, batch_ndim)
             if gi is None:
@@ -2707,42 +2749,250 @@ cdef inline tuple _unwrap_tuple(tuple xs):
 cdef bint _structured = True
 
 
-cdef inline bint _plain_product(double a, double b, double r) noexcept:
-    """r = a * b raised no floating-point flag NumPy would report (overflow,
-    invalid, underflow): finite, and a normal number or an exact zero."""
-    if not isfinite(r):
-        return False
-    if r == 0.0:
-        return a == 0.0 or b == 0.0
-    return fabs(r) >= DBL_MIN
+# ---- rule forms (raw values) -------------------------------------------------
+# An op may declare each VJP rule a second time as a form (Op.vjp_forms),
+# compiled here into a postfix program (csrc/tg_forms.h).  On raw values the
+# sweep runs it instead of the rule's Python frame: on arrays by calling the
+# same ufunc objects through vectorcall (what the rule's operators call), on
+# float64 scalars in C doubles with NumPy's own float64 loop for any other
+# ufunc.  tests/test_rule_forms.py checks every form against its rule.
+
+cdef PyObject *_form_op = NULL     # the op whose form is running (borrowed), else NULL
 
 
-cdef int _scalar_rules(Op op, int32_t *targets, object g, tuple ins, PyObject **grads) except -1:
-    """A binary op's rules in C (op.scalar_vjp) for a float64 scalar cotangent
-    g: 1 when done, 0 to leave it to the Python rules (an input that is not a
-    float or float64, or a product NumPy would flag), before touching grads.
-    "pass" gives g itself, as the rule does; "scale" gives g * other as a new
-    float64, the bits NumPy's scalar product gives."""
-    cdef double gd, r[2]
-    cdef object o
+def running_form():
+    """The op whose VJP form the sweep is running, or None: NumPy's
+    floating-point warnings raised inside a form have no rule frame to name
+    the op (tapegrad._callsite asks here)."""
+    return None if _form_op == NULL else <object>_form_op
+
+
+cdef dict _FORM_LEAVES = {"g": (TG_F_G, 0), "ans": (TG_F_ANS, 0), "x": (TG_F_IN, 0), "y": (TG_F_IN, 1)}
+cdef dict _FORM_BINARY = {np.add: TG_S_ADD, np.subtract: TG_S_SUB, np.multiply: TG_S_MUL, np.true_divide: TG_S_DIV}
+
+
+cdef int _compile_forms(Op op, tuple forms) except -1:
+    cdef Py_ssize_t n = op.n_in
+    cdef list refs = []
     cdef int i
-    if op.scalar_vjp == _SCALAR_VJP_PASS:
-        for i in range(2):
-            if targets[i] >= 0:
-                _accumulate(grads, targets[i], g)
-        return 1
-    gd = PyFloat_AS_DOUBLE(g)
-    for i in range(2):                  # input i's gradient is g times the other input
+    if op.kind != _UNARY and op.kind != _BINARY:
+        raise ValueError(f"op {op.name!r}: vjp_forms are for unary and binary ops")
+    if len(forms) != n:
+        raise ValueError(f"op {op.name!r}: {len(forms)} vjp_forms for {n} inputs")
+    for i in range(n):
+        if forms[i] is None:
+            continue
+        op._forms[i].scalar = 1
+        op._forms[i].reads = 0
+        op._forms[i].numpy_reads = 0
+        try:
+            _emit_form(op, &op._forms[i], forms[i], refs, 0)
+            _python_operands(op, &op._forms[i], forms[i])
+        except ValueError as e:
+            op._forms[0].len = op._forms[1].len = 0
+            raise ValueError(f"op {op.name!r}: vjp_forms[{i}] {forms[i]!r}: {e}") from None
+        if op.reads is not None and (op._forms[i].reads >> 1) & ~op.reads[i]:
+            op._forms[0].len = op._forms[1].len = 0
+            raise ValueError(f"op {op.name!r}: vjp_forms[{i}] reads an input its rule does not (reads=)")
+        if op._forms[i].reads & 1 and not op.save & _SAVE_ANS or \
+                op._forms[i].reads & 6 and not op.save & _SAVE_INPUTS:
+            op._forms[0].len = op._forms[1].len = 0
+            raise ValueError(f"op {op.name!r}: vjp_forms[{i}] reads a value the op does not save")
+    op._form_refs = tuple(refs)
+    op.vjp_forms = forms
+    return 0
+
+
+cdef int _emit_form(Op op, tg_form *f, object node, list refs, int depth) except -1:
+    """Append node's steps to f; returns the stack depth it reaches."""
+    cdef tg_step *s
+    cdef int k, d, code, arg, nargs
+    if f.len >= TG_FORM_MAX or depth >= TG_FORM_MAX:
+        raise ValueError(f"more than {TG_FORM_MAX} steps")
+    if type(node) is str:
+        if node not in _FORM_LEAVES:
+            raise ValueError(f"unknown leaf {node!r} (g, ans, x, y)")
+        code, arg = _FORM_LEAVES[node]
+        if code == TG_F_IN and arg >= op.n_in:
+            raise ValueError(f"the op has no input {node!r}")
+        s = &f.steps[f.len]
+        s.code, s.arg, s.sop = code, arg, TG_S_NONE
+        f.reads |= 1 if code == TG_F_ANS else (2 << arg if code == TG_F_IN else 0)
+        f.len += 1
+        return depth + 1
+    if type(node) is float or type(node) is int:
+        refs.append(node)
+        s = &f.steps[f.len]
+        s.code, s.arg, s.sop, s.c, s.obj = TG_F_CONST, 0, TG_S_NONE, float(node), <PyObject *>node
+        f.len += 1
+        return depth + 1
+    if type(node) is tuple and len(node) in (2, 3) and isinstance(node[0], np.ufunc):
+        uf = node[0]
+        nargs = len(node) - 1
+        if uf.nin != nargs or uf.nout != 1:
+            raise ValueError(f"{uf.__name__} takes {uf.nin} argument(s)")
+        d = depth
+        for k in range(nargs):
+            d = max(d, _emit_form(op, f, node[1 + k], refs, depth + k))
+        if f.len >= TG_FORM_MAX:
+            raise ValueError(f"more than {TG_FORM_MAX} steps")
+        refs.append(uf)
+        s = &f.steps[f.len]
+        s.code, s.arg, s.obj = (TG_F_CALL1 if nargs == 1 else TG_F_CALL2), 0, <PyObject *>uf
+        if nargs == 2:
+            s.sop = _FORM_BINARY.get(uf, TG_S_NONE)
+        elif uf is np.negative:
+            s.sop = TG_S_NEG
+        else:
+            s.sop = TG_S_LOOP if _float64_loop(uf, s) else TG_S_NONE
+        if s.sop == TG_S_NONE:
+            f.scalar = 0
+        f.len += 1
+        return d
+    raise ValueError(f"{node!r} is not a leaf, a number or (ufunc, args)")
+
+
+cdef bint _python_operands(Op op, tg_form *f, object node) except -1:
+    """A ufunc called on Python numbers only returns a NumPy scalar where the
+    rule's operator stays in Python (``-x`` of a Python float constant, which
+    then divides a float32 array as a weak scalar).  Every step of a form must
+    therefore have a NumPy operand: g, ans or a step's result always are; an
+    input may be a Python float (a constant), so the inputs a step takes with
+    nothing else NumPy go to f.numpy_reads, which must be NumPy values for the
+    form to run on arrays.  Returns whether node's value is NumPy for sure."""
+    if type(node) is str:
+        return node == "g" or node == "ans"
+    if type(node) is not tuple:
+        return False
+    cdef bint sure = False
+    for a in node[1:]:
+        if _python_operands(op, f, a):
+            sure = True
+    if not sure:
+        leaves = [a for a in node[1:] if type(a) is str]
+        if not leaves:
+            raise ValueError(f"({node[0].__name__}, ...) takes numbers only")
+        for a in leaves:
+            f.numpy_reads |= 2 << _FORM_LEAVES[a][1]
+    return True
+
+
+cdef bint _float64_loop(object uf, tg_step *s):
+    """NumPy's own float64 -> float64 inner loop of a one-input ufunc (the
+    loop np.cos runs on a float64), into s; False if it has none."""
+    cdef cnp.ufunc u = <cnp.ufunc>uf
+    cdef int k
+    for k in range(u.ntypes):
+        if u.types[2 * k] == cnp.NPY_DOUBLE and u.types[2 * k + 1] == cnp.NPY_DOUBLE:
+            if u.functions[k] == NULL:
+                return False
+            s.loop = <tg_loop_fn>u.functions[k]
+            s.data = u.data[k]
+            return True
+    return False
+
+
+cdef inline bint _form_leaf_ok(object x):
+    """A value a form may take where the rule's operators took it: a real
+    floating-point array or scalar, or a Python float."""
+    cdef type tp = type(x)
+    if tp is float64 or tp is float:
+        return True
+    if tp is ndarray:
+        return cnp.PyArray_ISFLOAT(<cnp.ndarray>x)
+    return isinstance(x, np.floating)
+
+
+cdef bint _form_operands(Op op, object g, object ans, tuple ins):
+    """The values the op's forms read (and g) are all real floating point,
+    and NumPy values where a form needs them to be (numpy_reads)."""
+    cdef int reads = op._forms[0].reads | op._forms[1].reads
+    cdef int numpy_reads = op._forms[0].numpy_reads | op._forms[1].numpy_reads
+    if not _form_leaf_ok(g):
+        return False
+    if reads & 1 and not _form_leaf_ok(ans):
+        return False
+    if reads & 2 and not (_form_leaf_ok(ins[0]) and not (numpy_reads & 2 and type(ins[0]) is float)):
+        return False
+    return not (reads & 4 and not (_form_leaf_ok(ins[1]) and not (numpy_reads & 4 and type(ins[1]) is float)))
+
+
+cdef object _form_value(Op op, int i, object g, object ans, tuple ins):
+    """Form i on raw values: each step calls its ufunc object (vectorcall),
+    as the rule's operators do."""
+    cdef tg_form *f = &op._forms[i]
+    cdef PyObject *st[TG_FORM_MAX]
+    cdef PyObject *p
+    cdef int sp = 0, k, nargs
+    cdef object r
+    try:
+        for k in range(f.len):
+            code = f.steps[k].code
+            if code == TG_F_G:
+                p = <PyObject *>g
+            elif code == TG_F_ANS:
+                p = <PyObject *>ans
+            elif code == TG_F_IN:
+                p = PyTuple_GET_ITEM(ins, f.steps[k].arg)
+            elif code == TG_F_CONST:
+                p = f.steps[k].obj
+            else:
+                nargs = 1 if code == TG_F_CALL1 else 2
+                r = PyObject_Vectorcall(<object>f.steps[k].obj, &st[sp - nargs], nargs, NULL)
+                while nargs:
+                    sp -= 1
+                    nargs -= 1
+                    p = st[sp]
+                    st[sp] = NULL
+                    Py_XDECREF(p)
+                p = <PyObject *>r
+            Py_INCREF(<object>p)
+            st[sp] = p
+            sp += 1
+        return <object>st[0]
+    finally:
+        while sp:
+            sp -= 1
+            Py_XDECREF(st[sp])
+
+
+cdef int _scalar_forms(Op op, int32_t *targets, Py_ssize_t n_in, object g, object ans, tuple ins,
+                       PyObject **grads) except -1:
+    """An op's forms on a float64 scalar cotangent and float64 (or Python
+    float) operands, in C doubles: 1 when done, 0 to leave it to the rules
+    (another operand type, or a floating-point flag NumPy would report),
+    before touching grads.  A form that is just "g" hands on g itself, as
+    its rule does; any other gives a new float64."""
+    cdef double leaves[4]
+    cdef double r[2]
+    cdef int i, reads = 0
+    cdef bint pass_[2]
+    for i in range(n_in):
         if targets[i] >= 0:
-            o = ins[1 - i]
+            if op._forms[i].len == 0 or not op._forms[i].scalar:
+                return 0
+            reads |= op._forms[i].reads
+    leaves[0] = PyFloat_AS_DOUBLE(g)
+    if reads & 1:
+        if type(ans) is not float64 and type(ans) is not float:
+            return 0
+        leaves[1] = PyFloat_AS_DOUBLE(ans)
+    for i in range(n_in):
+        if reads & (2 << i):
+            o = ins[i]
             if type(o) is not float64 and type(o) is not float:
                 return 0
-            r[i] = gd * PyFloat_AS_DOUBLE(o)
-            if not _plain_product(gd, PyFloat_AS_DOUBLE(o), r[i]):
-                return 0
-    for i in range(2):
+            leaves[2 + i] = PyFloat_AS_DOUBLE(o)
+    tg_fpe_clear(leaves)
+    for i in range(n_in):
+        pass_[i] = op._forms[i].len == 1 and op._forms[i].steps[0].code == TG_F_G
+        if targets[i] >= 0 and not pass_[i]:
+            tg_form_eval_double(&op._forms[i], leaves, &r[i])
+    if tg_fpe_test(r):
+        return 0
+    for i in range(n_in):
         if targets[i] >= 0:
-            _accumulate(grads, targets[i], tg_float64(r[i]))
+            _accumulate(grads, targets[i], g if pass_[i] else tg_float64(r[i]))
     return 1
 
 
