@@ -2550,7 +2550,7 @@ cdef class WengertList(Recorder):
         if gt is ndarray:
             unit = not tensor_mode and _structured and op.factors is not None and _is_unit(g)
             fac = (not unit and not tensor_mode and _structured and op.factors is not None and _real_float(g)
-                   and cnp.PyArray_SIZE(<cnp.ndarray>g) >= _FRESH_FACTOR_MIN)
+                   and _n_elements(<cnp.ndarray>g) >= _FRESH_FACTOR_MIN)
         elif gt is _Diag:
             if op.calling != _CALL_JOINT:
                 return _call_rules_diag(op, targets, n_in, <_Diag>g, ans, ins, params, grads, batch_ndim)
@@ -2569,7 +2569,7 @@ cdef class WengertList(Recorder):
                 raise ValueError(f"op {op.name!r}: its gradient rule returned {len(gs)} gradients for {n_in} inputs")
         # Forms: raw values, no shortcut above taken, real operands.
         cdef bint forms = (op.vjp_forms is not None and not tensor_mode and _structured and not unit and not fac
-                           and not declined and _form_operands(op, g, ans, ins))
+                           and not declined and _form_operands(op, targets, n_in, g, ans, ins))
         for i in range(n_in):
             if targets[i] < 0:
                 continue
@@ -2719,7 +2719,7 @@ cdef inline Py_ssize_t _ndim(object x):
 
 cdef inline object _unwrap(object x):
     cdef type tp = type(x)
-    if tp is ndarray or tp is float64:   # raw already (no walk of float64's long MRO)
+    if tp is ndarray or tp is float64 or x is None:   # raw already (no walk of float64's long MRO)
         return x
     if isinstance(x, Tensor):
         return (<Tensor>x)._value
@@ -2903,11 +2903,16 @@ cdef inline bint _form_leaf_ok(object x):
     return isinstance(x, np.floating)
 
 
-cdef bint _form_operands(Op op, object g, object ans, tuple ins):
-    """The values the op's forms read (and g) are all real floating point,
-    and NumPy values where a form needs them to be (numpy_reads)."""
-    cdef int reads = op._forms[0].reads | op._forms[1].reads
-    cdef int numpy_reads = op._forms[0].numpy_reads | op._forms[1].numpy_reads
+cdef bint _form_operands(Op op, int32_t *targets, Py_ssize_t n_in, object g, object ans, tuple ins):
+    """The values the forms of the inputs that want a gradient read (and g)
+    are all real floating point, and NumPy values where a form needs them to
+    be (numpy_reads).  (A value no such form reads may be unsaved: None.)"""
+    cdef int reads = 0, numpy_reads = 0
+    cdef Py_ssize_t i
+    for i in range(n_in):
+        if targets[i] >= 0:
+            reads |= op._forms[i].reads
+            numpy_reads |= op._forms[i].numpy_reads
     if not _form_leaf_ok(g):
         return False
     if reads & 1 and not _form_leaf_ok(ans):
@@ -3071,6 +3076,15 @@ cdef inline bint _all_finite(object x):
     return s - s == 0.0
 
 
+cdef inline Py_ssize_t _n_elements(cnp.ndarray a) noexcept:
+    """PyArray_SIZE without its out-of-line call."""
+    cdef Py_ssize_t n = 1
+    cdef int k
+    for k in range(cnp.PyArray_NDIM(a)):
+        n *= cnp.PyArray_DIMS(a)[k]
+    return n
+
+
 cdef inline bint _is_unit(object g):
     """g is a broadcast view of one real 1.0 (every stride 0)."""
     if type(g) is not ndarray:
@@ -3078,12 +3092,13 @@ cdef inline bint _is_unit(object g):
     cdef cnp.ndarray a = <cnp.ndarray>g
     cdef int k, nd = cnp.PyArray_NDIM(a)
     cdef int tn = cnp.PyArray_TYPE(a)
-    if (nd == 0 or not (tn == cnp.NPY_DOUBLE or tn == cnp.NPY_FLOAT) or cnp.PyArray_SIZE(a) == 0
-            or not cnp.PyArray_ISBEHAVED_RO(a)):   # (aligned, native byte order: the element is read below)
+    if nd == 0 or not (tn == cnp.NPY_DOUBLE or tn == cnp.NPY_FLOAT):
         return False
-    for k in range(nd):
+    for k in range(nd):                # (first: most cotangents fail here, cheaply)
         if cnp.PyArray_STRIDES(a)[k] != 0:
             return False
+    if _n_elements(a) == 0 or not cnp.PyArray_ISBEHAVED_RO(a):   # (aligned, native byte order: read below)
+        return False
     if tn == cnp.NPY_DOUBLE:
         return (<double *>cnp.PyArray_DATA(a))[0] == 1.0
     return (<float *>cnp.PyArray_DATA(a))[0] == 1.0
