@@ -1702,6 +1702,17 @@ cdef int _record_args(Op op, PyObject **ins, Py_ssize_t n, object out, object pa
     return 0
 
 
+cdef inline bint _is_tensor(object x):
+    """isinstance(x, Tensor), without walking the type's bases for the
+    commonest others (a Python float constant, raw values)."""
+    cdef type tp = type(x)
+    if tp is Tensor:
+        return True
+    if tp is float or tp is float64 or tp is ndarray:
+        return False
+    return isinstance(x, Tensor)
+
+
 cdef object _unary(Op op, object x):
     cdef Tensor tx = _as_tensor(x)
     cdef object v = tx._value, r
@@ -1768,8 +1779,8 @@ cdef object _binary(Op op, object a, object b):
     if _n_active and op.differentiable and _differentiable_value(out._value):
         # Remember input shapes only where broadcasting happened and the input
         # is a tensor (raw constants never receive gradients).
-        bx = isinstance(a, Tensor) and not _same_shape(ra, out._value)
-        by = isinstance(b, Tensor) and not _same_shape(rb, out._value)
+        bx = _is_tensor(a) and not _same_shape(ra, out._value)
+        by = _is_tensor(b) and not _same_shape(rb, out._value)
         if bx or by:
             params = (ra.shape if bx else None, rb.shape if by else None)
         ins[0] = <PyObject *>a
@@ -2031,7 +2042,7 @@ cdef inline tuple _saved_inputs(Op op, PyObject **objs, Py_ssize_t n_in, PyObjec
         p = objs[1 + i]
         if p == NULL:
             x = None
-        elif raw and isinstance(<object>p, Tensor):
+        elif raw and _is_tensor(<object>p):
             x = (<Tensor>p)._value
         else:
             x = <object>p
@@ -2258,7 +2269,7 @@ cdef class WengertList(Recorder):
             return 0
         for i in range(n):
             x = <object>ins[i]
-            s = tg_idmap_get(&self.slots, (<Tensor>x)._id) if isinstance(x, Tensor) else -1
+            s = tg_idmap_get(&self.slots, (<Tensor>x)._id) if _is_tensor(x) else -1
             any_on |= s >= 0
             if tg_i32vec_push(&self.in_slot, s) < 0:
                 self.in_slot.len = base
@@ -2515,6 +2526,9 @@ cdef class WengertList(Recorder):
             g = tuple([_diag_dense(<_Diag>x) if type(x) is _Diag else x for x in g])
             if _sparse_type is not None:
                 g = tuple([_sparse_dense(x) if type(x) is _sparse_type else x for x in g])
+        if (o1 - o0 == 1 and not tensor_mode and _structured and op.vjp_forms is not None
+                and _run_forms(self, op, k, g, params, grads, reach, batch)):
+            return 0
         cdef PyObject *ans_ref = NULL
         ins = _saved_inputs(op, &self.node_objs.data[self.node_start.data[k]], n_in, &ans_ref, not tensor_mode)
         ans = <object>ans_ref if ans_ref != NULL else None
@@ -2557,7 +2571,7 @@ cdef class WengertList(Recorder):
             g = _diag_dense(<_Diag>g)
         elif gt is float64:
             if op.vjp_forms is not None and not tensor_mode and _structured and params is None:
-                if _scalar_forms(op, targets, n_in, g, ans, ins, grads):
+                if _scalar_forms(op, targets, n_in, g, ans, PySequence_Fast_ITEMS(ins), grads):
                     return 0
                 declined = True             # (a flag NumPy reports: the rules run and report it)
         elif tensor_mode and _structured and op.calling != _CALL_JOINT:
@@ -2569,7 +2583,7 @@ cdef class WengertList(Recorder):
                 raise ValueError(f"op {op.name!r}: its gradient rule returned {len(gs)} gradients for {n_in} inputs")
         # Forms: raw values, no shortcut above taken, real operands.
         cdef bint forms = (op.vjp_forms is not None and not tensor_mode and _structured and not unit and not fac
-                           and not declined and _form_operands(op, targets, n_in, g, ans, ins))
+                           and not declined and _form_operands(op, targets, n_in, g, ans, PySequence_Fast_ITEMS(ins)))
         for i in range(n_in):
             if targets[i] < 0:
                 continue
@@ -2582,7 +2596,7 @@ cdef class WengertList(Recorder):
             elif forms and op._forms[i].len:
                 _form_op = <PyObject *>op       # for a floating-point warning's message
                 try:
-                    gi = _form_value(op, i, g, ans, ins)
+                    gi = _form_value(op, i, g, ans, PySequence_Fast_ITEMS(ins))
                 finally:
                     _form_op = NULL
                 if params is not None:
@@ -2903,7 +2917,7 @@ cdef inline bint _form_leaf_ok(object x):
     return isinstance(x, np.floating)
 
 
-cdef bint _form_operands(Op op, int32_t *targets, Py_ssize_t n_in, object g, object ans, tuple ins):
+cdef bint _form_operands(Op op, int32_t *targets, Py_ssize_t n_in, object g, object ans, PyObject **ins):
     """The values the forms of the inputs that want a gradient read (and g)
     are all real floating point, and NumPy values where a form needs them to
     be (numpy_reads).  (A value no such form reads may be unsaved: None.)"""
@@ -2917,12 +2931,13 @@ cdef bint _form_operands(Op op, int32_t *targets, Py_ssize_t n_in, object g, obj
         return False
     if reads & 1 and not _form_leaf_ok(ans):
         return False
-    if reads & 2 and not (_form_leaf_ok(ins[0]) and not (numpy_reads & 2 and type(ins[0]) is float)):
+    if reads & 2 and not (_form_leaf_ok(<object>ins[0]) and not (numpy_reads & 2 and type(<object>ins[0]) is float)):
         return False
-    return not (reads & 4 and not (_form_leaf_ok(ins[1]) and not (numpy_reads & 4 and type(ins[1]) is float)))
+    return not (reads & 4 and not (_form_leaf_ok(<object>ins[1])
+                                   and not (numpy_reads & 4 and type(<object>ins[1]) is float)))
 
 
-cdef object _form_value(Op op, int i, object g, object ans, tuple ins):
+cdef object _form_value(Op op, int i, object g, object ans, PyObject **ins):
     """Form i on raw values: each step calls its ufunc object (vectorcall),
     as the rule's operators do."""
     cdef tg_form *f = &op._forms[i]
@@ -2938,7 +2953,7 @@ cdef object _form_value(Op op, int i, object g, object ans, tuple ins):
             elif code == TG_F_ANS:
                 p = <PyObject *>ans
             elif code == TG_F_IN:
-                p = PyTuple_GET_ITEM(ins, f.steps[k].arg)
+                p = ins[f.steps[k].arg]
             elif code == TG_F_CONST:
                 p = f.steps[k].obj
             else:
@@ -2961,7 +2976,73 @@ cdef object _form_value(Op op, int i, object g, object ans, tuple ins):
             Py_XDECREF(st[sp])
 
 
-cdef int _scalar_forms(Op op, int32_t *targets, Py_ssize_t n_in, object g, object ans, tuple ins,
+cdef int _run_forms(WengertList w, Op op, Py_ssize_t k, object g, object params, PyObject **grads, char *reach,
+                    object batch) except -1:
+    """Node k's rules from its op's forms on raw values, read straight from
+    the node's entries (no saved-input tuple, no rule call): 1 when done, 0
+    to take the general path (_run_rules), with nothing touched.  Declines
+    where _call_rules would take another shortcut first (a unit cotangent,
+    a fresh factor) or where an input that wants a gradient has no form."""
+    cdef type gt = type(g)
+    cdef Py_ssize_t i, i0 = w.in_start.data[k], n_in = w.in_start.data[k + 1] - w.in_start.data[k]
+    cdef Py_ssize_t batch_ndim = 0 if batch is None else len(<tuple>batch)
+    cdef PyObject **objs = &w.node_objs.data[w.node_start.data[k]]
+    cdef PyObject *raw[2]
+    cdef PyObject *p
+    cdef int32_t targets[2]
+    cdef int32_t s
+    cdef object ans = None, gi
+    global _form_op
+    if n_in > 2:
+        return 0
+    if gt is float64:
+        if params is not None:
+            return 0
+    elif gt is ndarray:
+        if (not _real_float(g) or _n_elements(<cnp.ndarray>g) >= _FRESH_FACTOR_MIN
+                or (op.factors is not None and _is_unit(g))):
+            return 0
+    else:
+        return 0
+    for i in range(n_in):
+        s = w.in_slot.data[i0 + i]
+        targets[i] = s if s >= 0 and reach[s] else -1
+        if targets[i] >= 0 and op._forms[i].len == 0:
+            return 0
+    # The saved values (layout above _saved_inputs), raw; borrowed: the
+    # node's entries hold them until the sweep has passed the node.
+    raw[0] = raw[1] = <PyObject *>None
+    p = NULL
+    if op.save & _SAVE_INPUTS:
+        for i in range(n_in):
+            if objs[1 + i] != NULL:
+                raw[i] = (<PyObject *>(<Tensor>objs[1 + i])._value if _is_tensor(<object>objs[1 + i])
+                          else objs[1 + i])
+        if op.save & _SAVE_ANS:
+            p = objs[1 + n_in]
+    elif op.save & _SAVE_ANS:
+        p = objs[1]
+    if p != NULL:
+        ans = _unwrap(<object>p)
+    if gt is float64:
+        return _scalar_forms(op, targets, n_in, g, ans, raw, grads)
+    if not _form_operands(op, targets, n_in, g, ans, raw):
+        return 0
+    for i in range(n_in):
+        if targets[i] < 0:
+            continue
+        _form_op = <PyObject *>op           # for a floating-point warning's message
+        try:
+            gi = _form_value(op, <int>i, g, ans, raw)
+        finally:
+            _form_op = NULL
+        if params is not None:
+            gi = _sum_to_input(gi, <tuple>params, i, batch_ndim)
+        _accumulate(grads, targets[i], gi)
+    return 1
+
+
+cdef int _scalar_forms(Op op, int32_t *targets, Py_ssize_t n_in, object g, object ans, PyObject **ins,
                        PyObject **grads) except -1:
     """An op's forms on a float64 scalar cotangent and float64 (or Python
     float) operands, in C doubles: 1 when done, 0 to leave it to the rules
@@ -2984,7 +3065,7 @@ cdef int _scalar_forms(Op op, int32_t *targets, Py_ssize_t n_in, object g, objec
         leaves[1] = PyFloat_AS_DOUBLE(ans)
     for i in range(n_in):
         if reads & (2 << i):
-            o = ins[i]
+            o = <object>ins[i]
             if type(o) is not float64 and type(o) is not float:
                 return 0
             leaves[2 + i] = PyFloat_AS_DOUBLE(o)
