@@ -90,6 +90,8 @@ def _on_fp_error(kind, flag):
         if op is not None:
             break
         f = f.f_back
+    if op is None and _core.running_form() is not None:     # a rule run from its form: no frame
+        op = _core.running_form().name
     if op is None:
         message = f"{kind} encountered while computing a gradient"
     else:

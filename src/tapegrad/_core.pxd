@@ -31,6 +31,23 @@ cdef extern from "tg_buffers.h":
     void tg_objvec_release(tg_objvec *v, size_t i)
     void tg_objvec_free(tg_objvec *v)
 
+cdef extern from "tg_forms.h":
+    ctypedef void (*tg_loop_fn)(char **, const Py_ssize_t *, const Py_ssize_t *, void *)
+    ctypedef struct tg_step:
+        int code
+        int arg
+        int sop
+        double c
+        PyObject *obj
+        tg_loop_fn loop
+        void *data
+    ctypedef struct tg_form:
+        int len
+        int scalar
+        int reads
+        int numpy_reads
+        tg_step steps[8]
+
 
 cdef class _Operand:
     pass
@@ -84,6 +101,9 @@ cdef class Op:
     cdef int _n_read_bits               # how many of _read_bits are set (0: use reads)
     cdef readonly int scalar_vjp        # SCALAR_VJP_*: the rules in C for float64 scalars (0: none)
     cdef public Op factor_op            # a unary op whose rule is g * factor_op(x), or None
+    cdef readonly tuple vjp_forms       # per input (unary/binary ops): the rule as a form, or None
+    cdef tuple _form_refs               # what the compiled forms point to (ufuncs, constants)
+    cdef tg_form _forms[2]              # the forms compiled (len 0: none)
     # Public ops are Op instances (tg.sin): their docstring, signature and
     # names live here, so help() and inspect.signature() describe the op.
     cdef dict __dict__

@@ -14,8 +14,6 @@ Python modules around it are the user-facing API.
 from libc.stdint cimport int32_t, int64_t, INT32_MAX
 from libc.stdlib cimport calloc, malloc, free
 from libc.string cimport memcmp, memset
-from libc.math cimport isfinite, fabs
-from libc.float cimport DBL_MIN
 from cpython.float cimport PyFloat_AS_DOUBLE
 from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF, Py_REFCNT
 from cpython.pystate cimport PyThreadState_GetDict
@@ -23,6 +21,16 @@ from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_New, PyTuple_SET_ITEM
 
 cdef extern from "Python.h":
     PyObject **PySequence_Fast_ITEMS(object o)    # a tuple's or a list's item array
+    object PyObject_Vectorcall(object f, PyObject **args, size_t nargsf, PyObject *kwnames)
+
+cdef extern from "tg_forms.h":
+    enum:
+        TG_FORM_MAX
+        TG_F_G, TG_F_ANS, TG_F_IN, TG_F_CONST, TG_F_CALL1, TG_F_CALL2
+        TG_S_NONE, TG_S_ADD, TG_S_SUB, TG_S_MUL, TG_S_DIV, TG_S_NEG, TG_S_LOOP
+    void tg_fpe_clear(double *operands) noexcept
+    int tg_fpe_test(double *results) noexcept
+    void tg_form_eval_double(const tg_form *f, const double *leaves, double *out) noexcept
 cimport numpy as cnp
 cimport cython
 
@@ -1398,7 +1406,8 @@ cdef class Op:
 
     def __init__(self, name, forward, vjps=None, *, kind=GENERAL, save=0, jvps=None, n_out=1,
                  differentiable=True, variadic=False, scalar=None, batching=True, joint=False, reads=None,
-                 linear=False, cvjps=None, cjvps=None, factors=None, diag_vjps=None, scalar_vjp=None):
+                 linear=False, cvjps=None, cjvps=None, factors=None, diag_vjps=None, scalar_vjp=None,
+                 vjp_forms=None):
         self.name = name
         # cvjps / cjvps: the rules for complex values, where they differ from
         # the real ones (a holomorphic op's VJP conjugates what it reads; see
@@ -1474,18 +1483,31 @@ cdef class Op:
         self.diag_vjps = None if diag_vjps is None else tuple(diag_vjps)
         if self.diag_vjps is not None and len(self.diag_vjps) != len(self.vjps):
             raise ValueError(f"op {name!r}: {len(self.diag_vjps)} diagonal rules for {len(self.vjps)} inputs")
-        # scalar_vjp (binary ops): the rules written in C for a float64 scalar
-        # cotangent and float inputs (_scalar_rules), where a rule's Python
-        # frame costs more than its arithmetic.  "pass": every rule returns g
-        # itself (add); "scale": input i's rule is g * (the other input)
-        # (multiply).  The C rules give the Python rules' bits; they decline
-        # (the Python rules run) wherever NumPy would flag the product.
+        # scalar_vjp (binary ops): a shorthand for the two commonest forms
+        # (vjp_forms, below): "pass", every rule returns g itself (add);
+        # "scale", input i's rule is g * (the other input) (multiply).
         if scalar_vjp is None:
             self.scalar_vjp = 0
         elif kind != BINARY or scalar_vjp not in ("pass", "scale"):
             raise ValueError(f"op {name!r}: scalar_vjp is 'pass' or 'scale', for binary ops")
         else:
             self.scalar_vjp = _SCALAR_VJP_PASS if scalar_vjp == "pass" else _SCALAR_VJP_SCALE
+            if vjp_forms is None:        # the same rules, as forms (below)
+                vjp_forms = (("g", "g") if scalar_vjp == "pass" else
+                             ((np.multiply, "g", "y"), (np.multiply, "g", "x")))
+        # vjp_forms (unary and binary ops): per input, the VJP rule once more
+        # as a form the core runs without a Python frame on raw values: a
+        # nested tuple (ufunc, arg[, arg]) whose leaves are "g", "ans", "x",
+        # "y" or a number, e.g. (np.multiply, "g", (np.cos, "x")) for
+        # ``g * np.cos(x)``.  It must be the rule's own expression, operation
+        # for operation: the core calls the same ufuncs in the same order (and
+        # on float64 scalars NumPy's own loops), so the bits agree; see
+        # _form_value and _scalar_forms.  None where a rule has no form.
+        self.vjp_forms = None
+        self._forms[0].len = 0
+        self._forms[1].len = 0
+        if vjp_forms is not None:
+            _compile_forms(self, tuple(vjp_forms))
 
     def __call__(self, x, y=_NO_ARG, name=None):
         if self.kind == _UNARY:
@@ -1566,19 +1588,26 @@ cdef inline object _vjp_of(Op op, Py_ssize_t i, object g, object ans, tuple ins,
     if calling == _CALL_BINARY:
         gi = rule(g, ans, ins[0], ins[1])
         if gi is not None and params is not None:
-            shape = (<tuple>params)[i]
-            if shape is not None:
-                # Batched cotangents keep their leading axes (a gradient that
-                # does not depend on the cotangent has none).
-                if batch_ndim and _ndim(gi) > len(<tuple>shape):
-                    return sum_to_shape(gi, shape, batch_ndim)
-                return sum_to_shape(gi, shape, 0)
+            return _sum_to_input(gi, <tuple>params, i, batch_ndim)
         return gi
     if calling == _CALL_VARIADIC:
         return rule(g, ans, i, ins, *(params or ()))
     if params is None:
         return rule(g, ans, *ins)
     return rule(g, ans, *ins, *params)
+
+
+cdef inline object _sum_to_input(object gi, tuple params, Py_ssize_t i, Py_ssize_t batch_ndim):
+    """A broadcasting op's gradient for input i summed back to its shape
+    (params: the input shapes, None where no broadcast happened)."""
+    cdef object shape = params[i]
+    if shape is None:
+        return gi
+    # Batched cotangents keep their leading axes (a gradient that does not
+    # depend on the cotangent has none).
+    if batch_ndim and _ndim(gi) > len(<tuple>shape):
+        return sum_to_shape(gi, shape, batch_ndim)
+    return sum_to_shape(gi, shape, 0)
 
 
 cdef inline object _jvp_of(Op op, Py_ssize_t i, object t, object ans, tuple ins, object params):
@@ -1673,6 +1702,17 @@ cdef int _record_args(Op op, PyObject **ins, Py_ssize_t n, object out, object pa
     return 0
 
 
+cdef inline bint _is_tensor(object x):
+    """isinstance(x, Tensor), without walking the type's bases for the
+    commonest others (a Python float constant, raw values)."""
+    cdef type tp = type(x)
+    if tp is Tensor:
+        return True
+    if tp is float or tp is float64 or tp is ndarray:
+        return False
+    return isinstance(x, Tensor)
+
+
 cdef object _unary(Op op, object x):
     cdef Tensor tx = _as_tensor(x)
     cdef object v = tx._value, r
@@ -1739,8 +1779,8 @@ cdef object _binary(Op op, object a, object b):
     if _n_active and op.differentiable and _differentiable_value(out._value):
         # Remember input shapes only where broadcasting happened and the input
         # is a tensor (raw constants never receive gradients).
-        bx = isinstance(a, Tensor) and not _same_shape(ra, out._value)
-        by = isinstance(b, Tensor) and not _same_shape(rb, out._value)
+        bx = _is_tensor(a) and not _same_shape(ra, out._value)
+        by = _is_tensor(b) and not _same_shape(rb, out._value)
         if bx or by:
             params = (ra.shape if bx else None, rb.shape if by else None)
         ins[0] = <PyObject *>a
@@ -2002,7 +2042,7 @@ cdef inline tuple _saved_inputs(Op op, PyObject **objs, Py_ssize_t n_in, PyObjec
         p = objs[1 + i]
         if p == NULL:
             x = None
-        elif raw and isinstance(<object>p, Tensor):
+        elif raw and _is_tensor(<object>p):
             x = (<Tensor>p)._value
         else:
             x = <object>p
@@ -2229,7 +2269,7 @@ cdef class WengertList(Recorder):
             return 0
         for i in range(n):
             x = <object>ins[i]
-            s = tg_idmap_get(&self.slots, (<Tensor>x)._id) if isinstance(x, Tensor) else -1
+            s = tg_idmap_get(&self.slots, (<Tensor>x)._id) if _is_tensor(x) else -1
             any_on |= s >= 0
             if tg_i32vec_push(&self.in_slot, s) < 0:
                 self.in_slot.len = base
@@ -2486,6 +2526,9 @@ cdef class WengertList(Recorder):
             g = tuple([_diag_dense(<_Diag>x) if type(x) is _Diag else x for x in g])
             if _sparse_type is not None:
                 g = tuple([_sparse_dense(x) if type(x) is _sparse_type else x for x in g])
+        if (o1 - o0 == 1 and not tensor_mode and _structured and op.vjp_forms is not None
+                and _run_forms(self, op, k, g, params, grads, reach, batch)):
+            return 0
         cdef PyObject *ans_ref = NULL
         ins = _saved_inputs(op, &self.node_objs.data[self.node_start.data[k]], n_in, &ans_ref, not tensor_mode)
         ans = <object>ans_ref if ans_ref != NULL else None
@@ -2512,23 +2555,25 @@ cdef class WengertList(Recorder):
 
     cdef int _call_rules(self, Op op, int32_t *targets, Py_ssize_t n_in, object g, object ans, tuple ins,
                          object params, PyObject **grads, bint tensor_mode, object batch) except -1:
+        global _form_op
         cdef Py_ssize_t i
         cdef Py_ssize_t batch_ndim = 0 if batch is None else len(<tuple>batch)
         cdef object gi, gs = None
-        cdef bint unit = False, fac = False
+        cdef bint unit = False, fac = False, declined = False
         cdef type gt = type(g)
         if gt is ndarray:
             unit = not tensor_mode and _structured and op.factors is not None and _is_unit(g)
             fac = (not unit and not tensor_mode and _structured and op.factors is not None and _real_float(g)
-                   and cnp.PyArray_SIZE(<cnp.ndarray>g) >= _FRESH_FACTOR_MIN)
+                   and _n_elements(<cnp.ndarray>g) >= _FRESH_FACTOR_MIN)
         elif gt is _Diag:
             if op.calling != _CALL_JOINT:
                 return _call_rules_diag(op, targets, n_in, <_Diag>g, ans, ins, params, grads, batch_ndim)
             g = _diag_dense(<_Diag>g)
         elif gt is float64:
-            if op.scalar_vjp and not tensor_mode and _structured and params is None:
-                if _scalar_rules(op, targets, g, ins, grads):
+            if op.vjp_forms is not None and not tensor_mode and _structured and params is None:
+                if _scalar_forms(op, targets, n_in, g, ans, PySequence_Fast_ITEMS(ins), grads):
                     return 0
+                declined = True             # (a flag NumPy reports: the rules run and report it)
         elif tensor_mode and _structured and op.calling != _CALL_JOINT:
             if _call_rules_unseen(op, targets, n_in, g, ans, ins, params, grads, batch_ndim):
                 return 0
@@ -2536,6 +2581,9 @@ cdef class WengertList(Recorder):
             gs = op.vjps[0](g, ans, tuple([targets[i] >= 0 for i in range(n_in)]), ins, *(params or ()))
             if len(gs) != n_in:
                 raise ValueError(f"op {op.name!r}: its gradient rule returned {len(gs)} gradients for {n_in} inputs")
+        # Forms: raw values, no shortcut above taken, real operands.
+        cdef bint forms = (op.vjp_forms is not None and not tensor_mode and _structured and not unit and not fac
+                           and not declined and _form_operands(op, targets, n_in, g, ans, PySequence_Fast_ITEMS(ins)))
         for i in range(n_in):
             if targets[i] < 0:
                 continue
@@ -2545,6 +2593,14 @@ cdef class WengertList(Recorder):
                 gi = _unit_vjp(op, i, g, ans, ins, params)
             elif fac:
                 gi = _factor_vjp(op, i, g, ans, ins, params, batch_ndim)
+            elif forms and op._forms[i].len:
+                _form_op = <PyObject *>op       # for a floating-point warning's message
+                try:
+                    gi = _form_value(op, i, g, ans, PySequence_Fast_ITEMS(ins))
+                finally:
+                    _form_op = NULL
+                if params is not None:
+                    gi = _sum_to_input(gi, <tuple>params, i, batch_ndim)
             else:
                 gi = _vjp_of(op, i, g, ans, ins, params, batch_ndim)
             if gi is None:
@@ -2677,7 +2733,7 @@ cdef inline Py_ssize_t _ndim(object x):
 
 cdef inline object _unwrap(object x):
     cdef type tp = type(x)
-    if tp is ndarray or tp is float64:   # raw already (no walk of float64's long MRO)
+    if tp is ndarray or tp is float64 or x is None:   # raw already (no walk of float64's long MRO)
         return x
     if isinstance(x, Tensor):
         return (<Tensor>x)._value
@@ -2707,42 +2763,322 @@ cdef inline tuple _unwrap_tuple(tuple xs):
 cdef bint _structured = True
 
 
-cdef inline bint _plain_product(double a, double b, double r) noexcept:
-    """r = a * b raised no floating-point flag NumPy would report (overflow,
-    invalid, underflow): finite, and a normal number or an exact zero."""
-    if not isfinite(r):
-        return False
-    if r == 0.0:
-        return a == 0.0 or b == 0.0
-    return fabs(r) >= DBL_MIN
+# ---- rule forms (raw values) -------------------------------------------------
+# An op may declare each VJP rule a second time as a form (Op.vjp_forms),
+# compiled here into a postfix program (csrc/tg_forms.h).  On raw values the
+# sweep runs it instead of the rule's Python frame: on arrays by calling the
+# same ufunc objects through vectorcall (what the rule's operators call), on
+# float64 scalars in C doubles with NumPy's own float64 loop for any other
+# ufunc.  tests/test_rule_forms.py checks every form against its rule.
+
+cdef PyObject *_form_op = NULL     # the op whose form is running (borrowed), else NULL
 
 
-cdef int _scalar_rules(Op op, int32_t *targets, object g, tuple ins, PyObject **grads) except -1:
-    """A binary op's rules in C (op.scalar_vjp) for a float64 scalar cotangent
-    g: 1 when done, 0 to leave it to the Python rules (an input that is not a
-    float or float64, or a product NumPy would flag), before touching grads.
-    "pass" gives g itself, as the rule does; "scale" gives g * other as a new
-    float64, the bits NumPy's scalar product gives."""
-    cdef double gd, r[2]
-    cdef object o
+def running_form():
+    """The op whose VJP form the sweep is running, or None: NumPy's
+    floating-point warnings raised inside a form have no rule frame to name
+    the op (tapegrad._callsite asks here)."""
+    return None if _form_op == NULL else <object>_form_op
+
+
+cdef dict _FORM_LEAVES = {"g": (TG_F_G, 0), "ans": (TG_F_ANS, 0), "x": (TG_F_IN, 0), "y": (TG_F_IN, 1)}
+cdef dict _FORM_BINARY = {np.add: TG_S_ADD, np.subtract: TG_S_SUB, np.multiply: TG_S_MUL, np.true_divide: TG_S_DIV}
+
+
+cdef int _compile_forms(Op op, tuple forms) except -1:
+    cdef Py_ssize_t n = op.n_in
+    cdef list refs = []
     cdef int i
-    if op.scalar_vjp == _SCALAR_VJP_PASS:
-        for i in range(2):
-            if targets[i] >= 0:
-                _accumulate(grads, targets[i], g)
-        return 1
-    gd = PyFloat_AS_DOUBLE(g)
-    for i in range(2):                  # input i's gradient is g times the other input
+    if op.kind != _UNARY and op.kind != _BINARY:
+        raise ValueError(f"op {op.name!r}: vjp_forms are for unary and binary ops")
+    if len(forms) != n:
+        raise ValueError(f"op {op.name!r}: {len(forms)} vjp_forms for {n} inputs")
+    for i in range(n):
+        if forms[i] is None:
+            continue
+        op._forms[i].scalar = 1
+        op._forms[i].reads = 0
+        op._forms[i].numpy_reads = 0
+        try:
+            _emit_form(op, &op._forms[i], forms[i], refs, 0)
+            _python_operands(op, &op._forms[i], forms[i])
+        except ValueError as e:
+            op._forms[0].len = op._forms[1].len = 0
+            raise ValueError(f"op {op.name!r}: vjp_forms[{i}] {forms[i]!r}: {e}") from None
+        if op.reads is not None and (op._forms[i].reads >> 1) & ~op.reads[i]:
+            op._forms[0].len = op._forms[1].len = 0
+            raise ValueError(f"op {op.name!r}: vjp_forms[{i}] reads an input its rule does not (reads=)")
+        if op._forms[i].reads & 1 and not op.save & _SAVE_ANS or \
+                op._forms[i].reads & 6 and not op.save & _SAVE_INPUTS:
+            op._forms[0].len = op._forms[1].len = 0
+            raise ValueError(f"op {op.name!r}: vjp_forms[{i}] reads a value the op does not save")
+    op._form_refs = tuple(refs)
+    op.vjp_forms = forms
+    return 0
+
+
+cdef int _emit_form(Op op, tg_form *f, object node, list refs, int depth) except -1:
+    """Append node's steps to f; returns the stack depth it reaches."""
+    cdef tg_step *s
+    cdef int k, d, code, arg, nargs
+    if f.len >= TG_FORM_MAX or depth >= TG_FORM_MAX:
+        raise ValueError(f"more than {TG_FORM_MAX} steps")
+    if type(node) is str:
+        if node not in _FORM_LEAVES:
+            raise ValueError(f"unknown leaf {node!r} (g, ans, x, y)")
+        code, arg = _FORM_LEAVES[node]
+        if code == TG_F_IN and arg >= op.n_in:
+            raise ValueError(f"the op has no input {node!r}")
+        s = &f.steps[f.len]
+        s.code, s.arg, s.sop = code, arg, TG_S_NONE
+        f.reads |= 1 if code == TG_F_ANS else (2 << arg if code == TG_F_IN else 0)
+        f.len += 1
+        return depth + 1
+    if type(node) is float or type(node) is int:
+        refs.append(node)
+        s = &f.steps[f.len]
+        s.code, s.arg, s.sop, s.c, s.obj = TG_F_CONST, 0, TG_S_NONE, float(node), <PyObject *>node
+        f.len += 1
+        return depth + 1
+    if type(node) is tuple and len(node) in (2, 3) and isinstance(node[0], np.ufunc):
+        uf = node[0]
+        nargs = len(node) - 1
+        if uf.nin != nargs or uf.nout != 1:
+            raise ValueError(f"{uf.__name__} takes {uf.nin} argument(s)")
+        d = depth
+        for k in range(nargs):
+            d = max(d, _emit_form(op, f, node[1 + k], refs, depth + k))
+        if f.len >= TG_FORM_MAX:
+            raise ValueError(f"more than {TG_FORM_MAX} steps")
+        refs.append(uf)
+        s = &f.steps[f.len]
+        s.code, s.arg, s.obj = (TG_F_CALL1 if nargs == 1 else TG_F_CALL2), 0, <PyObject *>uf
+        if nargs == 2:
+            s.sop = _FORM_BINARY.get(uf, TG_S_NONE)
+        elif uf is np.negative:
+            s.sop = TG_S_NEG
+        else:
+            s.sop = TG_S_LOOP if _float64_loop(uf, s) else TG_S_NONE
+        if s.sop == TG_S_NONE:
+            f.scalar = 0
+        f.len += 1
+        return d
+    raise ValueError(f"{node!r} is not a leaf, a number or (ufunc, args)")
+
+
+cdef bint _python_operands(Op op, tg_form *f, object node) except -1:
+    """A ufunc called on Python numbers only returns a NumPy scalar where the
+    rule's operator stays in Python (``-x`` of a Python float constant, which
+    then divides a float32 array as a weak scalar).  Every step of a form must
+    therefore have a NumPy operand: g, ans or a step's result always are; an
+    input may be a Python float (a constant), so the inputs a step takes with
+    nothing else NumPy go to f.numpy_reads, which must be NumPy values for the
+    form to run on arrays.  Returns whether node's value is NumPy for sure."""
+    if type(node) is str:
+        return node == "g" or node == "ans"
+    if type(node) is not tuple:
+        return False
+    cdef bint sure = False
+    for a in node[1:]:
+        if _python_operands(op, f, a):
+            sure = True
+    if not sure:
+        leaves = [a for a in node[1:] if type(a) is str]
+        if not leaves:
+            raise ValueError(f"({node[0].__name__}, ...) takes numbers only")
+        for a in leaves:
+            f.numpy_reads |= 2 << _FORM_LEAVES[a][1]
+    return True
+
+
+cdef bint _float64_loop(object uf, tg_step *s):
+    """NumPy's own float64 -> float64 inner loop of a one-input ufunc (the
+    loop np.cos runs on a float64), into s; False if it has none."""
+    cdef cnp.ufunc u = <cnp.ufunc>uf
+    cdef int k
+    for k in range(u.ntypes):
+        if u.types[2 * k] == cnp.NPY_DOUBLE and u.types[2 * k + 1] == cnp.NPY_DOUBLE:
+            if u.functions[k] == NULL:
+                return False
+            s.loop = <tg_loop_fn>u.functions[k]
+            s.data = u.data[k]
+            return True
+    return False
+
+
+cdef inline bint _form_leaf_ok(object x):
+    """A value a form may take where the rule's operators took it: a real
+    floating-point array or scalar, or a Python float."""
+    cdef type tp = type(x)
+    if tp is float64 or tp is float:
+        return True
+    if tp is ndarray:
+        return cnp.PyArray_ISFLOAT(<cnp.ndarray>x)
+    return isinstance(x, np.floating)
+
+
+cdef bint _form_operands(Op op, int32_t *targets, Py_ssize_t n_in, object g, object ans, PyObject **ins):
+    """The values the forms of the inputs that want a gradient read (and g)
+    are all real floating point, and NumPy values where a form needs them to
+    be (numpy_reads).  (A value no such form reads may be unsaved: None.)"""
+    cdef int reads = 0, numpy_reads = 0
+    cdef Py_ssize_t i
+    for i in range(n_in):
         if targets[i] >= 0:
-            o = ins[1 - i]
+            reads |= op._forms[i].reads
+            numpy_reads |= op._forms[i].numpy_reads
+    if not _form_leaf_ok(g):
+        return False
+    if reads & 1 and not _form_leaf_ok(ans):
+        return False
+    if reads & 2 and not (_form_leaf_ok(<object>ins[0]) and not (numpy_reads & 2 and type(<object>ins[0]) is float)):
+        return False
+    return not (reads & 4 and not (_form_leaf_ok(<object>ins[1])
+                                   and not (numpy_reads & 4 and type(<object>ins[1]) is float)))
+
+
+cdef object _form_value(Op op, int i, object g, object ans, PyObject **ins):
+    """Form i on raw values: each step calls its ufunc object (vectorcall),
+    as the rule's operators do."""
+    cdef tg_form *f = &op._forms[i]
+    cdef PyObject *st[TG_FORM_MAX]
+    cdef PyObject *p
+    cdef int sp = 0, k, nargs
+    cdef object r
+    try:
+        for k in range(f.len):
+            code = f.steps[k].code
+            if code == TG_F_G:
+                p = <PyObject *>g
+            elif code == TG_F_ANS:
+                p = <PyObject *>ans
+            elif code == TG_F_IN:
+                p = ins[f.steps[k].arg]
+            elif code == TG_F_CONST:
+                p = f.steps[k].obj
+            else:
+                nargs = 1 if code == TG_F_CALL1 else 2
+                r = PyObject_Vectorcall(<object>f.steps[k].obj, &st[sp - nargs], nargs, NULL)
+                while nargs:
+                    sp -= 1
+                    nargs -= 1
+                    p = st[sp]
+                    st[sp] = NULL
+                    Py_XDECREF(p)
+                p = <PyObject *>r
+            Py_INCREF(<object>p)
+            st[sp] = p
+            sp += 1
+        return <object>st[0]
+    finally:
+        while sp:
+            sp -= 1
+            Py_XDECREF(st[sp])
+
+
+cdef int _run_forms(WengertList w, Op op, Py_ssize_t k, object g, object params, PyObject **grads, char *reach,
+                    object batch) except -1:
+    """Node k's rules from its op's forms on raw values, read straight from
+    the node's entries (no saved-input tuple, no rule call): 1 when done, 0
+    to take the general path (_run_rules), with nothing touched.  Declines
+    where _call_rules would take another shortcut first (a unit cotangent,
+    a fresh factor) or where an input that wants a gradient has no form."""
+    cdef type gt = type(g)
+    cdef Py_ssize_t i, i0 = w.in_start.data[k], n_in = w.in_start.data[k + 1] - w.in_start.data[k]
+    cdef Py_ssize_t batch_ndim = 0 if batch is None else len(<tuple>batch)
+    cdef PyObject **objs = &w.node_objs.data[w.node_start.data[k]]
+    cdef PyObject *raw[2]
+    cdef PyObject *p
+    cdef int32_t targets[2]
+    cdef int32_t s
+    cdef object ans = None, gi
+    global _form_op
+    if n_in > 2:
+        return 0
+    if gt is float64:
+        if params is not None:
+            return 0
+    elif gt is ndarray:
+        if (not _real_float(g) or _n_elements(<cnp.ndarray>g) >= _FRESH_FACTOR_MIN
+                or (op.factors is not None and _is_unit(g))):
+            return 0
+    else:
+        return 0
+    for i in range(n_in):
+        s = w.in_slot.data[i0 + i]
+        targets[i] = s if s >= 0 and reach[s] else -1
+        if targets[i] >= 0 and op._forms[i].len == 0:
+            return 0
+    # The saved values (layout above _saved_inputs), raw; borrowed: the
+    # node's entries hold them until the sweep has passed the node.
+    raw[0] = raw[1] = <PyObject *>None
+    p = NULL
+    if op.save & _SAVE_INPUTS:
+        for i in range(n_in):
+            if objs[1 + i] != NULL:
+                raw[i] = (<PyObject *>(<Tensor>objs[1 + i])._value if _is_tensor(<object>objs[1 + i])
+                          else objs[1 + i])
+        if op.save & _SAVE_ANS:
+            p = objs[1 + n_in]
+    elif op.save & _SAVE_ANS:
+        p = objs[1]
+    if p != NULL:
+        ans = _unwrap(<object>p)
+    if gt is float64:
+        return _scalar_forms(op, targets, n_in, g, ans, raw, grads)
+    if not _form_operands(op, targets, n_in, g, ans, raw):
+        return 0
+    for i in range(n_in):
+        if targets[i] < 0:
+            continue
+        _form_op = <PyObject *>op           # for a floating-point warning's message
+        try:
+            gi = _form_value(op, <int>i, g, ans, raw)
+        finally:
+            _form_op = NULL
+        if params is not None:
+            gi = _sum_to_input(gi, <tuple>params, i, batch_ndim)
+        _accumulate(grads, targets[i], gi)
+    return 1
+
+
+cdef int _scalar_forms(Op op, int32_t *targets, Py_ssize_t n_in, object g, object ans, PyObject **ins,
+                       PyObject **grads) except -1:
+    """An op's forms on a float64 scalar cotangent and float64 (or Python
+    float) operands, in C doubles: 1 when done, 0 to leave it to the rules
+    (another operand type, or a floating-point flag NumPy would report),
+    before touching grads.  A form that is just "g" hands on g itself, as
+    its rule does; any other gives a new float64."""
+    cdef double leaves[4]
+    cdef double r[2]
+    cdef int i, reads = 0
+    cdef bint pass_[2]
+    for i in range(n_in):
+        if targets[i] >= 0:
+            if op._forms[i].len == 0 or not op._forms[i].scalar:
+                return 0
+            reads |= op._forms[i].reads
+    leaves[0] = PyFloat_AS_DOUBLE(g)
+    if reads & 1:
+        if type(ans) is not float64 and type(ans) is not float:
+            return 0
+        leaves[1] = PyFloat_AS_DOUBLE(ans)
+    for i in range(n_in):
+        if reads & (2 << i):
+            o = <object>ins[i]
             if type(o) is not float64 and type(o) is not float:
                 return 0
-            r[i] = gd * PyFloat_AS_DOUBLE(o)
-            if not _plain_product(gd, PyFloat_AS_DOUBLE(o), r[i]):
-                return 0
-    for i in range(2):
+            leaves[2 + i] = PyFloat_AS_DOUBLE(o)
+    tg_fpe_clear(leaves)
+    for i in range(n_in):
+        pass_[i] = op._forms[i].len == 1 and op._forms[i].steps[0].code == TG_F_G
+        if targets[i] >= 0 and not pass_[i]:
+            tg_form_eval_double(&op._forms[i], leaves, &r[i])
+    if tg_fpe_test(r):
+        return 0
+    for i in range(n_in):
         if targets[i] >= 0:
-            _accumulate(grads, targets[i], tg_float64(r[i]))
+            _accumulate(grads, targets[i], g if pass_[i] else tg_float64(r[i]))
     return 1
 
 
@@ -2823,6 +3159,15 @@ cdef inline bint _all_finite(object x):
     return s - s == 0.0
 
 
+cdef inline Py_ssize_t _n_elements(cnp.ndarray a) noexcept:
+    """PyArray_SIZE without its out-of-line call."""
+    cdef Py_ssize_t n = 1
+    cdef int k
+    for k in range(cnp.PyArray_NDIM(a)):
+        n *= cnp.PyArray_DIMS(a)[k]
+    return n
+
+
 cdef inline bint _is_unit(object g):
     """g is a broadcast view of one real 1.0 (every stride 0)."""
     if type(g) is not ndarray:
@@ -2830,12 +3175,13 @@ cdef inline bint _is_unit(object g):
     cdef cnp.ndarray a = <cnp.ndarray>g
     cdef int k, nd = cnp.PyArray_NDIM(a)
     cdef int tn = cnp.PyArray_TYPE(a)
-    if (nd == 0 or not (tn == cnp.NPY_DOUBLE or tn == cnp.NPY_FLOAT) or cnp.PyArray_SIZE(a) == 0
-            or not cnp.PyArray_ISBEHAVED_RO(a)):   # (aligned, native byte order: the element is read below)
+    if nd == 0 or not (tn == cnp.NPY_DOUBLE or tn == cnp.NPY_FLOAT):
         return False
-    for k in range(nd):
+    for k in range(nd):                # (first: most cotangents fail here, cheaply)
         if cnp.PyArray_STRIDES(a)[k] != 0:
             return False
+    if _n_elements(a) == 0 or not cnp.PyArray_ISBEHAVED_RO(a):   # (aligned, native byte order: read below)
+        return False
     if tn == cnp.NPY_DOUBLE:
         return (<double *>cnp.PyArray_DATA(a))[0] == 1.0
     return (<float *>cnp.PyArray_DATA(a))[0] == 1.0

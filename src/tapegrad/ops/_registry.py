@@ -110,7 +110,7 @@ def _complex_rules(rules, holomorphic, given, n_in):
 
 
 def unary(name, forward, vjp, save="", ufunc=None, scalar=None, jvp=None, holomorphic=False, cvjp=None, cjvp=None,
-          factor=None, **doc):
+          factor=None, form=None, **doc):
     """An elementwise op of one tensor: ``vjp(g, ans, x)``, ``jvp(t, ans, x)``
     (default: the VJP, the Jacobian being diagonal).  `scalar` is the same
     function from the math module, a fast path for float64 scalars.
@@ -118,21 +118,25 @@ def unary(name, forward, vjp, save="", ufunc=None, scalar=None, jvp=None, holomo
     (conjugated for the VJP); `cvjp` / `cjvp`: explicit complex rules.
     `factor(ans, x)`: where the VJP is exactly ``g * f``, the rule's own f (the
     sweep then skips multiplying by a cotangent of ones and keeps a Jacobian's
-    diagonal seed diagonal; real values only).  `doc`: the public op's
+    diagonal seed diagonal; real values only).  `form`: the VJP once more as a
+    form the core runs without a Python frame, e.g. ``(np.multiply, "g",
+    (np.cos, "x"))`` for ``g * np.cos(x)`` (the rule's own expression, step
+    for step; see the core's Op.vjp_forms).  `doc`: the public op's
     docstring fields (doc=, grad=, at=, gives=, dtypes=, ...; see
     ops/_docs.document_op)."""
     return _documented(_register(Op(name, forward, (vjp,), kind=UNARY, save=_SAVE[save], scalar=scalar,
                                     jvps=(vjp if jvp is None else jvp,),
                                     cvjps=_complex_rules((vjp,), holomorphic, None if cvjp is None else (cvjp,), 1),
                                     cjvps=None if cjvp is None else (cjvp,),
-                                    factors=None if factor is None else (factor,)), ufunc), ufunc, doc)
+                                    factors=None if factor is None else (factor,),
+                                    vjp_forms=None if form is None else (form,)), ufunc), ufunc, doc)
 
 
 X, Y = 1, 2   # `reads` bits: the rule reads input x / input y
 
 
 def binary(name, forward, vjp_x, vjp_y, save="", ufunc=None, jvp_x=None, jvp_y=None, reads=None, holomorphic=False,
-           cvjps=None, factors=None, scalar_vjp=None, **doc):
+           cvjps=None, factors=None, scalar_vjp=None, forms=None, **doc):
     """A broadcasting elementwise op of two tensors: ``vjp_x(g, ans, x, y)``.
     Rules return the gradient at the broadcast shape; the core sums it back.
     JVPs default to the VJPs (diagonal Jacobians).  `reads=(X|Y, X)` says
@@ -140,11 +144,12 @@ def binary(name, forward, vjp_x, vjp_y, save="", ufunc=None, jvp_x=None, jvp_y=N
     ``x * 1.0001`` only the constant).  `factors=(fx, fy)`: as `unary`'s
     factor, ``f(ans, x, y)`` per input (None where the rule is not ``g * f``).
     `scalar_vjp`: "pass" (both rules return g) or "scale" (each rule is g times
-    the other input): the core then runs the rules in C for float64 scalars."""
+    the other input), shorthands for `forms=(form_x, form_y)`: the rules as
+    forms (see `unary`'s `form`), None where a rule has none."""
     jvps = (vjp_x if jvp_x is None else jvp_x, vjp_y if jvp_y is None else jvp_y)
     return _documented(_register(Op(name, forward, (vjp_x, vjp_y), kind=BINARY, save=_SAVE[save], jvps=jvps,
                                     reads=reads, cvjps=_complex_rules((vjp_x, vjp_y), holomorphic, cvjps, 2),
-                                    factors=factors, scalar_vjp=scalar_vjp), ufunc), ufunc, doc)
+                                    factors=factors, scalar_vjp=scalar_vjp, vjp_forms=forms), ufunc), ufunc, doc)
 
 
 def general(name, forward, vjps, save="", n_out=1, jvps=None, batching=True, linear=False, holomorphic=False,

@@ -51,6 +51,7 @@ add = binary("add", operator.add, lambda g, ans, x, y: g, lambda g, ans, x, y: g
              grad="d/dx = 1, d/dy = 1 (summed over the axes an input was broadcast along)",
              at=(1.5, 2.0), gives="3.5 1.0 1.0", dtypes="numeric")
 subtract = binary("subtract", operator.sub, lambda g, ans, x, y: g, lambda g, ans, x, y: -g, ufunc=np.subtract,
+                  forms=("g", (np.negative, "g")),
                   factors=(lambda ans, x, y: 1.0, lambda ans, x, y: -1.0),
                   doc="x - y, elementwise with broadcasting (the ``-`` operator).",
                   grad="d/dx = 1, d/dy = -1", at=(1.5, 2.0), gives="-0.5 1.0 -1.0", dtypes="numeric")
@@ -63,6 +64,8 @@ multiply = binary("multiply", operator.mul,
 truediv = binary("truediv", operator.truediv,
                  lambda g, ans, x, y: g / y,
                  lambda g, ans, x, y: g * (-x / y / y), save="x", reads=(Y, X | Y), ufunc=np.true_divide,
+                 forms=((np.true_divide, "g", "y"),
+                        (np.multiply, "g", (np.true_divide, (np.true_divide, (np.negative, "x"), "y"), "y"))),
                  holomorphic=True,
                  doc="x / y, elementwise with broadcasting (the ``/`` operator; ``divide`` is the same op).",
                  grad="d/dx = 1 / y, d/dy = -x / y**2", at=(1.5, 2.0), gives="0.75 0.5 -0.375", dtypes="divide")
@@ -139,6 +142,7 @@ def _erf(x):
 
 
 negative = unary("negative", np.negative, lambda g, ans, x: -g, ufunc=np.negative, factor=lambda ans, x: -1.0,
+                 form=(np.negative, "g"),
                  doc="-x, elementwise (the unary ``-`` operator).",
                  grad="-1", at=1.5, gives="-1.5 -1.0", dtypes="numeric")
 def _abs_vjp(g, ans, x):
@@ -162,13 +166,14 @@ sign = unary("sign", np.sign, _zeros, ufunc=np.sign,
              doc="-1, 0 or 1 by the sign of x, elementwise.",
              grad="0 (a zero gradient, as in TensorFlow)", at=-1.5, gives="-1.0 0.0", dtypes="numeric")
 exp = unary("exp", np.exp, lambda g, ans, x: g * ans, save="ans", scalar=math.exp, ufunc=np.exp,
-            factor=lambda ans, x: ans,
+            factor=lambda ans, x: ans, form=(np.multiply, "g", "ans"),
             holomorphic=True, doc="e ** x, elementwise.",
             grad="exp(x)", at=0.5, gives="1.6487212 1.6487212", dtypes="float_complex")
 expm1 = unary("expm1", np.expm1, lambda g, ans, x: g * np.exp(x), save="x", scalar=math.expm1, ufunc=np.expm1,
               holomorphic=True, doc="exp(x) - 1, elementwise, accurate for small x.",
               grad="exp(x)", at=0.5, gives="0.6487213 1.6487212", dtypes="float_complex")
 log = unary("log", np.log, lambda g, ans, x: g / x, save="x", scalar=math.log, ufunc=np.log,
+            form=(np.true_divide, "g", "x"),
             holomorphic=True, doc="The natural logarithm, elementwise (log(0) is -inf, a negative x gives nan).",
             grad="1 / x", at=0.5, gives="-0.6931472 2.0", dtypes="float_complex")
 log1p = unary("log1p", np.log1p, lambda g, ans, x: g / (1 + x), save="x", scalar=math.log1p, ufunc=np.log1p,
@@ -178,24 +183,26 @@ log2 = unary("log2", np.log2, lambda g, ans, x: g / (x * math.log(2)), save="x",
              holomorphic=True, doc="The base-2 logarithm, elementwise.",
              grad="1 / (x * log(2))", at=0.5, gives="-1.0 2.88539", dtypes="float_complex")
 sqrt = unary("sqrt", np.sqrt, lambda g, ans, x: g * 0.5 / ans, save="ans", scalar=math.sqrt, ufunc=np.sqrt,
+             form=(np.true_divide, (np.multiply, "g", 0.5), "ans"),
              holomorphic=True, doc="The square root, elementwise.",
              grad="0.5 / sqrt(x) (inf at x = 0)", at=0.25, gives="0.5 1.0", dtypes="float_complex")
 rsqrt = unary("rsqrt", lambda x: 1 / np.sqrt(x), lambda g, ans, x: g * -0.5 * ans * ans * ans, save="ans",
               holomorphic=True, doc="1 / sqrt(x), elementwise.",
               grad="-0.5 * x**-1.5", at=0.25, gives="2.0 -4.0", dtypes="float_complex")
 square = unary("square", np.square, lambda g, ans, x: g * (2 * x), save="x", ufunc=np.square,
-               factor=lambda ans, x: 2 * x,
+               factor=lambda ans, x: 2 * x, form=(np.multiply, "g", (np.multiply, 2, "x")),
                holomorphic=True, doc="x * x, elementwise.",
                grad="2 * x", at=1.5, gives="2.25 3.0", dtypes="numeric")
 reciprocal = unary("reciprocal", np.reciprocal, lambda g, ans, x: -g * ans * ans, save="ans", ufunc=np.reciprocal,
+                   form=(np.multiply, (np.multiply, (np.negative, "g"), "ans"), "ans"),
                    holomorphic=True, doc="1 / x, elementwise.",
                    grad="-1 / x**2", at=0.5, gives="2.0 -4.0", dtypes="numeric")
 sin = unary("sin", np.sin, lambda g, ans, x: g * np.cos(x), save="x", scalar=math.sin, ufunc=np.sin,
-            factor=lambda ans, x: np.cos(x),
+            factor=lambda ans, x: np.cos(x), form=(np.multiply, "g", (np.cos, "x")),
             holomorphic=True, doc="The sine of x (in radians), elementwise.",
             grad="cos(x)", at=0.5, gives="0.47942555 0.87758255", dtypes="float_complex")
 cos = unary("cos", np.cos, lambda g, ans, x: -g * np.sin(x), save="x", scalar=math.cos, ufunc=np.cos,
-            factor=lambda ans, x: -np.sin(x),
+            factor=lambda ans, x: -np.sin(x), form=(np.multiply, (np.negative, "g"), (np.sin, "x")),
             holomorphic=True, doc="The cosine of x (in radians), elementwise.",
             grad="-sin(x)", at=0.5, gives="0.87758255 -0.47942555", dtypes="float_complex")
 tan = unary("tan", np.tan, lambda g, ans, x: g * np.square(np.reciprocal(np.cos(x))), save="x", scalar=math.tan,
@@ -214,11 +221,11 @@ atan = unary("atan", np.arctan, lambda g, ans, x: g / (1 + x * x), save="x", sca
              holomorphic=True, doc="The inverse tangent, elementwise: the angle in (-pi/2, pi/2) whose tangent is x.",
              grad="1 / (1 + x**2)", at=0.5, gives="0.4636476 0.8", dtypes="float_complex")
 sinh = unary("sinh", np.sinh, lambda g, ans, x: g * np.cosh(x), save="x", scalar=math.sinh, ufunc=np.sinh,
-             factor=lambda ans, x: np.cosh(x),
+             factor=lambda ans, x: np.cosh(x), form=(np.multiply, "g", (np.cosh, "x")),
              holomorphic=True, doc="The hyperbolic sine, elementwise.",
              grad="cosh(x)", at=0.5, gives="0.5210953 1.127626", dtypes="float_complex")
 cosh = unary("cosh", np.cosh, lambda g, ans, x: g * np.sinh(x), save="x", scalar=math.cosh, ufunc=np.cosh,
-             factor=lambda ans, x: np.sinh(x),
+             factor=lambda ans, x: np.sinh(x), form=(np.multiply, "g", (np.sinh, "x")),
              holomorphic=True, doc="The hyperbolic cosine, elementwise.",
              grad="sinh(x)", at=0.5, gives="1.127626 0.5210953", dtypes="float_complex")
 # A rule that is exactly g * f(x) for a registered op f: in tensor mode (nested tapes,
@@ -229,6 +236,7 @@ for _op, _f in ((sin, cos), (sinh, cosh), (cosh, sinh)):
 
 tanh = unary("tanh", np.tanh, lambda g, ans, x: g * (1 - ans * ans), save="ans", scalar=math.tanh, ufunc=np.tanh,
              factor=lambda ans, x: 1 - ans * ans,
+             form=(np.multiply, "g", (np.subtract, 1, (np.multiply, "ans", "ans"))),
              holomorphic=True, doc="The hyperbolic tangent, elementwise.",
              grad="1 - tanh(x)**2", at=0.5, gives="0.4621172 0.7864477", dtypes="float_complex")
 asinh = unary("asinh", np.arcsinh, lambda g, ans, x: g / np.cosh(ans), save="ans", scalar=math.asinh,
