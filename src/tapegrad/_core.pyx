@@ -14,8 +14,6 @@ Python modules around it are the user-facing API.
 from libc.stdint cimport int32_t, int64_t, INT32_MAX
 from libc.stdlib cimport calloc, malloc, free
 from libc.string cimport memcmp, memset
-from libc.math cimport isfinite, fabs
-from libc.float cimport DBL_MIN
 from cpython.float cimport PyFloat_AS_DOUBLE
 from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF, Py_REFCNT
 from cpython.pystate cimport PyThreadState_GetDict
@@ -26,18 +24,9 @@ cdef extern from "Python.h":
 cimport numpy as cnp
 cimport cython
 
-cdef extern from *:
-    """
-    #include "numpy/arrayscalars.h"
-    /* A NumPy float64 scalar holding d, made directly (calling the float64
-       type goes through type_call and float.__new__: ~4x the instructions). */
-    static PyObject *tg_float64(double d) {
-        PyObject *o = PyArrayScalar_New(Double);
-        if (o != NULL) PyArrayScalar_ASSIGN(o, Double, d);
-        return o;
-    }
-    """
+cdef extern from "tg_scalar.h":        # shared with _graph.pyx: the same bits in both
     object tg_float64(double d)
+    bint tg_plain_product(double a, double b, double r)
 
 import numpy as np
 import weakref
@@ -66,9 +55,6 @@ CALL_JOINT = 5        # one rule for all inputs at once (custom gradients), see 
 cdef int _UNARY = UNARY, _BINARY = BINARY, _GENERAL = GENERAL
 cdef int _SAVE_INPUTS = SAVE_INPUTS, _SAVE_ANS = SAVE_ANS
 cdef int _CALL_UNARY = CALL_UNARY, _CALL_BINARY = CALL_BINARY, _CALL_POSITIONAL = CALL_POSITIONAL
-cdef enum:
-    _SCALAR_VJP_PASS = 1     # Op.scalar_vjp codes (see Op.__init__)
-    _SCALAR_VJP_SCALE = 2
 cdef int _CALL_VARIADIC = CALL_VARIADIC, _CALL_JOINT = CALL_JOINT
 
 cdef type ndarray = np.ndarray
@@ -2707,16 +2693,6 @@ cdef inline tuple _unwrap_tuple(tuple xs):
 cdef bint _structured = True
 
 
-cdef inline bint _plain_product(double a, double b, double r) noexcept:
-    """r = a * b raised no floating-point flag NumPy would report (overflow,
-    invalid, underflow): finite, and a normal number or an exact zero."""
-    if not isfinite(r):
-        return False
-    if r == 0.0:
-        return a == 0.0 or b == 0.0
-    return fabs(r) >= DBL_MIN
-
-
 cdef int _scalar_rules(Op op, int32_t *targets, object g, tuple ins, PyObject **grads) except -1:
     """A binary op's rules in C (op.scalar_vjp) for a float64 scalar cotangent
     g: 1 when done, 0 to leave it to the Python rules (an input that is not a
@@ -2738,7 +2714,7 @@ cdef int _scalar_rules(Op op, int32_t *targets, object g, tuple ins, PyObject **
             if type(o) is not float64 and type(o) is not float:
                 return 0
             r[i] = gd * PyFloat_AS_DOUBLE(o)
-            if not _plain_product(gd, PyFloat_AS_DOUBLE(o), r[i]):
+            if not tg_plain_product(gd, PyFloat_AS_DOUBLE(o), r[i]):
                 return 0
     for i in range(2):
         if targets[i] >= 0:
@@ -3316,3 +3292,8 @@ cdef object vjp_rule(Op op, Py_ssize_t i, object g, object ans, tuple ins, objec
     """Input i's gradient by op's rule, exactly as the tape's sweep calls it
     (un-broadcast for BINARY ops when params holds the input shapes)."""
     return _vjp_of(op, i, g, ans, ins, params, 0)
+
+
+cdef bint shortcuts_on() noexcept:
+    """structured_cotangents()'s switch: _graph's scalar C rules follow it too."""
+    return _structured
