@@ -55,6 +55,7 @@ cnp.import_array()
 cdef type ndarray = np.ndarray
 cdef type float64 = np.float64
 cdef type inexact = np.inexact
+cdef type generic = np.generic
 cdef int _CALL_JOINT = _core.CALL_JOINT
 cdef int _BINARY = _core.BINARY
 cdef int _SAVE_INPUTS = _core.SAVE_INPUTS
@@ -131,6 +132,8 @@ cdef inline bint _is_tb(object x):
 
 
 cdef inline bint _is_float_value(object v):
+    if type(v) is float64:
+        return True
     if type(v) is ndarray:
         return cnp.PyArray_ISFLOAT(<cnp.ndarray>v) or cnp.PyArray_ISCOMPLEX(<cnp.ndarray>v)
     return isinstance(v, inexact)
@@ -139,11 +142,13 @@ cdef inline bint _is_float_value(object v):
 cdef inline object _own(object value):
     """An op's raw result as a tensor holds it: 0-d results become NumPy
     scalars (cheap to compute with), arrays stay writable (in-place ops)."""
+    if type(value) is float64:
+        return value
     if type(value) is ndarray:
         if cnp.PyArray_NDIM(<cnp.ndarray>value) == 0:
             return (<cnp.ndarray>value)[()]
         return value
-    if isinstance(value, np.generic):
+    if isinstance(value, generic):
         return value
     return _own(np.asarray(value))
 
@@ -503,6 +508,14 @@ cdef object _versions(tuple saved):
     return None
 
 
+cdef inline Node _new_node():
+    """Node.__new__(Node) by Node's tp_new (its free list) without a Python
+    call, untracked by the cyclic GC (see TensorBase)."""
+    cdef Node node = <Node>tg_new_of(Node, Node, _no_args)
+    PyObject_GC_UnTrack(<PyObject *>node)
+    return node
+
+
 cdef inline object _edge_at(Node node, Py_ssize_t i):
     if node.edges is not None:
         return node.edges[i]
@@ -528,8 +541,7 @@ cdef Node _make_node2(Op op, Py_ssize_t n, object x0, object x1, object out_valu
                       Py_ssize_t n_out):
     """A node for op applied to one (n=1: x0) or two inputs (TensorBase or raw
     values), with no tuple: the hot path of the operators."""
-    cdef Node node = Node.__new__(Node)
-    PyObject_GC_UnTrack(<PyObject *>node)
+    cdef Node node = _new_node()
     cdef int64_t v0, v1 = 0
     node.op = op
     node.params = params
@@ -573,8 +585,7 @@ cdef Node _make_node(Op op, tuple inputs, object out_value, object params, objec
         return _make_node2(op, 1, inputs[0], None, out_value, params, name, n_out)
     if n == 2:
         return _make_node2(op, 2, inputs[0], inputs[1], out_value, params, name, n_out)
-    cdef Node node = Node.__new__(Node)
-    PyObject_GC_UnTrack(<PyObject *>node)
+    cdef Node node = _new_node()
     node.op = op
     node.params = params
     node.label = name
@@ -756,8 +767,7 @@ cdef class Capture(Recorder):
                     edge_out[i] = info[1]
         if edges is None:
             return 0
-        cdef Node node = Node.__new__(Node)
-        PyObject_GC_UnTrack(<PyObject *>node)
+        cdef Node node = _new_node()
         node.op = op
         node.params = params
         node.n_out = op.n_out
