@@ -364,7 +364,6 @@ cdef class Node:
     cdef bint had_saved
     cdef bint freed
     cdef object label            # grad_fn class name if not the op's default
-    cdef object out_meta         # per output: (shape, dtype) for a zero gradient
     cdef Py_ssize_t deps
     cdef int64_t mark            # the sweep that last reached this node
     cdef object grad0            # during a sweep: the gradient of a single-output node
