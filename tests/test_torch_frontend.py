@@ -659,3 +659,17 @@ def test_grad_mode_is_per_thread():
         assert seen["fn"] is True and not torch.is_grad_enabled()
     finally:
         torch.set_grad_enabled(True)
+
+
+def test_python_numbers_go_to_the_requested_dtype_directly():
+    # PyTorch 2.13: torch.tensor(1.7, dtype=torch.float64).item() == 1.7 (no float32 rounding on the way),
+    # and the gradients through such leaves are float64's: 0.07000000000000006 and 3.74 here.
+    assert torch.tensor(1.7, dtype=torch.float64).item() == 1.7
+    assert torch.tensor([1.7, -0.3], dtype=torch.float64).tolist() == [1.7, -0.3]
+    assert torch.tensor(1.7).item() == 1.7000000476837158          # the default float32
+    x = torch.tensor(1.7, dtype=torch.float64, requires_grad=True)
+    w = torch.tensor(-0.3, dtype=torch.float64, requires_grad=True)
+    y = x * w + x
+    z = w * y * 3.0 + (y + 2.5)
+    z.backward()
+    assert x.grad.item() == 0.07000000000000006 and w.grad.item() == 3.74

@@ -76,6 +76,11 @@ cdef class Variable(_Operand):
     cdef Variable _unread_view(_VarState s)
 
 
+cdef enum:
+    _SCALAR_VJP_PASS = 1     # Op.scalar_vjp codes (see Op.__init__); _graph.pyx reads them too
+    _SCALAR_VJP_SCALE = 2
+
+
 cdef class Op:
     cdef readonly str name
     cdef readonly object forward
@@ -164,3 +169,5 @@ cdef class ReadLog(Recorder):
 
 # The one rule call, for tapegrad._graph (graphs owned by tensors).
 cdef object vjp_rule(Op op, Py_ssize_t i, object g, object ans, tuple ins, object params)
+# Whether the shortcuts of structured_cotangents() are on (tapegrad._graph's C rules follow it).
+cdef bint shortcuts_on() noexcept

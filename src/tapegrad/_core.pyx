@@ -34,17 +34,7 @@ cdef extern from "tg_forms.h":
 cimport numpy as cnp
 cimport cython
 
-cdef extern from *:
-    """
-    #include "numpy/arrayscalars.h"
-    /* A NumPy float64 scalar holding d, made directly (calling the float64
-       type goes through type_call and float.__new__: ~4x the instructions). */
-    static PyObject *tg_float64(double d) {
-        PyObject *o = PyArrayScalar_New(Double);
-        if (o != NULL) PyArrayScalar_ASSIGN(o, Double, d);
-        return o;
-    }
-    """
+cdef extern from "tg_scalar.h":        # shared with _graph.pyx: the same bits in both
     object tg_float64(double d)
 
 import numpy as np
@@ -74,9 +64,6 @@ CALL_JOINT = 5        # one rule for all inputs at once (custom gradients), see 
 cdef int _UNARY = UNARY, _BINARY = BINARY, _GENERAL = GENERAL
 cdef int _SAVE_INPUTS = SAVE_INPUTS, _SAVE_ANS = SAVE_ANS
 cdef int _CALL_UNARY = CALL_UNARY, _CALL_BINARY = CALL_BINARY, _CALL_POSITIONAL = CALL_POSITIONAL
-cdef enum:
-    _SCALAR_VJP_PASS = 1     # Op.scalar_vjp codes (see Op.__init__)
-    _SCALAR_VJP_SCALE = 2
 cdef int _CALL_VARIADIC = CALL_VARIADIC, _CALL_JOINT = CALL_JOINT
 
 cdef type ndarray = np.ndarray
@@ -3697,3 +3684,8 @@ cdef object vjp_rule(Op op, Py_ssize_t i, object g, object ans, tuple ins, objec
     """Input i's gradient by op's rule, exactly as the tape's sweep calls it
     (un-broadcast for BINARY ops when params holds the input shapes)."""
     return _vjp_of(op, i, g, ans, ins, params, 0)
+
+
+cdef bint shortcuts_on() noexcept:
+    """structured_cotangents()'s switch: _graph's scalar C rules follow it too."""
+    return _structured

@@ -33,16 +33,21 @@ unary math) skip that and call the op's forward directly (`binary`, `unary`).
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
 from cpython.ref cimport PyObject
+from cpython.float cimport PyFloat_AS_DOUBLE
 cimport cython
 cimport numpy as cnp
 
 cdef extern from "Python.h":
     void PyObject_GC_UnTrack(void *op)
 
+cdef extern from "tg_scalar.h":        # the core's: the same bits on both engines
+    object tg_float64(double d)
+    bint tg_plain_product(double a, double b, double r)
+
 import numpy as np
 import weakref
 
-from tapegrad._core cimport Op, Recorder, Tensor as CoreTensor, vjp_rule
+from tapegrad._core cimport Op, Recorder, Tensor as CoreTensor, vjp_rule, shortcuts_on, _SCALAR_VJP_PASS
 from tapegrad import _core
 
 cnp.import_array()
@@ -50,6 +55,7 @@ cnp.import_array()
 cdef type ndarray = np.ndarray
 cdef type float64 = np.float64
 cdef type inexact = np.inexact
+cdef type generic = np.generic
 cdef int _CALL_JOINT = _core.CALL_JOINT
 cdef int _BINARY = _core.BINARY
 cdef int _SAVE_INPUTS = _core.SAVE_INPUTS
@@ -126,6 +132,8 @@ cdef inline bint _is_tb(object x):
 
 
 cdef inline bint _is_float_value(object v):
+    if type(v) is float64:
+        return True
     if type(v) is ndarray:
         return cnp.PyArray_ISFLOAT(<cnp.ndarray>v) or cnp.PyArray_ISCOMPLEX(<cnp.ndarray>v)
     return isinstance(v, inexact)
@@ -134,11 +142,13 @@ cdef inline bint _is_float_value(object v):
 cdef inline object _own(object value):
     """An op's raw result as a tensor holds it: 0-d results become NumPy
     scalars (cheap to compute with), arrays stay writable (in-place ops)."""
+    if type(value) is float64:
+        return value
     if type(value) is ndarray:
         if cnp.PyArray_NDIM(<cnp.ndarray>value) == 0:
             return (<cnp.ndarray>value)[()]
         return value
-    if isinstance(value, np.generic):
+    if isinstance(value, generic):
         return value
     return _own(np.asarray(value))
 
@@ -334,17 +344,26 @@ cdef inline object _edge(TensorBase t):
 cdef class Node:
     """One recorded op (PyTorch's grad_fn)."""
     cdef readonly Op op
-    cdef tuple saved             # inputs the rules read (TensorBase/raw/None), or None
+    # Per input i: its edge (Node, leaf TensorBase or None) and, while the
+    # node holds what its rules read (SAVE_INPUTS, `saves`), the input itself
+    # (TensorBase or raw value).  Inputs 0 and 1 sit in C fields (e0, e1, s0,
+    # s1): no tuple to allocate, untrack and free per node (W1: ~300
+    # instructions per op); ops of more inputs keep tuples (`edges`, `saved`).
+    # Read them through _edge_at / _saved_at.
+    cdef Py_ssize_t n_in
+    cdef object e0, e1
+    cdef tuple edges             # n_in > 2: every input's edge, else None
+    cdef object s0, s1
+    cdef tuple saved             # n_in > 2 and saves: every saved input, else None
+    cdef bint saves              # holds the inputs its rules read (until a backward frees them)
     cdef object saved_ans        # the output's raw value (SAVE_ANS), or None
-    cdef object versions         # tuple of (TensorBase, version) to check, or None
+    cdef object versions         # tuple of the saved tensors' versions to check, or None (all 0)
     cdef readonly object params
-    cdef tuple edges             # per input: Node, leaf TensorBase or None
     cdef tuple edge_out          # per input: the output index of the edge's node (None: all 0)
     cdef readonly int n_out
     cdef bint had_saved
     cdef bint freed
     cdef object label            # grad_fn class name if not the op's default
-    cdef object out_meta         # per output: (shape, dtype) for a zero gradient
     cdef Py_ssize_t deps
     cdef int64_t mark            # the sweep that last reached this node
     cdef object grad0            # during a sweep: the gradient of a single-output node
@@ -364,7 +383,9 @@ cdef class Node:
     @property
     def next_functions(self):
         out = []
-        for e, i in zip(self.edges, self.edge_out or (0,) * len(self.edges)):
+        for k in range(self.n_in):
+            e = _edge_at(self, k)
+            i = self.edge_out[k] if self.edge_out is not None else 0
             if e is None:
                 out.append((None, 0))
             elif isinstance(e, Node):
@@ -377,7 +398,7 @@ cdef class Node:
     def _saved_tensors(self):
         if self.freed and self.had_saved:
             raise RuntimeError(FREED_MESSAGE)
-        return self.saved
+        return _saved_tuple(self)
 
     def __repr__(self):
         return f"<{self._name()} object at {hex(id(self))}>"
@@ -486,38 +507,96 @@ cdef object _versions(tuple saved):
     return None
 
 
-cdef Node _make_node(Op op, tuple inputs, object out_value, object params, object name, Py_ssize_t n_out):
-    """A node for op applied to inputs (TensorBase or raw values).  The
-    tuples are untracked by the cyclic GC: they hold tensors, nodes and
-    numbers, which are not GC-tracked either."""
-    cdef Node node = Node.__new__(Node)
+cdef inline Node _new_node():
+    """Node.__new__(Node) by Node's tp_new (its free list) without a Python
+    call, untracked by the cyclic GC (see TensorBase)."""
+    cdef Node node = <Node>tg_new_of(Node, Node, _no_args)
     PyObject_GC_UnTrack(<PyObject *>node)
-    cdef Py_ssize_t n = len(inputs)
-    cdef object x0, x1
+    return node
+
+
+cdef inline object _edge_at(Node node, Py_ssize_t i):
+    if node.edges is not None:
+        return node.edges[i]
+    return node.e0 if i == 0 else node.e1
+
+
+cdef inline object _saved_at(Node node, Py_ssize_t i):
+    if node.saved is not None:
+        return node.saved[i]
+    return node.s0 if i == 0 else node.s1
+
+
+cdef tuple _saved_tuple(Node node):
+    """The saved inputs as a tuple (None when the node holds none)."""
+    if not node.saves:
+        return None
+    if node.saved is not None:
+        return node.saved
+    return (node.s0,) if node.n_in == 1 else (node.s0, node.s1)
+
+
+cdef Node _make_node2(Op op, Py_ssize_t n, object x0, object x1, object out_value, object params, object name,
+                      Py_ssize_t n_out):
+    """A node for op applied to one (n=1: x0) or two inputs (TensorBase or raw
+    values), with no tuple: the hot path of the operators."""
+    cdef Node node = _new_node()
+    cdef int64_t v0, v1 = 0
     node.op = op
     node.params = params
     node.label = name
     node.n_out = n_out
-    if n == 1:
-        x0 = inputs[0]
-        node.edges = (_edge_of(x0),)
-        if _out_of(x0):
-            node.edge_out = (_out_of(x0),)
-    elif n == 2:
-        x0 = inputs[0]
-        x1 = inputs[1]
-        node.edges = (_edge_of(x0), _edge_of(x1))
+    node.n_in = n
+    node.e0 = _edge_of(x0)
+    if n == 2:
+        node.e1 = _edge_of(x1)
         if _out_of(x0) or _out_of(x1):
             node.edge_out = (_out_of(x0), _out_of(x1))
-    else:
-        node.edges = tuple([_edge_of(x) for x in inputs])
-        node.edge_out = tuple([_out_of(x) for x in inputs])
-    PyObject_GC_UnTrack(<PyObject *>node.edges)
+    elif _out_of(x0):
+        node.edge_out = (_out_of(x0),)
     if op.save & _SAVE_INPUTS:
         # The inputs themselves (PyTorch keeps saved tensors alive too) and
         # their versions, checked before the rules read them.
+        node.s0 = x0
+        node.saves = True
+        node.had_saved = True
+        v0 = _version_or_zero(x0)
+        if n == 2:
+            node.s1 = x1
+            v1 = _version_or_zero(x1)
+        if v0 or v1:
+            if n == 1:
+                node.versions = (v0,)
+            else:
+                node.versions = (v0, v1)
+    if op.save & _SAVE_ANS:
+        node.saved_ans = out_value
+        node.had_saved = True
+    return node
+
+
+cdef Node _make_node(Op op, tuple inputs, object out_value, object params, object name, Py_ssize_t n_out):
+    """A node for op applied to inputs (TensorBase or raw values).  The
+    tuples are untracked by the cyclic GC: they hold tensors, nodes and
+    numbers, which are not GC-tracked either."""
+    cdef Py_ssize_t n = len(inputs)
+    if n == 1:
+        return _make_node2(op, 1, inputs[0], None, out_value, params, name, n_out)
+    if n == 2:
+        return _make_node2(op, 2, inputs[0], inputs[1], out_value, params, name, n_out)
+    cdef Node node = _new_node()
+    node.op = op
+    node.params = params
+    node.label = name
+    node.n_out = n_out
+    node.n_in = n
+    node.edges = tuple([_edge_of(x) for x in inputs])
+    node.edge_out = tuple([_out_of(x) for x in inputs])
+    PyObject_GC_UnTrack(<PyObject *>node.edges)
+    if op.save & _SAVE_INPUTS:
         node.saved = inputs
         PyObject_GC_UnTrack(<PyObject *>inputs)
+        node.saves = True
         node.had_saved = True
         node.versions = _versions(inputs)
     if op.save & _SAVE_ANS:
@@ -602,7 +681,7 @@ cpdef object binary(Op op, object a, object b, object name):
         by = _needs(b) and not _same_shape(rb, out._value)
         if bx or by:
             params = (np.shape(ra) if bx else None, np.shape(rb) if by else None)
-        node = _make_node(op, (a, b), out._value, params, name, 1)
+        node = _make_node2(op, 2, a, b, out._value, params, name, 1)
         _attach(out, node, 0)
     return out
 
@@ -611,16 +690,18 @@ cpdef object unary(Op op, object x):
     """op(x) for an elementwise op of one tensor."""
     cdef TensorBase t = <TensorBase?>x
     cdef object v = t._value, r
+    cdef double d
     if op.scalar is not None and type(v) is float64:
         try:
-            r = float64(op.scalar(v))
-        except (ValueError, OverflowError):
+            d = op.scalar(v)
+            r = tg_float64(d)
+        except (ValueError, OverflowError):       # domain edge: let NumPy give nan/inf
             r = _own(op.forward(v))
     else:
         r = _own(op.forward(v))
     cdef TensorBase out = _new(r)
     if _grad_on() and op.differentiable and _needs(t) and _is_float_value(r):
-        _attach(out, _make_node(op, (t,), r, None, None, 1), 0)
+        _attach(out, _make_node2(op, 1, t, None, r, None, None, 1), 0)
     return out
 
 
@@ -685,12 +766,17 @@ cdef class Capture(Recorder):
                     edge_out[i] = info[1]
         if edges is None:
             return 0
-        cdef Node node = Node.__new__(Node)
-        PyObject_GC_UnTrack(<PyObject *>node)
+        cdef Node node = _new_node()
         node.op = op
         node.params = params
         node.n_out = op.n_out
-        node.edges = tuple(edges)
+        node.n_in = n
+        if n <= 2:
+            node.e0 = edges[0]
+            if n == 2:
+                node.e1 = edges[1]
+        else:
+            node.edges = tuple(edges)
         node.edge_out = tuple(edge_out)
         if op.save & _SAVE_INPUTS:
             # Keep the front end's tensor where the input stands for one (its
@@ -700,8 +786,14 @@ cdef class Capture(Recorder):
                 x = inputs[i]
                 info = self.known.get((<CoreTensor>x)._id) if isinstance(x, CoreTensor) else None
                 saved.append(info[2] if info is not None and info[2] is not None else x)
-            node.saved = tuple(saved)
-            node.versions = _versions(node.saved)
+            if n <= 2:
+                node.s0 = saved[0]
+                if n == 2:
+                    node.s1 = saved[1]
+            else:
+                node.saved = tuple(saved)
+            node.versions = _versions(tuple(saved))
+            node.saves = True
             node.had_saved = True
         if op.save & _SAVE_ANS:
             node.saved_ans = (<CoreTensor>out)._value if op.n_out == 1 else tuple([(<CoreTensor>o)._value for o in out])
@@ -841,15 +933,14 @@ cdef int _check_saved_output(Node node, Py_ssize_t i, OutputGuard guard) except 
 
 
 cdef int _check_versions(Node node) except -1:
-    cdef tuple saved = node.saved
     cdef object vs = node.versions
     cdef Py_ssize_t i
     cdef TensorBase t
     cdef int64_t v
-    if saved is None:
+    if not node.saves:
         return 0
-    for i in range(len(saved)):
-        x = saved[i]
+    for i in range(node.n_in):
+        x = _saved_at(node, i)
         if not _is_tb(x):
             continue
         t = <TensorBase>x
@@ -917,6 +1008,9 @@ cdef object _add(object a, object b):
 
 cdef inline void _free_saved(Node node):
     """What a backward without retain_graph does to a node it ran."""
+    node.saves = False
+    node.s0 = None
+    node.s1 = None
     node.saved = None
     node.saved_ans = None
     node.versions = None
@@ -967,18 +1061,11 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
     if inputs is not None:
         input_leaves = set([id(t) for t in inputs if (<TensorBase>t)._node is None])
     try:
-        _count_deps(roots, visited, mark, inputs is None)
+        _count_deps(roots, visited, mark, inputs is None,
+                    input_leaves if not wanted_nodes else None, &other_leaves)
     except BaseException:
         _reset_counts(visited)            # a failed backward leaves no counts behind
         raise
-    if input_leaves is not None and not wanted_nodes:
-        for node in visited:
-            for e in node.edges:
-                if e is not None and not isinstance(e, Node) and id(e) not in input_leaves:
-                    other_leaves = True
-                    break
-            if other_leaves:
-                break
     cdef bint pruned = False             # with inputs: only nodes marked -mark run
     if inputs is not None and (wanted_nodes or other_leaves):
         pruned = _mark_nodes_to_inputs(visited, inputs, wanted_nodes, mark)
@@ -1039,8 +1126,9 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
                     _free_saved(node)
                 continue
             _run_node(node, g0, grads, create_graph, cap, retain_graph)
-            for e in node.edges:
-                if isinstance(e, Node):
+            for i in range(node.n_in):
+                e = _edge_at(node, i)
+                if type(e) is Node or isinstance(e, Node):
                     nxt = <Node>e
                     nxt.deps -= 1
                     if nxt.deps == 0:
@@ -1087,15 +1175,19 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
     return None
 
 
-cdef int _count_deps(list roots, list visited, int64_t mark, bint check_freed) except -1:
+cdef int _count_deps(list roots, list visited, int64_t mark, bint check_freed, set input_leaves,
+                     bint *other_leaves) except -1:
     """Collect in `visited` the nodes reachable from the roots, breadth first
     (`visited` is its own queue: no stack that grows and shrinks per node),
     and count each node's reachable consumers in `deps`.  check_freed: raise
     at a node whose saved values a backward freed (with `inputs`, only the
-    nodes between the outputs and the inputs must still hold theirs)."""
+    nodes between the outputs and the inputs must still hold theirs).
+    input_leaves (a set of ids, or None): set *other_leaves when a reached
+    leaf is not among them."""
     cdef TensorBase t
     cdef Node node, nxt
-    cdef Py_ssize_t k = 0
+    cdef Py_ssize_t k = 0, i
+    cdef object e
     for t in roots:
         if t._node is not None:
             node = <Node>t._node
@@ -1107,13 +1199,18 @@ cdef int _count_deps(list roots, list visited, int64_t mark, bint check_freed) e
         k += 1
         if check_freed and node.freed and node.had_saved:
             raise RuntimeError(FREED_MESSAGE)
-        for e in node.edges:
-            if isinstance(e, Node):
+        for i in range(node.n_in):
+            e = _edge_at(node, i)
+            if e is None:
+                continue
+            if type(e) is Node or isinstance(e, Node):
                 nxt = <Node>e
                 nxt.deps += 1
                 if nxt.mark != mark:
                     nxt.mark = mark
                     visited.append(nxt)
+            elif input_leaves is not None and not other_leaves[0] and id(e) not in input_leaves:
+                other_leaves[0] = True
     return 0
 
 
@@ -1210,7 +1307,8 @@ cdef bint _mark_nodes_to_inputs(list visited, list inputs, dict wanted_nodes, in
     while ready:                         # a topological order, consumers first (uses up deps)
         node = <Node>ready.pop()
         order.append(node)
-        for e in node.edges:
+        for i in range(node.n_in):
+            e = _edge_at(node, i)
             if isinstance(e, Node):
                 nxt = <Node>e
                 nxt.deps -= 1
@@ -1218,8 +1316,8 @@ cdef bint _mark_nodes_to_inputs(list visited, list inputs, dict wanted_nodes, in
                     ready.append(nxt)
     for k in range(len(order) - 1, -1, -1):   # producers first: run if an edge leads to an input
         node = <Node>order[k]
-        for i in range(len(node.edges)):
-            e = node.edges[i]
+        for i in range(node.n_in):
+            e = _edge_at(node, i)
             if e is None:
                 continue
             if isinstance(e, Node):
@@ -1236,7 +1334,8 @@ cdef bint _mark_nodes_to_inputs(list visited, list inputs, dict wanted_nodes, in
         node.deps = 0
     for node in visited:
         if node.mark == -mark:
-            for e in node.edges:
+            for i in range(node.n_in):
+                e = _edge_at(node, i)
                 if isinstance(e, Node):
                     (<Node>e).deps += 1
     return n_run != len(visited)
@@ -1281,7 +1380,7 @@ cdef TensorBase _copy_of_grad(TensorBase g):
     node); its backward passes the gradient through."""
     cdef TensorBase out = _new(_own(np.array(g._value)))
     zeros = np.zeros_like(g._value)
-    _attach(out, _make_node(_op_add, (zeros, g), out._value, None, "CopyBackwards", 1), 0)
+    _attach(out, _make_node2(_op_add, 2, zeros, g, out._value, None, "CopyBackwards", 1), 0)
     return out
 
 
@@ -1417,9 +1516,9 @@ def retain_grad(TensorBase t):
 
 cdef int _run_node(Node node, object g0, list grads, bint create_graph, Capture cap, bint retain_graph) except -1:
     cdef Op op = node.op
-    cdef Py_ssize_t i, n = len(node.edges)
+    cdef Py_ssize_t i, n = node.n_in
     cdef object g, ans, gi, e
-    cdef tuple ins
+    cdef tuple ins, saved
     if node.freed and node.had_saved:
         raise RuntimeError(FREED_MESSAGE)
     _check_versions(node)
@@ -1432,26 +1531,37 @@ cdef int _run_node(Node node, object g0, list grads, bint create_graph, Capture 
             return 0
         g = tuple(grads)
     ans = node.saved_ans
-    if node.saved is None:
+    if not create_graph and node.n_out == 1:
+        g = _raw(g)
+        if (op.scalar_vjp and type(g) is float64 and node.params is None and shortcuts_on()
+                and _scalar_rules(node, op, g)):
+            return 0
+    if not node.saves:
         ins = op._nones if op.n_in >= 0 else (None,) * n
         if create_graph and ans is not None:
             ans = _core_for_out(cap, node, ans)
-        elif not create_graph:
-            g = _raw(g) if node.n_out == 1 else _raw_tuple(g)
+        elif not create_graph and node.n_out != 1:
+            g = _raw_tuple(g)
     elif create_graph:
-        ins = tuple([_as_core(cap, x) for x in node.saved])
+        ins = tuple([_as_core(cap, x) for x in _saved_tuple(node)])
         if ans is not None:
             ans = _core_for_out(cap, node, ans)
     else:
-        ins = _raw_tuple(node.saved)
-        g = _raw(g) if node.n_out == 1 else _raw_tuple(g)
+        if n == 1:
+            ins = (_raw(node.s0),)
+        elif n == 2:
+            ins = (_raw(node.s0), _raw(node.s1))
+        else:
+            ins = _raw_tuple(node.saved)
+        if node.n_out != 1:
+            g = _raw_tuple(g)
     if op.calling == _CALL_JOINT:
-        needs = tuple([node.edges[i] is not None for i in range(n)])
+        needs = tuple([_edge_at(node, i) is not None for i in range(n)])
         gs = op.vjps[0](g, ans, needs, ins, *(node.params or ()))
     else:
         gs = None
     for i in range(n):
-        e = node.edges[i]
+        e = _edge_at(node, i)
         if e is None:
             continue
         gi = gs[i] if gs is not None else vjp_rule(op, i, g, ans, ins, node.params)
@@ -1459,18 +1569,62 @@ cdef int _run_node(Node node, object g0, list grads, bint create_graph, Capture 
             continue
         if create_graph and not isinstance(gi, CoreTensor):
             gi = _core.wrap(gi)
-        if isinstance(e, Node):
-            nxt = <Node>e
-            if nxt.n_out == 1:
-                nxt.grad0 = _add(nxt.grad0, gi)
-                continue
-            if nxt.grads is None:
-                nxt.grads = [None] * nxt.n_out
-            j = node.edge_out[i] if node.edge_out is not None else 0
-            nxt.grads[j] = _add(nxt.grads[j], gi)
-        else:
-            _leaf_add(<TensorBase>e, gi)
+        _deliver(node, i, e, gi)
     return 0
+
+
+cdef inline int _deliver(Node node, Py_ssize_t i, object e, object gi) except -1:
+    """Add gi, the gradient node's rules gave for input i, where input i's
+    gradients go: e, its edge (a node's output, or a leaf)."""
+    cdef Node nxt
+    if type(e) is Node or isinstance(e, Node):
+        nxt = <Node>e
+        if nxt.n_out == 1:
+            nxt.grad0 = _add(nxt.grad0, gi)
+            return 0
+        if nxt.grads is None:
+            nxt.grads = [None] * nxt.n_out
+        j = node.edge_out[i] if node.edge_out is not None else 0
+        nxt.grads[j] = _add(nxt.grads[j], gi)
+    else:
+        _leaf_add(<TensorBase>e, gi)
+    return 0
+
+
+cdef int _scalar_rules(Node node, Op op, object g) except -1:
+    """A binary op's rules in C (op.scalar_vjp, as the core's sweep runs them)
+    for a float64 scalar cotangent g: 1 when done, 0 to leave it to the
+    Python rules (an input that is not a float or float64, or a product NumPy
+    would flag), before delivering anything.  "pass" gives g itself, as the
+    rule does; "scale" gives g * other as a new float64: the same bits."""
+    cdef double gd, od, r[2]
+    cdef object e, o
+    cdef int i
+    if node.n_in != 2:
+        return 0
+    if op.scalar_vjp == _SCALAR_VJP_PASS:
+        for i in range(2):
+            e = _edge_at(node, i)
+            if e is not None:
+                _deliver(node, i, e, g)
+        return 1
+    if not node.saves:
+        return 0
+    gd = PyFloat_AS_DOUBLE(g)
+    for i in range(2):                  # input i's gradient is g times the other input
+        if _edge_at(node, i) is not None:
+            o = _raw(_saved_at(node, 1 - i))
+            if type(o) is not float64 and type(o) is not float:
+                return 0
+            od = PyFloat_AS_DOUBLE(o)
+            r[i] = gd * od
+            if not tg_plain_product(gd, od, r[i]):
+                return 0
+    for i in range(2):
+        e = _edge_at(node, i)
+        if e is not None:
+            _deliver(node, i, e, tg_float64(r[i]))
+    return 1
 
 
 cdef dict _pending_leaves = None

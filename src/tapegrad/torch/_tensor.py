@@ -982,14 +982,18 @@ def _from_python(data, dt):
     else:
         _check_rectangular(data)
         arr = np.array(data)
-        if arr.dtype.kind == "f" and not _has_numpy_float64(data):
-            arr = arr.astype(_default_float[0].np)
-        elif arr.dtype.kind == "c":
-            arr = arr.astype(np.complex64)
-        elif arr.dtype.kind == "i":
-            arr = arr.astype(np.int64)
-        if arr.dtype.kind == "f" and arr.size == 0:
-            arr = arr.astype(_default_float[0].np)
+        # PyTorch's inferred dtypes, only when none is asked for: Python
+        # numbers go to the dtype asked for directly (1.7 -> float64 is 1.7,
+        # not float32's 1.7000000476837158).
+        if dt is None:
+            if arr.dtype.kind == "f" and not _has_numpy_float64(data):
+                arr = arr.astype(_default_float[0].np)
+            elif arr.dtype.kind == "c":
+                arr = arr.astype(np.complex64)
+            elif arr.dtype.kind == "i":
+                arr = arr.astype(np.int64)
+            if arr.dtype.kind == "f" and arr.size == 0:
+                arr = arr.astype(_default_float[0].np)
     if dt is not None:
         arr = arr.astype(dt)
     return arr
