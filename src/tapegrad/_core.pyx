@@ -1789,12 +1789,12 @@ cdef object _unary(Op op, object x):
                             f"{_np_dtype(v).name}; cast first: tapegrad.cast(x, tapegrad.float32) [Op:{op.name}]")
     cdef Tensor out = _wrap(r)
     cdef PyObject *ins[1]
-    if _n_active:
+    if _n_active and op.differentiable and _differentiable_value(out._value):
         ins[0] = <PyObject *>tx
-        if op.differentiable and _differentiable_value(out._value):
-            _record_args(op, ins, 1, out, None)
-        else:
-            _note_unrecorded(op, ins, 1, out)
+        _record_args(op, ins, 1, out, None)
+    elif _n_active:
+        ins[0] = <PyObject *>tx
+        _note_unrecorded(op, ins, 1, out)
     return out
 
 
@@ -1836,19 +1836,20 @@ cdef object _binary(Op op, object a, object b):
         raise
     cdef Tensor out = _wrap(_own(value))
     cdef PyObject *ins[2]
-    if _n_active:
+    if _n_active and op.differentiable and _differentiable_value(out._value):
+        # Remember input shapes only where broadcasting happened and the input
+        # is a tensor (raw constants never receive gradients).
+        bx = isinstance(a, Tensor) and not _same_shape(ra, out._value)
+        by = isinstance(b, Tensor) and not _same_shape(rb, out._value)
+        if bx or by:
+            params = (ra.shape if bx else None, rb.shape if by else None)
         ins[0] = <PyObject *>a
         ins[1] = <PyObject *>b
-        if op.differentiable and _differentiable_value(out._value):
-            # Remember input shapes only where broadcasting happened and the input
-            # is a tensor (raw constants never receive gradients).
-            bx = isinstance(a, Tensor) and not _same_shape(ra, out._value)
-            by = isinstance(b, Tensor) and not _same_shape(rb, out._value)
-            if bx or by:
-                params = (ra.shape if bx else None, rb.shape if by else None)
-            _record_args(op, ins, 2, out, params)
-        else:
-            _note_unrecorded(op, ins, 2, out)
+        _record_args(op, ins, 2, out, params)
+    elif _n_active:
+        ins[0] = <PyObject *>a
+        ins[1] = <PyObject *>b
+        _note_unrecorded(op, ins, 2, out)
     return out
 
 
@@ -1888,12 +1889,11 @@ def apply(Op op, inputs, params=None):
         out = _wrap(_own(value))
     else:
         out = tuple([_wrap(_own(v)) for v in value])
-    if _n_active:
-        if op.differentiable and _differentiable_value(
-                (<Tensor>out)._value if op.n_out == 1 else (<Tensor>out[0])._value):
-            _record_args(op, PySequence_Fast_ITEMS(tensors), n, out, params)
-        else:
-            _note_unrecorded(op, PySequence_Fast_ITEMS(tensors), n, out)
+    if _n_active and op.differentiable and _differentiable_value(
+            (<Tensor>out)._value if op.n_out == 1 else (<Tensor>out[0])._value):
+        _record_args(op, PySequence_Fast_ITEMS(tensors), n, out, params)
+    elif _n_active:
+        _note_unrecorded(op, PySequence_Fast_ITEMS(tensors), n, out)
     return out
 
 
