@@ -201,8 +201,8 @@ def test_round_on_the_only_path():
     with tg.GradientTape(persistent=True) as t:
         y = tg.round(x) * 2.0
     assert t.gradient(y, x) is None
-    explained(t, y, x, "unrecorded", "round/floor/ceil", "No recorded op used variable",
-              "whole numbers")
+    explained(t, y, x, "non_differentiable", "round() of variable", "test_explain.py:",
+              "not differentiable")
 
 
 def test_integer_cast_round_trip_on_the_only_path():
@@ -222,12 +222,13 @@ def test_d2l_stop_gradient():
         u = tg.stop_gradient(y)
         z = u * x
     assert t.gradient(u, x) is None and t.gradient(u, y) is None
-    explained(t, u, x, "unrecorded", "stop_gradient()")
-    explained(t, u, y, "unrecorded", "that is what stop_gradient(v2 (float32 (4,))) (or tg.constant) returns")
-    # z depends on x directly but not on y: the path through u is cut.
+    e = explained(t, u, x, "stop_gradient", "stop_gradient() of v2 (computed from variable", "test_explain.py:")
+    assert "not a proven link" not in str(e)          # u is the very result of stop_gradient
+    explained(t, u, y, "stop_gradient", "stop_gradient() of v2 (float32 (4,))")
+    # z depends on x directly but not on y: the path through u is cut, and z's multiply took
+    # u in as a constant.
     assert t.gradient(z, y) is None
-    explained(t, z, y, "no_path", "const(float32 (4,)) in v3 = multiply(const(float32 (4,)), v1)",
-              "stop_gradient()")
+    explained(t, z, y, "stop_gradient", "stop_gradient() of v2", "its result is a constant")
 
 
 def test_tf_guide_computation_outside_tapegrad():
@@ -239,7 +240,7 @@ def test_tf_guide_computation_outside_tapegrad():
         y = np.mean(x2.numpy(), axis=0)
         y = tg.reduce_mean(y, axis=0)
     assert t.gradient(y, x) is None
-    explained(t, y, x, "unrecorded", "x.numpy(), float(x), then tg.constant(...)")
+    explained(t, y, x, "via_numpy", "a conversion of v2 (computed from variable", "(numpy())")
 
 
 def test_d2l_forum_target_that_left_tapegrad():
@@ -312,7 +313,74 @@ def test_target_computed_in_another_thread():
         worker.start()
         worker.join()
     assert t.gradient(results[0], x) is None
-    explained(t, results[0], x, "unrecorded", "another thread", "No recorded op used")
+    e = explained(t, results[0], x, "other_thread", "multiply() of v1", "records only the thread")
+    assert "not a proven link" not in str(e)
+
+
+def test_cast_to_an_integer_on_the_only_path():
+    x = tg.Variable([1.4, 2.6])
+    with tg.GradientTape(persistent=True) as t:
+        y = tg.cast(tg.cast(x, tg.int32), tg.float32) * 2.0
+    assert t.gradient(y, x) is None
+    explained(t, y, x, "non_differentiable", "cast of variable", "to int32", "Integer and bool results")
+
+
+def test_python_float_round_trip():
+    x = tg.Variable([1.0, 2.0])
+    with tg.GradientTape(persistent=True) as t:
+        y = tg.constant(float(tg.reduce_sum(x * x))) * 2.0
+    assert t.gradient(y, x) is None
+    explained(t, y, x, "via_numpy", "(float())", "v3 (computed from variable")
+
+
+def test_numpy_round_trip_into_a_target_on_the_tape():
+    # The target is recorded (w is watched) but took x's values in as a constant.
+    x, w = tg.Variable([1.0, 2.0]), tg.Variable(3.0)
+    with tg.GradientTape(persistent=True) as t:
+        with pytest.warns(tg.GradientLostWarning):
+            z = tg.constant(np.asarray(x * 2.0)) * w
+    assert t.gradient(z, x) is None and t.gradient(z, w) is not None
+    explained(t, z, x, "via_numpy", "(np.asarray())")
+
+
+def test_a_cut_that_does_not_reach_the_target_is_not_blamed():
+    x, w = tg.Variable([1.0, 2.0]), tg.Variable(3.0)
+    with tg.GradientTape(persistent=True) as t:
+        y = x * x
+        y.numpy()                         # printing a value: a cut, but z does not come from it
+        z = w * 3.0
+    assert t.gradient(z, x) is None
+    explained(t, z, x, "no_path", "does not depend on variable")
+
+
+def test_cut_notes_are_few_and_cost_nothing_outside_a_tape():
+    from tapegrad.inspect_tape import CUTS
+    x = tg.Variable([1.0, 2.0])
+    x.numpy()
+    tg.round(x)                           # nothing records: no tape to note it on
+    with tg.GradientTape(persistent=True) as t:
+        y = x * x
+        for _ in range(100):
+            y.numpy()                     # one line: one note
+        with t.stop_recording():
+            tg.round(y)                   # the tape does not record here: no note either
+    assert [(c.kind, c.detail) for c in CUTS[t._wengert]] == [("via_numpy", "numpy()")]
+
+
+def test_ops_hidden_from_this_threads_tapes_are_not_another_thread():
+    # Code run with this thread's recorders swapped out (as recompute_grad's forward is) is
+    # not an op of another thread.
+    from tapegrad import _core
+    from tapegrad.inspect_tape import CUTS
+    x = tg.Variable(2.0)
+    with tg.GradientTape(persistent=True) as t:
+        y = x * x
+        old = _core.replace_stack([])
+        try:
+            tg.sin(y)
+        finally:
+            _core.replace_stack(old)
+    assert CUTS.get(t._wengert, []) == []
 
 
 def test_explain_rejects_what_gradient_rejects():

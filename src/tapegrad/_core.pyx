@@ -17,6 +17,7 @@ from libc.string cimport memcmp, memset
 from cpython.float cimport PyFloat_AS_DOUBLE
 from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF, Py_REFCNT
 from cpython.pystate cimport PyThreadState_GetDict
+from cpython.pythread cimport PyThread_get_thread_ident
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_New, PyTuple_SET_ITEM
 
 cdef extern from "Python.h":
@@ -149,6 +150,7 @@ cdef list _thread_stack_slow():
 def push_recorder(Recorder r):
     global _n_active
     _thread_stack().append(r)
+    _entered.append((r, PyThread_get_thread_ident()))
     _n_active += 1
 
 
@@ -162,6 +164,10 @@ def pop_recorder(Recorder r):
         if stack[i] is r:
             del stack[i]
             _n_active -= 1
+            for i in range(len(_entered)):
+                if (<tuple>_entered[i])[0] is r:
+                    del _entered[i]
+                    break
             return
     raise ValueError("tapegrad: recorder is not active in this thread")
 
@@ -564,6 +570,8 @@ cdef class _Operand:
             for a 0-d value, as TensorFlow's ``numpy()`` does.  Nothing
             computed from it is recorded on a tape.
         """
+        if _n_active:
+            _note_cut("via_numpy", "numpy()", self, None)
         v = _raw_of(self)
         if isinstance(v, ndarray):
             return np.array(v)
@@ -572,6 +580,7 @@ cdef class _Operand:
     def __array__(self, dtype=None, copy=None):
         if _n_active:                   # an implicit conversion while something records: is a gradient lost?
             _check_gradient_lost(self)
+            _note_cut("via_numpy", "np.asarray()", self, None)
         v = _as_tensor(self)._value
         if copy is False and not isinstance(v, ndarray):
             raise ValueError("a 0-d tapegrad Tensor holds a NumPy scalar; it cannot be viewed without a copy")
@@ -622,6 +631,8 @@ cdef class _Operand:
         return bool(_raw_of(self))
 
     def __float__(self):
+        if _n_active:
+            _note_cut("via_numpy", "float()", self, None)
         return float(_raw_of(self))
 
     def __int__(self):
@@ -827,10 +838,14 @@ cdef class _Operand:
 
     def item(self, *args, **kwargs):
         """ndarray.item, recorded: see numpy.ndarray.item."""
+        if _n_active:
+            _note_cut("via_numpy", "item()", self, None)
         return _methods["item"](self, *args, **kwargs)
 
     def tolist(self, *args, **kwargs):
         """ndarray.tolist, recorded: see numpy.ndarray.tolist."""
+        if _n_active:
+            _note_cut("via_numpy", "tolist()", self, None)
         return _methods["tolist"](self, *args, **kwargs)
 
     def copy(self, *args, **kwargs):
@@ -972,6 +987,86 @@ cdef int _check_gradient_lost(object x) except -1:
         if r.tracks(tid):
             _hook_gradient_lost(x)
             return 0
+    return 0
+
+
+# ---- Where a tracked value leaves a tape (read by GradientTape.explain) ----------
+# A tape sees only the ops it records.  explain() also wants to know where a value
+# it tracks left it: stop_gradient, a non-differentiable op, an explicit conversion
+# to NumPy or Python, an op run by a thread that has no tape.  Those paths (never a
+# recorded op, and only while something records) call the hook inspect_tape installs,
+# once per tape that tracks the value.
+cdef object _hook_cut = None
+# (recorder, thread ident) of every active recorder, in all threads: an op run by a
+# thread without recorders looks here for the tapes of the others.
+cdef list _entered = []
+
+
+def install_cut_hook(hook):
+    """Give the core ``hook(wengert_list, kind, detail, tracked_id, result)``,
+    called when a value that tape tracks leaves it (see above)."""
+    global _hook_cut
+    _hook_cut = hook
+
+
+cdef inline int64_t _tracked_id(object x):
+    if isinstance(x, Tensor):
+        return (<Tensor>x)._id
+    if isinstance(x, Variable):
+        return (<Variable>x)._state.id
+    return -1
+
+
+cdef int _note_cut(str kind, object detail, object x, object result) except -1:
+    # Called only while some recorder is active (the caller tests _n_active).
+    cdef int64_t tid = _tracked_id(x)
+    if _hook_cut is None or tid < 0:
+        return 0
+    for r in _thread_stack():
+        if type(r) is WengertList and (<WengertList>r).tracks(tid):
+            _hook_cut(r, kind, detail, tid, result)
+    return 0
+
+
+def note_cut(str kind, detail, x, result=None):
+    """Tell the tapes that track x that x left them (kind: an explain() reason)."""
+    if _n_active:
+        _note_cut(kind, detail, x, result)
+
+
+cdef int _note_unrecorded(Op op, PyObject **ins, Py_ssize_t n, object out) except -1:
+    """An op that ran while something recorded and was not offered to the
+    recorders: a non-differentiable op, or a result that carries no gradient
+    (a cast to an integer)."""
+    cdef Py_ssize_t i
+    if _hook_cut is None:
+        return 0
+    if op.differentiable:
+        first = (<Tensor>out)._value if op.n_out == 1 else (<Tensor>out[0])._value
+        detail = f"{op.name} to {_np_dtype(first).name}"
+    else:
+        detail = op.name
+    for i in range(n):
+        _note_cut("non_differentiable", detail, <object>ins[i], out)
+    return 0
+
+
+cdef int _note_other_thread(Op op, PyObject **ins, Py_ssize_t n, object out) except -1:
+    """An op run by a thread with no recorder while other threads record: tell
+    each of their tapes that tracks an input (a tape records only its thread)."""
+    cdef unsigned long me = PyThread_get_thread_ident()
+    cdef Py_ssize_t i
+    cdef int64_t tid
+    if _hook_cut is None:
+        return 0
+    for r, owner in list(_entered):         # a copy: the hook runs Python code
+        if owner == me or type(r) is not WengertList:
+            continue
+        for i in range(n):
+            tid = _tracked_id(<object>ins[i])
+            if tid >= 0 and (<WengertList>r).tracks(tid):
+                _hook_cut(r, "other_thread", op.name, tid, out)
+                break
     return 0
 
 
@@ -1686,6 +1781,8 @@ cdef int _record_args(Op op, PyObject **ins, Py_ssize_t n, object out, object pa
                     Py_INCREF(x)
                     PyTuple_SET_ITEM(inputs, i, x)
             (<Recorder>r).record(op, inputs, out, params)
+    if len(stack) == 0:                     # other threads record, this one does not
+        _note_other_thread(op, ins, n, out)
     return 0
 
 
@@ -1722,6 +1819,9 @@ cdef object _unary(Op op, object x):
     if _n_active and op.differentiable and _differentiable_value(out._value):
         ins[0] = <PyObject *>tx
         _record_args(op, ins, 1, out, None)
+    elif _n_active:
+        ins[0] = <PyObject *>tx
+        _note_unrecorded(op, ins, 1, out)
     return out
 
 
@@ -1773,6 +1873,10 @@ cdef object _binary(Op op, object a, object b):
         ins[0] = <PyObject *>a
         ins[1] = <PyObject *>b
         _record_args(op, ins, 2, out, params)
+    elif _n_active:
+        ins[0] = <PyObject *>a
+        ins[1] = <PyObject *>b
+        _note_unrecorded(op, ins, 2, out)
     return out
 
 
@@ -1815,6 +1919,8 @@ def apply(Op op, inputs, params=None):
     if _n_active and op.differentiable and _differentiable_value(
             (<Tensor>out)._value if op.n_out == 1 else (<Tensor>out[0])._value):
         _record_args(op, PySequence_Fast_ITEMS(tensors), n, out, params)
+    elif _n_active:
+        _note_unrecorded(op, PySequence_Fast_ITEMS(tensors), n, out)
     return out
 
 

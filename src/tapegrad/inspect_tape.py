@@ -23,12 +23,15 @@ nothing extra; what it does not store is derived here:
 from __future__ import annotations
 
 import collections
+import os
+import threading
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
 
-from tapegrad import _nest
-from tapegrad._core import BINARY, SAVE_ANS, SAVE_INPUTS, UNARY, Tensor, Variable
+from tapegrad import _callsite, _core, _nest
+from tapegrad._core import BINARY, SAVE_ANS, SAVE_INPUTS, UNARY, Tensor, Variable, WengertList
 
 __all__ = ["Explanation", "REASONS", "describe", "to_dot", "render", "explain"]
 
@@ -39,6 +42,43 @@ Meta = tuple[tuple[int, ...], np.dtype]
 # explain() recognises a derivative computed from constants only by them.  Bounded: only
 # recent nested gradients matter to a learner asking why.
 NESTED_GRADIENT_SPANS: collections.deque = collections.deque(maxlen=256)
+
+
+class _Cut:
+    """A value a tape tracked left it (the core's note, see install_cut_hook): how (`kind`, a
+    key of REASONS), through what (`detail`: the op, or the conversion), which slot, the tensor
+    it made (its id, or None), where in the user's code, and the id clock then."""
+    __slots__ = ("kind", "detail", "slot", "result_id", "where", "clock", "thread")
+
+    def __init__(self, kind, detail, slot, result_id, where, clock, thread):
+        self.kind, self.detail, self.slot, self.result_id = kind, detail, slot, result_id
+        self.where, self.clock, self.thread = where, clock, thread
+
+
+# Per tape (its WengertList), the first _MAX_CUTS distinct cuts: a loop that prints
+# loss.numpy() at every step adds one note, not one per step.
+CUTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_MAX_CUTS = 32
+
+
+def _note_cut(wengert: WengertList, kind: str, detail, tracked_id: int, result) -> None:
+    notes = CUTS.get(wengert)
+    if notes is None:
+        notes = CUTS[wengert] = []
+    if len(notes) >= _MAX_CUTS:
+        return
+    frame = _callsite.user_frame()
+    where = "?" if frame is None else f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
+    slot = wengert.slot_of_id(tracked_id)
+    if any(c.kind == kind and c.detail == detail and c.slot == slot and c.where == where for c in notes):
+        return
+    result_id = result._id if isinstance(result, Tensor) else None
+    notes.append(_Cut(kind, detail, slot, result_id, where, WengertList.id_clock(),
+                      threading.current_thread().name))
+
+
+_core.install_cut_hook(_note_cut)
+
 
 MISSING_GRAPHVIZ = (
     "GradientTape.render() and the Jupyter picture of a tape need the optional 'graphviz' Python "
@@ -528,6 +568,15 @@ REASONS = {
                            "from constants only: it does not depend on the source (e.g. the "
                            "second derivative of linear code)",
     "no_path": "both are on the tape, but no recorded op leads from the source to the target",
+    "stop_gradient": "stop_gradient() was applied to a value computed from the source, and the "
+                     "target was computed from its result",
+    "non_differentiable": "a non-differentiable op (round, floor, ceil, sign, argmax, a comparison, "
+                          "a cast to an integer) was applied to a value computed from the source, on "
+                          "the way to the target",
+    "via_numpy": "a value computed from the source left tapegrad (x.numpy(), np.asarray(x), "
+                 "float(x), x.item()) and the target was computed from what came back",
+    "other_thread": "the target was computed from the source by a thread other than the one that "
+                    "entered the tape: a tape records only its own thread",
     "unrecorded": "the target was computed while the tape recorded, but by no op the tape "
                   "recorded: nothing it came from was watched, or the path was cut",
 }
@@ -683,6 +732,9 @@ def _explain_one(snap: _Snapshot, t, src, label: str) -> Explanation:
                       f"derivative rules used constants only: the first derivative does not depend on "
                       f"{label} (the function is linear in it, e.g. f(a) = k * a), so the second "
                       f"derivative is None. Pass unconnected_gradients='zero' to get 0 instead.")
+        cut = _cut_on_the_way(snap, src, s_src, label, [t._id], t._id)
+        if cut is not None:
+            return no(*cut)
         return no("unrecorded",
                   f"The target was computed while the tape recorded, but by no op it recorded: none "
                   f"of the values it came from was watched by this tape. Either it does not depend on "
@@ -703,6 +755,9 @@ def _explain_one(snap: _Snapshot, t, src, label: str) -> Explanation:
         cut = (" The target is itself a derivative, computed while this tape recorded, and the source "
                "does not appear in it (as d(x*x*y)/dy = x*x has no y): the next derivative is None.")
     else:
+        cut = _cut_on_the_way(snap, src, s_src, label, _recent_constants(snap, s_tgt), t._id)
+        if cut is not None:
+            return no(*cut)
         cut = _cut_hint(snap, s_tgt)
     return no("no_path",
               f"The target {snap.name(s_tgt)} does not depend on {label}: both are on the tape, but no "
@@ -774,6 +829,77 @@ def _unrecorded_evidence(snap: _Snapshot, t, src, label) -> str:
             and np.any(value != 0):
         notes.append("Its values are all whole numbers, as round, floor and ceil give.")
     return "".join(" " + n for n in notes)
+
+
+def _recent_constants(snap: _Snapshot, s_tgt: int) -> list[int]:
+    """Ids of the tensors the target's ops took in as constants although they were made while
+    the tape recorded: where a path from a watched value may have been cut."""
+    _, nodes = snap.ancestors([s_tgt])
+    ids = []
+    for node in snap.nodes:
+        if node.k in nodes:
+            for i, s in enumerate(node.ins):
+                v = node.saved_input(i)
+                if s < 0 and isinstance(v, Tensor) and _when(snap.gtape, v._id) == "recording":
+                    ids.append(v._id)
+    return ids
+
+
+def _cut_on_the_way(snap: _Snapshot, src, s_src: int, label: str, entry_ids: list[int], target_id: int):
+    """(reason, message) when the tape noted a cut (see _note_cut) of a value computed from the
+    source before one of `entry_ids` (the target's own id when it is off the tape, else the
+    constants its ops took in) was made; None when it noted none."""
+    notes = CUTS.get(snap.core) if snap.core is not None else None
+    if not notes or s_src < 0 or not entry_ids:
+        return None
+    reach, _ = snap.forward_reach(s_src)
+    found = [c for c in notes if c.slot in reach
+             and (c.result_id in entry_ids or any(c.clock < e for e in entry_ids))]
+    if not found:
+        return None
+    exact = [c for c in found if c.result_id is not None and c.result_id in entry_ids]
+    cut = exact[-1] if exact else found[-1]        # else the last one before the target
+    others = [c for c in found if c is not cut]
+    text = _cut_text(snap, cut, s_src, label, target_id)
+    if not exact:
+        text += (" (What was computed after the cut was not recorded, so this is the last cut of a "
+                 "value computed from the source before the target was made, not a proven link.)")
+    if others:
+        text += " Also: " + "; ".join(_cut_text(snap, c, s_src, label, target_id, short=True)
+                                      for c in others[-3:]) + "."
+    return cut.kind, text
+
+
+def _cut_text(snap: _Snapshot, c: _Cut, s_src: int, label: str, target_id: int, short: bool = False) -> str:
+    value = label if c.slot == s_src else f"{snap.name(c.slot)} (computed from {label})"
+    made = "the target" if c.result_id == target_id else "its result"
+    if c.kind == "stop_gradient":
+        what = f"stop_gradient() of {value} at {c.where}"
+        fix = (f" Tapes see no path through stop_gradient: {made} is a constant to them. Remove it where "
+               f"the gradient should flow.")
+    elif c.kind == "non_differentiable":
+        if " to " in c.detail:
+            what = f"{c.detail.split(' to ')[0]} of {value} to {c.detail.split(' to ')[1]} at {c.where}"
+            fix = (" Integer and bool results carry no gradient. Keep floats on the path (cast to an integer "
+                   "only what needs no gradient).")
+        else:
+            what = f"{c.detail}() of {value} at {c.where}"
+            fix = (f" {c.detail} is not differentiable (its gradient is None, as in TensorFlow), so {made} is "
+                   f"a constant to the tape. Use a differentiable expression on the path, or "
+                   f"tg.custom_gradient to give it the derivative you want (a straight-through "
+                   f"estimator, for example).")
+    elif c.kind == "via_numpy":
+        what = f"a conversion of {value} to NumPy or Python ({c.detail}) at {c.where}"
+        fix = (" What is computed from a NumPy array or a Python number is a constant to the tape. Stay "
+               "on tensors (NumPy functions applied to tensors are recorded, SciPy's through "
+               "tapegrad.scipy).")
+    else:
+        what = f"{c.detail}() of {value} in thread {c.thread!r} at {c.where}"
+        fix = (f" A tape records only the thread that entered it, so {made} was not recorded. Compute it in "
+               f"that thread, or enter a tape in the worker thread and pass gradients back.")
+    if short:
+        return what
+    return f"The path from {label} to the target was cut by {what}.{fix}"
 
 
 def _cut_hint(snap: _Snapshot, s_tgt: int) -> str:

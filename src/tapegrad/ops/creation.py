@@ -111,10 +111,10 @@ def is_tensor(x):
     """)
 def stop_gradient(input, name=None):
     """The same value as a new constant: tapes see no path through it."""
-    if isinstance(input, Tensor):
-        return _core.wrap(input._value)
-    if isinstance(input, Variable):
-        return _core.wrap(input._value)
+    if isinstance(input, (Tensor, Variable)):
+        out = _core.wrap(input._value)
+        _core.note_cut("stop_gradient", None, input, out)       # for GradientTape.explain
+        return out
     return constant(input)
 
 
