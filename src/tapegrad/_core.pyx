@@ -2447,8 +2447,14 @@ cdef class WengertList(Recorder):
                 for j in range(i0, i1):
                     s = self.in_slot.data[j]
                     if s >= 0 and reach[s]:
-                        self._run_rules(k, grads, reach, tensor_mode, batch,
-                                        o1 - o0 == 1 and not keep[self.out_slot.data[o0]])
+                        # A cotangent array only its slot holds, dropped after this node:
+                        # an elementwise op may take g * f in place (_owned_factor_rule).
+                        p = grads[self.out_slot.data[o0]]
+                        if (o1 - o0 == 1 and p != NULL and Py_REFCNT(<object>p) == 1 and type(<object>p) is ndarray
+                                and not tensor_mode and not keep[self.out_slot.data[o0]]
+                                and self._owned_factor_rule(k, grads, reach, batch)):
+                            break
+                        self._run_rules(k, grads, reach, tensor_mode, batch)
                         if self.generation != gen:      # a rule reset or released this tape
                             raise RuntimeError("tapegrad: the tape was reset while its gradient was being computed")
                         break
@@ -2465,10 +2471,33 @@ cdef class WengertList(Recorder):
                     tg_objvec_release(&self.node_objs, j)
         return 0
 
+    cdef bint _owned_factor_rule(self, Py_ssize_t k, PyObject **grads, char *reach, object batch) except -1:
+        """The raw-value sweep at node k, whose one output's gradient g is an
+        ndarray referenced only by its slot, which the sweep drops after the
+        node: for an elementwise op with a factor, g * f goes into g
+        (_blocked_factor_product), the slot lets go of g and g becomes the
+        input's contribution.  False (nothing done) where that does not apply:
+        the sweep then runs the rules as usual."""
+        cdef Op op = <Op>self.node_objs.data[self.node_start.data[k]]
+        if op.calling != _CALL_UNARY or op.factors is None or batch is not None or not _structured:
+            return False
+        cdef int32_t out = self.out_slot.data[self.out_start.data[k]], s = self.in_slot.data[self.in_start.data[k]]
+        if s < 0 or not reach[s]:
+            return False
+        cdef object g = <object>grads[out]
+        cdef PyObject *ans_ref = NULL
+        cdef tuple ins = _saved_inputs(op, &self.node_objs.data[self.node_start.data[k]], 1, &ans_ref, True)
+        cdef object ans = _unwrap(<object>ans_ref) if ans_ref != NULL else None
+        if not _blocked_factor_product(op, g, ans, ins):
+            return False
+        cdef PyObject *held = grads[out]  # the slot's reference: g is now only this frame's
+        grads[out] = NULL
+        Py_XDECREF(held)
+        _accumulate_more(grads, s, g) if grads[s] != NULL else _accumulate(grads, s, g)
+        return True
+
     cdef int _run_rules(self, Py_ssize_t k, PyObject **grads, char *reach, bint tensor_mode,
-                        object batch, bint g_dropped) except -1:
-        # g_dropped: the node has one output, whose gradient the sweep drops
-        # once this node's rules have run (not a requested source).
+                        object batch) except -1:
         cdef Op op = <Op>self.node_objs.data[self.node_start.data[k]]
         cdef object params = self._node_params(k)
         cdef Py_ssize_t o0 = self.out_start.data[k], o1 = self.out_start.data[k + 1]
@@ -2490,23 +2519,11 @@ cdef class WengertList(Recorder):
             if _sparse_type is not None:
                 g = tuple([_sparse_dense(x) if type(x) is _sparse_type else x for x in g])
         cdef PyObject *ans_ref = NULL
-        cdef PyObject *held
         ins = _saved_inputs(op, &self.node_objs.data[self.node_start.data[k]], n_in, &ans_ref, not tensor_mode)
         ans = <object>ans_ref if ans_ref != NULL else None
         if not tensor_mode:
             ans = _unwrap(ans)
             g = _unwrap(g)
-            # A large cotangent only the sweep holds (its slot and this frame)
-            # takes an elementwise op's g * f in place, block by block.
-            if (g_dropped and op.calling == _CALL_UNARY and op.factors is not None and type(g) is ndarray
-                    and Py_REFCNT(g) == 2 and batch is None and _structured):
-                s = self.in_slot.data[i0]
-                if s >= 0 and reach[s] and _blocked_factor_product(op, g, ans, ins):
-                    held = grads[self.out_slot.data[o0]]        # the slot's reference: g is now only ours
-                    grads[self.out_slot.data[o0]] = NULL
-                    Py_XDECREF(held)
-                    _accumulate(grads, s, g)
-                    return 0
         # Slots needing a gradient are read before any rule runs: a rule may
         # append nodes to this tape (reallocating the buffers).
         cdef int32_t small[4]
