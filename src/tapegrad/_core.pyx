@@ -2450,8 +2450,9 @@ cdef class WengertList(Recorder):
                         # A cotangent array only its slot holds, dropped after this node:
                         # an elementwise op may take g * f in place (_owned_factor_rule).
                         p = grads[self.out_slot.data[o0]]
-                        if (o1 - o0 == 1 and p != NULL and Py_REFCNT(<object>p) == 1 and type(<object>p) is ndarray
+                        if (o1 - o0 == 1 and p != NULL and type(<object>p) is ndarray and Py_REFCNT(<object>p) == 1
                                 and not tensor_mode and not keep[self.out_slot.data[o0]]
+                                and _nbytes_at_least(<cnp.ndarray>p, 4 * _FACTOR_BLOCK_BYTES)
                                 and self._owned_factor_rule(k, grads, reach, batch)):
                             break
                         self._run_rules(k, grads, reach, tensor_mode, batch)
@@ -2948,6 +2949,17 @@ cdef object _factor_vjp(Op op, Py_ssize_t i, object g, object ans, tuple ins, ob
 # (512 KB here) between computing the factor and multiplying it in.  Only for
 # cotangents of at least four blocks: smaller ones take _factor_vjp.
 cdef Py_ssize_t _FACTOR_BLOCK_BYTES = 1 << 18
+
+
+cdef inline bint _nbytes_at_least(cnp.ndarray a, Py_ssize_t limit) noexcept:
+    """a.nbytes >= limit, from the dimensions (no call into NumPy's API)."""
+    cdef Py_ssize_t n = cnp.PyArray_ITEMSIZE(a), i
+    cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(a)
+    for i in range(cnp.PyArray_NDIM(a)):
+        n *= dims[i]
+        if n == 0:
+            return False
+    return n >= limit
 
 
 cdef bint _blocked_factor_product(Op op, object g, object ans, tuple ins) except -1:
