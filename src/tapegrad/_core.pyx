@@ -2494,7 +2494,7 @@ cdef class WengertList(Recorder):
         cdef PyObject *held = grads[out]  # the slot's reference: g is now only this frame's
         grads[out] = NULL
         Py_XDECREF(held)
-        _accumulate_more(grads, s, g) if grads[s] != NULL else _accumulate(grads, s, g)
+        _accumulate(grads, s, g)
         return True
 
     cdef int _run_rules(self, Py_ssize_t k, PyObject **grads, char *reach, bint tensor_mode,
