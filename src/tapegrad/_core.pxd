@@ -148,6 +148,7 @@ cdef class WengertList(Recorder):
     cdef int _path_batches(self, char *reach, char *need, Py_ssize_t n_nodes) except -1
     cdef int _sweep(self, PyObject **grads, char *reach, char *keep, Py_ssize_t n_nodes,
                     bint tensor_mode, int64_t gen, object batch, bint free_saved) except -1
+    cdef bint _owned_factor_rule(self, Py_ssize_t k, PyObject **grads, char *reach, object batch) except -1
     cdef int _run_rules(self, Py_ssize_t k, PyObject **grads, char *reach, bint tensor_mode,
                         object batch) except -1
     cdef int _call_rules(self, Op op, int32_t *targets, Py_ssize_t n_in, object g, object ans, tuple ins,

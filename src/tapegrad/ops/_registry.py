@@ -118,10 +118,11 @@ def unary(name, forward, vjp, save="", ufunc=None, scalar=None, jvp=None, holomo
     (conjugated for the VJP); `cvjp` / `cjvp`: explicit complex rules.
     `factor(ans, x)`: where the VJP is exactly ``g * f``, the rule's own f (the
     sweep then skips multiplying by a cotangent of ones and keeps a Jacobian's
-    diagonal seed diagonal; real values only).  `form`: the VJP once more as a
-    form the core runs without a Python frame, e.g. ``(np.multiply, "g",
-    (np.cos, "x"))`` for ``g * np.cos(x)`` (the rule's own expression, step
-    for step; see the core's Op.vjp_forms).  `doc`: the public op's
+    diagonal seed diagonal; real values only).  f must be elementwise, as the
+    op is: the sweep may compute it on blocks of ans and x.  `form`: the VJP
+    once more as a form the core runs without a Python frame, e.g.
+    ``(np.multiply, "g", (np.cos, "x"))`` for ``g * np.cos(x)`` (the rule's own
+    expression, step for step; see the core's Op.vjp_forms).  `doc`: the public op's
     docstring fields (doc=, grad=, at=, gives=, dtypes=, ...; see
     ops/_docs.document_op)."""
     return _documented(_register(Op(name, forward, (vjp,), kind=UNARY, save=_SAVE[save], scalar=scalar,
