@@ -77,7 +77,7 @@ cdef class Variable(_Operand):
 
 
 cdef enum:
-    _SCALAR_VJP_PASS = 1     # Op.scalar_vjp codes (see Op.__init__); _graph.pyx reads them too
+    _SCALAR_VJP_PASS = 1     # Op.scalar_vjp codes (see Op.__init__)
     _SCALAR_VJP_SCALE = 2
 
 
@@ -172,3 +172,6 @@ cdef class ReadLog(Recorder):
 cdef object vjp_rule(Op op, Py_ssize_t i, object g, object ans, tuple ins, object params)
 # Whether the shortcuts of structured_cotangents() are on (tapegrad._graph's C rules follow it).
 cdef bint shortcuts_on() noexcept
+# An op's VJP forms on float64 scalars in C doubles (the core's raw sweep and _graph's share it).
+cdef int scalar_form_values(Op op, const bint *wanted, Py_ssize_t n_in, object g, object ans,
+                            PyObject **ins, double *r, bint *passes) except -1

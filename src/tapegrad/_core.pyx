@@ -3171,16 +3171,34 @@ cdef int _run_forms(WengertList w, Op op, Py_ssize_t k, object g, object params,
 cdef int _scalar_forms(Op op, int32_t *targets, Py_ssize_t n_in, object g, object ans, PyObject **ins,
                        PyObject **grads) except -1:
     """An op's forms on a float64 scalar cotangent and float64 (or Python
-    float) operands, in C doubles: 1 when done, 0 to leave it to the rules
-    (another operand type, or a floating-point flag NumPy would report),
-    before touching grads.  A form that is just "g" hands on g itself, as
-    its rule does; any other gives a new float64."""
-    cdef double leaves[4]
+    float) operands, in C doubles: 1 when done, 0 to leave it to the rules,
+    before touching grads (see scalar_form_values)."""
     cdef double r[2]
-    cdef int i, reads = 0
-    cdef bint pass_[2]
+    cdef bint wanted[2]
+    cdef bint passes[2]
+    cdef int i
+    for i in range(n_in):
+        wanted[i] = targets[i] >= 0
+    if not scalar_form_values(op, wanted, n_in, g, ans, ins, r, passes):
+        return 0
     for i in range(n_in):
         if targets[i] >= 0:
+            _accumulate(grads, targets[i], g if passes[i] else tg_float64(r[i]))
+    return 1
+
+
+cdef int scalar_form_values(Op op, const bint *wanted, Py_ssize_t n_in, object g, object ans,
+                            PyObject **ins, double *r, bint *passes) except -1:
+    """The wanted inputs' gradients by op's forms, on a float64 scalar
+    cotangent g and float64 (or Python float) operands, in C doubles: 1 when
+    every one ran (r[i], or passes[i]: a form that is just "g" hands on g
+    itself, as its rule does), 0 to leave them all to the rules (no form,
+    another operand type, or a floating-point flag NumPy would report).
+    Shared with tapegrad._graph's sweep, so both give the same bits."""
+    cdef double leaves[4]
+    cdef int i, reads = 0
+    for i in range(n_in):
+        if wanted[i]:
             if op._forms[i].len == 0 or not op._forms[i].scalar:
                 return 0
             reads |= op._forms[i].reads
@@ -3197,14 +3215,11 @@ cdef int _scalar_forms(Op op, int32_t *targets, Py_ssize_t n_in, object g, objec
             leaves[2 + i] = PyFloat_AS_DOUBLE(o)
     tg_fpe_clear(leaves)
     for i in range(n_in):
-        pass_[i] = op._forms[i].len == 1 and op._forms[i].steps[0].code == TG_F_G
-        if targets[i] >= 0 and not pass_[i]:
+        passes[i] = op._forms[i].len == 1 and op._forms[i].steps[0].code == TG_F_G
+        if wanted[i] and not passes[i]:
             tg_form_eval_double(&op._forms[i], leaves, &r[i])
     if tg_fpe_test(r):
         return 0
-    for i in range(n_in):
-        if targets[i] >= 0:
-            _accumulate(grads, targets[i], g if pass_[i] else tg_float64(r[i]))
     return 1
 
 

@@ -42,12 +42,11 @@ cdef extern from "Python.h":
 
 cdef extern from "tg_scalar.h":        # the core's: the same bits on both engines
     object tg_float64(double d)
-    bint tg_plain_product(double a, double b, double r)
 
 import numpy as np
 import weakref
 
-from tapegrad._core cimport Op, Recorder, Tensor as CoreTensor, vjp_rule, shortcuts_on, _SCALAR_VJP_PASS
+from tapegrad._core cimport Op, Recorder, Tensor as CoreTensor, vjp_rule, shortcuts_on, scalar_form_values
 from tapegrad import _core
 
 cnp.import_array()
@@ -1533,7 +1532,7 @@ cdef int _run_node(Node node, object g0, list grads, bint create_graph, Capture 
     ans = node.saved_ans
     if not create_graph and node.n_out == 1:
         g = _raw(g)
-        if (op.scalar_vjp and type(g) is float64 and node.params is None and shortcuts_on()
+        if (op.vjp_forms is not None and type(g) is float64 and node.params is None and shortcuts_on()
                 and _scalar_rules(node, op, g)):
             return 0
     if not node.saves:
@@ -1592,38 +1591,33 @@ cdef inline int _deliver(Node node, Py_ssize_t i, object e, object gi) except -1
 
 
 cdef int _scalar_rules(Node node, Op op, object g) except -1:
-    """A binary op's rules in C (op.scalar_vjp, as the core's sweep runs them)
-    for a float64 scalar cotangent g: 1 when done, 0 to leave it to the
-    Python rules (an input that is not a float or float64, or a product NumPy
-    would flag), before delivering anything.  "pass" gives g itself, as the
-    rule does; "scale" gives g * other as a new float64: the same bits."""
-    cdef double gd, od, r[2]
-    cdef object e, o
-    cdef int i
-    if node.n_in != 2:
+    """A unary or binary op's VJP forms in C (the core's scalar_form_values,
+    as the core's sweep runs them) for a float64 scalar cotangent g: 1 when
+    done, 0 to leave it to the Python rules (no form, an operand that is not
+    a float or float64, or a result NumPy would flag), before delivering
+    anything: the same bits as the rules."""
+    cdef double r[2]
+    cdef bint wanted[2]
+    cdef bint passes[2]
+    cdef PyObject *ins[2]
+    cdef object s0 = None, s1 = None, e
+    cdef Py_ssize_t i, n = node.n_in
+    if n > 2:
         return 0
-    if op.scalar_vjp == _SCALAR_VJP_PASS:
-        for i in range(2):
-            e = _edge_at(node, i)
-            if e is not None:
-                _deliver(node, i, e, g)
-        return 1
-    if not node.saves:
+    if node.saves:                      # raw values; held by s0/s1 while ins points at them
+        s0 = _raw(_saved_at(node, 0))
+        if n == 2:
+            s1 = _raw(_saved_at(node, 1))
+    ins[0] = <PyObject *>s0
+    ins[1] = <PyObject *>s1
+    for i in range(n):
+        wanted[i] = _edge_at(node, i) is not None
+    if not scalar_form_values(op, wanted, n, g, node.saved_ans, ins, r, passes):
         return 0
-    gd = PyFloat_AS_DOUBLE(g)
-    for i in range(2):                  # input i's gradient is g times the other input
-        if _edge_at(node, i) is not None:
-            o = _raw(_saved_at(node, 1 - i))
-            if type(o) is not float64 and type(o) is not float:
-                return 0
-            od = PyFloat_AS_DOUBLE(o)
-            r[i] = gd * od
-            if not tg_plain_product(gd, od, r[i]):
-                return 0
-    for i in range(2):
+    for i in range(n):
         e = _edge_at(node, i)
         if e is not None:
-            _deliver(node, i, e, tg_float64(r[i]))
+            _deliver(node, i, e, g if passes[i] else tg_float64(r[i]))
     return 1
 
 
