@@ -9,6 +9,7 @@ import logging
 import re
 import warnings
 
+import numpy as np
 import pytest
 
 import tapegrad as tf
@@ -46,6 +47,26 @@ def both_paths(fn):
     finally:
         tf._core.structured_cotangents(was)
     return on, off
+
+
+def warned(fn):
+    """(fn(), the messages of the warnings it raised), every warning recorded."""
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter('always')
+        result = fn()
+    return result, [str(w.message) for w in seen]
+
+
+def raises_fp_error_on_both_paths(fn):
+    """fn() raises FloatingPointError under np.errstate(all='raise') with the
+    core's shortcuts on and with them off (the switch is restored)."""
+    for enabled in (True, False):
+        was = tf._core.structured_cotangents(enabled)
+        try:
+            with np.errstate(all='raise'), pytest.raises(FloatingPointError):
+                fn()
+        finally:
+            tf._core.structured_cotangents(was)
 
 
 def repr_scalar(value, dtype='float32'):

@@ -15,7 +15,7 @@ from tapegrad import _core
 from tapegrad.ops._registry import OPS
 from tapegrad.test import numerical_jacobian
 
-from conftest import both_paths
+from conftest import both_paths, raises_fp_error_on_both_paths, warned
 
 FORM_OPS = sorted(name for name, op in OPS.items() if op.vjp_forms is not None)
 # Inputs inside every op's domain (log, sqrt, reciprocal, truediv need x > 0).
@@ -118,21 +118,10 @@ def test_flagged_values_go_to_the_rules(x0, op):
             y = op(x)
         return t.gradient(y, x, output_gradients=tg.constant(np.float64(3.0))).numpy()
 
-    def with_warnings():
-        with warnings.catch_warnings(record=True) as seen:
-            warnings.simplefilter("always")
-            r = grad()
-        return _bits(r), [str(w.message) for w in seen]
-    on, off = both_paths(with_warnings)
-    assert on == off
-    if on[1]:
-        for enabled in (True, False):
-            was = _core.structured_cotangents(enabled)
-            try:
-                with np.errstate(all="raise"), pytest.raises(FloatingPointError):
-                    grad()
-            finally:
-                _core.structured_cotangents(was)
+    (on, seen_on), (off, seen_off) = both_paths(lambda: warned(grad))
+    assert _bits(on) == _bits(off) and seen_on == seen_off
+    if seen_on:
+        raises_fp_error_on_both_paths(grad)
 
 
 def test_a_python_float_constant_stays_weak():

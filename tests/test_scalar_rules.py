@@ -2,7 +2,6 @@
 the same bits as the Python rules (run with the core's shortcuts off), and the
 Python rules wherever NumPy would flag the product."""
 import math
-import warnings
 
 import numpy as np
 import pytest
@@ -11,7 +10,7 @@ import tapegrad as tg
 from tapegrad import _core
 from tapegrad.test import numerical_jacobian
 
-from conftest import both_paths
+from conftest import both_paths, raises_fp_error_on_both_paths, warned
 
 
 def _bits(v):
@@ -69,22 +68,11 @@ def test_products_numpy_would_flag_go_to_the_python_rules(a, g_scale, flags):
             t.watch(x)
             y = x * a
         return t.gradient(y, x, output_gradients=tg.constant(np.float64(g_scale))).numpy()
-    def with_warnings():
-        with warnings.catch_warnings(record=True) as seen:
-            warnings.simplefilter("always")
-            r = grad()
-        return r, [str(w.message) for w in seen]
-    (on, seen_on), (off, seen_off) = both_paths(with_warnings)
+    (on, seen_on), (off, seen_off) = both_paths(lambda: warned(grad))
     assert _bits(on) == _bits(off)
     assert seen_on == seen_off and bool(seen_on) == (flags and a > 1.0)   # the overflow is reported
     if flags:
-        for enabled in (True, False):
-            was = _core.structured_cotangents(enabled)
-            try:
-                with np.errstate(all="raise"), pytest.raises(FloatingPointError):
-                    grad()
-            finally:
-                _core.structured_cotangents(was)
+        raises_fp_error_on_both_paths(grad)
 
 
 def test_other_operands_use_the_python_rules():

@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 
 import tapegrad.torch as torch
-from tapegrad import _core
 from tapegrad.test import numerical_jacobian
 
-from conftest import both_paths
+from conftest import both_paths, raises_fp_error_on_both_paths, warned
 
 
 def _bits(v):
@@ -70,22 +69,11 @@ def test_products_numpy_would_flag_go_to_the_python_rules(a, g_scale, flags):
         (g,) = torch.autograd.grad(y, x, torch.tensor(g_scale, dtype=torch.float64))
         return g.item()
 
-    def with_warnings():
-        with warnings.catch_warnings(record=True) as seen:
-            warnings.simplefilter("always")
-            r = grad()
-        return r, [str(w.message) for w in seen]
-    (on, seen_on), (off, seen_off) = both_paths(with_warnings)
+    (on, seen_on), (off, seen_off) = both_paths(lambda: warned(grad))
     assert _bits(on) == _bits(off)
     assert seen_on == seen_off and bool(seen_on) == (flags and a > 1.0)   # the overflow is reported
     if flags:
-        for enabled in (True, False):
-            was = _core.structured_cotangents(enabled)
-            try:
-                with np.errstate(all="raise"), pytest.raises(FloatingPointError):
-                    grad()
-            finally:
-                _core.structured_cotangents(was)
+        raises_fp_error_on_both_paths(grad)
 
 
 def test_float32_and_array_cotangents_use_the_python_rules():
