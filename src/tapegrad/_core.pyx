@@ -35,6 +35,37 @@ cdef extern from "tg_forms.h":
 cimport numpy as cnp
 cimport cython
 
+cdef extern from *:
+    """
+    /* NumPy's own float64 -> float64 inner loop of a one-input ufunc (the loop
+       np.cos runs on a float64), read from the ufunc's C struct: NumPy 2.5
+       made the struct's fields reachable through _PyUFuncObject_GET_ITEM_DATA
+       only (its Cython declarations no longer list `types`), older NumPy 2
+       through PyUFuncObject itself.  1 with *loop and *data set, 0 if none. */
+    #ifdef _PyUFuncObject_GET_ITEM_DATA
+    #define TG_UFUNC_FIELDS(u) _PyUFuncObject_GET_ITEM_DATA(u)
+    #else
+    #define TG_UFUNC_FIELDS(u) ((PyUFuncObject *)(u))
+    #endif
+    static int tg_float64_loop(PyObject *uf, void **loop, void **data) {
+        int k;
+        if (TG_UFUNC_FIELDS(uf)->functions == NULL || TG_UFUNC_FIELDS(uf)->types == NULL)
+            return 0;
+        for (k = 0; k < TG_UFUNC_FIELDS(uf)->ntypes; k++) {
+            if (TG_UFUNC_FIELDS(uf)->types[2 * k] == NPY_DOUBLE
+                    && TG_UFUNC_FIELDS(uf)->types[2 * k + 1] == NPY_DOUBLE) {
+                if (TG_UFUNC_FIELDS(uf)->functions[k] == NULL)
+                    return 0;
+                *loop = (void *)TG_UFUNC_FIELDS(uf)->functions[k];
+                *data = TG_UFUNC_FIELDS(uf)->data != NULL ? TG_UFUNC_FIELDS(uf)->data[k] : NULL;
+                return 1;
+            }
+        }
+        return 0;
+    }
+    """
+    int tg_float64_loop(object uf, void **loop, void **data)
+
 cdef extern from "tg_scalar.h":        # shared with _graph.pyx: the same bits in both
     object tg_float64(double d)
 
@@ -3020,16 +3051,13 @@ cdef bint _python_operands(Op op, tg_form *f, object node) except -1:
 cdef bint _float64_loop(object uf, tg_step *s):
     """NumPy's own float64 -> float64 inner loop of a one-input ufunc (the
     loop np.cos runs on a float64), into s; False if it has none."""
-    cdef cnp.ufunc u = <cnp.ufunc>uf
-    cdef int k
-    for k in range(u.ntypes):
-        if u.types[2 * k] == cnp.NPY_DOUBLE and u.types[2 * k + 1] == cnp.NPY_DOUBLE:
-            if u.functions[k] == NULL:
-                return False
-            s.loop = <tg_loop_fn>u.functions[k]
-            s.data = u.data[k]
-            return True
-    return False
+    cdef void *loop = NULL
+    cdef void *data = NULL
+    if not tg_float64_loop(uf, &loop, &data):
+        return False
+    s.loop = <tg_loop_fn>loop
+    s.data = data
+    return True
 
 
 cdef inline bint _form_leaf_ok(object x):
