@@ -1007,13 +1007,22 @@ def install_gradient_lost(hook):
     _hook_gradient_lost = hook
 
 
+cdef inline int64_t _tracked_id(object x):
+    """The id a recorder knows x by (a Variable's is its state's), or -1."""
+    if isinstance(x, Tensor):
+        return (<Tensor>x)._id
+    if isinstance(x, Variable):
+        return (<Variable>x)._state.id
+    return -1
+
+
 cdef int _check_gradient_lost(object x) except -1:
     # Called only while some recorder is active (the caller tests _n_active).
     cdef int64_t tid
     cdef Recorder r
     if _hook_gradient_lost is None:
         return 0
-    tid = (<Tensor>x)._id if isinstance(x, Tensor) else (<Variable>x)._state.id
+    tid = _tracked_id(x)
     for r in _thread_stack():
         if r.tracks(tid):
             _hook_gradient_lost(x)
@@ -1038,14 +1047,6 @@ def install_cut_hook(hook):
     called when a value that tape tracks leaves it (see above)."""
     global _hook_cut
     _hook_cut = hook
-
-
-cdef inline int64_t _tracked_id(object x):
-    if isinstance(x, Tensor):
-        return (<Tensor>x)._id
-    if isinstance(x, Variable):
-        return (<Variable>x)._state.id
-    return -1
 
 
 cdef int _note_cut(str kind, object detail, object x, object result) except -1:
