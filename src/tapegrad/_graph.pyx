@@ -43,6 +43,11 @@ cdef extern from "Python.h":
 cdef extern from "tg_scalar.h":        # the core's: the same bits on both engines
     object tg_float64(double d)
 
+cdef extern from "tg_objpool.h":       # pools of nodes and tensors (allocation without the GC's bookkeeping)
+    void tg_node_pool_install(object node_type)
+    void tg_node_subclass_install(object cls)
+    int tg_tensor_pool_install(object tensor_type, object base) except -1
+
 import numpy as np
 import weakref
 
@@ -263,8 +268,7 @@ cdef tuple _no_args = ()
 cdef inline TensorBase _new(object value):
     if _tensor_type is None:
         raise RuntimeError("tapegrad._graph: no tensor class installed (import tapegrad.torch)")
-    cdef TensorBase t = <TensorBase>tg_new_of(TensorBase, _tensor_type, _no_args)
-    PyObject_GC_UnTrack(<PyObject *>t)      # the public subclass is a heap type (GC) with no fields of its own
+    cdef TensorBase t = <TensorBase>tg_new_of(TensorBase, _tensor_type, _no_args)   # untracked (its pool)
     t._value = value
     return t
 
@@ -305,7 +309,13 @@ def install(tensor_class, dict ops, dict names, to_float):
             name in tensor_class.__dict__ for name in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__",
                                                       "__rmul__", "__neg__")):
         raise TypeError("the tensor class must subclass TensorBase directly and keep its arithmetic operators")
+    if (tensor_class.__basicsize__ != TensorBase.__basicsize__ or tensor_class.__dictoffset__
+            or "__del__" in tensor_class.__dict__):
+        # Its instances are pooled and freed by tg_heap_subtype_dealloc, which
+        # knows no fields, __dict__ or finalizer of the subclass.
+        raise TypeError("the tensor class must add no fields (__slots__ = ()) and no __del__")
     tg_inherit_number_slots(tensor_class, TensorBase)
+    tg_tensor_pool_install(tensor_class, TensorBase)
     _tensor_class = tensor_class
     _tensor_type = tensor_class
     _ops.update(ops)
@@ -334,12 +344,13 @@ cdef inline object _edge(TensorBase t):
 # --------------------------------------------------------------------------
 # Nodes
 
-# A free list of 4,096 nodes (at most ~0.7 MB kept after a big graph is freed):
-# a reused node skips the allocator and, being a GC type, the allocation count
-# that triggers collections -- W1's 3,000-node graph, rebuilt each step, runs
-# 16.9 M -> 15.7 M instructions.  Cython keeps only exact Node instances in it.
+# A pool of 4,096 nodes (csrc/tg_objpool.h; at most ~0.9 MB kept after a big
+# graph is freed): a reused node skips the allocator and, being a GC type, the
+# tracking and the allocation count that triggers collections -- W1's
+# 3,000-node graph, rebuilt each step, ran 16.9 M -> 15.7 M instructions with
+# Cython's free list, which the pool replaced because it tracks each node it
+# hands out.  Only exact Node instances enter it.
 @cython.trashcan(True)
-@cython.freelist(4096)
 cdef class Node:
     """One recorded op (PyTorch's grad_fn)."""
     cdef readonly Op op
@@ -471,6 +482,7 @@ cdef object _node_class(str name):
     cls = _node_classes.get(name)
     if cls is None:
         cls = type(name, (Node,), {"__slots__": (), "__module__": "tapegrad.torch.autograd"})
+        tg_node_subclass_install(cls)
         _node_classes[name] = cls
     return cls
 
@@ -483,6 +495,9 @@ cdef object _named(object node):
     if type(node) is not cls:
         node.__class__ = cls
     return node
+
+
+tg_node_pool_install(Node)
 
 
 cdef inline object _edge_of(object x):
@@ -507,11 +522,9 @@ cdef object _versions(tuple saved):
 
 
 cdef inline Node _new_node():
-    """Node.__new__(Node) by Node's tp_new (its free list) without a Python
+    """Node.__new__(Node) by Node's tp_new (its pool) without a Python
     call, untracked by the cyclic GC (see TensorBase)."""
-    cdef Node node = <Node>tg_new_of(Node, Node, _no_args)
-    PyObject_GC_UnTrack(<PyObject *>node)
-    return node
+    return <Node>tg_new_of(Node, Node, _no_args)
 
 
 cdef inline object _edge_at(Node node, Py_ssize_t i):
