@@ -944,6 +944,11 @@ cdef int _check_saved_output(Node node, Py_ssize_t i, OutputGuard guard) except 
     return 0
 
 
+cdef inline bint _never_changed(object x):
+    """x (a saved input) is a raw value or a tensor still at version 0."""
+    return not _is_tb(x) or (<TensorBase>x)._version is None
+
+
 cdef int _check_versions(Node node) except -1:
     cdef object vs = node.versions
     cdef Py_ssize_t i
@@ -951,6 +956,8 @@ cdef int _check_versions(Node node) except -1:
     cdef int64_t v
     if not node.saves:
         return 0
+    if node.saved is None and _never_changed(node.s0) and (node.n_in == 1 or _never_changed(node.s1)):
+        return 0                           # the usual case: nothing saved was changed in place
     for i in range(node.n_in):
         x = _saved_at(node, i)
         if not _is_tb(x):
@@ -985,7 +992,7 @@ cdef str _legacy_type(object v):
             "int64": "torch.LongTensor", "int32": "torch.IntTensor"}.get(k, "torch.Tensor")
 
 
-cdef object _raw(object x):
+cdef inline object _raw(object x):
     cdef type tp = type(x)
     if tp is float64 or tp is ndarray or tp is float:
         return x
@@ -1138,14 +1145,14 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
                     _free_saved(node)
                 continue
             _run_node(node, g0, grads, create_graph, cap, retain_graph)
-            for i in range(node.n_in):
-                e = _edge_at(node, i)
-                if type(e) is Node or isinstance(e, Node):
-                    nxt = <Node>e
-                    nxt.deps -= 1
-                    if nxt.deps == 0:
-                        ready.push(nxt)
-            if not retain_graph:
+            if node.edges is None:
+                _release(node.e0, ready)
+                if node.n_in == 2:
+                    _release(node.e1, ready)
+            else:
+                for e in node.edges:
+                    _release(e, ready)
+            if not retain_graph and node.had_saved:
                 _free_saved(node)
     finally:
         _pending_leaves, _pending_objs = old_pending
@@ -1185,6 +1192,17 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
     if wanted_nodes:                     # backward(inputs=[non-leaf]): into its .grad, as PyTorch
         _accumulate_non_leaves(inputs, results, cap, create_graph)
     return None
+
+
+cdef inline int _release(object e, _ReadyStack ready) except -1:
+    """The sweep ran a consumer of e: e is ready once all its consumers ran."""
+    cdef Node nxt
+    if type(e) is Node or isinstance(e, Node):
+        nxt = <Node>e
+        nxt.deps -= 1
+        if nxt.deps == 0:
+            ready.push(nxt)
+    return 0
 
 
 cdef int _count_deps(list roots, list visited, int64_t mark, bint check_freed, set input_leaves,
@@ -1592,7 +1610,7 @@ cdef inline int _deliver(Node node, Py_ssize_t i, object e, object gi) except -1
     if type(e) is Node or isinstance(e, Node):
         nxt = <Node>e
         if nxt.n_out == 1:
-            nxt.grad0 = _add(nxt.grad0, gi)
+            nxt.grad0 = gi if nxt.grad0 is None else nxt.grad0 + gi
             return 0
         if nxt.grads is None:
             nxt.grads = [None] * nxt.n_out
@@ -1615,22 +1633,22 @@ cdef int _scalar_rules(Node node, Op op, object g) except -1:
     cdef PyObject *ins[2]
     cdef object s0 = None, s1 = None, e
     cdef Py_ssize_t i, n = node.n_in
-    if n > 2:
+    if n > 2 or node.edges is not None:
         return 0
     if node.saves:                      # raw values; held by s0/s1 while ins points at them
-        s0 = _raw(_saved_at(node, 0))
+        s0 = _raw(node.s0)              # (n <= 2: the inputs sit in s0, s1 and e0, e1)
         if n == 2:
-            s1 = _raw(_saved_at(node, 1))
+            s1 = _raw(node.s1)
     ins[0] = <PyObject *>s0
     ins[1] = <PyObject *>s1
-    for i in range(n):
-        wanted[i] = _edge_at(node, i) is not None
+    wanted[0] = node.e0 is not None
+    wanted[1] = n == 2 and node.e1 is not None
     if not scalar_form_values(op, wanted, n, g, node.saved_ans, ins, r, passes):
         return 0
-    for i in range(n):
-        e = _edge_at(node, i)
-        if e is not None:
-            _deliver(node, i, e, g if passes[i] else tg_float64(r[i]))
+    if wanted[0]:
+        _deliver(node, 0, node.e0, g if passes[0] else tg_float64(r[0]))
+    if wanted[1]:
+        _deliver(node, 1, node.e1, g if passes[1] else tg_float64(r[1]))
     return 1
 
 
