@@ -553,29 +553,37 @@ cdef Node _make_node2(Op op, Py_ssize_t n, object x0, object x1, object out_valu
     """A node for op applied to one (n=1: x0) or two inputs (TensorBase or raw
     values), with no tuple: the hot path of the operators."""
     cdef Node node = _new_node()
-    cdef int64_t v0, v1 = 0
+    cdef int64_t v0 = 0, v1 = 0
+    cdef Py_ssize_t o0 = 0, o1 = 0
+    cdef bint t0 = _is_tb(x0), t1 = n == 2 and _is_tb(x1)
     node.op = op
     node.params = params
     node.label = name
     node.n_out = n_out
     node.n_in = n
-    node.e0 = _edge_of(x0)
-    if n == 2:
-        node.e1 = _edge_of(x1)
-        if _out_of(x0) or _out_of(x1):
-            node.edge_out = (_out_of(x0), _out_of(x1))
-    elif _out_of(x0):
-        node.edge_out = (_out_of(x0),)
+    if t0:
+        node.e0 = _edge(<TensorBase>x0)
+        o0 = (<TensorBase>x0)._out
+    if t1:
+        node.e1 = _edge(<TensorBase>x1)
+        o1 = (<TensorBase>x1)._out
+    if o0 or o1:
+        if n == 2:
+            node.edge_out = (o0, o1)
+        else:
+            node.edge_out = (o0,)
     if op.save & _SAVE_INPUTS:
         # The inputs themselves (PyTorch keeps saved tensors alive too) and
         # their versions, checked before the rules read them.
         node.s0 = x0
         node.saves = True
         node.had_saved = True
-        v0 = _version_or_zero(x0)
+        if t0:
+            v0 = _version_of(<TensorBase>x0)
         if n == 2:
             node.s1 = x1
-            v1 = _version_or_zero(x1)
+            if t1:
+                v1 = _version_of(<TensorBase>x1)
         if v0 or v1:
             if n == 1:
                 node.versions = (v0,)
@@ -661,7 +669,7 @@ cpdef object binary(Op op, object a, object b, object name):
     tensor of their kind keep the tensor's dtype (PyTorch's and NumPy 2's weak
     scalars); anything else goes through the front end's promotion."""
     cdef object ra, rb, value, params = None
-    cdef bint ta = _is_tb(a), tb = _is_tb(b)
+    cdef bint ta = _is_tb(a), tb = _is_tb(b), na, nb, bx, by
     cdef TensorBase out
     cdef Node node
     if ta and tb:
@@ -688,9 +696,13 @@ cpdef object binary(Op op, object a, object b, object name):
         return NotImplemented
     value = op.forward(ra, rb)
     out = _new(_own(value))
-    if _grad_on() and op.differentiable and (_needs(a) or _needs(b)) and _is_float_value(out._value):
-        bx = _needs(a) and not _same_shape(ra, out._value)
-        by = _needs(b) and not _same_shape(rb, out._value)
+    if not (_grad_on() and op.differentiable):
+        return out
+    na = _needs(a)
+    nb = _needs(b)
+    if (na or nb) and _is_float_value(out._value):
+        bx = na and not _same_shape(ra, out._value)
+        by = nb and not _same_shape(rb, out._value)
         if bx or by:
             params = (np.shape(ra) if bx else None, np.shape(rb) if by else None)
         node = _make_node2(op, 2, a, b, out._value, params, name, 1)
