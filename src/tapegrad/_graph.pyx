@@ -1124,6 +1124,7 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
                 ready.push(<Node>t._node)
     # (3) the sweep.
     _pending_leaves, _pending_objs = leaf_grads, leaf_obj
+    cdef bint all_ran = False
     if create_graph:
         cap.active = True
         _core.push_recorder(cap)
@@ -1166,12 +1167,16 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
                     _release(e, ready)
             if not retain_graph and node.had_saved:
                 _free_saved(node)
+        # Without pruning every reached node ran once, and running it left its
+        # count at 0 and its gradient cleared: nothing to reset.
+        all_ran = not pruned
     finally:
         _pending_leaves, _pending_objs = old_pending
         if create_graph:
             _core.pop_recorder(cap)
             cap.active = False
-        _reset_counts(visited)        # a failed sweep leaves no counts behind
+        if not all_ran:
+            _reset_counts(visited)    # a failed or pruned sweep leaves no counts behind
     # (4) deliver.
     if not accumulate:
         for i in range(len(inputs)):
@@ -1241,18 +1246,29 @@ cdef int _count_deps(list roots, list visited, int64_t mark, bint check_freed, s
         k += 1
         if check_freed and node.freed and node.had_saved:
             raise RuntimeError(FREED_MESSAGE)
-        for i in range(node.n_in):
-            e = _edge_at(node, i)
-            if e is None:
-                continue
-            if type(e) is Node or isinstance(e, Node):
-                nxt = <Node>e
-                nxt.deps += 1
-                if nxt.mark != mark:
-                    nxt.mark = mark
-                    visited.append(nxt)
-            elif input_leaves is not None and not other_leaves[0] and id(e) not in input_leaves:
-                other_leaves[0] = True
+        if node.edges is None:             # one or two inputs: their C fields
+            _count_edge(node.e0, visited, mark, input_leaves, other_leaves)
+            if node.n_in == 2:
+                _count_edge(node.e1, visited, mark, input_leaves, other_leaves)
+        else:
+            for e in node.edges:
+                _count_edge(e, visited, mark, input_leaves, other_leaves)
+    return 0
+
+
+cdef inline int _count_edge(object e, list visited, int64_t mark, set input_leaves, bint *other_leaves) except -1:
+    """One edge of a reached node: a node's consumer count, or a leaf."""
+    cdef Node nxt
+    if e is None:
+        return 0
+    if type(e) is Node or isinstance(e, Node):
+        nxt = <Node>e
+        nxt.deps += 1
+        if nxt.mark != mark:
+            nxt.mark = mark
+            visited.append(nxt)
+    elif input_leaves is not None and not other_leaves[0] and id(e) not in input_leaves:
+        other_leaves[0] = True
     return 0
 
 
