@@ -84,3 +84,67 @@ def test_tensors_are_the_public_class_and_untracked():
     assert type(y) is torch.Tensor and isinstance(y, _graph.TensorBase)
     assert not gc.is_tracked(y) and not gc.is_tracked(y.grad_fn)
     assert y.requires_grad and not y.is_leaf and y._version_number == 0
+
+
+def test_pooled_tensors_and_nodes_come_back_fresh():
+    # Nodes and tensors are reused from pools (csrc/tg_objpool.h): a reused object must carry
+    # nothing of its previous life (weak references, grad, version, hooks, grad_fn class).
+    x = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+    old = []
+    for _ in range(50):
+        y = (x * 3.0).sin()          # sin saves its input, so the in-place add_ below is allowed
+        y.retain_grad()
+        y.register_hook(lambda g: g * 2.0)
+        y.add_(1.0)
+        assert type(y.grad_fn).__name__ == "AddBackward0"       # class switched when shown
+        y.backward()
+        old.append((weakref.ref(y), weakref.ref(y.grad_fn)))
+        del y
+    assert all(t() is None and n() is None for t, n in old)
+    for _ in range(200):
+        z = torch.tensor(2.0, dtype=torch.float64)
+        assert not z.requires_grad and z.grad is None and z.grad_fn is None and z._version_number == 0
+        w = z * x
+        assert type(w) is torch.Tensor and not gc.is_tracked(w) and not gc.is_tracked(w.grad_fn)
+        assert w._version_number == 0 and not w._retains_grad and type(w.grad_fn).__name__ == "MulBackward0"
+        (g,) = torch.autograd.grad(w, x)
+        assert g.item() == 2.0
+
+
+def test_graphs_larger_than_the_pools_free_and_rebuild():
+    # 3 x 5,000 nodes and tensors: more than the pools keep (4,096 each), freed by reference
+    # counting alone and built again with the same gradient.
+    x = torch.tensor(0.25, dtype=torch.float64, requires_grad=True)
+    grads = []
+    for _ in range(2):
+        y = x
+        for _ in range(5_000):
+            y = torch.sin(y) * 1.0 + 0.0
+        first = weakref.ref(y.grad_fn)
+        grads.append(torch.autograd.grad(y, x)[0].item())
+        del y
+        assert first() is None                         # freed without a collection
+    assert grads[0] == grads[1] and 0.0 < grads[0] < 1.0
+
+
+def test_the_tensor_class_is_checked_and_installed_once():
+    ops = {"add": None, "subtract": None, "multiply": None}
+
+    class WithFields(_graph.TensorBase):
+        __slots__ = ("extra",)
+
+    class WithDel(_graph.TensorBase):
+        __slots__ = ()
+
+        def __del__(self):
+            pass
+
+    class Another(_graph.TensorBase):
+        __slots__ = ()
+
+    for cls in (WithFields, WithDel):
+        with pytest.raises(TypeError, match="no fields"):
+            _graph.install(cls, dict(ops), {}, None)
+    with pytest.raises(RuntimeError, match="already installed"):
+        _graph.install(Another, dict(ops), {}, None)
+    assert type(torch.tensor(1.0) * 2.0) is torch.Tensor

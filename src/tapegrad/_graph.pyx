@@ -43,6 +43,11 @@ cdef extern from "Python.h":
 cdef extern from "tg_scalar.h":        # the core's: the same bits on both engines
     object tg_float64(double d)
 
+cdef extern from "tg_objpool.h":       # pools of nodes and tensors (allocation without the GC's bookkeeping)
+    void tg_node_pool_install(object node_type)
+    void tg_node_subclass_install(object cls)
+    int tg_tensor_pool_install(object tensor_type, object base) except -1
+
 import numpy as np
 import weakref
 
@@ -263,8 +268,7 @@ cdef tuple _no_args = ()
 cdef inline TensorBase _new(object value):
     if _tensor_type is None:
         raise RuntimeError("tapegrad._graph: no tensor class installed (import tapegrad.torch)")
-    cdef TensorBase t = <TensorBase>tg_new_of(TensorBase, _tensor_type, _no_args)
-    PyObject_GC_UnTrack(<PyObject *>t)      # the public subclass is a heap type (GC) with no fields of its own
+    cdef TensorBase t = <TensorBase>tg_new_of(TensorBase, _tensor_type, _no_args)   # untracked (its pool)
     t._value = value
     return t
 
@@ -305,7 +309,13 @@ def install(tensor_class, dict ops, dict names, to_float):
             name in tensor_class.__dict__ for name in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__",
                                                       "__rmul__", "__neg__")):
         raise TypeError("the tensor class must subclass TensorBase directly and keep its arithmetic operators")
+    if (tensor_class.__basicsize__ != TensorBase.__basicsize__ or tensor_class.__dictoffset__
+            or "__del__" in tensor_class.__dict__):
+        # Its instances are pooled and freed by tg_heap_subtype_dealloc, which
+        # knows no fields, __dict__ or finalizer of the subclass.
+        raise TypeError("the tensor class must add no fields (__slots__ = ()) and no __del__")
     tg_inherit_number_slots(tensor_class, TensorBase)
+    tg_tensor_pool_install(tensor_class, TensorBase)
     _tensor_class = tensor_class
     _tensor_type = tensor_class
     _ops.update(ops)
@@ -334,12 +344,13 @@ cdef inline object _edge(TensorBase t):
 # --------------------------------------------------------------------------
 # Nodes
 
-# A free list of 4,096 nodes (at most ~0.7 MB kept after a big graph is freed):
-# a reused node skips the allocator and, being a GC type, the allocation count
-# that triggers collections -- W1's 3,000-node graph, rebuilt each step, runs
-# 16.9 M -> 15.7 M instructions.  Cython keeps only exact Node instances in it.
+# A pool of 4,096 nodes (csrc/tg_objpool.h; at most ~0.9 MB kept after a big
+# graph is freed): a reused node skips the allocator and, being a GC type, the
+# tracking and the allocation count that triggers collections -- W1's
+# 3,000-node graph, rebuilt each step, ran 16.9 M -> 15.7 M instructions with
+# Cython's free list, which the pool replaced because it tracks each node it
+# hands out.  Only exact Node instances enter it.
 @cython.trashcan(True)
-@cython.freelist(4096)
 cdef class Node:
     """One recorded op (PyTorch's grad_fn)."""
     cdef readonly Op op
@@ -471,6 +482,7 @@ cdef object _node_class(str name):
     cls = _node_classes.get(name)
     if cls is None:
         cls = type(name, (Node,), {"__slots__": (), "__module__": "tapegrad.torch.autograd"})
+        tg_node_subclass_install(cls)
         _node_classes[name] = cls
     return cls
 
@@ -483,6 +495,9 @@ cdef object _named(object node):
     if type(node) is not cls:
         node.__class__ = cls
     return node
+
+
+tg_node_pool_install(Node)
 
 
 cdef inline object _edge_of(object x):
@@ -507,11 +522,9 @@ cdef object _versions(tuple saved):
 
 
 cdef inline Node _new_node():
-    """Node.__new__(Node) by Node's tp_new (its free list) without a Python
+    """Node.__new__(Node) by Node's tp_new (its pool) without a Python
     call, untracked by the cyclic GC (see TensorBase)."""
-    cdef Node node = <Node>tg_new_of(Node, Node, _no_args)
-    PyObject_GC_UnTrack(<PyObject *>node)
-    return node
+    return <Node>tg_new_of(Node, Node, _no_args)
 
 
 cdef inline object _edge_at(Node node, Py_ssize_t i):
@@ -540,29 +553,37 @@ cdef Node _make_node2(Op op, Py_ssize_t n, object x0, object x1, object out_valu
     """A node for op applied to one (n=1: x0) or two inputs (TensorBase or raw
     values), with no tuple: the hot path of the operators."""
     cdef Node node = _new_node()
-    cdef int64_t v0, v1 = 0
+    cdef int64_t v0 = 0, v1 = 0
+    cdef Py_ssize_t o0 = 0, o1 = 0
+    cdef bint t0 = _is_tb(x0), t1 = n == 2 and _is_tb(x1)
     node.op = op
     node.params = params
     node.label = name
     node.n_out = n_out
     node.n_in = n
-    node.e0 = _edge_of(x0)
-    if n == 2:
-        node.e1 = _edge_of(x1)
-        if _out_of(x0) or _out_of(x1):
-            node.edge_out = (_out_of(x0), _out_of(x1))
-    elif _out_of(x0):
-        node.edge_out = (_out_of(x0),)
+    if t0:
+        node.e0 = _edge(<TensorBase>x0)
+        o0 = (<TensorBase>x0)._out
+    if t1:
+        node.e1 = _edge(<TensorBase>x1)
+        o1 = (<TensorBase>x1)._out
+    if o0 or o1:
+        if n == 2:
+            node.edge_out = (o0, o1)
+        else:
+            node.edge_out = (o0,)
     if op.save & _SAVE_INPUTS:
         # The inputs themselves (PyTorch keeps saved tensors alive too) and
         # their versions, checked before the rules read them.
         node.s0 = x0
         node.saves = True
         node.had_saved = True
-        v0 = _version_or_zero(x0)
+        if t0:
+            v0 = _version_of(<TensorBase>x0)
         if n == 2:
             node.s1 = x1
-            v1 = _version_or_zero(x1)
+            if t1:
+                v1 = _version_of(<TensorBase>x1)
         if v0 or v1:
             if n == 1:
                 node.versions = (v0,)
@@ -648,7 +669,7 @@ cpdef object binary(Op op, object a, object b, object name):
     tensor of their kind keep the tensor's dtype (PyTorch's and NumPy 2's weak
     scalars); anything else goes through the front end's promotion."""
     cdef object ra, rb, value, params = None
-    cdef bint ta = _is_tb(a), tb = _is_tb(b)
+    cdef bint ta = _is_tb(a), tb = _is_tb(b), na, nb, bx, by
     cdef TensorBase out
     cdef Node node
     if ta and tb:
@@ -675,9 +696,13 @@ cpdef object binary(Op op, object a, object b, object name):
         return NotImplemented
     value = op.forward(ra, rb)
     out = _new(_own(value))
-    if _grad_on() and op.differentiable and (_needs(a) or _needs(b)) and _is_float_value(out._value):
-        bx = _needs(a) and not _same_shape(ra, out._value)
-        by = _needs(b) and not _same_shape(rb, out._value)
+    if not (_grad_on() and op.differentiable):
+        return out
+    na = _needs(a)
+    nb = _needs(b)
+    if (na or nb) and _is_float_value(out._value):
+        bx = na and not _same_shape(ra, out._value)
+        by = nb and not _same_shape(rb, out._value)
         if bx or by:
             params = (np.shape(ra) if bx else None, np.shape(rb) if by else None)
         node = _make_node2(op, 2, a, b, out._value, params, name, 1)
@@ -931,6 +956,11 @@ cdef int _check_saved_output(Node node, Py_ssize_t i, OutputGuard guard) except 
     return 0
 
 
+cdef inline bint _never_changed(object x):
+    """x (a saved input) is a raw value or a tensor still at version 0."""
+    return not _is_tb(x) or (<TensorBase>x)._version is None
+
+
 cdef int _check_versions(Node node) except -1:
     cdef object vs = node.versions
     cdef Py_ssize_t i
@@ -938,6 +968,8 @@ cdef int _check_versions(Node node) except -1:
     cdef int64_t v
     if not node.saves:
         return 0
+    if node.saved is None and _never_changed(node.s0) and (node.n_in == 1 or _never_changed(node.s1)):
+        return 0                           # the usual case: nothing saved was changed in place
     for i in range(node.n_in):
         x = _saved_at(node, i)
         if not _is_tb(x):
@@ -972,7 +1004,7 @@ cdef str _legacy_type(object v):
             "int64": "torch.LongTensor", "int32": "torch.IntTensor"}.get(k, "torch.Tensor")
 
 
-cdef object _raw(object x):
+cdef inline object _raw(object x):
     cdef type tp = type(x)
     if tp is float64 or tp is ndarray or tp is float:
         return x
@@ -1092,6 +1124,7 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
                 ready.push(<Node>t._node)
     # (3) the sweep.
     _pending_leaves, _pending_objs = leaf_grads, leaf_obj
+    cdef bint all_ran = False
     if create_graph:
         cap.active = True
         _core.push_recorder(cap)
@@ -1125,21 +1158,25 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
                     _free_saved(node)
                 continue
             _run_node(node, g0, grads, create_graph, cap, retain_graph)
-            for i in range(node.n_in):
-                e = _edge_at(node, i)
-                if type(e) is Node or isinstance(e, Node):
-                    nxt = <Node>e
-                    nxt.deps -= 1
-                    if nxt.deps == 0:
-                        ready.push(nxt)
-            if not retain_graph:
+            if node.edges is None:
+                _release(node.e0, ready)
+                if node.n_in == 2:
+                    _release(node.e1, ready)
+            else:
+                for e in node.edges:
+                    _release(e, ready)
+            if not retain_graph and node.had_saved:
                 _free_saved(node)
+        # Without pruning every reached node ran once, and running it left its
+        # count at 0 and its gradient cleared: nothing to reset.
+        all_ran = not pruned
     finally:
         _pending_leaves, _pending_objs = old_pending
         if create_graph:
             _core.pop_recorder(cap)
             cap.active = False
-        _reset_counts(visited)        # a failed sweep leaves no counts behind
+        if not all_ran:
+            _reset_counts(visited)    # a failed or pruned sweep leaves no counts behind
     # (4) deliver.
     if not accumulate:
         for i in range(len(inputs)):
@@ -1174,6 +1211,17 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
     return None
 
 
+cdef inline int _release(object e, _ReadyStack ready) except -1:
+    """The sweep ran a consumer of e: e is ready once all its consumers ran."""
+    cdef Node nxt
+    if type(e) is Node or isinstance(e, Node):
+        nxt = <Node>e
+        nxt.deps -= 1
+        if nxt.deps == 0:
+            ready.push(nxt)
+    return 0
+
+
 cdef int _count_deps(list roots, list visited, int64_t mark, bint check_freed, set input_leaves,
                      bint *other_leaves) except -1:
     """Collect in `visited` the nodes reachable from the roots, breadth first
@@ -1198,18 +1246,29 @@ cdef int _count_deps(list roots, list visited, int64_t mark, bint check_freed, s
         k += 1
         if check_freed and node.freed and node.had_saved:
             raise RuntimeError(FREED_MESSAGE)
-        for i in range(node.n_in):
-            e = _edge_at(node, i)
-            if e is None:
-                continue
-            if type(e) is Node or isinstance(e, Node):
-                nxt = <Node>e
-                nxt.deps += 1
-                if nxt.mark != mark:
-                    nxt.mark = mark
-                    visited.append(nxt)
-            elif input_leaves is not None and not other_leaves[0] and id(e) not in input_leaves:
-                other_leaves[0] = True
+        if node.edges is None:             # one or two inputs: their C fields
+            _count_edge(node.e0, visited, mark, input_leaves, other_leaves)
+            if node.n_in == 2:
+                _count_edge(node.e1, visited, mark, input_leaves, other_leaves)
+        else:
+            for e in node.edges:
+                _count_edge(e, visited, mark, input_leaves, other_leaves)
+    return 0
+
+
+cdef inline int _count_edge(object e, list visited, int64_t mark, set input_leaves, bint *other_leaves) except -1:
+    """One edge of a reached node: a node's consumer count, or a leaf."""
+    cdef Node nxt
+    if e is None:
+        return 0
+    if type(e) is Node or isinstance(e, Node):
+        nxt = <Node>e
+        nxt.deps += 1
+        if nxt.mark != mark:
+            nxt.mark = mark
+            visited.append(nxt)
+    elif input_leaves is not None and not other_leaves[0] and id(e) not in input_leaves:
+        other_leaves[0] = True
     return 0
 
 
@@ -1579,7 +1638,7 @@ cdef inline int _deliver(Node node, Py_ssize_t i, object e, object gi) except -1
     if type(e) is Node or isinstance(e, Node):
         nxt = <Node>e
         if nxt.n_out == 1:
-            nxt.grad0 = _add(nxt.grad0, gi)
+            nxt.grad0 = gi if nxt.grad0 is None else nxt.grad0 + gi
             return 0
         if nxt.grads is None:
             nxt.grads = [None] * nxt.n_out
@@ -1602,22 +1661,22 @@ cdef int _scalar_rules(Node node, Op op, object g) except -1:
     cdef PyObject *ins[2]
     cdef object s0 = None, s1 = None, e
     cdef Py_ssize_t i, n = node.n_in
-    if n > 2:
+    if n > 2 or node.edges is not None:
         return 0
     if node.saves:                      # raw values; held by s0/s1 while ins points at them
-        s0 = _raw(_saved_at(node, 0))
+        s0 = _raw(node.s0)              # (n <= 2: the inputs sit in s0, s1 and e0, e1)
         if n == 2:
-            s1 = _raw(_saved_at(node, 1))
+            s1 = _raw(node.s1)
     ins[0] = <PyObject *>s0
     ins[1] = <PyObject *>s1
-    for i in range(n):
-        wanted[i] = _edge_at(node, i) is not None
+    wanted[0] = node.e0 is not None
+    wanted[1] = n == 2 and node.e1 is not None
     if not scalar_form_values(op, wanted, n, g, node.saved_ans, ins, r, passes):
         return 0
-    for i in range(n):
-        e = _edge_at(node, i)
-        if e is not None:
-            _deliver(node, i, e, g if passes[i] else tg_float64(r[i]))
+    if wanted[0]:
+        _deliver(node, 0, node.e0, g if passes[0] else tg_float64(r[0]))
+    if wanted[1]:
+        _deliver(node, 1, node.e1, g if passes[1] else tg_float64(r[1]))
     return 1
 
 
