@@ -193,3 +193,22 @@ def test_returned_gradients_alias_nothing_the_user_holds():
             if i != j:
                 assert not np.shares_memory(g._value, o._value)
 
+
+
+@pytest.mark.parametrize("make", [lambda: tg.Variable(np.linspace(-2.0, 2.0, 5)),
+                                  lambda: tg.constant(np.linspace(-2.0, 2.0, 5))])
+def test_one_source_not_in_a_list(make):
+    """gradient(y, x) for one Tensor or Variable takes the short path too; the general path is
+    gradient(y, (x,))[0]."""
+    out = []
+    for one in (True, False):
+        x = make()
+        with tg.GradientTape() as tape:
+            tape.watch(x)
+            y = tg.reduce_sum(tg.exp(tg.sin(x)) * x)
+        n = len(SHORT_CALLS)
+        out.append(tape.gradient(y, x) if one else tape.gradient(y, (x,))[0])
+        assert len(SHORT_CALLS) == n + one
+    same([out[0]], [out[1]])
+    v = np.linspace(-2.0, 2.0, 5)
+    np.testing.assert_allclose(out[0].numpy(), np.exp(np.sin(v)) * (v * np.cos(v) + 1), rtol=1e-15)

@@ -336,9 +336,12 @@ class GradientTape:
             ValueError: an unknown unconnected_gradients value.
         """
         if (output_gradients is None and unconnected_gradients is UnconnectedGradients.NONE
-                and type(target) is Tensor and type(sources) is list and self._wengert is not None
-                and _exact_leaves(sources)):
-            return self._gradient_of_list(target, sources)
+                and type(target) is Tensor and self._wengert is not None):
+            kind = type(sources)
+            if kind is list and _exact_leaves(sources):
+                return self._gradient_of_list(target, sources)
+            if kind is Tensor or kind is Variable:
+                return self._gradient_of_list(target, [sources])[0]
         if self._wengert is None:
             raise RuntimeError(self._not_recorded_message(_ONE_SHOT, "gradient()"))
         if target is None:
@@ -364,9 +367,10 @@ class GradientTape:
 
     def _gradient_of_list(self, target, sources):
         """gradient(target, [sources]) with the defaults: one Tensor target, a list of
-        Tensors and Variables of exactly those types.  The general path's steps in its
-        order, without its nest, seed and conversion code; what needs converting (a
-        None, a scalar, another dtype, a sparse gradient) goes through `_finish`."""
+        Tensors and Variables of exactly those types (or one of them, passed as a list
+        of one).  The general path's steps in its order, without its nest, seed and
+        conversion code; what needs converting (a None, a scalar, another dtype, a
+        sparse gradient) goes through `_finish`."""
         tv = target._value
         seed = np.ones(tv.shape, tv.dtype) if type(tv) is np.ndarray else tv.dtype.type(1)
         wengert = self._begin_use("gradient")
