@@ -102,7 +102,7 @@ class GradientTape:
         self._recording = False
         self._pushed = None               # the WengertList on its owner thread's recorder stack
         self._released = False            # a non-persistent tape that computed its one result
-        self._last_watched_variables = ()
+        self._used = None                 # a one-shot tape's used WengertList (its watched variables)
         # For describe()/explain(), kept outside the per-op path: when recording started and
         # stopped ((id clock, event) pairs, see WengertList.id_clock) and the shape and dtype of
         # each tensor passed to watch().
@@ -245,6 +245,12 @@ class GradientTape:
             return self._last_watched_variables
         return self._wengert.watched_variables()
 
+    @property
+    def _last_watched_variables(self):
+        # Asked for only after a one-shot gradient(), so computed then, not on every call: a
+        # released WengertList keeps its watched variables (never changed once released).
+        return () if self._used is None else self._used.watched_variables()
+
     # ---- looking at the recording (tapegrad.inspect_tape) ----------------------------------
     def describe(self) -> str:
         """The recording as a Wengert list, one line per op: ``v3 = multiply(v1, v2)``, with
@@ -329,6 +335,13 @@ class GradientTape:
                 Variable (a Python number, an ndarray).
             ValueError: an unknown unconnected_gradients value.
         """
+        if (output_gradients is None and unconnected_gradients is UnconnectedGradients.NONE
+                and type(target) is Tensor and self._wengert is not None):
+            kind = type(sources)
+            if kind is list and _exact_leaves(sources):
+                return self._gradient_of_list(target, sources)
+            if kind is Tensor or kind is Variable:
+                return self._gradient_of_list(target, [sources])[0]
         if self._wengert is None:
             raise RuntimeError(self._not_recorded_message(_ONE_SHOT, "gradient()"))
         if target is None:
@@ -351,6 +364,37 @@ class GradientTape:
         out = self._finish(results, flat_sources, unconnected)
         self._note_nested(start)
         return _pack(sources, out)
+
+    def _gradient_of_list(self, target, sources):
+        """gradient(target, [sources]) with the defaults: one Tensor target, a list of
+        Tensors and Variables of exactly those types (or one of them, passed as a list
+        of one).  The general path's steps in its order, without its nest, seed and
+        conversion code; what needs converting (a None, a scalar, another dtype, a
+        sparse gradient) goes through `_finish`."""
+        tv = target._value
+        seed = np.ones(tv.shape, tv.dtype) if type(tv) is np.ndarray else tv.dtype.type(1)
+        wengert = self._begin_use("gradient")
+        # Variables are read after _begin_use, as _backward does: a tape still recording
+        # would otherwise see the reads.
+        srcs = [s.value() if type(s) is Variable else s for s in sources]
+        tensor_mode = _core.any_recording()
+        start = _core.WengertList.id_clock() if tensor_mode else 0
+        with _callsite.fp_errors_reported_at_user_line():
+            try:
+                results = wengert.backward([target], [_core.wrap(seed) if tensor_mode else seed], srcs, tensor_mode)
+            finally:
+                if not self._persistent:
+                    wengert.release()
+        out = []
+        for g, s in zip(results, srcs):
+            sv = s._value
+            if type(g) is np.ndarray and g.dtype == sv.dtype and g.shape == sv.shape:
+                out.append(_core.wrap(g))            # as in _finish
+            else:
+                out.append(self._finish([g], [s], "none")[0])
+        if tensor_mode:
+            self._note_nested(start)
+        return out
 
     def _note_nested(self, start):
         """Remember which tensor ids a gradient computed under another recording tape made
@@ -402,7 +446,7 @@ class GradientTape:
         # non-persistent tape gives the gradient of what it recorded so far and is released:
         # the owner's later ops are not recorded, and its `with` block exits normally.
         if not self._persistent:
-            self._last_watched_variables = wengert.watched_variables()
+            self._used = wengert
             self._wengert = None          # one-shot: consumed whatever happens next
             self._released = True
         return wengert
@@ -673,6 +717,14 @@ def _flat(structure):
     if type(structure) is list and _all_leaves(structure):
         return list(structure)
     return _nest.flatten(structure)
+
+
+def _exact_leaves(items):
+    """Whether every item is exactly a Tensor or a Variable (not a subclass, not a nest)."""
+    for x in items:
+        if type(x) is not Tensor and type(x) is not Variable:
+            return False
+    return True
 
 
 def _all_leaves(items):

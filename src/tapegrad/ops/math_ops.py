@@ -312,7 +312,10 @@ leaky_relu_grad = _gradient_op("leaky_relu_grad", lambda g, x, alpha: np.where(x
 
 
 def _relu(x):
-    return np.maximum(x, 0).astype(np.result_type(x), copy=False)
+    r = np.maximum(x, 0)
+    if type(x) is np.ndarray and r.dtype == x.dtype:
+        return r                       # np.result_type(x) is x.dtype: nothing to cast, no dispatch
+    return r.astype(np.result_type(x), copy=False)
 
 
 def _relu_vjp(g, ans, x):

@@ -39,8 +39,8 @@ softmax_op = general("softmax", _softmax_forward, (_softmax_rule,), save="ans", 
 
 def _float_logits(logits, op):
     t = as_tensor(logits)
-    if np.result_type(t._value).kind != "f":
-        raise InvalidArgumentError(f"{op}: logits must be a float tensor, got {np.result_type(t._value)}")
+    if t._value.dtype.kind != "f":     # a Tensor's value is an ndarray or a NumPy scalar
+        raise InvalidArgumentError(f"{op}: logits must be a float tensor, got {t._value.dtype}")
     if ndim_of(t) == 0:
         raise InvalidArgumentError(f"{op}: logits must have rank >= 1")
     return t

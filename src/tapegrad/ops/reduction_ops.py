@@ -46,7 +46,7 @@ def _out_ndim(in_shape, axes, keepdims):
 def _grad_to_input(g, in_shape, axes, keepdims):
     """Broadcast a reduction's gradient back to the input's shape (keeping
     any leading batch axes of g)."""
-    if axes is None and type(g) is not Tensor and np.ndim(g) == 0:
+    if axes is None and type(g) is not Tensor and ndim_of(g) == 0:
         return broadcast_scalar(g, in_shape)     # a full reduction on raw values: the common case
     lead = shape_of(g)[:ndim_of(g) - _out_ndim(in_shape, axes, keepdims)]
     if not keepdims:
