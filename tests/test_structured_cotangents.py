@@ -372,3 +372,94 @@ def test_blocked_factor_product_leaves_held_cotangents_alone():
         np.testing.assert_array_equal(seed, kept)
         np.testing.assert_array_equal(g.numpy(), kept * np.cos(x))
     np.testing.assert_array_equal(s.numpy(), np.sin(x))
+
+
+# ---------------------------------------------------- the finiteness check, and the identity left to the sweep
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_all_finite_is_exact(dtype):
+    """The check that decides whether a product may stay diagonal: exact for every layout (a C loop
+    over the bits for contiguous arrays, a reduction otherwise), including values whose sum
+    overflows and subnormals."""
+    big = np.finfo(dtype).max
+    tiny = np.finfo(dtype).smallest_subnormal
+    cases = [np.zeros((0, 3)), np.full((5, 7), big), np.full(9, tiny), RNG.standard_normal((6, 5)),
+             RNG.standard_normal((8, 8)).T, RNG.standard_normal((8, 8))[::2, 1:]]
+    for bad in (np.inf, -np.inf, np.nan):
+        for where in (0, 17, -1):
+            a = RNG.standard_normal((6, 5))
+            a.reshape(-1)[where] = bad
+            cases += [a, np.asfortranarray(a), a[::2], a[:, ::-1]]
+    for a in cases:
+        a = a.astype(dtype)
+        assert _core.all_finite(a) == bool(np.isfinite(a).all()), (a.shape, a.strides)
+
+
+def test_matvec_with_huge_finite_matrix_stays_diagonal():
+    """Entries near the float64 maximum are finite: the diagonal shortcut applies (the earlier
+    check by a sum overflowed and declined it) and gives the general path's bits."""
+    W = RNG.standard_normal((5, 5)) * 1e307
+    W[2, 3] = np.finfo(np.float64).max
+    Wt = tg.constant(W)
+    x = RNG.standard_normal(5) * 1e-310
+    on, off = both_paths(lambda: jac_of(lambda v: tg.sin(Wt @ v) * 0.5, x))
+    same(on[0], off[0])
+    assert np.isfinite(on[0]).all()
+    np.testing.assert_allclose(on[0], 0.5 * np.cos(W @ x)[:, None] * W, rtol=1e-15)
+
+
+_not_batching = _core.Op("sin_one_row_at_a_time", np.sin, (lambda g, ans, x: g * np.cos(x),), kind=_core.UNARY,
+                         save=_core.SAVE_INPUTS, jvps=(lambda t, ans, x: t * np.cos(x),), batching=False)
+
+
+@pytest.mark.parametrize("program, expected", [
+    (lambda v: tg.sin(v) * v, lambda x: np.diag(np.cos(x) * x + np.sin(x))),
+    (lambda v: v, lambda x: np.eye(x.size)),                                   # the target is the source
+    (lambda v: tg.reduce_sum(tg.exp(v)), lambda x: np.exp(x)),                 # a 0-d target
+    (lambda v: _not_batching(v) * 3.0, lambda x: np.diag(3 * np.cos(x))),     # swept one row at a time
+    (lambda v: tg.reshape(tg.tanh(v), (2, 3)), lambda x: np.diag(1 - np.tanh(x) ** 2).reshape(2, 3, 6)),
+])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_identity_rows_left_to_the_sweep(program, expected, dtype):
+    """jacobian() no longer builds the identity cotangents: the sweep makes their diagonal, or the
+    dense rows where it needs them (shortcuts off, an op that cannot batch), with the same values."""
+    x = RNG.uniform(-1, 1, 6).astype(dtype)
+    on, off = both_paths(lambda: jac_of(program, x))
+    same(on[0], off[0])
+    assert on[0].dtype == dtype
+    np.testing.assert_allclose(on[0], expected(x.astype(np.float64)), rtol=1e-5 if dtype == np.float32 else 1e-14)
+
+
+def test_identity_rows_under_an_outer_tape_and_for_complex_targets():
+    x0 = RNG.uniform(-1, 1, 4)
+    x = tg.constant(x0)
+    with tg.GradientTape() as outer:
+        outer.watch(x)
+        with tg.GradientTape() as inner:
+            inner.watch(x)
+            y = tg.sin(x) * x
+        j = inner.jacobian(y, x)                  # recorded by the outer tape (the dense rows, as Tensors)
+        s = tg.reduce_sum(j)
+    np.testing.assert_allclose(j.numpy(), np.diag(np.cos(x0) * x0 + np.sin(x0)), rtol=1e-15)
+    np.testing.assert_allclose(outer.gradient(s, x).numpy(), 2 * np.cos(x0) - x0 * np.sin(x0), rtol=1e-14)
+    on, off = both_paths(lambda: jac_of(lambda v: tg.cast(v, tg.complex128) * (2 + 1j), x0))
+    same(on[0], off[0])
+    np.testing.assert_array_equal(on[0], 2 * np.eye(4))
+
+
+def test_jacobian_results_are_read_only_and_stay_put():
+    """The Jacobian is wrapped without a copy: it must be read-only, and a later sweep of the same
+    persistent tape must neither write into it nor see it change."""
+    x = tg.constant(RNG.uniform(-1, 1, 5))
+    with tg.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        y = tg.exp(x) * 2.0
+    first = tape.jacobian(y, x)
+    kept = first.numpy().copy()
+    assert not first._value.flags.writeable
+    second, again = tape.jacobian(y, [x, x])
+    for j in (first, second, again):
+        np.testing.assert_array_equal(j.numpy(), kept)
+    np.testing.assert_allclose(kept, np.diag(2 * np.exp(x.numpy())), rtol=1e-15)
+    (eye,) = [tape.jacobian(x, x)]
+    assert not eye._value.flags.writeable
+    np.testing.assert_array_equal(eye.numpy(), np.eye(5))

@@ -84,8 +84,7 @@ def _matmul_diag_b(d, ans, a, b, ta, tb):
     if a.ndim != 2 or b.ndim != 2 or b.shape[1] != 1 or d.shape != (a.shape[0], 1):
         return None
     rows = d * a
-    s = np.add.reduce(rows, axis=None)
-    if not s - s == 0:                  # inf or nan somewhere: the dense product differs off the diagonal
+    if not _core.all_finite(rows):      # inf or nan somewhere: the dense product differs off the diagonal
         return None
     return False, rows[:, :, None]
 
