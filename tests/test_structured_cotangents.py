@@ -394,6 +394,30 @@ def test_all_finite_is_exact(dtype):
         assert _core.all_finite(a) == bool(np.isfinite(a).all()), (a.shape, a.strides)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_scaled_rows_are_numpys_products(dtype):
+    """matmul's diagonal rule scales a's rows by d in one C loop: NumPy's d * a bit for bit (every
+    layout: C loop or NumPy's multiply), and None exactly when a product is inf or nan."""
+    for m, n in [(1, 1), (1, 9), (7, 1), (5, 13), (64, 64)]:
+        a = RNG.standard_normal((m, n)).astype(dtype)
+        d = RNG.standard_normal((m, 1)).astype(dtype)
+        for aa, dd in [(a, d), (np.asfortranarray(a), d), (a, np.asfortranarray(d)), (a.astype(np.float64), d)]:
+            got = _core.scaled_rows(dd, aa)
+            np.testing.assert_array_equal(got, dd * aa)
+            assert got.dtype == (dd * aa).dtype
+        big = a.copy()
+        big.reshape(-1)[-1] = np.finfo(dtype).max
+        d2 = d.copy()
+        d2[-1] = 4.0
+        with np.errstate(over="ignore", invalid="ignore"):
+            assert _core.scaled_rows(d2, big) is None         # max * 4 overflows
+            for bad in (np.inf, np.nan):
+                a2 = a.copy()
+                a2.reshape(-1)[(m * n) // 2] = bad
+                assert _core.scaled_rows(d, a2) is None
+                assert _core.scaled_rows(d, np.asfortranarray(a2)) is None
+
+
 def test_matvec_with_huge_finite_matrix_stays_diagonal():
     """Entries near the float64 maximum are finite: the diagonal shortcut applies (the earlier
     check by a sum overflowed and declined it) and gives the general path's bits."""

@@ -3382,6 +3382,60 @@ cdef inline bint _finite_bits32(const uint32_t *p, Py_ssize_t n) noexcept nogil:
     return (acc >> 31) == 0
 
 
+cdef inline void _scale_row64(double *o, const double *a, double f, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(n):                 # (f a local: the stores cannot change it, so this vectorises)
+        o[j] = f * a[j]
+
+
+cdef inline void _scale_row32(float *o, const float *a, float f, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(n):
+        o[j] = f * a[j]
+
+
+def scaled_rows(d, a):
+    """``d * a`` for a column d (m, 1) and a matrix a (m, n): row i of a
+    scaled by d[i] (a Jacobian's diagonal cotangents through a
+    matrix-vector product), or None when a product is inf or nan.  For
+    contiguous float64 or float32 operands of one dtype one C loop makes
+    the products and checks them (the same IEEE products NumPy makes; its
+    broadcast multiply walks the rows one inner loop at a time), else NumPy's
+    multiply and _all_finite."""
+    cdef cnp.ndarray A, D, out
+    cdef Py_ssize_t m, n, i
+    cdef int tn
+    cdef double *o64
+    cdef const double *a64
+    cdef const double *d64
+    cdef float *o32
+    cdef const float *a32
+    cdef const float *d32
+    if type(a) is ndarray and type(d) is ndarray:
+        A, D = <cnp.ndarray>a, <cnp.ndarray>d
+        tn = cnp.PyArray_TYPE(A)
+        if (cnp.PyArray_NDIM(A) == 2 and (tn == cnp.NPY_DOUBLE or tn == cnp.NPY_FLOAT)
+                and cnp.PyArray_TYPE(D) == tn and cnp.PyArray_NDIM(D) == 2 and cnp.PyArray_DIMS(D)[1] == 1
+                and cnp.PyArray_DIMS(D)[0] == cnp.PyArray_DIMS(A)[0]
+                and cnp.PyArray_IS_C_CONTIGUOUS(A) and cnp.PyArray_IS_C_CONTIGUOUS(D)
+                and cnp.PyArray_ISBEHAVED_RO(A) and cnp.PyArray_ISBEHAVED_RO(D)):
+            m, n = cnp.PyArray_DIMS(A)[0], cnp.PyArray_DIMS(A)[1]
+            out = <cnp.ndarray>np.empty((m, n), dtype=a.dtype)
+            if tn == cnp.NPY_DOUBLE:
+                o64, a64, d64 = <double *>cnp.PyArray_DATA(out), <const double *>cnp.PyArray_DATA(A), \
+                    <const double *>cnp.PyArray_DATA(D)
+                for i in range(m):
+                    _scale_row64(o64 + i * n, a64 + i * n, d64[i], n)
+                return out if _finite_bits64(<const uint64_t *>o64, m * n) else None
+            o32, a32, d32 = <float *>cnp.PyArray_DATA(out), <const float *>cnp.PyArray_DATA(A), \
+                <const float *>cnp.PyArray_DATA(D)
+            for i in range(m):
+                _scale_row32(o32 + i * n, a32 + i * n, d32[i], n)
+            return out if _finite_bits32(<const uint32_t *>o32, m * n) else None
+    rows = d * a
+    return rows if _all_finite(rows) else None
+
+
 def all_finite(x):
     """True when the real float array x holds no inf or nan (the check the
     Jacobian's diagonal rules make before keeping a product diagonal)."""

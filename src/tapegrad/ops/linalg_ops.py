@@ -85,8 +85,8 @@ def _matmul_diag_b(d, ans, a, b, ta, tb):
         return None
     if a.ndim != 2 or b.ndim != 2 or b.shape[1] != 1 or d.shape != (a.shape[0], 1):
         return None
-    rows = d * a
-    if not _core.all_finite(rows):      # inf or nan somewhere: the dense product differs off the diagonal
+    rows = _core.scaled_rows(d, a)      # d * a, or None where inf or nan: the dense product differs off the diagonal
+    if rows is None:
         return None
     return False, rows[:, :, None]
 
