@@ -487,3 +487,28 @@ def test_jacobian_results_are_read_only_and_stay_put():
     (eye,) = [tape.jacobian(x, x)]
     assert not eye._value.flags.writeable
     np.testing.assert_array_equal(eye.numpy(), np.eye(5))
+
+
+_W_BAD = RNG.standard_normal((4, 4))
+
+
+@pytest.mark.parametrize("program", [
+    # inf or nan in W, and a zero on the diagonal (0 * inf): sin's factor is nan at some entries
+    lambda v: tg.sin(tg.constant(np.where(np.arange(16).reshape(4, 4) == 6, np.inf, _W_BAD)) @ v)
+    * tg.constant(np.array([1.0, 0.0, 2.0, -1.0])),
+    lambda v: tg.sin(tg.constant(np.where(np.arange(16).reshape(4, 4) == 6, np.nan, _W_BAD)) @ v),
+    # an inf factor (exp's output): 0 * inf off the diagonal, as the rule's product has it
+    lambda v: tg.exp(v * tg.constant(np.full(4, 800.0))),
+    # finite factors whose products overflow: the rule's own product on the dense batch
+    lambda v: tg.exp(v) * tg.constant(np.full(4, 1e300)) * tg.constant(np.array([1e10, 1.0, -1e10, 2.0])),
+])
+def test_non_finite_diagonals_warn_as_the_general_path(program):
+    """Where the diagonal cannot stay (an inf or nan factor, or products that overflow), the sweep
+    gives the general path's values and exactly its warnings (the factor computed and warned about
+    once, not again by the rule)."""
+    from conftest import warned
+    x = np.array([0.3, -0.7, 1.1, 0.2])
+    (on, w_on), (off, w_off) = both_paths(lambda: warned(lambda: jac_of(program, x)))
+    same(on[0], off[0])
+    assert not np.isfinite(on[0]).all()
+    assert w_on == w_off

@@ -3608,6 +3608,58 @@ cdef bint _blocked_factor_product(Op op, object g, object ans, tuple ins) except
     return True
 
 
+cdef object _rule_product(Op op, object g, object f):
+    """g * f, the product an op's rule `g * f` makes, with NumPy's floating-point
+    warnings naming op as the rule's would: the warning handler asks
+    running_form() for the op when no rule frame is running (as for a form)."""
+    global _form_op
+    cdef PyObject *was = _form_op
+    _form_op = <PyObject *>op
+    try:
+        return g * f
+    finally:
+        _form_op = was
+
+
+cdef object _quiet_product(object d, object f):
+    """d * f for two C-contiguous arrays of one shape and float dtype, made in
+    C (NumPy's IEEE products, and no floating-point warning: the caller sees
+    inf or nan in the result and falls back to the rule, which warns as the
+    general path does), or None for any other pair."""
+    cdef cnp.ndarray D, F, out
+    cdef int tn
+    cdef Py_ssize_t n
+    if type(d) is not ndarray or type(f) is not ndarray:
+        return None
+    D, F = <cnp.ndarray>d, <cnp.ndarray>f
+    tn = cnp.PyArray_TYPE(D)
+    if (cnp.PyArray_TYPE(F) != tn or not (tn == cnp.NPY_DOUBLE or tn == cnp.NPY_FLOAT) or not _same_shape(d, f)
+            or not (cnp.PyArray_IS_C_CONTIGUOUS(D) and cnp.PyArray_IS_C_CONTIGUOUS(F))
+            or not (cnp.PyArray_ISBEHAVED_RO(D) and cnp.PyArray_ISBEHAVED_RO(F))):
+        return None
+    out = <cnp.ndarray>np.empty(d.shape, dtype=d.dtype)
+    n = _n_elements(D)
+    if tn == cnp.NPY_DOUBLE:
+        _multiply64(<double *>cnp.PyArray_DATA(out), <const double *>cnp.PyArray_DATA(D),
+                    <const double *>cnp.PyArray_DATA(F), n)
+    else:
+        _multiply32(<float *>cnp.PyArray_DATA(out), <const float *>cnp.PyArray_DATA(D),
+                    <const float *>cnp.PyArray_DATA(F), n)
+    return out
+
+
+cdef inline void _multiply64(double *o, const double *a, const double *b, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t k
+    for k in range(n):
+        o[k] = a[k] * b[k]
+
+
+cdef inline void _multiply32(float *o, const float *a, const float *b, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t k
+    for k in range(n):
+        o[k] = a[k] * b[k]
+
+
 cdef object _diag_vjp(Op op, Py_ssize_t i, _Diag g, object ans, tuple ins, object params):
     """Input i's gradient for diagonal cotangents g: a _Diag, a dense batched
     gradient, or None (use the general rule on the dense batch)."""
@@ -3619,12 +3671,23 @@ cdef object _diag_vjp(Op op, Py_ssize_t i, _Diag g, object ans, tuple ins, objec
         if type(f) is float:
             if f == 1.0:
                 return g
+            if not f - f == 0.0:
+                return None
         elif type(f) is not ndarray or not _same_shape(f, d):
             return None
-        d2 = d * f
-        if (type(d2) is not ndarray or cnp.PyArray_TYPE(<cnp.ndarray>d2) != cnp.PyArray_TYPE(<cnp.ndarray>d)
-                or not _all_finite(d2)):
+        elif cnp.PyArray_TYPE(<cnp.ndarray>f) == cnp.PyArray_TYPE(<cnp.ndarray>d) and not _all_finite(f):
+            # inf or nan in the factor: the dense batch times f is the rule's own product (g * f),
+            # with its warnings; running the rule would compute the factor, and warn, a second time.
+            return _rule_product(op, _diag_dense(g), f)
+        d2 = _quiet_product(d, f) if type(f) is ndarray else d * f
+        if d2 is None:
             return None
+        if type(d2) is not ndarray or cnp.PyArray_TYPE(<cnp.ndarray>d2) != cnp.PyArray_TYPE(<cnp.ndarray>d):
+            return None
+        if not _all_finite(d2):
+            # Products that overflow: the rule's own product on the dense batch, with its
+            # warnings (d * f was made in C, where nothing warns).
+            return _rule_product(op, _diag_dense(g), f)
         return _Diag(d2)
     if op.diag_vjps is not None and op.diag_vjps[i] is not None:
         r = op.diag_vjps[i](d, ans, *ins, *(params or ()))
