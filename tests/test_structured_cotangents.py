@@ -512,3 +512,14 @@ def test_non_finite_diagonals_warn_as_the_general_path(program):
     same(on[0], off[0])
     assert not np.isfinite(on[0]).all()
     assert w_on == w_off
+
+
+def test_a_factor_in_another_layout():
+    """multiply's factor for x is y itself; an F-ordered y is multiplied by NumPy, not the C loop."""
+    x0 = RNG.standard_normal((4, 3))
+    y0 = np.asfortranarray(RNG.standard_normal((4, 3)))
+    yt = tg.constant(y0)
+    assert not yt._value.flags.c_contiguous
+    on, off = both_paths(lambda: jac_of(lambda v: tg.sin(v * yt), x0))
+    same(on[0], off[0])
+    np.testing.assert_allclose(on[0].reshape(12, 12), np.diag((np.cos(x0 * y0) * y0).ravel()), rtol=1e-15)

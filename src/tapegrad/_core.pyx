@@ -3679,9 +3679,9 @@ cdef object _diag_vjp(Op op, Py_ssize_t i, _Diag g, object ans, tuple ins, objec
             # inf or nan in the factor: the dense batch times f is the rule's own product (g * f),
             # with its warnings; running the rule would compute the factor, and warn, a second time.
             return _rule_product(op, _diag_dense(g), f)
-        d2 = _quiet_product(d, f) if type(f) is ndarray else d * f
+        d2 = _quiet_product(d, f) if type(f) is ndarray else None
         if d2 is None:
-            return None
+            d2 = d * f                 # (another layout or a float factor: NumPy's product, as before)
         if type(d2) is not ndarray or cnp.PyArray_TYPE(<cnp.ndarray>d2) != cnp.PyArray_TYPE(<cnp.ndarray>d):
             return None
         if not _all_finite(d2):
