@@ -372,3 +372,154 @@ def test_blocked_factor_product_leaves_held_cotangents_alone():
         np.testing.assert_array_equal(seed, kept)
         np.testing.assert_array_equal(g.numpy(), kept * np.cos(x))
     np.testing.assert_array_equal(s.numpy(), np.sin(x))
+
+
+# ---------------------------------------------------- the finiteness check, and the identity left to the sweep
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_all_finite_is_exact(dtype):
+    """The check that decides whether a product may stay diagonal: exact for every layout (a C loop
+    over the bits for contiguous arrays, a reduction otherwise), including values whose sum
+    overflows and subnormals."""
+    big = np.finfo(dtype).max
+    tiny = np.finfo(dtype).smallest_subnormal
+    cases = [np.zeros((0, 3)), np.full((5, 7), big), np.full(9, tiny), RNG.standard_normal((6, 5)),
+             RNG.standard_normal((8, 8)).T, RNG.standard_normal((8, 8))[::2, 1:]]
+    for bad in (np.inf, -np.inf, np.nan):
+        for where in (0, 17, -1):
+            a = RNG.standard_normal((6, 5))
+            a.reshape(-1)[where] = bad
+            cases += [a, np.asfortranarray(a), a[::2], a[:, ::-1]]
+    for a in cases:
+        a = a.astype(dtype)
+        assert _core.all_finite(a) == bool(np.isfinite(a).all()), (a.shape, a.strides)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_scaled_rows_are_numpys_products(dtype):
+    """matmul's diagonal rule scales a's rows by d in one C loop: NumPy's d * a bit for bit (every
+    layout: C loop or NumPy's multiply), and None exactly when a product is inf or nan."""
+    for m, n in [(1, 1), (1, 9), (7, 1), (5, 13), (64, 64)]:
+        a = RNG.standard_normal((m, n)).astype(dtype)
+        d = RNG.standard_normal((m, 1)).astype(dtype)
+        for aa, dd in [(a, d), (np.asfortranarray(a), d), (a, np.asfortranarray(d)), (a.astype(np.float64), d)]:
+            got = _core.scaled_rows(dd, aa)
+            np.testing.assert_array_equal(got, dd * aa)
+            assert got.dtype == (dd * aa).dtype
+        big = a.copy()
+        big.reshape(-1)[-1] = np.finfo(dtype).max
+        d2 = d.copy()
+        d2[-1] = 4.0
+        with np.errstate(over="ignore", invalid="ignore"):
+            assert _core.scaled_rows(d2, big) is None         # max * 4 overflows
+            for bad in (np.inf, np.nan):
+                a2 = a.copy()
+                a2.reshape(-1)[(m * n) // 2] = bad
+                assert _core.scaled_rows(d, a2) is None
+                assert _core.scaled_rows(d, np.asfortranarray(a2)) is None
+
+
+def test_matvec_with_huge_finite_matrix_stays_diagonal():
+    """Entries near the float64 maximum are finite: the diagonal shortcut applies (the earlier
+    check by a sum overflowed and declined it) and gives the general path's bits."""
+    W = RNG.standard_normal((5, 5)) * 1e307
+    W[2, 3] = np.finfo(np.float64).max
+    Wt = tg.constant(W)
+    x = RNG.standard_normal(5) * 1e-310
+    on, off = both_paths(lambda: jac_of(lambda v: tg.sin(Wt @ v) * 0.5, x))
+    same(on[0], off[0])
+    assert np.isfinite(on[0]).all()
+    np.testing.assert_allclose(on[0], 0.5 * np.cos(W @ x)[:, None] * W, rtol=1e-15)
+
+
+_not_batching = _core.Op("sin_one_row_at_a_time", np.sin, (lambda g, ans, x: g * np.cos(x),), kind=_core.UNARY,
+                         save=_core.SAVE_INPUTS, jvps=(lambda t, ans, x: t * np.cos(x),), batching=False)
+
+
+@pytest.mark.parametrize("program, expected", [
+    (lambda v: tg.sin(v) * v, lambda x: np.diag(np.cos(x) * x + np.sin(x))),
+    (lambda v: v, lambda x: np.eye(x.size)),                                   # the target is the source
+    (lambda v: tg.reduce_sum(tg.exp(v)), lambda x: np.exp(x)),                 # a 0-d target
+    (lambda v: _not_batching(v) * 3.0, lambda x: np.diag(3 * np.cos(x))),     # swept one row at a time
+    (lambda v: tg.reshape(tg.tanh(v), (2, 3)), lambda x: np.diag(1 - np.tanh(x) ** 2).reshape(2, 3, 6)),
+])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_identity_rows_left_to_the_sweep(program, expected, dtype):
+    """jacobian() no longer builds the identity cotangents: the sweep makes their diagonal, or the
+    dense rows where it needs them (shortcuts off, an op that cannot batch), with the same values."""
+    x = RNG.uniform(-1, 1, 6).astype(dtype)
+    on, off = both_paths(lambda: jac_of(program, x))
+    same(on[0], off[0])
+    assert on[0].dtype == dtype
+    np.testing.assert_allclose(on[0], expected(x.astype(np.float64)), rtol=1e-5 if dtype == np.float32 else 1e-14)
+
+
+def test_identity_rows_under_an_outer_tape_and_for_complex_targets():
+    x0 = RNG.uniform(-1, 1, 4)
+    x = tg.constant(x0)
+    with tg.GradientTape() as outer:
+        outer.watch(x)
+        with tg.GradientTape() as inner:
+            inner.watch(x)
+            y = tg.sin(x) * x
+        j = inner.jacobian(y, x)                  # recorded by the outer tape (the dense rows, as Tensors)
+        s = tg.reduce_sum(j)
+    np.testing.assert_allclose(j.numpy(), np.diag(np.cos(x0) * x0 + np.sin(x0)), rtol=1e-15)
+    np.testing.assert_allclose(outer.gradient(s, x).numpy(), 2 * np.cos(x0) - x0 * np.sin(x0), rtol=1e-14)
+    on, off = both_paths(lambda: jac_of(lambda v: tg.cast(v, tg.complex128) * (2 + 1j), x0))
+    same(on[0], off[0])
+    np.testing.assert_array_equal(on[0], 2 * np.eye(4))
+
+
+def test_jacobian_results_are_read_only_and_stay_put():
+    """The Jacobian is wrapped without a copy: it must be read-only, and a later sweep of the same
+    persistent tape must neither write into it nor see it change."""
+    x = tg.constant(RNG.uniform(-1, 1, 5))
+    with tg.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        y = tg.exp(x) * 2.0
+    first = tape.jacobian(y, x)
+    kept = first.numpy().copy()
+    assert not first._value.flags.writeable
+    second, again = tape.jacobian(y, [x, x])
+    for j in (first, second, again):
+        np.testing.assert_array_equal(j.numpy(), kept)
+    np.testing.assert_allclose(kept, np.diag(2 * np.exp(x.numpy())), rtol=1e-15)
+    (eye,) = [tape.jacobian(x, x)]
+    assert not eye._value.flags.writeable
+    np.testing.assert_array_equal(eye.numpy(), np.eye(5))
+
+
+_W_BAD = RNG.standard_normal((4, 4))
+
+
+@pytest.mark.parametrize("program", [
+    # inf or nan in W, and a zero on the diagonal (0 * inf): sin's factor is nan at some entries
+    lambda v: tg.sin(tg.constant(np.where(np.arange(16).reshape(4, 4) == 6, np.inf, _W_BAD)) @ v)
+    * tg.constant(np.array([1.0, 0.0, 2.0, -1.0])),
+    lambda v: tg.sin(tg.constant(np.where(np.arange(16).reshape(4, 4) == 6, np.nan, _W_BAD)) @ v),
+    # an inf factor (exp's output): 0 * inf off the diagonal, as the rule's product has it
+    lambda v: tg.exp(v * tg.constant(np.full(4, 800.0))),
+    # finite factors whose products overflow: the rule's own product on the dense batch
+    lambda v: tg.exp(v) * tg.constant(np.full(4, 1e300)) * tg.constant(np.array([1e10, 1.0, -1e10, 2.0])),
+])
+def test_non_finite_diagonals_warn_as_the_general_path(program):
+    """Where the diagonal cannot stay (an inf or nan factor, or products that overflow), the sweep
+    gives the general path's values and exactly its warnings (the factor computed and warned about
+    once, not again by the rule)."""
+    from conftest import warned
+    x = np.array([0.3, -0.7, 1.1, 0.2])
+    (on, w_on), (off, w_off) = both_paths(lambda: warned(lambda: jac_of(program, x)))
+    same(on[0], off[0])
+    assert not np.isfinite(on[0]).all()
+    assert w_on == w_off
+
+
+def test_a_factor_in_another_layout():
+    """multiply's factor for x is y itself; an F-ordered y is multiplied by NumPy, not the C loop."""
+    x0 = RNG.standard_normal((4, 3))
+    y0 = np.asfortranarray(RNG.standard_normal((4, 3)))
+    yt = tg.constant(y0)
+    assert not yt._value.flags.c_contiguous
+    on, off = both_paths(lambda: jac_of(lambda v: tg.sin(v * yt), x0))
+    same(on[0], off[0])
+    np.testing.assert_allclose(on[0].reshape(12, 12), np.diag((np.cos(x0 * y0) * y0).ravel()), rtol=1e-15)

@@ -20,6 +20,7 @@ import numpy as np
 from tapegrad import _callsite, _core, _nest, inspect_tape
 from tapegrad._core import Tensor, Variable
 from tapegrad.errors import InvalidArgumentError
+from tapegrad.ops._shapes import shape_of
 from tapegrad.ops.array_ops import broadcast_to, reshape, stack, transpose
 from tapegrad.ops.math_ops import cast
 from tapegrad.ops.sparse_ops import IndexedSlices, densify
@@ -521,21 +522,21 @@ class GradientTape:
         if not experimental_use_pfor and not self._persistent:
             raise RuntimeError(_NO_PFOR)
         flat_sources = self._check_sources(_flat(sources))
-        target_shape = np.shape(target._value)
+        target_shape = shape_of(target)
         size = math.prod(target_shape)
         wengert = self._begin_use("jacobian")
         start = _core.WengertList.id_clock()
-        rows = self._rows(wengert, target, _identity_rows(size, target_shape, _value_dtype(target)), flat_sources,
-                          identity=True)
+        rows = self._rows(wengert, target, None, flat_sources, identity=True)
         out = []
         for g, s in zip(rows, flat_sources):
-            shape = target_shape + np.shape(s._value)
+            source_shape = shape_of(s)
+            shape = target_shape + source_shape
             if size == 0:
                 g = _core.wrap(np.zeros(shape, dtype=np.result_type(s._value)))
             elif g is None:
                 g = _core.wrap(np.zeros(shape, dtype=np.result_type(s._value))) if unconnected == "zero" else None
             else:
-                g = _reshape(_broadcast(g, (size,) + np.shape(s._value)), shape)
+                g = _reshape(_broadcast(g, (size,) + source_shape), shape)
             out.append(g)
         self._note_nested(start)
         return _pack(sources, out)
@@ -633,7 +634,8 @@ class GradientTape:
 
     def _rows(self, wengert, target, seeds, flat_sources, identity=False):
         try:
-            if len(seeds) == 0 or seeds[0].size == 0:       # nothing to differentiate (zero-size target)
+            if (math.prod(shape_of(target)) if seeds is None  # (None: the identity rows, see jacobian_rows)
+                    else len(seeds) and seeds[0].size) == 0:  # nothing to differentiate (zero-size target)
                 return [None] * len(flat_sources)
             with _callsite.fp_errors_reported_at_user_line():
                 return jacobian_rows(wengert, target, seeds, flat_sources, self._persistent, identity)
@@ -749,17 +751,23 @@ def jacobian_rows(wengert, target, seeds, flat_sources, retain, identity=False):
     sweep if the path allows it, else one sweep per row.  `wengert` is the
     core WengertList; retain: keep its saved values (else a non-persistent tape frees them
     as its last sweep passes).  identity: `seeds` is `_identity_rows(...)` (the
-    core may then carry it as its diagonal)."""
+    core may then carry it as its diagonal), or None: the same rows, made only
+    where they are needed (the core makes them itself, or just their diagonal)."""
     tensor_mode = _core.any_recording()
     t = target.value() if isinstance(target, Variable) else target
     srcs = [s.value() if isinstance(s, Variable) else s for s in flat_sources]
-    if _value_dtype(t).kind not in "fc":
+    dtype = _value_dtype(t)
+    if dtype.kind not in "fc":
         return [None] * len(srcs)
-    n = len(seeds)
+    if seeds is None and tensor_mode:
+        seeds = _identity_rows(math.prod(shape_of(t)), shape_of(t), dtype)
+    n = math.prod(shape_of(t)) if seeds is None else len(seeds)
     res = wengert.backward([t], [_core.wrap(seeds) if tensor_mode else seeds], srcs, tensor_mode, (n,), retain,
                            identity)
     if res is not None:
         return [_clean(g, s) for g, s in zip(res, srcs)]
+    if seeds is None:
+        seeds = _identity_rows(n, shape_of(t), dtype)
     per_row = []
     for i in range(n):
         seed = _core.wrap(seeds[i]) if tensor_mode else np.asarray(seeds[i])
@@ -821,7 +829,9 @@ def _reshape(g, shape):
     else a new Tensor owning its array."""
     if isinstance(g, Tensor):
         return reshape(g, shape)
-    return _core.wrap(np.array(g.reshape(shape) if type(g) is np.ndarray else np.reshape(g, shape)))
+    # Rule results are fresh arrays or views of tapegrad's own (read-only)
+    # values, never of a user's array (as in gradient()'s _finish): wrapped, not copied.
+    return _core.wrap(g.reshape(shape) if type(g) is np.ndarray else np.reshape(g, shape))
 
 
 def _transpose(g, perm):

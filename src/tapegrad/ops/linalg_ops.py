@@ -28,6 +28,8 @@ def _any_tensor(*xs):
 
 def _mm(x, y, tx=False, ty=False):
     """x @ y with optional transposes of the last two axes, on either path."""
+    if type(x) is np.ndarray and type(y) is np.ndarray:      # raw values (a JVP, a transposed forward)
+        return np.matmul(x.swapaxes(-1, -2) if tx else x, y.swapaxes(-1, -2) if ty else y)
     if _any_tensor(x, y):
         return matmul(x, y, transpose_a=tx, transpose_b=ty)
     return np.matmul(_swap(x) if tx else x, _swap(y) if ty else y)
@@ -83,9 +85,8 @@ def _matmul_diag_b(d, ans, a, b, ta, tb):
         return None
     if a.ndim != 2 or b.ndim != 2 or b.shape[1] != 1 or d.shape != (a.shape[0], 1):
         return None
-    rows = d * a
-    s = np.add.reduce(rows, axis=None)
-    if not s - s == 0:                  # inf or nan somewhere: the dense product differs off the diagonal
+    rows = _core.scaled_rows(d, a)      # d * a, or None where inf or nan: the dense product differs off the diagonal
+    if rows is None:
         return None
     return False, rows[:, :, None]
 
@@ -377,10 +378,6 @@ def einsum(equation, *inputs, **kwargs):
 
 
 # ---- matrix functions ---------------------------------------------------------------------
-
-def _swap(x):
-    return np.swapaxes(x, -1, -2)
-
 
 def _expand2(x):
     return np.expand_dims(np.expand_dims(x, -1), -1)
