@@ -2713,11 +2713,10 @@ cdef class WengertList(Recorder):
 
     cdef int _call_rules(self, Op op, int32_t *targets, Py_ssize_t n_in, object g, object ans, tuple ins,
                          object params, PyObject **grads, bint tensor_mode, object batch) except -1:
-        global _form_op
         cdef Py_ssize_t i
         cdef Py_ssize_t batch_ndim = 0 if batch is None else len(<tuple>batch)
         cdef object gi, gs = None
-        cdef bint unit = False, fac = False, declined = False
+        cdef bint unit = False, fac = False
         cdef type gt = type(g)
         if gt is ndarray:
             unit = not tensor_mode and _structured and op.factors is not None and _is_unit(g)
@@ -2727,11 +2726,6 @@ cdef class WengertList(Recorder):
             if op.calling != _CALL_JOINT:
                 return _call_rules_diag(op, targets, n_in, <_Diag>g, ans, ins, params, grads, batch_ndim)
             g = _diag_dense(<_Diag>g)
-        elif gt is float64:
-            if op.vjp_forms is not None and not tensor_mode and _structured and params is None:
-                if _scalar_forms(op, targets, n_in, g, ans, PySequence_Fast_ITEMS(ins), grads):
-                    return 0
-                declined = True             # (a flag NumPy reports: the rules run and report it)
         elif tensor_mode and _structured and op.calling != _CALL_JOINT:
             if _call_rules_unseen(op, targets, n_in, g, ans, ins, params, grads, batch_ndim):
                 return 0
@@ -2739,9 +2733,6 @@ cdef class WengertList(Recorder):
             gs = op.vjps[0](g, ans, tuple([targets[i] >= 0 for i in range(n_in)]), ins, *(params or ()))
             if len(gs) != n_in:
                 raise ValueError(f"op {op.name!r}: its gradient rule returned {len(gs)} gradients for {n_in} inputs")
-        # Forms: raw values, no shortcut above taken, real operands.
-        cdef bint forms = (op.vjp_forms is not None and not tensor_mode and _structured and not unit and not fac
-                           and not declined and _form_operands(op, targets, n_in, g, ans, PySequence_Fast_ITEMS(ins)))
         for i in range(n_in):
             if targets[i] < 0:
                 continue
@@ -2751,14 +2742,6 @@ cdef class WengertList(Recorder):
                 gi = _unit_vjp(op, i, g, ans, ins, params)
             elif fac:
                 gi = _factor_vjp(op, i, g, ans, ins, params, batch_ndim)
-            elif forms and op._forms[i].len:
-                _form_op = <PyObject *>op       # for a floating-point warning's message
-                try:
-                    gi = _form_value(op, i, g, ans, PySequence_Fast_ITEMS(ins))
-                finally:
-                    _form_op = NULL
-                if params is not None:
-                    gi = _sum_to_input(gi, <tuple>params, i, batch_ndim)
             else:
                 gi = _vjp_of(op, i, g, ans, ins, params, batch_ndim)
             if gi is None:
@@ -3135,9 +3118,13 @@ cdef int _run_forms(WengertList w, Op op, Py_ssize_t k, object g, object params,
                     object batch) except -1:
     """Node k's rules from its op's forms on raw values, read straight from
     the node's entries (no saved-input tuple, no rule call): 1 when done, 0
-    to take the general path (_run_rules), with nothing touched.  Declines
-    where _call_rules would take another shortcut first (a unit cotangent,
-    a fresh factor) or where an input that wants a gradient has no form."""
+    to take the general path (_call_rules, which runs no forms), with nothing
+    touched.  The one place forms run on raw values.  Declines where
+    _call_rules takes another shortcut first (a unit cotangent or a fresh
+    factor on an ndarray, a diagonal cotangent), where an input that wants a
+    gradient has no form, where a value a form reads is not real floating
+    point, and where a float64 scalar's forms decline in C (a flag NumPy
+    would report: the rules run and report it)."""
     cdef type gt = type(g)
     cdef Py_ssize_t i, i0 = w.in_start.data[k], n_in = w.in_start.data[k + 1] - w.in_start.data[k]
     cdef Py_ssize_t batch_ndim = 0 if batch is None else len(<tuple>batch)
@@ -3150,14 +3137,12 @@ cdef int _run_forms(WengertList w, Op op, Py_ssize_t k, object g, object params,
     global _form_op
     if n_in > 2:
         return 0
-    if gt is float64:
-        if params is not None:
+    if gt is ndarray:
+        # _call_rules' unit-cotangent and fresh-factor shortcuts come first.
+        if op.factors is not None and (_is_unit(g) or (_real_float(g)
+                                                       and _n_elements(<cnp.ndarray>g) >= _FRESH_FACTOR_MIN)):
             return 0
-    elif gt is ndarray:
-        if (not _real_float(g) or _n_elements(<cnp.ndarray>g) >= _FRESH_FACTOR_MIN
-                or (op.factors is not None and _is_unit(g))):
-            return 0
-    else:
+    elif gt is _Diag:
         return 0
     for i in range(n_in):
         s = w.in_slot.data[i0 + i]
@@ -3179,7 +3164,7 @@ cdef int _run_forms(WengertList w, Op op, Py_ssize_t k, object g, object params,
         p = objs[1]
     if p != NULL:
         ans = _unwrap(<object>p)
-    if gt is float64:
+    if gt is float64 and params is None:
         return _scalar_forms(op, targets, n_in, g, ans, raw, grads)
     if not _form_operands(op, targets, n_in, g, ans, raw):
         return 0
