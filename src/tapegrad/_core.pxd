@@ -1,6 +1,7 @@
 # The compiled core: tensors, variables, ops and the tape.  Declared here so
 # other Cython modules could cimport the types; the Python layer only sees
 # the def/cpdef surface.
+cimport cython
 from libc.stdint cimport int32_t, int64_t
 from cpython.ref cimport PyObject
 
@@ -121,6 +122,7 @@ cdef class Recorder:
     cdef bint tracks(self, int64_t tid)
 
 
+@cython.final                       # no subclasses: its methods are called directly (recording's hot path)
 cdef class WengertList(Recorder):
     cdef object __weakref__
     cdef tg_idmap slots

@@ -1799,6 +1799,10 @@ cdef int _record_args(Op op, PyObject **ins, Py_ssize_t n, object out, object pa
     cdef Py_ssize_t j, i
     cdef object r
     cdef tuple inputs = None
+    if len(stack) == 1:
+        r = stack[0]
+        if type(r) is WengertList:          # the common case, one tape (what the loop below does)
+            return (<WengertList>r)._record(op, ins, n, out, params)
     for j in range(len(stack)):
         if j >= len(stack):                 # (a recorder may have shortened it)
             break
@@ -1818,13 +1822,13 @@ cdef int _record_args(Op op, PyObject **ins, Py_ssize_t n, object out, object pa
     return 0
 
 
-cdef inline bint _is_tensor(object x):
+cdef inline bint _is_tensor(object x) noexcept:
     """isinstance(x, Tensor), without walking the type's bases for the
-    commonest others (a Python float constant, raw values)."""
-    cdef type tp = type(x)
-    if tp is Tensor:
+    commonest others (a Python float constant, raw values).  Raises nothing
+    (a type check), so callers check no error; no reference to the type."""
+    if type(x) is Tensor:
         return True
-    if tp is float or tp is float64 or tp is ndarray:
+    if type(x) is float or type(x) is float64 or type(x) is ndarray:
         return False
     return isinstance(x, Tensor)
 
@@ -2444,7 +2448,8 @@ cdef class WengertList(Recorder):
         if tg_objvec_push(&self.node_objs, <PyObject *>op) < 0:
             return -1
         if op.save & _SAVE_INPUTS:
-            keep = _saved_mask(op, &self.in_slot.data[base], n)
+            # (an op without reads= keeps every input: no mask to compute)
+            keep = ~0UL if op.reads is None else _saved_mask(op, &self.in_slot.data[base], n)
             for i in range(n):
                 if tg_objvec_push(&self.node_objs, ins[i] if n > 63 or keep & (1UL << i) else NULL) < 0:
                     return -1
