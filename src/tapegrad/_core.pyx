@@ -23,6 +23,8 @@ from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_New, PyTuple_SET_ITEM
 cdef extern from "Python.h":
     PyObject **PySequence_Fast_ITEMS(object o)    # a tuple's or a list's item array
     object PyObject_Vectorcall(object f, PyObject **args, size_t nargsf, PyObject *kwnames)
+    Py_ssize_t PyList_GET_SIZE(PyObject *o)       # borrowed access (the recording fast path)
+    PyObject *PyList_GET_ITEM(PyObject *o, Py_ssize_t i)
 
 cdef extern from "tg_forms.h":
     enum:
@@ -1791,18 +1793,27 @@ cdef inline int _record_all(Op op, tuple inputs, object out, object params) exce
     return _record_args(op, PySequence_Fast_ITEMS(inputs), len(inputs), out, params)
 
 
-cdef int _record_args(Op op, PyObject **ins, Py_ssize_t n, object out, object params) except -1:
+cdef inline int _record_args(Op op, PyObject **ins, Py_ssize_t n, object out, object params) except -1:
     """Offer an op to every recorder on this thread's stack; its inputs are
     the n references at `ins` (kept alive by the caller).  Tapes take them as
-    they are; other recorders get a tuple, made once."""
+    they are; other recorders get a tuple, made once (_record_all_args).
+    The common case, one tape, is inline: a tape's _record runs no Python
+    code, so the borrowed stack and tape stay alive through it."""
+    cdef PyObject *stack = tg_thread_stack
+    cdef PyObject *r
+    if stack != NULL and PyList_GET_SIZE(stack) == 1:
+        r = PyList_GET_ITEM(stack, 0)
+        if type(<object>r) is WengertList:
+            return (<WengertList>r)._record(op, ins, n, out, params)
+    return _record_all_args(op, ins, n, out, params)
+
+
+cdef int _record_all_args(Op op, PyObject **ins, Py_ssize_t n, object out, object params) except -1:
+    """_record_args for any stack of recorders (or none)."""
     cdef list stack = _thread_stack()       # held: a recorder may swap the thread's stack
     cdef Py_ssize_t j, i
     cdef object r
     cdef tuple inputs = None
-    if len(stack) == 1:
-        r = stack[0]
-        if type(r) is WengertList:          # the common case, one tape (what the loop below does)
-            return (<WengertList>r)._record(op, ins, n, out, params)
     for j in range(len(stack)):
         if j >= len(stack):                 # (a recorder may have shortened it)
             break
