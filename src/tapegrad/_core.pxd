@@ -139,8 +139,6 @@ cdef class WengertList(Recorder):
     cdef dict _watched_vars
     cdef int64_t generation
     cdef int _record(self, Op op, PyObject **ins, Py_ssize_t n, object out, object params) except -1
-    cdef int _append_node(self, Op op, PyObject **ins, Py_ssize_t n, object out, Py_ssize_t n_out,
-                          object params, size_t base) noexcept
     cdef int32_t _new_slot(self, int64_t tid) except -2
     cdef Py_ssize_t _n_nodes(self)
     cdef object _node_params(self, Py_ssize_t k)

@@ -2280,6 +2280,40 @@ cdef void _take_spare(WengertList w) noexcept:
         w.slots.len = 0
 
 
+cdef inline int _append_node(WengertList self, Op op, PyObject **ins, Py_ssize_t n, object out,
+                             Py_ssize_t n_out, object params, size_t base) noexcept:
+    """The rest of WengertList._record (inline in it), in C only: output slots, then the node's
+    entries (layout above _saved_inputs).  -1 when memory runs out (the
+    caller cuts the buffers back); raises nothing.  (A slot given to an
+    output stays in the id map after a failure: harmless, it names no node.)"""
+    cdef Py_ssize_t i
+    cdef PyObject *t
+    cdef unsigned long keep
+    for i in range(n_out):
+        t = <PyObject *>out if n_out == 1 and op.n_out == 1 else PyTuple_GET_ITEM(out, i)
+        if (tg_idmap_put(&self.slots, (<Tensor>t)._id, self.n_slots) < 0
+                or tg_i32vec_push(&self.out_slot, self.n_slots) < 0):
+            return -1
+        self.n_slots += 1
+    if tg_objvec_push(&self.node_objs, <PyObject *>op) < 0:
+        return -1
+    if op.save & _SAVE_INPUTS:
+        # (an op without reads= keeps every input: no mask to compute)
+        keep = ~0UL if op.reads is None else _saved_mask(op, &self.in_slot.data[base], n)
+        for i in range(n):
+            if tg_objvec_push(&self.node_objs, ins[i] if n > 63 or keep & (1UL << i) else NULL) < 0:
+                return -1
+    if op.save & _SAVE_ANS and tg_objvec_push(&self.node_objs, <PyObject *>out) < 0:
+        return -1
+    if params is not None and tg_objvec_push(&self.node_objs, <PyObject *>params) < 0:
+        return -1
+    if (tg_i32vec_push(&self.node_start, <int32_t>self.node_objs.len) < 0
+            or tg_i32vec_push(&self.in_start, <int32_t>self.in_slot.len) < 0
+            or tg_i32vec_push(&self.out_start, <int32_t>self.out_slot.len) < 0):
+        return -1
+    return 0
+
+
 cdef class WengertList(Recorder):
     """The Wengert list: nodes in execution order, stored as flat arrays.
 
@@ -2428,7 +2462,7 @@ cdef class WengertList(Recorder):
             raise OverflowError("tapegrad: a tape can hold at most 2**31-1 tensors")
         cdef size_t out_base = self.out_slot.len, obj_base = self.node_objs.len
         cdef size_t n_nodes = self.node_start.len - 1
-        if self._append_node(op, ins, n, out, n_out, params, base) < 0:
+        if _append_node(self, op, ins, n, out, n_out, params, base) < 0:
             # Out of memory: cut every buffer back so the node arrays stay aligned.
             self.in_slot.len = base
             self.out_slot.len = out_base
@@ -2439,39 +2473,6 @@ cdef class WengertList(Recorder):
             self.in_start.len = n_nodes + 1
             self.out_start.len = n_nodes + 1
             raise MemoryError()
-        return 0
-
-    cdef int _append_node(self, Op op, PyObject **ins, Py_ssize_t n, object out, Py_ssize_t n_out,
-                          object params, size_t base) noexcept:
-        """The rest of _record, in C only: output slots, then the node's
-        entries (layout above _saved_inputs).  -1 when memory runs out (the
-        caller cuts the buffers back); raises nothing.  (A slot given to an
-        output stays in the id map after a failure: harmless, it names no node.)"""
-        cdef Py_ssize_t i
-        cdef PyObject *t
-        cdef unsigned long keep
-        for i in range(n_out):
-            t = <PyObject *>out if n_out == 1 and op.n_out == 1 else PyTuple_GET_ITEM(out, i)
-            if (tg_idmap_put(&self.slots, (<Tensor>t)._id, self.n_slots) < 0
-                    or tg_i32vec_push(&self.out_slot, self.n_slots) < 0):
-                return -1
-            self.n_slots += 1
-        if tg_objvec_push(&self.node_objs, <PyObject *>op) < 0:
-            return -1
-        if op.save & _SAVE_INPUTS:
-            # (an op without reads= keeps every input: no mask to compute)
-            keep = ~0UL if op.reads is None else _saved_mask(op, &self.in_slot.data[base], n)
-            for i in range(n):
-                if tg_objvec_push(&self.node_objs, ins[i] if n > 63 or keep & (1UL << i) else NULL) < 0:
-                    return -1
-        if op.save & _SAVE_ANS and tg_objvec_push(&self.node_objs, <PyObject *>out) < 0:
-            return -1
-        if params is not None and tg_objvec_push(&self.node_objs, <PyObject *>params) < 0:
-            return -1
-        if (tg_i32vec_push(&self.node_start, <int32_t>self.node_objs.len) < 0
-                or tg_i32vec_push(&self.in_start, <int32_t>self.in_slot.len) < 0
-                or tg_i32vec_push(&self.out_start, <int32_t>self.out_slot.len) < 0):
-            return -1
         return 0
 
     def backward(self, list targets, list seeds, list sources, bint tensor_mode, tuple batch=None,
