@@ -141,7 +141,6 @@ cdef class WengertList(Recorder):
     cdef int _record(self, Op op, PyObject **ins, Py_ssize_t n, object out, object params) except -1
     cdef int32_t _new_slot(self, int64_t tid) except -2
     cdef Py_ssize_t _n_nodes(self)
-    cdef object _node_params(self, Py_ssize_t k)
     cdef void _free_nodes(self)
     cdef int _watch_var(self, Variable v) except -1
     cdef void _propagate_reach(self, char *reach, Py_ssize_t n_nodes)

@@ -2280,6 +2280,18 @@ cdef void _take_spare(WengertList w) noexcept:
         w.slots.len = 0
 
 
+cdef inline object _node_params(WengertList w, Py_ssize_t k):
+    """Node k's params, or None (also once the sweep freed them).  Inline:
+    the raw sweep reads them for every node."""
+    cdef Py_ssize_t o0 = w.node_start.data[k], o1 = w.node_start.data[k + 1]
+    cdef PyObject *p
+    if o1 - o0 > _n_kept(<Op>w.node_objs.data[o0], w.in_start.data[k + 1] - w.in_start.data[k]):
+        p = w.node_objs.data[o1 - 1]
+        if p != NULL:
+            return <object>p
+    return None
+
+
 cdef inline int _append_node(WengertList self, Op op, PyObject **ins, Py_ssize_t n, object out,
                              Py_ssize_t n_out, object params, size_t base) noexcept:
     """The rest of WengertList._record (inline in it), in C only: output slots, then the node's
@@ -2375,17 +2387,6 @@ cdef class WengertList(Recorder):
 
     cdef inline Py_ssize_t _n_nodes(self):
         return self.node_start.len - 1 if self.node_start.len else 0
-
-    cdef object _node_params(self, Py_ssize_t k):
-        """Node k's params, or None (also once the sweep freed them)."""
-        cdef Py_ssize_t o0 = self.node_start.data[k], o1 = self.node_start.data[k + 1]
-        cdef Op op = <Op>self.node_objs.data[o0]
-        cdef PyObject *p
-        if o1 - o0 > _n_kept(op, self.in_start.data[k + 1] - self.in_start.data[k]):
-            p = self.node_objs.data[o1 - 1]
-            if p != NULL:
-                return <object>p
-        return None
 
     cdef int32_t _new_slot(self, int64_t tid) except -2:
         if self.n_slots == INT32_MAX:
@@ -2682,7 +2683,7 @@ cdef class WengertList(Recorder):
     cdef int _run_rules(self, Py_ssize_t k, PyObject **grads, char *reach, bint tensor_mode,
                         object batch) except -1:
         cdef Op op = <Op>self.node_objs.data[self.node_start.data[k]]
-        cdef object params = self._node_params(k)
+        cdef object params = _node_params(self, k)
         cdef Py_ssize_t o0 = self.out_start.data[k], o1 = self.out_start.data[k + 1]
         cdef Py_ssize_t i0 = self.in_start.data[k], n_in = self.in_start.data[k + 1] - i0
         cdef Py_ssize_t i, j
@@ -2797,7 +2798,7 @@ cdef class WengertList(Recorder):
                 saved = (saved_ans, saved_ins)
             else:
                 saved = None
-            nodes.append((op, ins, outs, saved, self._node_params(k)))
+            nodes.append((op, ins, outs, saved, _node_params(self, k)))
         return nodes
 
     def slot_of_id(self, int64_t tid):
