@@ -210,3 +210,102 @@ def test_the_chain_runs_no_rule_frame(x0):
     finally:
         sys.setprofile(None)
     assert calls == []
+
+
+# ---- where forms run, case by case ---------------------------------------------
+# Forms on raw values run from one place (the core's _run_forms); every case it declines goes
+# to the rules or to another shortcut.  Each case below runs both ways (bits and dtypes equal)
+# and counts the Python rule frames, so a case that moved between forms and rules shows.
+
+def _rule_frames(fn, files=("math_ops.py", "test_rule_forms.py")):
+    """(fn(), the number of Python frames fn ran from `files` other than fn itself)."""
+    calls = []
+
+    def profile(frame, event, arg):
+        code = frame.f_code
+        if (event == "call" and code.co_filename.endswith(files) and code is not fn.__code__
+                and (code.co_name == "<lambda>" or not code.co_filename.endswith("test_rule_forms.py"))):
+            calls.append(code.co_name)
+    sys.setprofile(profile)
+    try:
+        out = fn()
+    finally:
+        sys.setprofile(None)
+    return out, len(calls)
+
+
+def _grad_of(op, xs, seed, watch=(0, 1)):
+    """The gradients of op(*xs) for the cotangent `seed`, w.r.t. the inputs in `watch`;
+    returns a function for _rule_frames that runs only the sweep."""
+    ts = [tg.constant(x) for x in xs]
+    with tg.GradientTape() as t:
+        t.watch([ts[i] for i in watch if i < len(ts)])
+        y = op(*ts)
+    return lambda: [None if g is None else g.numpy()
+                    for g in t.gradient(y, ts, output_gradients=tg.constant(seed))]
+
+
+_BIG = 2 * 4096  # above the core's fresh-factor threshold (_FRESH_FACTOR_MIN)
+_FORM_CASES = {
+    # a large float64 cotangent: an op without factors (truediv) runs its forms ...
+    "big array, no factors": (tg.math.truediv, lambda r: [r.uniform(1, 2, _BIG), r.uniform(1, 2, _BIG)],
+                              lambda r: r.uniform(-1, 1, _BIG), True),
+    # ... one with factors takes the fresh-factor shortcut (its factor lambdas run, not the forms)
+    "big array, factors": (tg.multiply, lambda r: [r.uniform(1, 2, _BIG), r.uniform(1, 2, _BIG)],
+                           lambda r: r.uniform(-1, 1, _BIG), False),
+    # a float32 NumPy scalar cotangent: forms on the scalar, through the ufuncs
+    "float32 scalar": (tg.math.truediv, lambda r: [np.float32(1.5), np.float32(0.7)],
+                       lambda r: np.float32(-2.5), True),
+    # float16 arrays: forms (real floating point, not float32/float64)
+    "float16 array": (tg.sin, lambda r: [r.uniform(-1, 1, 8).astype(np.float16)],
+                      lambda r: r.uniform(-1, 1, 8).astype(np.float16), True),
+    # a complex cotangent: the rules (a form takes real floating point only)
+    "complex": (tg.multiply, lambda r: [r.uniform(1, 2, 4) + 1j, r.uniform(1, 2, 4) - 2j],
+                lambda r: r.uniform(-1, 1, 4) + 0.5j, False),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_FORM_CASES))
+def test_each_decline_case_gives_the_rules_bits(case):
+    op, xs, seed, forms = _FORM_CASES[case]
+
+    def run():
+        r = np.random.default_rng(5)
+        return _rule_frames(_grad_of(op, xs(r), seed(r)))
+    (on, n_on), (off, n_off) = both_paths(run)
+    assert [_bits(g) for g in on] == [_bits(g) for g in off]
+    assert [g.dtype for g in on] == [np.asarray(x).dtype for x in xs(np.random.default_rng(5))]
+    assert (n_on == 0) == forms and n_off == op.n_in   # shortcuts off: one rule frame per input
+
+
+def test_a_unit_cotangent_takes_the_unit_shortcut_not_the_forms():
+    # reduce_sum's gradient is a broadcast view of one 1.0: sin (with factors) takes the
+    # unit shortcut (its factor runs, not its form); log (no factors) runs its form on it
+    x0 = np.linspace(0.5, 1.5, 16)
+    for op, frames in ((tg.sin, 1), (tg.log, 0)):
+        def run(op=op):
+            x = tg.constant(x0)
+            with tg.GradientTape() as t:
+                t.watch(x)
+                y = tg.reduce_sum(op(x))
+            return _rule_frames(lambda: t.gradient(y, x).numpy(), files=("math_ops.py",))
+        (on, n_on), (off, n_off) = both_paths(run)
+        assert _bits(on) == _bits(off) and n_on == frames and n_off == 1   # off: the rule
+        np.testing.assert_allclose(on, np.cos(x0) if op is tg.sin else 1 / x0, rtol=1e-15)
+
+
+def _half_formed(name):
+    # x * y with a form for x's rule only: with y wanting a gradient the node runs both rules
+    return _core.Op(name, np.multiply, (lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x),
+                    kind=_core.BINARY, save=_core.SAVE_INPUTS, vjp_forms=((np.multiply, "g", "y"), None))
+
+
+@pytest.mark.parametrize("seed", [np.float64(1.5), np.array([1.5, -0.25, 3.0])])
+def test_an_input_without_a_form_sends_the_node_to_the_rules(seed):
+    op = _half_formed("half_formed")
+    xs = [np.full(np.shape(seed), 0.7), np.full(np.shape(seed), 1.3)]
+    for watch, frames in (((0,), 0), ((0, 1), 2)):
+        (on, n_on), (off, n_off) = both_paths(lambda w=watch: _rule_frames(_grad_of(op, xs, seed, w)))
+        assert [None if g is None else _bits(g) for g in on] == [None if g is None else _bits(g) for g in off]
+        assert n_on == frames and n_off == len(watch)
+        np.testing.assert_array_equal(on[0], seed * xs[1])

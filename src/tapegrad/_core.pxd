@@ -1,6 +1,7 @@
 # The compiled core: tensors, variables, ops and the tape.  Declared here so
 # other Cython modules could cimport the types; the Python layer only sees
 # the def/cpdef surface.
+cimport cython
 from libc.stdint cimport int32_t, int64_t
 from cpython.ref cimport PyObject
 
@@ -121,6 +122,7 @@ cdef class Recorder:
     cdef bint tracks(self, int64_t tid)
 
 
+@cython.final                       # no subclasses: its methods are called directly (recording's hot path)
 cdef class WengertList(Recorder):
     cdef object __weakref__
     cdef tg_idmap slots
@@ -137,11 +139,8 @@ cdef class WengertList(Recorder):
     cdef dict _watched_vars
     cdef int64_t generation
     cdef int _record(self, Op op, PyObject **ins, Py_ssize_t n, object out, object params) except -1
-    cdef int _append_node(self, Op op, PyObject **ins, Py_ssize_t n, object out, Py_ssize_t n_out,
-                          object params, size_t base) noexcept
     cdef int32_t _new_slot(self, int64_t tid) except -2
     cdef Py_ssize_t _n_nodes(self)
-    cdef object _node_params(self, Py_ssize_t k)
     cdef void _free_nodes(self)
     cdef int _watch_var(self, Variable v) except -1
     cdef void _propagate_reach(self, char *reach, Py_ssize_t n_nodes)

@@ -2,7 +2,7 @@
 # module carries no annotations of its own.  tests/test_typing.py checks with mypy's stubtest
 # that every public name here exists in the built module and that nothing public is missing.
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar, Union, final
 
 import numpy as np
 import numpy.typing as npt
@@ -268,7 +268,7 @@ class Recorder: ...
 _NodeRecord = tuple[Op, tuple[int, ...], tuple[int, ...], Any, Any]
 
 
-@disjoint_base
+@final
 class WengertList(Recorder):
     """The compiled Wengert list behind a GradientTape."""
 

@@ -23,6 +23,8 @@ from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_New, PyTuple_SET_ITEM
 cdef extern from "Python.h":
     PyObject **PySequence_Fast_ITEMS(object o)    # a tuple's or a list's item array
     object PyObject_Vectorcall(object f, PyObject **args, size_t nargsf, PyObject *kwnames)
+    Py_ssize_t PyList_GET_SIZE(PyObject *o)       # borrowed access (the recording fast path)
+    PyObject *PyList_GET_ITEM(PyObject *o, Py_ssize_t i)
 
 cdef extern from "tg_forms.h":
     enum:
@@ -1791,10 +1793,23 @@ cdef inline int _record_all(Op op, tuple inputs, object out, object params) exce
     return _record_args(op, PySequence_Fast_ITEMS(inputs), len(inputs), out, params)
 
 
-cdef int _record_args(Op op, PyObject **ins, Py_ssize_t n, object out, object params) except -1:
+cdef inline int _record_args(Op op, PyObject **ins, Py_ssize_t n, object out, object params) except -1:
     """Offer an op to every recorder on this thread's stack; its inputs are
     the n references at `ins` (kept alive by the caller).  Tapes take them as
-    they are; other recorders get a tuple, made once."""
+    they are; other recorders get a tuple, made once (_record_all_args).
+    The common case, one tape, is inline: a tape's _record runs no Python
+    code, so the borrowed stack and tape stay alive through it."""
+    cdef PyObject *stack = tg_thread_stack
+    cdef PyObject *r
+    if stack != NULL and PyList_GET_SIZE(stack) == 1:
+        r = PyList_GET_ITEM(stack, 0)
+        if type(<object>r) is WengertList:
+            return (<WengertList>r)._record(op, ins, n, out, params)
+    return _record_all_args(op, ins, n, out, params)
+
+
+cdef int _record_all_args(Op op, PyObject **ins, Py_ssize_t n, object out, object params) except -1:
+    """_record_args for any stack of recorders (or none)."""
     cdef list stack = _thread_stack()       # held: a recorder may swap the thread's stack
     cdef Py_ssize_t j, i
     cdef object r
@@ -1818,13 +1833,13 @@ cdef int _record_args(Op op, PyObject **ins, Py_ssize_t n, object out, object pa
     return 0
 
 
-cdef inline bint _is_tensor(object x):
+cdef inline bint _is_tensor(object x) noexcept:
     """isinstance(x, Tensor), without walking the type's bases for the
-    commonest others (a Python float constant, raw values)."""
-    cdef type tp = type(x)
-    if tp is Tensor:
+    commonest others (a Python float constant, raw values).  Raises nothing
+    (a type check), so callers check no error; no reference to the type."""
+    if type(x) is Tensor:
         return True
-    if tp is float or tp is float64 or tp is ndarray:
+    if type(x) is float or type(x) is float64 or type(x) is ndarray:
         return False
     return isinstance(x, Tensor)
 
@@ -2265,6 +2280,52 @@ cdef void _take_spare(WengertList w) noexcept:
         w.slots.len = 0
 
 
+cdef inline object _node_params(WengertList w, Py_ssize_t k):
+    """Node k's params, or None (also once the sweep freed them).  Inline:
+    the raw sweep reads them for every node."""
+    cdef Py_ssize_t o0 = w.node_start.data[k], o1 = w.node_start.data[k + 1]
+    cdef PyObject *p
+    if o1 - o0 > _n_kept(<Op>w.node_objs.data[o0], w.in_start.data[k + 1] - w.in_start.data[k]):
+        p = w.node_objs.data[o1 - 1]
+        if p != NULL:
+            return <object>p
+    return None
+
+
+cdef inline int _append_node(WengertList self, Op op, PyObject **ins, Py_ssize_t n, object out,
+                             Py_ssize_t n_out, object params, size_t base) noexcept:
+    """The rest of WengertList._record (inline in it), in C only: output slots, then the node's
+    entries (layout above _saved_inputs).  -1 when memory runs out (the
+    caller cuts the buffers back); raises nothing.  (A slot given to an
+    output stays in the id map after a failure: harmless, it names no node.)"""
+    cdef Py_ssize_t i
+    cdef PyObject *t
+    cdef unsigned long keep
+    for i in range(n_out):
+        t = <PyObject *>out if n_out == 1 and op.n_out == 1 else PyTuple_GET_ITEM(out, i)
+        if (tg_idmap_put(&self.slots, (<Tensor>t)._id, self.n_slots) < 0
+                or tg_i32vec_push(&self.out_slot, self.n_slots) < 0):
+            return -1
+        self.n_slots += 1
+    if tg_objvec_push(&self.node_objs, <PyObject *>op) < 0:
+        return -1
+    if op.save & _SAVE_INPUTS:
+        # (an op without reads= keeps every input: no mask to compute)
+        keep = ~0UL if op.reads is None else _saved_mask(op, &self.in_slot.data[base], n)
+        for i in range(n):
+            if tg_objvec_push(&self.node_objs, ins[i] if n > 63 or keep & (1UL << i) else NULL) < 0:
+                return -1
+    if op.save & _SAVE_ANS and tg_objvec_push(&self.node_objs, <PyObject *>out) < 0:
+        return -1
+    if params is not None and tg_objvec_push(&self.node_objs, <PyObject *>params) < 0:
+        return -1
+    if (tg_i32vec_push(&self.node_start, <int32_t>self.node_objs.len) < 0
+            or tg_i32vec_push(&self.in_start, <int32_t>self.in_slot.len) < 0
+            or tg_i32vec_push(&self.out_start, <int32_t>self.out_slot.len) < 0):
+        return -1
+    return 0
+
+
 cdef class WengertList(Recorder):
     """The Wengert list: nodes in execution order, stored as flat arrays.
 
@@ -2326,17 +2387,6 @@ cdef class WengertList(Recorder):
 
     cdef inline Py_ssize_t _n_nodes(self):
         return self.node_start.len - 1 if self.node_start.len else 0
-
-    cdef object _node_params(self, Py_ssize_t k):
-        """Node k's params, or None (also once the sweep freed them)."""
-        cdef Py_ssize_t o0 = self.node_start.data[k], o1 = self.node_start.data[k + 1]
-        cdef Op op = <Op>self.node_objs.data[o0]
-        cdef PyObject *p
-        if o1 - o0 > _n_kept(op, self.in_start.data[k + 1] - self.in_start.data[k]):
-            p = self.node_objs.data[o1 - 1]
-            if p != NULL:
-                return <object>p
-        return None
 
     cdef int32_t _new_slot(self, int64_t tid) except -2:
         if self.n_slots == INT32_MAX:
@@ -2413,7 +2463,7 @@ cdef class WengertList(Recorder):
             raise OverflowError("tapegrad: a tape can hold at most 2**31-1 tensors")
         cdef size_t out_base = self.out_slot.len, obj_base = self.node_objs.len
         cdef size_t n_nodes = self.node_start.len - 1
-        if self._append_node(op, ins, n, out, n_out, params, base) < 0:
+        if _append_node(self, op, ins, n, out, n_out, params, base) < 0:
             # Out of memory: cut every buffer back so the node arrays stay aligned.
             self.in_slot.len = base
             self.out_slot.len = out_base
@@ -2424,38 +2474,6 @@ cdef class WengertList(Recorder):
             self.in_start.len = n_nodes + 1
             self.out_start.len = n_nodes + 1
             raise MemoryError()
-        return 0
-
-    cdef int _append_node(self, Op op, PyObject **ins, Py_ssize_t n, object out, Py_ssize_t n_out,
-                          object params, size_t base) noexcept:
-        """The rest of _record, in C only: output slots, then the node's
-        entries (layout above _saved_inputs).  -1 when memory runs out (the
-        caller cuts the buffers back); raises nothing.  (A slot given to an
-        output stays in the id map after a failure: harmless, it names no node.)"""
-        cdef Py_ssize_t i
-        cdef PyObject *t
-        cdef unsigned long keep
-        for i in range(n_out):
-            t = <PyObject *>out if n_out == 1 and op.n_out == 1 else PyTuple_GET_ITEM(out, i)
-            if (tg_idmap_put(&self.slots, (<Tensor>t)._id, self.n_slots) < 0
-                    or tg_i32vec_push(&self.out_slot, self.n_slots) < 0):
-                return -1
-            self.n_slots += 1
-        if tg_objvec_push(&self.node_objs, <PyObject *>op) < 0:
-            return -1
-        if op.save & _SAVE_INPUTS:
-            keep = _saved_mask(op, &self.in_slot.data[base], n)
-            for i in range(n):
-                if tg_objvec_push(&self.node_objs, ins[i] if n > 63 or keep & (1UL << i) else NULL) < 0:
-                    return -1
-        if op.save & _SAVE_ANS and tg_objvec_push(&self.node_objs, <PyObject *>out) < 0:
-            return -1
-        if params is not None and tg_objvec_push(&self.node_objs, <PyObject *>params) < 0:
-            return -1
-        if (tg_i32vec_push(&self.node_start, <int32_t>self.node_objs.len) < 0
-                or tg_i32vec_push(&self.in_start, <int32_t>self.in_slot.len) < 0
-                or tg_i32vec_push(&self.out_start, <int32_t>self.out_slot.len) < 0):
-            return -1
         return 0
 
     def backward(self, list targets, list seeds, list sources, bint tensor_mode, tuple batch=None,
@@ -2676,7 +2694,7 @@ cdef class WengertList(Recorder):
     cdef int _run_rules(self, Py_ssize_t k, PyObject **grads, char *reach, bint tensor_mode,
                         object batch) except -1:
         cdef Op op = <Op>self.node_objs.data[self.node_start.data[k]]
-        cdef object params = self._node_params(k)
+        cdef object params = _node_params(self, k)
         cdef Py_ssize_t o0 = self.out_start.data[k], o1 = self.out_start.data[k + 1]
         cdef Py_ssize_t i0 = self.in_start.data[k], n_in = self.in_start.data[k + 1] - i0
         cdef Py_ssize_t i, j
@@ -2724,11 +2742,10 @@ cdef class WengertList(Recorder):
 
     cdef int _call_rules(self, Op op, int32_t *targets, Py_ssize_t n_in, object g, object ans, tuple ins,
                          object params, PyObject **grads, bint tensor_mode, object batch) except -1:
-        global _form_op
         cdef Py_ssize_t i
         cdef Py_ssize_t batch_ndim = 0 if batch is None else len(<tuple>batch)
         cdef object gi, gs = None
-        cdef bint unit = False, fac = False, declined = False
+        cdef bint unit = False, fac = False
         cdef type gt = type(g)
         if gt is ndarray:
             unit = not tensor_mode and _structured and op.factors is not None and _is_unit(g)
@@ -2738,11 +2755,6 @@ cdef class WengertList(Recorder):
             if op.calling != _CALL_JOINT:
                 return _call_rules_diag(op, targets, n_in, <_Diag>g, ans, ins, params, grads, batch_ndim)
             g = _diag_dense(<_Diag>g)
-        elif gt is float64:
-            if op.vjp_forms is not None and not tensor_mode and _structured and params is None:
-                if _scalar_forms(op, targets, n_in, g, ans, PySequence_Fast_ITEMS(ins), grads):
-                    return 0
-                declined = True             # (a flag NumPy reports: the rules run and report it)
         elif tensor_mode and _structured and op.calling != _CALL_JOINT:
             if _call_rules_unseen(op, targets, n_in, g, ans, ins, params, grads, batch_ndim):
                 return 0
@@ -2750,9 +2762,6 @@ cdef class WengertList(Recorder):
             gs = op.vjps[0](g, ans, tuple([targets[i] >= 0 for i in range(n_in)]), ins, *(params or ()))
             if len(gs) != n_in:
                 raise ValueError(f"op {op.name!r}: its gradient rule returned {len(gs)} gradients for {n_in} inputs")
-        # Forms: raw values, no shortcut above taken, real operands.
-        cdef bint forms = (op.vjp_forms is not None and not tensor_mode and _structured and not unit and not fac
-                           and not declined and _form_operands(op, targets, n_in, g, ans, PySequence_Fast_ITEMS(ins)))
         for i in range(n_in):
             if targets[i] < 0:
                 continue
@@ -2762,14 +2771,6 @@ cdef class WengertList(Recorder):
                 gi = _unit_vjp(op, i, g, ans, ins, params)
             elif fac:
                 gi = _factor_vjp(op, i, g, ans, ins, params, batch_ndim)
-            elif forms and op._forms[i].len:
-                _form_op = <PyObject *>op       # for a floating-point warning's message
-                try:
-                    gi = _form_value(op, i, g, ans, PySequence_Fast_ITEMS(ins))
-                finally:
-                    _form_op = NULL
-                if params is not None:
-                    gi = _sum_to_input(gi, <tuple>params, i, batch_ndim)
             else:
                 gi = _vjp_of(op, i, g, ans, ins, params, batch_ndim)
             if gi is None:
@@ -2808,7 +2809,7 @@ cdef class WengertList(Recorder):
                 saved = (saved_ans, saved_ins)
             else:
                 saved = None
-            nodes.append((op, ins, outs, saved, self._node_params(k)))
+            nodes.append((op, ins, outs, saved, _node_params(self, k)))
         return nodes
 
     def slot_of_id(self, int64_t tid):
@@ -3146,9 +3147,13 @@ cdef int _run_forms(WengertList w, Op op, Py_ssize_t k, object g, object params,
                     object batch) except -1:
     """Node k's rules from its op's forms on raw values, read straight from
     the node's entries (no saved-input tuple, no rule call): 1 when done, 0
-    to take the general path (_run_rules), with nothing touched.  Declines
-    where _call_rules would take another shortcut first (a unit cotangent,
-    a fresh factor) or where an input that wants a gradient has no form."""
+    to take the general path (_call_rules, which runs no forms), with nothing
+    touched.  The one place forms run on raw values.  Declines where
+    _call_rules takes another shortcut first (a unit cotangent or a fresh
+    factor on an ndarray, a diagonal cotangent), where an input that wants a
+    gradient has no form, where a value a form reads is not real floating
+    point, and where a float64 scalar's forms decline in C (a flag NumPy
+    would report: the rules run and report it)."""
     cdef type gt = type(g)
     cdef Py_ssize_t i, i0 = w.in_start.data[k], n_in = w.in_start.data[k + 1] - w.in_start.data[k]
     cdef Py_ssize_t batch_ndim = 0 if batch is None else len(<tuple>batch)
@@ -3161,14 +3166,12 @@ cdef int _run_forms(WengertList w, Op op, Py_ssize_t k, object g, object params,
     global _form_op
     if n_in > 2:
         return 0
-    if gt is float64:
-        if params is not None:
+    if gt is ndarray:
+        # _call_rules' unit-cotangent and fresh-factor shortcuts come first.
+        if op.factors is not None and (_is_unit(g) or (_real_float(g)
+                                                       and _n_elements(<cnp.ndarray>g) >= _FRESH_FACTOR_MIN)):
             return 0
-    elif gt is ndarray:
-        if (not _real_float(g) or _n_elements(<cnp.ndarray>g) >= _FRESH_FACTOR_MIN
-                or (op.factors is not None and _is_unit(g))):
-            return 0
-    else:
+    elif gt is _Diag:
         return 0
     for i in range(n_in):
         s = w.in_slot.data[i0 + i]
@@ -3190,7 +3193,7 @@ cdef int _run_forms(WengertList w, Op op, Py_ssize_t k, object g, object params,
         p = objs[1]
     if p != NULL:
         ans = _unwrap(<object>p)
-    if gt is float64:
+    if gt is float64 and params is None:
         return _scalar_forms(op, targets, n_in, g, ans, raw, grads)
     if not _form_operands(op, targets, n_in, g, ans, raw):
         return 0
