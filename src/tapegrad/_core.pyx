@@ -3360,40 +3360,36 @@ cdef inline bint _all_finite(object x):
         if ((tn == cnp.NPY_DOUBLE or tn == cnp.NPY_FLOAT) and cnp.PyArray_ISBEHAVED_RO(a)
                 and (cnp.PyArray_IS_C_CONTIGUOUS(a) or cnp.PyArray_IS_F_CONTIGUOUS(a))):
             if tn == cnp.NPY_DOUBLE:
-                return _finite_bits64(<const uint64_t *>cnp.PyArray_DATA(a), _n_elements(a))
-            return _finite_bits32(<const uint32_t *>cnp.PyArray_DATA(a), _n_elements(a))
+                return _finite_bits(<const uint64_t *>cnp.PyArray_DATA(a), _n_elements(a))
+            return _finite_bits(<const uint32_t *>cnp.PyArray_DATA(a), _n_elements(a))
     cdef double s = np.add.reduce(x, axis=None)
     return s - s == 0.0
 
 
-cdef inline bint _finite_bits64(const uint64_t *p, Py_ssize_t n) noexcept nogil:
+ctypedef fused _float_bits:          # the bits of a float32 or a float64
+    uint32_t
+    uint64_t
+
+
+cdef inline bint _finite_bits(const _float_bits *p, Py_ssize_t n) noexcept nogil:
     # (x & exponent) + the exponent's lowest bit carries into the sign bit
     # exactly when the exponent bits are all ones: and, add, or, no branch
     # and no compare, so the loop vectorises.
-    cdef uint64_t acc = 0
+    cdef _float_bits exponent, lowest, acc = 0
     cdef Py_ssize_t k
+    if _float_bits is uint64_t:
+        exponent, lowest = 0x7ff0000000000000ULL, 0x0010000000000000ULL
+    else:
+        exponent, lowest = 0x7f800000U, 0x00800000U
     for k in range(n):
-        acc |= (p[k] & 0x7ff0000000000000ULL) + 0x0010000000000000ULL
-    return (acc >> 63) == 0
+        acc |= (p[k] & exponent) + lowest
+    return (acc >> (8 * sizeof(_float_bits) - 1)) == 0
 
 
-cdef inline bint _finite_bits32(const uint32_t *p, Py_ssize_t n) noexcept nogil:
-    cdef uint32_t acc = 0
-    cdef Py_ssize_t k
-    for k in range(n):
-        acc |= (p[k] & 0x7f800000U) + 0x00800000U
-    return (acc >> 31) == 0
-
-
-cdef inline void _scale_row64(double *o, const double *a, double f, Py_ssize_t n) noexcept nogil:
+cdef inline void _scale_row(cython.floating *o, const cython.floating *a, cython.floating f,
+                            Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t j
     for j in range(n):                 # (f a local: the stores cannot change it, so this vectorises)
-        o[j] = f * a[j]
-
-
-cdef inline void _scale_row32(float *o, const float *a, float f, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t j
-    for j in range(n):
         o[j] = f * a[j]
 
 
@@ -3428,13 +3424,13 @@ def scaled_rows(d, a):
                 o64, a64, d64 = <double *>cnp.PyArray_DATA(out), <const double *>cnp.PyArray_DATA(A), \
                     <const double *>cnp.PyArray_DATA(D)
                 for i in range(m):
-                    _scale_row64(o64 + i * n, a64 + i * n, d64[i], n)
-                return out if _finite_bits64(<const uint64_t *>o64, m * n) else None
+                    _scale_row(o64 + i * n, a64 + i * n, d64[i], n)
+                return out if _finite_bits(<const uint64_t *>o64, m * n) else None
             o32, a32, d32 = <float *>cnp.PyArray_DATA(out), <const float *>cnp.PyArray_DATA(A), \
                 <const float *>cnp.PyArray_DATA(D)
             for i in range(m):
-                _scale_row32(o32 + i * n, a32 + i * n, d32[i], n)
-            return out if _finite_bits32(<const uint32_t *>o32, m * n) else None
+                _scale_row(o32 + i * n, a32 + i * n, d32[i], n)
+            return out if _finite_bits(<const uint32_t *>o32, m * n) else None
     rows = d * a
     return rows if _all_finite(rows) else None
 
