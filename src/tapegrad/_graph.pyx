@@ -344,8 +344,8 @@ cdef inline object _edge(TensorBase t):
 # --------------------------------------------------------------------------
 # Nodes
 
-# A pool of 4,096 nodes (csrc/tg_objpool.h; at most ~0.9 MB kept after a big
-# graph is freed): a reused node skips the allocator and, being a GC type, the
+# A pool of 4,096 nodes (csrc/tg_objpool.h; at most ~1 MB kept after a big
+# graph is freed, 240 bytes a node with its GC header): a reused node skips the allocator and, being a GC type, the
 # tracking and the allocation count that triggers collections -- W1's
 # 3,000-node graph, rebuilt each step, ran 16.9 M -> 15.7 M instructions with
 # Cython's free list, which the pool replaced because it tracks each node it
