@@ -391,6 +391,8 @@ class GradientTape:
             sv = s._value
             if type(g) is np.ndarray and g.dtype == sv.dtype and g.shape == sv.shape:
                 out.append(_core.wrap(g))            # as in _finish
+            elif type(g) is Tensor and g._value.dtype == sv.dtype and g._value.shape == sv.shape:
+                out.append(g)                        # tensor mode (W9): _finish keeps it as it is
             else:
                 out.append(self._finish([g], [s], "none")[0])
         if tensor_mode:
