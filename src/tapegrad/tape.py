@@ -237,7 +237,10 @@ class GradientTape:
                 self._wengert.watch_variable(t)
             else:
                 self._wengert.watch_tensor(t)
-                self._watched_meta[t._id] = (np.shape(t._value), np.result_type(t._value))
+                v = t._value
+                # what np.shape / np.result_type give, without their dispatch frames
+                self._watched_meta[t._id] = ((v.shape, v.dtype) if type(v) is np.ndarray or isinstance(v, np.generic)
+                                             else (np.shape(v), np.result_type(v)))
 
     def watched_variables(self) -> tuple[Variable, ...]:
         """The variables this tape watched, as a tuple in the order they were
