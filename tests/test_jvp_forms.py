@@ -143,6 +143,13 @@ def test_a_flagged_jvp_warns_as_the_rule_does(x0):
     assert on == off
     want = "divide by zero encountered in " + ("scalar divide" if np.ndim(x0) == 0 else "divide")
     assert (RuntimeWarning, want) in on[1]
+    # on arrays, outside gradient(), the form's warning points at the user's line (no rule frame)
+    x = tg.constant(np.array([0.0, 1.0]))
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with tg.autodiff.ForwardAccumulator(x, tg.ones_like(x)):
+            tg.log(x)
+    assert {w.filename for w in seen if "divide" in str(w.message)} == {__file__}
     with np.errstate(divide="raise"), pytest.raises(FloatingPointError):
         x = tg.constant(np.array([1.0, 2.0]))
         with tg.autodiff.ForwardAccumulator(x, tg.ones_like(x)):
