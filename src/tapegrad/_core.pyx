@@ -3939,6 +3939,42 @@ cdef int _accumulate_more(PyObject **grads, int32_t s, object g) except -1:
 # --------------------------------------------------------------------------
 # Forward mode
 
+cdef object _jvp_form(Op op, Py_ssize_t i, object t, object ans, tuple ins):
+    """Input i's JVP term on raw values from the op's VJP form, where the
+    op's JVP rule for input i is its VJP rule (the same function: an
+    elementwise op's rule, g * f, is also its JVP, t * f), so the form
+    computes what the rule computes with the tangent for g, by the same
+    ufunc calls (on float64 scalars in C doubles, as the sweep's forms).
+    _NO_ARG to call the rule instead: no such form, a value the form
+    cannot take (complex, integer, a Tensor), or a floating-point flag on a
+    float64 scalar (the rule then runs and reports it)."""
+    cdef PyObject *raw[2]
+    cdef int32_t targets[2]
+    cdef bint wanted[2]
+    cdef bint passes[2]
+    cdef double r[2]
+    cdef Py_ssize_t k, n_in = op.n_in
+    global _form_op
+    if n_in > 2 or op._forms[i].len == 0 or op.jvps[i] is not op.vjps[i] or op.cjvps is not None \
+            and _complex_value(t):
+        return _NO_ARG
+    for k in range(n_in):
+        raw[k] = <PyObject *>ins[k]
+        targets[k] = 0 if k == i else -1
+        wanted[k] = k == i
+    if type(t) is float64:
+        if not scalar_form_values(op, wanted, n_in, t, ans, raw, r, passes):
+            return _NO_ARG
+        return t if passes[i] else tg_float64(r[i])
+    if not _form_operands(op, targets, n_in, t, ans, raw):
+        return _NO_ARG
+    _form_op = <PyObject *>op           # for a floating-point warning's message
+    try:
+        return _form_value(op, <int>i, t, ans, raw)
+    finally:
+        _form_op = NULL
+
+
 cdef class Accumulator(Recorder):
     """Forward-mode recorder: holds a tangent per tensor id and, when an op is
     offered to it, computes the tangent of the op's output from its inputs'
@@ -4050,7 +4086,12 @@ cdef class Accumulator(Recorder):
             total = None
             for i in range(n):
                 if tans[i] is not None:
-                    total = _add_tangents(total, _jvp_of(op, i, tans[i], ans, ins, params), op.n_out)
+                    term = _NO_ARG
+                    if not tensor_mode and op.vjp_forms is not None and _structured:
+                        term = _jvp_form(op, i, tans[i], ans, ins)
+                    if term is _NO_ARG:
+                        term = _jvp_of(op, i, tans[i], ans, ins, params)
+                    total = _add_tangents(total, term, op.n_out)
         if total is None:
             return None
         if op.n_out == 1:

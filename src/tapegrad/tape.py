@@ -237,7 +237,10 @@ class GradientTape:
                 self._wengert.watch_variable(t)
             else:
                 self._wengert.watch_tensor(t)
-                self._watched_meta[t._id] = (np.shape(t._value), np.result_type(t._value))
+                v = t._value
+                # what np.shape / np.result_type give, without their dispatch frames
+                self._watched_meta[t._id] = ((v.shape, v.dtype) if type(v) is np.ndarray or isinstance(v, np.generic)
+                                             else (np.shape(v), np.result_type(v)))
 
     def watched_variables(self) -> tuple[Variable, ...]:
         """The variables this tape watched, as a tuple in the order they were
@@ -391,6 +394,8 @@ class GradientTape:
             sv = s._value
             if type(g) is np.ndarray and g.dtype == sv.dtype and g.shape == sv.shape:
                 out.append(_core.wrap(g))            # as in _finish
+            elif type(g) is Tensor and g._value.dtype == sv.dtype and g._value.shape == sv.shape:
+                out.append(g)                        # tensor mode (W9): _finish keeps it as it is
             else:
                 out.append(self._finish([g], [s], "none")[0])
         if tensor_mode:

@@ -19,11 +19,12 @@ from tapegrad.ops._shapes import as_tensor, ndim_of, neg_axis, shape_of, static_
 # ---- reshape / broadcast -----------------------------------------------------------
 
 def _reshape_vjp(g, ans, x, shape, in_shape):
-    target = shape_of(g)[:ndim_of(g) - len(shape)] + in_shape
     if type(g) is Tensor:
         # Tensor mode (a nested tape, forward over reverse): the op itself, since
         # the target has g's size (reshape()'s argument checks would only repeat that).
-        return apply(reshape_op, (g,), (target, shape_of(g)))
+        gs = g._value.shape
+        return apply(reshape_op, (g,), (gs[:len(gs) - len(shape)] + in_shape, gs))
+    target = shape_of(g)[:ndim_of(g) - len(shape)] + in_shape
     return g.reshape(target) if type(g) is np.ndarray else np.reshape(g, target)
 
 

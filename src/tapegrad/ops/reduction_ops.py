@@ -46,7 +46,7 @@ def _out_ndim(in_shape, axes, keepdims):
 def _grad_to_input(g, in_shape, axes, keepdims):
     """Broadcast a reduction's gradient back to the input's shape (keeping
     any leading batch axes of g)."""
-    if axes is None and type(g) is not Tensor and ndim_of(g) == 0:
+    if axes is None and (type(g) is np.float64 or type(g) is not Tensor and ndim_of(g) == 0):
         return broadcast_scalar(g, in_shape)     # a full reduction on raw values: the common case
     lead = shape_of(g)[:ndim_of(g) - _out_ndim(in_shape, axes, keepdims)]
     if not keepdims:
@@ -295,8 +295,8 @@ reduce_prod_op = general(
 def _reducer(op):
     def reduce(input_tensor, axis=None, keepdims=False, name=None):
         t = as_tensor(input_tensor)
-        shape = shape_of(t)
-        return apply(op, (t,), (_axes(axis, len(shape), op.name), bool(keepdims), shape))
+        shape = t._value.shape if type(t) is Tensor else shape_of(t)
+        return apply(op, (t,), (None if axis is None else _axes(axis, len(shape), op.name), bool(keepdims), shape))
     reduce.__name__ = op.name
     reduce.__doc__ = f"tf.{op.name}(input_tensor, axis=None, keepdims=False): differentiable."
     return reduce
