@@ -69,6 +69,18 @@ def raises_fp_error_on_both_paths(fn):
             tf._core.structured_cotangents(was)
 
 
+def apply_op(op, ts, const_side=None, constant=1.25):
+    """op applied to the tensors ts; a binary op with const_side 0 or 1 takes the Python float
+    constant on that side in place of ts[const_side] (the weak-scalar cases of the rule tests)."""
+    if op.n_in == 1:
+        return op(ts[0])
+    if const_side == 0:
+        return op(constant, ts[1])
+    if const_side == 1:
+        return op(ts[0], constant)
+    return op(ts[0], ts[1])
+
+
 def repr_scalar(value, dtype='float32'):
     """repr() of a 0-d tensor, as TensorFlow prints it with `tapegrad.` for `tf.`."""
     return f'<tapegrad.Tensor: shape=(), dtype={dtype}, numpy={value}>'

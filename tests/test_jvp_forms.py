@@ -18,7 +18,7 @@ import tapegrad as tg
 from tapegrad.ops._registry import OPS
 from tapegrad.test import numerical_jacobian
 
-from conftest import both_paths
+from conftest import apply_op, both_paths
 
 FORM_OPS = sorted(name for name, op in OPS.items()
                   if op.vjp_forms is not None and any(j is v for j, v in zip(op.jvps, op.vjps)))
@@ -34,18 +34,12 @@ def _jvp(op, xs, ts, dtype, const_side=None):
     constant on that side, whose tangent is None)."""
     prim = [tg.constant(np.asarray(x, dtype=dtype)) for x in xs]
     tans = [tg.constant(np.asarray(t, dtype=dtype)) for t in ts]
+    watched, watched_tans = prim, tans
     if const_side is not None:
         keep = 1 - const_side
-        prim, tans = [prim[keep]], [tans[keep]]
-    with tg.autodiff.ForwardAccumulator(prim, tans) as acc:
-        if op.n_in == 1:
-            y = op(prim[0])
-        elif const_side == 0:
-            y = op(1.25, prim[0])
-        elif const_side == 1:
-            y = op(prim[0], 1.25)
-        else:
-            y = op(prim[0], prim[1])
+        watched, watched_tans = [prim[keep]], [tans[keep]]
+    with tg.autodiff.ForwardAccumulator(watched, watched_tans) as acc:
+        y = apply_op(op, prim, const_side)
     return acc.jvp(y).numpy()
 
 

@@ -15,7 +15,7 @@ from tapegrad import _core
 from tapegrad.ops._registry import OPS
 from tapegrad.test import numerical_jacobian
 
-from conftest import both_paths, raises_fp_error_on_both_paths, warned
+from conftest import apply_op, both_paths, raises_fp_error_on_both_paths, warned
 
 FORM_OPS = sorted(name for name, op in OPS.items() if op.vjp_forms is not None)
 # Inputs inside every op's domain (log, sqrt, reciprocal, truediv need x > 0).
@@ -33,14 +33,7 @@ def _program(op, xs, dtype, const_side=None):
     ts = [tg.constant(np.asarray(x, dtype=dtype)) for x in xs]
     with tg.GradientTape() as t:
         t.watch(ts)
-        if op.n_in == 1:
-            y = op(ts[0])
-        elif const_side == 0:
-            y = op(1.25, ts[1])
-        elif const_side == 1:
-            y = op(ts[0], 1.25)
-        else:
-            y = op(ts[0], ts[1])
+        y = apply_op(op, ts, const_side)
         y = tg.reduce_sum(y * 1.0001 + 0.1) if np.ndim(xs[0]) or np.ndim(xs[-1]) else y * 1.0001 + 0.1
     return [None if g is None else g.numpy() for g in t.gradient(y, ts)]
 
