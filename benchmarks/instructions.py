@@ -1,0 +1,37 @@
+"""Instructions per step of one workload, counted by callgrind: deterministic where timings are not.
+
+    OPENBLAS_NUM_THREADS=1 PYTHONHASHSEED=0 valgrind --tool=callgrind \\
+        --toggle-collect=functools_reduce --callgrind-out-file=cg.out \\
+        python -m benchmarks.instructions W1 10 [class] [impl]
+
+runs the workload's step three times (warm-up), collects garbage, then runs it N times inside
+``functools.reduce``; ``--toggle-collect`` counts only those N steps, so the total in
+``cg.out`` (its ``summary:`` line) divided by N is the cost of one step.  ``class`` picks a
+variant (``W4f32``, ``W8_64``; default: the workload's name), ``impl`` a row (``tapegrad``,
+``tapegrad_torch``, ``floor``, ``closed``; default ``tapegrad``).  The figures in the notes and
+docs/benchmarks.md ("instructions before -> after") were made this way.
+"""
+import functools
+import gc
+import importlib
+import sys
+
+MODULES = {"W1": "w1_scalar_chain", "W2": "w2_vector_chain", "W3": "w3_recording", "W4": "w4_mlp",
+           "W5": "w5_elementwise", "W7": "w7_second_derivative", "W8": "w8_jacobian", "W9": "w9_hvp"}
+
+
+def main(argv):
+    name, n = argv[0], int(argv[1])
+    module = importlib.import_module("benchmarks.workloads." + MODULES[name])
+    workload = getattr(module, argv[2] if len(argv) > 2 else name)()
+    workload.cfg = workload.config(False)
+    impl = workload.factory(argv[3] if len(argv) > 3 else "tapegrad")
+    step = impl["run"] if "run" in impl else impl["taped"]
+    for _ in range(3):
+        step()
+    gc.collect()
+    functools.reduce(lambda _, __: step(), range(n), None)    # the only frames counted
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
