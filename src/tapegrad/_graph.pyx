@@ -1032,6 +1032,7 @@ cdef object _as_core(Capture cap, object x):
 
 
 cdef object _add(object a, object b):
+    """a + b, a being None before a gradient's first term (then b)."""
     if a is None:
         return b
     return a + b
@@ -1638,7 +1639,7 @@ cdef inline int _deliver(Node node, Py_ssize_t i, object e, object gi) except -1
     if type(e) is Node or isinstance(e, Node):
         nxt = <Node>e
         if nxt.n_out == 1:
-            nxt.grad0 = gi if nxt.grad0 is None else nxt.grad0 + gi
+            nxt.grad0 = _add(nxt.grad0, gi)
             return 0
         if nxt.grads is None:
             nxt.grads = [None] * nxt.n_out
