@@ -191,6 +191,8 @@ add(Record("getitem", (((4, 5, 3), "real"),),
 add(Record("scatter_into_zeros", (((3, 3), "real"),), params=_key((np.array([0, 2, 2]), slice(None)), (4, 3))))
 add(Record("concat", ((S, "real"), ((3, 2), "real")), params=(-1, (4, 2), (3, 6))))
 add(Record("pad", ((S, "real"),), params=(((1, 0), (2, 1)), 0.5, S)))
+add(Record("stack", ((S, "real"), (S, "real"), (S, "real")), params=(-2, (3, 3, 4)),
+           note="the middle axis: a rule's batch axes come before it"))
 add(Record("reverse", ((S, "real"),), params=((-2, -1),)))
 add(Record("tensor_scatter_nd", ((S, "real"), ((2, 4), "real")),
            params=_key((np.array([2, 0]),), S) + (False,)))

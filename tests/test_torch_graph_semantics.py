@@ -33,6 +33,20 @@ def test_grad_fn_class_names():
     assert type(x[0].grad_fn).__name__ == "SelectBackward0"
 
 
+def test_stack_is_one_node_whose_inputs_are_the_stacked_tensors():
+    a = torch.tensor([1., 2.], requires_grad=True)
+    b = torch.tensor([3., 4.], requires_grad=True)
+    s = torch.stack([a * 2, b], dim=1)
+    assert type(s.grad_fn).__name__ == "StackBackward0"
+    nf = s.grad_fn.next_functions
+    assert [type(f).__name__ for f, _ in nf] == ["MulBackward0", "AccumulateGrad"]
+    assert nf[1][0].variable is b
+    w = torch.tensor([[1., 10.], [100., 1000.]])
+    (s * w).sum().backward()
+    assert a.grad.tolist() == [2., 200.]                 # 2 * w[:, 0]
+    assert b.grad.tolist() == [10., 1000.]               # w[:, 1]
+
+
 def test_grad_with_create_graph_is_a_copy_then_a_sum():
     x = torch.tensor(2., requires_grad=True)
     (x ** 3).backward(create_graph=True)

@@ -624,6 +624,26 @@ def _np_concatenate(arrays, axis=0, out=None, **kwargs):
     return concat(arrays, axis)
 
 
+def _stack_forward(*args):
+    *xs, axis, out_shape = args
+    return np.stack(xs, axis=axis)
+
+
+def _stack_part(i, axis):
+    """Input i's place in the stacked value; axis counts from the end, so a
+    rule's leading batch axes are kept."""
+    return (Ellipsis, i) + (builtins.slice(None),) * (-axis - 1)
+
+
+# One node for the whole stack, as TensorFlow's Pack (and PyTorch's StackBackward0, whose
+# inputs are the stacked tensors themselves, not views of them).
+stack_op = variadic(
+    "stack", _stack_forward,
+    lambda g, ans, i, inputs, axis, out_shape: take_slice(g, _stack_part(i, axis), out_shape),
+    lambda t, ans, i, inputs, axis, out_shape: call(
+        scatter_op, t, params=index_params(_stack_part(i, axis), out_shape)))
+
+
 @op_doc(
     summary="Tensors of one shape joined along a new axis.",
     tf="``tf.stack``",
@@ -649,7 +669,8 @@ def stack(values, axis=0, name=None):
             raise InvalidArgumentError(f"Shapes of all inputs must match: values[0].shape = {list(s0)} "
                                        f"!= values[{i}].shape = {list(shape_of(t))} [Op:Pack]")
     axis = int(axis) % (len(s0) + 1)
-    return concat([expand_dims(t, axis) for t in ts], axis)
+    out_shape = s0[:axis] + (len(ts),) + s0[axis:]
+    return apply(stack_op, tuple(ts), (axis - len(out_shape), out_shape))
 
 
 @numpy_function(np.stack)
