@@ -2,9 +2,11 @@
 backward/grad that stop at their inputs.  Every expected value, repr and error
 text is PyTorch 2.13's, observed by running PyTorch and written in as a literal
 (PyTorch is not a test dependency); with the imports switched to `torch` the
-module's tests pass under PyTorch too, but for the last, which checks tapegrad's
-bookkeeping."""
+module's tests pass under PyTorch too, but for the last two, which check tapegrad's
+bookkeeping and a cycle PyTorch leaks."""
+import gc
 import re
+import weakref
 
 import pytest
 
@@ -319,3 +321,34 @@ def test_a_base_viewed_in_a_loop_keeps_no_dead_views():
         w[i % 10].add_(1)
     assert repr(w) == "tensor([101., 101., 101., 101., 101., 101., 101., 101., 101., 101.])"
     assert len(w._view.refs) <= 1
+
+
+def test_a_hook_that_refers_to_its_own_tensor_is_collected():
+    # tensor -> hook -> closure -> tensor.  PyTorch 2.13's collector frees this cycle for a leaf's
+    # gradient hook only: a non-leaf's hook and a post-accumulate hook sit in its C++ graph, which
+    # the collector does not see, so those tensors live until exit.  tapegrad collects all three.
+    def non_leaf():
+        x = torch.tensor([1., 2.], requires_grad=True)
+        y = x * 2
+        shapes = []
+        y.register_hook(lambda g: shapes.append(tuple(y.shape)))
+        (y * y).sum().backward()
+        assert shapes == [(2,)] and x.grad.tolist() == [8., 16.]       # d(4 x^2)/dx = 8 x
+        return [weakref.ref(y), weakref.ref(y.grad_fn)]
+
+    def leaf():
+        x = torch.tensor([1., 2.], requires_grad=True)
+        x.register_hook(lambda g: g * x.detach())                    # the gradient times x
+        after = []
+        x.register_post_accumulate_grad_hook(lambda t: after.append(x.grad.tolist()))
+        (x * 3).sum().backward()
+        assert x.grad.tolist() == [3., 6.] and after == [[3., 6.]]
+        return [weakref.ref(x)]
+
+    refs = non_leaf() + leaf()
+    gc.collect()
+    assert [r() for r in refs] == [None, None, None]
+    for i in range(3):                                   # what the collector freed is reused soundly
+        a = torch.tensor([float(i), 1.], requires_grad=True)
+        (a * a).sum().backward()
+        assert a.grad.tolist() == [2. * i, 2.]

@@ -39,6 +39,8 @@ cimport numpy as cnp
 
 cdef extern from "Python.h":
     void PyObject_GC_UnTrack(void *op)
+    void PyObject_GC_Track(void *op)
+    int PyObject_GC_IsTracked(object op)
 
 cdef extern from "tg_scalar.h":        # the core's: the same bits on both engines
     object tg_float64(double d)
@@ -177,6 +179,7 @@ cdef class TensorBase:
     cdef public bint _retains_grad
     cdef public bint _is_view
     cdef public object _view           # tapegrad.torch's view bookkeeping: None unless a view or a viewed base
+    cdef object _hooks                 # a leaf's hooks: [pre-hooks, post-accumulate hooks], or None
     cdef object __weakref__
 
     @property
@@ -1184,7 +1187,7 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
             t = inputs[i]
             if t._node is None and id(t) in leaf_grads:
                 results[i] = leaf_grads[id(t)]
-                if _leaf_hooks is not None and id(t) in _leaf_hooks:
+                if t._hooks is not None:
                     results[i] = _leaf_pre_hooks(t, results[i], cap, create_graph)
         out = []
         for i in range(len(results)):
@@ -1202,10 +1205,10 @@ def run_backward(list roots, list seeds, bint retain_graph, bint create_graph, i
         leaf = leaf_obj[k]
         if only is not None and k not in only:
             continue
-        if _leaf_hooks is not None and k in _leaf_hooks:
+        if leaf._hooks is not None:
             g = _leaf_pre_hooks(leaf, g, cap, create_graph)
         _accumulate_into(leaf, _grad_tensor(cap, g, leaf, create_graph), create_graph)
-        if _leaf_hooks is not None and k in _leaf_hooks:
+        if leaf._hooks is not None:
             _leaf_post_hooks(leaf)
     if wanted_nodes:                     # backward(inputs=[non-leaf]): into its .grad, as PyTorch
         _accumulate_non_leaves(inputs, results, cap, create_graph)
@@ -1467,8 +1470,12 @@ cdef int _deliver_retained(Node node, list grads, bint create_graph, Capture cap
 # --------------------------------------------------------------------------
 # Hooks (Tensor.register_hook, register_post_accumulate_grad_hook).  A
 # non-leaf's hooks sit in its node's `retained` list beside retain_grad's
-# entries; a leaf's in `_leaf_hooks`, which stays None until the first leaf
-# hook, so unused hooks cost one test per node and per leaf.
+# entries; a leaf's in its `_hooks` field, so unused hooks cost one test per
+# node and per leaf.  A hook often refers to its own tensor (a closure over
+# it), a cycle the tensor's graph is otherwise never part of: registering a
+# hook puts the tensor (and a non-leaf's node) under the cyclic GC, which the
+# rest of the graph stays out of (see TensorBase), so such a cycle is
+# collected as PyTorch's is.
 
 cdef class Hook:
     cdef readonly object fn
@@ -1499,7 +1506,9 @@ class RemovableHandle:
         self.remove()
 
 
-cdef dict _leaf_hooks = None             # id(leaf) -> [weakref to it, pre-hooks, post-accumulate hooks]
+cdef inline void _gc_track(object o):
+    if not PyObject_GC_IsTracked(o):
+        PyObject_GC_Track(<PyObject *>o)
 
 
 cdef object _call_hook(Hook h, object g, Capture cap, bint create_graph):
@@ -1520,47 +1529,35 @@ cdef object _call_hook(Hook h, object g, Capture cap, bint create_graph):
 
 
 cdef object _leaf_pre_hooks(TensorBase leaf, object g, Capture cap, bint create_graph):
-    for h in list(_leaf_hooks[id(leaf)][1]):
+    for h in list(leaf._hooks[0]):
         g = _call_hook(<Hook>h, g, cap, create_graph)
     return g
 
 
 cdef int _leaf_post_hooks(TensorBase leaf) except -1:
-    for h in list(_leaf_hooks[id(leaf)][2]):
+    for h in list(leaf._hooks[1]):
         (<Hook>h).fn(leaf)
     return 0
-
-
-def _forget_leaf(key):
-    def forget(ref):
-        entry = _leaf_hooks.get(key)
-        if entry is not None and entry[0] is ref:
-            del _leaf_hooks[key]
-    return forget
 
 
 def register_hook(TensorBase t, fn, bint post_accumulate=False):
     """Register fn on t: a gradient hook (fn(grad) -> None or a replacement)
     or, for a leaf, a post-accumulate hook (fn(t) after t.grad is updated)."""
-    global _leaf_hooks
     cdef Hook h = Hook.__new__(Hook)
     cdef Node node
     h.fn = fn
+    _gc_track(t)
     if t._node is not None:
         node = <Node>t._node
+        _gc_track(node)
         if node.retained is None:
             node.retained = []
         h.where = node.retained
         node.retained.append((t._out, h))
         return RemovableHandle(h)
-    if _leaf_hooks is None:
-        _leaf_hooks = {}
-    key = id(t)
-    entry = _leaf_hooks.get(key)
-    if entry is None or entry[0]() is not t:
-        entry = [weakref.ref(t, _forget_leaf(key)), [], []]
-        _leaf_hooks[key] = entry
-    h.where = entry[2] if post_accumulate else entry[1]
+    if t._hooks is None:
+        t._hooks = [[], []]
+    h.where = t._hooks[1 if post_accumulate else 0]
     h.where.append(h)
     return RemovableHandle(h)
 
