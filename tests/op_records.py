@@ -489,3 +489,11 @@ if numpy_arrays._numpy_takes_2d_cross():     # NumPy removed 2-element vectors f
     ]
 NUMPY_RECORDS = {r.name: r for r in NUMPY}
 assert len(NUMPY_RECORDS) == len(NUMPY), "two NumPy records with one name"
+
+# ---- a matrix times a vector: the @ operator's W @ x as one op (params: (transpose_a,)) ----
+add(Record("matvec", (((3, 4), "real"), ((3,), "real")), params=(True,), note="a.T @ b, as b's gradient calls it"))
+RECORDS.update({r.op: r for r in R[len(RECORDS):]})
+assert len(RECORDS) == len(R), "two records for one op"
+C.append(Record("matvec", (((3, 4), "real"), ((4,), "real")), params=(False,), dtypes=_CX))
+COMPLEX_RECORDS.update({f"{r.op}[{r.dtypes[0]}{r.tag}]": r for r in C[len(COMPLEX_RECORDS):]})
+assert len(COMPLEX_RECORDS) == len(C), "two complex records for one op"

@@ -1734,6 +1734,8 @@ cdef inline object _jvp_of(Op op, Py_ssize_t i, object t, object ans, tuple ins,
             return apply(op, (t,), params)
         if params is None:
             return op.forward(t)
+        if op is _op_reduce_sum and _reduce_sum_params(params):
+            return _add_reduce(t, (<tuple>params)[0], None, None, (<tuple>params)[1])
         return op.forward(t, *params)
     cdef object rule = op.jvps[0] if calling == _CALL_VARIADIC else op.jvps[i]
     if rule is None:
@@ -1957,6 +1959,8 @@ def apply(Op op, inputs, params=None):
         raws[i] = t._value
     if params is None:
         value = op.forward(*raws)
+    elif op is _op_reduce_sum and _reduce_sum_params(params):
+        value = _add_reduce(raws[0], (<tuple>params)[0], None, None, (<tuple>params)[1])
     else:
         value = op.forward(*raws, *params)
     if op.n_out == 1:
@@ -2007,6 +2011,23 @@ cdef Op _op_equal = None, _op_not_equal = None
 # dispatch tables): matmul, indexing, NumPy's protocols.
 cdef object _hook_matmul = None, _hook_getitem = None, _hook_variable_slice = None
 cdef object _hook_array_ufunc = None, _hook_array_function = None
+cdef Op _op_reduce_sum = None
+cdef object _reduce_sum_broadcast = None
+
+
+def install_reduce_sum(Op op, broadcast):
+    """The reduce_sum op: its forward is ``np.add.reduce(x, axes, None, None, keepdims)`` for
+    params (axes, keepdims, in_shape), and its gradient of a full reduction (axes None) for a
+    float64 scalar or 0-d array g is ``broadcast(g, in_shape)``.  The core makes exactly those
+    calls itself where each Python frame counts (forward over reverse, W9): the forward in
+    apply(), the forward on a tangent in forward mode, the rule in tensor mode's unrecorded path."""
+    global _op_reduce_sum, _reduce_sum_broadcast
+    _op_reduce_sum = op
+    _reduce_sum_broadcast = broadcast
+
+
+cdef inline bint _reduce_sum_params(object params):
+    return type(params) is tuple and len(<tuple>params) == 3
 
 
 def install_operators(*, Op add, Op subtract, Op multiply, Op truediv, Op floordiv, Op mod, Op pow,
@@ -3808,8 +3829,15 @@ cdef int _call_rules_unrecorded(Op op, int32_t *targets, Py_ssize_t n_in, object
     for i in range(n_in):
         if targets[i] < 0:
             continue
-        gi = _unit_vjp(op, i, rg, rans, rins, params) if unit else \
-            _vjp_of(op, i, rg, rans, rins, params, batch_ndim)
+        if op is _op_reduce_sum and batch_ndim == 0 and _reduce_sum_params(params) and (<tuple>params)[0] is None \
+                and (type(rg) is float64 or type(rg) is ndarray and cnp.PyArray_NDIM(<cnp.ndarray>rg) == 0):
+            gi = _reduce_sum_broadcast(rg, (<tuple>params)[2])     # the rule's own call, without its two frames
+        elif unit:
+            gi = _unit_vjp(op, i, rg, rans, rins, params)
+        elif op.scalar_vjp == _SCALAR_VJP_PASS and params is None and not _complex_value(rg):
+            gi = rg                        # an add's rule returns g itself (no broadcast: params None)
+        else:
+            gi = _vjp_of(op, i, rg, rans, rins, params, batch_ndim)
         if gi is None:
             continue
         if type(gi) is _sparse_type or not _kept_dtype(gi, rg):

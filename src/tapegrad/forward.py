@@ -79,7 +79,7 @@ class ForwardAccumulator:
     """
 
     def __init__(self, primals: Nest, tangents: Nest) -> None:
-        if isinstance(primals, (Tensor, Variable)) and not _nest.is_nested(tangents):
+        if isinstance(primals, (Tensor, Variable)) and (type(tangents) is Tensor or not _nest.is_nested(tangents)):
             pairs = ((primals, tangents),)
         else:
             _assert_same_structure(primals, tangents)
@@ -151,6 +151,10 @@ class ForwardAccumulator:
         # The default without the enum's lookup (two Python frames, a cost per call in W9).
         zero = (unconnected_gradients is not UnconnectedGradients.NONE
                 and UnconnectedGradients(unconnected_gradients) is UnconnectedGradients.ZERO)
+        if type(primals) is Tensor:
+            t = self._acc.tangent(primals._id)      # _jvp_one's common case, without its frame
+            if t is not None or not zero:
+                return t
         if isinstance(primals, (Tensor, Variable)):
             return self._jvp_one(primals, zero)
         return _nest.pack_sequence_as(primals, [self._jvp_one(x, zero) for x in _nest.flatten(primals)])

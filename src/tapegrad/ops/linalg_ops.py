@@ -9,7 +9,7 @@ import numpy as np
 from tapegrad import _core
 from tapegrad._core import apply
 from tapegrad.errors import InvalidArgumentError
-from tapegrad.ops import array_ops, math_ops
+from tapegrad.ops import math_ops
 from tapegrad.ops._docs import op_doc
 from tapegrad.ops._registry import UFUNCS, call, general, numpy_function, raw, variadic
 from tapegrad.ops._shapes import as_tensor, ndim_of, neg_axis, shape_of, unbroadcast
@@ -105,6 +105,75 @@ matmul_op = general("matmul", _matmul_forward, (_matmul_grad_a, _matmul_grad_b),
                           lambda t, ans, a, b, ta, tb: _mm(a, t, ta, tb)))
 
 
+# ---- a matrix times a vector (the @ operator's W @ x) ------------------------------------------
+# One op instead of the general path's reshape / matmul / reshape, with the same NumPy calls on
+# the same operands inside each rule (the vector as a column, np.matmul, the column back as a
+# vector), so every value and derivative has the general path's bits; a nested tape or a
+# ForwardAccumulator records and differentiates one node instead of three.  The params are
+# (ta,): the product is a.T @ b when ta is set (b's gradient is such a product).
+
+def _matvec_forward(a, b, ta):
+    if type(a) is not np.ndarray or type(b) is not np.ndarray:
+        a, b = np.asarray(a), np.asarray(b)
+    r = np.matmul(a.swapaxes(-1, -2) if ta else a, b.reshape(b.shape + (1,)))
+    return r.reshape(r.shape[:-1])
+
+
+def _matvec_general(a, v, ta):
+    """a (or a.T) @ v for a vector or a batch of vectors v, by the general path's ops."""
+    vs = shape_of(v)
+    r = matmul(a, reshape(v, vs + (1,)), transpose_a=ta)
+    return reshape(r, shape_of(r)[:-1])
+
+
+def _matvec_any(a, v, ta):
+    """The product on raw values (the forward itself, inline: each frame counts in forward
+    over reverse), as the op on two Tensors, or by the general path's ops."""
+    if type(a) is np.ndarray and type(v) is np.ndarray:
+        r = np.matmul(a.swapaxes(-1, -2) if ta else a, v.reshape(v.shape + (1,)))
+        return r.reshape(r.shape[:-1])
+    if type(a) is _core.Tensor and type(v) is _core.Tensor and v._value.ndim == 1:
+        return apply(matvec_op, (a, v), (ta,))
+    return _matvec_general(a, v, ta)
+
+
+def _matvec_grad_a(g, ans, a, b, ta):
+    if type(g) is np.ndarray and type(b) is np.ndarray:
+        gc, bc = g.reshape(g.shape + (1,)), b.reshape(b.shape + (1,))
+        return np.matmul(bc, gc.swapaxes(-1, -2)) if ta else np.matmul(gc, bc.swapaxes(-1, -2))
+    gc, bc = reshape(g, shape_of(g) + (1,)), reshape(b, shape_of(b) + (1,))
+    ga = matmul(bc, gc, transpose_b=True) if ta else matmul(gc, bc, transpose_b=True)
+    return unbroadcast(ga, shape_of(a), 2)
+
+
+def _matvec_grad_b(g, ans, a, b, ta):
+    if type(g) is _core.Tensor and type(a) is _core.Tensor and g._value.ndim == 1:
+        return apply(matvec_op, (a, g), (not ta,))      # tensor mode (W9's sweep): one frame
+    return _matvec_any(a, g, not ta)
+
+
+def _matvec_jvp_b(t, ans, a, b, ta):
+    if type(a) is np.ndarray and type(t) is np.ndarray:     # raw tangents (W9's JVPs): one frame
+        r = np.matmul(a.swapaxes(-1, -2) if ta else a, t.reshape(t.shape + (1,)))
+        return r.reshape(r.shape[:-1])
+    return _matvec_any(a, t, ta)
+
+
+def _matvec_diag_b(d, ans, a, b, ta):
+    """b's gradient for a Jacobian's diagonal cotangents d (of the output's shape): a with its
+    rows scaled (what matmul's diagonal rule gives the general path's column), or None."""
+    if ta or not (type(a) is np.ndarray and type(d) is np.ndarray) or a.ndim != 2 or d.shape != a.shape[:1]:
+        return None
+    rows = _core.scaled_rows(d.reshape(d.shape[0], 1), a)
+    return None if rows is None else (False, rows)
+
+
+matvec_op = general("matvec", _matvec_forward, (_matvec_grad_a, _matvec_grad_b), save="x",
+                    holomorphic=True, diag_vjps=(None, _matvec_diag_b),
+                    jvps=(lambda t, ans, a, b, ta: _matvec_any(t, b, ta),
+                          _matvec_jvp_b))
+
+
 @op_doc(
     tf="``tf.linalg.matmul``",
     numpy="``numpy.matmul``",
@@ -150,9 +219,9 @@ def _matmul(a, b, ta, tb, numpy_1d):
                 and av.dtype == bv.dtype and av.shape[1] == bv.shape[0]):
             # A matrix times a vector (W @ x): the general path's three ops (the vector as a
             # column, the product, the column as a vector), without re-checking their shapes.
-            col = apply(array_ops.reshape_op, (b,), ((bv.shape[0], 1), bv.shape))
-            r = apply(matmul_op, (a, col), (False, False))
-            return apply(array_ops.reshape_op, (r,), ((av.shape[0],), (av.shape[0], 1)))
+            # A matrix times a vector (W @ x): one op computing what the general path's three
+            # ops (the vector as a column, the product, the column as a vector) compute.
+            return apply(matvec_op, (a, b), (False,))
     a, b = _core.operands((a, b), "MatMul")
     sa, sb = shape_of(a), shape_of(b)
     if len(sa) == 0 or len(sb) == 0:

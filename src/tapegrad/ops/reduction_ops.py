@@ -78,6 +78,7 @@ def _mean_forward(x, axes, keepdims, in_shape):
 reduce_sum_op = general(
     "reduce_sum", lambda x, axes, keepdims, in_shape: np.add.reduce(x, axes, None, None, keepdims),
     (lambda g, ans, x, axes, keepdims, in_shape: _grad_to_input(g, in_shape, axes, keepdims),), linear=True)
+_core.install_reduce_sum(reduce_sum_op, broadcast_scalar)
 reduce_mean_op = general(
     "reduce_mean", _mean_forward,
     (lambda g, ans, x, axes, keepdims, in_shape: _grad_to_input(g / _count(in_shape, axes), in_shape, axes,
