@@ -9,8 +9,8 @@ runs the workload's step three times (warm-up), collects garbage, then runs it N
 ``cg.out`` (its ``summary:`` line) divided by N is the cost of one step.  ``class`` picks a
 variant (``W4f32``, ``W8_64``; default: the workload's name), ``impl`` a row (``tapegrad``,
 ``tapegrad_torch``, ``floor``, ``closed``; default ``tapegrad``), ``variant`` one of the row's
-steps (W3's ``plain``: the untaped twin of its ``taped`` step; default ``run``, else ``taped``).  The figures in the notes and
-docs/benchmarks.md ("instructions before -> after") were made this way.
+steps (W3's ``plain``: the untaped twin of its ``taped`` step; default ``run``, else
+``taped``).  The figures in the notes and docs/benchmarks.md ("instructions before -> after") were made this way.
 """
 import functools
 import gc
