@@ -2,14 +2,15 @@
 
     OPENBLAS_NUM_THREADS=1 PYTHONHASHSEED=0 valgrind --tool=callgrind \\
         --toggle-collect=functools_reduce --callgrind-out-file=cg.out \\
-        python -m benchmarks.instructions W1 10 [class] [impl]
+        python -m benchmarks.instructions W1 10 [class] [impl] [variant]
 
 runs the workload's step three times (warm-up), collects garbage, then runs it N times inside
 ``functools.reduce``; ``--toggle-collect`` counts only those N steps, so the total in
 ``cg.out`` (its ``summary:`` line) divided by N is the cost of one step.  ``class`` picks a
 variant (``W4f32``, ``W8_64``; default: the workload's name), ``impl`` a row (``tapegrad``,
-``tapegrad_torch``, ``floor``, ``closed``; default ``tapegrad``).  The figures in the notes and
-docs/benchmarks.md ("instructions before -> after") were made this way.
+``tapegrad_torch``, ``floor``, ``closed``; default ``tapegrad``), ``variant`` one of the row's
+steps (W3's ``plain``: the untaped twin of its ``taped`` step; default ``run``, else
+``taped``).  The figures in the notes and docs/benchmarks.md ("instructions before -> after") were made this way.
 """
 import functools
 import gc
@@ -26,7 +27,10 @@ def main(argv):
     workload = getattr(module, argv[2] if len(argv) > 2 else name)()
     workload.cfg = workload.config(False)
     impl = workload.factory(argv[3] if len(argv) > 3 else "tapegrad")
-    step = impl["run"] if "run" in impl else impl["taped"]
+    if len(argv) > 4:
+        step = impl[argv[4]]
+    else:
+        step = impl["run"] if "run" in impl else impl["taped"]
     for _ in range(3):
         step()
     gc.collect()

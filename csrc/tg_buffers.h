@@ -40,7 +40,21 @@ static inline int tg_i32vec_push(tg_i32vec *v, int32_t x) {
     return 0;
 }
 
+/* Room for `extra` more entries (no length change); 0, or -1 when memory
+ * ran out (the vector unchanged).  A recorded node reserves its input slots
+ * and its object entries at once, then stores them without a check each. */
+static inline int tg_i32vec_reserve(tg_i32vec *v, size_t extra) {
+    if (v->cap - v->len >= extra) return 0;
+    if (extra > SIZE_MAX - v->len) return -1;
+    return tg_reserve((void **)&v->data, &v->cap, v->len + extra, sizeof(int32_t));
+}
+
 static inline void tg_objvec_init(tg_objvec *v) { v->data = NULL; v->len = v->cap = 0; }
+static inline int tg_objvec_reserve(tg_objvec *v, size_t extra) {
+    if (v->cap - v->len >= extra) return 0;
+    if (extra > SIZE_MAX - v->len) return -1;
+    return tg_reserve((void **)&v->data, &v->cap, v->len + extra, sizeof(PyObject *));
+}
 /* Appends a new reference to x (which may be NULL). */
 static inline int tg_objvec_push(tg_objvec *v, PyObject *x) {
     if (v->len == v->cap && tg_reserve((void **)&v->data, &v->cap, v->len + 1, sizeof(PyObject *)) < 0)

@@ -27,6 +27,8 @@ cdef extern from "tg_buffers.h":
     void tg_i32vec_init(tg_i32vec *v)
     void tg_i32vec_free(tg_i32vec *v)
     int tg_i32vec_push(tg_i32vec *v, int32_t x)
+    int tg_i32vec_reserve(tg_i32vec *v, size_t extra)
+    int tg_objvec_reserve(tg_objvec *v, size_t extra)
     void tg_objvec_init(tg_objvec *v)
     int tg_objvec_push(tg_objvec *v, PyObject *x)
     void tg_objvec_release(tg_objvec *v, size_t i)
@@ -127,6 +129,8 @@ cdef class WengertList(Recorder):
     cdef object __weakref__
     cdef tg_idmap slots
     cdef int32_t n_slots
+    cdef int64_t last_id            # the id last given a slot by _record (0: none), and that slot:
+    cdef int32_t last_slot          # a chain's next op reads it without probing `slots`
     cdef tg_i32vec node_start       # CSR offsets into node_objs, one more than nodes
     cdef tg_objvec node_objs        # per node: op, saved inputs, saved output, params (see _core.pyx)
     cdef tg_i32vec in_start

@@ -15,7 +15,7 @@ from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t, INT32_MAX
 from libc.stdlib cimport calloc, malloc, free
 from libc.string cimport memcmp, memset
 from cpython.float cimport PyFloat_AS_DOUBLE
-from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF, Py_REFCNT
+from cpython.ref cimport PyObject, Py_INCREF, Py_XINCREF, Py_XDECREF, Py_REFCNT
 from cpython.pystate cimport PyThreadState_GetDict
 from cpython.pythread cimport PyThread_get_thread_ident
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_New, PyTuple_SET_ITEM
@@ -273,8 +273,10 @@ cdef inline bint _differentiable_value(object value):
     """Only float and complex results carry gradients (TensorFlow's rule):
     ops producing integers or booleans are never recorded."""
     cdef type tp = type(value)
+    cdef int t
     if tp is ndarray:
-        return cnp.PyArray_ISFLOAT(<cnp.ndarray>value) or cnp.PyArray_ISCOMPLEX(<cnp.ndarray>value)
+        t = cnp.PyArray_TYPE(<cnp.ndarray>value)      # float64 first: the commonest
+        return t == cnp.NPY_DOUBLE or cnp.PyTypeNum_ISFLOAT(t) or cnp.PyTypeNum_ISCOMPLEX(t)
     return tp is float64 or isinstance(value, inexact)
 
 
@@ -302,7 +304,9 @@ cdef inline bint _same_dtype(object a, object b):
 
 
 cdef inline bint _same_shape(object a, object b):
-    cdef int nd
+    cdef int nd, i
+    cdef cnp.npy_intp *da
+    cdef cnp.npy_intp *db
     cdef bint a_arr = type(a) is ndarray
     cdef bint b_arr = type(b) is ndarray
     if not a_arr and not b_arr:
@@ -311,8 +315,12 @@ cdef inline bint _same_shape(object a, object b):
         nd = cnp.PyArray_NDIM(<cnp.ndarray>a)
         if nd != cnp.PyArray_NDIM(<cnp.ndarray>b):
             return False
-        return memcmp(cnp.PyArray_DIMS(<cnp.ndarray>a), cnp.PyArray_DIMS(<cnp.ndarray>b),
-                      nd * sizeof(cnp.npy_intp)) == 0
+        da = cnp.PyArray_DIMS(<cnp.ndarray>a)
+        db = cnp.PyArray_DIMS(<cnp.ndarray>b)
+        for i in range(nd):            # (a loop, not memcmp: shapes are short)
+            if da[i] != db[i]:
+                return False
+        return True
     return False                       # scalar against a >=1-d array
 
 
@@ -2318,28 +2326,47 @@ cdef inline int _append_node(WengertList self, Op op, PyObject **ins, Py_ssize_t
     """The rest of WengertList._record (inline in it), in C only: output slots, then the node's
     entries (layout above _saved_inputs).  -1 when memory runs out (the
     caller cuts the buffers back); raises nothing.  (A slot given to an
-    output stays in the id map after a failure: harmless, it names no node.)"""
+    output stays in the id map after a failure: harmless, it names no node.)
+    The node's object entries (at most its op, n inputs, its output and its
+    params) are reserved at once and stored without a capacity test each."""
     cdef Py_ssize_t i
     cdef PyObject *t
+    cdef PyObject *p
+    cdef PyObject **objs
     cdef unsigned long keep
+    cdef int64_t tid
     for i in range(n_out):
         t = <PyObject *>out if n_out == 1 and op.n_out == 1 else PyTuple_GET_ITEM(out, i)
-        if (tg_idmap_put(&self.slots, (<Tensor>t)._id, self.n_slots) < 0
+        tid = (<Tensor>t)._id
+        if (tg_idmap_put(&self.slots, tid, self.n_slots) < 0
                 or tg_i32vec_push(&self.out_slot, self.n_slots) < 0):
             return -1
+        self.last_id = tid                # the map's entry for tid, until the next put
+        self.last_slot = self.n_slots
         self.n_slots += 1
-    if tg_objvec_push(&self.node_objs, <PyObject *>op) < 0:
+    if tg_objvec_reserve(&self.node_objs, <size_t>n + 3) < 0:
         return -1
+    objs = self.node_objs.data + self.node_objs.len
+    Py_INCREF(op)
+    objs[0] = <PyObject *>op
+    objs += 1
     if op.save & _SAVE_INPUTS:
         # (an op without reads= keeps every input: no mask to compute)
         keep = ~0UL if op.reads is None else _saved_mask(op, &self.in_slot.data[base], n)
         for i in range(n):
-            if tg_objvec_push(&self.node_objs, ins[i] if n > 63 or keep & (1UL << i) else NULL) < 0:
-                return -1
-    if op.save & _SAVE_ANS and tg_objvec_push(&self.node_objs, <PyObject *>out) < 0:
-        return -1
-    if params is not None and tg_objvec_push(&self.node_objs, <PyObject *>params) < 0:
-        return -1
+            p = ins[i] if n > 63 or keep & (1UL << i) else NULL
+            Py_XINCREF(p)
+            objs[0] = p
+            objs += 1
+    if op.save & _SAVE_ANS:
+        Py_INCREF(out)
+        objs[0] = <PyObject *>out
+        objs += 1
+    if params is not None:
+        Py_INCREF(params)
+        objs[0] = <PyObject *>params
+        objs += 1
+    self.node_objs.len = objs - self.node_objs.data
     if (tg_i32vec_push(&self.node_start, <int32_t>self.node_objs.len) < 0
             or tg_i32vec_push(&self.in_start, <int32_t>self.in_slot.len) < 0
             or tg_i32vec_push(&self.out_start, <int32_t>self.out_slot.len) < 0):
@@ -2358,6 +2385,7 @@ cdef class WengertList(Recorder):
 
     def __cinit__(self, bint persistent=False, bint watch_accessed_variables=True):
         _take_spare(self)
+        self.last_id = 0
         if (tg_i32vec_push(&self.node_start, 0) < 0 or tg_i32vec_push(&self.in_start, 0) < 0
                 or tg_i32vec_push(&self.out_start, 0) < 0):
             raise MemoryError()
@@ -2381,6 +2409,7 @@ cdef class WengertList(Recorder):
         b.out_slot = self.out_slot
         b.slots = self.slots
         _init_buffers(self)
+        self.last_id = 0                  # (ids start at 1: no tensor's)
         # The tape is empty before any reference is dropped: a finalizer that
         # re-enters it finds it so.
         cdef size_t i
@@ -2459,29 +2488,36 @@ cdef class WengertList(Recorder):
         cdef size_t base = self.in_slot.len
         cdef int32_t s
         cdef bint any_on = False
-        cdef object x
-        cdef unsigned long keep
+        cdef PyObject *x
+        cdef int64_t tid
         if self.released:
             return 0
+        if tg_i32vec_reserve(&self.in_slot, <size_t>n) < 0:
+            raise MemoryError()
         for i in range(n):
-            x = <object>ins[i]
-            s = tg_idmap_get(&self.slots, (<Tensor>x)._id) if _is_tensor(x) else -1
+            x = ins[i]
+            s = -1
+            if _is_tensor(<object>x):
+                tid = (<Tensor>x)._id
+                # In a chain an op's input is mostly the last op's output: no probe then.
+                s = self.last_slot if tid == self.last_id else tg_idmap_get(&self.slots, tid)
             any_on |= s >= 0
-            if tg_i32vec_push(&self.in_slot, s) < 0:
-                self.in_slot.len = base
-                raise MemoryError()
+            self.in_slot.data[base + i] = s
         if not any_on:
-            self.in_slot.len = base           # nothing this tape watches: forget it
-            return 0
+            return 0                          # nothing this tape watches: forget it
+        self.in_slot.len = base + n
         cdef Py_ssize_t n_out = op.n_out if op.n_out == 1 else len(<tuple>out)
-        if (self.node_start.len >= <size_t>INT32_MAX or self.in_slot.len >= <size_t>INT32_MAX
-                or self.node_objs.len >= <size_t>(INT32_MAX - 3 - n)
-                or self.out_slot.len >= <size_t>(INT32_MAX - n_out)):
-            self.in_slot.len = base
-            raise OverflowError("tapegrad: a tape can hold at most 2**31-1 nodes")
-        if self.n_slots > INT32_MAX - n_out:
-            self.in_slot.len = base
-            raise OverflowError("tapegrad: a tape can hold at most 2**31-1 tensors")
+        # One test for the common case (every count far below 2**31), the exact ones after it.
+        if ((self.node_start.len | self.in_slot.len | self.node_objs.len | self.out_slot.len
+                | <size_t>self.n_slots) >> 30) | ((<size_t>n | <size_t>n_out) >> 20):
+            if (self.node_start.len >= <size_t>INT32_MAX or self.in_slot.len >= <size_t>INT32_MAX
+                    or self.node_objs.len >= <size_t>(INT32_MAX - 3 - n)
+                    or self.out_slot.len >= <size_t>(INT32_MAX - n_out)):
+                self.in_slot.len = base
+                raise OverflowError("tapegrad: a tape can hold at most 2**31-1 nodes")
+            if self.n_slots > INT32_MAX - n_out:
+                self.in_slot.len = base
+                raise OverflowError("tapegrad: a tape can hold at most 2**31-1 tensors")
         cdef size_t out_base = self.out_slot.len, obj_base = self.node_objs.len
         cdef size_t n_nodes = self.node_start.len - 1
         if _append_node(self, op, ins, n, out, n_out, params, base) < 0:
