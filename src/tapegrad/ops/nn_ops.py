@@ -41,7 +41,7 @@ def _float_logits(logits, op):
     t = as_tensor(logits)
     if t._value.dtype.kind != "f":     # a Tensor's value is an ndarray or a NumPy scalar
         raise InvalidArgumentError(f"{op}: logits must be a float tensor, got {t._value.dtype}")
-    if ndim_of(t) == 0:
+    if t._value.ndim == 0:            # (the value's own ndim: ndim_of's frame is a share of an MLP step)
         raise InvalidArgumentError(f"{op}: logits must have rank >= 1")
     return t
 
@@ -157,7 +157,7 @@ def sparse_softmax_cross_entropy_with_logits(labels=None, logits=None, name=None
     lab = np.asarray(labels._value if type(labels) is Tensor else labels)
     if lab.dtype.kind not in "iu":
         raise InvalidArgumentError(f"labels must be integers, got dtype {lab.dtype}")
-    ls = shape_of(logits)
+    ls = logits._value.shape          # (a Tensor, from _float_logits)
     if lab.shape != ls[:-1]:
         raise InvalidArgumentError(f"labels shape {list(lab.shape)} must equal logits shape {list(ls)} "
                                    f"without its last dimension")
