@@ -3,6 +3,8 @@ factors declared as data, tanh's factor computed in place, a bias's gradient wit
 view, reduce_mean's full-reduction rule without helper frames and the cross-entropy's cached row
 index.  Each gives the bits of the general code it bypasses, checked both ways, and the values
 are checked against hand-derived ones."""
+import sys
+
 import numpy as np
 import pytest
 
@@ -129,3 +131,29 @@ def test_cross_entropy_rows_are_cached_read_only(dtype):
     for n in range(40):
         nn_ops._rows(n)
     assert len(nn_ops._ROWS) <= 16
+
+
+def test_a_large_add_runs_no_python_rule_with_the_shortcuts_on():
+    x = tg.Variable(RNG.standard_normal((64, 256)))
+    b = tg.Variable(RNG.standard_normal(256))
+    rules = {math_ops.add.vjps[0].__code__, math_ops.add.vjps[1].__code__}
+
+    def called():
+        seen = set()
+
+        def spy(frame, event, arg):
+            if event == "call":
+                seen.add(frame.f_code)
+
+        with tg.GradientTape() as tape:
+            loss = tg.reduce_sum(tg.tanh(x + b))
+        sys.setprofile(spy)
+        try:
+            tape.gradient(loss, [x, b])
+        finally:
+            sys.setprofile(None)
+        return seen & rules
+
+    on, off = both_ways(called)
+    assert on == set()                  # the forms ran: g itself, summed back for b
+    assert off == rules                 # the general path calls both rules
