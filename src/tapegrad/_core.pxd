@@ -104,6 +104,7 @@ cdef class Op:
     cdef readonly tuple cjvps       # rules for complex tangents (None: the real ones)
     cdef readonly tuple factors     # per input: factor(ans, *inputs) with vjp == g * factor, or None
     cdef readonly tuple diag_vjps   # per input: rule for a diagonal batched cotangent, or None
+    cdef bint _constant_factors     # every factor is a number (add, subtract): data, not a call
     cdef tuple _nones
     cdef unsigned long _read_bits[8]   # reads as C bits (ops of up to 8 inputs)
     cdef int _n_read_bits               # how many of _read_bits are set (0: use reads)

@@ -233,7 +233,7 @@ class Op:
     @property
     def cjvps(self) -> tuple[Callable[..., Any] | None, ...] | None: ...
     @property
-    def factors(self) -> tuple[Callable[..., Any] | None, ...] | None: ...
+    def factors(self) -> tuple[Callable[..., Any] | float | None, ...] | None: ...
     @property
     def diag_vjps(self) -> tuple[Callable[..., Any] | None, ...] | None: ...
     factor_op: Op | None
@@ -249,7 +249,7 @@ class Op:
                  reads: Sequence[int] | None = None, linear: bool = False,
                  cvjps: Sequence[Callable[..., Any] | None] | None = None,
                  cjvps: Sequence[Callable[..., Any] | None] | None = None,
-                 factors: Sequence[Callable[..., Any] | None] | None = None,
+                 factors: Sequence[Callable[..., Any] | float | None] | None = None,
                  diag_vjps: Sequence[Callable[..., Any] | None] | None = None,
                  scalar_vjp: str | None = None, vjp_forms: Sequence[Any] | None = None) -> None: ...
     # Unary ops take one tensor, binary ops two; the result is a Tensor (a tuple for ops with

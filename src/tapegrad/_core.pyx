@@ -1594,9 +1594,14 @@ cdef class Op:
         # for cotangents with known structure: a broadcast 1 (reduce_sum's
         # gradient) gives f itself, a diagonal batch of cotangents (a
         # Jacobian's identity seed) stays diagonal (d * f).
+        # A factor that does not depend on the values (add's 1.0, subtract's -1.0) is
+        # declared as that float: the sweep reads it instead of calling a function.
         self.factors = None if factors is None else tuple(factors)
         if self.factors is not None and (kind not in (UNARY, BINARY) or len(self.factors) != len(self.vjps)):
             raise ValueError(f"op {name!r}: factors are for unary and binary ops, one per input")
+        if self.factors is not None and not all(f is None or type(f) is float or callable(f) for f in self.factors):
+            raise ValueError(f"op {name!r}: a factor is a function, a float or None")
+        self._constant_factors = self.factors is not None and all(type(f) is float for f in self.factors)
         # diag_vjps: per input, ``rule(d, ans, *inputs, *params)`` for a
         # diagonal batch of cotangents (row b of the batch is d[b] times the
         # b-th unit tensor of the output; d has the output's shape).  Returns
@@ -1782,12 +1787,27 @@ cpdef object sum_to_shape(object g, object shape, Py_ssize_t batch_ndim=0):
         # Raw arrays (first-order sweeps): the ufunc's own reduce skips NumPy's
         # function-dispatch layer and ndarray.sum's Python wrapper (what both
         # call in the end), a measurable cost per bias add in an MLP.
-        return _add_reduce(g, axes).reshape(target) if axes else g.reshape(target)
+        if not axes:
+            return g.reshape(target)
+        g = _add_reduce(g, axes)
+        # (a bias's gradient already has its shape: no reshape, no second view)
+        return g if type(g) is ndarray and _dims_equal(<cnp.ndarray>g, target) else g.reshape(target)
     if axes:
         g = np.sum(g, axis=axes, keepdims=True)
     if _shape_tuple(g) != target:
         g = np.reshape(g, target)
     return g
+
+
+cdef inline bint _dims_equal(cnp.ndarray a, tuple shape):
+    """a.shape == shape, read from a's dimensions (shape: a tuple of ints)."""
+    cdef Py_ssize_t k, nd = cnp.PyArray_NDIM(a)
+    if nd != len(shape):
+        return False
+    for k in range(nd):
+        if cnp.PyArray_DIMS(a)[k] != <cnp.npy_intp>shape[k]:
+            return False
+    return True
 
 
 cdef inline tuple _shape_tuple(object x):
@@ -2806,8 +2826,8 @@ cdef class WengertList(Recorder):
         cdef type gt = type(g)
         if gt is ndarray:
             unit = not tensor_mode and _structured and op.factors is not None and _is_unit(g)
-            fac = (not unit and not tensor_mode and _structured and op.factors is not None and _real_float(g)
-                   and _n_elements(<cnp.ndarray>g) >= _FRESH_FACTOR_MIN)
+            fac = (not unit and not tensor_mode and _structured and op.factors is not None
+                   and not op._constant_factors and _real_float(g) and _n_elements(<cnp.ndarray>g) >= _FRESH_FACTOR_MIN)
         elif gt is _Diag:
             if op.calling != _CALL_JOINT:
                 return _call_rules_diag(op, targets, n_in, <_Diag>g, ans, ins, params, grads, batch_ndim)
@@ -3224,9 +3244,11 @@ cdef int _run_forms(WengertList w, Op op, Py_ssize_t k, object g, object params,
     if n_in > 2:
         return 0
     if gt is ndarray:
-        # _call_rules' unit-cotangent and fresh-factor shortcuts come first.
-        if op.factors is not None and (_is_unit(g) or (_real_float(g)
-                                                       and _n_elements(<cnp.ndarray>g) >= _FRESH_FACTOR_MIN)):
+        # _call_rules' unit-cotangent and fresh-factor shortcuts come first, except for
+        # constant factors (add's 1.0): there those shortcuts end in the rule, whose
+        # form this is (g: the same object).
+        if op.factors is not None and not op._constant_factors and (
+                _is_unit(g) or (_real_float(g) and _n_elements(<cnp.ndarray>g) >= _FRESH_FACTOR_MIN)):
             return 0
     elif gt is _Diag:
         return 0
@@ -3528,8 +3550,8 @@ cdef inline bint _is_unit(object g):
 
 cdef inline object _factor_of(Op op, Py_ssize_t i, object ans, tuple ins):
     cdef object fac = op.factors[i]
-    if fac is None:
-        return None
+    if fac is None or type(fac) is float:
+        return fac
     if op.calling == _CALL_UNARY:
         return fac(ans, ins[0])
     return fac(ans, ins[0], ins[1])

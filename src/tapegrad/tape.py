@@ -380,7 +380,9 @@ class GradientTape:
         wengert = self._begin_use("gradient")
         # Variables are read after _begin_use, as _backward does: a tape still recording
         # would otherwise see the reads.
-        srcs = [s.value() if type(s) is Variable else s for s in sources]
+        srcs = []                        # (a loop: a comprehension is one more frame before Python 3.12)
+        for s in sources:
+            srcs.append(s.value() if type(s) is Variable else s)
         tensor_mode = _core.any_recording()
         start = _core.WengertList.id_clock() if tensor_mode else 0
         with _callsite.fp_errors_reported_at_user_line():

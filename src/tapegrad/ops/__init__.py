@@ -36,7 +36,7 @@ _core.install_operators(
     logical_and=math_ops.logical_and, logical_or=math_ops.logical_or, logical_xor=math_ops.logical_xor,
     less=math_ops.less, less_equal=math_ops.less_equal, greater=math_ops.greater,
     greater_equal=math_ops.greater_equal, equal=math_ops.equal, not_equal=math_ops.not_equal,
-    matmul=linalg_ops.matmul_numpy, getitem=array_ops.getitem, variable_slice=array_ops.variable_slice,
+    matmul=linalg_ops._matmul, getitem=array_ops.getitem, variable_slice=array_ops.variable_slice,
     array_ufunc=numpy_dispatch.array_ufunc, array_function=numpy_dispatch.array_function,
 )
 _core.install_numpy(methods=ndarray_methods.METHODS, ufuncs=UFUNCS, functions=FUNCTIONS)

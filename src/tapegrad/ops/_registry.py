@@ -119,7 +119,9 @@ def unary(name, forward, vjp, save="", ufunc=None, scalar=None, jvp=None, holomo
     `factor(ans, x)`: where the VJP is exactly ``g * f``, the rule's own f (the
     sweep then skips multiplying by a cotangent of ones and keeps a Jacobian's
     diagonal seed diagonal; real values only).  f must be elementwise, as the
-    op is: the sweep may compute it on blocks of ans and x.  `form`: the VJP
+    op is: the sweep may compute it on blocks of ans and x.  A factor that
+    does not depend on the values is given as that float (negative's -1.0):
+    the sweep reads it without a call.  `form`: the VJP
     once more as a form the core runs without a Python frame, e.g.
     ``(np.multiply, "g", (np.cos, "x"))`` for ``g * np.cos(x)`` (the rule's own
     expression, step for step; see the core's Op.vjp_forms).  `doc`: the public op's
@@ -143,7 +145,8 @@ def binary(name, forward, vjp_x, vjp_y, save="", ufunc=None, jvp_x=None, jvp_y=N
     JVPs default to the VJPs (diagonal Jacobians).  `reads=(X|Y, X)` says
     which inputs each rule reads, so a tape keeps only those alive (for
     ``x * 1.0001`` only the constant).  `factors=(fx, fy)`: as `unary`'s
-    factor, ``f(ans, x, y)`` per input (None where the rule is not ``g * f``).
+    factor, ``f(ans, x, y)`` per input (None where the rule is not ``g * f``;
+    a float where f is that constant, add's 1.0).
     `scalar_vjp`: "pass" (both rules return g) or "scale" (each rule is g times
     the other input), shorthands for `forms=(form_x, form_y)`: the rules as
     forms (see `unary`'s `form`), None where a rule has none."""

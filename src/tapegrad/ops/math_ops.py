@@ -46,13 +46,13 @@ def _zeros(g, ans, x):
 # The doc fields (doc=, grad=, at=, gives=, dtypes=) make each public op's docstring
 # (ops/_docs.py): `grad` is the derivative in one line, `at`/`gives` the doctest's input and output.
 add = binary("add", operator.add, lambda g, ans, x, y: g, lambda g, ans, x, y: g, ufunc=np.add, scalar_vjp="pass",
-             factors=(lambda ans, x, y: 1.0, lambda ans, x, y: 1.0),
+             factors=(1.0, 1.0),
              doc="x + y, elementwise with broadcasting (the ``+`` operator).",
              grad="d/dx = 1, d/dy = 1 (summed over the axes an input was broadcast along)",
              at=(1.5, 2.0), gives="3.5 1.0 1.0", dtypes="numeric")
 subtract = binary("subtract", operator.sub, lambda g, ans, x, y: g, lambda g, ans, x, y: -g, ufunc=np.subtract,
                   forms=("g", (np.negative, "g")),
-                  factors=(lambda ans, x, y: 1.0, lambda ans, x, y: -1.0),
+                  factors=(1.0, -1.0),
                   doc="x - y, elementwise with broadcasting (the ``-`` operator).",
                   grad="d/dx = 1, d/dy = -1", at=(1.5, 2.0), gives="-0.5 1.0 -1.0", dtypes="numeric")
 multiply = binary("multiply", operator.mul,
@@ -141,7 +141,7 @@ def _erf(x):
     return np.asarray(_erf_object(x), dtype=x.dtype if x.dtype.kind == "f" else np.float64)
 
 
-negative = unary("negative", np.negative, lambda g, ans, x: -g, ufunc=np.negative, factor=lambda ans, x: -1.0,
+negative = unary("negative", np.negative, lambda g, ans, x: -g, ufunc=np.negative, factor=-1.0,
                  form=(np.negative, "g"),
                  doc="-x, elementwise (the unary ``-`` operator).",
                  grad="-1", at=1.5, gives="-1.5 -1.0", dtypes="numeric")
@@ -234,8 +234,17 @@ cosh = unary("cosh", np.cosh, lambda g, ans, x: g * np.sinh(x), save="x", scalar
 for _op, _f in ((sin, cos), (sinh, cosh), (cosh, sinh)):
     _op.factor_op = _f
 
+def _tanh_factor(ans, x):
+    # 1 - ans * ans, the rule's own f, computed into the fresh square (the same IEEE
+    # operations, one array fewer: the sweep then multiplies the cotangent into it too).
+    t = ans * ans
+    if type(t) is np.ndarray:
+        return np.subtract(1, t, out=t)
+    return 1 - t
+
+
 tanh = unary("tanh", np.tanh, lambda g, ans, x: g * (1 - ans * ans), save="ans", scalar=math.tanh, ufunc=np.tanh,
-             factor=lambda ans, x: 1 - ans * ans,
+             factor=_tanh_factor,
              form=(np.multiply, "g", (np.subtract, 1, (np.multiply, "ans", "ans"))),
              holomorphic=True, doc="The hyperbolic tangent, elementwise.",
              grad="1 - tanh(x)**2", at=0.5, gives="0.4621172 0.7864477", dtypes="float_complex")

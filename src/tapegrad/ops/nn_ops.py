@@ -41,7 +41,7 @@ def _float_logits(logits, op):
     t = as_tensor(logits)
     if t._value.dtype.kind != "f":     # a Tensor's value is an ndarray or a NumPy scalar
         raise InvalidArgumentError(f"{op}: logits must be a float tensor, got {t._value.dtype}")
-    if ndim_of(t) == 0:
+    if t._value.ndim == 0:            # (the value's own ndim: ndim_of's frame is a share of an MLP step)
         raise InvalidArgumentError(f"{op}: logits must have rank >= 1")
     return t
 
@@ -82,6 +82,19 @@ def softmax(logits, axis=None, name=None):
     return apply(softmax_op, (t,), (-1 if axis is None else neg_axis(axis, ndim_of(t), "softmax"),))
 
 
+_ROWS = {}       # batch size -> np.arange(batch), read-only: the row index of each label (at most 16 kept)
+
+
+def _rows(n):
+    r = _ROWS.get(n)
+    if r is None:
+        if len(_ROWS) >= 16:
+            _ROWS.clear()
+        r = _ROWS[n] = np.arange(n)
+        r.flags.writeable = False
+    return r
+
+
 def _sparse_xent_forward(logits, labels):
     if logits.ndim == 2:
         # A batch of rows (an MLP's loss): only the label entries of log_softmax,
@@ -90,7 +103,7 @@ def _sparse_xent_forward(logits, labels):
         # own reductions (no np.max / ndarray.sum argument handling).
         shifted = logits - np.maximum.reduce(logits, -1, None, None, True)
         lse = np.log(np.add.reduce(np.exp(shifted), -1, None, None, False))
-        return np.subtract(lse, shifted[np.arange(logits.shape[0]), labels])
+        return np.subtract(lse, shifted[_rows(logits.shape[0]), labels])
     logp = _log_softmax_forward(logits, -1)
     return -np.take_along_axis(logp, labels[..., None], axis=-1)[..., 0]
 
@@ -104,7 +117,7 @@ def _sparse_xent_grad(g, ans, logits, labels):
         # (a fresh array: g * d and d * g have the same bits).
         e = np.exp(logits - np.maximum.reduce(logits, -1, None, None, True))
         d = np.divide(e, np.add.reduce(e, -1, None, None, True), out=e)
-        d[np.arange(d.shape[0]), labels] -= 1
+        d[_rows(d.shape[0]), labels] -= 1
         return np.multiply(d, g[:, None], out=d)
     sm = softmax(logits) if isinstance(logits, Tensor) else _softmax_forward(logits, -1)
     onehot = np.eye(shape_of(logits)[-1], dtype=np.result_type(logits._value if isinstance(logits, Tensor)
@@ -144,7 +157,7 @@ def sparse_softmax_cross_entropy_with_logits(labels=None, logits=None, name=None
     lab = np.asarray(labels._value if type(labels) is Tensor else labels)
     if lab.dtype.kind not in "iu":
         raise InvalidArgumentError(f"labels must be integers, got dtype {lab.dtype}")
-    ls = shape_of(logits)
+    ls = logits._value.shape          # (a Tensor, from _float_logits)
     if lab.shape != ls[:-1]:
         raise InvalidArgumentError(f"labels shape {list(lab.shape)} must equal logits shape {list(ls)} "
                                    f"without its last dimension")

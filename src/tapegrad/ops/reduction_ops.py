@@ -79,10 +79,17 @@ reduce_sum_op = general(
     "reduce_sum", lambda x, axes, keepdims, in_shape: np.add.reduce(x, axes, None, None, keepdims),
     (lambda g, ans, x, axes, keepdims, in_shape: _grad_to_input(g, in_shape, axes, keepdims),), linear=True)
 _core.install_reduce_sum(reduce_sum_op, broadcast_scalar)
-reduce_mean_op = general(
-    "reduce_mean", _mean_forward,
-    (lambda g, ans, x, axes, keepdims, in_shape: _grad_to_input(g / _count(in_shape, axes), in_shape, axes,
-                                                                keepdims),), linear=True)
+
+
+def _mean_vjp(g, ans, x, axes, keepdims, in_shape):
+    if axes is None and (type(g) is np.ndarray or type(g) is np.float64 or type(g) is np.float32) and g.ndim == 0:
+        # A full mean of raw values (a loss): _grad_to_input's first case, without its frame
+        # and _count's.
+        return broadcast_scalar(g / math.prod(in_shape), in_shape)
+    return _grad_to_input(g / _count(in_shape, axes), in_shape, axes, keepdims)
+
+
+reduce_mean_op = general("reduce_mean", _mean_forward, (_mean_vjp,), linear=True)
 
 
 def _extremum_weights(ans, x, axes, keepdims, in_shape):
