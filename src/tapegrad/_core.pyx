@@ -1850,7 +1850,7 @@ cdef inline bint _is_tensor(object x) noexcept:
 
 cdef object _unary(Op op, object x):
     cdef Tensor tx = _as_tensor(x)
-    cdef object v = tx._value, r, pair = None
+    cdef object v = tx._value, r
     cdef double d
     if op.scalar is not None and type(v) is float64:
         try:
@@ -1858,14 +1858,11 @@ cdef object _unary(Op op, object x):
             r = tg_float64(d)
         except (ValueError, OverflowError):       # domain edge: let NumPy give nan/inf
             r = _own(op.forward(v))
-    elif op.forward_factor is not None and _n_active and _pairs_forward(tx):
-        pair = op.forward_factor(v)
-        if pair is None:
-            r = _own(op.forward(v))
-        else:
-            r = _own(pair[0])
-            pair = _SavedFactor(_own(pair[1]))
     else:
+        if op.forward_factor is not None and _n_active and _pairs_forward(tx):
+            r = _unary_paired(op, tx)
+            if r is not None:
+                return r
         r = _own(op.forward(v))
     if _differentiable_value(r) and not _differentiable_value(v):
         # NumPy promoted an integer/bool input to float: sin, exp, log, ... are
@@ -1876,7 +1873,7 @@ cdef object _unary(Op op, object x):
     cdef PyObject *ins[1]
     if _n_active and op.differentiable and _differentiable_value(out._value):
         ins[0] = <PyObject *>tx
-        _record_args(op, ins, 1, out, pair)
+        _record_args(op, ins, 1, out, None)
     elif _n_active:
         ins[0] = <PyObject *>tx
         _note_unrecorded(op, ins, 1, out)
@@ -1916,6 +1913,20 @@ cdef bint _pairs_forward(Tensor tx):
         return False
     r = PyList_GET_ITEM(stack, 0)
     return type(<object>r) is WengertList and _would_record(<object>r, tx._id)
+
+
+cdef object _unary_paired(Op op, Tensor tx):
+    """_unary's result and recording with the op's forward_factor (the
+    caller checked _pairs_forward: one tape records, and tracks tx, whose
+    float64 value gives a float64 output), or None where the op declines."""
+    cdef object pair = op.forward_factor(tx._value)
+    if pair is None:
+        return None
+    cdef Tensor out = _wrap(_own(pair[0]))
+    cdef PyObject *ins[1]
+    ins[0] = <PyObject *>tx
+    _record_args(op, ins, 1, out, _SavedFactor(_own(pair[1])))
+    return out
 
 
 cdef inline object _node_factor(WengertList w, Py_ssize_t k):
