@@ -85,8 +85,8 @@ def test_kernel_bits():
 @pytest.mark.parametrize("f, derivative", [(tg.sin, np.cos), (tg.cos, lambda v: -np.sin(v))])
 def test_sum_both_paths(f, derivative, probe_off, monkeypatch):
     """sum(f(x)): the gradient is the kept factor itself (a broadcast 1); with output_gradients
-    the rule's product g * factor.  Same bits with the shortcut, without it, and with the probe
-    answering no."""
+    (a cotangent the caller holds) the rule's product g * factor.  Same bits with the shortcut,
+    without it, and with the probe answering no."""
     x = RNG.uniform(-4, 4, N)
     seed = RNG.uniform(-2, 2, N)
     monkeypatch.setattr(math_ops, "_sincos_matches", PAIRED)
@@ -270,9 +270,13 @@ def test_core_uses_a_kept_factor_instead_of_the_factor():
     _, plain = grad(prog, x)
     assert asked                                          # blocks of the factor
     asked.clear()
+    _, plain_sum = grad(lambda v: tg.reduce_sum(op(v)), x)
+    asked.clear()
     op.forward_factor = lambda v: (np.sin(v), np.cos(v))
     _, kept = grad(prog, x)
     assert asked == [] and bits(kept) == bits(plain)
+    _, kept_sum = grad(lambda v: tg.reduce_sum(op(v)), x)          # a broadcast 1: the kept factor
+    assert asked == [] and bits(kept_sum) == bits(plain_sum) == bits(np.cos(x))
     op.forward_factor = lambda v: None                    # declined: the forward and the factor run
     _, declined = grad(prog, x)
     assert asked and bits(declined) == bits(plain)

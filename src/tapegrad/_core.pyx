@@ -1889,9 +1889,12 @@ cdef object _unary(Op op, object x):
 # tape that tracks x (a tape under another recorder sweeps in tensor mode,
 # where the rule's own ops must be recorded).  The factor is kept in the
 # node's params entry (a unary op has no params otherwise) as a _SavedFactor,
-# released with the node's saved values; the raw sweep multiplies by it
-# (_owned_factor_rule, WengertList._factor_rule) and every other path
-# ignores it and runs the rule, which computes the same bits.
+# released with the node's saved values.  The raw sweep multiplies by it: in
+# place into a large cotangent it owns (_owned_factor_rule, instead of the
+# factor block by block), else through _kept_factor_rule (called by
+# _run_rules, which takes it out of the params before anything else reads
+# them).  Every other path (tensor mode, a Jacobian's diagonal, batched
+# sweeps) drops it and runs the rule, which computes the same bits.
 
 @cython.final
 cdef class _SavedFactor:
@@ -1903,15 +1906,16 @@ cdef class _SavedFactor:
 
 
 cdef bint _pairs_forward(Tensor tx):
-    """Whether _unary asks the op for its forward and factor together."""
+    """Whether _unary asks the op for its forward and factor together (the
+    size first: most arrays are small)."""
     cdef object v = tx._value
-    cdef PyObject *stack = tg_thread_stack
-    cdef PyObject *r
-    if (not _structured or type(v) is not ndarray or cnp.PyArray_TYPE(<cnp.ndarray>v) != cnp.NPY_DOUBLE
-            or stack == NULL or PyList_GET_SIZE(stack) != 1
-            or not _nbytes_at_least(<cnp.ndarray>v, 4 * _FACTOR_BLOCK_BYTES)):
+    if type(v) is not ndarray or not _nbytes_at_least(<cnp.ndarray>v, 4 * _FACTOR_BLOCK_BYTES):
         return False
-    r = PyList_GET_ITEM(stack, 0)
+    cdef PyObject *stack = tg_thread_stack
+    if (not _structured or cnp.PyArray_TYPE(<cnp.ndarray>v) != cnp.NPY_DOUBLE
+            or stack == NULL or PyList_GET_SIZE(stack) != 1):
+        return False
+    cdef PyObject *r = PyList_GET_ITEM(stack, 0)
     return type(<object>r) is WengertList and _would_record(<object>r, tx._id)
 
 
