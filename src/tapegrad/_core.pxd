@@ -110,6 +110,7 @@ cdef class Op:
     cdef int _n_read_bits               # how many of _read_bits are set (0: use reads)
     cdef readonly int scalar_vjp        # SCALAR_VJP_*: the rules in C for float64 scalars (0: none)
     cdef public Op factor_op            # a unary op whose rule is g * factor_op(x), or None
+    cdef public object forward_factor   # a unary op's forward that also gives its factor, or None
     cdef readonly tuple vjp_forms       # per input (unary/binary ops): the rule as a form, or None
     cdef tuple _form_refs               # what the compiled forms point to (ufuncs, constants)
     cdef tg_form _forms[2]              # the forms compiled (len 0: none)

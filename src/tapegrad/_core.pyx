@@ -71,6 +71,10 @@ cdef extern from *:
 cdef extern from "tg_scalar.h":        # shared with _graph.pyx: the same bits in both
     object tg_float64(double d)
 
+cdef extern from "tg_sincos.h":         # one pass for sin's value and its factor (paired_forward)
+    int tg_sincos_f64(const double *x, double *a, double *b, Py_ssize_t n, int negated) nogil
+    int tg_sincos_f64_all(const double *x, double *a, double *b, Py_ssize_t n) nogil
+
 import numpy as np
 import weakref
 from collections.abc import Sequence as _Sequence
@@ -1885,6 +1889,10 @@ cdef object _unary(Op op, object x):
         except (ValueError, OverflowError):       # domain edge: let NumPy give nan/inf
             r = _own(op.forward(v))
     else:
+        if op.forward_factor is not None and _n_active and _pairs_forward(tx):
+            r = _unary_paired(op, tx)
+            if r is not None:
+                return r
         r = _own(op.forward(v))
     if _differentiable_value(r) and not _differentiable_value(v):
         # NumPy promoted an integer/bool input to float: sin, exp, log, ... are
@@ -1900,6 +1908,112 @@ cdef object _unary(Op op, object x):
         ins[0] = <PyObject *>tx
         _note_unrecorded(op, ins, 1, out)
     return out
+
+
+# ---- a forward that gives its factor too (sin's cos(x); issue 15, W5) -------
+# A unary op may declare `forward_factor(x) -> (ans, factor)` (or None: use the
+# forward), the factor having the bits of the op's own `factor` (sin: one pass
+# of glibc's sincos, checked against NumPy at first use by ops/math_ops.py).
+# The core asks for it only where a first-order sweep will use the factor: x
+# is a float64 array of 1 MB or more, and the one recorder on this thread is a
+# tape that tracks x (a tape under another recorder sweeps in tensor mode,
+# where the rule's own ops must be recorded).  The factor is kept in the
+# node's params entry (a unary op has no params otherwise) as a _SavedFactor,
+# released with the node's saved values.  The raw sweep multiplies by it: in
+# place into a large cotangent it owns (_owned_factor_rule, instead of the
+# factor block by block), else through _kept_factor_rule (called by
+# _run_rules, which takes it out of the params before anything else reads
+# them).  Every other path (tensor mode, a Jacobian's diagonal, batched
+# sweeps) drops it and runs the rule, which computes the same bits.
+
+@cython.final
+cdef class _SavedFactor:
+    """A unary op's factor computed with its forward (a read-only array)."""
+    cdef readonly object value
+
+    def __cinit__(self, value):
+        self.value = value
+
+
+cdef bint _pairs_forward(Tensor tx):
+    """Whether _unary asks the op for its forward and factor together (the
+    size first: most arrays are small)."""
+    cdef object v = tx._value
+    if type(v) is not ndarray or not _nbytes_at_least(<cnp.ndarray>v, 4 * _FACTOR_BLOCK_BYTES):
+        return False
+    cdef PyObject *stack = tg_thread_stack
+    if (not _structured or cnp.PyArray_TYPE(<cnp.ndarray>v) != cnp.NPY_DOUBLE
+            or stack == NULL or PyList_GET_SIZE(stack) != 1):
+        return False
+    cdef PyObject *r = PyList_GET_ITEM(stack, 0)
+    return type(<object>r) is WengertList and _would_record(<object>r, tx._id)
+
+
+cdef object _unary_paired(Op op, Tensor tx):
+    """_unary's result and recording with the op's forward_factor (the
+    caller checked _pairs_forward: one tape records, and tracks tx, whose
+    float64 value gives a float64 output), or None where the op declines."""
+    cdef object pair = op.forward_factor(tx._value)
+    if pair is None:
+        return None
+    cdef Tensor out = _wrap(_own(pair[0]))
+    cdef PyObject *ins[1]
+    ins[0] = <PyObject *>tx
+    _record_args(op, ins, 1, out, _SavedFactor(_own(pair[1])))
+    return out
+
+
+cdef inline object _node_factor(WengertList w, Py_ssize_t k):
+    """Node k's factor kept from its forward (_SavedFactor), or None."""
+    cdef object p = _node_params(w, k)
+    return (<_SavedFactor>p).value if type(p) is _SavedFactor else None
+
+
+cdef bint _kept_factor_rule(WengertList w, Op op, Py_ssize_t k, object g, object f, PyObject **grads,
+                            char *reach) except -1:
+    """The raw sweep at node k of a unary op whose factor f was kept from
+    its forward: its input's gradient is f for a broadcast 1 (as
+    _unit_vjp's) and else g * f (the rule's product, with its warnings),
+    without computing the factor again.  False where g is not an array of
+    f's dtype and shape (the rule runs)."""
+    cdef int32_t s = w.in_slot.data[w.in_start.data[k]]
+    if (s < 0 or not reach[s] or type(g) is not ndarray
+            or cnp.PyArray_TYPE(<cnp.ndarray>g) != cnp.PyArray_TYPE(<cnp.ndarray>f) or not _same_shape(g, f)):
+        return False
+    _accumulate(grads, s, f if _is_unit(g) else _rule_product(op, g, f))
+    return True
+
+
+def sincos(x, bint negated=False, bint checked=True):
+    """``(sin(x), cos(x))``, or ``(cos(x), -sin(x))`` if `negated`, for a
+    C-contiguous float64 array x, in one pass of the C library's sincos
+    (csrc/tg_sincos.h): new writeable arrays of x's shape.  None where the
+    platform has no sincos (not glibc), x is another kind of array, or
+    (`checked`) x holds an inf, a nan or a subnormal value, where sin and cos
+    raise floating-point flags that only NumPy's own loop turns into its
+    warnings.  Unchecked, every element is computed and the flags cleared
+    (the first-use probe in ops/math_ops.py)."""
+    cdef cnp.ndarray X, a, b
+    cdef Py_ssize_t n
+    cdef int ok
+    if (type(x) is not ndarray or cnp.PyArray_TYPE(<cnp.ndarray>x) != cnp.NPY_DOUBLE
+            or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>x) or not cnp.PyArray_ISBEHAVED_RO(<cnp.ndarray>x)):
+        return None
+    X = <cnp.ndarray>x
+    n = cnp.PyArray_SIZE(X)
+    a = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(X), cnp.PyArray_DIMS(X), cnp.NPY_DOUBLE, 0)
+    b = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(X), cnp.PyArray_DIMS(X), cnp.NPY_DOUBLE, 0)
+    cdef const double *px = <const double *>cnp.PyArray_DATA(X)
+    cdef double *pa = <double *>cnp.PyArray_DATA(a)
+    cdef double *pb = <double *>cnp.PyArray_DATA(b)
+    with nogil:                        # as NumPy's loops: x is kept alive by this frame, a and b are new
+        if checked:
+            ok = tg_sincos_f64(px, pa, pb, n, negated)
+        elif negated:
+            ok = 0
+        else:
+            ok = tg_sincos_f64_all(px, pa, pb, n)
+    return (a, b) if ok else None
 
 
 cdef object _binary(Op op, object a, object b):
@@ -2757,11 +2871,19 @@ cdef class WengertList(Recorder):
         if s < 0 or not reach[s]:
             return False
         cdef object g = <object>grads[out]
+        cdef object f = _node_factor(self, k)
         cdef PyObject *ans_ref = NULL
-        cdef tuple ins = _saved_inputs(op, &self.node_objs.data[self.node_start.data[k]], 1, &ans_ref, True)
-        cdef object ans = _unwrap(<object>ans_ref) if ans_ref != NULL else None
-        if not _blocked_factor_product(op, g, ans, ins):
-            return False
+        cdef tuple ins
+        cdef object ans
+        if (f is not None and cnp.PyArray_TYPE(<cnp.ndarray>f) == cnp.PyArray_TYPE(<cnp.ndarray>g) and _same_shape(f, g)
+                and cnp.PyArray_CHKFLAGS(<cnp.ndarray>g, cnp.NPY_ARRAY_WRITEABLE | cnp.NPY_ARRAY_OWNDATA)
+                and cnp.PyArray_BASE(<cnp.ndarray>g) == NULL):
+            _multiply(g, f, out=g)     # the factor kept from the forward (_SavedFactor), as _blocked_factor_product
+        else:
+            ins = _saved_inputs(op, &self.node_objs.data[self.node_start.data[k]], 1, &ans_ref, True)
+            ans = _unwrap(<object>ans_ref) if ans_ref != NULL else None
+            if not _blocked_factor_product(op, g, ans, ins):
+                return False
         cdef PyObject *held = grads[out]  # the slot's reference: g is now only this frame's
         grads[out] = NULL
         Py_XDECREF(held)
@@ -2790,6 +2912,11 @@ cdef class WengertList(Recorder):
             g = tuple([_diag_dense(<_Diag>x) if type(x) is _Diag else x for x in g])
             if _sparse_type is not None:
                 g = tuple([_sparse_dense(x) if type(x) is _sparse_type else x for x in g])
+        if type(params) is _SavedFactor:       # a factor kept from the forward: not a rule's param
+            if (not tensor_mode and batch is None and _structured
+                    and _kept_factor_rule(self, op, k, g, (<_SavedFactor>params).value, grads, reach)):
+                return 0
+            params = None
         if (o1 - o0 == 1 and not tensor_mode and _structured and op.vjp_forms is not None
                 and _run_forms(self, op, k, g, params, grads, reach, batch)):
             return 0
@@ -2886,7 +3013,8 @@ cdef class WengertList(Recorder):
                 saved = (saved_ans, saved_ins)
             else:
                 saved = None
-            nodes.append((op, ins, outs, saved, _node_params(self, k)))
+            params = _node_params(self, k)
+            nodes.append((op, ins, outs, saved, None if type(params) is _SavedFactor else params))
         return nodes
 
     def slot_of_id(self, int64_t tid):

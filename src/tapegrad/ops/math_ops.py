@@ -234,6 +234,7 @@ cosh = unary("cosh", np.cosh, lambda g, ans, x: g * np.sinh(x), save="x", scalar
 for _op, _f in ((sin, cos), (sinh, cosh), (cosh, sinh)):
     _op.factor_op = _f
 
+
 def _tanh_factor(ans, x):
     # 1 - ans * ans, the rule's own f, computed into the fresh square (the same IEEE
     # operations, one array fewer: the sweep then multiplies the cotangent into it too).
@@ -242,6 +243,59 @@ def _tanh_factor(ans, x):
         return np.subtract(1, t, out=t)
     return 1 - t
 
+
+# sin and cos of a large float64 array on a tape compute their factor (cos(x), -sin(x)) in the
+# same pass as the value (the C library's sincos), so the backward sweep multiplies by it
+# instead of calling np.cos again (W5; docs/internals.md, "sin's factor from its forward").
+# That is right only where NumPy's float64 sin and cos give sincos's bits, which nothing
+# promises: NumPy calls the C library's scalar sin and cos on x86-64 without AVX-512, its own
+# SIMD loops elsewhere.  So the first use compares the two on a fixed array and, if one bit
+# differs, the ops keep NumPy's forward and the rule's np.cos.
+_sincos_matches = None      # None: not probed yet; then True or False for the process
+
+
+def _probe_values():
+    """Small, medium, huge, subnormal, signed zero, inf and nan float64 values
+    (contiguous, as the arrays the paired forward takes)."""
+    rng = np.random.default_rng(15)
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, -np.nan, 5e-324, -5e-324, 1e-310, 2.2250738585072014e-308,
+                        1e-300, 1e-20, 1.4901161193847656e-08, 1e-8, 0.5, 1.0, 1.5707963267948966, 3.141592653589793,
+                        4.71238898038469, 6.283185307179586, 105414350.0, 1e22, 5.319372648326541e+255, 1e300,
+                        1.7976931348623157e308])
+    mags = 10.0 ** rng.uniform(-320.0, 308.0, 4096)
+    near = np.pi / 2 * rng.integers(-10**6, 10**6, 1024) + rng.uniform(-1e-6, 1e-6, 1024)
+    v = np.concatenate([special, -special, mags, -mags, rng.uniform(-3.0, 3.0, 4096), rng.uniform(-1e4, 1e4, 1024),
+                        near])
+    return v                                 # 14,386 values: not a multiple of a vector's width
+
+
+def sincos_matches_numpy():
+    """Whether the core's one-pass sincos gives NumPy's float64 sin and cos,
+    bit for bit, on _probe_values (computed once per process)."""
+    global _sincos_matches
+    if _sincos_matches is None:
+        x = _probe_values()
+        pair = _core.sincos(x, checked=False)
+        if pair is None:
+            _sincos_matches = False          # no kernel on this platform
+        else:
+            with np.errstate(all="ignore"):
+                s, c = np.sin(x), np.cos(x)
+            _sincos_matches = bool(np.array_equal(pair[0].view(np.uint64), s.view(np.uint64))
+                                   and np.array_equal(pair[1].view(np.uint64), c.view(np.uint64)))
+    return _sincos_matches
+
+
+def _sin_and_cos(x):
+    return _core.sincos(x) if sincos_matches_numpy() else None
+
+
+def _cos_and_minus_sin(x):
+    return _core.sincos(x, negated=True) if sincos_matches_numpy() else None
+
+
+sin.forward_factor = _sin_and_cos
+cos.forward_factor = _cos_and_minus_sin
 
 tanh = unary("tanh", np.tanh, lambda g, ans, x: g * (1 - ans * ans), save="ans", scalar=math.tanh, ufunc=np.tanh,
              factor=_tanh_factor,
