@@ -216,8 +216,6 @@ def _matmul(a, b, ta=False, tb=False, numpy_1d=True):
             return apply(matmul_op, (a, b), (ta, tb))
         if (numpy_1d and type(av) is np.ndarray and type(bv) is np.ndarray and av.ndim == 2 and bv.ndim == 1
                 and av.dtype == bv.dtype and av.shape[1] == bv.shape[0]):
-            # A matrix times a vector (W @ x): the general path's three ops (the vector as a
-            # column, the product, the column as a vector), without re-checking their shapes.
             # A matrix times a vector (W @ x): one op computing what the general path's three
             # ops (the vector as a column, the product, the column as a vector) compute.
             return apply(matvec_op, (a, b), (False,))
