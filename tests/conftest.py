@@ -57,6 +57,46 @@ def warned(fn):
     return result, [str(w.message) for w in seen]
 
 
+def logcosh_objective(matvec, w, x):
+    """sum(log cosh(w x)) + sum(sin x) + 2 sum(x * x): W9's function made strongly convex near 0."""
+    return (tf.reduce_sum(tf.math.log(tf.math.cosh(matvec(w, x)))) + tf.reduce_sum(tf.sin(x))
+            + 2.0 * tf.reduce_sum(x * x))
+
+
+def logcosh_objective_hessian(w, x):
+    """logcosh_objective's Hessian at x, derived by hand."""
+    t = np.tanh(w @ x)
+    return w.T @ np.diag(1 - t * t) @ w - np.diag(np.sin(x)) + 4 * np.eye(len(x))
+
+
+def grad_and_hvp(f, x0, v0):
+    """f's gradient at x0 and its Hessian times v0, forward over reverse, as NumPy arrays."""
+    x, v = tf.constant(x0), tf.constant(v0)
+    with tf.autodiff.ForwardAccumulator(x, v) as acc:
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = f(x)
+        g = tape.gradient(y, x)
+    return g.numpy(), acc.jvp(g).numpy()
+
+
+def newton_step_by_cg(f, x0):
+    """(g, p): f's gradient at x0 and the Newton step p solving H p = -g by conjugate
+    gradients that see the Hessian only through grad_and_hvp."""
+    n = len(x0)
+    g = grad_and_hvp(f, x0, np.zeros(n))[0]
+    p, r = np.zeros(n), -g
+    d = r.copy()
+    for _ in range(3 * n):
+        hd = grad_and_hvp(f, x0, d)[1]
+        alpha = (r @ r) / (d @ hd)
+        p, r_new = p + alpha * d, r - alpha * hd
+        if np.linalg.norm(r_new) < 1e-13:
+            break
+        d, r = r_new + (r_new @ r_new) / (r @ r) * d, r_new
+    return g, p
+
+
 def raises_fp_error_on_both_paths(fn):
     """fn() raises FloatingPointError under np.errstate(all='raise') with the
     core's shortcuts on and with them off (the switch is restored)."""

@@ -10,6 +10,8 @@ import tapegrad as tg
 from tapegrad import _core
 from tapegrad.test import numerical_jacobian
 
+from conftest import grad_and_hvp, logcosh_objective, logcosh_objective_hessian, newton_step_by_cg
+
 RNG = np.random.default_rng(915)
 DTYPES = [np.float64, np.float32]
 
@@ -109,19 +111,8 @@ WN = RNG.standard_normal((N, N)) / np.sqrt(N)
 
 
 def _grad_hvp(fn, x0, v0):
-    w, x, v = tg.constant(WN), tg.constant(x0), tg.constant(v0)
-    with tg.autodiff.ForwardAccumulator(x, v) as acc:
-        with tg.GradientTape() as tape:
-            tape.watch(x)
-            f = tg.reduce_sum(tg.math.log(tg.math.cosh(fn(w, x)))) + tg.reduce_sum(tg.sin(x)) \
-                + 2.0 * tg.reduce_sum(x * x)
-        g = tape.gradient(f, x)
-    return g.numpy(), acc.jvp(g).numpy()
-
-
-def _hessian(x):
-    t = np.tanh(WN @ x)
-    return WN.T @ np.diag(1 - t * t) @ WN - np.diag(np.sin(x)) + 4 * np.eye(N)
+    w = tg.constant(WN)
+    return grad_and_hvp(lambda x: logcosh_objective(fn, w, x), x0, v0)
 
 
 def test_hvp_is_the_general_paths_and_the_closed_form():
@@ -129,7 +120,7 @@ def test_hvp_is_the_general_paths_and_the_closed_form():
     one, gen = _grad_hvp(_one_op, x0, v0), _grad_hvp(_general, x0, v0)
     _same(one[0], gen[0])
     _same(one[1], gen[1])
-    np.testing.assert_allclose(one[1], _hessian(x0) @ v0, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(one[1], logcosh_objective_hessian(WN, x0) @ v0, rtol=1e-12, atol=1e-12)
     grad = lambda y: _grad_hvp(_one_op, y, v0)[0]                         # noqa: E731
     num = (grad(x0 + 1e-6 * v0) - grad(x0 - 1e-6 * v0)) / 2e-6
     np.testing.assert_allclose(one[1], num, rtol=1e-6, atol=1e-7)
@@ -139,23 +130,14 @@ def test_newton_step_by_conjugate_gradients_on_hvps():
     x0 = RNG.uniform(-0.3, 0.3, N)
 
     def newton_step(fn):
-        g = _grad_hvp(fn, x0, np.zeros(N))[0]
-        p, r = np.zeros(N), -g
-        d = r.copy()
-        for _ in range(3 * N):
-            hd = _grad_hvp(fn, x0, d)[1]
-            alpha = (r @ r) / (d @ hd)
-            p, r_new = p + alpha * d, r - alpha * hd
-            if np.linalg.norm(r_new) < 1e-13:
-                break
-            d, r = r_new + (r_new @ r_new) / (r @ r) * d, r_new
-        return g, p
+        w = tg.constant(WN)
+        return newton_step_by_cg(lambda x: logcosh_objective(fn, w, x), x0)
 
     (g, p), (g_gen, p_gen) = newton_step(_one_op), newton_step(_general)
     _same(g, g_gen)
     _same(p, p_gen)
     np.testing.assert_allclose(g, WN.T @ np.tanh(WN @ x0) + np.cos(x0) + 4 * x0, rtol=1e-13, atol=1e-14)
-    np.testing.assert_allclose(p, np.linalg.solve(_hessian(x0), -g), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(p, np.linalg.solve(logcosh_objective_hessian(WN, x0), -g), rtol=1e-10, atol=1e-12)
 
 
 W1 = RNG.standard_normal((8, 3))

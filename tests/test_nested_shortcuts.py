@@ -18,7 +18,7 @@ from tapegrad import _core
 from tapegrad.ops import OPS, linalg_ops
 from tapegrad.test import numerical_jacobian
 
-from conftest import both_paths
+from conftest import both_paths, grad_and_hvp, logcosh_objective, logcosh_objective_hessian, newton_step_by_cg
 
 RNG = np.random.default_rng(1515)
 
@@ -104,22 +104,11 @@ W = RNG.standard_normal((N, N)) / np.sqrt(N)
 
 
 def _f(x):
-    return tg.reduce_sum(tg.math.log(tg.math.cosh(W @ x))) + tg.reduce_sum(tg.sin(x)) + 2.0 * tg.reduce_sum(x * x)
+    return logcosh_objective(lambda w, y: w @ y, W, x)
 
 
 def _grad_hvp(x0, v0):
-    x, v = tg.constant(x0), tg.constant(v0)
-    with tg.autodiff.ForwardAccumulator(x, v) as acc:
-        with tg.GradientTape() as tape:
-            tape.watch(x)
-            f = _f(x)
-        g = tape.gradient(f, x)
-    return g.numpy(), acc.jvp(g).numpy()
-
-
-def _hessian(x):
-    t = np.tanh(W @ x)
-    return W.T @ np.diag(1 - t * t) @ W - np.diag(np.sin(x)) + 4 * np.eye(N)
+    return grad_and_hvp(_f, x0, v0)
 
 
 def test_hvp_forward_over_reverse_both_paths():
@@ -127,7 +116,7 @@ def test_hvp_forward_over_reverse_both_paths():
     on, off = both_paths(lambda: _grad_hvp(x0, v0))
     close(on[0], off[0])
     close(on[1], off[1])
-    np.testing.assert_allclose(on[1], _hessian(x0) @ v0, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(on[1], logcosh_objective_hessian(W, x0) @ v0, rtol=1e-12, atol=1e-12)
     grad = lambda y: _grad_hvp(y, v0)[0]                                  # noqa: E731
     num = (grad(x0 + 1e-6 * v0) - grad(x0 - 1e-6 * v0)) / 2e-6
     np.testing.assert_allclose(on[1], num, rtol=1e-6, atol=1e-7)
@@ -139,17 +128,7 @@ def test_newton_step_by_conjugate_gradients_on_hvps():
     x0 = RNG.uniform(-0.3, 0.3, N)
 
     def newton_step():
-        g = _grad_hvp(x0, np.zeros(N))[0]
-        p, r = np.zeros(N), -g
-        d = r.copy()
-        for _ in range(3 * N):
-            hd = _grad_hvp(x0, d)[1]
-            alpha = (r @ r) / (d @ hd)
-            p, r_new = p + alpha * d, r - alpha * hd
-            if np.linalg.norm(r_new) < 1e-13:
-                break
-            d, r = r_new + (r_new @ r_new) / (r @ r) * d, r_new
-        return g, p
+        return newton_step_by_cg(_f, x0)
 
     on, off = both_paths(newton_step)
     close(on[0], off[0])
@@ -157,7 +136,7 @@ def test_newton_step_by_conjugate_gradients_on_hvps():
     t = np.tanh(W @ x0)
     g = W.T @ t + np.cos(x0) + 4 * x0
     np.testing.assert_allclose(on[0], g, rtol=1e-13, atol=1e-14)
-    np.testing.assert_allclose(on[1], np.linalg.solve(_hessian(x0), -g), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(on[1], np.linalg.solve(logcosh_objective_hessian(W, x0), -g), rtol=1e-10, atol=1e-12)
 
 
 def test_tg_hvp_both_paths():
@@ -165,7 +144,7 @@ def test_tg_hvp_both_paths():
     f = lambda x: _f(x)                                                   # noqa: E731
     on, off = both_paths(lambda: np.asarray(tg.hvp(f, tg.constant(x0), tg.constant(v0))))
     close(on, off)
-    np.testing.assert_allclose(on, _hessian(x0) @ v0, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(on, logcosh_objective_hessian(W, x0) @ v0, rtol=1e-12, atol=1e-12)
 
 
 # ---- matrix-vector products: the W @ x path ----------------------------------------------------
