@@ -57,6 +57,16 @@ def warned(fn):
     return result, [str(w.message) for w in seen]
 
 
+def bits_of(v):
+    """A value's dtype, shape and bytes: equal for two values exactly when their bits are."""
+    a = np.asarray(v)
+    return a.dtype.str, a.shape, a.tobytes()
+
+
+def assert_same_bits(a, b):
+    assert bits_of(a) == bits_of(b)
+
+
 def logcosh_objective(matvec, w, x):
     """sum(log cosh(w x)) + sum(sin x) + 2 sum(x * x): W9's function made strongly convex near 0."""
     return (tf.reduce_sum(tf.math.log(tf.math.cosh(matvec(w, x)))) + tf.reduce_sum(tf.sin(x))

@@ -18,15 +18,10 @@ import tapegrad as tg
 from tapegrad.ops._registry import OPS
 from tapegrad.test import numerical_jacobian
 
-from conftest import apply_op, both_paths
+from conftest import apply_op, bits_of, both_paths
 
 FORM_OPS = sorted(name for name, op in OPS.items()
                   if op.vjp_forms is not None and any(j is v for j, v in zip(op.jvps, op.vjps)))
-
-
-def _bits(v):
-    a = np.asarray(v)
-    return a.dtype.str, a.shape, a.reshape(-1).view(np.uint8).tobytes()
 
 
 def _jvp(op, xs, ts, dtype, const_side=None):
@@ -64,7 +59,7 @@ def test_jvp_forms_give_the_rules_bits(name, dtype, shape):
         ts = [rng.standard_normal(np.shape(x)).astype(dtype) for x in xs]
     for side in [None] if op.n_in == 1 else [None, 0, 1]:
         on, off = both_paths(lambda side=side: _jvp(op, xs, ts, dtype, side))
-        assert _bits(on) == _bits(off)
+        assert bits_of(on) == bits_of(off)
 
 
 @pytest.mark.parametrize("name", FORM_OPS)
@@ -101,7 +96,7 @@ def test_forward_mode_runs_no_rule_frame(x0):
             y = tg.log(tg.cosh(tg.sin(x) * x + x) / (x + 2.0)) - tg.tanh(x)
         return acc.jvp(y).numpy()
     (on, n_on), (off, n_off) = both_paths(lambda: _rule_frames(run))
-    assert _bits(on) == _bits(off)
+    assert bits_of(on) == bits_of(off)
     assert n_on == 0 and n_off >= 8
     # hand-derived: y = log(cosh(u)) - log(x + 2) - tanh(x), u = x sin(x) + x
     u, du = x0 * np.sin(x0) + x0, np.sin(x0) + x0 * np.cos(x0) + 1.0
@@ -118,7 +113,7 @@ def test_complex_and_integer_values_go_to_the_rules():
                 y = tg.sin(x)
             return acc.jvp(y).numpy()
         on, off = both_paths(run)
-        assert _bits(on) == _bits(off)
+        assert bits_of(on) == bits_of(off)
         np.testing.assert_allclose(on, want, rtol=1e-15)
 
 
@@ -132,7 +127,7 @@ def test_a_flagged_jvp_warns_as_the_rule_does(x0):
             with tg.autodiff.ForwardAccumulator(x, tg.ones_like(x)) as acc:
                 y = tg.log(x)
             t = acc.jvp(y).numpy()
-        return _bits(t), sorted({(w.category, str(w.message)) for w in seen})
+        return bits_of(t), sorted({(w.category, str(w.message)) for w in seen})
     on, off = both_paths(run)
     assert on == off
     want = "divide by zero encountered in " + ("scalar divide" if np.ndim(x0) == 0 else "divide")

@@ -11,14 +11,10 @@ from tapegrad.ops import linalg_ops, math_ops, nn_ops, reduction_ops
 from tapegrad.ops._registry import call
 from tapegrad.ops._shapes import broadcast_scalar
 
+from conftest import assert_same_bits
+
 RNG = np.random.default_rng(1515)
 DTYPES = [np.float32, np.float64]
-
-
-def bits(a, b):
-    a, b = np.asarray(a), np.asarray(b)
-    assert a.dtype == b.dtype and a.shape == b.shape
-    assert a.tobytes() == b.tobytes()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -32,13 +28,13 @@ def test_matmul_rules_on_matrices_match_the_general_rule(dtype, ta, tb):
     # the general rule, through _mm's dispatch (a batch of one takes it)
     ga1 = linalg_ops._matmul_grad_a(g[None], None, a, b, ta, tb)
     gb1 = linalg_ops._matmul_grad_b(g[None], None, a, b, ta, tb)
-    bits(ga, ga1[0])
-    bits(gb, gb1[0])
+    assert_same_bits(ga, ga1[0])
+    assert_same_bits(gb, gb1[0])
     np.testing.assert_allclose(ga, (g @ (b.T if not tb else b)).T if ta else g @ (b.T if not tb else b),
                                rtol=1e-5)
     np.testing.assert_allclose(gb, (((a.T if not ta else a) @ g).T if tb else (a.T if not ta else a) @ g),
                                rtol=1e-5)
-    bits(linalg_ops._matmul_forward(a, b, ta, tb), linalg_ops._mm(a, b, ta, tb))
+    assert_same_bits(linalg_ops._matmul_forward(a, b, ta, tb), linalg_ops._mm(a, b, ta, tb))
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int32])
@@ -51,7 +47,7 @@ def test_reduce_mean_forward_is_np_mean(dtype):
                 got = reduction_ops._mean_forward(x, axes, keepdims, shape)
                 want = np.mean(x, axis=axes, keepdims=keepdims)
                 assert type(got) is type(want)
-                bits(got, want)
+                assert_same_bits(got, want)
 
 
 def test_reduction_gradient_is_a_read_only_zero_stride_view():
@@ -59,14 +55,14 @@ def test_reduction_gradient_is_a_read_only_zero_stride_view():
         for shape in [(64,), (3, 4), (0, 2), ()]:
             v = broadcast_scalar(value, shape)
             want = np.broadcast_to(value, shape)
-            bits(v, want)
+            assert_same_bits(v, want)
             assert not v.flags.writeable
             assert all(s == 0 for s in v.strides)
     x = tg.constant(RNG.standard_normal((4, 5)))
     with tg.GradientTape() as tape:
         tape.watch(x)
         y = tg.reduce_mean(x)
-    bits(tape.gradient(y, x).numpy(), np.full((4, 5), 1 / 20))
+    assert_same_bits(tape.gradient(y, x).numpy(), np.full((4, 5), 1 / 20))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -79,11 +75,11 @@ def test_sparse_xent_on_rows_matches_the_general_path(dtype):
     general = -np.take_along_axis(nn_ops._log_softmax_forward(logits, -1), labels[:, None], axis=-1)[:, 0]
     np.testing.assert_array_equal(got, general)           # equal values (-0.0 == 0.0)
     assert got[0] == 0 and not np.signbit(got[0])          # +0.0, as TensorFlow's kernel gives
-    bits(got[1:], general[1:])
+    assert_same_bits(got[1:], general[1:])
     g = RNG.uniform(0.5, 2, 9).astype(dtype)
     fast = nn_ops._sparse_xent_grad(g, None, logits, labels)
     batched = nn_ops._sparse_xent_grad(g[None], None, logits, labels)   # the general rule
-    bits(fast, batched[0])
+    assert_same_bits(fast, batched[0])
     sm = np.exp(logits - logits.max(-1, keepdims=True))
     sm /= sm.sum(-1, keepdims=True)
     np.testing.assert_allclose(fast, g[:, None] * (sm - np.eye(6, dtype=dtype)[labels]), rtol=1e-5, atol=1e-7)
@@ -94,7 +90,7 @@ def test_relu_rule_on_raw_values_is_relu_grad(dtype):
     y = np.maximum(RNG.standard_normal((5, 4)), 0).astype(dtype)
     g = RNG.standard_normal((5, 4)).astype(dtype)
     g[0, 0] = np.nan
-    bits(math_ops._relu_vjp(g, y, None), call(math_ops.relu_grad, g, y))
+    assert_same_bits(math_ops._relu_vjp(g, y, None), call(math_ops.relu_grad, g, y))
 
 
 def test_mlp_gradients_match_finite_differences_and_share_no_memory():

@@ -15,16 +15,11 @@ from tapegrad import _core
 from tapegrad.ops._registry import OPS
 from tapegrad.test import numerical_jacobian
 
-from conftest import apply_op, both_paths, raises_fp_error_on_both_paths, warned
+from conftest import apply_op, bits_of, both_paths, raises_fp_error_on_both_paths, warned
 
 FORM_OPS = sorted(name for name, op in OPS.items() if op.vjp_forms is not None)
 # Inputs inside every op's domain (log, sqrt, reciprocal, truediv need x > 0).
 VALUES = [0.3, 0.7, 1.9]
-
-
-def _bits(v):
-    a = np.asarray(v)
-    return a.dtype.str, a.shape, a.reshape(-1).view(np.uint8).tobytes()
 
 
 def _program(op, xs, dtype, const_side=None):
@@ -57,7 +52,7 @@ def test_forms_give_the_rules_bits(name, dtype, shape):
     sides = [None] if op.n_in == 1 else [None, 0, 1]
     for side in sides:
         on, off = both_paths(lambda side=side: _program(op, xs, dtype, side))
-        assert [None if g is None else _bits(g) for g in on] == [None if g is None else _bits(g) for g in off]
+        assert [None if g is None else bits_of(g) for g in on] == [None if g is None else bits_of(g) for g in off]
 
 
 @pytest.mark.parametrize("name", FORM_OPS)
@@ -95,7 +90,7 @@ def test_float64_scalars_take_numpys_own_loops():
             out = [g.numpy() for g in t.gradient(total, xs)]
         return out, sorted(str(w.message) for w in seen)
     (on, seen_on), (off, seen_off) = both_paths(grads)
-    assert [_bits(g) for g in on] == [_bits(g) for g in off]
+    assert [bits_of(g) for g in on] == [bits_of(g) for g in off]
     assert all(type(g) is np.float64 for g in on)
     assert seen_on == seen_off
 
@@ -112,7 +107,7 @@ def test_flagged_values_go_to_the_rules(x0, op):
         return t.gradient(y, x, output_gradients=tg.constant(np.float64(3.0))).numpy()
 
     (on, seen_on), (off, seen_off) = both_paths(lambda: warned(grad))
-    assert _bits(on) == _bits(off) and seen_on == seen_off
+    assert bits_of(on) == bits_of(off) and seen_on == seen_off
     if seen_on:
         raises_fp_error_on_both_paths(grad)
 
@@ -122,7 +117,7 @@ def test_a_python_float_constant_stays_weak():
     # float64 would promote the float32 gradient to float64)
     y0 = np.array([0.5, 2.0, 3.0], dtype=np.float32)
     on, off = both_paths(lambda: _program(tg.math.truediv, [y0, y0], np.float32, const_side=0))
-    assert on[1].dtype == np.float32 and _bits(on[1]) == _bits(off[1])
+    assert on[1].dtype == np.float32 and bits_of(on[1]) == bits_of(off[1])
 
 
 def test_jacobians_and_nested_tapes_use_the_rules_alike():
@@ -146,7 +141,7 @@ def test_jacobians_and_nested_tapes_use_the_rules_alike():
         return outer.gradient(dy, x).numpy()
     for fn in (jac, second):
         on, off = both_paths(fn)
-        assert _bits(on) == _bits(off)
+        assert bits_of(on) == bits_of(off)
 
 
 def _nest(uf, leaf, depth):
@@ -175,7 +170,7 @@ def test_a_warning_inside_a_form_on_arrays_names_the_op():
                 t.watch(x)
                 y = x * 1e300
             g = t.gradient(y, x, output_gradients=tg.constant(np.array([1e10, 1.0]))).numpy()
-        return _bits(g), [str(w.message) for w in seen if "derivative" in str(w.message)]
+        return bits_of(g), [str(w.message) for w in seen if "derivative" in str(w.message)]
     on, off = both_paths(grad)
     assert on == off and any("derivative of multiply" in m for m in on[1])
 
@@ -266,7 +261,7 @@ def test_each_decline_case_gives_the_rules_bits(case):
         r = np.random.default_rng(5)
         return _rule_frames(_grad_of(op, xs(r), seed(r)))
     (on, n_on), (off, n_off) = both_paths(run)
-    assert [_bits(g) for g in on] == [_bits(g) for g in off]
+    assert [bits_of(g) for g in on] == [bits_of(g) for g in off]
     assert [g.dtype for g in on] == [np.asarray(x).dtype for x in xs(np.random.default_rng(5))]
     assert (n_on == 0) == forms and n_off == op.n_in   # shortcuts off: one rule frame per input
 
@@ -283,7 +278,7 @@ def test_a_unit_cotangent_takes_the_unit_shortcut_not_the_forms():
                 y = tg.reduce_sum(op(x))
             return _rule_frames(lambda: t.gradient(y, x).numpy(), files=("math_ops.py",))
         (on, n_on), (off, n_off) = both_paths(run)
-        assert _bits(on) == _bits(off) and n_on == frames and n_off == 1   # off: the rule
+        assert bits_of(on) == bits_of(off) and n_on == frames and n_off == 1   # off: the rule
         np.testing.assert_allclose(on, np.cos(x0) if op is tg.sin else 1 / x0, rtol=1e-15)
 
 
@@ -299,6 +294,6 @@ def test_an_input_without_a_form_sends_the_node_to_the_rules(seed):
     xs = [np.full(np.shape(seed), 0.7), np.full(np.shape(seed), 1.3)]
     for watch, frames in (((0,), 0), ((0, 1), 2)):
         (on, n_on), (off, n_off) = both_paths(lambda w=watch: _rule_frames(_grad_of(op, xs, seed, w)))
-        assert [None if g is None else _bits(g) for g in on] == [None if g is None else _bits(g) for g in off]
+        assert [None if g is None else bits_of(g) for g in on] == [None if g is None else bits_of(g) for g in off]
         assert n_on == frames and n_off == len(watch)
         np.testing.assert_array_equal(on[0], seed * xs[1])

@@ -12,25 +12,10 @@ import tapegrad as tg
 from tapegrad import _core
 from tapegrad.ops import math_ops, nn_ops, reduction_ops
 
+from conftest import assert_same_bits, both_paths
+
 RNG = np.random.default_rng(1504)
 DTYPES = [np.float32, np.float64]
-
-
-def bits(a, b):
-    a, b = np.asarray(a), np.asarray(b)
-    assert a.dtype == b.dtype and a.shape == b.shape
-    assert a.tobytes() == b.tobytes()
-
-
-def both_ways(f):
-    """f() with the structured-cotangent shortcuts on and off."""
-    on = f()
-    was = _core.structured_cotangents(False)
-    try:
-        off = f()
-    finally:
-        _core.structured_cotangents(was)
-    return on, off
 
 
 def test_constant_factors_are_data():
@@ -55,9 +40,9 @@ def test_large_add_and_subtract_with_a_broadcast_bias(dtype):
             loss = tg.reduce_sum(y)
         return [g.numpy() for g in tape.gradient(loss, [x, b])]
 
-    (gx, gb), (gx0, gb0) = both_ways(grads)
-    bits(gx, gx0)
-    bits(gb, gb0)
+    (gx, gb), (gx0, gb0) = both_paths(grads)
+    assert_same_bits(gx, gx0)
+    assert_same_bits(gb, gb0)
     # by hand: d/dx = w * (1 - tanh(x + b)^2) - 1, d/db = sum over rows of (w * (1 - t^2) + 1)
     t = np.tanh(x.numpy() + b.numpy())
     tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
@@ -70,7 +55,7 @@ def test_tanh_factor_is_the_rules_expression(dtype):
     for shape in [(), (7,), (64, 256)]:
         ans = np.tanh(RNG.standard_normal(shape)).astype(dtype)
         f = math_ops._tanh_factor(ans, None)
-        bits(f, 1 - ans * ans)
+        assert_same_bits(f, 1 - ans * ans)
         if shape:
             assert type(f) is np.ndarray and f.flags.owndata and f.flags.writeable
     for s in (np.float64(0.3), np.float32(-0.7), 0.5):
@@ -82,14 +67,14 @@ def test_tanh_factor_is_the_rules_expression(dtype):
 def test_a_bias_gradient_is_the_reduction_itself(dtype):
     g = RNG.standard_normal((64, 256)).astype(dtype)
     r = _core.sum_to_shape(g, (256,))
-    bits(r, np.sum(g, axis=0))
+    assert_same_bits(r, np.sum(g, axis=0))
     assert r.base is None and r.flags.owndata         # no reshape view around the reduction
     r2 = _core.sum_to_shape(g, (1, 256))
-    bits(r2, np.sum(g, axis=0, keepdims=True))
+    assert_same_bits(r2, np.sum(g, axis=0, keepdims=True))
     r3 = _core.sum_to_shape(g, ())
-    bits(r3, np.sum(g))
+    assert_same_bits(r3, np.sum(g))
     r4 = _core.sum_to_shape(g[None], (64, 256), 0)
-    bits(r4, g)
+    assert_same_bits(r4, g)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -98,14 +83,14 @@ def test_mean_rule_on_a_full_reduction_is_grad_to_input(dtype):
         for g in (np.array(1.0, dtype), dtype(0.75), np.ones((), dtype)):
             got = reduction_ops._mean_vjp(g, None, None, None, False, shape)
             want = reduction_ops._grad_to_input(g / reduction_ops._count(shape, None), shape, None, False)
-            bits(got, want)
+            assert_same_bits(got, want)
             assert not got.flags.writeable and got.strides == (0,) * len(shape)
     # other forms take _grad_to_input itself: an axis, a batch of cotangents
     g = RNG.standard_normal(3).astype(dtype)
-    bits(reduction_ops._mean_vjp(g, None, None, (1,), False, (3, 5)),
+    assert_same_bits(reduction_ops._mean_vjp(g, None, None, (1,), False, (3, 5)),
          reduction_ops._grad_to_input(g / 5, (3, 5), (1,), False))
     g = RNG.standard_normal(4).astype(dtype)      # 4 cotangents of a scalar mean over (5,)
-    bits(reduction_ops._mean_vjp(g[:, None][:, 0], None, None, None, False, (5,)),
+    assert_same_bits(reduction_ops._mean_vjp(g[:, None][:, 0], None, None, None, False, (5,)),
          reduction_ops._grad_to_input(g / 5, (5,), None, False))
 
 
@@ -127,7 +112,7 @@ def test_cross_entropy_rows_are_cached_read_only(dtype):
         np.testing.assert_allclose(loss.numpy(), -np.mean(np.log(sm[np.arange(batch), labels])), **tol)
         rows = nn_ops._rows(batch)
         assert rows is nn_ops._rows(batch) and not rows.flags.writeable
-        bits(rows, np.arange(batch))
+        assert_same_bits(rows, np.arange(batch))
     for n in range(40):
         nn_ops._rows(n)
     assert len(nn_ops._ROWS) <= 16
@@ -154,6 +139,6 @@ def test_a_large_add_runs_no_python_rule_with_the_shortcuts_on():
             sys.setprofile(None)
         return seen & rules
 
-    on, off = both_ways(called)
+    on, off = both_paths(called)
     assert on == set()                  # the forms ran: g itself, summed back for b
     assert off == rules                 # the general path calls both rules
