@@ -221,7 +221,8 @@ class GradientTape:
             raise AttributeError(
                 "GradientTape.watch() was called on a tape that has no recording: enter the tape first "
                 "(`with tape:`); a non-persistent tape that already computed its gradient cannot be reused")
-        for t in _flat(tensor):
+        # (one Tensor, W9's watch(x): a tuple of it, without _flat's frame)
+        for t in ((tensor,) if type(tensor) is Tensor else _flat(tensor)):
             if not isinstance(t, (Tensor, Variable)):
                 raise ValueError(f"Passed in object {t} of type '{type(t).__name__}', not tf.Tensor or "
                                  f"tf.Variable or ExtensionType.")
