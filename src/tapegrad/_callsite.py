@@ -120,17 +120,23 @@ def _derived_state():
     return _make_state(call=_on_fp_error, **{k: "call" for k, v in modes.items() if v == "warn"})
 
 
+def _switch_state():
+    """Ours for the user's current error state (NumPy >= 2): the contextvars Token that undoes
+    the switch (``token.var.reset(token)``), or None when nothing was switched."""
+    user = _STATE.get()
+    ours = _OURS.get(user, False)
+    if ours is False:
+        if len(_OURS) > 16:
+            _OURS.clear()
+        ours = _OURS[user] = _derived_state()
+    return None if ours is None else _STATE.set(ours)
+
+
 class _ReportedAtUserLine:
     __slots__ = ("_token",)
 
     def __enter__(self):
-        user = _STATE.get()
-        ours = _OURS.get(user, False)
-        if ours is False:
-            if len(_OURS) > 16:
-                _OURS.clear()
-            ours = _OURS[user] = _derived_state()
-        self._token = None if ours is None else _STATE.set(ours)
+        self._token = _switch_state()
         return self
 
     def __exit__(self, *exc):
@@ -148,6 +154,33 @@ def fp_errors_reported_at_user_line():
     if "warn" not in modes.values() or "call" in modes.values():
         return contextlib.nullcontext()
     return np.errstate(call=_on_fp_error, **{k: "call" if v == "warn" else v for k, v in modes.items()})
+
+
+class _ExitOnReset:
+    """NumPy 1.x: an entered context that `fp_errors_at_user_line_begin()` returns; its
+    ``var.reset(it)`` exits the context, as a Token's resets the state on NumPy >= 2."""
+    __slots__ = ("_context",)
+
+    def __init__(self, context):
+        self._context = context
+        context.__enter__()
+
+    @property
+    def var(self):
+        return self
+
+    def reset(self, _):
+        self._context.__exit__(None, None, None)
+
+
+def fp_errors_at_user_line_begin():
+    """fp_errors_reported_at_user_line()'s entry as one call, for gradient()'s short front end
+    (two Python frames less than the ``with`` block): returns None when nothing was switched, or
+    an object ``u`` whose ``u.var.reset(u)`` undoes the switch (a contextvars Token on NumPy >= 2,
+    no Python frame)."""
+    if _STATE is not None:
+        return _switch_state()
+    return _ExitOnReset(fp_errors_reported_at_user_line())
 
 
 # ---- implicit conversions that lose a gradient -------------------------------------------------

@@ -99,7 +99,10 @@ class ForwardAccumulator:
                 warn_first_n(f"The dtype of the watched primal must be floating (e.g. {tg}.float32), got "
                              f"{tg}.{_dtype_name(p)}", 5)
                 continue
-            self._acc.watch(p._id, _tangent_like(t, p))
+            pv = p._value
+            if type(t) is not Tensor or t._value.dtype != pv.dtype or t._value.shape != pv.shape:
+                t = _tangent_like(t, p)         # (a Tensor of the primal's dtype and shape is kept as it is)
+            self._acc.watch(p._id, t)
             self._primals.append(p)
 
     def __repr__(self):

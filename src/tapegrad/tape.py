@@ -221,7 +221,8 @@ class GradientTape:
             raise AttributeError(
                 "GradientTape.watch() was called on a tape that has no recording: enter the tape first "
                 "(`with tape:`); a non-persistent tape that already computed its gradient cannot be reused")
-        for t in _flat(tensor):
+        # (one Tensor, W9's watch(x): a tuple of it, without _flat's frame)
+        for t in ((tensor,) if type(tensor) is Tensor else _flat(tensor)):
             if not isinstance(t, (Tensor, Variable)):
                 raise ValueError(f"Passed in object {t} of type '{type(t).__name__}', not tf.Tensor or "
                                  f"tf.Variable or ExtensionType.")
@@ -377,7 +378,12 @@ class GradientTape:
         sparse gradient) goes through `_finish`."""
         tv = target._value
         seed = np.ones(tv.shape, tv.dtype) if type(tv) is np.ndarray else tv.dtype.type(1)
-        wengert = self._begin_use("gradient")
+        if self._recording or self._persistent:
+            wengert = self._begin_use("gradient")
+        else:           # _begin_use's steps for a one-shot tape no longer recording, without its frame
+            wengert = self._used = self._wengert
+            self._wengert = None
+            self._released = True
         # Variables are read after _begin_use, as _backward does: a tape still recording
         # would otherwise see the reads.
         srcs = []                        # (a loop: a comprehension is one more frame before Python 3.12)
@@ -385,12 +391,15 @@ class GradientTape:
             srcs.append(s.value() if type(s) is Variable else s)
         tensor_mode = _core.any_recording()
         start = _core.WengertList.id_clock() if tensor_mode else 0
-        with _callsite.fp_errors_reported_at_user_line():
-            try:
-                results = wengert.backward([target], [_core.wrap(seed) if tensor_mode else seed], srcs, tensor_mode)
-            finally:
-                if not self._persistent:
-                    wengert.release()
+        # fp_errors_reported_at_user_line()'s context without the `with` block's frames
+        undo = _callsite.fp_errors_at_user_line_begin()
+        try:
+            results = wengert.backward([target], [_core.wrap(seed) if tensor_mode else seed], srcs, tensor_mode)
+        finally:
+            if not self._persistent:
+                wengert.release()
+            if undo is not None:
+                undo.var.reset(undo)
         out = []
         for g, s in zip(results, srcs):
             sv = s._value
@@ -400,8 +409,8 @@ class GradientTape:
                 out.append(g)                        # tensor mode (W9): _finish keeps it as it is
             else:
                 out.append(self._finish([g], [s], "none")[0])
-        if tensor_mode:
-            self._note_nested(start)
+        if tensor_mode:    # _note_nested's append (the recorders are the ones tensor_mode saw)
+            inspect_tape.NESTED_GRADIENT_SPANS.append((start, _core.WengertList.id_clock(), weakref.ref(self)))
         return out
 
     def _note_nested(self, start):
