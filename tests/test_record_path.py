@@ -152,3 +152,9 @@ def test_binary_reads_variables_beside_tensors_and_floats(form):
             assert g is None
         else:
             np.testing.assert_array_equal(g.numpy(), np.broadcast_to(want, (2,)))
+
+
+def test_no_type_is_both_a_tensor_and_a_variable():
+    # The premise of _binary's exact-type front: an exact Tensor is never a Variable.
+    with pytest.raises(TypeError):
+        type("Both", (tg.Tensor, tg.Variable), {})
