@@ -2020,9 +2020,11 @@ cdef object _binary(Op op, object a, object b):
     cdef object ra, rb, params = None
     cdef bint bx, by
     # The non-tensor side takes the tensor side's dtype (TensorFlow's rule).
-    if isinstance(a, Variable):
+    # A Tensor or a Python float is no Variable: tested first, by exact type, so
+    # the hot case does not walk Tensor's bases in isinstance (issue 15, W1-W3).
+    if type(a) is not Tensor and type(a) is not float and isinstance(a, Variable):
         a = _read(<Variable>a)
-    if isinstance(b, Variable):
+    if type(b) is not Tensor and type(b) is not float and isinstance(b, Variable):
         b = _read(<Variable>b)
     if isinstance(a, Tensor):
         ra = (<Tensor>a)._value
