@@ -100,13 +100,18 @@ def test_sparse_xent_on_rows_matches_the_general_path(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_sparse_xent_softmax_kept_from_the_forward_gives_the_recomputed_bits(dtype):
-    logits = (RNG.standard_normal((9, 6)) * 4).astype(dtype)
-    labels = RNG.integers(0, 6, 9)
+@pytest.mark.parametrize("ltype,order", [("int32", "C"), ("int64", "C"), ("uint8", "C"), ("uint64", "C"),
+                                         ("int32", "F")])
+def test_sparse_xent_softmax_kept_from_the_forward_gives_the_recomputed_bits(dtype, ltype, order):
+    logits = np.asarray((RNG.standard_normal((9, 6)) * 4).astype(dtype), order=order)
+    labels = RNG.integers(0, 6, 9).astype(ltype)
     parts = nn_ops._SoftmaxParts()
     loss = nn_ops._sparse_xent_forward(logits, labels, parts)
-    bits(loss, nn_ops._sparse_xent_forward(logits, labels))          # keeping the parts changes no value
+    bits(loss, -np.take_along_axis(nn_ops._log_softmax_forward(logits, -1), labels[:, None].astype(np.intp),
+                                   axis=-1)[:, 0])                   # the general forward
     assert parts.x is logits
+    # the flat label index where it applies (C order, a label dtype that adds into intp), else none
+    assert (parts.flat is not None) == (order == "C" and ltype != "uint64")
     g = RNG.uniform(0.5, 2, 9).astype(dtype)
     kept = nn_ops._sparse_xent_grad(g, None, logits, labels, parts)
     bits(kept, nn_ops._sparse_xent_grad(g, None, logits, labels))     # recomputed from the logits

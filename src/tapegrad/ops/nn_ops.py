@@ -110,14 +110,20 @@ def _label_out_of_range(lab, classes):
     return np.minimum.reduce(lab, None) < 0 or np.maximum.reduce(lab, None) >= classes
 
 
+# Label dtypes whose flat index row * classes + label stays an intp in place.
+_FLAT_LABELS = frozenset([np.dtype(np.intp), np.dtype(np.int32), np.dtype(np.int16), np.dtype(np.int8),
+                          np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.uint32)])
+
+
 class _SoftmaxParts:
     """The row softmax's parts that a 2-D forward computed, for the node's
     first-order gradient: the logits array the forward read (x), exp(logits -
-    row max) (e) and its row sums (s).  The forward fills it; the rule uses it
+    row max) (e), its row sums (s) and the label entries' flat index (flat,
+or None).  The forward fills it; the rule uses it
     only when the logits it is given are that same array (``x is logits``), so
     a forward run again with other values (a batched replay) cannot mislead it.
     It sits in the node's params, so it is freed with them."""
-    __slots__ = ("x", "e", "s")
+    __slots__ = ("x", "e", "s", "flat")
 
     def __init__(self):
         self.x = None
@@ -135,9 +141,18 @@ def _sparse_xent_forward(logits, labels, parts=None):
         shifted = logits - np.maximum.reduce(logits, -1, None, None, True)
         e = np.exp(shifted)
         s = np.add.reduce(e, -1, None, None, False)
+        if labels.dtype in _FLAT_LABELS and shifted.flags.c_contiguous:
+            # The label entries by their flat (C order) index, kept for the
+            # gradient's decrement: a 1-d take costs less than a 2-d fancy index.
+            flat = _rows(logits.shape[0]) * logits.shape[1]
+            flat += labels
+            picked = shifted.ravel()[flat]
+        else:
+            flat = None
+            picked = shifted[_rows(logits.shape[0]), labels]
         if parts is not None:
-            parts.x, parts.e, parts.s = logits, e, s
-        return np.subtract(np.log(s), shifted[_rows(logits.shape[0]), labels])
+            parts.x, parts.e, parts.s, parts.flat = logits, e, s, flat
+        return np.subtract(np.log(s), picked)
     logp = _log_softmax_forward(logits, -1)
     return -np.take_along_axis(logp, labels[..., None], axis=-1)[..., 0]
 
@@ -153,6 +168,10 @@ def _sparse_xent_grad(g, ans, logits, labels, parts=None):
         # logits (the same ufuncs on the same array: the same bits).
         if parts is not None and parts.x is logits:
             d = np.divide(parts.e, parts.s[:, None])
+            if parts.flat is not None and d.flags.c_contiguous:
+                dv = d.ravel()                  # (a view: d is C-contiguous)
+                dv[parts.flat] -= 1
+                return np.multiply(d, g[:, None], out=d)
         else:
             e = np.exp(logits - np.maximum.reduce(logits, -1, None, None, True))
             d = np.divide(e, np.add.reduce(e, -1, None, None, True), out=e)
