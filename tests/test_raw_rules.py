@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import tapegrad as tg
+from tapegrad._core import apply
 from tapegrad.ops import linalg_ops, math_ops, nn_ops, reduction_ops
 from tapegrad.ops._registry import call
 from tapegrad.ops._shapes import broadcast_scalar
@@ -51,13 +52,22 @@ def test_reduce_mean_forward_is_np_mean(dtype):
 
 
 def test_reduction_gradient_is_a_read_only_zero_stride_view():
-    for value in (np.float32(0.25), np.float64(1.0), np.complex128(1 - 2j)):
+    # NumPy scalars (viewed in place) and anything else (through np.asarray): the same views
+    for value in (np.float32(0.25), np.float64(1.0), np.complex128(1 - 2j), np.float16(-3.5), np.longdouble(0.1),
+                  np.complex64(2j), np.clongdouble(1 + 1j), np.array(0.5), np.array(2.0, np.float32), 0.75, 3):
         for shape in [(64,), (3, 4), (0, 2), ()]:
             v = broadcast_scalar(value, shape)
             want = np.broadcast_to(value, shape)
-            assert_same_bits(v, want)
-            assert not v.flags.writeable
+            if want.dtype in (np.longdouble, np.clongdouble):
+                np.testing.assert_array_equal(v, want)     # (long double: padding bytes are not the value)
+                assert v.dtype == want.dtype
+            else:
+                assert_same_bits(v, want)
+            assert not v.flags.writeable and v.flags.aligned
             assert all(s == 0 for s in v.strides)
+    src = np.array(1.5)
+    broadcast_scalar(src, (2,))
+    assert src.flags.writeable                     # a 0-d array given in stays writeable
     x = tg.constant(RNG.standard_normal((4, 5)))
     with tg.GradientTape() as tape:
         tape.watch(x)
@@ -83,6 +93,82 @@ def test_sparse_xent_on_rows_matches_the_general_path(dtype):
     sm = np.exp(logits - logits.max(-1, keepdims=True))
     sm /= sm.sum(-1, keepdims=True)
     np.testing.assert_allclose(fast, g[:, None] * (sm - np.eye(6, dtype=dtype)[labels]), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ltype,order", [("int32", "C"), ("int64", "C"), ("uint8", "C"), ("uint64", "C"),
+                                         ("int32", "F")])
+def test_sparse_xent_softmax_kept_from_the_forward_gives_the_recomputed_bits(dtype, ltype, order):
+    logits = np.asarray((RNG.standard_normal((9, 6)) * 4).astype(dtype), order=order)
+    labels = RNG.integers(0, 6, 9).astype(ltype)
+    parts = nn_ops._SoftmaxParts()
+    loss = nn_ops._sparse_xent_forward(logits, labels, parts)
+    assert_same_bits(loss, -np.take_along_axis(nn_ops._log_softmax_forward(logits, -1), labels[:, None].astype(np.intp),
+                                   axis=-1)[:, 0])                   # the general forward
+    assert parts.x is logits
+    # the flat label index where it applies (C order, a label dtype that adds into intp), else none
+    assert (parts.flat is not None) == (order == "C" and ltype != "uint64")
+    g = RNG.uniform(0.5, 2, 9).astype(dtype)
+    kept = nn_ops._sparse_xent_grad(g, None, logits, labels, parts)
+    assert_same_bits(kept, nn_ops._sparse_xent_grad(g, None, logits, labels))     # recomputed from the logits
+    assert_same_bits(kept, nn_ops._sparse_xent_grad(g[None], None, logits, labels)[0])   # the general rule
+    assert not np.shares_memory(kept, parts.e)
+    assert_same_bits(nn_ops._sparse_xent_grad(g, None, logits, labels, parts), kept)   # a second sweep reads them unchanged
+    other = logits.copy()                                              # parts of another array are not used
+    parts.e = parts.e * 2
+    assert_same_bits(nn_ops._sparse_xent_grad(g, None, other, labels, parts), kept)
+
+
+def test_sparse_xent_on_a_tape_reads_the_parts_its_forward_kept():
+    # White box: the node's own parts object, tampered with after the forward,
+    # shows in the gradient (so the tape's rule does read them), and untouched
+    # it gives the finite-difference gradient of the mean loss.
+    logits_np = RNG.standard_normal((5, 4))
+    labels = np.array([0, 3, 1, 1, 2])
+    for tamper in (False, True):
+        logits = tg.Variable(logits_np)
+        parts = nn_ops._SoftmaxParts()
+        with tg.GradientTape() as tape:
+            loss = tg.reduce_mean(apply(nn_ops.sparse_xent_op, (logits,), (labels, parts)))
+        assert parts.x is not None
+        if tamper:
+            parts.e = parts.e * 2
+        got = tape.gradient(loss, logits).numpy()
+        e = np.exp(logits_np - logits_np.max(1, keepdims=True))
+        want = (e / e.sum(1, keepdims=True) - np.eye(4)[labels]) / 5     # hand-derived
+        if tamper:
+            assert np.abs(got - want).max() > 0.01
+        else:
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+            fd = tg.test.compute_gradient(
+                lambda z: tg.reduce_mean(tg.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=z)),
+                [logits_np])
+            np.testing.assert_allclose(got.ravel(), fd[1][0][0], rtol=1e-6, atol=1e-8)   # numerical
+
+
+@pytest.mark.parametrize("ltype", ["int8", "int16", "int32", "int64", "uint8", "uint32", "uint64", ">i4"])
+def test_sparse_xent_label_range_in_one_pass(ltype):
+    logits = tg.constant(np.zeros((3, 5)))
+    dt = np.dtype(ltype)
+    xent = tg.nn.sparse_softmax_cross_entropy_with_logits
+    assert xent(labels=np.array([0, 4, 2], dt), logits=logits).shape == (3,)
+    bad = [[0, 5, 1], [4, 4, 100]] + ([[0, -1, 2], [np.iinfo(dt).min, 0, 0]] if dt.kind == "i" else [])
+    for lab in bad:
+        with pytest.raises(tg.errors.InvalidArgumentError, match=r"outside the valid range \[0, 5\)"):
+            xent(labels=np.array(lab, dt), logits=logits)
+    if dt.itemsize == 1 and dt.kind == "i":
+        # more classes than int8's unsigned view can tell from a negative label (-100 reads as 156)
+        wide = tg.constant(np.zeros((2, 200)))
+        assert xent(labels=np.array([0, 127], dt), logits=wide).shape == (2,)
+        for lab in ([0, -100], [-128, 0], [-1, 3]):
+            with pytest.raises(tg.errors.InvalidArgumentError, match="outside the valid range"):
+                xent(labels=np.array(lab, dt), logits=wide)
+        edge = tg.constant(np.zeros((2, 128)))                          # the view's own limit
+        assert xent(labels=np.array([0, 127], dt), logits=edge).shape == (2,)
+        for lab in ([0, -128], [-1, 0]):
+            with pytest.raises(tg.errors.InvalidArgumentError, match="outside the valid range"):
+                xent(labels=np.array(lab, dt), logits=edge)
+    assert xent(labels=np.array(3, dt), logits=tg.constant(np.zeros(5))).shape == ()   # a 0-d label
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

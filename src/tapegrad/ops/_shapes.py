@@ -69,11 +69,18 @@ def unbroadcast(g, shape, out_ndim):
     return sum_to_shape(g, shape, ndim_of(g) - out_ndim)
 
 
+_READ_ONLY_SCALARS = frozenset([np.float16, np.float32, np.float64, np.complex64, np.complex128])
+
+
 def broadcast_scalar(value, shape):
     """A raw scalar as a read-only array of `shape` whose strides are all 0
     (what np.broadcast_to gives, without its Python-level argument handling): a reduction's
     gradient on raw values.  The sweep recognises such a view of 1.0 as a
     known-ones cotangent."""
+    if type(value) in _READ_ONLY_SCALARS:
+        # A NumPy scalar exports its value as a read-only buffer: the view reads
+        # it in place and is read-only from birth (no asarray, no flags call).
+        return np.ndarray(shape, value.dtype, value, 0, (0,) * len(shape))
     base = np.asarray(value)
     view = np.ndarray(shape, base.dtype, base, 0, (0,) * len(shape))
     view.flags.writeable = False

@@ -95,28 +95,86 @@ def _rows(n):
     return r
 
 
-def _sparse_xent_forward(logits, labels):
+# Native signed integer dtype -> its unsigned twin of the same size, and the
+# most classes for which one maximum of that view tells both ends of the range:
+# viewed unsigned, a negative label reads as at least 2**(bits-1), so with at
+# most that many classes it is out of range as a label >= classes is (the
+# check runs every step; int8 labels of 200 classes take the two reductions).
+_UNSIGNED = {np.dtype(t): (np.dtype(t.upper()), 1 << (8 * np.dtype(t).itemsize - 1)) for t in "bhilq"}
+
+
+def _label_out_of_range(lab, classes):
+    u = _UNSIGNED.get(lab.dtype)
+    if u is not None and classes <= u[1]:
+        return np.maximum.reduce(lab.view(u[0]), None) >= classes
+    return np.minimum.reduce(lab, None) < 0 or np.maximum.reduce(lab, None) >= classes
+
+
+# Label dtypes whose flat index row * classes + label stays an intp in place.
+_FLAT_LABELS = frozenset([np.dtype(np.intp), np.dtype(np.int32), np.dtype(np.int16), np.dtype(np.int8),
+                          np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.uint32)])
+
+
+class _SoftmaxParts:
+    """The row softmax's parts that a 2-D forward computed, for the node's
+    first-order gradient: the logits array the forward read (x), exp(logits -
+    row max) (e), its row sums (s) and the label entries' flat index (flat,
+or None).  The forward fills it; the rule uses it
+    only when the logits it is given are that same array (``x is logits``), so
+    a forward run again with other values (a batched replay) cannot mislead it.
+    It sits in the node's params, so it is freed with them."""
+    __slots__ = ("x", "e", "s", "flat")
+
+    def __init__(self):
+        self.x = None
+
+    def __repr__(self):
+        return "<softmax parts>"
+
+
+def _sparse_xent_forward(logits, labels, parts=None):
     if logits.ndim == 2:
         # A batch of rows (an MLP's loss): only the label entries of log_softmax,
         # -(shifted - lse) computed as lse - shifted (the same bits, but +0.0 for
         # a loss of exactly 0, as TensorFlow's kernel gives), with the ufuncs'
         # own reductions (no np.max / ndarray.sum argument handling).
         shifted = logits - np.maximum.reduce(logits, -1, None, None, True)
-        lse = np.log(np.add.reduce(np.exp(shifted), -1, None, None, False))
-        return np.subtract(lse, shifted[_rows(logits.shape[0]), labels])
+        e = np.exp(shifted)
+        s = np.add.reduce(e, -1, None, None, False)
+        if labels.dtype in _FLAT_LABELS and shifted.flags.c_contiguous:
+            # The label entries by their flat (C order) index, kept for the
+            # gradient's decrement: a 1-d take costs less than a 2-d fancy index.
+            flat = _rows(logits.shape[0]) * logits.shape[1]
+            flat += labels
+            picked = shifted.ravel()[flat]
+        else:
+            flat = None
+            picked = shifted[_rows(logits.shape[0]), labels]
+        if parts is not None:
+            parts.x, parts.e, parts.s, parts.flat = logits, e, s, flat
+        return np.subtract(np.log(s), picked)
     logp = _log_softmax_forward(logits, -1)
     return -np.take_along_axis(logp, labels[..., None], axis=-1)[..., 0]
 
 
-def _sparse_xent_grad(g, ans, logits, labels):
+def _sparse_xent_grad(g, ans, logits, labels, parts=None):
     # d loss / d logits = softmax(logits) - onehot(labels), scaled per example.
     if (type(logits) is np.ndarray and type(g) is np.ndarray and logits.ndim == 2 and g.ndim == 1
             and g.dtype == logits.dtype):
         # First-order fast path (an MLP's loss): one softmax, the label entries
         # decremented in place, the per-example scaling into the same buffer
-        # (a fresh array: g * d and d * g have the same bits).
-        e = np.exp(logits - np.maximum.reduce(logits, -1, None, None, True))
-        d = np.divide(e, np.add.reduce(e, -1, None, None, True), out=e)
+        # (a fresh array: g * d and d * g have the same bits).  The softmax's
+        # exp and row sums come from the forward when it kept them for these
+        # logits (the same ufuncs on the same array: the same bits).
+        if parts is not None and parts.x is logits:
+            d = np.divide(parts.e, parts.s[:, None])
+            if parts.flat is not None and d.flags.c_contiguous:
+                dv = d.ravel()                  # (a view: d is C-contiguous)
+                dv[parts.flat] -= 1
+                return np.multiply(d, g[:, None], out=d)
+        else:
+            e = np.exp(logits - np.maximum.reduce(logits, -1, None, None, True))
+            d = np.divide(e, np.add.reduce(e, -1, None, None, True), out=e)
         d[_rows(d.shape[0]), labels] -= 1
         return np.multiply(d, g[:, None], out=d)
     sm = softmax(logits) if isinstance(logits, Tensor) else _softmax_forward(logits, -1)
@@ -125,7 +183,7 @@ def _sparse_xent_grad(g, ans, logits, labels):
     return np.expand_dims(g, -1) * (sm - onehot)
 
 
-def _sparse_xent_jvp(t, ans, logits, labels):
+def _sparse_xent_jvp(t, ans, logits, labels, parts=None):
     return np.sum(t * _sparse_xent_grad(1, ans, logits, labels), axis=-1)
 
 
@@ -161,9 +219,9 @@ def sparse_softmax_cross_entropy_with_logits(labels=None, logits=None, name=None
     if lab.shape != ls[:-1]:
         raise InvalidArgumentError(f"labels shape {list(lab.shape)} must equal logits shape {list(ls)} "
                                    f"without its last dimension")
-    if lab.size and (np.minimum.reduce(lab, None) < 0 or np.maximum.reduce(lab, None) >= ls[-1]):
+    if lab.size and _label_out_of_range(lab, ls[-1]):
         raise InvalidArgumentError(f"Received a label value outside the valid range [0, {ls[-1]})")
-    return apply(sparse_xent_op, (logits,), (lab,))
+    return apply(sparse_xent_op, (logits,), (lab, _SoftmaxParts()))
 
 
 def _same_shape(labels, logits, op):
