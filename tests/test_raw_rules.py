@@ -113,7 +113,8 @@ def test_sparse_xent_softmax_kept_from_the_forward_gives_the_recomputed_bits(dty
     assert_same_bits(kept, nn_ops._sparse_xent_grad(g, None, logits, labels))     # recomputed from the logits
     assert_same_bits(kept, nn_ops._sparse_xent_grad(g[None], None, logits, labels)[0])   # the general rule
     assert not np.shares_memory(kept, parts.e)
-    assert_same_bits(nn_ops._sparse_xent_grad(g, None, logits, labels, parts), kept)   # a second sweep reads them unchanged
+    # a second sweep reads them unchanged
+    assert_same_bits(nn_ops._sparse_xent_grad(g, None, logits, labels, parts), kept)
     other = logits.copy()                                              # parts of another array are not used
     parts.e = parts.e * 2
     assert_same_bits(nn_ops._sparse_xent_grad(g, None, other, labels, parts), kept)
