@@ -920,6 +920,7 @@ cdef class _Operand:
 
 
 
+@cython.auto_pickle(True)   # copy/deepcopy/pickle of a Tensor (the build turns auto_pickle off elsewhere)
 @cython.freelist(256)
 @cython.no_gc      # holds only a numeric ndarray or NumPy scalar: cannot be in a cycle
 cdef class Tensor(_Operand):
@@ -1003,6 +1004,7 @@ class Reference:
 # --------------------------------------------------------------------------
 # Variable
 
+@cython.auto_pickle(True)   # a Variable's copy.deepcopy copies its state
 cdef class _VarState:
     pass
 
@@ -1146,6 +1148,7 @@ cdef inline Variable _owner(Variable v):
     return v if owner is None else <Variable>owner
 
 
+@cython.auto_pickle(True)   # copy.copy/deepcopy of a Variable
 cdef class Variable(_Operand):
     """A mutable holder of a tensor value, watched automatically by tapes when
     read (if trainable).  ``assign`` replaces the value; it is not
