@@ -106,6 +106,7 @@ cdef int _CALL_VARIADIC = CALL_VARIADIC, _CALL_JOINT = CALL_JOINT
 
 cdef type ndarray = np.ndarray
 cdef object _add_reduce = np.add.reduce, _multiply = np.multiply
+cdef object _np_matmul = np.matmul
 cdef type generic = np.generic
 cdef type number = np.number
 cdef type float64 = np.float64
@@ -707,7 +708,7 @@ cdef class _Operand:
     def __rmod__(self, other): return _binary(_op_mod, other, self)
     def __pow__(self, other, mod=None): return _binary(_op_pow, self, other)
     def __rpow__(self, other, mod=None): return _binary(_op_pow, other, self)
-    def __matmul__(self, other): return _hook_matmul(self, other)
+    def __matmul__(self, other): return _matmul_operator(self, other)
     def __rmatmul__(self, other): return _hook_matmul(other, self)
     def __neg__(self): return _unary(_op_negative, self)
     def __pos__(self): return _as_tensor(self)
@@ -1719,6 +1720,10 @@ cdef inline object _vjp_of(Op op, Py_ssize_t i, object g, object ans, tuple ins,
         return None
     if op.cvjps is not None and _complex_value(g):
         rule = op.cvjps[0] if calling == _CALL_VARIADIC else op.cvjps[i]
+    elif op is _op_matmul and _structured and type(g) is ndarray and _pair(params) and ins is not None and len(ins) == 2:
+        gi = _matmul_raw_vjp(i, <cnp.ndarray>g, ins, <tuple>params)
+        if gi is not None:
+            return gi
     if calling == _CALL_UNARY:
         return rule(g, ans, ins[0])
     if calling == _CALL_BINARY:
@@ -2108,6 +2113,9 @@ def apply(Op op, inputs, params=None):
         value = op.forward(*raws)
     elif op is _op_reduce_sum and _reduce_sum_params(params):
         value = _add_reduce(raws[0], (<tuple>params)[0], None, None, (<tuple>params)[1])
+    elif (op is _op_matmul and _structured and _pair(params) and not (<tuple>params)[0] and not (<tuple>params)[1]
+            and type(raws[0]) is ndarray and type(raws[1]) is ndarray):
+        value = _np_matmul(raws[0], raws[1])        # _matmul_forward's call, without its frame
     else:
         value = op.forward(*raws, *params)
     if op.n_out == 1:
@@ -2159,6 +2167,7 @@ cdef Op _op_equal = None, _op_not_equal = None
 cdef object _hook_matmul = None, _hook_getitem = None, _hook_variable_slice = None
 cdef object _hook_array_ufunc = None, _hook_array_function = None
 cdef Op _op_reduce_sum = None
+cdef Op _op_matmul = None
 cdef object _reduce_sum_broadcast = None
 
 
@@ -2171,6 +2180,71 @@ def install_reduce_sum(Op op, broadcast):
     global _op_reduce_sum, _reduce_sum_broadcast
     _op_reduce_sum = op
     _reduce_sum_broadcast = broadcast
+
+
+def install_matmul(Op op):
+    """The matmul op: params (ta, tb); its forward is ``np.matmul(a, b)`` when neither is set,
+    and for raw 2-d arrays g, a, b its rules are ``np.matmul`` of ``g`` and the other operand
+    with ``.T`` views (ops/linalg_ops.py, ``_matmul_grad_a`` / ``_matmul_grad_b``).  The core
+    makes exactly those calls itself, without the rules' Python frames (five per MLP step,
+    W4), while the structured-cotangent shortcuts are on."""
+    global _op_matmul
+    _op_matmul = op
+
+
+cdef inline object _matmul_raw_vjp(Py_ssize_t i, cnp.ndarray g, tuple ins, tuple params):
+    """matmul's rule for input i on three raw 2-d arrays (the NumPy calls of
+    _matmul_grad_a / _matmul_grad_b's first branch, on the same views), or None
+    where that branch does not apply (the rule then runs)."""
+    cdef object a = ins[0], b = ins[1]
+    if (type(a) is not ndarray or type(b) is not ndarray or cnp.PyArray_NDIM(g) != 2
+            or cnp.PyArray_NDIM(<cnp.ndarray>a) != 2 or cnp.PyArray_NDIM(<cnp.ndarray>b) != 2):
+        return None
+    cdef bint ta = params[0], tb = params[1]
+    if i == 0:
+        if ta:
+            return _np_matmul(cnp.PyArray_Transpose(<cnp.ndarray>b, NULL) if tb else b,
+                              cnp.PyArray_Transpose(g, NULL))
+        return _np_matmul(g, b if tb else cnp.PyArray_Transpose(<cnp.ndarray>b, NULL))
+    if tb:
+        return _np_matmul(cnp.PyArray_Transpose(g, NULL), cnp.PyArray_Transpose(<cnp.ndarray>a, NULL) if ta else a)
+    return _np_matmul(a if ta else cnp.PyArray_Transpose(<cnp.ndarray>a, NULL), g)
+
+
+cdef tuple _NO_TRANSPOSES = (False, False)
+
+
+cdef inline object _raw_matrix(object x):
+    """x's value when x is exactly a Tensor or a Variable whose value is a 2-d ndarray, else None."""
+    cdef object v
+    if type(x) is Tensor:
+        v = (<Tensor>x)._value
+    elif type(x) is Variable:
+        v = (<Variable>x)._state.value
+    else:
+        return None
+    if type(v) is ndarray and cnp.PyArray_NDIM(<cnp.ndarray>v) == 2:
+        return v
+    return None
+
+
+cdef object _matmul_operator(object a, object b):
+    """a @ b.  Two matrices of one dtype (the same descriptor) whose inner dimensions agree (an
+    MLP's x @ W) are the matmul op applied as linalg_ops._matmul's first branch applies it,
+    without that function's frame; everything else goes to _matmul."""
+    cdef object av, bv
+    if _op_matmul is not None and _structured:
+        av = _raw_matrix(a)
+        if av is not None:
+            bv = _raw_matrix(b)
+            if (bv is not None and <object>cnp.PyArray_DESCR(<cnp.ndarray>av) is <object>cnp.PyArray_DESCR(<cnp.ndarray>bv)
+                    and cnp.PyArray_DIM(<cnp.ndarray>av, 1) == cnp.PyArray_DIM(<cnp.ndarray>bv, 0)):
+                return apply(_op_matmul, (a, b), _NO_TRANSPOSES)
+    return _hook_matmul(a, b)
+
+
+cdef inline bint _pair(object params):
+    return type(params) is tuple and len(<tuple>params) == 2
 
 
 cdef inline bint _reduce_sum_params(object params):
