@@ -19,6 +19,9 @@ class W3(ChainWorkload):
     reduce = True
     show_ratio = False
     impls = tuple(i for i in peers.ALL_IMPLS if i != "jax_jit")
+    # Recording's cost moved with what else the process held (80 ns tapegrad alone, 99 ns beside
+    # tapegrad.torch, 108 ns beside every peer: benchmarks/README.md), so each row gets a process.
+    own_process = True
 
     def x0(self):
         return x0_vector()
