@@ -1,7 +1,8 @@
 """W3 recording overhead: W2's forward under a tape minus the same forward with no tape, per op.
 
 Both variants are timed interleaved (one sample of each per round, side by side); overhead =
-median over rounds of (taped - plain) / 3,000 ops.
+median over rounds of (taped - plain) / 3,000 ops.  Each implementation runs alone in a process
+of its own (``own_process``; ``--shared-process`` for the old way).
 "Under a tape" is each library's recording mode: tapegrad/TensorFlow a GradientTape watching x,
 PyTorch an input with requires_grad=True, JAX ``jax.vjp`` (eager), autograd ``make_vjp``; the
 floor "records" by appending each sin input to a list, which is what its reverse pass needs.
