@@ -1,7 +1,11 @@
 """The harness: workload base class, correctness check, interleaved timing, targets."""
 import gc
+import json
 import math
+import os
 import statistics
+import subprocess
+import sys
 import time
 import traceback
 
@@ -11,6 +15,9 @@ from . import peers
 from .peers import Unavailable
 
 __all__ = ["Unavailable", "Workload", "Context", "to_numpy", "compare", "fmt_time", "fmt_bytes"]
+
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OWN_PROCESS_MARK = "OWNPROCESS "  # benchmarks/own_process.py prints its row after this
 
 
 class Context:
@@ -132,6 +139,9 @@ class Workload:
     # None (issue 14: the PyTorch-style code within 1.3x of the GradientTape code).
     torch_style_target = None
     unit_ops = None  # number of ops the time is divided by for "per op", or None
+    # Time every implementation (the floor too) alone, in a fresh process of its own
+    # (benchmarks/own_process.py), unless the runner is given --shared-process.
+    own_process = False
 
     def __init__(self, smoke=False):
         self.smoke = smoke
@@ -210,6 +220,8 @@ class Workload:
     # --- the harness
     def run(self, ctx):
         """Build, check, then time the implementations round-robin; return result rows."""
+        if self.own_process and "own_process" not in ctx.options and not ctx.options.get("shared_process"):
+            return self._run_own_processes(ctx)
         rows, built = [], {}
         floor_out = None
         impls = ["floor"] + [i for i in ctx.impls if i != "floor" and i in self.impls]
@@ -253,9 +265,40 @@ class Workload:
                     ctx.log(f"  {self.id} {impl}: {row['message']}")
                     continue
             built[impl] = {v: fns[v] for v in self.variants}
+        alone = ctx.options.get("own_process")
+        if alone is not None:  # a child of _run_own_processes: the floor only checks, it is not timed
+            built = {impl: fns for impl, fns in built.items() if impl == alone}
         self._time(ctx, built, rows)
         self._finish(rows)
         return rows
+
+    def _run_own_processes(self, ctx):
+        impls = ["floor"] + [i for i in ctx.impls if i != "floor" and i in self.impls]
+        if hasattr(self, "make_closed"):
+            impls.insert(1, "closed")
+        rows = [self._own_process_row(ctx, impl) for impl in impls]
+        self._finish(rows)
+        return rows
+
+    def _own_process_row(self, ctx, impl):
+        cmd = [sys.executable, "-m", "benchmarks.own_process", self.id, impl, "--rounds", str(ctx.rounds),
+               "--min-time", str(ctx.min_time)] + (["--smoke"] if ctx.smoke else [])
+        env = dict(os.environ)
+        env["PYTHONPATH"] = _REPO + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        row = {"impl": impl, "label": peers.LABELS.get(impl, impl), "status": "error", "message": ""}
+        try:
+            p = subprocess.run(cmd, cwd=_REPO, env=env, capture_output=True, text=True, timeout=900)
+        except subprocess.TimeoutExpired:
+            row["message"] = "its own process timed out"
+            ctx.log(f"  {self.id} {impl}: ERROR {row['message']}")
+            return row
+        for line in p.stdout.splitlines():
+            if line.startswith(OWN_PROCESS_MARK):
+                return json.loads(line[len(OWN_PROCESS_MARK):])["row"]
+        tail = (p.stderr or p.stdout).strip().splitlines()[-3:]
+        row["message"] = f"its own process exited with {p.returncode}: " + " | ".join(tail)
+        ctx.log(f"  {self.id} {impl}: ERROR {row['message']}")
+        return row
 
     def _time(self, ctx, built, rows):
         entries = [(impl, v) for impl in built for v in self.variants]

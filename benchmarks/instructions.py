@@ -11,6 +11,13 @@ variant (``W4f32``, ``W8_64``; default: the workload's name), ``impl`` a row (``
 ``tapegrad_torch``, ``floor``, ``closed``; default ``tapegrad``), ``variant`` one of the row's
 steps (W3's ``plain``: the untaped twin of its ``taped`` step; default ``run``, else
 ``taped``).  The figures in the notes and docs/benchmarks.md ("instructions before -> after") were made this way.
+
+``--between IMPL[,IMPL...] --rounds R`` asks what other implementations leave behind in the
+process (docs/internals.md, "Why W3's figure depended on the process"): with either option,
+every callable of each row (the row's own included) runs once first, as the runner's check
+does; then in each of R
+rounds the other rows' steps run three times each, uncounted, before the N counted steps, so
+the total divided by R * N is still the cost of one step.
 """
 import functools
 import gc
@@ -21,7 +28,19 @@ MODULES = {"W1": "w1_scalar_chain", "W2": "w2_vector_chain", "W3": "w3_recording
            "W5": "w5_elementwise", "W7": "w7_second_derivative", "W8": "w8_jacobian", "W9": "w9_hvp"}
 
 
+def _option(argv, flag, default):
+    if flag not in argv:
+        return default
+    i = argv.index(flag)
+    value = argv[i + 1]
+    del argv[i:i + 2]
+    return value
+
+
 def main(argv):
+    argv = list(argv)
+    between = [b for b in _option(argv, "--between", "").split(",") if b]
+    rounds = int(_option(argv, "--rounds", "1"))
     name, n = argv[0], int(argv[1])
     module = importlib.import_module("benchmarks.workloads." + MODULES[name])
     workload = getattr(module, argv[2] if len(argv) > 2 else name)()
@@ -31,10 +50,20 @@ def main(argv):
         step = impl[argv[4]]
     else:
         step = impl["run"] if "run" in impl else impl["taped"]
+    others = [workload.factory(b) for b in between]
+    if between or rounds > 1:
+        for fns in [impl, *others]:
+            for fn in fns.values():
+                fn()
     for _ in range(3):
         step()
-    gc.collect()
-    functools.reduce(lambda _, __: step(), range(n), None)    # the only frames counted
+    for _ in range(rounds):
+        for fns in others:
+            for v in workload.variants:
+                for _ in range(3):
+                    fns[v]()
+        gc.collect()
+        functools.reduce(lambda _, __: step(), range(n), None)    # the only frames counted
 
 
 if __name__ == "__main__":

@@ -177,3 +177,45 @@ def test_torch_style_rows_report_their_ratio_to_tapegrad():
     assert by["tapegrad_torch"]["targets"][0]["passed"] is False
     table = report.format_table(w, rows)
     assert "× tapegrad" in table and "1.50×" in table and "20.00×" in table
+
+
+def _w3_rows(tmp_path, *extra):
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--smoke", "--only", "W3", "--impls",
+                           "floor,tapegrad,tapegrad_torch", "--out", str(tmp_path), "--no-chart", "--strict", *extra],
+                          cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads((tmp_path / "latest.json").read_text())
+    [w3] = data["workloads"]
+    return data["meta"], {r["impl"]: r for r in w3["rows"]}
+
+
+def test_w3_times_each_implementation_in_a_process_of_its_own(tmp_path):
+    # benchmarks/README.md, "One process per implementation": tapegrad's W3 row was measured in a
+    # process that never imported tapegrad.torch, although both ran; each row was checked there
+    # against the floor, and the floor row comes from a process of its own as well.
+    meta, rows = _w3_rows(tmp_path)
+    assert meta["own_process_workloads"] == ["W3"] and meta["shared_process"] is False
+    assert {impl: r["process"]["modules"] for impl, r in rows.items()} == {
+        "floor": [], "tapegrad": ["tapegrad"], "tapegrad_torch": ["tapegrad", "tapegrad.torch"]}
+    assert len({r["process"]["pid"] for r in rows.values()}) == 3
+    for impl, row in rows.items():
+        assert row["status"] == "ok" and row["check"]["passed"], (impl, row)
+        assert row["metrics"]["value"] == pytest.approx(
+            (row["times"]["taped"]["samples_s"][0] - row["times"]["plain"]["samples_s"][0]) / 30), impl
+    assert [t["target"] for t in rows["tapegrad"]["targets"]] == ["recording overhead per op ≤ 300 ns"]
+
+
+def test_w3_shared_process_times_every_implementation_in_the_runner():
+    # --shared-process: the method before W3 had processes of its own, in the runner's process.
+    sys.path.insert(0, str(REPO))
+    try:
+        from benchmarks import common, run
+        from benchmarks.workloads import w3_recording
+    finally:
+        sys.path.remove(str(REPO))
+    assert run.parse_args(["--shared-process"]).shared_process and not run.parse_args([]).shared_process
+    ctx = common.Context(["floor", "tapegrad"], 1, 0.0, smoke=True, options={"shared_process": True},
+                         log=lambda msg: None)
+    rows = {r["impl"]: r for r in w3_recording.W3(smoke=True).run(ctx)}
+    assert set(rows) == {"floor", "tapegrad"}
+    assert all("process" not in r and r["status"] == "ok" and r["check"]["passed"] for r in rows.values())

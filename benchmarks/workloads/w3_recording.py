@@ -1,7 +1,8 @@
 """W3 recording overhead: W2's forward under a tape minus the same forward with no tape, per op.
 
 Both variants are timed interleaved (one sample of each per round, side by side); overhead =
-median over rounds of (taped - plain) / 3,000 ops.
+median over rounds of (taped - plain) / 3,000 ops.  Each implementation runs alone in a process
+of its own (``own_process``; ``--shared-process`` for the old way).
 "Under a tape" is each library's recording mode: tapegrad/TensorFlow a GradientTape watching x,
 PyTorch an input with requires_grad=True, JAX ``jax.vjp`` (eager), autograd ``make_vjp``; the
 floor "records" by appending each sin input to a list, which is what its reverse pass needs.
@@ -19,6 +20,9 @@ class W3(ChainWorkload):
     reduce = True
     show_ratio = False
     impls = tuple(i for i in peers.ALL_IMPLS if i != "jax_jit")
+    # Recording's cost moved with what else the process held (80 ns tapegrad alone, 99 ns beside
+    # tapegrad.torch, 108 ns beside every peer: benchmarks/README.md), so each row gets a process.
+    own_process = True
 
     def x0(self):
         return x0_vector()
