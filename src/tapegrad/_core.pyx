@@ -1757,6 +1757,9 @@ cdef inline object _jvp_of(Op op, Py_ssize_t i, object t, object ans, tuple ins,
     cdef object rule = op.jvps[0] if calling == _CALL_VARIADIC else op.jvps[i]
     if rule is None:
         return None
+    if op is _op_matvec and _matvec_params(params) and type(t) is ndarray and type(ins[1 - i]) is ndarray:
+        # the rules' own product on raw values (a's tangent times b, a times b's tangent)
+        return _matvec_raw(t, ins[1], (<tuple>params)[0]) if i == 0 else _matvec_raw(ins[0], t, (<tuple>params)[0])
     if op.cjvps is not None and _complex_value(t):
         rule = op.cjvps[0] if calling == _CALL_VARIADIC else op.cjvps[i]
     if calling == _CALL_UNARY:
@@ -2105,6 +2108,8 @@ def apply(Op op, inputs, params=None):
         value = op.forward(*raws)
     elif op is _op_reduce_sum and _reduce_sum_params(params):
         value = _add_reduce(raws[0], (<tuple>params)[0], None, None, (<tuple>params)[1])
+    elif op is _op_matvec and _matvec_params(params) and type(raws[0]) is ndarray and type(raws[1]) is ndarray:
+        value = _matvec_raw(raws[0], raws[1], (<tuple>params)[0])
     else:
         value = op.forward(*raws, *params)
     if op.n_out == 1:
@@ -2172,6 +2177,31 @@ def install_reduce_sum(Op op, broadcast):
 
 cdef inline bint _reduce_sum_params(object params):
     return type(params) is tuple and len(<tuple>params) == 3
+
+
+cdef Op _op_matvec = None
+cdef object _np_matmul = np.matmul
+
+
+def install_matvec(Op op):
+    """The matvec op (W @ x): params (ta,); on two ndarrays its forward, its
+    JVPs and (on Tensors) b's gradient are the calls _matvec_raw makes.  The
+    core makes them itself where each Python frame counts (forward over
+    reverse, W9): the forward in apply(), the JVPs on raw tangents, b's
+    gradient in tensor mode."""
+    global _op_matvec
+    _op_matvec = op
+
+
+cdef inline bint _matvec_params(object params):
+    return type(params) is tuple and len(<tuple>params) == 1
+
+
+cdef object _matvec_raw(object a, object v, object ta):
+    """a @ v (a.T @ v when ta) for ndarrays a and v, by the op's own calls:
+    v as a column, np.matmul, the column back as a vector."""
+    r = _np_matmul(a.swapaxes(-1, -2) if ta else a, v.reshape(v.shape + (1,)))
+    return r.reshape(r.shape[:-1])
 
 
 def install_operators(*, Op add, Op subtract, Op multiply, Op truediv, Op floordiv, Op mod, Op pow,
@@ -3992,6 +4022,14 @@ cdef int _call_rules_direct(Op op, int32_t *targets, object g, tuple ins, object
             return 0
         if targets[0] >= 0:
             _accumulate(grads, targets[0], _binary(_op_mul, g, _factor_tensor(op.factor_op, ins[0])))
+        return 1
+    if op is _op_matvec:
+        # b's gradient is the op itself with the transpose flipped (its rule's one apply());
+        # a's, if wanted, is left to the rule
+        if (targets[0] >= 0 or targets[1] < 0 or not _matvec_params(params) or type(ins[0]) is not Tensor
+                or _ndim((<Tensor>g)._value) != 1):
+            return 0
+        _accumulate(grads, targets[1], apply(op, (ins[0], g), (not (<tuple>params)[0],)))
         return 1
     if op.scalar_vjp == 0 or params is not None:
         return 0
