@@ -3341,11 +3341,12 @@ cdef bint _form_operands(Op op, int32_t *targets, Py_ssize_t n_in, object g, obj
                                    and not (numpy_reads & 4 and type(<object>ins[1]) is float)))
 
 
-cdef object _form_value(Op op, int i, object g, object ans, PyObject **ins, Accumulator acc=None,
-                        tuple tensors=None):
+cdef object _form_value(Op op, int i, object g, object ans, PyObject **ins, Accumulator acc,
+                        tuple tensors):
     """Form i on raw values: each step calls its ufunc object (vectorcall),
-    as the rule's operators do.  With `acc` (forward mode: `tensors` are the
-    op's inputs), a one-input ufunc applied to an input is acc._memo_call."""
+    as the rule's operators do.  With an `acc` (forward mode: `tensors` are
+    the op's inputs; the sweep passes None), a one-input ufunc applied to an
+    input is acc._memo_call."""
     cdef tg_form *f = &op._forms[i]
     cdef PyObject *st[TG_FORM_MAX]
     cdef PyObject *p
@@ -3446,7 +3447,7 @@ cdef int _run_forms(WengertList w, Op op, Py_ssize_t k, object g, object params,
             continue
         _form_op = <PyObject *>op           # for a floating-point warning's message
         try:
-            gi = _form_value(op, <int>i, g, ans, raw)
+            gi = _form_value(op, <int>i, g, ans, raw, None, None)
         finally:
             _form_op = NULL
         if params is not None:
