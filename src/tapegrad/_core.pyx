@@ -4217,6 +4217,7 @@ cdef int _accumulate_more(PyObject **grads, int32_t s, object g) except -1:
 # as the accumulator; structured_cotangents(False) keeps none.
 
 cdef type _ufunc_type = np.ufunc
+cdef Py_ssize_t _n_memos = 0          # accumulators holding kept values (the sweep looks only then)
 
 
 cdef inline bint _normal_bits(const uint64_t *p, Py_ssize_t n) noexcept nogil:
@@ -4251,7 +4252,7 @@ cdef object _factor_tensor(Op fop, object x):
     cdef Tensor out
     cdef Accumulator acc
     cdef object e = None
-    if _n_active and _structured and type(x) is Tensor and fop.differentiable:
+    if _n_memos and _structured and type(x) is Tensor and fop.differentiable:
         for r in _thread_stack():
             if type(r) is Accumulator and (<Accumulator>r).memo is not None:
                 e = (<Accumulator>r).memo.get((fop.forward, (<Tensor>x)._id))
@@ -4317,7 +4318,10 @@ cdef class Accumulator(Recorder):
         self.tangents = []
 
     def __dealloc__(self):
+        global _n_memos
         tg_idmap_free(&self.index)
+        if self.memo is not None:
+            _n_memos -= 1
 
     def watch(self, int64_t tid, tangent):
         """Give the tensor (or variable) with id `tid` a tangent."""
@@ -4396,11 +4400,13 @@ cdef class Accumulator(Recorder):
         return 0
 
     cdef int _memo_put(self, object uf, object x, object value) except -1:
+        global _n_memos
         """Keep `value` as uf(x) if uf is a ufunc, x a Tensor and both values
         float64 arrays of normal numbers only (see _memo_safe)."""
         if type(uf) is _ufunc_type and type(x) is Tensor and _memo_safe((<Tensor>x)._value) and _memo_safe(value):
             if self.memo is None:
                 self.memo = {}
+                _n_memos += 1
             cnp.PyArray_CLEARFLAGS(<cnp.ndarray>value, cnp.NPY_ARRAY_WRITEABLE)    # a Tensor's value later
             self.memo[(uf, (<Tensor>x)._id)] = ((<Tensor>x)._value, value)
         return 0
