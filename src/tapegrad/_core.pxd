@@ -164,6 +164,10 @@ cdef class Accumulator(Recorder):
     cdef object __weakref__
     cdef tg_idmap index              # tensor id -> position in `tangents`
     cdef list tangents
+    cdef dict memo                   # (ufunc, tensor id) -> (its value, the ufunc's value), or None
+    cdef bint memo_fill              # this record() keeps values in memo (forward over reverse)
+    cdef object _memo_call(self, object uf, object x, object raw)
+    cdef int _memo_put(self, object uf, object x, object value) except -1
     cdef int _set(self, int64_t tid, object tangent) except -1
     cdef object _jvp(self, Op op, tuple inputs, object out, object params, list tans, bint tensor_mode)
 

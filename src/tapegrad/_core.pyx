@@ -1765,6 +1765,9 @@ cdef inline object _jvp_of(Op op, Py_ssize_t i, object t, object ans, tuple ins,
     cdef object rule = op.jvps[0] if calling == _CALL_VARIADIC else op.jvps[i]
     if rule is None:
         return None
+    if op is _op_matvec and _matvec_params(params) and type(t) is ndarray and type(ins[1 - i]) is ndarray:
+        # the rules' own product on raw values (a's tangent times b, a times b's tangent)
+        return _matvec_raw(t, ins[1], (<tuple>params)[0]) if i == 0 else _matvec_raw(ins[0], t, (<tuple>params)[0])
     if op.cjvps is not None and _complex_value(t):
         rule = op.cjvps[0] if calling == _CALL_VARIADIC else op.cjvps[i]
     if calling == _CALL_UNARY:
@@ -2116,6 +2119,8 @@ def apply(Op op, inputs, params=None):
     elif (op is _op_matmul and _structured and _pair(params) and not (<tuple>params)[0] and not (<tuple>params)[1]
             and type(raws[0]) is ndarray and type(raws[1]) is ndarray):
         value = _np_matmul(raws[0], raws[1])        # _matmul_forward's call, without its frame
+    elif op is _op_matvec and _matvec_params(params) and type(raws[0]) is ndarray and type(raws[1]) is ndarray:
+        value = _matvec_raw(raws[0], raws[1], (<tuple>params)[0])
     else:
         value = op.forward(*raws, *params)
     if op.n_out == 1:
@@ -2249,6 +2254,31 @@ cdef inline bint _pair(object params):
 
 cdef inline bint _reduce_sum_params(object params):
     return type(params) is tuple and len(<tuple>params) == 3
+
+
+cdef Op _op_matvec = None
+cdef object _np_matmul = np.matmul
+
+
+def install_matvec(Op op):
+    """The matvec op (W @ x): params (ta,); on two ndarrays its forward, its
+    JVPs and (on Tensors) b's gradient are the calls _matvec_raw makes.  The
+    core makes them itself where each Python frame counts (forward over
+    reverse, W9): the forward in apply(), the JVPs on raw tangents, b's
+    gradient in tensor mode."""
+    global _op_matvec
+    _op_matvec = op
+
+
+cdef inline bint _matvec_params(object params):
+    return type(params) is tuple and len(<tuple>params) == 1
+
+
+cdef object _matvec_raw(object a, object v, object ta):
+    """a @ v (a.T @ v when ta) for ndarrays a and v, by the op's own calls:
+    v as a column, np.matmul, the column back as a vector."""
+    r = _np_matmul(a.swapaxes(-1, -2) if ta else a, v.reshape(v.shape + (1,)))
+    return r.reshape(r.shape[:-1])
 
 
 def install_operators(*, Op add, Op subtract, Op multiply, Op truediv, Op floordiv, Op mod, Op pow,
@@ -3388,9 +3418,12 @@ cdef bint _form_operands(Op op, int32_t *targets, Py_ssize_t n_in, object g, obj
                                    and not (numpy_reads & 4 and type(<object>ins[1]) is float)))
 
 
-cdef object _form_value(Op op, int i, object g, object ans, PyObject **ins):
+cdef object _form_value(Op op, int i, object g, object ans, PyObject **ins, Accumulator acc,
+                        tuple tensors):
     """Form i on raw values: each step calls its ufunc object (vectorcall),
-    as the rule's operators do."""
+    as the rule's operators do.  With an `acc` (forward mode: `tensors` are
+    the op's inputs; the sweep passes None), a one-input ufunc applied to an
+    input is acc._memo_call."""
     cdef tg_form *f = &op._forms[i]
     cdef PyObject *st[TG_FORM_MAX]
     cdef PyObject *p
@@ -3409,7 +3442,10 @@ cdef object _form_value(Op op, int i, object g, object ans, PyObject **ins):
                 p = f.steps[k].obj
             else:
                 nargs = 1 if code == TG_F_CALL1 else 2
-                r = PyObject_Vectorcall(<object>f.steps[k].obj, &st[sp - nargs], nargs, NULL)
+                if acc is not None and nargs == 1 and f.steps[k - 1].code == TG_F_IN:
+                    r = acc._memo_call(<object>f.steps[k].obj, tensors[f.steps[k - 1].arg], <object>st[sp - 1])
+                else:
+                    r = PyObject_Vectorcall(<object>f.steps[k].obj, &st[sp - nargs], nargs, NULL)
                 while nargs:
                     sp -= 1
                     nargs -= 1
@@ -3488,7 +3524,7 @@ cdef int _run_forms(WengertList w, Op op, Py_ssize_t k, object g, object params,
             continue
         _form_op = <PyObject *>op           # for a floating-point warning's message
         try:
-            gi = _form_value(op, <int>i, g, ans, raw)
+            gi = _form_value(op, <int>i, g, ans, raw, None, None)
         finally:
             _form_op = NULL
         if params is not None:
@@ -4063,7 +4099,15 @@ cdef int _call_rules_direct(Op op, int32_t *targets, object g, tuple ins, object
         if ins[0] is None:
             return 0
         if targets[0] >= 0:
-            _accumulate(grads, targets[0], _binary(_op_mul, g, _unary(op.factor_op, ins[0])))
+            _accumulate(grads, targets[0], _binary(_op_mul, g, _factor_tensor(op.factor_op, ins[0])))
+        return 1
+    if op is _op_matvec:
+        # b's gradient is the op itself with the transpose flipped (its rule's one apply());
+        # a's, if wanted, is left to the rule
+        if (targets[0] >= 0 or targets[1] < 0 or not _matvec_params(params) or type(ins[0]) is not Tensor
+                or _ndim((<Tensor>g)._value) != 1):
+            return 0
+        _accumulate(grads, targets[1], apply(op, (ins[0], g), (not (<tuple>params)[0],)))
         return 1
     if op.scalar_vjp == 0 or params is not None:
         return 0
@@ -4153,7 +4197,7 @@ cdef int _call_rules_unit_tensor(Op op, int32_t *targets, Py_ssize_t n_in, Tenso
             continue
         gi = None
         if op.factor_op is not None and op.calling == _CALL_UNARY and ins[0] is not None:
-            f = _unary(op.factor_op, ins[0])      # the factor's own op, without NumPy's dispatch
+            f = _factor_tensor(op.factor_op, ins[0])      # the factor's own op, without NumPy's dispatch
         else:
             f = _factor_of(op, i, ans, ins)
         fv = (<Tensor>f)._value if isinstance(f, Tensor) else f
@@ -4232,7 +4276,72 @@ cdef int _accumulate_more(PyObject **grads, int32_t s, object g) except -1:
 # --------------------------------------------------------------------------
 # Forward mode
 
-cdef object _jvp_form(Op op, Py_ssize_t i, object t, object ans, tuple ins):
+# ---- values forward over reverse computes twice (W9) ----------------------
+# Under a ForwardAccumulator around a tape, sin's JVP form computes cos(x)
+# in the forward and the sweep applies the cos op to x again for sin's
+# gradient, whose own JVP form computes sin(x), the forward's value (cosh and
+# sinh likewise).  So while a recorder entered after it is on the stack
+# (the inner tape), the accumulator keeps, per (ufunc, input Tensor), the
+# forward values of ops with a factor_op and the values its JVP forms compute
+# from an input by a one-input ufunc; its JVP forms and the sweep's factor
+# (_factor_tensor) then take a kept value instead of calling the ufunc on
+# the same array (the entry holds that array: a Tensor whose value changed, a
+# variable's read after an assign, never matches).  Only float64 arrays whose
+# input and result are all normal numbers are kept: the call they replace
+# raised no floating-point flag NumPy could report (no inf or nan: invalid,
+# overflow, division by zero; no zero or subnormal: underflow), so a kept
+# value hides no warning and no np.errstate error.  The values live as long
+# as the accumulator; structured_cotangents(False) keeps none.
+
+cdef type _ufunc_type = np.ufunc
+cdef Py_ssize_t _n_memos = 0          # accumulators holding kept values (the sweep looks only then)
+
+
+cdef inline bint _normal_bits(const uint64_t *p, Py_ssize_t n) noexcept nogil:
+    # A float64 is normal (not zero, subnormal, inf or nan) exactly when its
+    # exponent bits are neither all ones (+ the lowest exponent bit carries
+    # into the sign bit) nor all zeros (- it borrows into the sign bit): and,
+    # add, subtract, or, no branch, so the loop vectorises (as _finite_bits).
+    cdef uint64_t e, acc = 0
+    cdef Py_ssize_t k
+    for k in range(n):
+        e = p[k] & 0x7ff0000000000000ULL
+        acc |= (e + 0x0010000000000000ULL) | (e - 0x0010000000000000ULL)
+    return (acc >> 63) == 0
+
+
+cdef bint _memo_safe(object v):
+    """A contiguous float64 array of at least one element, all normal numbers."""
+    if type(v) is not ndarray:
+        return False
+    cdef cnp.ndarray a = <cnp.ndarray>v
+    if (cnp.PyArray_TYPE(a) != cnp.NPY_DOUBLE or cnp.PyArray_NDIM(a) == 0 or not cnp.PyArray_ISBEHAVED_RO(a)
+            or not cnp.PyArray_IS_C_CONTIGUOUS(a) or cnp.PyArray_SIZE(a) == 0):
+        return False
+    return _normal_bits(<const uint64_t *>cnp.PyArray_DATA(a), cnp.PyArray_SIZE(a))
+
+
+cdef object _factor_tensor(Op fop, object x):
+    """_unary(fop, x) for the sweep's factor (sin's cos(x)), from a value an
+    active accumulator kept for fop's ufunc and x (recorded as _unary records
+    it), else _unary."""
+    cdef PyObject *ins[1]
+    cdef Tensor out
+    cdef Accumulator acc
+    cdef object e = None
+    if _n_memos and _structured and type(x) is Tensor and fop.differentiable:
+        for r in _thread_stack():
+            if type(r) is Accumulator and (<Accumulator>r).memo is not None:
+                e = (<Accumulator>r).memo.get((fop.forward, (<Tensor>x)._id))
+                if e is not None and (<tuple>e)[0] is (<Tensor>x)._value:
+                    out = _wrap((<tuple>e)[1])
+                    ins[0] = <PyObject *>x
+                    _record_args(fop, ins, 1, out, None)
+                    return out
+    return _unary(fop, x)
+
+
+cdef object _jvp_form(Op op, Py_ssize_t i, object t, object ans, tuple ins, Accumulator acc, tuple tensors):
     """Input i's JVP term on raw values from the op's VJP form, where the
     op's JVP rule for input i is its VJP rule (the same function: an
     elementwise op's rule, g * f, is also its JVP, t * f), so the form
@@ -4263,7 +4372,7 @@ cdef object _jvp_form(Op op, Py_ssize_t i, object t, object ans, tuple ins):
         return _NO_ARG
     _form_op = <PyObject *>op           # for a floating-point warning's message
     try:
-        return _form_value(op, <int>i, t, ans, raw)
+        return _form_value(op, <int>i, t, ans, raw, acc, tensors)
     finally:
         _form_op = NULL
 
@@ -4286,7 +4395,10 @@ cdef class Accumulator(Recorder):
         self.tangents = []
 
     def __dealloc__(self):
+        global _n_memos
         tg_idmap_free(&self.index)
+        if self.memo is not None:
+            _n_memos -= 1
 
     def watch(self, int64_t tid, tangent):
         """Give the tensor (or variable) with id `tid` a tangent."""
@@ -4305,6 +4417,10 @@ cdef class Accumulator(Recorder):
             t = _wrap(_own(t))
             self.tangents[p] = t         # the same Tensor on every call
         return t
+
+    def kept_values(self):
+        """How many values forward over reverse keeps for reuse (see _memo_put)."""
+        return 0 if self.memo is None else len(self.memo)
 
     cdef int _set(self, int64_t tid, object tangent) except -1:
         cdef int32_t p = tg_idmap_get(&self.index, tid)
@@ -4338,6 +4454,11 @@ cdef class Accumulator(Recorder):
         while depth < len(stack) and stack[depth] is not self:
             depth += 1
         if depth == 0 and not op.joint:
+            # Forward over reverse (a recorder entered after this one: the inner tape) keeps
+            # the values of sin-like ops and of their JVP forms' factors for the sweep.
+            self.memo_fill = len(stack) > 1 and _structured
+            if self.memo_fill and op.factor_op is not None and n == 1 and type(out) is Tensor:
+                self._memo_put(op.forward, inputs[0], (<Tensor>out)._value)
             result = self._jvp(op, inputs, out, params, tans, False)
         else:
             # Only recorders entered before this one see the JVP computation.
@@ -4354,6 +4475,32 @@ cdef class Accumulator(Recorder):
                 if result[i] is not None:
                     self._set((<Tensor>out[i])._id, result[i])
         return 0
+
+    cdef int _memo_put(self, object uf, object x, object value) except -1:
+        global _n_memos
+        """Keep `value` as uf(x) if uf is a ufunc, x a Tensor and both values
+        float64 arrays of normal numbers only (see _memo_safe)."""
+        if type(uf) is _ufunc_type and type(x) is Tensor and _memo_safe((<Tensor>x)._value) and _memo_safe(value):
+            if self.memo is None:
+                self.memo = {}
+                _n_memos += 1
+            cnp.PyArray_CLEARFLAGS(<cnp.ndarray>value, cnp.NPY_ARRAY_WRITEABLE)    # a Tensor's value later
+            self.memo[(uf, (<Tensor>x)._id)] = ((<Tensor>x)._value, value)
+        return 0
+
+    cdef object _memo_call(self, object uf, object x, object raw):
+        """uf(raw), where raw is x's value (x: an op's input as it was given):
+        the value kept for (uf, x) if there is one, else the call (kept while
+        memo_fill)."""
+        cdef object e
+        if self.memo is not None and type(x) is Tensor:
+            e = self.memo.get((uf, (<Tensor>x)._id))
+            if e is not None and (<tuple>e)[0] is raw:
+                return (<tuple>e)[1]
+        r = uf(raw)
+        if self.memo_fill:
+            self._memo_put(uf, x, r)
+        return r
 
     cdef object _jvp(self, Op op, tuple inputs, object out, object params, list tans, bint tensor_mode):
         """The output tangent(s): the sum over inputs of each JVP rule's term,
@@ -4381,7 +4528,7 @@ cdef class Accumulator(Recorder):
                 if tans[i] is not None:
                     term = _NO_ARG
                     if not tensor_mode and op.vjp_forms is not None and _structured:
-                        term = _jvp_form(op, i, tans[i], ans, ins)
+                        term = _jvp_form(op, i, tans[i], ans, ins, self, inputs)
                     if term is _NO_ARG:
                         term = _jvp_of(op, i, tans[i], ans, ins, params)
                     total = _add_tangents(total, term, op.n_out)

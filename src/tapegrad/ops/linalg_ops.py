@@ -172,6 +172,7 @@ matvec_op = general("matvec", _matvec_forward, (_matvec_grad_a, _matvec_grad_b),
                     holomorphic=True, diag_vjps=(None, _matvec_diag_b),
                     jvps=(lambda t, ans, a, b, ta: _matvec_any(t, b, ta),
                           _matvec_jvp_b))
+_core.install_matvec(matvec_op)      # the core makes the raw calls above itself (forward over reverse, W9)
 
 
 @op_doc(
