@@ -2,7 +2,7 @@
 
 The build turns Cython's automatic pickling off (the value types define their own copies:
 tests/test_copy_semantics.py), makes def functions builtin functions (binding=False) with embedded signatures,
-and drops the C unwind tables.  These tests pin what stays: copying and pickling the value
+and drops unused sections at link time.  These tests pin what stays: copying and pickling the value
 types, signatures for inspect/help, and tracebacks that name the core's source lines.
 """
 import copy
