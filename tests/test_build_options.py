@@ -1,8 +1,8 @@
 """What the size-reducing build options (CMakeLists.txt) must not take away from users.
 
-The build turns Cython's automatic pickling off for the extension types that never pickled
-usefully, makes def functions builtin functions (binding=False) with embedded signatures,
-and drops the C unwind tables.  These tests pin what stays: copying and pickling the value
+The build turns Cython's automatic pickling off (the value types define their own copies:
+tests/test_copy_semantics.py), makes def functions builtin functions (binding=False) with embedded signatures,
+and drops unused sections at link time.  These tests pin what stays: copying and pickling the value
 types, signatures for inspect/help, and tracebacks that name the core's source lines.
 """
 import copy

@@ -921,7 +921,6 @@ cdef class _Operand:
 
 
 
-@cython.auto_pickle(True)   # copy/deepcopy/pickle of a Tensor (the build turns auto_pickle off elsewhere)
 @cython.freelist(256)
 @cython.no_gc      # holds only a numeric ndarray or NumPy scalar: cannot be in a cycle
 cdef class Tensor(_Operand):
@@ -965,6 +964,18 @@ cdef class Tensor(_Operand):
     def __getitem__(self, key):
         return _hook_getitem(self, key)
 
+    # TensorFlow's copies: a tensor is immutable, so copy.copy and copy.deepcopy return it;
+    # pickling keeps the value and dtype, and the unpickled tensor is a new one (new id: a tape
+    # watching the original does not see it).
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __reduce__(self):
+        return (Tensor, (self._value,))
+
 
 cdef object _equality(Op op, object a, object b, bint if_none):
     # TensorFlow: `t == None` is a Python bool, and tensors of incompatible
@@ -1005,7 +1016,6 @@ class Reference:
 # --------------------------------------------------------------------------
 # Variable
 
-@cython.auto_pickle(True)   # a Variable's copy.deepcopy copies its state
 cdef class _VarState:
     pass
 
@@ -1149,7 +1159,22 @@ cdef inline Variable _owner(Variable v):
     return v if owner is None else <Variable>owner
 
 
-@cython.auto_pickle(True)   # copy.copy/deepcopy of a Variable
+def _variable_copy(value, name, trainable):
+    """A new Variable (new id, own copy of `value`) with `name` as it is, outside any name
+    scope: what ``copy.deepcopy`` and unpickling a Variable make."""
+    cdef _VarState s = _VarState.__new__(_VarState)
+    s.value = _own(np.array(value))
+    s.id = _new_id()
+    s.name = name
+    s.trainable = trainable
+    s.read_tensor = None
+    cdef Variable v = Variable.__new__(Variable)
+    v._state = s
+    v._unread = False
+    s.owner_ref = weakref.ref(v)
+    return v
+
+
 cdef class Variable(_Operand):
     """A mutable holder of a tensor value, watched automatically by tapes when
     read (if trainable).  ``assign`` replaces the value; it is not
@@ -1190,6 +1215,20 @@ cdef class Variable(_Operand):
         self._state = s
         self._unread = False
         s.owner_ref = weakref.ref(self)
+
+    # TensorFlow's copies: copy.copy is the variable itself; copy.deepcopy (also of a tf.Module
+    # holding it) and unpickling make an independent variable with the same value, name and
+    # trainability, which a tape tells apart from the original.
+    def __copy__(self):
+        return _owner(self)
+
+    def __deepcopy__(self, memo):
+        cdef _VarState s = self._state
+        return _variable_copy(s.value, s.name, s.trainable)
+
+    def __reduce__(self):
+        cdef _VarState s = self._state
+        return (_variable_copy, (s.value, s.name, s.trainable))
 
     @staticmethod
     cdef Variable _unread_view(_VarState s):

@@ -166,7 +166,6 @@ cdef inline object _own(object value):
 # create_graph=True references a graph that references the leaf -- is broken
 # by `x.grad = None`.  trashcan: freeing a long chain does not recurse on the
 # C stack (CPython's trashcan needs the GC header, hence untracked, not no_gc).
-@cython.auto_pickle(True)   # copy/deepcopy/pickle of a tapegrad.torch tensor (off elsewhere: CMakeLists.txt)
 @cython.trashcan(True)
 cdef class TensorBase:
     """The fields of a tensor and its hot operators; the public API is the

@@ -7,6 +7,7 @@ op directly (`_graph.unary` / `_graph.binary`), everything else runs the op
 library's public function under `_graph.call_captured`, which turns the ops
 it applies into nodes.
 """
+import copy
 import warnings
 
 import numpy as np
@@ -411,13 +412,40 @@ class Tensor(_graph.TensorBase):
         return _graph.register_hook(self, hook, True)
 
     def detach(self):
+        t = self._sharing_memory()
+        t._is_view = True
+        return t
+
+    def _sharing_memory(self):
+        """A new leaf on this tensor's memory and version counter, requiring no grad."""
         self._guard_saved_output()              # the memory is shared from now on
         v = _views.writable_memory(self) if type(self._value) is not np.ndarray else self._value
         t = _graph.new_tensor(v)
         t._value = v                            # a 0-d array stays one: it is shared memory
         t._share_version(self)
-        t._is_view = True
         return t
+
+    # ---- copies, as PyTorch's: copy.copy is a leaf on the same memory with requires_grad kept
+    # (the version counter shared too, so an in-place change through it is caught by a backward
+    # that saved the original); copy.deepcopy copies a leaf's value and .grad and refuses a
+    # non-leaf; pickling keeps value, dtype and requires_grad, a non-leaf coming back as a leaf.
+    def __copy__(self):
+        t = self._sharing_memory()
+        t._requires_grad = self.requires_grad        # a non-leaf's comes from its grad_fn
+        return t
+
+    def __deepcopy__(self, memo):
+        if self._node is not None:
+            raise RuntimeError(
+                "Only Tensors created explicitly by the user (graph leaves) support the deepcopy protocol at the "
+                "moment.  If you were attempting to deepcopy a module, this may be because of a "
+                "torch.nn.utils.weight_norm usage, see https://github.com/pytorch/pytorch/pull/103001")
+        t = _leaf_from_pickle(np.array(self._value), self._requires_grad)
+        t._grad = copy.deepcopy(self._grad, memo)
+        return t
+
+    def __reduce_ex__(self, protocol):
+        return (_leaf_from_pickle, (np.array(self._value), self.requires_grad))
 
     @property
     def _base(self):
@@ -954,6 +982,13 @@ class _MinMax(tuple):
 
 
 # ---------------------------------------------------------------- functions the methods share
+
+
+def _leaf_from_pickle(value, requires_grad):
+    """A leaf holding `value` (an array nobody else holds), as unpickling and deepcopy make it."""
+    t = _graph.new_tensor(value)
+    t._requires_grad = requires_grad
+    return t
 
 
 def tensor(data, dtype=None, requires_grad=False):
