@@ -2296,7 +2296,6 @@ cdef inline bint _reduce_sum_params(object params):
 
 
 cdef Op _op_matvec = None
-cdef object _np_matmul = np.matmul
 
 
 def install_matvec(Op op):
