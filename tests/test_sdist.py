@@ -98,7 +98,8 @@ def test_sdist_is_small(sdist):
     archive, _, _ = sdist
     # Sources only: 174 kB early on 2026-11-28, over 400 kB once issues 9 and 10 landed. Cython's _core.c
     # alone adds ~320 kB compressed; test_sdist_has_nothing_generated_or_private names it if it slips in.
-    assert archive.stat().st_size < 700_000, archive.stat().st_size
+    # 710 kB on 2026-11-29 (issue 15's sixth round: sources, tests and docs only, no generated file).
+    assert archive.stat().st_size < 800_000, archive.stat().st_size
 
 
 def test_one_version_and_licence_in_the_metadata(sdist):
