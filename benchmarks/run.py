@@ -121,6 +121,9 @@ def parse_args(argv=None):
     ap.add_argument("--w6-budget", type=float, default=20.0,
                     help="W6: skip a peer's size whose estimated forward+backward exceeds this many seconds "
                          "(floor and tapegrad always run); default 20")
+    ap.add_argument("--processes", type=int, default=None,
+                    help="W3: fresh processes per implementation, the median's row reported (default 5; 1 "
+                         "with --smoke)")
     ap.add_argument("--shared-process", action="store_true",
                     help="time W3 with every implementation in this one process, as before (default: each "
                          "implementation of W3, the floor too, alone in a fresh process of its own)")
@@ -135,7 +138,8 @@ def main(argv=None):
     min_time = args.min_time if args.min_time is not None else (0.0 if args.smoke else 0.05)
     impls = _impls(args)
     classes = _select(args.only)
-    options = {"w6_max": args.w6_max, "w6_1e7": args.w6_1e7, "w6_budget": args.w6_budget,
+    processes = args.processes if args.processes is not None else (1 if args.smoke else 5)
+    options = {"w6_max": args.w6_max, "w6_1e7": args.w6_1e7, "w6_budget": args.w6_budget, "processes": processes,
                "shared_process": args.shared_process}
     ctx = Context(impls, rounds, min_time, smoke=args.smoke, options=options)
 
@@ -147,7 +151,7 @@ def main(argv=None):
         versions[impl] = peers.version(impl) if ok else f"unavailable: {why}"
     meta = {"stamp": stamp, "argv": sys.argv[1:] if argv is None else list(argv), "smoke": args.smoke,
             "rounds": rounds, "min_time_s": min_time, "impls": impls, "versions": versions,
-            "threads_env": threads, "shared_process": args.shared_process,
+            "threads_env": threads, "shared_process": args.shared_process, "processes": processes,
             "own_process_workloads": [c.id for c in classes if c.own_process and not args.shared_process],
             "numpy_imported_before_pinning": benchmarks.NUMPY_IMPORTED_BEFORE_PINNING,
             "machine": _machine()}

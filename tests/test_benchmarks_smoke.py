@@ -219,3 +219,20 @@ def test_w3_shared_process_times_every_implementation_in_the_runner():
     rows = {r["impl"]: r for r in w3_recording.W3(smoke=True).run(ctx)}
     assert set(rows) == {"floor", "tapegrad"}
     assert all("process" not in r and r["status"] == "ok" and r["check"]["passed"] for r in rows.values())
+
+
+def test_w3_reports_the_row_of_the_median_process():
+    # --processes N: each implementation's W3 figure is the median over N fresh processes.
+    sys.path.insert(0, str(REPO))
+    try:
+        from benchmarks import common
+    finally:
+        sys.path.remove(str(REPO))
+
+    def row(value, pid, status="ok"):
+        return {"impl": "tapegrad", "status": status, "metrics": {"value": value}, "process": {"pid": pid}}
+
+    picked = common.Workload._median_row([row(9e-8, 1), row(3e-8, 2), row(1e-7, 3), row(0, 4, "error")])
+    assert picked["process"]["pid"] == 1
+    assert picked["processes"] == [{"value": 3e-8, "pid": 2}, {"value": 9e-8, "pid": 1}, {"value": 1e-7, "pid": 3}]
+    assert common.Workload._median_row([row(0, 5, "error")])["status"] == "error"
