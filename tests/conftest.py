@@ -7,6 +7,7 @@ second copy (``test_conftest.py`` checks this).  The fixtures need no import.
 """
 import logging
 import re
+import sys
 import warnings
 
 import numpy as np
@@ -47,6 +48,23 @@ def both_paths(fn):
     finally:
         tf._core.structured_cotangents(was)
     return on, off
+
+
+def frames_run(fn, names):
+    """(fn(), how many Python frames of functions named in `names` it ran): tests that a
+    shortcut in the core really skips a Python function."""
+    seen = []
+
+    def prof(frame, event, arg):
+        if event == "call" and frame.f_code.co_name in names:
+            seen.append(frame.f_code.co_name)
+
+    sys.setprofile(prof)
+    try:
+        out = fn()
+    finally:
+        sys.setprofile(None)
+    return out, len(seen)
 
 
 def warned(fn):

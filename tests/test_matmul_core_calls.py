@@ -3,7 +3,6 @@ itself (``_core.install_matmul``): the same np.matmul calls on the same views as
 ``_matmul_forward`` / ``_matmul_grad_a`` / ``_matmul_grad_b``, so the same bits, errors and
 results with the structured-cotangent shortcuts on (the core's calls) and off (the rules),
 with fewer Python frames (an MLP step, W4)."""
-import sys
 
 import numpy as np
 import pytest
@@ -12,26 +11,10 @@ import tapegrad as tg
 from tapegrad import _core
 from tapegrad.ops import linalg_ops
 
-from conftest import assert_same_bits, both_paths
+from conftest import assert_same_bits, both_paths, frames_run
 
 OP = linalg_ops.matmul_op
 RNG = np.random.default_rng(1506)
-
-
-def _frames(fn, names):
-    """fn()'s result and how many Python frames of the functions called `names` it ran."""
-    seen = []
-
-    def prof(frame, event, arg):
-        if event == "call" and frame.f_code.co_name in names:
-            seen.append(frame.f_code.co_name)
-
-    sys.setprofile(prof)
-    try:
-        out = fn()
-    finally:
-        sys.setprofile(None)
-    return out, len(seen)
 
 
 def _operands(dtype, ta, tb, m=5, k=7, n=3):
@@ -102,9 +85,9 @@ def test_the_rules_and_forward_run_no_python_frame_with_the_shortcuts_on():
     names = {"_matmul_forward", "_matmul_grad_a", "_matmul_grad_b"}
     was = _core.structured_cotangents(True)
     try:
-        _, on = _frames(lambda: _grads(a, b, False, False, g), names)
+        _, on = frames_run(lambda: _grads(a, b, False, False, g), names)
         _core.structured_cotangents(False)
-        _, off = _frames(lambda: _grads(a, b, False, False, g), names)
+        _, off = frames_run(lambda: _grads(a, b, False, False, g), names)
     finally:
         _core.structured_cotangents(was)
     assert (on, off) == (0, 3)
@@ -118,7 +101,7 @@ def test_other_operands_take_the_rules():
     va, vb = tg.Variable(a), tg.Variable(b)
     with tg.GradientTape() as tape:
         loss = tg.reduce_sum(va @ vb)
-    (da, db), frames = _frames(lambda: tape.gradient(loss, [va, vb]), {"_matmul_grad_a", "_matmul_grad_b"})
+    (da, db), frames = frames_run(lambda: tape.gradient(loss, [va, vb]), {"_matmul_grad_a", "_matmul_grad_b"})
     assert frames == 2
     np.testing.assert_allclose(da.numpy(), np.broadcast_to(b.sum(axis=1), (2, 4, 3)), rtol=1e-12)
     np.testing.assert_allclose(db.numpy(), np.broadcast_to(a.sum(axis=(0, 1))[:, None], (3, 5)), rtol=1e-12)
@@ -151,9 +134,9 @@ def test_the_operator_applies_the_op_without_matmuls_frame(dtype):
     b = RNG.standard_normal(3).astype(dtype)
     was = _core.structured_cotangents(True)
     try:
-        on, frames_on = _frames(lambda: _operator_program(x, w, b), {"_matmul"})
+        on, frames_on = frames_run(lambda: _operator_program(x, w, b), {"_matmul"})
         _core.structured_cotangents(False)
-        off, frames_off = _frames(lambda: _operator_program(x, w, b), {"_matmul"})
+        off, frames_off = frames_run(lambda: _operator_program(x, w, b), {"_matmul"})
     finally:
         _core.structured_cotangents(was)
     assert (frames_on, frames_off) == (0, 1)
@@ -171,7 +154,7 @@ def test_the_operator_applies_the_op_without_matmuls_frame(dtype):
 ])
 def test_other_operator_operands_go_through_matmul(a, b):
     want = np.matmul(a, b)
-    out, frames = _frames(lambda: tg.constant(a) @ tg.constant(b), {"_matmul"})
+    out, frames = frames_run(lambda: tg.constant(a) @ tg.constant(b), {"_matmul"})
     assert frames >= 1
     np.testing.assert_array_equal(out.numpy(), want)
 

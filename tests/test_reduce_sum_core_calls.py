@@ -2,7 +2,6 @@
 unrecorded path are made by the core itself (``_core.install_reduce_sum``), and an add's
 gradient there is g itself: the same calls as the Python forward and rules, so the same bits,
 errors and results on both paths, with fewer Python frames (forward over reverse, W9)."""
-import sys
 
 import numpy as np
 import pytest
@@ -11,26 +10,10 @@ import tapegrad as tg
 from tapegrad import _core
 from tapegrad.ops import reduction_ops
 
-from conftest import both_paths
+from conftest import both_paths, frames_run
 
 OP = reduction_ops.reduce_sum_op
 RNG = np.random.default_rng(1515)
-
-
-def _frames(fn, names):
-    """fn()'s result and how many Python frames of the functions called `names` it ran."""
-    seen = []
-
-    def prof(frame, event, arg):
-        if event == "call" and frame.f_code.co_name in names:
-            seen.append(frame.f_code.co_name)
-
-    sys.setprofile(prof)
-    try:
-        out = fn()
-    finally:
-        sys.setprofile(None)
-    return out, len(seen)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int32])
@@ -79,7 +62,7 @@ def test_unrecorded_rules_both_paths_and_hand_derived(dtype):
     and the derivatives are the hand-derived ones."""
     x0, v0 = RNG.standard_normal(9).astype(dtype), RNG.standard_normal(9).astype(dtype)
     names = {"_grad_to_input", "<lambda>"}
-    (on, n_on), (off, n_off) = both_paths(lambda: _frames(lambda: _hvp(x0, v0), names))
+    (on, n_on), (off, n_off) = both_paths(lambda: frames_run(lambda: _hvp(x0, v0), names))
     for p, q in zip(on, off):
         assert p.dtype == q.dtype == dtype
         np.testing.assert_array_equal(p, q)
@@ -94,6 +77,6 @@ def test_unrecorded_rules_both_paths_and_hand_derived(dtype):
 
 def test_the_core_makes_no_reduce_sum_frames_in_w9s_forward():
     x0, v0 = RNG.standard_normal(6), RNG.standard_normal(6)
-    _, n = _frames(lambda: _hvp(x0, v0), {"_grad_to_input", "broadcast_scalar"})
-    (_, n_on), (_, n_off) = both_paths(lambda: _frames(lambda: _hvp(x0, v0), {"_grad_to_input"}))
+    _, n = frames_run(lambda: _hvp(x0, v0), {"_grad_to_input", "broadcast_scalar"})
+    (_, n_on), (_, n_off) = both_paths(lambda: frames_run(lambda: _hvp(x0, v0), {"_grad_to_input"}))
     assert n == 2 and n_on == 0 and n_off == 2          # one broadcast per reduce_sum node, its own call
