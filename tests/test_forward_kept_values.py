@@ -155,3 +155,21 @@ def test_nothing_kept_without_an_inner_recorder():
         y = tg.reduce_sum(tg.sin(tg.cosh(x)))
         assert acc._acc.kept_values() == 0
     np.testing.assert_allclose(acc.jvp(y).numpy(), np.sum(np.cos(np.cosh(X0)) * np.sinh(X0) * V0), rtol=1e-13)
+
+
+def test_an_accumulator_around_a_loop_of_tapes_keeps_one_tapes_values():
+    """The kept values belong to the tape they were recorded under: each new tape's forward
+    drops the previous tape's, so the count stays at one tape's worth (two per sin here: its
+    value and its JVP's cos), and every HVP is still the hand-derived -sin(x) * v."""
+    x, v = tg.constant(X0), tg.constant(V0)
+    counts = []
+    with tg.autodiff.ForwardAccumulator(x, v) as acc:
+        for k in range(5):
+            with tg.GradientTape() as tape:
+                tape.watch(x)
+                y = tg.reduce_sum(tg.sin(x * float(k + 1)))
+            counts.append(acc._acc.kept_values())
+            g = tape.gradient(y, x)
+            c = float(k + 1)                       # d²/dx² sum(sin(c x)) = -c² sin(c x)
+            np.testing.assert_allclose(acc.jvp(g).numpy(), -c * c * np.sin(c * X0) * V0, rtol=1e-13)
+    assert counts[0] > 0 and counts == [counts[0]] * 5

@@ -166,8 +166,10 @@ cdef class Accumulator(Recorder):
     cdef list tangents
     cdef dict memo                   # (ufunc, tensor id) -> (its value, the ufunc's value), or None
     cdef bint memo_fill              # this record() keeps values in memo (forward over reverse)
+    cdef object memo_owner           # weakref to the inner recorder memo's values were recorded under
     cdef object _memo_call(self, object uf, object x, object raw)
     cdef int _memo_put(self, object uf, object x, object value) except -1
+    cdef int _memo_owned_by(self, object top) except -1
     cdef int _set(self, int64_t tid, object tangent) except -1
     cdef object _jvp(self, Op op, tuple inputs, object out, object params, list tans, bint tensor_mode)
 

@@ -19,6 +19,7 @@ from cpython.ref cimport PyObject, Py_INCREF, Py_XINCREF, Py_XDECREF, Py_REFCNT
 from cpython.pystate cimport PyThreadState_GetDict
 from cpython.pythread cimport PyThread_get_thread_ident
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_New, PyTuple_SET_ITEM
+from cpython.weakref cimport PyWeakref_GetObject
 
 cdef extern from "Python.h":
     PyObject **PySequence_Fast_ITEMS(object o)    # a tuple's or a list's item array
@@ -4328,8 +4329,9 @@ cdef int _accumulate_more(PyObject **grads, int32_t s, object g) except -1:
 # input and result are all normal numbers are kept: the call they replace
 # raised no floating-point flag NumPy could report (no inf or nan: invalid,
 # overflow, division by zero; no zero or subnormal: underflow), so a kept
-# value hides no warning and no np.errstate error.  The values live as long
-# as the accumulator; structured_cotangents(False) keeps none.
+# value hides no warning and no np.errstate error.  The values belong to the
+# inner recorder they were recorded under (_memo_owned_by drops them when
+# another one records); structured_cotangents(False) keeps none.
 
 cdef type _ufunc_type = np.ufunc
 cdef Py_ssize_t _n_memos = 0          # accumulators holding kept values (the sweep looks only then)
@@ -4495,8 +4497,10 @@ cdef class Accumulator(Recorder):
             # Forward over reverse (a recorder entered after this one: the inner tape) keeps
             # the values of sin-like ops and of their JVP forms' factors for the sweep.
             self.memo_fill = len(stack) > 1 and _structured
-            if self.memo_fill and op.factor_op is not None and n == 1 and type(out) is Tensor:
-                self._memo_put(op.forward, inputs[0], (<Tensor>out)._value)
+            if self.memo_fill:
+                self._memo_owned_by(stack[len(stack) - 1])
+                if op.factor_op is not None and n == 1 and type(out) is Tensor:
+                    self._memo_put(op.forward, inputs[0], (<Tensor>out)._value)
             result = self._jvp(op, inputs, out, params, tans, False)
         else:
             # Only recorders entered before this one see the JVP computation.
@@ -4512,6 +4516,22 @@ cdef class Accumulator(Recorder):
             for i in range(op.n_out):
                 if result[i] is not None:
                     self._set((<Tensor>out[i])._id, result[i])
+        return 0
+
+    cdef int _memo_owned_by(self, object top) except -1:
+        """Kept values belong to the inner recorder they were recorded under (the
+        tape whose sweep reads them): when another one records, the old values go, so an
+        accumulator around a loop of tapes holds one tape's worth, not every tape's.  A
+        recorder that cannot be weakly referenced clears them at every op (none kept)."""
+        if self.memo_owner is not None and PyWeakref_GetObject(self.memo_owner) == <PyObject *>top:
+            return 0     # (the borrowed referent compared, no call per op; PyWeakref_GetObject is
+                         # deprecated from CPython 3.13, removed in 3.15: PyWeakref_GetRef then)
+        if self.memo:
+            self.memo.clear()
+        try:
+            self.memo_owner = weakref.ref(top)
+        except TypeError:
+            self.memo_owner = None
         return 0
 
     cdef int _memo_put(self, object uf, object x, object value) except -1:
