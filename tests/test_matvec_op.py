@@ -104,6 +104,31 @@ def test_transposed_op_and_batched_cotangents_on_raw_values():
     _same(_core.apply(op, (A, g[0]), (True,)).numpy(), np.matmul(A.T, g[0][:, None])[:, 0])
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_matrix_times_one_vector_is_the_column_product(dtype, transposed):
+    """A matrix and one vector go to np.matmul as they are (no column, no reshape back): the
+    same gemv as the general path's column, bit for bit, for contiguous and strided vectors,
+    through the forward, the raw JVPs and b's gradient."""
+    op = tg.ops.OPS["matvec"]
+    for m, n in [(1, 1), (3, 5), (7, 2), (100, 100), (33, 64)]:
+        r = np.random.default_rng(m * n)
+        A = r.standard_normal((n, m) if transposed else (m, n)).astype(dtype)
+        for v in (r.standard_normal(n).astype(dtype), r.standard_normal(2 * n).astype(dtype)[::2]):
+            # the general path's column: v.reshape(n, 1) (v[:, None] would have a zero stride,
+            # which NumPy may multiply by another kernel)
+            column = np.matmul(A.swapaxes(-1, -2) if transposed else A, v.reshape(n, 1)).reshape(m)
+            _same(op.jvp(1, v, None, (A, np.zeros(n, dtype)), (transposed,)), column)
+            if v.flags.c_contiguous:       # apply() makes its own contiguous copy of a strided v
+                _same(_core.apply(op, (A, v), (transposed,)).numpy(), column)
+            np.testing.assert_allclose(column, (A.T if transposed else A) @ v.astype(np.complex128),
+                                       rtol=1e-5 if dtype == np.float32 else 1e-12,
+                                       atol=1e-4 if dtype == np.float32 else 1e-12)
+            g = column.copy()          # b's gradient: the product with the transpose flipped
+            back = np.matmul(A if transposed else A.swapaxes(-1, -2), g.reshape(m, 1)).reshape(n)
+            _same(op.vjp(1, g, None, (A, v), (transposed,)), back)
+
+
 # ---- forward over reverse: W9's Hessian-vector product, a Newton step, a PINN-style Laplacian ----
 
 N = 12

@@ -2314,8 +2314,11 @@ cdef inline bint _matvec_params(object params):
 
 
 cdef object _matvec_raw(object a, object v, object ta):
-    """a @ v (a.T @ v when ta) for ndarrays a and v, by the op's own calls:
-    v as a column, np.matmul, the column back as a vector."""
+    """a @ v (a.T @ v when ta) for ndarrays a and v, by the op's own calls
+    (ops/linalg_ops.py, _matvec_arrays): a matrix and one vector straight to
+    np.matmul, a batch of vectors as columns and back."""
+    if cnp.PyArray_NDIM(<cnp.ndarray>a) == 2 and cnp.PyArray_NDIM(<cnp.ndarray>v) == 1:
+        return _np_matmul(a.T if ta else a, v)
     r = _np_matmul(a.swapaxes(-1, -2) if ta else a, v.reshape(v.shape + (1,)))
     return r.reshape(r.shape[:-1])
 

@@ -106,17 +106,25 @@ _core.install_matmul(matmul_op)
 
 
 # ---- a matrix times a vector (the @ operator's W @ x) ------------------------------------------
-# One op instead of the general path's reshape / matmul / reshape, with the same NumPy calls on
-# the same operands inside each rule (the vector as a column, np.matmul, the column back as a
-# vector), so every value and derivative has the general path's bits; a nested tape or a
-# ForwardAccumulator records and differentiates one node instead of three.  The params are
-# (ta,): the product is a.T @ b when ta is set (b's gradient is such a product).
+# One op instead of the general path's reshape / matmul / reshape, with the same products as the
+# general path's (the vector as a column through np.matmul; np.matmul of a matrix and a 1-d vector
+# is that very gemv call, bit for bit: tests/test_matvec_op.py), so every value and derivative
+# has the general path's bits; a nested tape or a ForwardAccumulator records and differentiates
+# one node instead of three.  The params are (ta,): the product is a.T @ b when ta is set (b's
+# gradient is such a product).
+
+def _matvec_arrays(a, v, ta):
+    """a @ v (a.T @ v when ta) for ndarrays; the core's _matvec_raw makes the same calls."""
+    if a.ndim == 2 and v.ndim == 1:
+        return np.matmul(a.T if ta else a, v)
+    r = np.matmul(a.swapaxes(-1, -2) if ta else a, v.reshape(v.shape + (1,)))
+    return r.reshape(r.shape[:-1])
+
 
 def _matvec_forward(a, b, ta):
     if type(a) is not np.ndarray or type(b) is not np.ndarray:
         a, b = np.asarray(a), np.asarray(b)
-    r = np.matmul(a.swapaxes(-1, -2) if ta else a, b.reshape(b.shape + (1,)))
-    return r.reshape(r.shape[:-1])
+    return _matvec_arrays(a, b, ta)
 
 
 def _matvec_general(a, v, ta):
@@ -127,11 +135,10 @@ def _matvec_general(a, v, ta):
 
 
 def _matvec_any(a, v, ta):
-    """The product on raw values (the forward itself, inline: each frame counts in forward
-    over reverse), as the op on two Tensors, or by the general path's ops."""
+    """The product on raw values (the forward's calls), as the op on two Tensors, or by the
+    general path's ops."""
     if type(a) is np.ndarray and type(v) is np.ndarray:
-        r = np.matmul(a.swapaxes(-1, -2) if ta else a, v.reshape(v.shape + (1,)))
-        return r.reshape(r.shape[:-1])
+        return _matvec_arrays(a, v, ta)
     if type(a) is _core.Tensor and type(v) is _core.Tensor and v._value.ndim == 1:
         return apply(matvec_op, (a, v), (ta,))
     return _matvec_general(a, v, ta)
@@ -152,13 +159,6 @@ def _matvec_grad_b(g, ans, a, b, ta):
     return _matvec_any(a, g, not ta)
 
 
-def _matvec_jvp_b(t, ans, a, b, ta):
-    if type(a) is np.ndarray and type(t) is np.ndarray:     # raw tangents (W9's JVPs): one frame
-        r = np.matmul(a.swapaxes(-1, -2) if ta else a, t.reshape(t.shape + (1,)))
-        return r.reshape(r.shape[:-1])
-    return _matvec_any(a, t, ta)
-
-
 def _matvec_diag_b(d, ans, a, b, ta):
     """b's gradient for a Jacobian's diagonal cotangents d (of the output's shape): a with its
     rows scaled (what matmul's diagonal rule gives the general path's column), or None."""
@@ -171,7 +171,7 @@ def _matvec_diag_b(d, ans, a, b, ta):
 matvec_op = general("matvec", _matvec_forward, (_matvec_grad_a, _matvec_grad_b), save="x",
                     holomorphic=True, diag_vjps=(None, _matvec_diag_b),
                     jvps=(lambda t, ans, a, b, ta: _matvec_any(t, b, ta),
-                          _matvec_jvp_b))
+                          lambda t, ans, a, b, ta: _matvec_any(a, t, ta)))
 _core.install_matvec(matvec_op)      # the core makes the raw calls above itself (forward over reverse, W9)
 
 
