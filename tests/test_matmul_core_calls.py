@@ -148,7 +148,7 @@ def test_the_operator_applies_the_op_without_matmuls_frame(dtype):
 
 
 @pytest.mark.parametrize("a,b", [
-    (np.ones((2, 3)), np.ones((3,))),                                # a vector: matvec
+    (np.ones((3,)), np.ones((3, 2))),                                # a vector on the left
     (np.ones((2, 2, 3)), np.ones((3, 4))),                           # a batch of matrices
     (np.ones((2, 3), ">f8"), np.ones((3, 4), ">f8")),                # non-native byte order
 ])

@@ -10,7 +10,14 @@ import tapegrad as tg
 from tapegrad import _core
 from tapegrad.test import numerical_jacobian
 
-from conftest import grad_and_hvp, logcosh_objective, logcosh_objective_hessian, newton_step_by_cg
+from conftest import (
+    both_paths,
+    frames_run,
+    grad_and_hvp,
+    logcosh_objective,
+    logcosh_objective_hessian,
+    newton_step_by_cg,
+)
 
 RNG = np.random.default_rng(915)
 DTYPES = [np.float64, np.float32]
@@ -43,6 +50,31 @@ def test_the_operator_records_one_node():
             tape.watch([a, x])
             fn(a, x)
         assert [node[0].name for node in tape._wengert.inspect_nodes()] == names
+
+
+def test_the_operator_applies_the_op_from_the_core():
+    """A matrix and a vector (Tensors or Variables) of one dtype go from the @ operator to the
+    matvec op without linalg_ops._matmul's frame; with the shortcuts off through it, the same
+    node and bits; anything else (dtypes that differ, a wrong inner size) still reaches _matmul
+    and its errors."""
+    A, x0 = _data(6, 3, np.float64)
+    for a, x in [(tg.constant(A), tg.constant(x0)), (tg.Variable(A), tg.Variable(x0))]:
+        def run(a=a, x=x):
+            with tg.GradientTape() as tape:
+                tape.watch([a, x])
+                y = a @ x
+            return y.numpy(), [n[0].name for n in tape._wengert.inspect_nodes()], tape.gradient(y, [a, x])
+        (on, n_on), (off, n_off) = both_paths(lambda run=run: frames_run(run, {"_matmul"}))
+        assert n_on == 0 and n_off == 1
+        _same(on[0], off[0])
+        assert on[1] == off[1] == ["matvec"]
+        _same(on[0], np.matmul(A, x0.reshape(3, 1)).reshape(6))
+        np.testing.assert_allclose(on[2][0].numpy(), np.ones((6, 1)) * x0, rtol=1e-15)   # d(sum)/dA = 1 x^T
+        np.testing.assert_allclose(on[2][1].numpy(), A.sum(axis=0), rtol=1e-13)        # d(sum)/dx = A^T 1
+    with pytest.raises(tg.errors.InvalidArgumentError):
+        tg.constant(A) @ tg.constant(x0.astype(np.float32))
+    with pytest.raises(tg.errors.InvalidArgumentError, match="Matrix size-incompatible"):
+        tg.constant(A) @ tg.constant(np.ones(4))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -68,6 +68,11 @@ def test_reduction_gradient_is_a_read_only_zero_stride_view():
     src = np.array(1.5)
     broadcast_scalar(src, (2,))
     assert src.flags.writeable                     # a 0-d array given in stays writeable
+    # NumPy's own errors and limits: a negative dimension, more dimensions than NumPy 1.x had
+    with pytest.raises(ValueError, match="negative dimensions"):
+        broadcast_scalar(np.float64(1.0), (2, -1))
+    deep = broadcast_scalar(np.float64(2.0), (1,) * 40)
+    assert deep.shape == (1,) * 40 and not deep.flags.writeable and float(deep.ravel()[0]) == 2.0
     x = tg.constant(RNG.standard_normal((4, 5)))
     with tg.GradientTape() as tape:
         tape.watch(x)

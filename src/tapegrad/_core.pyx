@@ -69,6 +69,33 @@ cdef extern from *:
     """
     int tg_float64_loop(object uf, void **loop, void **data)
 
+cdef extern from *:
+    """
+    /* A read-only view of base's first element with shape dims[0..nd) and every stride 0:
+       what np.ndarray(shape, base.dtype, base, 0, (0,) * nd) makes, without the constructor's
+       argument parsing.  nd <= TG_ZERO_VIEW_MAXDIMS (NumPy 1.x's NPY_MAXDIMS, 32). */
+    #define TG_ZERO_VIEW_MAXDIMS 32
+    static PyObject *tg_zero_strided_view(PyObject *base, int nd, npy_intp *dims) {
+        npy_intp strides[TG_ZERO_VIEW_MAXDIMS] = {0};
+        PyArray_Descr *descr = PyArray_DESCR((PyArrayObject *)base);
+        PyObject *view;
+        Py_INCREF(descr);                                   /* stolen by NewFromDescr */
+        view = PyArray_NewFromDescr(&PyArray_Type, descr, nd, dims, strides,
+                                    PyArray_DATA((PyArrayObject *)base), 0, NULL);
+        if (view == NULL)
+            return NULL;
+        Py_INCREF(base);                                    /* stolen by SetBaseObject */
+        if (PyArray_SetBaseObject((PyArrayObject *)view, base) < 0) {
+            Py_DECREF(view);
+            return NULL;
+        }
+        return view;
+    }
+    """
+    enum:
+        TG_ZERO_VIEW_MAXDIMS
+    object tg_zero_strided_view(object base, int nd, cnp.npy_intp *dims)
+
 cdef extern from "tg_scalar.h":        # shared with _graph.pyx: the same bits in both
     object tg_float64(double d)
 
@@ -2213,18 +2240,16 @@ cdef object _hook_matmul = None, _hook_getitem = None, _hook_variable_slice = No
 cdef object _hook_array_ufunc = None, _hook_array_function = None
 cdef Op _op_reduce_sum = None
 cdef Op _op_matmul = None
-cdef object _reduce_sum_broadcast = None
 
 
-def install_reduce_sum(Op op, broadcast):
+def install_reduce_sum(Op op):
     """The reduce_sum op: its forward is ``np.add.reduce(x, axes, None, None, keepdims)`` for
     params (axes, keepdims, in_shape), and its gradient of a full reduction (axes None) for a
-    float64 scalar or 0-d array g is ``broadcast(g, in_shape)``.  The core makes exactly those
-    calls itself where each Python frame counts (forward over reverse, W9): the forward in
+    float64 scalar or 0-d array g is ``broadcast_scalar(g, in_shape)``.  The core makes exactly
+    those calls itself where each Python frame counts (forward over reverse, W9): the forward in
     apply(), the forward on a tangent in forward mode, the rule in tensor mode's unrecorded path."""
-    global _op_reduce_sum, _reduce_sum_broadcast
+    global _op_reduce_sum
     _op_reduce_sum = op
-    _reduce_sum_broadcast = broadcast
 
 
 def install_matmul(Op op):
@@ -2259,8 +2284,11 @@ cdef inline object _matmul_raw_vjp(Py_ssize_t i, cnp.ndarray g, tuple ins, tuple
 cdef tuple _NO_TRANSPOSES = (False, False)
 
 
-cdef inline object _raw_matrix(object x):
-    """x's value when x is exactly a Tensor or a Variable whose value is a 2-d ndarray, else None."""
+cdef tuple _NO_TRANSPOSE = (False,)
+
+
+cdef inline object _raw_array(object x):
+    """x's value when x is exactly a Tensor or a Variable whose value is an ndarray, else None."""
     cdef object v
     if type(x) is Tensor:
         v = (<Tensor>x)._value
@@ -2268,24 +2296,50 @@ cdef inline object _raw_matrix(object x):
         v = (<Variable>x)._state.value
     else:
         return None
-    if type(v) is ndarray and cnp.PyArray_NDIM(<cnp.ndarray>v) == 2:
-        return v
-    return None
+    return v if type(v) is ndarray else None
 
 
 cdef object _matmul_operator(object a, object b):
-    """a @ b.  Two matrices of one dtype (the same descriptor) whose inner dimensions agree (an
-    MLP's x @ W) are the matmul op applied as linalg_ops._matmul's first branch applies it,
-    without that function's frame; everything else goes to _matmul."""
+    """a @ b.  A matrix and a matrix or a vector of one dtype (the same descriptor) whose inner
+    dimensions agree (an MLP's x @ W, W9's W @ x) are the matmul or the matvec op applied as
+    linalg_ops._matmul's first two branches apply them, without that function's frame;
+    everything else goes to _matmul."""
     cdef object av, bv
+    cdef int bdim
     if _op_matmul is not None and _structured:
-        av = _raw_matrix(a)
-        if av is not None:
-            bv = _raw_matrix(b)
+        av = _raw_array(a)
+        if av is not None and cnp.PyArray_NDIM(<cnp.ndarray>av) == 2:
+            bv = _raw_array(b)
             if (bv is not None and <object>cnp.PyArray_DESCR(<cnp.ndarray>av) is <object>cnp.PyArray_DESCR(<cnp.ndarray>bv)
                     and cnp.PyArray_DIM(<cnp.ndarray>av, 1) == cnp.PyArray_DIM(<cnp.ndarray>bv, 0)):
-                return apply(_op_matmul, (a, b), _NO_TRANSPOSES)
+                bdim = cnp.PyArray_NDIM(<cnp.ndarray>bv)
+                if bdim == 2:
+                    return apply(_op_matmul, (a, b), _NO_TRANSPOSES)
+                if bdim == 1 and _op_matvec is not None:
+                    return apply(_op_matvec, (a, b), _NO_TRANSPOSE)
     return _hook_matmul(a, b)
+
+
+def broadcast_scalar(value, shape):
+    """A raw scalar (a NumPy scalar, a 0-d array, a Python number) as a read-only array of
+    `shape` whose strides are all 0 (what np.broadcast_to gives, without its Python-level
+    argument handling): a reduction's gradient on raw values.  The sweep recognises such a view
+    of 1.0 as a known-ones cotangent (_is_unit)."""
+    return _broadcast_scalar(value, shape)
+
+
+cdef object _broadcast_scalar(object value, object shape):
+    cdef object base = value if type(value) is ndarray else cnp.PyArray_FROM_O(value)   # np.asarray
+    cdef Py_ssize_t k, nd = len(shape)
+    cdef cnp.npy_intp dims[TG_ZERO_VIEW_MAXDIMS]
+    if nd > TG_ZERO_VIEW_MAXDIMS or not cnp.PyArray_ISCONTIGUOUS(<cnp.ndarray>base):
+        # NumPy's own errors for these (too many dimensions, no buffer to view)
+        view = ndarray(shape, base.dtype, base, 0, (0,) * nd)
+        view.flags.writeable = False
+        return view
+    for k in range(nd):
+        dims[k] = shape[k]
+    return tg_zero_strided_view(base, <int>nd, dims)
 
 
 cdef inline bint _pair(object params):
@@ -4182,7 +4236,7 @@ cdef int _call_rules_unrecorded(Op op, int32_t *targets, Py_ssize_t n_in, object
             continue
         if op is _op_reduce_sum and batch_ndim == 0 and _reduce_sum_params(params) and (<tuple>params)[0] is None \
                 and (type(rg) is float64 or type(rg) is ndarray and cnp.PyArray_NDIM(<cnp.ndarray>rg) == 0):
-            gi = _reduce_sum_broadcast(rg, (<tuple>params)[2])     # the rule's own call, without its two frames
+            gi = _broadcast_scalar(rg, (<tuple>params)[2])     # the rule's own call, without its two frames
         elif unit:
             gi = _unit_vjp(op, i, rg, rans, rins, params)
         elif op.scalar_vjp == _SCALAR_VJP_PASS and params is None and not _complex_value(rg):

@@ -5,7 +5,7 @@ import it (families never import each other in a circle; see
 tests/test_imports.py)."""
 import numpy as np
 
-from tapegrad._core import Tensor, Variable, as_tensor, sum_to_shape
+from tapegrad._core import Tensor, Variable, as_tensor, broadcast_scalar, sum_to_shape
 from tapegrad.errors import InvalidArgumentError
 
 __all__ = ["as_tensor", "shape_of", "ndim_of", "static_shape", "neg_axis", "sum_to_shape", "unbroadcast",
@@ -67,21 +67,3 @@ def unbroadcast(g, shape, out_ndim):
     if shape_of(g) == shape:
         return g                     # the common case: nothing broadcast, no batch axes
     return sum_to_shape(g, shape, ndim_of(g) - out_ndim)
-
-
-_READ_ONLY_SCALARS = frozenset([np.float16, np.float32, np.float64, np.complex64, np.complex128])
-
-
-def broadcast_scalar(value, shape):
-    """A raw scalar as a read-only array of `shape` whose strides are all 0
-    (what np.broadcast_to gives, without its Python-level argument handling): a reduction's
-    gradient on raw values.  The sweep recognises such a view of 1.0 as a
-    known-ones cotangent."""
-    if type(value) in _READ_ONLY_SCALARS:
-        # A NumPy scalar exports its value as a read-only buffer: the view reads
-        # it in place and is read-only from birth (no asarray, no flags call).
-        return np.ndarray(shape, value.dtype, value, 0, (0,) * len(shape))
-    base = np.asarray(value)
-    view = np.ndarray(shape, base.dtype, base, 0, (0,) * len(shape))
-    view.flags.writeable = False
-    return view

@@ -78,7 +78,7 @@ def _mean_forward(x, axes, keepdims, in_shape):
 reduce_sum_op = general(
     "reduce_sum", lambda x, axes, keepdims, in_shape: np.add.reduce(x, axes, None, None, keepdims),
     (lambda g, ans, x, axes, keepdims, in_shape: _grad_to_input(g, in_shape, axes, keepdims),), linear=True)
-_core.install_reduce_sum(reduce_sum_op, broadcast_scalar)
+_core.install_reduce_sum(reduce_sum_op)
 
 
 def _mean_vjp(g, ans, x, axes, keepdims, in_shape):
