@@ -18,6 +18,10 @@ every callable of each row (the row's own included) runs once first, as the runn
 does; then in each of R
 rounds the other rows' steps run three times each, uncounted, before the N counted steps, so
 the total divided by R * N is still the cost of one step.
+
+``--smoke`` runs the workload's smoke configuration instead of its full one (W4: batch 8,
+32-16-16-10), where the NumPy work is small and the step is mostly the per-op cost of the
+implementation (docs/internals.md, "W4 float32's time at equal instructions").
 """
 import functools
 import gc
@@ -39,12 +43,15 @@ def _option(argv, flag, default):
 
 def main(argv):
     argv = list(argv)
+    smoke = "--smoke" in argv
+    if smoke:
+        argv.remove("--smoke")
     between = [b for b in _option(argv, "--between", "").split(",") if b]
     rounds = int(_option(argv, "--rounds", "1"))
     name, n = argv[0], int(argv[1])
     module = importlib.import_module("benchmarks.workloads." + MODULES[name])
     workload = getattr(module, argv[2] if len(argv) > 2 else name)()
-    workload.cfg = workload.config(False)
+    workload.cfg = workload.config(smoke)
     impl = workload.factory(argv[3] if len(argv) > 3 else "tapegrad")
     if len(argv) > 4:
         step = impl[argv[4]]

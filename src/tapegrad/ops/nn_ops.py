@@ -144,7 +144,8 @@ def _sparse_xent_forward(logits, labels, parts=None):
         if labels.dtype in _FLAT_LABELS and shifted.flags.c_contiguous:
             # The label entries by their flat (C order) index, kept for the
             # gradient's decrement: a 1-d take costs less than a 2-d fancy index.
-            flat = _rows(logits.shape[0]) * logits.shape[1]
+            rows = _ROWS.get(logits.shape[0])          # (_rows without its frame once cached)
+            flat = (_rows(logits.shape[0]) if rows is None else rows) * logits.shape[1]
             flat += labels
             picked = shifted.ravel()[flat]
         else:

@@ -67,7 +67,7 @@ def _mean_forward(x, axes, keepdims, in_shape):
     if type(x) is not np.ndarray or x.dtype.kind != "f" or x.dtype.itemsize < 4 or x.size == 0:
         return np.mean(x, axis=axes, keepdims=keepdims)
     r = np.add.reduce(x, axes, None, None, keepdims)
-    n = np.intp(_count(in_shape, axes))
+    n = np.intp(math.prod(in_shape) if axes is None else _count(in_shape, axes))   # (a loss's mean: no frame)
     if type(r) is np.ndarray:
         return np.true_divide(r, n, out=r, casting="unsafe")
     return r.dtype.type(r / n)
