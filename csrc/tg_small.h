@@ -173,6 +173,13 @@ static inline int tg_small_scalar(PyObject *o, double *v) {
     return 0;
 }
 
+/* Whether tg_small_call could take the call at all (an operand is an exact
+ * ndarray): the inline test callers make first, so that scalar chains (W1,
+ * W7) pay two comparisons, not the call and the table's scan. */
+static inline int tg_small_maybe(PyObject *a, PyObject *b) {
+    return Py_TYPE(a) == &PyArray_Type || (b != NULL && Py_TYPE(b) == &PyArray_Type);
+}
+
 /* key(a) (b NULL) or key(a, b) made here: a new array, or a new reference to
  * Py_None where it declines (see above). */
 static PyObject *tg_small_call(PyObject *key, PyObject *a, PyObject *b) {

@@ -80,6 +80,7 @@ cdef extern from "tg_small.h":          # small elementwise ufunc calls made by 
     int TG_SMALL_MAX
     int tg_small_register(object key, object uf) except -1
     object tg_small_call(object key, PyObject *a, PyObject *b)
+    bint tg_small_maybe(PyObject *a, PyObject *b) noexcept
 
 import numpy as np
 import weakref
@@ -2107,7 +2108,9 @@ cdef object _binary(Op op, object a, object b):
     else:
         a = _as_tensor(a)
         return _binary(op, a, b)
-    value = _small_call(op.forward, <PyObject *>ra, <PyObject *>rb)
+    value = None
+    if type(ra) is ndarray or type(rb) is ndarray:     # scalar chains (W1, W7) skip the kernel's call
+        value = _small_call(op.forward, <PyObject *>ra, <PyObject *>rb)
     if value is None:
         try:
             value = op.forward(ra, rb)
@@ -3304,21 +3307,21 @@ cdef bint _structured = True
 # ndarrays (the binary ops' forwards), are registered here.
 import operator as _operator
 
-for _uf in (np.add, np.subtract, np.multiply, np.true_divide, np.negative, np.exp, np.log, np.sqrt,
-            np.square, np.reciprocal, np.sin, np.cos, np.sinh, np.cosh, np.tanh):
-    if type(_uf) is np.ufunc:
-        tg_small_register(_uf, _uf)
-for _key, _uf in ((_operator.add, np.add), (_operator.sub, np.subtract), (_operator.mul, np.multiply),
+for _key, _uf in ((_operator.mul, np.multiply), (_operator.add, np.add), (_operator.sub, np.subtract),
                   (_operator.truediv, np.true_divide), (_operator.neg, np.negative)):
     if type(_uf) is np.ufunc:
         tg_small_register(_key, _uf)
+for _uf in (np.multiply, np.add, np.true_divide, np.negative, np.subtract, np.sin, np.cos, np.sinh, np.cosh,
+            np.log, np.exp, np.tanh, np.sqrt, np.square, np.reciprocal):
+    if type(_uf) is np.ufunc:
+        tg_small_register(_uf, _uf)
 
 
 cdef inline object _small_call(object uf, PyObject *a, PyObject *b):
     """uf(a) (b NULL) or uf(a, b) made in C where tg_small_call takes it
     (NumPy's bits, see csrc/tg_small.h), else None: the caller calls uf.
     Off with structured_cotangents(False)."""
-    if not _structured:
+    if not _structured or not tg_small_maybe(a, b):
         return None
     return tg_small_call(uf, a, b)
 
