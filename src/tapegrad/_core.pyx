@@ -103,6 +103,12 @@ cdef extern from "tg_sincos.h":         # one pass for sin's value and its facto
     int tg_sincos_f64(const double *x, double *a, double *b, Py_ssize_t n, int negated) nogil
     int tg_sincos_f64_all(const double *x, double *a, double *b, Py_ssize_t n) nogil
 
+cdef extern from "tg_small.h":          # small elementwise ufunc calls made by the core (issue 15, W9)
+    int TG_SMALL_MAX
+    int tg_small_register(object key, object uf) except -1
+    object tg_small_call(object key, PyObject *a, PyObject *b)
+    bint tg_small_maybe(PyObject *a, PyObject *b) noexcept
+
 import numpy as np
 import weakref
 from collections.abc import Sequence as _Sequence
@@ -135,6 +141,7 @@ cdef int _CALL_VARIADIC = CALL_VARIADIC, _CALL_JOINT = CALL_JOINT
 cdef type ndarray = np.ndarray
 cdef object _add_reduce = np.add.reduce, _multiply = np.multiply
 cdef object _np_matmul = np.matmul
+cdef object _np_add = np.add
 cdef type generic = np.generic
 cdef type number = np.number
 cdef type float64 = np.float64
@@ -1971,7 +1978,8 @@ cdef object _unary(Op op, object x):
             r = _unary_paired(op, tx)
             if r is not None:
                 return r
-        r = _own(op.forward(v))
+        r = _small_call(op.forward, <PyObject *>v, NULL)
+        r = _own(op.forward(v) if r is None else r)
     if _differentiable_value(r) and not _differentiable_value(v):
         # NumPy promoted an integer/bool input to float: sin, exp, log, ... are
         # float-only in TensorFlow, which has no kernel for them on integers.
@@ -2127,11 +2135,15 @@ cdef object _binary(Op op, object a, object b):
     else:
         a = _as_tensor(a)
         return _binary(op, a, b)
-    try:
-        value = op.forward(ra, rb)
-    except ValueError:
-        _check_broadcast(op, ra, rb)
-        raise
+    value = None
+    if type(ra) is ndarray or type(rb) is ndarray:     # scalar chains (W1, W7) skip the kernel's call
+        value = _small_call(op.forward, <PyObject *>ra, <PyObject *>rb)
+    if value is None:
+        try:
+            value = op.forward(ra, rb)
+        except ValueError:
+            _check_broadcast(op, ra, rb)
+            raise
     cdef Tensor out = _wrap(_own(value))
     cdef PyObject *ins[2]
     if _n_active and op.differentiable and _differentiable_value(out._value):
@@ -3343,6 +3355,41 @@ cdef inline tuple _unwrap_tuple(tuple xs):
 cdef bint _structured = True
 
 
+# ---- small elementwise calls in C (issue 15, W9) -----------------------------
+# csrc/tg_small.h makes a ufunc call on small, plain float64/float32 arrays
+# itself with NumPy's own inner loop (the same bits), declining where NumPy
+# could do anything else (subclasses, broadcasting, other dtypes, 0-d, a
+# floating-point flag NumPy would report).  _small_call is the one entry;
+# the ufuncs it knows, and the operator functions that are those ufuncs on
+# ndarrays (the binary ops' forwards), are registered here.
+import operator as _operator
+
+for _key, _uf in ((_operator.mul, np.multiply), (_operator.add, np.add), (_operator.sub, np.subtract),
+                  (_operator.truediv, np.true_divide), (_operator.neg, np.negative)):
+    if type(_uf) is np.ufunc:
+        tg_small_register(_key, _uf)
+for _uf in (np.multiply, np.add, np.true_divide, np.negative, np.subtract, np.sin, np.cos, np.sinh, np.cosh,
+            np.log, np.exp, np.tanh, np.sqrt, np.square, np.reciprocal):
+    if type(_uf) is np.ufunc:
+        tg_small_register(_uf, _uf)
+
+
+cdef inline object _small_call(object uf, PyObject *a, PyObject *b):
+    """uf(a) (b NULL) or uf(a, b) made in C where tg_small_call takes it
+    (NumPy's bits, see csrc/tg_small.h), else None: the caller calls uf.
+    Off with structured_cotangents(False)."""
+    if not _structured or not tg_small_maybe(a, b):
+        return None
+    return tg_small_call(uf, a, b)
+
+
+def small_ufunc_call(uf, a, b=None):
+    """``uf(a)`` (b None) or ``uf(a, b)`` as the core makes it on small
+    arrays (for tests): a new array with NumPy's bits, or None where the C
+    kernel declines and the core would call the ufunc."""
+    return _small_call(uf, <PyObject *>a, NULL if b is None else <PyObject *>b)
+
+
 # ---- rule forms (raw values) -------------------------------------------------
 # An op may declare each VJP rule a second time as a form (Op.vjp_forms),
 # compiled here into a postfix program (csrc/tg_forms.h).  On raw values the
@@ -3541,7 +3588,9 @@ cdef object _form_value(Op op, int i, object g, object ans, PyObject **ins, Accu
                 if acc is not None and nargs == 1 and f.steps[k - 1].code == TG_F_IN:
                     r = acc._memo_call(<object>f.steps[k].obj, tensors[f.steps[k - 1].arg], <object>st[sp - 1])
                 else:
-                    r = PyObject_Vectorcall(<object>f.steps[k].obj, &st[sp - nargs], nargs, NULL)
+                    r = _small_call(<object>f.steps[k].obj, st[sp - nargs], st[sp - 1] if nargs == 2 else NULL)
+                    if r is None:
+                        r = PyObject_Vectorcall(<object>f.steps[k].obj, &st[sp - nargs], nargs, NULL)
                 while nargs:
                     sp -= 1
                     nargs -= 1
@@ -4033,7 +4082,8 @@ cdef object _rule_product(Op op, object g, object f):
     cdef PyObject *was = _form_op
     _form_op = <PyObject *>op
     try:
-        return g * f
+        r = _small_call(_multiply, <PyObject *>g, <PyObject *>f)
+        return g * f if r is None else r
     finally:
         _form_op = was
 
@@ -4612,7 +4662,9 @@ cdef class Accumulator(Recorder):
             e = self.memo.get((uf, (<Tensor>x)._id))
             if e is not None and (<tuple>e)[0] is raw:
                 return (<tuple>e)[1]
-        r = uf(raw)
+        r = _small_call(uf, <PyObject *>raw, NULL)
+        if r is None:
+            r = uf(raw)
         if self.memo_fill:
             self._memo_put(uf, x, r)
         return r
@@ -4661,7 +4713,8 @@ cdef object _add_tangents(object total, object t, Py_ssize_t n_out):
     if total is None:
         return t
     if n_out == 1:
-        return total + t
+        r = _small_call(_np_add, <PyObject *>total, <PyObject *>t)
+        return total + t if r is None else r
     return tuple([a if b is None else b if a is None else a + b for a, b in zip(total, t)])
 
 
