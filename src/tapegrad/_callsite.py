@@ -108,7 +108,7 @@ def _on_fp_error(kind, flag):
 try:
     from numpy._core import _ufunc_config as _ufc
     _STATE, _make_state = _ufc._extobj_contextvar, _ufc._make_extobj
-except (ImportError, AttributeError):           # NumPy 1.x: the public, slower route below
+except (ImportError, AttributeError):           # no such private variable: the public, slower route below
     _STATE = _make_state = None
 _OURS = {}         # the user's error state -> ours (None: leave it alone)
 
