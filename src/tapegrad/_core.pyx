@@ -13,7 +13,7 @@ Python modules around it are the user-facing API.
 """
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t, INT32_MAX
 from libc.stdlib cimport calloc, malloc, free
-from libc.string cimport memcmp, memset
+from libc.string cimport memcmp
 from cpython.float cimport PyFloat_AS_DOUBLE
 from cpython.ref cimport PyObject, Py_INCREF, Py_XINCREF, Py_XDECREF, Py_REFCNT
 from cpython.pystate cimport PyThreadState_GetDict
@@ -2586,9 +2586,7 @@ cdef void _take_spare(WengertList w) noexcept:
     w.out_start = _spare.out_start
     w.out_slot = _spare.out_slot
     w.slots = _spare.slots
-    if w.slots.cap:
-        memset(w.slots.keys, 0, w.slots.cap * sizeof(int64_t))   # key 0: an empty bucket
-        w.slots.len = 0
+    tg_idmap_clear(&w.slots)          # (its buckets: a W3 tape's outputs are all in its run)
 
 
 cdef inline object _node_params(WengertList w, Py_ssize_t k):
@@ -2623,8 +2621,6 @@ cdef inline int _append_node(WengertList self, Op op, PyObject **ins, Py_ssize_t
         if (tg_idmap_put(&self.slots, tid, self.n_slots) < 0
                 or tg_i32vec_push(&self.out_slot, self.n_slots) < 0):
             return -1
-        self.last_id = tid                # the map's entry for tid, until the next put
-        self.last_slot = self.n_slots
         self.n_slots += 1
     if tg_objvec_reserve(&self.node_objs, <size_t>n + 3) < 0:
         return -1
@@ -2667,7 +2663,6 @@ cdef class WengertList(Recorder):
 
     def __cinit__(self, bint persistent=False, bint watch_accessed_variables=True):
         _take_spare(self)
-        self.last_id = 0
         if (tg_i32vec_push(&self.node_start, 0) < 0 or tg_i32vec_push(&self.in_start, 0) < 0
                 or tg_i32vec_push(&self.out_start, 0) < 0):
             raise MemoryError()
@@ -2691,7 +2686,6 @@ cdef class WengertList(Recorder):
         b.out_slot = self.out_slot
         b.slots = self.slots
         _init_buffers(self)
-        self.last_id = 0                  # (ids start at 1: no tensor's)
         # The tape is empty before any reference is dropped: a finalizer that
         # re-enters it finds it so.
         cdef size_t i
@@ -2771,7 +2765,6 @@ cdef class WengertList(Recorder):
         cdef int32_t s
         cdef bint any_on = False
         cdef PyObject *x
-        cdef int64_t tid
         if self.released:
             return 0
         if tg_i32vec_reserve(&self.in_slot, <size_t>n) < 0:
@@ -2780,9 +2773,8 @@ cdef class WengertList(Recorder):
             x = ins[i]
             s = -1
             if _is_tensor(<object>x):
-                tid = (<Tensor>x)._id
-                # In a chain an op's input is mostly the last op's output: no probe then.
-                s = self.last_slot if tid == self.last_id else tg_idmap_get(&self.slots, tid)
+                # In a chain an op's input is the last op's output, in the id map's run: no probe.
+                s = tg_idmap_get(&self.slots, (<Tensor>x)._id)
             any_on |= s >= 0
             self.in_slot.data[base + i] = s
         if not any_on:
