@@ -221,3 +221,19 @@ def test_tapes_after_a_broken_run_know_none_of_its_ids():
     assert [w.slot_of(o) for o in outs] == [-1] * 10 + [0] + [-1] * (len(outs) - 11)
     assert w.slot_of(z) == 1 and w.slot_of(x) == -1
     np.testing.assert_array_equal(t2.gradient(z, outs[10]).numpy(), np.exp(outs[10].numpy()))
+
+
+def test_an_op_of_several_outputs_gives_each_the_next_slot():
+    a = tg.constant(np.array([[2.0, 1.0], [1.0, 3.0]]))
+    with tg.GradientTape() as t:
+        t.watch(a)
+        b = tg.sin(a)                        # slot 1, in the id map's run
+        e, v = tg.linalg.eigh(a + b)          # a + b: slot 2; e, v: slots 3 and 4
+        y = tg.reduce_sum(e)
+    w = t._wengert
+    assert [w.slot_of(z) for z in (a, b, e, v, y)] == [0, 1, 3, 4, 5]
+    assert [o for n, i, o in _slots(t)][2] == (3, 4)
+    # sum(eigenvalues) = trace(a + sin(a)): its gradient is I + diag(cos(a_ii)).
+    av = np.array([[2.0, 1.0], [1.0, 3.0]])
+    np.testing.assert_allclose(t.gradient(y, a).numpy(), np.eye(2) + np.diag(np.cos(np.diag(av))),
+                               rtol=1e-12, atol=1e-12)
