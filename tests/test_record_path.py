@@ -158,3 +158,82 @@ def test_no_type_is_both_a_tensor_and_a_variable():
     # The premise of _binary's exact-type front: an exact Tensor is never a Variable.
     with pytest.raises(TypeError):
         type("Both", (tg.Tensor, tg.Variable), {})
+
+
+def _chain_with_breaks(n, gap_every, watch_every):
+    """y_{k+1} = sin(y_k) * 1.0001 + 0.1 for n steps, with an unrecorded tensor made every
+    `gap_every` steps (a gap in the ids) and a fresh tensor watched every `watch_every`
+    steps (a slot no op gave): each breaks the id map's run of consecutive ids and slots."""
+    x = tg.constant(np.array([0.5, -1.0, 2.0]))
+    outs, watched = [], []
+    with tg.GradientTape(persistent=True) as t:
+        t.watch(x)
+        y = x
+        for k in range(n):
+            if gap_every and k % gap_every == gap_every - 1:
+                tg.constant(np.ones(3))
+            if watch_every and k % watch_every == watch_every - 1:
+                w = tg.constant(np.full(3, float(k)))
+                t.watch(w)
+                watched.append(w)
+            s = tg.sin(y)
+            m = s * 1.0001
+            y = m + 0.1
+            outs += [s, m, y]
+    return t, x, outs, watched
+
+
+@pytest.mark.parametrize("gap_every, watch_every", [(0, 0), (7, 0), (0, 11), (3, 5), (1, 1)])
+def test_every_output_keeps_its_slot_when_the_id_run_breaks(gap_every, watch_every):
+    t, x, outs, watched = _chain_with_breaks(150, gap_every, watch_every)
+    w = t._wengert
+    # Each output's slot is the one its node gave it, whether it is still in the run or was
+    # moved into the buckets; watched tensors keep theirs; nothing else is tracked.
+    given = [o[0] for n, i, o in _slots(t)]
+    assert [w.slot_of(o) for o in outs] == given
+    assert len(set(given)) == len(given) and 0 not in given
+    ws = [w.slot_of(v) for v in watched]
+    assert -1 not in ws and not set(ws) & set(given) and w.slot_of(x) == 0
+    assert w.num_slots == 1 + len(given) + len(watched)
+    assert w.slot_of(tg.constant(1.0)) == -1
+    for o in outs[::-1][:5]:                 # watching a tracked output gives it no new slot
+        t.watch(o)
+    assert w.num_slots == 1 + len(given) + len(watched)
+    # Gradients of the last output with respect to earlier outputs: each source is looked
+    # up by id; d y_n / d y_k is the product of 1.0001 cos(y_j) over the steps after k.
+    ys = [x.numpy()] + [o.numpy() for o in outs[2::3]]
+    picks = [0, 1, 40, 99, 149]
+    gs = t.gradient(outs[-1], [x] + [outs[3 * k - 1] for k in picks[1:]])
+    for k, g in zip(picks, gs):
+        d = np.ones(3)
+        for j in range(k, 150):
+            d = d * 1.0001 * np.cos(ys[j])
+        np.testing.assert_allclose(g.numpy(), d, rtol=1e-13)
+
+
+def test_tapes_after_a_broken_run_know_none_of_its_ids():
+    t, x, outs, watched = _chain_with_breaks(40, 3, 0)
+    del t                                    # its storage (buckets and run) is the spare set
+    with tg.GradientTape() as t2:
+        t2.watch(outs[10])
+        z = tg.exp(outs[10])
+    w = t2._wengert
+    assert [w.slot_of(o) for o in outs] == [-1] * 10 + [0] + [-1] * (len(outs) - 11)
+    assert w.slot_of(z) == 1 and w.slot_of(x) == -1
+    np.testing.assert_array_equal(t2.gradient(z, outs[10]).numpy(), np.exp(outs[10].numpy()))
+
+
+def test_an_op_of_several_outputs_gives_each_the_next_slot():
+    a = tg.constant(np.array([[2.0, 1.0], [1.0, 3.0]]))
+    with tg.GradientTape() as t:
+        t.watch(a)
+        b = tg.sin(a)                        # slot 1, in the id map's run
+        e, v = tg.linalg.eigh(a + b)          # a + b: slot 2; e, v: slots 3 and 4
+        y = tg.reduce_sum(e)
+    w = t._wengert
+    assert [w.slot_of(z) for z in (a, b, e, v, y)] == [0, 1, 3, 4, 5]
+    assert [o for n, i, o in _slots(t)][2] == (3, 4)
+    # sum(eigenvalues) = trace(a + sin(a)): its gradient is I + diag(cos(a_ii)).
+    av = np.array([[2.0, 1.0], [1.0, 3.0]])
+    np.testing.assert_allclose(t.gradient(y, a).numpy(), np.eye(2) + np.diag(np.cos(np.diag(av))),
+                               rtol=1e-12, atol=1e-12)

@@ -12,6 +12,7 @@ cdef extern from "tg_idmap.h":
         size_t len
     void tg_idmap_init(tg_idmap *m)
     void tg_idmap_free(tg_idmap *m)
+    void tg_idmap_clear(tg_idmap *m)
     int32_t tg_idmap_get(const tg_idmap *m, int64_t key)
     int tg_idmap_put(tg_idmap *m, int64_t key, int32_t val)
 
@@ -131,8 +132,6 @@ cdef class WengertList(Recorder):
     cdef object __weakref__
     cdef tg_idmap slots
     cdef int32_t n_slots
-    cdef int64_t last_id            # the id last given a slot by _record (0: none), and that slot:
-    cdef int32_t last_slot          # a chain's next op reads it without probing `slots`
     cdef tg_i32vec node_start       # CSR offsets into node_objs, one more than nodes
     cdef tg_objvec node_objs        # per node: op, saved inputs, saved output, params (see _core.pyx)
     cdef tg_i32vec in_start

@@ -13,7 +13,7 @@ Python modules around it are the user-facing API.
 """
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t, INT32_MAX
 from libc.stdlib cimport calloc, malloc, free
-from libc.string cimport memcmp, memset
+from libc.string cimport memcmp
 from cpython.float cimport PyFloat_AS_DOUBLE
 from cpython.ref cimport PyObject, Py_INCREF, Py_XINCREF, Py_XDECREF, Py_REFCNT
 from cpython.pystate cimport PyThreadState_GetDict
@@ -152,7 +152,7 @@ cdef dict _DTYPE_OBJECTS = _dtypes._BY_NUMPY
 
 cdef int64_t _next_id = 0
 
-cdef inline int64_t _new_id():
+cdef inline int64_t _new_id() noexcept:
     # int64 ids: 2**63 ops at a billion per second is ~300 years.
     global _next_id
     _next_id += 1
@@ -309,15 +309,15 @@ cdef inline Tensor _wrap(object value):
 cdef type inexact = np.inexact
 
 
-cdef inline bint _differentiable_value(object value):
+cdef inline bint _differentiable_value(object value) noexcept:
     """Only float and complex results carry gradients (TensorFlow's rule):
-    ops producing integers or booleans are never recorded."""
-    cdef type tp = type(value)
+    ops producing integers or booleans are never recorded.  A type test
+    (raises nothing); no reference to the type, so nothing to release."""
     cdef int t
-    if tp is ndarray:
+    if type(value) is ndarray:
         t = cnp.PyArray_TYPE(<cnp.ndarray>value)      # float64 first: the commonest
         return t == cnp.NPY_DOUBLE or cnp.PyTypeNum_ISFLOAT(t) or cnp.PyTypeNum_ISCOMPLEX(t)
-    return tp is float64 or isinstance(value, inexact)
+    return type(value) is float64 or isinstance(value, inexact)
 
 
 cdef type complexfloating = np.complexfloating
@@ -343,7 +343,7 @@ cdef inline bint _same_dtype(object a, object b):
     return a is b or a == b
 
 
-cdef inline bint _same_shape(object a, object b):
+cdef inline bint _same_shape(object a, object b) noexcept:
     cdef int nd, i
     cdef cnp.npy_intp *da
     cdef cnp.npy_intp *db
@@ -1987,7 +1987,7 @@ cdef object _unary(Op op, object x):
                             f"{_np_dtype(v).name}; cast first: tapegrad.cast(x, tapegrad.float32) [Op:{op.name}]")
     cdef Tensor out = _wrap(r)
     cdef PyObject *ins[1]
-    if _n_active and op.differentiable and _differentiable_value(out._value):
+    if _n_active and op.differentiable and _differentiable_value(r):      # (r: out's value)
         ins[0] = <PyObject *>tx
         _record_args(op, ins, 1, out, None)
     elif _n_active:
@@ -2144,13 +2144,14 @@ cdef object _binary(Op op, object a, object b):
         except ValueError:
             _check_broadcast(op, ra, rb)
             raise
-    cdef Tensor out = _wrap(_own(value))
+    value = _own(value)                    # out's value, held by this frame: read without a reference
+    cdef Tensor out = _wrap(value)
     cdef PyObject *ins[2]
-    if _n_active and op.differentiable and _differentiable_value(out._value):
+    if _n_active and op.differentiable and _differentiable_value(value):
         # Remember input shapes only where broadcasting happened and the input
         # is a tensor (raw constants never receive gradients).
-        bx = _is_tensor(a) and not _same_shape(ra, out._value)
-        by = _is_tensor(b) and not _same_shape(rb, out._value)
+        bx = _is_tensor(a) and not _same_shape(ra, value)
+        by = _is_tensor(b) and not _same_shape(rb, value)
         if bx or by:
             params = (ra.shape if bx else None, rb.shape if by else None)
         ins[0] = <PyObject *>a
@@ -2655,9 +2656,7 @@ cdef void _take_spare(WengertList w) noexcept:
     w.out_start = _spare.out_start
     w.out_slot = _spare.out_slot
     w.slots = _spare.slots
-    if w.slots.cap:
-        memset(w.slots.keys, 0, w.slots.cap * sizeof(int64_t))   # key 0: an empty bucket
-        w.slots.len = 0
+    tg_idmap_clear(&w.slots)          # (its buckets: a W3 tape's outputs are all in its run)
 
 
 cdef inline object _node_params(WengertList w, Py_ssize_t k):
@@ -2672,6 +2671,25 @@ cdef inline object _node_params(WengertList w, Py_ssize_t k):
     return None
 
 
+cdef inline int _output_slot(WengertList self, PyObject *t) noexcept:
+    """The next slot to output tensor t (in the id map, and in out_slot); -1
+    when memory runs out."""
+    if (tg_idmap_put(&self.slots, (<Tensor>t)._id, self.n_slots) < 0
+            or tg_i32vec_push(&self.out_slot, self.n_slots) < 0):
+        return -1
+    self.n_slots += 1
+    return 0
+
+
+cdef int _output_slots(WengertList self, object out, Py_ssize_t n_out) noexcept:
+    """_output_slot for each tensor of the tuple out."""
+    cdef Py_ssize_t i
+    for i in range(n_out):
+        if _output_slot(self, PyTuple_GET_ITEM(out, i)) < 0:
+            return -1
+    return 0
+
+
 cdef inline int _append_node(WengertList self, Op op, PyObject **ins, Py_ssize_t n, object out,
                              Py_ssize_t n_out, object params, size_t base) noexcept:
     """The rest of WengertList._record (inline in it), in C only: output slots, then the node's
@@ -2681,20 +2699,14 @@ cdef inline int _append_node(WengertList self, Op op, PyObject **ins, Py_ssize_t
     The node's object entries (at most its op, n inputs, its output and its
     params) are reserved at once and stored without a capacity test each."""
     cdef Py_ssize_t i
-    cdef PyObject *t
     cdef PyObject *p
     cdef PyObject **objs
     cdef unsigned long keep
-    cdef int64_t tid
-    for i in range(n_out):
-        t = <PyObject *>out if n_out == 1 and op.n_out == 1 else PyTuple_GET_ITEM(out, i)
-        tid = (<Tensor>t)._id
-        if (tg_idmap_put(&self.slots, tid, self.n_slots) < 0
-                or tg_i32vec_push(&self.out_slot, self.n_slots) < 0):
+    if n_out == 1 and op.n_out == 1:      # out itself (no loop: gcc kept registers spilled around one)
+        if _output_slot(self, <PyObject *>out) < 0:
             return -1
-        self.last_id = tid                # the map's entry for tid, until the next put
-        self.last_slot = self.n_slots
-        self.n_slots += 1
+    elif _output_slots(self, out, n_out) < 0:
+        return -1
     if tg_objvec_reserve(&self.node_objs, <size_t>n + 3) < 0:
         return -1
     objs = self.node_objs.data + self.node_objs.len
@@ -2736,7 +2748,6 @@ cdef class WengertList(Recorder):
 
     def __cinit__(self, bint persistent=False, bint watch_accessed_variables=True):
         _take_spare(self)
-        self.last_id = 0
         if (tg_i32vec_push(&self.node_start, 0) < 0 or tg_i32vec_push(&self.in_start, 0) < 0
                 or tg_i32vec_push(&self.out_start, 0) < 0):
             raise MemoryError()
@@ -2760,7 +2771,6 @@ cdef class WengertList(Recorder):
         b.out_slot = self.out_slot
         b.slots = self.slots
         _init_buffers(self)
-        self.last_id = 0                  # (ids start at 1: no tensor's)
         # The tape is empty before any reference is dropped: a finalizer that
         # re-enters it finds it so.
         cdef size_t i
@@ -2840,7 +2850,6 @@ cdef class WengertList(Recorder):
         cdef int32_t s
         cdef bint any_on = False
         cdef PyObject *x
-        cdef int64_t tid
         if self.released:
             return 0
         if tg_i32vec_reserve(&self.in_slot, <size_t>n) < 0:
@@ -2849,9 +2858,8 @@ cdef class WengertList(Recorder):
             x = ins[i]
             s = -1
             if _is_tensor(<object>x):
-                tid = (<Tensor>x)._id
-                # In a chain an op's input is mostly the last op's output: no probe then.
-                s = self.last_slot if tid == self.last_id else tg_idmap_get(&self.slots, tid)
+                # In a chain an op's input is the last op's output, in the id map's run: no probe.
+                s = tg_idmap_get(&self.slots, (<Tensor>x)._id)
             any_on |= s >= 0
             self.in_slot.data[base + i] = s
         if not any_on:
